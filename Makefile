@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make demo` and `make test`. uv is bootstrapped with pip if missing.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(shell python3 -m pip install --quiet uv >&2 && echo python3 -m uv)
+endif
+RUN := $(UV) run --frozen
+PYTEST_WORKERS ?= 2
+
+.PHONY: install lint typecheck test test-fast demo bench
+
+install:
+	$(UV) sync --frozen
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install
+	$(RUN) mypy components handlers preview policies __main__.py
+
+test: lint typecheck
+	$(RUN) pytest -n $(PYTEST_WORKERS) -q
+
+# Everything except the end-to-end tests marked slow.
+test-fast: install
+	$(RUN) pytest -n $(PYTEST_WORKERS) -q -m "not slow"
+
+demo: install
+	$(RUN) python -m demo
+
+bench: install
+	$(UV) sync --frozen --group bench
+	$(RUN) --group bench python benchmarks/policy_pack.py
+	$(RUN) --group bench python benchmarks/restore_bucket.py

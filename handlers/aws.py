@@ -1,0 +1,42 @@
+"""One place that builds boto3 clients for the recovery runtime.
+
+Standard retries (AWS's recommended mode; adaptive mode can delay the first request, which is bad on a
+failover path) and explicit timeouts. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the CLI,
+Lambdas and drills reach the local emulator.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_MAX_ATTEMPTS = 5
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 30
+
+
+def client_config(max_pool_connections: int = 10, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+def client(service: str, region: str | None = None, *, max_pool_connections: int = 10) -> Any:
+    """A new client; ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``."""
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.session.Session().client(
+        service, region_name=region, config=client_config(max_pool_connections=max_pool_connections)
+    )
+
+
+@cache
+def cached_client(service: str, region: str | None = None) -> Any:
+    """Module-scope clients for Lambda entry points (reused across warm invocations)."""
+    return client(service, region)

@@ -1,0 +1,51 @@
+"""``drctl``: the operator CLI over the same plain functions the Lambdas use.
+
+Each command module registers its commands on ``app``; ``main`` imports them all. With ``--json`` a
+command prints exactly one JSON object on stdout; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="drctl",
+    help="Disaster-recovery operations: point-in-time restores, backups, audits and drills.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)
+
+# Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_FAILED = 1  # the operation ran but some work failed or a check did not pass
+EXIT_USAGE = 2  # bad arguments or input (typer also uses 2 for usage errors)
+EXIT_AWS = 3  # AWS refused or could not be reached
+
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def emit(result: dict[str, Any], as_json: bool) -> None:
+    """Print a command's result: one JSON object on stdout, or a readable summary."""
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str, sort_keys=True) + "\n")
+    else:
+        for key, value in result.items():
+            stderr.print(f"[bold]{key}[/bold]: {value}")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    app()
