@@ -1,0 +1,53 @@
+"""Disaster recovery as code: settings, then providers, then components, then exports."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components import settings as dr_settings
+from components.alerting import AlertTopic, AlertTopicArgs
+from components.buckets import BUCKET_COMPONENTS, TieredBucketArgs
+
+# Settings: parsed and validated once; any problem stops the program before a resource is registered.
+settings = dr_settings.parse(dr_settings.read_raw(pulumi.Config().get))
+
+# Providers: one per region, never the ambient region (default providers are disabled in every stack).
+primary = aws.Provider("primary", region=settings.primary_region)
+recovery = aws.Provider("recovery", region=settings.recovery_region)
+
+# Components.
+alerts = AlertTopic(
+    "dr-alerts", AlertTopicArgs(email=settings.alert_email, region=settings.primary_region, provider=primary)
+)
+buckets = {
+    spec.name: BUCKET_COMPONENTS[spec.tier](
+        spec.name,
+        TieredBucketArgs(
+            spec=spec,
+            primary_region=settings.primary_region,
+            primary_provider=primary,
+            recovery_region=settings.recovery_region,
+            recovery_provider=recovery,
+            alert_topic_arn=alerts.topic_arn,
+        ),
+    )
+    for spec in settings.buckets
+}
+
+# Exports: what drctl and drills need to find each data store.
+pulumi.export("primaryRegion", settings.primary_region)
+pulumi.export("recoveryRegion", settings.recovery_region)
+pulumi.export("alertTopicArn", alerts.topic_arn)
+pulumi.export(
+    "buckets",
+    {
+        spec.name: {
+            "tier": spec.tier,
+            "primary": buckets[spec.name].primary_bucket_name,
+            "primaryArn": buckets[spec.name].primary_bucket_arn,
+            "replica": buckets[spec.name].replica_bucket_name,
+            "replicaArn": buckets[spec.name].replica_bucket_arn,
+            "replicaRegion": buckets[spec.name].replica_region,
+        }
+        for spec in settings.buckets
+    },
+)

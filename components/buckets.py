@@ -1,0 +1,551 @@
+"""S3 buckets per DR tier. What each tier gets is read from ``components.tiers``; nothing here decides it.
+
+Tier 1 (``Tier1Bucket``): a primary in the primary region and a replica in the recovery region, both with
+object lock, versioning, SSE-KMS, a public access block, BucketOwnerEnforced and a TLS-only policy.
+MFA delete sits on the primary, which therefore carries no lifecycle (AWS does not support lifecycle on an
+MFA-delete bucket); the replica carries the lifecycle. Replication uses RTC and replicates delete markers.
+Tiers 2 and 3 (``Tier2Bucket``, ``Tier3Bucket``) are single-region buckets with lighter protections.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_aws as aws
+
+from components import tags
+from components.settings import BucketSpec
+from components.tiers import TierProfile
+
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+LAMBDA_RUNTIME = "python3.12"
+# Powertools' public layer (account 017000801446), version from the Powertools install docs.
+POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
+RTC_THRESHOLD_MINUTES = 15
+REPLICATION_RULE_ID = "all-objects"
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def bucket_arn(name: str, region: str) -> str:
+    """Known at preview (unlike ``Bucket.arn``), so policies built from it stay verifiable."""
+    return f"arn:{partition(region)}:s3:::{name}"
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class TieredBucketArgs:
+    spec: BucketSpec
+    primary_region: str
+    primary_provider: aws.Provider
+    alert_topic_arn: pulumi.Input[str]
+    recovery_region: str | None = None
+    recovery_provider: aws.Provider | None = None
+    handlers_dir: Path = HANDLERS_DIR
+
+
+@dataclass(frozen=True)
+class _RegionalBucket:
+    bucket: aws.s3.Bucket
+    key: aws.kms.Key
+    versioning: aws.s3.BucketVersioning
+    name: str
+    arn: str
+    region: str
+    role: str  # "primary" or "replica"
+    provider: aws.Provider
+
+
+class TieredBucket(pulumi.ComponentResource):
+    """One DR bucket (and its replica, for tiers that have one), built from its tier's profile."""
+
+    TYPE: ClassVar[str] = "dr:storage:TieredBucket"
+
+    primary_bucket_name: pulumi.Output[str]
+    primary_bucket_arn: pulumi.Output[str]
+    primary_region: pulumi.Output[str]
+    replica_bucket_name: pulumi.Output[str | None]
+    replica_bucket_arn: pulumi.Output[str | None]
+    replica_region: pulumi.Output[str | None]
+
+    def __init__(self, name: str, args: TieredBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        spec, profile = args.spec, args.spec.profile
+        self._tags = tags.objective_tags(spec.name, spec.tier, spec.objectives)
+        # Tier 1 and 2 hold data the business cannot lose: pulumi refuses to delete them. Tier 3 accepts
+        # loss but is still kept on `pulumi destroy`, so removing it from config never wipes it silently.
+        self._data_opts = {"protect": True} if profile.object_lock_mode else {"retain_on_delete": True}
+
+        primary = self._regional_bucket(
+            "primary", spec.primary_bucket_name, args.primary_region, args.primary_provider, profile
+        )
+        replica = None
+        if profile.cross_region_replica:
+            if not (args.recovery_region and args.recovery_provider and spec.replica_bucket_name):
+                raise ValueError(f"{name}: tier {spec.tier} needs recovery_region and recovery_provider")
+            replica = self._regional_bucket(
+                "replica", spec.replica_bucket_name, args.recovery_region, args.recovery_provider, profile
+            )
+            # AWS rejects lifecycle on an MFA-delete bucket, so only the replica carries it.
+            self._lifecycle(replica, profile)
+            self._replication(primary, replica)
+            self._auto_restore(primary)
+        else:
+            self._lifecycle(primary, profile)
+
+        self.primary_bucket_name = pulumi.Output.from_input(primary.name)
+        self.primary_bucket_arn = pulumi.Output.from_input(primary.arn)
+        self.primary_region = pulumi.Output.from_input(primary.region)
+        self.replica_bucket_name = pulumi.Output.from_input(replica.name if replica else None)
+        self.replica_bucket_arn = pulumi.Output.from_input(replica.arn if replica else None)
+        self.replica_region = pulumi.Output.from_input(replica.region if replica else None)
+        self.register_outputs(
+            {
+                "primary_bucket_name": self.primary_bucket_name,
+                "primary_bucket_arn": self.primary_bucket_arn,
+                "primary_region": self.primary_region,
+                "replica_bucket_name": self.replica_bucket_name,
+                "replica_bucket_arn": self.replica_bucket_arn,
+                "replica_region": self.replica_region,
+            }
+        )
+
+    def _child(self, provider: aws.Provider, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=provider, **extra)
+
+    def _regional_bucket(
+        self, role: str, bucket_name: str, region: str, provider: aws.Provider, profile: TierProfile
+    ) -> _RegionalBucket:
+        n = f"{self._name}-{role}"
+        spec = self._args.spec
+        bucket_tags = {**self._tags, tags.BUCKET_ROLE: role}
+        if role == "primary" and profile.mfa_delete:
+            bucket_tags |= tags.attestation_tags(spec.mfa_delete_attested)
+
+        key = aws.kms.Key(
+            f"{n}-key",
+            description=f"SSE-KMS key for {bucket_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider, **self._data_opts),
+        )
+        bucket = aws.s3.Bucket(
+            n,
+            bucket=bucket_name,
+            object_lock_enabled=profile.object_lock_mode is not None,
+            region=region,
+            tags=bucket_tags,
+            opts=self._child(provider, **self._data_opts),
+        )
+        versioning_opts: dict[str, Any] = {}
+        if role == "primary" and profile.mfa_delete:
+            # The root user turns MFA delete on (docs/runbooks/mfa-delete.md). Ignoring the versioning block
+            # means no later `pulumi up` reverts it or sends an update AWS would refuse without an MFA code
+            # ("Mfa Authentication must be used", pulumi-aws#4092).
+            versioning_opts = {"protect": True, "ignore_changes": ["versioningConfiguration"]}
+        versioning = aws.s3.BucketVersioning(
+            f"{n}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            region=region,
+            opts=self._child(provider, **versioning_opts),
+        )
+        if profile.object_lock_mode is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{n}-object-lock",
+                bucket=bucket.id,
+                object_lock_enabled="Enabled",
+                rule={"default_retention": {"mode": spec.lock_mode, "days": spec.lock_days}},
+                region=region,
+                opts=self._child(provider, depends_on=[versioning]),
+            )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{n}-sse",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            region=region,
+            opts=self._child(provider),
+        )
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{n}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            region=region,
+            opts=self._child(provider),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{n}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            region=region,
+            opts=self._child(provider),
+        )
+        arn = bucket_arn(bucket_name, region)
+        aws.s3.BucketPolicy(
+            f"{n}-tls-only",
+            bucket=bucket.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            region=region,
+            # S3 rejects a bucket policy while the public access block is being changed.
+            opts=self._child(provider, depends_on=[public_access_block]),
+        )
+        return _RegionalBucket(bucket, key, versioning, bucket_name, arn, region, role, provider)
+
+    def _lifecycle(self, target: _RegionalBucket, profile: TierProfile) -> None:
+        spec = self._args.spec
+        transitions = [
+            aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                noncurrent_days=days, storage_class=storage_class
+            )
+            for days, storage_class in (
+                (spec.transitions.standard_ia_days, "STANDARD_IA"),
+                (spec.transitions.glacier_days, "GLACIER"),
+                (spec.transitions.deep_archive_days, "DEEP_ARCHIVE"),
+            )
+            if days is not None
+        ]
+        rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="noncurrent-versions",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=spec.noncurrent_expiration_days
+            ),
+            noncurrent_version_transitions=transitions or None,
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=profile.abort_incomplete_multipart_days
+            ),
+            # Only instantly readable classes for current versions: a failover or restore reads them at once.
+            transitions=(
+                [
+                    aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                        days=profile.current_standard_ia_days, storage_class="STANDARD_IA"
+                    )
+                ]
+                if profile.current_standard_ia_days is not None
+                else None
+            ),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-{target.role}-lifecycle",
+            bucket=target.bucket.id,
+            rules=[rule],
+            region=target.region,
+            opts=self._child(target.provider, depends_on=[target.versioning]),
+        )
+
+    def _role_policy(self, role_name: str, role: aws.iam.Role, statements: list[Any], provider: aws.Provider) -> None:
+        aws.iam.RolePolicy(
+            f"{role_name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            opts=self._child(provider),
+        )
+
+    def _replication(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
+        spec = self._args.spec
+        provider = self._args.primary_provider
+        role_name = f"{self._name}-replication"
+        role = aws.iam.Role(
+            role_name,
+            assume_role_policy=assume_role_policy("s3.amazonaws.com"),
+            description=f"S3 replication {primary.name} -> {replica.name}",
+            tags={**self._tags, tags.IAM_ROLE: "replication"},
+            opts=self._child(provider),
+        )
+        self._role_policy(
+            role_name,
+            role,
+            [
+                {
+                    "Sid": "ReadSourceConfiguration",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                    "Resource": primary.arn,
+                },
+                {
+                    "Sid": "ReadSourceVersions",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObjectVersionForReplication",
+                        "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging",
+                        # Object-lock sources: replication copies retention and legal holds.
+                        "s3:GetObjectRetention",
+                        "s3:GetObjectLegalHold",
+                    ],
+                    "Resource": f"{primary.arn}/*",
+                },
+                {
+                    "Sid": "WriteReplica",
+                    "Effect": "Allow",
+                    "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                    "Resource": f"{replica.arn}/*",
+                },
+                {
+                    "Sid": "DecryptSource",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt"],
+                    "Resource": primary.key.arn,
+                },
+                {
+                    "Sid": "EncryptReplica",
+                    "Effect": "Allow",
+                    "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                    "Resource": replica.key.arn,
+                },
+            ],
+            provider,
+        )
+        aws.s3.BucketReplicationConfig(
+            f"{self._name}-replication",
+            bucket=primary.bucket.id,
+            role=role.arn,
+            rules=[
+                {
+                    "id": REPLICATION_RULE_ID,
+                    "status": "Enabled",
+                    "priority": 1,
+                    "filter": {},
+                    "delete_marker_replication": {"status": "Enabled"},
+                    "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+                    "destination": {
+                        "bucket": replica.arn,
+                        "storage_class": spec.replica_storage_class,
+                        "encryption_configuration": {"replica_kms_key_id": replica.key.arn},
+                        "replication_time": {"status": "Enabled", "time": {"minutes": RTC_THRESHOLD_MINUTES}},
+                        "metrics": {
+                            "status": "Enabled",
+                            "event_threshold": {"minutes": RTC_THRESHOLD_MINUTES},
+                        },
+                    },
+                }
+            ],
+            region=primary.region,
+            # S3 requires versioning on both buckets before replication is configured.
+            opts=self._child(provider, depends_on=[primary.versioning, replica.versioning]),
+        )
+        dimensions = {
+            "SourceBucket": primary.name,
+            "DestinationBucket": replica.name,
+            "RuleId": REPLICATION_RULE_ID,
+        }
+        for alarm, metric, statistic, threshold, description in (
+            (
+                "replication-latency",
+                "ReplicationLatency",
+                "Maximum",
+                RTC_THRESHOLD_MINUTES * 60,
+                f"Replication to {replica.name} is slower than the {RTC_THRESHOLD_MINUTES}-minute RTC threshold",
+            ),
+            (
+                "replication-failed",
+                "OperationsFailedReplication",
+                "Sum",
+                0,
+                f"Objects failed to replicate to {replica.name}",
+            ),
+        ):
+            aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{alarm}",
+                namespace="AWS/S3",
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=300,
+                evaluation_periods=1,
+                comparison_operator="GreaterThanThreshold",
+                threshold=threshold,
+                treat_missing_data="notBreaching",
+                alarm_description=description,
+                alarm_actions=[self._args.alert_topic_arn],
+                ok_actions=[self._args.alert_topic_arn],
+                region=primary.region,
+                tags=self._tags,
+                opts=self._child(provider),
+            )
+
+    def _auto_restore(self, primary: _RegionalBucket) -> None:
+        """The delete auto-restore Lambda on the primary's protected prefixes."""
+        spec = self._args.spec
+        if not spec.protected_prefixes:
+            return
+        provider, region = self._args.primary_provider, primary.region
+        n = f"{self._name}-auto-restore"
+        function_name = f"{spec.qualified_name}-undelete"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{n}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=90,
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        role = aws.iam.Role(
+            n,
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            description=f"Delete auto-restore for {primary.name}",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=self._child(provider),
+        )
+        # Copy-back only: the primary has MFA delete, so no version deletes are granted at all.
+        self._role_policy(
+            n,
+            role,
+            [
+                {
+                    "Sid": "InspectBucket",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:ListBucket",
+                        "s3:ListBucketVersions",
+                        "s3:GetBucketVersioning",
+                        "s3:GetReplicationConfiguration",
+                    ],
+                    "Resource": primary.arn,
+                },
+                {
+                    "Sid": "CopyPreviousVersionBack",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersionTagging",
+                        "s3:PutObject",
+                        "s3:PutObjectTagging",
+                    ],
+                    "Resource": f"{primary.arn}/*",
+                },
+                {
+                    "Sid": "UseBucketKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": primary.key.arn,
+                },
+                {
+                    "Sid": "Alert",
+                    "Effect": "Allow",
+                    "Action": "sns:Publish",
+                    "Resource": self._args.alert_topic_arn,
+                },
+                {
+                    "Sid": "WriteLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
+                },
+            ],
+            provider,
+        )
+        function = aws.lambda_.Function(
+            n,
+            name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            handler="handlers.auto_restore.lambda_handler",
+            code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
+            layers=[POWERTOOLS_LAYER.format(partition=partition(region), region=region)],
+            role=role.arn,
+            timeout=60,
+            memory_size=256,
+            environment={
+                "variables": {
+                    "PROTECTED_PREFIXES": ",".join(spec.protected_prefixes),
+                    "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
+                    "POWERTOOLS_SERVICE_NAME": "dr-auto-restore",
+                    "POWERTOOLS_METRICS_NAMESPACE": "DR/Recovery",
+                }
+            },
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider, depends_on=[log_group]),
+        )
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=provider)
+        ).account_id
+        permission = aws.lambda_.Permission(
+            n,
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="s3.amazonaws.com",
+            source_arn=primary.arn,
+            source_account=account,
+            region=region,
+            opts=self._child(provider),
+        )
+        aws.s3.BucketNotification(
+            f"{n}-notification",
+            bucket=primary.bucket.id,
+            lambda_functions=[
+                {
+                    "lambda_function_arn": function.arn,
+                    "events": ["s3:ObjectRemoved:DeleteMarkerCreated"],
+                    "filter_prefix": prefix or None,
+                }
+                for prefix in spec.protected_prefixes
+            ],
+            region=region,
+            opts=self._child(provider, depends_on=[permission]),
+        )
+
+
+class Tier1Bucket(TieredBucket):
+    TYPE = "dr:storage:Tier1Bucket"
+
+
+class Tier2Bucket(TieredBucket):
+    TYPE = "dr:storage:Tier2Bucket"
+
+
+class Tier3Bucket(TieredBucket):
+    TYPE = "dr:storage:Tier3Bucket"
+
+
+BUCKET_COMPONENTS: dict[int, type[TieredBucket]] = {1: Tier1Bucket, 2: Tier2Bucket, 3: Tier3Bucket}

@@ -1,0 +1,132 @@
+"""Run the Pulumi program in-process under the mock runtime and record every registration.
+
+The recording monitor sees what the engine would: type, name, serialized inputs (unknowns included), parent,
+dependencies, property dependencies, provider and resource options. With ``preview=True`` new resources
+get no id and only their inputs back, so computed outputs (a new bucket's id and ARN) stay unknown, as in a
+real first ``pulumi preview``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.stack import wait_for_rpcs
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "dr-as-code"
+UNKNOWN = rpc.UNKNOWN
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: list[str]
+    custom: bool
+
+    def has_unknowns(self, key: str) -> bool:
+        return UNKNOWN in json.dumps(self.inputs.get(key))
+
+
+class PreviewMocks(Mocks):
+    def __init__(self, preview: bool) -> None:
+        self.preview = preview
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        if self.preview:
+            return "", dict(args.inputs)
+        outputs = dict(args.inputs)
+        outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
+        return f"{args.name}-id", outputs
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": ACCOUNT_ID}, []
+        return {}, []
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=json_format.MessageToDict(request.object),
+                    parent=request.parent,
+                    provider=request.provider,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    ignore_changes=list(request.ignoreChanges),
+                    custom=request.custom,
+                )
+            )
+        return response
+
+
+@dataclass
+class Run:
+    registrations: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+    def children_of(self, parent_urn: str) -> list[Registration]:
+        return [r for r in self.registrations if r.parent == parent_urn]
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    import yaml
+
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
+
+
+def run_program(config: Mapping[str, Any], *, preview: bool = True) -> Run:
+    """Run ``__main__.py`` with ``config`` (project keys without the namespace) and record what it registers."""
+    mocks = PreviewMocks(preview)
+    monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
+    )
+    try:
+        runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        loop.run_until_complete(wait_for_rpcs())
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Run(monitor.registrations)
