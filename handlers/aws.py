@@ -31,12 +31,12 @@ def client_config(max_pool_connections: int = 10, max_attempts: int = DEFAULT_MA
 def client(service: str, region: str | None = None, *, max_pool_connections: int = 10) -> Any:
     """A new client; ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return boto3.session.Session().client(
-        service, region_name=region, config=client_config(max_pool_connections=max_pool_connections)
-    )
+    # A fresh session per client: boto3's default session is not thread-safe to create clients from.
+    session: Any = boto3.session.Session()  # Any: the stubs only type literal service names
+    return session.client(service, region_name=region, config=client_config(max_pool_connections=max_pool_connections))
 
 
 @cache
-def cached_client(service: str, region: str | None = None) -> Any:
+def cached_client(service: str, region: str | None = None, *, max_pool_connections: int = 10) -> Any:
     """Module-scope clients for Lambda entry points (reused across warm invocations)."""
-    return client(service, region)
+    return client(service, region, max_pool_connections=max_pool_connections)

@@ -1,0 +1,449 @@
+"""Backup orchestrator: on-demand DynamoDB backups in every region, retention pruning, a metadata summary,
+and the RPO-age metric with an alarm at the declared RPO.
+
+- **Idempotent:** a backup's name is deterministic per (reason, hour), ``drctl--<reason>--<YYYYMMDDTHH>Z``,
+  and a run first looks for that name, so a retried run never takes a second backup.
+- **Labels:** the name is the authoritative label (reason and hour). The backup is also tagged with
+  ``dr:backup-reason``/``dr:backup-time`` through ``TagResource``; moto accepts that call but drops the tags
+  (``ListTagsOfResource`` on a backup ARN is ResourceNotFound there), so nothing here depends on reading
+  them back.
+- **Pruning** touches only backups this tool named, keeps the newest one and the newest release backup of
+  each table, keeps release backups for ``release_retention_days`` and the rest for ``retention_days``.
+- **RPO age** (seconds since the newest recovery point) goes to CloudWatch ``DR/Recovery``:
+  a PITR table's ``LatestRestorableDateTime``, else its newest available backup; a replicated bucket's
+  ``ReplicationLatency`` as S3 reports it (needs replication metrics or RTC on the rule). When S3 has
+  published nothing the age is unknown and nothing is published, which the alarm treats as breaching.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from handlers.aws import cached_client
+
+NAMESPACE = "DR/Recovery"
+RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
+RPO_TAG_TABLE = "dr:rpo-logical-minutes"  # a table's backups protect against logical loss
+RPO_TAG_BUCKET = "dr:rpo-regional-minutes"  # a bucket's replica protects against regional loss
+NAME_PREFIX = "drctl"
+RELEASE_REASON_PREFIX = "release-"
+# AWS documents LatestRestorableDateTime as typically ~5 minutes behind now, so a PITR table's alarm
+# threshold is never below that, even for a declared RPO of 0.
+PITR_LAG_ALLOWANCE_SECONDS = 300
+DEFAULT_ALARM_PERIOD_SECONDS = 3600
+REPLICATION_LATENCY_LOOKBACK = timedelta(minutes=30)
+MAX_METRIC_DATA_PER_CALL = 1000
+
+ClientFactory = Callable[[str, str], Any]
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    tables: list[str]
+    regions: list[str]
+    reason: str
+    retention_days: int
+    release_retention_days: int = 90
+    buckets: list[str] = field(default_factory=list)
+    summary_bucket: str | None = None
+    summary_prefix: str = "dr/backups/"
+    alarm_topic_arn: str | None = None
+    # Run the schedule at least twice per period: missing data breaches the alarm.
+    alarm_period_seconds: int = DEFAULT_ALARM_PERIOD_SECONDS
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    arn: str
+    name: str
+    created: datetime
+    status: str
+    reason: str | None  # None: not a backup this tool named, never pruned
+
+    @property
+    def is_release(self) -> bool:
+        return bool(self.reason and self.reason.startswith(RELEASE_REASON_PREFIX))
+
+
+# ---------------------------------------------------------------- names
+
+
+def slug(reason: str) -> str:
+    """Backup names allow [A-Za-z0-9_.-]; '--' is the field separator, so it is collapsed."""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9_.-]+", "-", reason)).strip("-")
+    if not cleaned:
+        raise ValueError(f"reason {reason!r} has no usable characters")
+    return cleaned
+
+
+def backup_name(reason: str, at: datetime) -> str:
+    return f"{NAME_PREFIX}--{slug(reason)}--{at.astimezone(UTC):%Y%m%dT%H}Z"[:255]
+
+
+def reason_from_name(name: str) -> str | None:
+    parts = name.split("--")
+    if len(parts) == 3 and parts[0] == NAME_PREFIX:
+        return parts[1]
+    return None
+
+
+# ---------------------------------------------------------------- backups
+
+
+def list_table_backups(dynamodb: Any, table: str) -> list[BackupRecord]:
+    records = []
+    request: dict[str, Any] = {"TableName": table, "BackupType": "ALL"}
+    while True:
+        page = dynamodb.list_backups(**request)
+        for summary in page.get("BackupSummaries", []):
+            records.append(
+                BackupRecord(
+                    arn=summary["BackupArn"],
+                    name=summary["BackupName"],
+                    created=summary["BackupCreationDateTime"].astimezone(UTC),
+                    status=summary["BackupStatus"],
+                    reason=reason_from_name(summary["BackupName"]),
+                )
+            )
+        if not page.get("LastEvaluatedBackupArn"):
+            return records
+        request["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
+
+
+def ensure_backup(
+    dynamodb: Any, table: str, reason: str, now: datetime, existing: list[BackupRecord]
+) -> tuple[BackupRecord, bool]:
+    """The backup for (table, reason, this hour): found if a previous attempt took it, else created."""
+    name = backup_name(reason, now)
+    for record in existing:
+        if record.name == name and record.status in ("CREATING", "AVAILABLE"):
+            return record, False
+    details = dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
+    record = BackupRecord(
+        arn=details["BackupArn"],
+        name=name,
+        created=details["BackupCreationDateTime"].astimezone(UTC),
+        status=details["BackupStatus"],
+        reason=slug(reason),
+    )
+    return record, True
+
+
+def tag_backup(dynamodb: Any, record: BackupRecord) -> bool:
+    """Best effort: the name already carries reason and hour (see the module docstring)."""
+    try:
+        dynamodb.tag_resource(
+            ResourceArn=record.arn,
+            Tags=[
+                {"Key": "dr:backup-reason", "Value": record.reason or ""},
+                {"Key": "dr:backup-time", "Value": record.created.isoformat()},
+            ],
+        )
+    except ClientError:
+        return False
+    return True
+
+
+def select_for_pruning(
+    backups: list[BackupRecord], now: datetime, retention_days: int, release_retention_days: int
+) -> list[BackupRecord]:
+    ours = sorted((b for b in backups if b.reason is not None and b.status == "AVAILABLE"), key=lambda b: b.created)
+    if not ours:
+        return []
+    protected = {ours[-1].arn}  # never prune the newest: it is the recovery point
+    releases = [b for b in ours if b.is_release]
+    if releases:
+        protected.add(releases[-1].arn)  # the last release must stay restorable
+    expired = []
+    for backup in ours:
+        keep_days = release_retention_days if backup.is_release else retention_days
+        if backup.arn not in protected and now - backup.created > timedelta(days=keep_days):
+            expired.append(backup)
+    return expired
+
+
+# ---------------------------------------------------------------- RPO age, metric and alarm
+
+
+def declared_rpo_seconds(tags: Mapping[str, str], tag: str) -> int | None:
+    value = tags.get(tag)
+    if value is None or value == "none":
+        return None
+    return int(value) * 60
+
+
+def table_recovery_point_age(
+    dynamodb: Any, table: str, backups: list[BackupRecord], now: datetime
+) -> tuple[float | None, str]:
+    pitr = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    description = pitr.get("PointInTimeRecoveryDescription", {})
+    latest = description.get("LatestRestorableDateTime")
+    if description.get("PointInTimeRecoveryStatus") == "ENABLED" and latest is not None:
+        return max(0.0, (now - latest.astimezone(UTC)).total_seconds()), "pitr"
+    available = [b.created for b in backups if b.status == "AVAILABLE"]
+    if available:
+        return max(0.0, (now - max(available)).total_seconds()), "backup"
+    return None, "none"
+
+
+def bucket_recovery_point_age(s3: Any, cloudwatch: Any, bucket: str, now: datetime) -> tuple[float | None, str]:
+    """Replication lag S3 reported over the last minutes, the worst rule wins; None when unknown."""
+    try:
+        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ReplicationConfigurationNotFoundError":
+            return None, "not-replicated"
+        raise
+    worst: float | None = None
+    for rule in rules:
+        if rule.get("Status") != "Enabled":
+            continue
+        destination = rule["Destination"]["Bucket"].split(":::")[-1]
+        datapoints = cloudwatch.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName="ReplicationLatency",
+            Dimensions=[
+                {"Name": "SourceBucket", "Value": bucket},
+                {"Name": "DestinationBucket", "Value": destination},
+                {"Name": "RuleId", "Value": rule.get("ID", "")},
+            ],
+            StartTime=now - REPLICATION_LATENCY_LOOKBACK,
+            EndTime=now,
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        if datapoints:
+            newest = max(datapoints, key=lambda point: point["Timestamp"])
+            worst = max(worst or 0.0, float(newest["Maximum"]))
+    return worst, ("replication-latency" if worst is not None else "no-replication-metrics")
+
+
+def publish_metrics(
+    cloudwatch: Any, values: Mapping[str, float], dimensions: Mapping[str, str], unit: str = "Count"
+) -> None:
+    """One put per 1,000 values to CloudWatch ``DR/Recovery``; shared by backups and the audit."""
+    data = [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions.items()],
+            "Value": float(value),
+            "Unit": unit,
+        }
+        for name, value in values.items()
+    ]
+    for start in range(0, len(data), MAX_METRIC_DATA_PER_CALL):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + MAX_METRIC_DATA_PER_CALL])
+
+
+def rpo_dimensions(resource_type: str, resource: str, region: str) -> dict[str, str]:
+    return {"ResourceType": resource_type, "Resource": resource, "Region": region}
+
+
+def ensure_rpo_alarm(
+    cloudwatch: Any,
+    dimensions: Mapping[str, str],
+    threshold_seconds: int,
+    period_seconds: int,
+    topic_arn: str | None,
+) -> str:
+    """An upsert by name. Missing data breaches: a silent orchestrator is itself an RPO risk."""
+    name = "dr-rpo-age-{ResourceType}-{Resource}-{Region}".format(**dimensions)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=f"Newest recovery point older than the declared RPO ({threshold_seconds} s)",
+        Namespace=NAMESPACE,
+        MetricName=RPO_AGE_METRIC,
+        Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
+        Statistic="Maximum",
+        Period=period_seconds,
+        EvaluationPeriods=1,
+        Threshold=float(threshold_seconds),
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="breaching",
+        AlarmActions=[topic_arn] if topic_arn else [],
+    )
+    return name
+
+
+def _report_rpo(
+    cloudwatch: Any,
+    plan: BackupPlan,
+    dimensions: dict[str, str],
+    age: float | None,
+    rpo_seconds: int | None,
+    minimum_threshold: int = 0,
+) -> dict[str, Any]:
+    if age is not None:
+        publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds")
+    result: dict[str, Any] = {"rpo_age_seconds": age, "rpo_seconds": rpo_seconds, "alarm": None}
+    if rpo_seconds is not None:
+        threshold = max(rpo_seconds, minimum_threshold)
+        result["alarm"] = ensure_rpo_alarm(
+            cloudwatch, dimensions, threshold, plan.alarm_period_seconds, plan.alarm_topic_arn
+        )
+        result["alarm_threshold_seconds"] = threshold
+        result["rpo_met"] = age is not None and age <= threshold
+    return result
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _table_tags(dynamodb: Any, table_arn: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=table_arn):
+        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+    return tags
+
+
+def _backup_table(
+    dynamodb: Any, cloudwatch: Any, plan: BackupPlan, table: str, region: str, now: datetime
+) -> dict[str, Any]:
+    table_arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+    existing = list_table_backups(dynamodb, table)
+    record, created = ensure_backup(dynamodb, table, plan.reason, now, existing)
+    tagged = tag_backup(dynamodb, record) if created else None
+    backups = [b for b in existing if b.arn != record.arn] + [record]
+    pruned = select_for_pruning(backups, now, plan.retention_days, plan.release_retention_days)
+    for backup in pruned:
+        dynamodb.delete_backup(BackupArn=backup.arn)
+    remaining = [b for b in backups if b not in pruned]
+    age, kind = table_recovery_point_age(dynamodb, table, remaining, now)
+    rpo_seconds = declared_rpo_seconds(_table_tags(dynamodb, table_arn), RPO_TAG_TABLE)
+    rpo = _report_rpo(
+        cloudwatch,
+        plan,
+        rpo_dimensions("DynamoDBTable", table, region),
+        age,
+        rpo_seconds,
+        minimum_threshold=PITR_LAG_ALLOWANCE_SECONDS if kind == "pitr" else 0,
+    )
+    return {
+        "table": table,
+        "region": region,
+        "backup_arn": record.arn,
+        "backup_name": record.name,
+        "backup_status": record.status,
+        "created": created,
+        "tagged": tagged,
+        "pruned": [{"arn": b.arn, "name": b.name, "created": b.created.isoformat()} for b in pruned],
+        "kept": len(remaining),
+        "recovery_point": kind,
+        **rpo,
+    }
+
+
+def bucket_region(s3: Any, bucket: str) -> str:
+    # GetBucketLocation answers None for us-east-1.
+    return s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+
+
+def _bucket_rpo(clients: ClientFactory, plan: BackupPlan, bucket: str, now: datetime) -> dict[str, Any]:
+    region = bucket_region(clients("s3", plan.regions[0]), bucket)
+    s3, cloudwatch = clients("s3", region), clients("cloudwatch", region)
+    try:
+        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchTagSet":
+            raise
+        tag_set = []
+    rpo_seconds = declared_rpo_seconds({t["Key"]: t["Value"] for t in tag_set}, RPO_TAG_BUCKET)
+    age, kind = bucket_recovery_point_age(s3, cloudwatch, bucket, now)
+    if kind == "not-replicated":
+        return {"bucket": bucket, "region": region, "recovery_point": kind, "rpo_age_seconds": None}
+    rpo = _report_rpo(cloudwatch, plan, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds)
+    return {"bucket": bucket, "region": region, "recovery_point": kind, **rpo}
+
+
+def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None = None) -> dict[str, Any]:
+    """Back up every table in every region; one table's failure is reported, not fatal to the others."""
+    now = now or datetime.now(UTC)
+    tables: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    for region in plan.regions:
+        dynamodb, cloudwatch = clients("dynamodb", region), clients("cloudwatch", region)
+        for table in plan.tables:
+            try:
+                tables.append(_backup_table(dynamodb, cloudwatch, plan, table, region, now))
+            except ClientError as error:
+                errors.append({"table": table, "region": region, "error": str(error)})
+    buckets: list[dict[str, Any]] = []
+    for bucket in plan.buckets:
+        try:
+            buckets.append(_bucket_rpo(clients, plan, bucket, now))
+        except ClientError as error:
+            errors.append({"bucket": bucket, "error": str(error)})
+    summary: dict[str, Any] = {
+        "run_at": now.isoformat(),
+        "plan": asdict(plan),
+        "tables": tables,
+        "buckets": buckets,
+        "created": sum(1 for t in tables if t["created"]),
+        "pruned": sum(len(t["pruned"]) for t in tables),
+        "errors": errors,
+        "summary_key": None,
+        "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
+    }
+    if plan.summary_bucket:
+        key = f"{plan.summary_prefix}{now:%Y/%m/%d/%H%M%S}Z-{slug(plan.reason)}.json"
+        summary["summary_key"] = key
+        clients("s3", plan.regions[0]).put_object(
+            Bucket=plan.summary_bucket,
+            Key=key,
+            Body=json.dumps(summary, default=str, sort_keys=True).encode(),
+            ContentType="application/json",
+        )
+    return summary
+
+
+def release_reason(release: str) -> str:
+    return f"{RELEASE_REASON_PREFIX}{release}"
+
+
+# ---------------------------------------------------------------- scheduled Lambda
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def plan_from_environment(environ: Mapping[str, str], event: Mapping[str, Any]) -> BackupPlan:
+    """Names come from the environment; a scheduled event may override the reason (e.g. pre-release)."""
+    release = event.get("release")
+    return BackupPlan(
+        tables=_split(environ.get("BACKUP_TABLES")),
+        regions=_split(environ.get("BACKUP_REGIONS")) or _split(environ.get("AWS_REGION")),
+        reason=release_reason(release) if release else str(event.get("reason", "scheduled")),
+        retention_days=int(environ.get("RETENTION_DAYS", "35")),
+        release_retention_days=int(environ.get("RELEASE_RETENTION_DAYS", "90")),
+        buckets=_split(environ.get("RPO_BUCKETS")),
+        summary_bucket=environ.get("SUMMARY_BUCKET") or None,
+        summary_prefix=environ.get("SUMMARY_PREFIX", "dr/backups/"),
+        alarm_topic_arn=environ.get("ALERT_TOPIC_ARN") or None,
+        alarm_period_seconds=int(environ.get("ALARM_PERIOD_SECONDS", str(DEFAULT_ALARM_PERIOD_SECONDS))),
+    )
+
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    summary = run_backups(plan_from_environment(os.environ, event or {}), cached_client)
+    metrics.add_metric(name="BackupsCreated", unit=MetricUnit.Count, value=summary["created"])
+    metrics.add_metric(name="BackupsPruned", unit=MetricUnit.Count, value=summary["pruned"])
+    metrics.add_metric(name="BackupErrors", unit=MetricUnit.Count, value=len(summary["errors"]))
+    logger.info("backup run", extra={"created": summary["created"], "errors": summary["errors"]})
+    return summary

@@ -1,0 +1,253 @@
+"""``drctl`` commands for tables, backups and the replication audit (registered on the shared app)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from rich.table import Table
+
+from handlers import audit, backups, table_restore
+from handlers.aws import client
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_USAGE, app, emit, fail, stderr
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+RegionOption = Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table or primary bucket.")]
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _aws_failure(error: Exception) -> None:
+    fail(f"AWS request failed: {error}", EXIT_AWS)
+
+
+@app.command("restore-table")
+def restore_table_command(
+    table: Annotated[str, typer.Argument(help="Source table name.")],
+    to: Annotated[str | None, typer.Option("--to", help="ISO 8601 point in time with offset, or 'latest'.")] = None,
+    backup: Annotated[str | None, typer.Option("--backup", help="Backup ARN to restore from.")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="New table name (default: derived from the source and restore point).")
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Reference to validate against: export (.jsonl) or expected records (.json)."),
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Reference records to compare.")] = table_restore.DEFAULT_SAMPLE_SIZE,
+    cutover: Annotated[bool, typer.Option("--cutover", help="Point the application setting at the new table.")] = False,
+    app_name: Annotated[
+        str | None, typer.Option("--app", envvar="DR_APP", help="Application whose setting --cutover writes.")
+    ] = None,
+    logical: Annotated[
+        str | None, typer.Option(help="Logical table name in the setting (default: the dr:component tag).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Cut over even when validation did not pass.")] = False,
+    wait_delay: Annotated[int, typer.Option(help="Seconds between ACTIVE checks.")] = (
+        table_restore.DEFAULT_WAIT_DELAY_SECONDS
+    ),
+    wait_attempts: Annotated[int, typer.Option(help="ACTIVE checks before giving up.")] = (
+        table_restore.DEFAULT_WAIT_MAX_ATTEMPTS
+    ),
+    region: RegionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore TABLE into a new table, re-apply its settings, validate, and optionally cut over."""
+    if (to is None) == (backup is None):
+        fail("give exactly one of --to and --backup")
+    if cutover and not app_name:
+        fail("--cutover needs --app (or DR_APP)")
+    try:
+        point = None if to in (None, "latest") else table_restore.parse_point_in_time(str(to))
+    except ValueError as error:
+        fail(str(error))
+    clients = table_restore.TableClients.for_region(region)
+    try:
+        loaded = None
+        if reference is not None:
+            keys = table_restore.key_attribute_names(clients.dynamodb, table, backup)
+            loaded = table_restore.load_reference(reference, keys)
+        with stderr.status(f"Restoring {table}…"):
+            report = table_restore.restore_table(
+                clients,
+                table,
+                to=point,
+                use_latest=to == "latest",
+                backup_arn=backup,
+                target=target,
+                reference=loaded,
+                sample_size=sample,
+                wait=table_restore.WaitPolicy(wait_delay, wait_attempts),
+                cutover=table_restore.Cutover(app=app_name, logical=logical, force=force)
+                if cutover and app_name
+                else None,
+            )
+    except (table_restore.RestoreError, OSError, KeyError, ValueError) as error:
+        fail(str(error), EXIT_USAGE)
+    except (ClientError, BotoCoreError, WaiterError) as error:
+        _aws_failure(error)
+    emit(report, as_json)
+    refused_cutover = cutover and not report["cutover"]["done"]
+    if report["validation"]["ok"] is False or refused_cutover:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _backup(
+    tables: str,
+    regions: str,
+    reason: str,
+    retention_days: int,
+    release_retention_days: int,
+    buckets: str,
+    summary_bucket: str | None,
+    summary_prefix: str,
+    alarm_topic_arn: str | None,
+    as_json: bool,
+) -> None:
+    try:
+        plan = backups.BackupPlan(
+            tables=_csv(tables),
+            regions=_csv(regions),
+            reason=backups.slug(reason),
+            retention_days=retention_days,
+            release_retention_days=release_retention_days,
+            buckets=_csv(buckets),
+            summary_bucket=summary_bucket,
+            summary_prefix=summary_prefix,
+            alarm_topic_arn=alarm_topic_arn,
+        )
+    except ValueError as error:
+        fail(str(error))
+    if not plan.tables or not plan.regions:
+        fail("give --tables and --regions (or DR_BACKUP_TABLES and DR_REGIONS)")
+    try:
+        with stderr.status(f"Backing up {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
+            summary = backups.run_backups(plan, client)
+    except (ClientError, BotoCoreError) as error:
+        _aws_failure(error)
+    emit(summary, as_json)
+    if summary["errors"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+TablesOption = Annotated[
+    str, typer.Option(envvar="DR_BACKUP_TABLES", help="Comma-separated table names (global table replicas).")
+]
+RegionsOption = Annotated[str, typer.Option(envvar="DR_REGIONS", help="Comma-separated regions.")]
+RetentionOption = Annotated[int, typer.Option(help="Days to keep this tool's backups.")]
+ReleaseRetentionOption = Annotated[int, typer.Option(help="Days to keep release backups.")]
+BucketsOption = Annotated[str, typer.Option(help="Comma-separated buckets whose RPO age to publish.")]
+SummaryBucketOption = Annotated[
+    str | None, typer.Option(envvar="DR_SUMMARY_BUCKET", help="Bucket for the JSON run summary.")
+]
+SummaryPrefixOption = Annotated[str, typer.Option(help="Key prefix for the run summary.")]
+TopicOption = Annotated[str | None, typer.Option(envvar="DR_ALERT_TOPIC_ARN", help="SNS topic for the RPO alarms.")]
+
+
+@app.command("backup")
+def backup_command(
+    tables: TablesOption = "",
+    regions: RegionsOption = "",
+    reason: Annotated[str, typer.Option(help="Why; part of the backup name, e.g. pre-migration.")] = "manual",
+    retention_days: RetentionOption = 35,
+    release_retention_days: ReleaseRetentionOption = 90,
+    buckets: BucketsOption = "",
+    summary_bucket: SummaryBucketOption = None,
+    summary_prefix: SummaryPrefixOption = "dr/backups/",
+    alarm_topic_arn: TopicOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take on-demand backups, prune by retention, publish RPO age and ensure its alarms."""
+    _backup(
+        tables,
+        regions,
+        reason,
+        retention_days,
+        release_retention_days,
+        buckets,
+        summary_bucket,
+        summary_prefix,
+        alarm_topic_arn,
+        as_json,
+    )
+
+
+@app.command("backup-before-release")
+def backup_before_release_command(
+    release: Annotated[str, typer.Option(help="Release version, e.g. 1.4.2.")],
+    tables: TablesOption = "",
+    regions: RegionsOption = "",
+    retention_days: RetentionOption = 35,
+    release_retention_days: ReleaseRetentionOption = 90,
+    summary_bucket: SummaryBucketOption = None,
+    summary_prefix: SummaryPrefixOption = "dr/backups/",
+    alarm_topic_arn: TopicOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Back up every table before a release; release backups are kept longer and the last one always."""
+    _backup(
+        tables,
+        regions,
+        backups.release_reason(release),
+        retention_days,
+        release_retention_days,
+        "",
+        summary_bucket,
+        summary_prefix,
+        alarm_topic_arn,
+        as_json,
+    )
+
+
+def _print_audit(report: dict[str, Any]) -> None:
+    counts = Table(title=f"{report['bucket']} → {report['replica_bucket']}")
+    counts.add_column("finding")
+    counts.add_column("count", justify="right")
+    for name, value in report["counts"].items():
+        counts.add_row(name, str(value))
+    stderr.print(counts)
+    stderr.print(f"verified by: {report['verified_by']}; ETags compared: {report['etags_compared']}")
+    for name, keys in report["findings"].items():
+        for key in keys[:10]:
+            stderr.print(f"  {name}: {key!r}")
+
+
+@app.command("audit-replication")
+def audit_replication_command(
+    bucket: Annotated[str, typer.Option(help="Primary bucket.")],
+    replica_bucket: Annotated[
+        str | None, typer.Option(help="Replica bucket (default: the replication rule's destination).")
+    ] = None,
+    replica_region: Annotated[str | None, typer.Option(help="Replica's region (default: looked up).")] = None,
+    prefix: Annotated[str, typer.Option(help="Only keys under this prefix.")] = "",
+    rtc_window_minutes: Annotated[
+        float, typer.Option(help="PENDING longer than this is a finding.")
+    ] = audit.DEFAULT_RTC_WINDOW.total_seconds() / 60,
+    publish: Annotated[bool, typer.Option(help="Publish counts to CloudWatch DR/Recovery.")] = True,
+    region: RegionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare BUCKET with its replica: missing, extra, differing, FAILED or overdue PENDING objects."""
+    s3_primary = client("s3", region)
+    try:
+        replica = replica_bucket or audit.resolve_replica(s3_primary, bucket)
+        location = replica_region or backups.bucket_region(s3_primary, replica)
+        target = audit.AuditTarget(bucket, replica, prefix, timedelta(minutes=rtc_window_minutes))
+        with stderr.status(f"Auditing {bucket} against {replica}…"):
+            report = audit.audit_replication(s3_primary, client("s3", location), target)
+        if publish:
+            audit.publish_audit_metrics(client("cloudwatch", region), report)
+    except ValueError as error:
+        fail(str(error))
+    except (ClientError, BotoCoreError) as error:
+        _aws_failure(error)
+    if as_json:
+        emit(report, as_json)
+    else:
+        _print_audit(report)
+    if not report["ok"]:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,836 @@
+"""Point-in-time restore of an S3 bucket (or prefix), shared by ``drctl restore-bucket``, the restore
+Lambda and the delete auto-restore Lambda.
+
+The plan comes from ONE streamed ``list_object_versions`` pass. For each key we find the version that
+was current at T and make it current again with the cheapest safe request:
+
+- only delete markers above it, and the bucket allows versioned deletes -> remove the markers, batched
+  up to 1,000 per ``DeleteObjects`` (no data copied, version ids preserved);
+- otherwise -> server-side copy of that version over the key (keeps metadata, tags, storage class);
+- absent at T -> leave it, or (``delete_created_after``) a plain delete, which only adds a marker;
+- already current -> no request at all, decided by version identity (never ETags).
+
+Data versions are never deleted and governance retention is never bypassed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers import aws
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from handlers.s3_batch import BatchCopier, BatchOptions
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "dr-restore"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DisasterRecovery"))
+
+ARCHIVED_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+MAX_OBJECTS_PER_DELETE = 1000  # DeleteObjects limit
+MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; above it only UploadPartCopy works
+MULTIPART_PART_SIZE = 512 * 1024**2
+RESTORED_FROM_METADATA = "dr-restored-from-version"  # provenance on copies into another bucket/prefix
+# DeleteObjects reports per-key errors inside a 200 response, so botocore cannot retry them for us.
+RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"})
+PER_KEY_ATTEMPTS = 4
+DEFAULT_WORKERS = 16
+
+
+# --------------------------------------------------------------------------------------------------
+# Listing: one streamed pass, grouped per key, newest first
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Version:
+    key: str
+    version_id: str
+    last_modified: datetime
+    is_latest: bool
+    is_delete_marker: bool
+    size: int = 0
+    storage_class: str = "STANDARD"
+    etag: str = ""  # a hint only: never proof of identical content (SSE-KMS, multipart)
+
+    @classmethod
+    def from_listing(cls, entry: dict[str, Any], is_delete_marker: bool) -> Version:
+        return cls(
+            key=entry["Key"],
+            version_id=entry["VersionId"],
+            last_modified=entry["LastModified"],
+            is_latest=entry["IsLatest"],
+            is_delete_marker=is_delete_marker,
+            size=entry.get("Size", 0),
+            storage_class=entry.get("StorageClass", "STANDARD"),
+            etag=entry.get("ETag", ""),
+        )
+
+    @property
+    def archived(self) -> bool:
+        return self.storage_class in ARCHIVED_STORAGE_CLASSES
+
+
+@dataclass(frozen=True)
+class KeyHistory:
+    """Every version and delete marker of one key, newest first."""
+
+    key: str
+    entries: tuple[Version, ...]
+
+    @property
+    def current(self) -> Version:
+        return next((entry for entry in self.entries if entry.is_latest), self.entries[0])
+
+    def newer_than(self, version: Version) -> tuple[Version, ...]:
+        return self.entries[: self.entries.index(version)]
+
+    def newest_data_version(self) -> Version | None:
+        return next((entry for entry in self.entries if not entry.is_delete_marker), None)
+
+
+def _newest_first(entries: list[Version]) -> tuple[Version, ...]:
+    # botocore splits the listing into Versions and DeleteMarkers, each still in S3's newest-first
+    # order, so we merge them by time. On a timestamp tie the latest entry wins, then the delete
+    # marker (a delete right after a put is the common case); sorting is stable, so ties inside
+    # either list keep S3's order.
+    return tuple(sorted(entries, key=lambda e: (e.last_modified, e.is_latest, e.is_delete_marker), reverse=True))
+
+
+def iter_key_histories(s3: Any, bucket: str, prefix: str = "", page_size: int = 1000) -> Iterator[KeyHistory]:
+    """Stream ``KeyHistory`` objects from one paginated ``list_object_versions`` pass.
+
+    S3 lists keys in order, so a key is complete once a later key appears; only the last key of a page
+    is held back, because its older versions may continue on the next page.
+    """
+    pending_key: str | None = None
+    pending: list[Version] = []
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}):
+        by_key: dict[str, list[Version]] = {}
+        for entry in page.get("Versions", []):
+            by_key.setdefault(entry["Key"], []).append(Version.from_listing(entry, is_delete_marker=False))
+        for entry in page.get("DeleteMarkers", []):
+            by_key.setdefault(entry["Key"], []).append(Version.from_listing(entry, is_delete_marker=True))
+        # Python orders str by code point, which matches S3's UTF-8 binary key order.
+        for key in sorted(by_key):
+            if key != pending_key:
+                if pending_key is not None:
+                    yield KeyHistory(pending_key, _newest_first(pending))
+                pending_key, pending = key, []
+            pending.extend(by_key[key])
+    if pending_key is not None:
+        yield KeyHistory(pending_key, _newest_first(pending))
+
+
+def version_at(history: KeyHistory, at: datetime) -> Version | None:
+    """The entry (data version or delete marker) that was current at ``at``; None if the key was absent."""
+    return next((entry for entry in history.entries if entry.last_modified <= at), None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning: one decision per key
+# --------------------------------------------------------------------------------------------------
+class Action(StrEnum):
+    SKIP = "skip"
+    UNDELETE = "undelete"  # remove the delete markers above ``version``
+    COPY = "copy"  # copy ``version`` over the destination key
+    DELETE = "delete"  # plain delete (adds a marker) of a key that did not exist at T
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    key: str
+    action: Action
+    version: Version | None = None
+    markers: tuple[str, ...] = ()
+    # A current version that may already be a copy of ``version`` (e.g. from an earlier run); the
+    # executor compares checksums before copying, so a second run writes nothing.
+    maybe_same_as: Version | None = None
+
+
+def plan_make_current(
+    history: KeyHistory, wanted: Version | None, *, undelete_allowed: bool, delete_unwanted: bool
+) -> KeyPlan:
+    """How to make ``wanted`` (a data version, a delete marker, or None = absent) the key's current state."""
+    current = history.current
+    if wanted is None or wanted.is_delete_marker:
+        if current.is_delete_marker:
+            return KeyPlan(history.key, Action.SKIP)
+        return KeyPlan(history.key, Action.DELETE if delete_unwanted else Action.SKIP)
+    if current.version_id == wanted.version_id:
+        return KeyPlan(history.key, Action.SKIP)
+    newer = history.newer_than(wanted)
+    if undelete_allowed and all(entry.is_delete_marker for entry in newer):
+        return KeyPlan(history.key, Action.UNDELETE, wanted, tuple(entry.version_id for entry in newer))
+    looks_same = (
+        not current.is_delete_marker
+        and current.size == wanted.size
+        and current.etag == wanted.etag
+        and current.storage_class == wanted.storage_class
+    )
+    return KeyPlan(history.key, Action.COPY, wanted, maybe_same_as=current if looks_same else None)
+
+
+def plan_copy_elsewhere(history: KeyHistory, wanted: Version | None, *, delete_unwanted: bool) -> KeyPlan:
+    """Plan for a restore into another bucket/prefix: the destination's state is checked when executing."""
+    if wanted is None or wanted.is_delete_marker:
+        return KeyPlan(history.key, Action.DELETE if delete_unwanted else Action.SKIP)
+    return KeyPlan(history.key, Action.COPY, wanted)
+
+
+# --------------------------------------------------------------------------------------------------
+# What the bucket allows
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BucketProtection:
+    versioning: str
+    mfa_delete: bool
+    replicated: bool
+
+    def undelete_allowed(self, mfa: str | None = None) -> bool:
+        # S3 never replicates a delete that names a version, so removing markers on a replicated
+        # bucket leaves the replica deleted; on an MFA-delete bucket it needs the root user's code.
+        return not self.replicated and (not self.mfa_delete or mfa is not None)
+
+    def copy_reason(self, mfa: str | None = None) -> str | None:
+        if self.replicated:
+            return "replication configured: versioned deletes do not replicate"
+        if self.mfa_delete and mfa is None:
+            return "MFA delete enabled: removing a delete marker needs the root user's MFA code"
+        return None
+
+
+def read_bucket_protection(s3: Any, bucket: str) -> BucketProtection:
+    versioning = s3.get_bucket_versioning(Bucket=bucket)
+    try:
+        s3.get_bucket_replication(Bucket=bucket)
+        replicated = True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ReplicationConfigurationNotFoundError":
+            raise
+        replicated = False
+    return BucketProtection(
+        versioning=versioning.get("Status", "Disabled"),
+        mfa_delete=versioning.get("MFADelete") == "Enabled",
+        replicated=replicated,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Requests: the one place that copies, undeletes and deletes
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CopySettings:
+    multipart_threshold: int = MULTIPART_COPY_THRESHOLD
+    part_size: int = MULTIPART_PART_SIZE
+
+
+def _copy_source(bucket: str, version: Version) -> dict[str, str]:
+    return {"Bucket": bucket, "Key": version.key, "VersionId": version.version_id}
+
+
+def _explicit_attributes(head: dict[str, Any], extra_metadata: dict[str, str]) -> dict[str, Any]:
+    """The attributes a REPLACE copy or a multipart upload must restate, taken from the source's HEAD."""
+    names = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage")
+    attributes = {name: head[name] for name in names if head.get(name)}
+    if head.get("Expires"):
+        attributes["Expires"] = head["Expires"]
+    attributes["Metadata"] = {**head.get("Metadata", {}), **extra_metadata}
+    return attributes
+
+
+def copy_version(
+    s3: Any,
+    source_bucket: str,
+    version: Version,
+    dest_bucket: str,
+    dest_key: str,
+    *,
+    extra_metadata: dict[str, str] | None = None,
+    settings: CopySettings = CopySettings(),
+) -> str:
+    """Server-side copy of ``version`` to ``dest_bucket/dest_key``; returns the new version id.
+
+    Keeps metadata, content type, tags and storage class. ``StorageClass`` is always passed because
+    CopyObject otherwise writes STANDARD. Retention and legal holds are never copied: the new version
+    takes the bucket's default retention.
+    """
+    source = _copy_source(source_bucket, version)
+    if version.size <= settings.multipart_threshold and not extra_metadata:
+        response = s3.copy_object(
+            Bucket=dest_bucket, Key=dest_key, CopySource=source, StorageClass=version.storage_class
+        )
+        return str(response.get("VersionId", ""))
+    head = s3.head_object(Bucket=source_bucket, Key=version.key, VersionId=version.version_id)
+    attributes = _explicit_attributes(head, extra_metadata or {})
+    if version.size <= settings.multipart_threshold:
+        response = s3.copy_object(
+            Bucket=dest_bucket,
+            Key=dest_key,
+            CopySource=source,
+            StorageClass=version.storage_class,
+            MetadataDirective="REPLACE",
+            **attributes,
+        )
+        return str(response.get("VersionId", ""))
+    return _multipart_copy(s3, source, version, dest_bucket, dest_key, attributes, settings.part_size)
+
+
+def _multipart_copy(
+    s3: Any,
+    source: dict[str, str],
+    version: Version,
+    dest_bucket: str,
+    dest_key: str,
+    attributes: dict[str, Any],
+    part_size: int,
+) -> str:
+    # UploadPartCopy copies bytes only, so metadata and tags go on the new upload explicitly.
+    tags = s3.get_object_tagging(Bucket=source["Bucket"], Key=version.key, VersionId=version.version_id)
+    tagging = urlencode([(tag["Key"], tag["Value"]) for tag in tags.get("TagSet", [])])
+    upload = s3.create_multipart_upload(
+        Bucket=dest_bucket,
+        Key=dest_key,
+        StorageClass=version.storage_class,
+        **({"Tagging": tagging} if tagging else {}),
+        **attributes,
+    )
+    upload_id = upload["UploadId"]
+    try:
+        parts = []
+        for number, start in enumerate(range(0, version.size, part_size), start=1):
+            end = min(start + part_size, version.size) - 1
+            part = s3.upload_part_copy(
+                Bucket=dest_bucket,
+                Key=dest_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceRange=f"bytes={start}-{end}",
+            )
+            parts.append({"PartNumber": number, "ETag": part["CopyPartResult"]["ETag"]})
+        done = s3.complete_multipart_upload(
+            Bucket=dest_bucket, Key=dest_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        s3.abort_multipart_upload(Bucket=dest_bucket, Key=dest_key, UploadId=upload_id)
+        raise
+    return str(done.get("VersionId", ""))
+
+
+@dataclass
+class DeleteOutcome:
+    deleted: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def delete_objects(s3: Any, bucket: str, objects: Sequence[dict[str, str]], *, mfa: str | None = None) -> DeleteOutcome:
+    """``DeleteObjects`` in chunks of 1,000, retrying the per-key errors S3 reports as retryable.
+
+    Objects that name a ``VersionId`` must be delete markers: callers never pass a data version.
+    """
+    outcome = DeleteOutcome()
+    for start in range(0, len(objects), MAX_OBJECTS_PER_DELETE):
+        remaining = list(objects[start : start + MAX_OBJECTS_PER_DELETE])
+        for attempt in range(PER_KEY_ATTEMPTS):
+            extra = {"MFA": mfa} if mfa else {}
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": remaining, "Quiet": True}, **extra)
+            errors = response.get("Errors", [])
+            failed = {(e["Key"], e.get("VersionId")) for e in errors}
+            outcome.deleted += [o for o in remaining if (o["Key"], o.get("VersionId")) not in failed]
+            retry = {(e["Key"], e.get("VersionId")) for e in errors if e.get("Code") in RETRYABLE_KEY_ERRORS}
+            final_errors = [e for e in errors if (e["Key"], e.get("VersionId")) not in retry]
+            outcome.errors += final_errors
+            remaining = [o for o in remaining if (o["Key"], o.get("VersionId")) in retry]
+            if not remaining:
+                break
+            if attempt == PER_KEY_ATTEMPTS - 1:
+                outcome.errors += [e for e in errors if (e["Key"], e.get("VersionId")) in retry]
+            else:
+                time.sleep(0.05 * 2**attempt)
+    return outcome
+
+
+def remove_delete_markers(
+    s3: Any, bucket: str, plans: Sequence[KeyPlan], *, mfa: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Undelete keys by removing the markers above their version; returns (restored keys, key -> error)."""
+    objects = [{"Key": plan.key, "VersionId": marker} for plan in plans for marker in plan.markers]
+    outcome = delete_objects(s3, bucket, objects, mfa=mfa)
+    failed = {error["Key"]: error.get("Code", "Error") for error in outcome.errors}
+    return [plan.key for plan in plans if plan.key not in failed], failed
+
+
+def delete_current(s3: Any, bucket: str, keys: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Plain deletes (no version id): each adds a delete marker and no version is removed."""
+    outcome = delete_objects(s3, bucket, [{"Key": key} for key in keys])
+    failed = {error["Key"]: error.get("Code", "Error") for error in outcome.errors}
+    return [key for key in keys if key not in failed], failed
+
+
+class ArchiveState(StrEnum):
+    AVAILABLE = "available"  # not archived, or a restored copy is readable
+    IN_PROGRESS = "in-progress"
+    ARCHIVED = "archived"
+
+
+def archive_state(s3: Any, bucket: str, version: Version) -> ArchiveState:
+    if not version.archived:
+        return ArchiveState.AVAILABLE
+    head = s3.head_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
+    restore = head.get("Restore") or ""
+    if 'ongoing-request="false"' in restore:
+        return ArchiveState.AVAILABLE
+    return ArchiveState.IN_PROGRESS if 'ongoing-request="true"' in restore else ArchiveState.ARCHIVED
+
+
+def start_archive_restore(s3: Any, bucket: str, version: Version, *, days: int, tier: str) -> None:
+    try:
+        s3.restore_object(
+            Bucket=bucket,
+            Key=version.key,
+            VersionId=version.version_id,
+            RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "RestoreAlreadyInProgress":
+            raise
+
+
+CHECKSUM_FIELDS = ("ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA256", "ChecksumSHA1")
+KMS_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
+
+
+def content_identities(head: dict[str, Any]) -> dict[str, str]:
+    """Content fingerprints a HEAD proves: S3 checksums, and the ETag only where it is a plain MD5."""
+    identities = {name: str(head[name]) for name in CHECKSUM_FIELDS if head.get(name)}
+    etag = str(head.get("ETag", ""))
+    is_md5 = (
+        etag
+        and "-" not in etag  # multipart ETags are not an MD5 of the content
+        and head.get("ServerSideEncryption") not in KMS_ENCRYPTION
+        and not head.get("SSECustomerAlgorithm")
+    )
+    if is_md5:
+        identities["MD5"] = etag
+    return identities
+
+
+def same_object(s3: Any, bucket: str, a: Version, b: Version) -> bool:
+    """Whether two versions hold the same content (by checksum), metadata and content type."""
+    heads = [s3.head_object(Bucket=bucket, Key=v.key, VersionId=v.version_id, ChecksumMode="ENABLED") for v in (a, b)]
+    first, second = (content_identities(head) for head in heads)
+    common = first.keys() & second.keys()
+    return (
+        bool(common)
+        and all(first[name] == second[name] for name in common)
+        and heads[0].get("Metadata", {}) == heads[1].get("Metadata", {})
+        and heads[0].get("ContentType") == heads[1].get("ContentType")
+    )
+
+
+def destination_has_version(s3: Any, bucket: str, key: str, version: Version) -> bool:
+    """Whether a copy into another bucket/prefix already holds ``version`` (provenance metadata)."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return bool(head.get("Metadata", {}).get(RESTORED_FROM_METADATA) == version.version_id)
+
+
+def destination_exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# Counting every request
+# --------------------------------------------------------------------------------------------------
+class RequestCounter:
+    """Counts every HTTP request a client sends (retries included) through botocore's ``before-send``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self._clients: list[Any] = []
+
+    def _on_send(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def attach(self, client: Any) -> None:
+        # Registered first so it runs before any handler that short-circuits the send.
+        client.meta.events.register_first("before-send", self._on_send, unique_id=f"count-{id(self)}")
+        self._clients.append(client)
+
+    def detach(self) -> None:
+        for client in self._clients:
+            client.meta.events.unregister("before-send", unique_id=f"count-{id(self)}")
+        self._clients.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# The restore
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RestoreOptions:
+    bucket: str
+    at: datetime
+    prefix: str = ""
+    target_bucket: str | None = None
+    target_prefix: str | None = None
+    delete_created_after: bool = False
+    dry_run: bool = False
+    workers: int = DEFAULT_WORKERS
+    mfa: str | None = None
+    archive_tier: str = "Standard"
+    archive_days: int = 7
+    copy: CopySettings = CopySettings()
+    batch: BatchOptions | None = None
+
+    @property
+    def destination_bucket(self) -> str:
+        return self.target_bucket or self.bucket
+
+    @property
+    def in_place(self) -> bool:
+        return self.destination_bucket == self.bucket and self.target_prefix in (None, self.prefix)
+
+    def destination_key(self, key: str) -> str:
+        if self.target_prefix is None:
+            return key
+        return self.target_prefix + key[len(self.prefix) :]
+
+
+SUMMARY_COUNTERS = ("undeleted", "copied", "deleted", "skipped", "archived_pending", "failed", "batched")
+
+
+@dataclass
+class RestoreSummary:
+    keys_scanned: int = 0
+    versions_scanned: int = 0
+    undeleted: int = 0
+    copied: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    archived_pending: int = 0
+    failed: int = 0
+    batched: int = 0
+    bytes_copied: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, counter: str, n: int = 1, *, bytes_copied: int = 0) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + n)
+            self.bytes_copied += bytes_copied
+
+    def fail(self, key: str, reason: str) -> None:
+        with self._lock:
+            self.failed += 1
+            self.failures[key] = reason
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        values["failures"] = dict(list(self.failures.items())[:50])  # a sample keeps the JSON readable
+        return values
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response["Error"].get("Code", "ClientError"))
+    return type(error).__name__
+
+
+class _BucketRestore:
+    """Executes plans as the listing streams in; one thread pool, bounded in-flight work."""
+
+    def __init__(
+        self,
+        s3: Any,
+        options: RestoreOptions,
+        protection: BucketProtection,
+        summary: RestoreSummary,
+        on_key_done: Callable[[int], None],
+        batch: BatchCopier | None,
+    ) -> None:
+        self.s3 = s3
+        self.options = options
+        self.protection = protection
+        self.summary = summary
+        self.on_key_done = on_key_done
+        self.batch = batch
+        self.undelete_allowed = options.in_place and protection.undelete_allowed(options.mfa)
+        self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="restore")
+        # Bounded so a huge bucket streams through instead of queueing every key in memory.
+        self.slots = threading.BoundedSemaphore(options.workers * 4)
+        self.markers: list[KeyPlan] = []
+        self.marker_count = 0
+        self.deletes: list[str] = []
+        self.futures: list[Future[None]] = []
+
+    def plan(self, history: KeyHistory) -> KeyPlan:
+        wanted = version_at(history, self.options.at)
+        if self.options.in_place:
+            return plan_make_current(
+                history,
+                wanted,
+                undelete_allowed=self.undelete_allowed,
+                delete_unwanted=self.options.delete_created_after,
+            )
+        return plan_copy_elsewhere(history, wanted, delete_unwanted=self.options.delete_created_after)
+
+    def dispatch(self, plan: KeyPlan) -> None:
+        if plan.action is Action.SKIP:
+            self.summary.add("skipped")
+            self.on_key_done(1)
+        elif self.options.dry_run and self.options.in_place and plan.action is not Action.COPY:
+            # Copies still go through ``_copy`` in a dry run: it reads archive state but writes nothing.
+            self.summary.add("undeleted" if plan.action is Action.UNDELETE else "deleted")
+            self.on_key_done(1)
+        elif plan.action is Action.UNDELETE:
+            self.markers.append(plan)
+            self.marker_count += len(plan.markers)
+            if self.marker_count >= MAX_OBJECTS_PER_DELETE:
+                self._flush_markers()
+        elif plan.action is Action.DELETE and self.options.in_place:
+            self.deletes.append(plan.key)
+            if len(self.deletes) >= MAX_OBJECTS_PER_DELETE:
+                self._flush_deletes()
+        elif plan.action is Action.COPY and self.batch is not None and self.batch.accepts(plan):
+            self.batch.add(plan)
+        else:
+            self._submit(self._run_one, plan)
+
+    def finish(self) -> None:
+        self._flush_markers()
+        self._flush_deletes()
+        if self.batch is not None:
+            for plan in self.batch.finish(self.summary):
+                self._submit(self._run_one, plan)
+        for future in self.futures:
+            future.result()
+        self.pool.shutdown()
+
+    # -- work items (run in the pool) ---------------------------------------------------------------
+    def _submit(self, work: Callable[[Any], None], item: Any) -> None:
+        self.slots.acquire()
+        future = self.pool.submit(self._guarded, work, item)
+        future.add_done_callback(lambda _: self.slots.release())
+        self.futures.append(future)
+
+    def _guarded(self, work: Callable[[Any], None], item: Any) -> None:
+        try:
+            work(item)
+        except (ClientError, BotoCoreError) as error:
+            keys = [p.key for p in item] if isinstance(item, list) else [getattr(item, "key", str(item))]
+            for key in keys:
+                self.summary.fail(key, _error_code(error))
+            logger.warning("restore request failed", extra={"keys": keys[:5], "error": str(error)})
+            self.on_key_done(len(keys))
+
+    def _flush_markers(self) -> None:
+        if self.markers:
+            self._submit(self._undelete, self.markers)
+            self.markers, self.marker_count = [], 0
+
+    def _flush_deletes(self) -> None:
+        if self.deletes:
+            self._submit(self._delete, [KeyPlan(key, Action.DELETE) for key in self.deletes])
+            self.deletes = []
+
+    def _undelete(self, plans: list[KeyPlan]) -> None:
+        restored, failed = remove_delete_markers(self.s3, self.options.bucket, plans, mfa=self.options.mfa)
+        self.summary.add("undeleted", len(restored))
+        for key, code in failed.items():
+            self.summary.fail(key, code)
+        self.on_key_done(len(plans))
+
+    def _delete(self, plans: list[KeyPlan]) -> None:
+        deleted, failed = delete_current(self.s3, self.options.bucket, [plan.key for plan in plans])
+        self.summary.add("deleted", len(deleted))
+        for key, code in failed.items():
+            self.summary.fail(key, code)
+        self.on_key_done(len(plans))
+
+    def _run_one(self, plan: KeyPlan) -> None:
+        if plan.action is Action.DELETE:
+            self._delete_elsewhere(plan)
+        else:
+            self._copy(plan)
+        self.on_key_done(1)
+
+    def _delete_elsewhere(self, plan: KeyPlan) -> None:
+        bucket, key = self.options.destination_bucket, self.options.destination_key(plan.key)
+        if not destination_exists(self.s3, bucket, key):
+            self.summary.add("skipped")
+        elif self.options.dry_run:
+            self.summary.add("deleted")
+        else:
+            self.s3.delete_object(Bucket=bucket, Key=key)
+            self.summary.add("deleted")
+
+    def _copy(self, plan: KeyPlan) -> None:
+        assert plan.version is not None
+        version, options = plan.version, self.options
+        dest_bucket, dest_key = options.destination_bucket, options.destination_key(plan.key)
+        extra_metadata = None
+        if not options.in_place:
+            if destination_has_version(self.s3, dest_bucket, dest_key, version):
+                self.summary.add("skipped")
+                return
+            extra_metadata = {RESTORED_FROM_METADATA: version.version_id}
+        if plan.maybe_same_as is not None and same_object(self.s3, options.bucket, plan.maybe_same_as, version):
+            self.summary.add("skipped")
+            return
+        state = archive_state(self.s3, options.bucket, version)
+        if state is not ArchiveState.AVAILABLE:
+            if state is ArchiveState.ARCHIVED and not options.dry_run:
+                start_archive_restore(
+                    self.s3, options.bucket, version, days=options.archive_days, tier=options.archive_tier
+                )
+            self.summary.add("archived_pending")
+            return
+        if options.dry_run:
+            self.summary.add("copied")
+            return
+        copy_version(
+            self.s3,
+            options.bucket,
+            version,
+            dest_bucket,
+            dest_key,
+            extra_metadata=extra_metadata,
+            settings=options.copy,
+        )
+        self.summary.add("copied", bytes_copied=version.size)
+
+
+def restore_bucket(
+    s3: Any,
+    options: RestoreOptions,
+    *,
+    s3control: Any | None = None,
+    on_key_done: Callable[[int], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Restore ``options.bucket`` (under ``options.prefix``) to its state at ``options.at``.
+
+    ``s3`` should allow ``options.workers`` pooled connections. Returns the summary dict (the CLI's
+    ``--json`` output). Every S3 request the restore sends, listing and retries included, is counted.
+    """
+    started = time.monotonic()
+    counter = RequestCounter()
+    counter.attach(s3)
+    if s3control is not None:
+        counter.attach(s3control)
+    summary = RestoreSummary()
+    try:
+        protection = read_bucket_protection(s3, options.bucket)
+        if protection.versioning == "Disabled":
+            raise ValueError(f"bucket {options.bucket} has never been versioned: no point-in-time history")
+        batch = _batch_copier(s3, s3control, options)
+        restore = _BucketRestore(s3, options, protection, summary, on_key_done, batch)
+        try:
+            for history in iter_key_histories(s3, options.bucket, options.prefix):
+                summary.keys_scanned += 1
+                summary.versions_scanned += len(history.entries)
+                restore.dispatch(restore.plan(history))
+        finally:
+            restore.finish()
+    finally:
+        counter.detach()
+    result = summary.as_dict()
+    result.update(
+        bucket=options.bucket,
+        to=options.at.isoformat(),
+        prefix=options.prefix,
+        destination=f"{options.destination_bucket}/{options.destination_key(options.prefix)}",
+        dry_run=options.dry_run,
+        undelete_allowed=restore.undelete_allowed,
+        copy_reason=protection.copy_reason(options.mfa),
+        requests=counter.count,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    if batch is not None:
+        result["batch_jobs"] = batch.jobs
+    return result
+
+
+def _batch_copier(s3: Any, s3control: Any | None, options: RestoreOptions) -> BatchCopier | None:
+    if options.batch is None or options.dry_run:
+        return None
+    from handlers.s3_batch import BatchCopier  # only batch restores need it
+
+    if s3control is None:
+        raise ValueError("a Batch Operations restore needs an s3control client")
+    return BatchCopier(s3, s3control, options)
+
+
+def parse_point_in_time(value: str) -> datetime:
+    """ISO 8601 -> aware datetime; a time without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lambda entry for automated restores
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RestoreEvent:
+    """``{"bucket", "to", "prefix"?, "target_bucket"?, "target_prefix"?, "delete_created_after"?,
+    "dry_run"?, "workers"?}``"""
+
+    options: RestoreOptions
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> RestoreEvent:
+        return cls(
+            RestoreOptions(
+                bucket=event["bucket"],
+                at=parse_point_in_time(event["to"]),
+                prefix=event.get("prefix", ""),
+                target_bucket=event.get("target_bucket"),
+                target_prefix=event.get("target_prefix"),
+                delete_created_after=bool(event.get("delete_created_after", False)),
+                dry_run=bool(event.get("dry_run", False)),
+                workers=int(event.get("workers", LAMBDA_WORKERS)),
+                archive_tier=event.get("archive_tier", "Standard"),
+            )
+        )
+
+
+LAMBDA_WORKERS = int(os.environ.get("DR_RESTORE_WORKERS", str(DEFAULT_WORKERS)))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Automated point-in-time restore. Idempotent by construction: a repeated invocation finds every
+    key already as it was at T and issues no writes."""
+    request = RestoreEvent.parse(event)
+    s3 = aws.cached_client("s3", max_pool_connections=request.options.workers)
+    summary = restore_bucket(s3, request.options)
+    for name in SUMMARY_COUNTERS:
+        metrics.add_metric(name=f"Restore{name.title().replace('_', '')}", unit=MetricUnit.Count, value=summary[name])
+    logger.info("restore finished", extra={"summary": summary})
+    return summary

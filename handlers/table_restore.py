@@ -1,0 +1,573 @@
+"""Restore a DynamoDB table to a point in time or from a backup, re-apply what the restore drops, validate
+it against a readable reference and optionally cut the application over to it.
+
+A restore always creates a *new* table and drops: streams, TTL, PITR, deletion protection, autoscaling,
+tags, the resource policy and alarms. They are read from the source table and re-applied. A restored
+table is not a replica of the source's global table; that is reported, not repaired.
+
+Validation never trusts ``ItemCount`` (refreshed about every 6 h) and cannot read a backup, so it counts
+with a paginated ``Scan(Select="COUNT")`` and compares sampled items with a reference: canary records a
+drill wrote (including ones that must be *absent* at the restore point) or a JSON-lines export of the
+source at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from handlers import app_setting
+from handlers.aws import client
+
+DEFAULT_WAIT_DELAY_SECONDS = 20
+DEFAULT_WAIT_MAX_ATTEMPTS = 180  # one hour: large restores take a while
+DEFAULT_SAMPLE_SIZE = 200
+MAX_REPORTED_MISMATCHES = 50
+BATCH_GET_LIMIT = 100  # BatchGetItem's maximum keys per request
+# Alarms that application autoscaling creates and owns; it recreates them for the new policies.
+AUTOSCALING_ALARM_PREFIX = "TargetTracking-"
+# put_metric_alarm accepts these fields of a described alarm unchanged.
+ALARM_FIELDS = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "ThresholdMetricId",
+)
+_deserializer = TypeDeserializer()
+
+
+class RestoreError(Exception):
+    """A restore that must not proceed (bad input or an unrelated table in the way)."""
+
+
+@dataclass(frozen=True)
+class TableClients:
+    dynamodb: Any
+    autoscaling: Any
+    cloudwatch: Any
+    ssm: Any
+
+    @classmethod
+    def for_region(cls, region: str | None) -> TableClients:
+        return cls(
+            dynamodb=client("dynamodb", region),
+            autoscaling=client("application-autoscaling", region),
+            cloudwatch=client("cloudwatch", region),
+            ssm=client("ssm", region),
+        )
+
+
+@dataclass(frozen=True)
+class ExpectedItem:
+    """One reference record: ``item`` is the typed item expected at the restore point, None = absent."""
+
+    key: dict[str, Any]
+    item: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Reference:
+    expected: list[ExpectedItem]
+    # Set when the reference is a complete export: the restored count must then equal it.
+    expected_count: int | None = None
+    source: str = "inline"
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    delay_seconds: int = DEFAULT_WAIT_DELAY_SECONDS
+    max_attempts: int = DEFAULT_WAIT_MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Cutover:
+    app: str
+    logical: str | None = None  # defaults to the source's ``dr:component`` tag, else the source name
+    force: bool = False  # cut over even when validation did not pass
+
+
+@dataclass
+class SourceSettings:
+    """What a restore drops, read from the source table."""
+
+    table_arn: str
+    stream: dict[str, Any] | None = None
+    ttl_attribute: str | None = None
+    pitr_enabled: bool = False
+    pitr_recovery_period_days: int | None = None
+    deletion_protection: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    resource_policy: str | None = None
+    scalable_targets: list[dict[str, Any]] = field(default_factory=list)
+    scaling_policies: list[dict[str, Any]] = field(default_factory=list)
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    global_table_replicas: list[str] = field(default_factory=list)
+
+
+def parse_point_in_time(value: str) -> datetime:
+    """An ISO 8601 instant with an explicit offset ('Z' accepted); a naive time would be ambiguous."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone; add 'Z' or an offset")
+    return parsed.astimezone(UTC)
+
+
+def default_target_name(source: str, to: datetime | None, backup_arn: str | None) -> str:
+    """Deterministic, so that a re-run finds the table the first run created."""
+    if backup_arn:
+        suffix = "bk-" + backup_arn.rsplit("/", 1)[-1]
+    elif to is not None:
+        suffix = "pitr-" + to.strftime("%Y%m%dT%H%M%SZ")
+    else:
+        raise RestoreError("give a point in time or a backup ARN")
+    return f"{source}-{suffix}"[:255]
+
+
+# ---------------------------------------------------------------- reading the source
+
+
+def _describe_table(dynamodb: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(dynamodb.describe_table(TableName=name)["Table"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _resource_policy(dynamodb: Any, arn: str) -> str | None:
+    try:
+        return str(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("PolicyNotFoundException", "ResourceNotFoundException"):
+            return None
+        raise
+
+
+def _autoscaling_resource_ids(table: dict[str, Any]) -> list[str]:
+    base = f"table/{table['TableName']}"
+    indexes = [f"{base}/index/{gsi['IndexName']}" for gsi in table.get("GlobalSecondaryIndexes", [])]
+    return [base, *indexes]
+
+
+def _retarget(text: str, source: str, target: str) -> str:
+    """Rename ``table/<source>`` (ARNs, autoscaling ids) and bare names without touching longer names."""
+    return re.sub(rf"(?<![A-Za-z0-9_.-]){re.escape(source)}(?![A-Za-z0-9_.-])", target, text)
+
+
+def _table_alarms(cloudwatch: Any, table_name: str) -> list[dict[str, Any]]:
+    alarms = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+        for alarm in page.get("MetricAlarms", []):
+            if alarm["AlarmName"].startswith(AUTOSCALING_ALARM_PREFIX):
+                continue
+            dimensions = list(alarm.get("Dimensions", []))
+            for query in alarm.get("Metrics", []):
+                dimensions += query.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])
+            if {"Name": "TableName", "Value": table_name} in dimensions:
+                alarms.append(alarm)
+    return alarms
+
+
+def read_source_settings(clients: TableClients, table: dict[str, Any]) -> SourceSettings:
+    name, arn = table["TableName"], table["TableArn"]
+    ddb = clients.dynamodb
+    settings = SourceSettings(table_arn=arn)
+    stream = table.get("StreamSpecification") or {}
+    if stream.get("StreamEnabled"):
+        settings.stream = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+        settings.ttl_attribute = ttl["AttributeName"]
+    pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    pitr_description = pitr.get("PointInTimeRecoveryDescription", {})
+    settings.pitr_enabled = pitr_description.get("PointInTimeRecoveryStatus") == "ENABLED"
+    settings.pitr_recovery_period_days = pitr_description.get("RecoveryPeriodInDays")
+    settings.deletion_protection = bool(table.get("DeletionProtectionEnabled"))
+    for page in ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
+        settings.tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+    settings.resource_policy = _resource_policy(ddb, arn)
+    resource_ids = _autoscaling_resource_ids(table)
+    scalable = clients.autoscaling.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=resource_ids)
+    settings.scalable_targets = scalable.get("ScalableTargets", [])
+    for resource_id in resource_ids:
+        policies = clients.autoscaling.describe_scaling_policies(ServiceNamespace="dynamodb", ResourceId=resource_id)
+        # Exact match: moto filters ResourceId as a substring ("table/a" matches "table/a-restored").
+        settings.scaling_policies += [
+            policy for policy in policies.get("ScalingPolicies", []) if policy["ResourceId"] == resource_id
+        ]
+    settings.alarms = _table_alarms(clients.cloudwatch, name)
+    settings.global_table_replicas = [replica["RegionName"] for replica in table.get("Replicas", [])]
+    return settings
+
+
+# ---------------------------------------------------------------- re-applying on the target
+
+
+def wait_until_active(dynamodb: Any, table: str, wait: WaitPolicy) -> dict[str, Any]:
+    dynamodb.get_waiter("table_exists").wait(
+        TableName=table, WaiterConfig={"Delay": wait.delay_seconds, "MaxAttempts": wait.max_attempts}
+    )
+    return dict(dynamodb.describe_table(TableName=table)["Table"])
+
+
+def _alarm_request(alarm: dict[str, Any], source: str, target: str) -> dict[str, Any]:
+    request = {key: alarm[key] for key in ALARM_FIELDS if key in alarm}
+    request["AlarmName"] = (
+        _retarget(alarm["AlarmName"], source, target)
+        if source in alarm["AlarmName"]
+        else f"{alarm['AlarmName']}-{target}"
+    )
+    if alarm.get("Dimensions"):
+        request["Dimensions"] = json.loads(_retarget(json.dumps(alarm["Dimensions"]), source, target))
+    if alarm.get("Metrics"):
+        request["Metrics"] = json.loads(_retarget(json.dumps(alarm["Metrics"]), source, target))
+    return request
+
+
+def apply_settings(
+    clients: TableClients, target: dict[str, Any], settings: SourceSettings, source: str, wait: WaitPolicy
+) -> dict[str, Any]:
+    """Make the target carry the source's settings; changes only what differs, so re-runs are cheap."""
+    ddb, name, arn = clients.dynamodb, target["TableName"], target["TableArn"]
+    applied: dict[str, Any] = {}
+    skipped: list[str] = []
+
+    if settings.stream and not (target.get("StreamSpecification") or {}).get("StreamEnabled"):
+        ddb.update_table(TableName=name, StreamSpecification=settings.stream)
+        target = wait_until_active(ddb, name, wait)  # one table update at a time
+        applied["stream"] = settings.stream["StreamViewType"]
+    if settings.stream:
+        # A new table has a new stream: consumers must be re-pointed to this ARN.
+        applied["stream_arn"] = target.get("LatestStreamArn")
+
+    if settings.ttl_attribute:
+        ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": settings.ttl_attribute},
+            )
+            applied["ttl"] = settings.ttl_attribute
+
+    if settings.pitr_enabled:
+        current = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        description = current.get("PointInTimeRecoveryDescription", {})
+        wanted_period = settings.pitr_recovery_period_days
+        if description.get("PointInTimeRecoveryStatus") != "ENABLED" or (
+            wanted_period and description.get("RecoveryPeriodInDays") != wanted_period
+        ):
+            specification: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+            if wanted_period:
+                specification["RecoveryPeriodInDays"] = wanted_period
+            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=specification)
+            applied["pitr_recovery_period_days"] = wanted_period
+
+    if settings.deletion_protection and not target.get("DeletionProtectionEnabled"):
+        ddb.update_table(TableName=name, DeletionProtectionEnabled=True)
+        target = wait_until_active(ddb, name, wait)
+        applied["deletion_protection"] = True
+
+    current_tags: dict[str, str] = {}
+    for page in ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
+        current_tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+    missing_tags = [
+        {"Key": key, "Value": value} for key, value in settings.tags.items() if current_tags.get(key) != value
+    ]
+    if missing_tags:
+        ddb.tag_resource(ResourceArn=arn, Tags=missing_tags)
+        applied["tags"] = sorted(tag["Key"] for tag in missing_tags)
+
+    if settings.resource_policy:
+        # The policy names the source table's ARN as its resource; point it at the new table.
+        policy = settings.resource_policy.replace(settings.table_arn, arn)
+        current_policy = _resource_policy(ddb, arn)
+        if current_policy != policy:
+            ddb.put_resource_policy(ResourceArn=arn, Policy=policy)
+            applied["resource_policy"] = True
+
+    on_demand = target.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
+    if settings.scalable_targets and on_demand:
+        skipped.append("autoscaling: the restored table is on-demand")
+    elif settings.scalable_targets:
+        # Register and put are upserts, so re-running them is idempotent.
+        for scalable in settings.scalable_targets:
+            clients.autoscaling.register_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId=_retarget(scalable["ResourceId"], source, name),
+                ScalableDimension=scalable["ScalableDimension"],
+                MinCapacity=scalable["MinCapacity"],
+                MaxCapacity=scalable["MaxCapacity"],
+            )
+        copied_policies = []
+        for policy_description in settings.scaling_policies:
+            if policy_description["PolicyType"] != "TargetTrackingScaling":
+                # Step scaling is driven by alarms that name the source policy's ARN; rewire by hand.
+                skipped.append(f"scaling policy {policy_description['PolicyName']}: step scaling")
+                continue
+            clients.autoscaling.put_scaling_policy(
+                PolicyName=policy_description["PolicyName"],
+                ServiceNamespace="dynamodb",
+                ResourceId=_retarget(policy_description["ResourceId"], source, name),
+                ScalableDimension=policy_description["ScalableDimension"],
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration=policy_description["TargetTrackingScalingPolicyConfiguration"],
+            )
+            copied_policies.append(policy_description["PolicyName"])
+        applied["scalable_targets"] = len(settings.scalable_targets)
+        applied["scaling_policies"] = copied_policies
+
+    alarm_names = []
+    for alarm in settings.alarms:
+        request = _alarm_request(alarm, source, name)
+        clients.cloudwatch.put_metric_alarm(**request)  # an upsert by name
+        alarm_names.append(request["AlarmName"])
+    if alarm_names:
+        applied["alarms"] = alarm_names
+
+    if settings.global_table_replicas:
+        skipped.append(
+            "global table replicas "
+            + ",".join(settings.global_table_replicas)
+            + ": a restored table is a single-region table"
+        )
+    return {"applied": applied, "skipped": skipped}
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _key_of(item: dict[str, Any], key_names: Iterable[str]) -> dict[str, Any]:
+    return {name: item[name] for name in key_names}
+
+
+def _canonical(key: dict[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True)
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """Typed -> Python values, so that ``{"N": "1.0"}`` equals ``{"N": "1"}`` and set order is ignored."""
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def key_attribute_names(dynamodb: Any, source: str, backup_arn: str | None) -> list[str]:
+    """The key schema, from the source table or, when it was deleted, from the backup's description."""
+    table = _describe_table(dynamodb, source)
+    if table is not None:
+        schema = table["KeySchema"]
+    elif backup_arn:
+        description = dynamodb.describe_backup(BackupArn=backup_arn)["BackupDescription"]
+        schema = description["SourceTableDetails"]["KeySchema"]
+    else:
+        raise RestoreError(f"source table {source} not found")
+    return [element["AttributeName"] for element in schema]
+
+
+def load_reference(path: Path, key_names: list[str]) -> Reference:
+    """Read a reference file.
+
+    - ``*.jsonl``: a DynamoDB export in DYNAMODB_JSON format (``{"Item": {...}}`` per line) or bare typed
+      items; a complete export, so the count must match too.
+    - ``*.json``: ``{"expected": [{"key": {...}, "item": {...} | null}, ...], "count": N?}``, e.g. canary
+      records from a drill; ``item: null`` means the key must be absent at the restore point.
+    """
+    if path.suffix == ".jsonl":
+        expected = []
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    item = record.get("Item", record)
+                    expected.append(ExpectedItem(key=_key_of(item, key_names), item=item))
+        return Reference(expected=expected, expected_count=len(expected), source=str(path))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    expected = [ExpectedItem(key=entry["key"], item=entry.get("item")) for entry in document["expected"]]
+    return Reference(expected=expected, expected_count=document.get("count"), source=str(path))
+
+
+def count_items(dynamodb: Any, table: str) -> int:
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT")
+    return sum(page["Count"] for page in pages)
+
+
+def batch_get(
+    dynamodb: Any, table: str, keys: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep
+) -> dict[str, dict[str, Any]]:
+    """Items by canonical key; unprocessed keys are retried with backoff."""
+    found: dict[str, dict[str, Any]] = {}
+    key_names = list(keys[0]) if keys else []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[_canonical(_key_of(item, key_names))] = item
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                sleep(min(0.05 * 2**attempt, 5.0))
+    return found
+
+
+def validate_restore(
+    dynamodb: Any, table: str, reference: Reference | None, sample_size: int, seed: int = 0
+) -> dict[str, Any]:
+    count = count_items(dynamodb, table)
+    if reference is None:
+        return {"count": count, "reference": None, "sampled": 0, "mismatch_count": 0, "ok": None}
+    rng = random.Random(seed)  # a fixed seed makes a re-run check the same sample
+    sample = rng.sample(reference.expected, min(sample_size, len(reference.expected)))
+    actual = batch_get(dynamodb, table, [entry.key for entry in sample]) if sample else {}
+    mismatches: list[dict[str, Any]] = []
+    if reference.expected_count is not None and reference.expected_count != count:
+        mismatches.append({"problem": "count", "expected": reference.expected_count, "actual": count})
+    for entry in sample:
+        got = actual.get(_canonical(entry.key))
+        if entry.item is None and got is not None:
+            mismatches.append({"problem": "unexpected", "key": _plain(entry.key)})
+        elif entry.item is not None and got is None:
+            mismatches.append({"problem": "missing", "key": _plain(entry.key)})
+        elif entry.item is not None and got is not None:
+            expected_plain, got_plain = _plain(entry.item), _plain(got)
+            if expected_plain != got_plain:
+                differing = sorted(
+                    name
+                    for name in expected_plain.keys() | got_plain.keys()
+                    if expected_plain.get(name) != got_plain.get(name)
+                )
+                mismatches.append({"problem": "different", "key": _plain(entry.key), "attributes": differing})
+    return {
+        "count": count,
+        "reference": reference.source,
+        "sampled": len(sample),
+        "mismatch_count": len(mismatches),
+        "mismatches": mismatches[:MAX_REPORTED_MISMATCHES],
+        "ok": not mismatches,
+    }
+
+
+# ---------------------------------------------------------------- the restore
+
+
+def _check_existing_target(existing: dict[str, Any], source_arn: str | None, backup_arn: str | None) -> None:
+    """A re-run may adopt the table the first run created, never an unrelated table."""
+    summary = existing.get("RestoreSummary") or {}
+    same_backup = backup_arn is not None and summary.get("SourceBackupArn") == backup_arn
+    same_source = backup_arn is None and source_arn is not None and summary.get("SourceTableArn") == source_arn
+    if not (same_backup or same_source):
+        raise RestoreError(
+            f"table {existing['TableName']} exists and was not restored from this source; pick another --target"
+        )
+
+
+def restore_table(
+    clients: TableClients,
+    source: str,
+    *,
+    to: datetime | None = None,
+    use_latest: bool = False,
+    backup_arn: str | None = None,
+    target: str | None = None,
+    reference: Reference | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    wait: WaitPolicy = WaitPolicy(),
+    cutover: Cutover | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    if sum((to is not None, use_latest, backup_arn is not None)) != 1:
+        raise RestoreError("give exactly one of a point in time, 'latest' or a backup ARN")
+    ddb = clients.dynamodb
+    started = clock()
+    source_table = _describe_table(ddb, source)
+    if source_table is None and backup_arn is None:
+        raise RestoreError(f"source table {source} not found; restore a deleted table from a backup")
+    stamp = datetime.now(UTC) if use_latest else to
+    target_name = target or default_target_name(source, stamp, backup_arn)
+    report: dict[str, Any] = {
+        "source": source,
+        "target": target_name,
+        "mode": "backup" if backup_arn else "pitr",
+        "restore_point": backup_arn or ("latest" if use_latest else to.isoformat() if to else None),
+        "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
+        "warnings": [],
+    }
+
+    existing = _describe_table(ddb, target_name)
+    requested = clock()
+    if existing is not None:
+        _check_existing_target(existing, source_table["TableArn"] if source_table else None, backup_arn)
+        report["restored"] = False  # adopted: only re-apply and validate
+    elif backup_arn:
+        ddb.restore_table_from_backup(TargetTableName=target_name, BackupArn=backup_arn)
+        report["restored"] = True
+    else:
+        point: dict[str, Any] = {"UseLatestRestorableTime": True} if use_latest else {"RestoreDateTime": to}
+        ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target_name, **point)
+        report["restored"] = True
+    restored_table = wait_until_active(ddb, target_name, wait)
+    active = clock()
+
+    if source_table is None:
+        report["reapplied"] = {"applied": {}, "skipped": ["all settings: the source table no longer exists"]}
+        report["warnings"].append("source table gone: streams, TTL, PITR, tags, policies not re-applied")
+        settings = None
+    else:
+        settings = read_source_settings(clients, source_table)
+        report["reapplied"] = apply_settings(clients, restored_table, settings, source, wait)
+    reapplied = clock()
+
+    validation = validate_restore(ddb, target_name, reference, sample_size)
+    report["validation"] = validation
+    validated = clock()
+
+    report["cutover"] = None
+    if cutover is not None:
+        if validation["ok"] is not True and not cutover.force:
+            report["cutover"] = {"done": False, "reason": "validation did not pass (use --force to override)"}
+        else:
+            logical = cutover.logical or (settings.tags.get("dr:component") if settings else None) or source
+            parameter = app_setting.active_table_parameter(cutover.app, logical)
+            previous = app_setting.write_setting(clients.ssm, parameter, target_name)
+            report["cutover"] = {
+                "done": True,
+                "parameter": parameter,
+                "previous": previous,
+                "active": target_name,
+            }
+    finished = clock()
+
+    report["status"] = restored_table["TableStatus"]
+    report["timings"] = {
+        "restore_to_active_seconds": round(active - requested, 3),
+        "reapply_seconds": round(reapplied - active, 3),
+        "validate_seconds": round(validated - reapplied, 3),
+        "cutover_seconds": round(finished - validated, 3),
+        "total_seconds": round(finished - started, 3),
+    }
+    return report

@@ -1,0 +1,98 @@
+"""Route 53 failover and its health-check alarms."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs
+
+from . import types
+from .framework import Config
+from .index import StackIndex
+from .props import UNKNOWN, cannot_verify, describe, elements, is_absent, lookup, region_of
+
+ROUTE53_NAMESPACE = "AWS/Route53"
+
+
+def failover_roles(props: Any) -> list[Any] | Any:
+    """The record's failover types ("PRIMARY"/"SECONDARY"), or UNKNOWN."""
+    policies = elements(props, "failoverRoutingPolicies")
+    if policies is UNKNOWN:
+        return UNKNOWN
+    roles = [lookup(policy, "type") for policy in policies]
+    return UNKNOWN if UNKNOWN in roles else roles
+
+
+def check_primary_health_check(args: ResourceValidationArgs, _config: Config) -> Iterator[str]:
+    roles = failover_roles(args.props)
+    if roles is UNKNOWN:
+        yield cannot_verify("failoverRoutingPolicies[].type")
+        return
+    if "PRIMARY" not in roles:
+        return
+    # An unknown id is another resource's output (the health check being created), so it is declared.
+    health_check = lookup(args.props, "healthCheckId")
+    if is_absent(health_check) or health_check == "":
+        yield (
+            "a PRIMARY failover record needs healthCheckId; without a health check Route 53 never fails over "
+            f"(declared: {describe(health_check)})"
+        )
+
+
+def _record_key(record: PolicyResource) -> Any:
+    """(zone, name, type) identifying a failover pair; UNKNOWN if any part cannot be known at preview."""
+    parts: list[Any] = []
+    for prop in ("zoneId", "name", "type"):
+        value = lookup(record.props, prop)
+        if isinstance(value, str):
+            parts.append(value.lower().rstrip("."))
+            continue
+        linked = tuple(sorted(dep.urn for dep in record.property_dependencies.get(prop, [])))
+        if not linked:
+            return UNKNOWN
+        parts.append(linked)
+    return tuple(parts)
+
+
+def check_secondary_exists(index: StackIndex, _config: Config) -> Iterator[tuple[str, str]]:
+    primaries: list[tuple[PolicyResource, Any]] = []
+    secondaries: dict[Any, list[PolicyResource]] = defaultdict(list)
+    for token in types.ROUTE53_RECORD:
+        for record in index.by_type.get(token, []):
+            roles = failover_roles(record.props)
+            if roles is UNKNOWN:
+                yield record.urn, cannot_verify(f"{record.name}.failoverRoutingPolicies[].type")
+                continue
+            key = _record_key(record) if roles else None
+            if "PRIMARY" in roles:
+                primaries.append((record, key))
+            if "SECONDARY" in roles and key is not UNKNOWN:
+                secondaries[key].append(record)
+    for record, key in primaries:
+        if key is UNKNOWN:
+            yield record.urn, cannot_verify(f"{record.name}.zoneId/name/type (needed to find its SECONDARY)")
+        elif not secondaries.get(key):
+            yield record.urn, (
+                f"PRIMARY failover record '{record.name}' has no SECONDARY record with the same zone, name and "
+                "type; declare one pointing at the recovery region"
+            )
+
+
+def check_route53_alarm_region(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
+    namespace = lookup(args.props, "namespace")
+    if namespace is UNKNOWN:
+        yield cannot_verify("namespace")
+        return
+    if namespace != ROUTE53_NAMESPACE:
+        return
+    wanted = config["region"]
+    region = region_of(args.props, args.provider)
+    if region is UNKNOWN:
+        yield cannot_verify("region (from the resource or its provider)")
+    elif region != wanted:
+        yield (
+            f"alarm on {ROUTE53_NAMESPACE} metrics is in {describe(region)}; Route 53 health-check metrics exist only "
+            f"in {wanted}, so the alarm would never fire. Create it with a {wanted} provider."
+        )

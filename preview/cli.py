@@ -1,0 +1,80 @@
+"""`offline-preview`: check a Pulumi Python program against a CrossGuard pack without the Pulumi CLI.
+
+Exit codes: 0 no mandatory violation, 1 a mandatory violation, 2 a program, config or pack error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from preview.errors import PolicyPackError, PreviewError, ProgramError
+from preview.offline_preview import PreviewOptions, run_offline_preview
+from preview.report import EXIT_ERROR, error_json, print_report
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+@app.command()
+def offline_preview(
+    program: Annotated[Path, typer.Option(help="Pulumi Python program directory (holds Pulumi.yaml).")],
+    stack: Annotated[str, typer.Option(help="Stack name; its config is read from Pulumi.<stack>.yaml.")],
+    policy_pack: Annotated[Path, typer.Option(help="CrossGuard pack directory.")] = Path("policies"),
+    policy_config: Annotated[
+        Path | None, typer.Option(help="Policy config JSON, as for `pulumi preview --policy-pack-config`.")
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON here.")] = None,
+    fail_on_unverifiable: Annotated[
+        bool, typer.Option(help="Exit 1 when a check could not be verified at preview.")
+    ] = False,
+) -> int:
+    """Run PROGRAM under Pulumi's mock runtime with preview semantics and drive the policy pack through
+    the Analyzer protocol, as `pulumi preview --policy-pack` would."""
+    console, errors = Console(), Console(stderr=True)
+    for output in (console, errors):
+        if not output.is_terminal:
+            # CI logs: wrap late rather than at rich's default 80 columns.
+            output.width = max(output.width, 160)
+    options = PreviewOptions(program, stack, policy_pack, policy_config)
+    try:
+        report = run_offline_preview(options)
+    except PreviewError as exc:
+        kind = {ProgramError: "program error", PolicyPackError: "policy pack error"}.get(type(exc), "config error")
+        details = getattr(exc, "details", "")
+        if details:
+            errors.print(escape(details.rstrip()), style="dim")
+        errors.print(f"[bold red]{kind}:[/] {escape(str(exc))}")
+        errors.print("[bold red]No policy was checked[/] (exit code 2).")
+        if json_path is not None:
+            _write_json(json_path, error_json(f"{kind}: {exc}"))
+        return EXIT_ERROR
+    print_report(report, console)
+    if json_path is not None:
+        _write_json(json_path, report.to_json())
+    return report.exit_code(fail_on_unverifiable)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; usage errors exit 2 like config errors."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="offline-preview", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return EXIT_ERROR
+    return result if isinstance(result, int) else 0

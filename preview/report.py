@@ -1,0 +1,180 @@
+"""The outcome of an offline preview: findings, the --json document and the terminal report."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+# Prefix the project's pack uses for checks it can only run after deploy (see docs/offline-preview.md).
+CANNOT_VERIFY_PREFIX = "cannot verify until deploy"
+# What the Python SDK reports when a policy read an unknown value; it downgrades these to advisory.
+SDK_UNKNOWN_VALUE_NOTE = re.compile(r"^can't run (policy|remediation) '[^']*' from policy pack '[^']*' during preview")
+
+EXIT_PASS = 0
+EXIT_MANDATORY_VIOLATION = 1
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str
+    urn: str
+    type: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class NotVerifiable:
+    policy: str
+    urn: str
+    type: str
+    name: str
+    message: str
+    enforcement: str
+
+
+@dataclass(frozen=True)
+class AppliedRemediation:
+    policy: str
+    urn: str
+    type: str
+    name: str
+    changed_properties: list[str]
+
+
+def is_not_verifiable(message: str) -> bool:
+    """A note that a policy could not decide at preview: never a pass, never a violation."""
+    return message.startswith(CANNOT_VERIFY_PREFIX) or SDK_UNKNOWN_VALUE_NOTE.match(message) is not None
+
+
+@dataclass
+class PreviewReport:
+    project: str
+    stack: str
+    pack_name: str
+    pack_version: str
+    pack_path: str
+    resources: int
+    policy_levels: dict[str, str] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+    not_verifiable: list[NotVerifiable] = field(default_factory=list)
+    remediations: list[AppliedRemediation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def mandatory_violations(self) -> list[Violation]:
+        return [violation for violation in self.violations if violation.enforcement == "mandatory"]
+
+    def exit_code(self, fail_on_unverifiable: bool = False) -> int:
+        if self.mandatory_violations or (fail_on_unverifiable and self.not_verifiable):
+            return EXIT_MANDATORY_VIOLATION
+        return EXIT_PASS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resources": self.resources,
+            "violations": [
+                {
+                    "policy": item.policy,
+                    "enforcement": item.enforcement,
+                    "urn": item.urn,
+                    "type": item.type,
+                    "name": item.name,
+                    "message": item.message,
+                }
+                for item in self.violations
+            ],
+            "not_verifiable": [
+                {"policy": item.policy, "urn": item.urn, "name": item.name, "message": item.message}
+                for item in self.not_verifiable
+            ],
+            "remediations": [
+                {
+                    "policy": item.policy,
+                    "urn": item.urn,
+                    "name": item.name,
+                    "changed_properties": item.changed_properties,
+                }
+                for item in self.remediations
+            ],
+            "policy_pack": {"name": self.pack_name, "version": self.pack_version, "levels": self.policy_levels},
+            "project": self.project,
+            "stack": self.stack,
+            "warnings": self.warnings,
+        }
+
+
+def error_json(message: str) -> dict[str, Any]:
+    """The --json document when the program or config is broken: nothing was checked."""
+    return {"resources": 0, "violations": [], "not_verifiable": [], "error": message}
+
+
+_LEVEL_STYLE = {"mandatory": "bold red", "advisory": "yellow", "remediate": "cyan", "disabled": "dim"}
+
+
+def _resource_label(type_: str, name: str) -> str:
+    return escape(f"({type_}: {name})")
+
+
+def _grouped(items: list[Any]) -> dict[str, dict[tuple[str, str], list[Any]]]:
+    groups: dict[str, dict[tuple[str, str], list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for item in items:
+        groups[item.policy][(item.type, item.name)].append(item)
+    return groups
+
+
+def print_report(report: PreviewReport, console: Console) -> None:
+    """Print in the spirit of `pulumi preview --policy-pack`: by policy, then resource, with levels."""
+    mandatory = len(report.mandatory_violations)
+    console.print(
+        f"[bold]Offline preview[/] of stack [bold]{escape(report.stack)}[/] (project {escape(report.project)}): "
+        f"{report.resources} resources, policy pack {escape(report.pack_name)}@v{escape(report.pack_version)}"
+        f" ({escape(report.pack_path)})"
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+    icon = "❌" if mandatory else ("⚠️ " if report.violations or report.not_verifiable else "✅")
+    policies = Tree(f"{icon} [bold]Policy violations[/] ({len(report.violations)})")
+    for policy, resources in sorted(_grouped(report.violations).items()):
+        level = resources[next(iter(resources))][0].enforcement
+        branch = policies.add(f"[{_LEVEL_STYLE.get(level, '')}]{escape(f'[{level}]')}[/]  [bold]{escape(policy)}[/]")
+        for (type_, name), violations in sorted(resources.items()):
+            leaf = branch.add(_resource_label(type_, name))
+            for violation in violations:
+                leaf.add(escape(violation.message))
+    console.print(policies)
+
+    if report.remediations:
+        remediated = Tree(f"🔧 [bold]Remediations applied[/] ({len(report.remediations)})")
+        for remediation in report.remediations:
+            changed = ", ".join(remediation.changed_properties) or "no property changed"
+            remediated.add(
+                f"[cyan]{escape(remediation.policy)}[/]  {_resource_label(remediation.type, remediation.name)}: "
+                f"{escape(changed)}"
+            )
+        console.print(remediated)
+
+    unverifiable = Tree(f"❔ [bold]Not verifiable at preview[/] ({len(report.not_verifiable)})")
+    for policy, resources in sorted(_grouped(report.not_verifiable).items()):
+        branch = unverifiable.add(f"[bold]{escape(policy)}[/]")
+        for (type_, name), notes in sorted(resources.items()):
+            leaf = branch.add(_resource_label(type_, name))
+            for note in notes:
+                leaf.add(escape(note.message))
+    console.print(unverifiable)
+
+    advisory = len(report.violations) - mandatory
+    verdict = "[bold red]FAIL[/]" if mandatory else "[bold green]PASS[/]"
+    console.print(
+        f"{verdict}: {mandatory} mandatory, {advisory} advisory violation(s), "
+        f"{len(report.not_verifiable)} not verifiable at preview, {len(report.remediations)} remediation(s)"
+    )

@@ -1,0 +1,183 @@
+"""Helpers for the S3 restore tests: bucket histories around a time T, request recording, faults.
+
+moto stores ``LastModified`` with 1-second resolution, so a history waits a little over a second on each
+side of T.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+SECOND_AND_A_BIT = 1.1
+# Operations a restore may send without changing anything.
+READ_OPERATIONS = frozenset(
+    {"ListObjectVersions", "GetBucketVersioning", "GetBucketReplication", "HeadObject", "GetObjectTagging"}
+)
+
+
+def versioned_bucket(s3: Any, name: str, *, object_lock: bool = False) -> str:
+    if object_lock:
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    else:
+        s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def replicate(s3: Any, bucket: str, replica: str) -> None:
+    """Stores a replication configuration (moto keeps it but never copies objects)."""
+    versioned_bucket(s3, replica)
+    s3.put_bucket_replication(
+        Bucket=bucket,
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/replication",
+            "Rules": [
+                {
+                    "ID": "all",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Enabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                }
+            ],
+        },
+    )
+
+
+def point_in_time(before: Callable[[], None], after: Callable[[], None]) -> datetime:
+    """Run ``before``, pick T, run ``after``; returns T."""
+    before()
+    time.sleep(SECOND_AND_A_BIT)
+    at = datetime.now(UTC)
+    time.sleep(SECOND_AND_A_BIT)
+    after()
+    return at
+
+
+def current_contents(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    contents = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            contents[item["Key"]] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return contents
+
+
+def data_versions(s3: Any, bucket: str) -> set[tuple[str, str]]:
+    found = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        found |= {(v["Key"], v["VersionId"]) for v in page.get("Versions", [])}
+    return found
+
+
+def all_entries(s3: Any, bucket: str) -> set[tuple[str, str]]:
+    found = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for name in ("Versions", "DeleteMarkers"):
+            found |= {(v["Key"], v["VersionId"]) for v in page.get(name, [])}
+    return found
+
+
+def delete_marker_ids(s3: Any, bucket: str) -> set[str]:
+    found = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        found |= {m["VersionId"] for m in page.get("DeleteMarkers", [])}
+    return found
+
+
+@dataclass
+class RecordedCall:
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class CallRecorder:
+    """Records every API call a client makes (operation name and parameters)."""
+
+    calls: list[RecordedCall] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, client: Any) -> CallRecorder:
+        client.meta.events.register("provide-client-params.s3.*", self._record)
+        return self
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls.append(RecordedCall(model.name, dict(params)))
+
+    def writes(self) -> list[RecordedCall]:
+        return [call for call in self.calls if call.operation not in READ_OPERATIONS]
+
+    def versioned_deletes(self) -> list[dict[str, Any]]:
+        """Every delete that names a version (DeleteObject or an entry of DeleteObjects)."""
+        named = []
+        for call in self.calls:
+            if call.operation == "DeleteObject" and call.params.get("VersionId"):
+                named.append(call.params)
+            if call.operation == "DeleteObjects":
+                named += [o for o in call.params["Delete"]["Objects"] if o.get("VersionId")]
+        return named
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def stream(self, **_: Any) -> Any:
+        yield self._payload
+
+
+FAULTS = (
+    (503, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"),
+    (500, b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"),
+    (503, b"<Error><Code>ServiceUnavailable</Code><Message>Service unavailable.</Message></Error>"),
+)
+
+
+@dataclass
+class FaultInjector:
+    """Fails a share of requests before they are sent, through botocore's ``before-send`` hook."""
+
+    rate: float
+    seed: int = 7
+    sent: int = 0
+    injected: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def attach(self, client: Any) -> FaultInjector:
+        client.meta.events.register("before-send.s3", self._maybe_fail)
+        return self
+
+    def _maybe_fail(self, request: Any, **_: Any) -> AWSResponse | None:
+        with self._lock:
+            self.sent += 1
+            if self._random.random() >= self.rate:
+                return None
+            self.injected += 1
+            status, body = FAULTS[self.injected % len(FAULTS)]
+        return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, _Body(body))
+
+
+def report_mfa_delete_enabled(client: Any) -> None:
+    """moto does not model MFA delete: answer GetBucketVersioning as a bucket with MFA delete would."""
+
+    class _Ok:
+        status_code = 200
+        headers: dict[str, str] = {}
+
+    def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _Ok(), {"Status": "Enabled", "MFADelete": "Enabled", "ResponseMetadata": {}}
+
+    client.meta.events.register("before-call.s3.GetBucketVersioning", answer)

@@ -1,0 +1,18 @@
+"""Fails the way real programs do: an exception at top level, or one raised inside an Output.apply."""
+
+import pulumi
+import pulumi_aws as aws
+
+failure = pulumi.Config().require("failure")
+region = aws.Provider("primary", region="us-east-1")
+bucket = aws.s3.Bucket("logs", tags={"dr:tier": "3"}, opts=pulumi.ResourceOptions(provider=region))
+
+
+def tier_of(name: str) -> str:
+    raise KeyError(f"tier table has no entry for bucket {name!r}")
+
+
+if failure == "module":
+    raise RuntimeError("tier 7 is not a DR tier (expected 1, 2 or 3)")
+# Tags are inputs, so they are known at preview and the callback runs (an apply on an unknown id would not).
+pulumi.export("tier", bucket.tags.apply(lambda _: tier_of("logs")))
