@@ -16,7 +16,13 @@ recovery = aws.Provider("recovery", region=settings.recovery_region)
 
 # Components.
 alerts = AlertTopic(
-    "dr-alerts", AlertTopicArgs(email=settings.alert_email, region=settings.primary_region, provider=primary)
+    "dr-alerts",
+    AlertTopicArgs(
+        topic_name=f"{settings.name_prefix}-dr-alerts",
+        email=settings.alert_email,
+        region=settings.primary_region,
+        provider=primary,
+    ),
 )
 buckets = {
     spec.name: BUCKET_COMPONENTS[spec.tier](

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components import tags
+from components import arns, tags
 from components.settings import BucketSpec
 from components.tiers import TierProfile
 
@@ -27,19 +27,6 @@ LAMBDA_RUNTIME = "python3.12"
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
 REPLICATION_RULE_ID = "all-objects"
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def bucket_arn(name: str, region: str) -> str:
-    """Known at preview (unlike ``Bucket.arn``), so policies built from it stay verifiable."""
-    return f"arn:{partition(region)}:s3:::{name}"
 
 
 def assume_role_policy(service: str) -> str:
@@ -95,6 +82,9 @@ class TieredBucket(pulumi.ComponentResource):
         # Tier 1 and 2 hold data the business cannot lose: pulumi refuses to delete them. Tier 3 accepts
         # loss but is still kept on `pulumi destroy`, so removing it from config never wipes it silently.
         self._data_opts = {"protect": True} if profile.object_lock_mode else {"retain_on_delete": True}
+        self._account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=args.primary_provider)
+        ).account_id
 
         primary = self._regional_bucket(
             "primary", spec.primary_bucket_name, args.primary_region, args.primary_provider, profile
@@ -150,6 +140,14 @@ class TieredBucket(pulumi.ComponentResource):
             region=region,
             tags=self._tags,
             opts=self._child(provider, **self._data_opts),
+        )
+        # Policies name the key through this alias, which is known at preview (see components/arns.py).
+        aws.kms.Alias(
+            f"{n}-key-alias",
+            name=arns.key_alias(bucket_name),
+            target_key_id=key.key_id,
+            region=region,
+            opts=self._child(provider),
         )
         bucket = aws.s3.Bucket(
             n,
@@ -213,7 +211,7 @@ class TieredBucket(pulumi.ComponentResource):
             region=region,
             opts=self._child(provider),
         )
-        arn = bucket_arn(bucket_name, region)
+        arn = arns.bucket_arn(bucket_name, region)
         aws.s3.BucketPolicy(
             f"{n}-tls-only",
             bucket=bucket.id,
@@ -329,18 +327,14 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
                     "Resource": f"{replica.arn}/*",
                 },
-                {
-                    "Sid": "DecryptSource",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt"],
-                    "Resource": primary.key.arn,
-                },
-                {
-                    "Sid": "EncryptReplica",
-                    "Effect": "Allow",
-                    "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                    "Resource": replica.key.arn,
-                },
+                arns.key_statement("DecryptSource", ["kms:Decrypt"], primary.name, primary.region, self._account),
+                arns.key_statement(
+                    "EncryptReplica",
+                    ["kms:Encrypt", "kms:GenerateDataKey"],
+                    replica.name,
+                    replica.region,
+                    self._account,
+                ),
             ],
             provider,
         )
@@ -420,9 +414,10 @@ class TieredBucket(pulumi.ComponentResource):
         provider, region = self._args.primary_provider, primary.region
         n = f"{self._name}-auto-restore"
         function_name = f"{spec.qualified_name}-undelete"
+        log_group_name = f"/aws/lambda/{function_name}"
         log_group = aws.cloudwatch.LogGroup(
             f"{n}-logs",
-            name=f"/aws/lambda/{function_name}",
+            name=log_group_name,
             retention_in_days=90,
             region=region,
             tags=self._tags,
@@ -464,12 +459,9 @@ class TieredBucket(pulumi.ComponentResource):
                     ],
                     "Resource": f"{primary.arn}/*",
                 },
-                {
-                    "Sid": "UseBucketKey",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": primary.key.arn,
-                },
+                arns.key_statement(
+                    "UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], primary.name, region, self._account
+                ),
                 {
                     "Sid": "Alert",
                     "Effect": "Allow",
@@ -480,7 +472,7 @@ class TieredBucket(pulumi.ComponentResource):
                     "Sid": "WriteLogs",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
+                    "Resource": arns.log_group_arn(f"{log_group_name}:*", region, self._account),
                 },
             ],
             provider,
@@ -491,7 +483,7 @@ class TieredBucket(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             handler="handlers.auto_restore.lambda_handler",
             code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
-            layers=[POWERTOOLS_LAYER.format(partition=partition(region), region=region)],
+            layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
             role=role.arn,
             timeout=60,
             memory_size=256,
@@ -507,16 +499,13 @@ class TieredBucket(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(provider, depends_on=[log_group]),
         )
-        account = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self, provider=provider)
-        ).account_id
         permission = aws.lambda_.Permission(
             n,
             action="lambda:InvokeFunction",
             function=function.name,
             principal="s3.amazonaws.com",
             source_arn=primary.arn,
-            source_account=account,
+            source_account=self._account,
             region=region,
             opts=self._child(provider),
         )

@@ -1,0 +1,382 @@
+"""The prod stack under Pulumi's mock runtime: every tier's protections on every child."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components import tiers
+from tests.components.harness import ACCOUNT_ID, REPO, UNKNOWN, Registration, Run, run_program, stack_config
+
+S3 = "aws:s3/"
+BUCKET = "aws:s3/bucket:Bucket"
+TAGGABLE = {
+    "aws:s3/bucket:Bucket",
+    "aws:kms/key:Key",
+    "aws:iam/role:Role",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:lambda/function:Function",
+}
+
+
+@pytest.fixture(scope="module")
+def prod() -> Run:
+    return run_program(stack_config("prod"), preview=True)
+
+
+@pytest.fixture(scope="module")
+def prod_up() -> Run:
+    return run_program(stack_config("prod"), preview=False)
+
+
+def component(run: Run, name: str) -> Registration:
+    [match] = [r for r in run.registrations if r.type.startswith("dr:storage:") and r.name == name]
+    return match
+
+
+def child(run: Run, parent: Registration, type_token: str, name: str) -> Registration:
+    [match] = [r for r in run.children_of(parent.urn) if r.type == type_token and r.name == name]
+    return match
+
+
+def linked_to(run: Run, bucket: Registration, type_token: str) -> list[Registration]:
+    """Children linked to ``bucket`` the way the policy pack links them: property_dependencies["bucket"]."""
+    return [r for r in run.of_type(type_token) if bucket.urn in r.property_dependencies.get("bucket", [])]
+
+
+def policy_document(registration: Registration) -> dict[str, Any]:
+    text = registration.inputs["policy"]
+    assert text != UNKNOWN, f"{registration.name}: policy must be known at preview"
+    return json.loads(text)
+
+
+def providers(run: Run) -> dict[str, str]:
+    """Provider reference (urn::id) -> region."""
+    return {f"{r.urn}::{UNKNOWN}": r.inputs["region"] for r in run.of_type("pulumi:providers:aws")}
+
+
+def test_prod_stack_builds_the_declared_estate(prod: Run) -> None:
+    names = {(r.type, r.name) for r in prod.registrations if r.type.startswith("dr:storage:")}
+    assert names == {
+        ("dr:storage:Tier1Bucket", "audio"),
+        ("dr:storage:Tier1Bucket", "uploads"),
+        ("dr:storage:Tier2Bucket", "profile-pictures"),
+        ("dr:storage:Tier2Bucket", "reporting"),
+        ("dr:storage:Tier3Bucket", "backup"),
+    }
+    assert len(prod.of_type(BUCKET)) == 7  # two per tier-1 component, one per tier 2/3
+
+
+def test_prod_stack_also_builds_with_known_outputs(prod_up: Run) -> None:
+    assert len(prod_up.of_type(BUCKET)) == 7
+    assert all(r.inputs.get("bucket") != UNKNOWN for r in prod_up.of_type("aws:s3/bucketVersioning:BucketVersioning"))
+
+
+def test_default_providers_disabled_in_every_stack() -> None:
+    for stack_file in REPO.glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(stack_file.read_text())["config"]
+        assert config.get("pulumi:disable-default-providers") == ["aws"], stack_file.name
+
+
+def test_every_aws_resource_has_an_explicit_provider_in_its_own_region(prod: Run) -> None:
+    by_provider = providers(prod)
+    assert sorted(by_provider.values()) == ["us-east-1", "us-west-2"]
+    aws_resources = [r for r in prod.registrations if r.type.startswith("aws:") and r.custom]
+    assert aws_resources
+    for resource in aws_resources:
+        assert resource.provider in by_provider, f"{resource.name} has no explicit provider"
+        if "region" in resource.inputs:
+            assert resource.inputs["region"] == by_provider[resource.provider], resource.name
+
+
+def test_every_resource_is_parented_to_a_component(prod: Run) -> None:
+    components = {r.urn for r in prod.registrations if not r.custom}
+    for resource in prod.registrations:
+        if resource.type == "pulumi:providers:aws" or not resource.custom:
+            continue
+        assert resource.parent in components, f"{resource.name} is not parented to a component"
+
+
+def test_every_taggable_child_carries_its_declared_objectives(prod: Run) -> None:
+    for name, tier in (("audio", 1), ("uploads", 1), ("profile-pictures", 2), ("reporting", 2), ("backup", 3)):
+        parent = component(prod, name)
+        children = [r for r in prod.children_of(parent.urn) if r.type in TAGGABLE]
+        assert children
+        for resource in children:
+            tags = resource.inputs["tags"]
+            assert tags["dr:tier"] == str(tier), resource.name
+            assert tags["dr:component"] == name
+            for key in ("rpo", "rto"):
+                for mode in tiers.FailureMode:
+                    assert f"dr:{key}-{mode.value}-minutes" in tags, (resource.name, key, mode)
+
+
+def test_declared_objectives_tighten_the_tier_defaults(prod: Run) -> None:
+    audio = child(prod, component(prod, "audio"), BUCKET, "audio-primary").inputs["tags"]
+    assert audio["dr:rto-logical-minutes"] == "30"  # declared in Pulumi.prod.yaml
+    assert audio["dr:rpo-logical-minutes"] == "0"
+    assert audio["dr:rpo-regional-minutes"] == "15"
+    backup = child(prod, component(prod, "backup"), BUCKET, "backup-primary").inputs["tags"]
+    assert backup["dr:rpo-logical-minutes"] == "none"
+    assert backup["dr:rpo-regional-minutes"] == "none"
+
+
+@pytest.mark.parametrize("name", ["audio", "uploads"])
+def test_tier1_buckets_in_both_regions_with_full_protection(prod: Run, name: str) -> None:
+    parent = component(prod, name)
+    primary = child(prod, parent, BUCKET, f"{name}-primary")
+    replica = child(prod, parent, BUCKET, f"{name}-replica")
+    assert primary.inputs["region"] == "us-east-1"
+    assert replica.inputs["region"] == "us-west-2"
+    assert primary.inputs["bucket"] == f"distronation-prod-{name}-us-east-1"
+    assert replica.inputs["bucket"] == f"distronation-prod-{name}-us-west-2"
+    assert primary.inputs["tags"]["dr:bucket-role"] == "primary"
+    assert replica.inputs["tags"]["dr:bucket-role"] == "replica"
+    for bucket in (primary, replica):
+        assert bucket.inputs["objectLockEnabled"] is True
+        assert bucket.protect, f"{bucket.name} holds tier-1 data and must be protected"
+
+        [versioning] = linked_to(prod, bucket, "aws:s3/bucketVersioning:BucketVersioning")
+        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+        assert "mfa" not in versioning.inputs, "an MFA code must never be in the program"
+
+        [lock] = linked_to(prod, bucket, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+        assert lock.inputs["objectLockEnabled"] == "Enabled"
+        retention = lock.inputs["rule"]["defaultRetention"]
+        assert retention["mode"] == "COMPLIANCE"
+        assert retention["days"] >= 30
+
+        [sse] = linked_to(
+            prod, bucket, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )
+        [rule] = sse.inputs["rules"]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+        assert rule["bucketKeyEnabled"] is True
+        [key_urn] = sse.property_dependencies["rules"]
+        key = prod.by_urn()[key_urn]
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["region"] == bucket.inputs["region"], "one customer-managed key per region"
+
+        [block] = linked_to(prod, bucket, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+            assert block.inputs[flag] is True, flag
+
+        [ownership] = linked_to(prod, bucket, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+        assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+
+        [policy] = linked_to(prod, bucket, "aws:s3/bucketPolicy:BucketPolicy")
+        [statement] = policy_document(policy)["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert f"arn:aws:s3:::{bucket.inputs['bucket']}/*" in statement["Resource"]
+
+
+@pytest.mark.parametrize("name", ["audio", "uploads"])
+def test_tier1_mfa_delete_primary_has_no_lifecycle_and_keeps_root_changes(prod: Run, name: str) -> None:
+    parent = component(prod, name)
+    primary = child(prod, parent, BUCKET, f"{name}-primary")
+    replica = child(prod, parent, BUCKET, f"{name}-replica")
+    lifecycle = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    assert linked_to(prod, primary, lifecycle) == [], "AWS rejects lifecycle on an MFA-delete bucket"
+    assert len(linked_to(prod, replica, lifecycle)) == 1
+
+    [versioning] = linked_to(prod, primary, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.protect
+    assert versioning.ignore_changes == ["versioningConfiguration"]
+    [replica_versioning] = linked_to(prod, replica, "aws:s3/bucketVersioning:BucketVersioning")
+    assert replica_versioning.ignore_changes == []
+    assert primary.inputs["tags"]["dr:mfa-delete-attested"] == "2026-11-20"
+    assert "dr:mfa-delete-attested" not in replica.inputs["tags"]
+
+
+def test_tier1_replica_lifecycle_tiers_noncurrent_versions_only(prod: Run) -> None:
+    replica = child(prod, component(prod, "audio"), BUCKET, "audio-replica")
+    [lifecycle] = linked_to(prod, replica, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert [(t["storageClass"], t["noncurrentDays"]) for t in rule["noncurrentVersionTransitions"]] == [
+        ("STANDARD_IA", 30),
+        ("GLACIER", 90),
+        ("DEEP_ARCHIVE", 180),
+    ]
+    assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 400
+    assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
+    assert "transitions" not in rule, "current versions stay instantly readable for failover"
+
+
+def test_tier1_replication_with_rtc_delete_markers_and_kms(prod: Run) -> None:
+    parent = component(prod, "audio")
+    primary = child(prod, parent, BUCKET, "audio-primary")
+    replica = child(prod, parent, BUCKET, "audio-replica")
+    [replication] = linked_to(prod, primary, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    [rule] = replication.inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {}
+    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    destination = rule["destination"]
+    assert destination["bucket"] == "arn:aws:s3:::distronation-prod-audio-us-west-2"
+    assert destination["storageClass"] == "STANDARD_IA"
+    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
+    replica_key = prod.by_urn()[replication.property_dependencies["rules"][0]]
+    assert replica_key.inputs["region"] == "us-west-2"
+    # Versioning on both buckets must exist before replication is configured.
+    versionings = {
+        r.urn
+        for bucket in (primary, replica)
+        for r in linked_to(prod, bucket, "aws:s3/bucketVersioning:BucketVersioning")
+    }
+    assert versionings <= set(replication.dependencies)
+
+
+def test_tier1_replication_role_is_least_privilege(prod: Run) -> None:
+    parent = component(prod, "audio")
+    [role] = [
+        r for r in prod.children_of(parent.urn) if r.type == "aws:iam/role:Role" and r.name == "audio-replication"
+    ]
+    assert role.inputs["tags"]["dr:role"] == "replication"
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
+    [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
+    statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
+    source, replica = "arn:aws:s3:::distronation-prod-audio-us-east-1", "arn:aws:s3:::distronation-prod-audio-us-west-2"
+    assert statements["ReadSourceConfiguration"]["Resource"] == source
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(statements["ReadSourceVersions"]["Action"])
+    assert statements["ReadSourceVersions"]["Resource"] == f"{source}/*"
+    assert statements["WriteReplica"]["Resource"] == f"{replica}/*"
+    assert statements["DecryptSource"]["Action"] == ["kms:Decrypt"]
+    assert statements["DecryptSource"]["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/*"
+    assert statements["DecryptSource"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/dr/distronation-prod-audio-us-east-1"}
+    }
+    assert statements["EncryptReplica"]["Resource"] == f"arn:aws:kms:us-west-2:{ACCOUNT_ID}:key/*"
+    actions = [a for s in statements.values() for a in s["Action"]]
+    assert not [a for a in actions if "*" in a], "no wildcard actions"
+    assert "s3:BypassGovernanceRetention" not in actions
+
+
+def test_tier1_alarms_publish_to_the_alert_topic(prod: Run) -> None:
+    parent = component(prod, "uploads")
+    alarms = {r.inputs["metricName"]: r for r in prod.children_of(parent.urn) if r.type.endswith(":MetricAlarm")}
+    assert set(alarms) == {"ReplicationLatency", "OperationsFailedReplication"}
+    latency = alarms["ReplicationLatency"]
+    assert latency.inputs["threshold"] == 900
+    assert latency.inputs["dimensions"] == {
+        "SourceBucket": "distronation-prod-uploads-us-east-1",
+        "DestinationBucket": "distronation-prod-uploads-us-west-2",
+        "RuleId": "all-objects",
+    }
+    topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"
+    for alarm in alarms.values():
+        assert alarm.inputs["alarmActions"] == [topic_arn]
+        assert alarm.inputs["region"] == "us-east-1"
+    [subscription] = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscription.inputs["protocol"] == "email"
+    assert subscription.inputs["endpoint"] == "dr-alerts@distronation.example"
+
+
+def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> None:
+    parent = component(prod, "audio")
+    primary = child(prod, parent, BUCKET, "audio-primary")
+    [notification] = linked_to(prod, primary, "aws:s3/bucketNotification:BucketNotification")
+    functions = notification.inputs["lambdaFunctions"]
+    assert [f["filterPrefix"] for f in functions] == ["masters/", "releases/"]
+    assert all(f["events"] == ["s3:ObjectRemoved:DeleteMarkerCreated"] for f in functions)
+    [permission] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/permission:Permission"]
+    assert permission.urn in notification.dependencies
+    assert permission.inputs["principal"] == "s3.amazonaws.com"
+    assert permission.inputs["sourceArn"] == "arn:aws:s3:::distronation-prod-audio-us-east-1"
+    assert permission.inputs["sourceAccount"] == ACCOUNT_ID
+    [function] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+    assert function.inputs["handler"] == "handlers.auto_restore.lambda_handler"
+    assert function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"] == "masters/,releases/"
+    assert function.inputs["region"] == "us-east-1"
+    [role] = [
+        r for r in prod.children_of(parent.urn) if r.type == "aws:iam/role:Role" and r.name == "audio-auto-restore"
+    ]
+    assert role.inputs["tags"]["dr:role"] == "runtime"
+    [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
+    actions = {
+        a
+        for s in policy_document(policy)["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "s3:PutObject" in actions and "s3:GetObjectVersion" in actions
+    forbidden = {"s3:DeleteObjectVersion", "s3:DeleteObject", "s3:PutBucketVersioning", "s3:DeleteBucket"}
+    assert not actions & forbidden, "MFA-delete primary: the runtime role copies back, it never deletes"
+
+
+def test_lambda_handler_named_by_the_component_exists() -> None:
+    import importlib
+
+    from components.buckets import HANDLERS_DIR
+
+    assert HANDLERS_DIR == REPO / "handlers"
+    module = importlib.import_module("handlers.auto_restore")
+    assert callable(module.lambda_handler)
+
+
+@pytest.mark.parametrize("name", ["profile-pictures", "reporting"])
+def test_tier2_single_region_with_versioning_lock_and_lifecycle(prod: Run, name: str) -> None:
+    parent = component(prod, name)
+    buckets = [r for r in prod.children_of(parent.urn) if r.type == BUCKET]
+    [bucket] = buckets
+    assert bucket.inputs["region"] == "us-east-1"
+    assert bucket.protect
+    [lock] = linked_to(prod, bucket, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 7}
+    [versioning] = linked_to(prod, bucket, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    assert versioning.ignore_changes == [], "no MFA delete on tier 2, so versioning stays fully managed"
+    [lifecycle] = linked_to(prod, bucket, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = lifecycle.inputs["rules"]
+    assert [t["storageClass"] for t in rule["noncurrentVersionTransitions"]] == ["STANDARD_IA", "GLACIER"]
+    assert linked_to(prod, bucket, "aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
+    assert not [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+
+
+def test_tier3_basic_lifecycle_without_lock(prod: Run) -> None:
+    parent = component(prod, "backup")
+    [bucket] = [r for r in prod.children_of(parent.urn) if r.type == BUCKET]
+    assert bucket.inputs["objectLockEnabled"] is False
+    assert bucket.retain_on_delete and not bucket.protect
+    assert linked_to(prod, bucket, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration") == []
+    [lifecycle] = linked_to(prod, bucket, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}]
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    assert "noncurrentVersionTransitions" not in rule
+    # Still versioned, encrypted and private.
+    assert len(linked_to(prod, bucket, "aws:s3/bucketVersioning:BucketVersioning")) == 1
+    assert len(linked_to(prod, bucket, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")) == 1
+
+
+def test_preview_semantics_leave_computed_outputs_unknown(prod: Run) -> None:
+    """At a first preview a new bucket has no id: children link to it only through property dependencies."""
+    versionings = prod.of_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert versionings and all(r.inputs["bucket"] == UNKNOWN for r in versionings)
+    assert all(len(r.property_dependencies["bucket"]) == 1 for r in versionings)
+    # Policies built from names stay known, so the policy pack can verify them before deploy.
+    assert all(r.inputs["policy"] != UNKNOWN for r in prod.of_type("aws:s3/bucketPolicy:BucketPolicy"))
+    assert all(r.inputs["policy"] != UNKNOWN for r in prod.of_type("aws:iam/rolePolicy:RolePolicy"))
+
+
+def test_main_stays_thin() -> None:
+    lines = (REPO / "__main__.py").read_text().splitlines()
+    assert len(lines) < 60
+    assert "Config()" in "".join(lines) and not any(
+        "Config(" in p.read_text() for p in Path(REPO / "components").glob("*.py")
+    )
+
+
+def test_project_config_schema_uses_only_types_pulumi_accepts() -> None:
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "uv"}}
+    for key, declaration in project["config"].items():
+        assert declaration["type"] in {"string", "integer", "boolean", "array"}, key
+        assert declaration["description"], key
