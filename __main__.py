@@ -8,7 +8,7 @@ from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucketArgs
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
-settings = dr_settings.parse(dr_settings.read_raw(pulumi.Config().get))
+settings = dr_settings.load(pulumi.get_project())
 
 # Providers: one per region, never the ambient region (default providers are disabled in every stack).
 primary = aws.Provider("primary", region=settings.primary_region)

@@ -10,7 +10,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
@@ -29,7 +29,8 @@ from components.tiers import (
     Transitions,
 )
 
-CONFIG_KEYS = ("primaryRegion", "recoveryRegion", "namePrefix", "alertEmail", "buckets")
+CONFIG_KEYS = frozenset({"primaryRegion", "recoveryRegion", "namePrefix", "alertEmail", "buckets"})
+STRUCTURED_KEYS = frozenset({"buckets"})
 BUCKET_KEYS = frozenset(
     {
         "name",
@@ -52,6 +53,7 @@ TRANSITION_KEYS = {
 OBJECTIVE_KEYS = frozenset({"rpoMinutes", "rtoMinutes"})
 MAX_RETENTION_DAYS = 36500  # S3 object lock allows at most 100 years
 LOGICAL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -95,13 +97,14 @@ class StackSettings:
 
 
 @cache
-def known_regions() -> frozenset[str]:
-    """Region names from botocore's bundled endpoint data (offline, no API call)."""
+def region_partitions() -> dict[str, str]:
+    """Region name -> partition, from botocore's bundled endpoint data (offline, no API call)."""
     session = boto3.session.Session()
-    names: set[str] = set()
-    for partition in session.get_available_partitions():
-        names.update(session.get_available_regions("s3", partition_name=partition))
-    return frozenset(names)
+    return {
+        region: partition
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("s3", partition_name=partition)
+    }
 
 
 def s3_bucket_name_problems(name: str) -> list[str]:
@@ -129,18 +132,33 @@ def s3_bucket_name_problems(name: str) -> list[str]:
     return problems
 
 
-def read_raw(get: Callable[[str], str | None]) -> dict[str, Any]:
-    """Raw values for the project's keys. Structured values arrive as JSON text, plain strings as-is."""
+def read_raw(config: Mapping[str, str], project: str) -> dict[str, Any]:
+    """The project's keys from the engine's config map (``project:key`` -> text).
+
+    Structured values arrive as JSON text; scalars stay strings, so a name prefix such as ``2024`` is not
+    turned into a number. Unknown project keys are kept, so ``parse`` reports a misspelled key instead of
+    silently ignoring it.
+    """
     raw: dict[str, Any] = {}
-    for key in CONFIG_KEYS:
-        text = get(key)
-        if text is None:
+    for namespaced, text in config.items():
+        namespace, _, key = namespaced.partition(":")
+        if namespace != project:
             continue
-        try:
-            raw[key] = json.loads(text)
-        except json.JSONDecodeError:
+        if key in STRUCTURED_KEYS:
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                raw[key] = text  # parse() reports the wrong type
+        else:
             raw[key] = text
     return raw
+
+
+def load(project: str) -> StackSettings:
+    """Parse the running program's config: what the language host passed, plus anything set in-process."""
+    from pulumi.runtime import config as runtime_config
+
+    return parse(read_raw({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, project))
 
 
 class _Problems:
@@ -181,7 +199,7 @@ def _string(raw: Mapping[str, Any], key: str, path: str, problems: _Problems) ->
 
 def _region(raw: Mapping[str, Any], key: str, problems: _Problems) -> str | None:
     region = _string(raw, key, key, problems)
-    if region is not None and region not in known_regions():
+    if region is not None and region not in region_partitions():
         problems.add(key, f"unknown AWS region {region!r}")
         return None
     return region
@@ -190,10 +208,18 @@ def _region(raw: Mapping[str, Any], key: str, problems: _Problems) -> str | None
 def parse(raw: Mapping[str, Any]) -> StackSettings:
     """Validate the whole config; raise one ``ConfigError`` listing every problem."""
     problems = _Problems()
+    for key in sorted(set(raw) - CONFIG_KEYS):
+        problems.add(key, f"unknown config key (allowed: {', '.join(sorted(CONFIG_KEYS))})")
     primary = _region(raw, "primaryRegion", problems)
     recovery = _region(raw, "recoveryRegion", problems)
     if primary and recovery and primary == recovery:
         problems.add("recoveryRegion", f"must differ from primaryRegion, both are {primary!r}")
+    elif primary and recovery and region_partitions()[primary] != region_partitions()[recovery]:
+        problems.add(
+            "recoveryRegion",
+            f"{recovery!r} is in partition {region_partitions()[recovery]!r} but primaryRegion {primary!r} is in "
+            f"{region_partitions()[primary]!r}; S3 cannot replicate across partitions",
+        )
     prefix = _string(raw, "namePrefix", "namePrefix", problems)
     if prefix is not None and not LOGICAL_NAME.fullmatch(prefix):
         problems.add("namePrefix", f"must be lowercase letters, digits and inner hyphens, got {prefix!r}")
@@ -306,12 +332,25 @@ def _object_lock(
     days = profile.default_lock_days
     if "lockDays" in entry:
         days = _positive_int(entry["lockDays"], f"{path}.lockDays", problems, maximum=MAX_RETENTION_DAYS)
+        if days is not None and profile.default_lock_days is not None and days < profile.default_lock_days:
+            problems.add(
+                f"{path}.lockDays",
+                f"may only tighten tier {profile.tier}'s object-lock retention of {profile.default_lock_days} "
+                f"days, got {days}",
+            )
     mode: LockMode | None = profile.object_lock_mode
     if "lockMode" in entry:
         try:
             mode = LockMode(entry["lockMode"])
         except ValueError:
             problems.add(f"{path}.lockMode", f"must be COMPLIANCE or GOVERNANCE, got {entry['lockMode']!r}")
+        else:
+            # GOVERNANCE can be bypassed by a privileged principal; COMPLIANCE cannot.
+            if profile.object_lock_mode is LockMode.COMPLIANCE and mode is LockMode.GOVERNANCE:
+                problems.add(
+                    f"{path}.lockMode",
+                    f"may only tighten tier {profile.tier}'s COMPLIANCE mode; GOVERNANCE can be bypassed",
+                )
     return mode, days
 
 
@@ -471,7 +510,9 @@ def _attestation(entry: Mapping[str, Any], path: str, profile: TierProfile, prob
     if isinstance(value, dt.date):
         return value
     try:
-        attested = dt.date.fromisoformat(str(value))
+        if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+            raise ValueError(value)
+        attested = dt.date.fromisoformat(value)
     except ValueError:
         problems.add(at, f"must be the ISO date (YYYY-MM-DD) the root user enabled MFA delete, got {value!r}")
         return None

@@ -28,7 +28,7 @@ EXIT_FAILED = 1  # the operation ran but some work failed or a check did not pas
 EXIT_USAGE = 2  # bad arguments or input (typer also uses 2 for usage errors)
 EXIT_AWS = 3  # AWS refused or could not be reached
 
-COMMAND_MODULES: tuple[str, ...] = ("handlers.ops_cli", "handlers.restore_cli")
+COMMAND_MODULES: tuple[str, ...] = ("handlers.ops_cli", "handlers.restore_cli", "handlers.mfa_delete")
 
 
 def emit(result: dict[str, Any], as_json: bool) -> None:
@@ -45,7 +45,12 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def main() -> None:
+def load_commands() -> typer.Typer:
+    """The app with every command registered (Typer runs a lone command as the root, so load them all)."""
     for module in COMMAND_MODULES:
         importlib.import_module(module)
-    app()
+    return app
+
+
+def main() -> None:
+    load_commands()()

@@ -113,8 +113,12 @@ def stack_config(stack: str) -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
 
 
-def run_program(config: Mapping[str, Any], *, preview: bool = True) -> Run:
-    """Run ``__main__.py`` with ``config`` (project keys without the namespace) and record what it registers."""
+def run_program_capturing(config: Mapping[str, Any], *, preview: bool = True) -> tuple[Run, Exception | None]:
+    """Run ``__main__.py`` with ``config`` (project keys without the namespace).
+
+    Returns what was registered and the program's exception, if any. Pending registrations are drained even
+    when the program raises, so "nothing was registered" is a real observation.
+    """
     mocks = PreviewMocks(preview)
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
@@ -123,10 +127,22 @@ def run_program(config: Mapping[str, Any], *, preview: bool = True) -> Run:
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, []
     )
+    error: Exception | None = None
     try:
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        try:
+            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        except Exception as exc:  # returned to the caller, never swallowed
+            error = exc
         loop.run_until_complete(wait_for_rpcs())
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-    return Run(monitor.registrations)
+    return Run(monitor.registrations), error
+
+
+def run_program(config: Mapping[str, Any], *, preview: bool = True) -> Run:
+    """Run ``__main__.py`` and record what it registers; the program's exception propagates."""
+    run, error = run_program_capturing(config, preview=preview)
+    if error is not None:
+        raise error
+    return run

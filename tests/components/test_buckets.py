@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -369,7 +368,7 @@ def test_preview_semantics_leave_computed_outputs_unknown(prod: Run) -> None:
 def test_main_stays_thin() -> None:
     source = (REPO / "__main__.py").read_text()
     assert len(source.splitlines()) < 60
-    assert "pulumi.Config()" in source
+    assert "dr_settings.load(" in source
     readers = [p.name for p in (REPO / "components").glob("*.py") if "pulumi.Config(" in p.read_text()]
     assert readers == [], "components take typed args and never read pulumi.Config"
 
