@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -123,13 +123,13 @@ def _read(s3: Any, bucket: str, key: str) -> bytes | None:
 
 @app.command("drill-bucket")
 def drill_bucket_command(
-    bucket: str = typer.Argument(..., help="Bucket to drill; canaries go under --prefix only."),
-    prefix: str = typer.Option("dr-drill/", help="Key prefix for the drill's canary objects."),
-    canaries: int = typer.Option(200, min=4, help="Number of canary objects."),
-    workers: int = typer.Option(16, min=1, max=256, help="Restore concurrency."),
-    rto_minutes: int | None = typer.Option(None, help="Declared logical RTO to check against."),
-    rpo_minutes: int | None = typer.Option(None, help="Declared logical RPO to check against."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    bucket: Annotated[str, typer.Argument(help="Bucket to drill; canaries go under --prefix only.")],
+    prefix: Annotated[str, typer.Option(help="Key prefix for the drill's canary objects.")] = "dr-drill/",
+    canaries: Annotated[int, typer.Option(min=4, help="Number of canary objects.")] = 200,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Restore concurrency.")] = 16,
+    rto_minutes: Annotated[int | None, typer.Option(help="Declared logical RTO to check against.")] = None,
+    rpo_minutes: Annotated[int | None, typer.Option(help="Declared logical RPO to check against.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Damage canaries under PREFIX, restore to the point before, and report the measured RTO and RPO."""
     result = run_bucket_drill(

@@ -7,7 +7,7 @@ attestation that the policy pack accepts. This check closes the loop: it reads `
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -37,8 +37,8 @@ def mfa_delete_state(s3: Any, bucket: str) -> MfaDeleteState:
 
 @app.command("verify-mfa-delete")
 def verify_mfa_delete(
-    buckets: list[str] = typer.Argument(..., help="Tier-1 primary buckets to check."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    buckets: Annotated[list[str], typer.Argument(help="Tier-1 primary buckets to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Exit 0 only if every bucket has versioning and MFA delete Enabled (the root runbook's result)."""
     s3 = aws.client("s3")
