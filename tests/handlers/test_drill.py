@@ -1,0 +1,73 @@
+"""Recovery drills measure what a restore achieves: every canary back, RTO and RPO against the declaration."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from handlers import cli, drill
+
+REPLICATION = {
+    "Role": "arn:aws:iam::123456789012:role/replication",
+    "Rules": [
+        {
+            "ID": "all-objects",
+            "Status": "Enabled",
+            "Priority": 1,
+            "Filter": {},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "Destination": {"Bucket": "arn:aws:s3:::replica"},
+        }
+    ],
+}
+
+
+def _versioned_bucket(name: str, *, replicated: bool) -> Any:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if replicated:
+        s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=REPLICATION)
+    return s3
+
+
+@pytest.mark.parametrize("replicated", [False, True], ids=["marker-removal-path", "copy-only-path"])
+def test_drill_restores_every_canary_and_meets_a_zero_rpo(moto_endpoint: str, replicated: bool) -> None:
+    s3 = _versioned_bucket("drilled", replicated=replicated)
+    result = drill.run_bucket_drill(s3, "drilled", canaries=40, declared_rto_minutes=30, declared_rpo_minutes=0)
+    assert result.keys_wrong == []
+    assert result.rpo_seconds == 0
+    assert result.passed
+    assert (result.overwritten, result.deleted) == (20, 10)
+    if replicated:
+        assert result.restore["undeleted"] == 0, "a replicated bucket must never have markers removed"
+        assert result.restore["copied"] == 30
+    else:
+        assert result.restore["undeleted"] == 10
+
+
+def test_drill_fails_when_the_restore_does_not_bring_data_back(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = _versioned_bucket("broken", replicated=False)
+    monkeypatch.setattr(drill, "restore_bucket", lambda *_args, **_kwargs: {"requests": 0})
+    result = drill.run_bucket_drill(s3, "broken", canaries=8, declared_rpo_minutes=0)
+    assert len(result.keys_wrong) == 6  # four overwritten, two deleted
+    assert result.rpo_seconds > 0
+    assert not result.passed
+
+
+def test_drill_command_reports_json_and_exit_code(moto_endpoint: str) -> None:
+    _versioned_bucket("cli-drill", replicated=True)
+    result = CliRunner().invoke(
+        cli.load_commands(), ["drill-bucket", "cli-drill", "--canaries", "8", "--rpo-minutes", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["passed"] is True
+    assert document["keys_wrong"] == []
+    assert document["restore"]["requests"] > 0
