@@ -1,7 +1,8 @@
 """Replication and integrity audit: compare a bucket with its replica.
 
 Both listings are streamed page by page and merged by key (S3 lists in UTF-8 binary order, which is the
-code-point order Python compares strings in), so memory holds two pages and the capped report only.
+code-point order Python compares strings in), so memory holds two pages, one chunk of pairs whose
+HeadObject calls run concurrently, and the capped report.
 
 Per key present on both sides:
 - sizes must match;
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -35,6 +38,8 @@ from handlers.backups import NAMESPACE, publish_metrics
 
 DEFAULT_RTC_WINDOW = timedelta(minutes=15)  # S3 RTC replicates 99.99% of objects within 15 minutes
 MAX_REPORTED_PER_FINDING = 100
+DEFAULT_WORKERS = 16
+CHUNK_SIZE = 1000  # merged pairs in flight at once: bounds memory on any bucket size
 CHECKSUM_PREFERENCE = ("SHA256", "SHA1", "CRC64NVME", "CRC32C", "CRC32")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 # Counted findings; each is also a CloudWatch metric ``Audit<Name>`` on the bucket.
@@ -55,10 +60,16 @@ class AuditTarget:
     replica_bucket: str
     prefix: str = ""
     rtc_window: timedelta = DEFAULT_RTC_WINDOW
+    page_size: int = 1000  # ListObjectsV2's maximum; smaller only to exercise paging in tests
+    verify_checksums: bool = True  # one HeadObject per side per key; off = size and ETag only
+    workers: int = DEFAULT_WORKERS
 
 
-def iter_objects(s3: Any, bucket: str, prefix: str) -> Iterator[ListedObject]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+def iter_objects(s3: Any, bucket: str, prefix: str, page_size: int = 1000) -> Iterator[ListedObject]:
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    for page in pages:
         for entry in page.get("Contents", []):
             yield ListedObject(
                 key=entry["Key"],
@@ -127,7 +138,7 @@ def compare_content(
     if primary.size != replica.size:
         return False, "size"
     common = [a for a in CHECKSUM_PREFERENCE if a in primary.checksum_algorithms and a in replica.checksum_algorithms]
-    if common:
+    if common and target.verify_checksums:
         algorithm = common[0]
         left = _checksum(s3_primary, target.bucket, primary.key, algorithm)
         right = _checksum(s3_replica, target.replica_bucket, replica.key, algorithm)
@@ -139,14 +150,37 @@ def compare_content(
 
 
 def replication_state(s3: Any, bucket: str, key: str, now: datetime, window: timedelta) -> str | None:
-    """'failed', 'pending_overdue', 'pending', or None when the primary reports no pending/failed status."""
+    """The finding the primary's replication status explains, or None when it reports nothing unusual."""
     head = s3.head_object(Bucket=bucket, Key=key)
     status = head.get("ReplicationStatus")
     if status == "FAILED":
-        return "failed"
+        return "replication_failed"
     if status == "PENDING":
-        return "pending_overdue" if now - head["LastModified"].astimezone(UTC) > window else "pending"
+        overdue = now - head["LastModified"].astimezone(UTC) > window
+        return "replication_pending_overdue" if overdue else "replication_pending"
     return None
+
+
+def classify(
+    s3_primary: Any,
+    s3_replica: Any,
+    target: AuditTarget,
+    etags_comparable: bool,
+    now: datetime,
+    primary: ListedObject | None,
+    replica: ListedObject | None,
+) -> tuple[str, str | None]:
+    """(finding or 'in_sync', how the content was compared)."""
+    if primary is None:
+        return "extra", None
+    method = None
+    if replica is not None:
+        same, method = compare_content(s3_primary, s3_replica, target, primary, replica, etags_comparable)
+        if same:
+            return "in_sync", method
+    # Missing or different: the primary's replication status says whether that is expected yet.
+    state = replication_state(s3_primary, target.bucket, primary.key, now, target.rtc_window)
+    return state or ("missing" if replica is None else "content_mismatch"), method
 
 
 def audit_replication(
@@ -160,37 +194,26 @@ def audit_replication(
     verified_by: dict[str, int] = {}
     findings: dict[str, list[str]] = {name: [] for name in (*FINDINGS, "replication_pending")}
 
-    def record(name: str, key: str) -> None:
-        counts[name] += 1
-        if len(findings[name]) < MAX_REPORTED_PER_FINDING:
-            findings[name].append(key)
-
     pairs = merge_listings(
-        iter_objects(s3_primary, target.bucket, target.prefix),
-        iter_objects(s3_replica, target.replica_bucket, target.prefix),
+        iter_objects(s3_primary, target.bucket, target.prefix, target.page_size),
+        iter_objects(s3_replica, target.replica_bucket, target.prefix, target.page_size),
     )
-    for primary, replica in pairs:
-        if primary is None:
-            assert replica is not None
-            record("extra", replica.key)
-            continue
-        if replica is not None:
-            counts["compared"] += 1
-            same, method = compare_content(s3_primary, s3_replica, target, primary, replica, etags_comparable)
-            verified_by[method] = verified_by.get(method, 0) + 1
-            if same:
-                counts["in_sync"] += 1
-                continue
-        # Missing or different: the primary's replication status says whether that is expected yet.
-        state = replication_state(s3_primary, target.bucket, primary.key, now, target.rtc_window)
-        if state == "failed":
-            record("replication_failed", primary.key)
-        elif state == "pending_overdue":
-            record("replication_pending_overdue", primary.key)
-        elif state == "pending":
-            record("replication_pending", primary.key)
-        else:
-            record("missing" if replica is None else "content_mismatch", primary.key)
+
+    def check(pair: tuple[ListedObject | None, ListedObject | None]) -> tuple[str, str | None]:
+        return classify(s3_primary, s3_replica, target, etags_comparable, now, *pair)
+
+    # HeadObject calls dominate; run them concurrently, one bounded chunk of the merged stream at a time.
+    with ThreadPoolExecutor(max_workers=target.workers) as pool:
+        while chunk := list(islice(pairs, CHUNK_SIZE)):
+            for (primary, replica), (finding, method) in zip(chunk, pool.map(check, chunk), strict=True):
+                if primary is not None and replica is not None:
+                    counts["compared"] += 1
+                if method:
+                    verified_by[method] = verified_by.get(method, 0) + 1
+                counts[finding] += 1
+                listed = primary or replica
+                if finding != "in_sync" and listed and len(findings[finding]) < MAX_REPORTED_PER_FINDING:
+                    findings[finding].append(listed.key)
     mismatches = sum(counts[name] for name in FINDINGS)
     return {
         "bucket": target.bucket,
@@ -199,6 +222,7 @@ def audit_replication(
         "rtc_window_seconds": int(target.rtc_window.total_seconds()),
         "encryption": {"primary": primary_encryption, "replica": replica_encryption},
         "etags_compared": etags_comparable,
+        "checksums_compared": target.verify_checksums,
         "counts": counts,
         "verified_by": verified_by,
         "findings": findings,
@@ -216,7 +240,7 @@ def publish_audit_metrics(cloudwatch: Any, report: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- scheduled Lambda
 
-logger = Logger()
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "dr-replication-audit"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
 
 
@@ -227,7 +251,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     region = os.environ.get("AWS_REGION")
     replica_region = os.environ.get("REPLICA_REGION") or region
     window = timedelta(minutes=float(os.environ.get("RTC_WINDOW_MINUTES", "15")))
-    s3_primary, s3_replica = cached_client("s3", region), cached_client("s3", replica_region)
+    s3_primary = cached_client("s3", region, max_pool_connections=DEFAULT_WORKERS)
+    s3_replica = cached_client("s3", replica_region, max_pool_connections=DEFAULT_WORKERS)
     reports = []
     for bucket in [b.strip() for b in os.environ.get("AUDIT_BUCKETS", "").split(",") if b.strip()]:
         target = AuditTarget(

@@ -28,12 +28,22 @@ def client_config(max_pool_connections: int = 10, max_attempts: int = DEFAULT_MA
     )
 
 
-def client(service: str, region: str | None = None, *, max_pool_connections: int = 10) -> Any:
+def client(
+    service: str,
+    region: str | None = None,
+    *,
+    max_pool_connections: int = 10,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Any:
     """A new client; ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     # A fresh session per client: boto3's default session is not thread-safe to create clients from.
     session: Any = boto3.session.Session()  # Any: the stubs only type literal service names
-    return session.client(service, region_name=region, config=client_config(max_pool_connections=max_pool_connections))
+    return session.client(
+        service,
+        region_name=region,
+        config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
+    )
 
 
 @cache

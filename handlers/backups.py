@@ -229,7 +229,11 @@ def bucket_recovery_point_age(s3: Any, cloudwatch: Any, bucket: str, now: dateti
 
 
 def publish_metrics(
-    cloudwatch: Any, values: Mapping[str, float], dimensions: Mapping[str, str], unit: str = "Count"
+    cloudwatch: Any,
+    values: Mapping[str, float],
+    dimensions: Mapping[str, str],
+    unit: str = "Count",
+    timestamp: datetime | None = None,
 ) -> None:
     """One put per 1,000 values to CloudWatch ``DR/Recovery``; shared by backups and the audit."""
     data = [
@@ -238,6 +242,8 @@ def publish_metrics(
             "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions.items()],
             "Value": float(value),
             "Unit": unit,
+            # The instant the value describes (the run's clock), not when the request happens to leave.
+            "Timestamp": timestamp or datetime.now(UTC),
         }
         for name, value in values.items()
     ]
@@ -281,10 +287,11 @@ def _report_rpo(
     dimensions: dict[str, str],
     age: float | None,
     rpo_seconds: int | None,
+    now: datetime,
     minimum_threshold: int = 0,
 ) -> dict[str, Any]:
     if age is not None:
-        publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds")
+        publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds", timestamp=now)
     result: dict[str, Any] = {"rpo_age_seconds": age, "rpo_seconds": rpo_seconds, "alarm": None}
     if rpo_seconds is not None:
         threshold = max(rpo_seconds, minimum_threshold)
@@ -326,6 +333,7 @@ def _backup_table(
         rpo_dimensions("DynamoDBTable", table, region),
         age,
         rpo_seconds,
+        now,
         minimum_threshold=PITR_LAG_ALLOWANCE_SECONDS if kind == "pitr" else 0,
     )
     return {
@@ -361,7 +369,7 @@ def _bucket_rpo(clients: ClientFactory, plan: BackupPlan, bucket: str, now: date
     age, kind = bucket_recovery_point_age(s3, cloudwatch, bucket, now)
     if kind == "not-replicated":
         return {"bucket": bucket, "region": region, "recovery_point": kind, "rpo_age_seconds": None}
-    rpo = _report_rpo(cloudwatch, plan, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds)
+    rpo = _report_rpo(cloudwatch, plan, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds, now)
     return {"bucket": bucket, "region": region, "recovery_point": kind, **rpo}
 
 
@@ -434,7 +442,7 @@ def plan_from_environment(environ: Mapping[str, str], event: Mapping[str, Any]) 
     )
 
 
-logger = Logger()
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "dr-backups"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
 
 
@@ -445,5 +453,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="BackupsCreated", unit=MetricUnit.Count, value=summary["created"])
     metrics.add_metric(name="BackupsPruned", unit=MetricUnit.Count, value=summary["pruned"])
     metrics.add_metric(name="BackupErrors", unit=MetricUnit.Count, value=len(summary["errors"]))
-    logger.info("backup run", extra={"created": summary["created"], "errors": summary["errors"]})
+    logger.info("backup run", extra={"backups_created": summary["created"], "backup_errors": summary["errors"]})
     return summary

@@ -29,7 +29,12 @@ def _aws_failure(error: Exception) -> None:
 @app.command("restore-table")
 def restore_table_command(
     table: Annotated[str, typer.Argument(help="Source table name.")],
-    to: Annotated[str | None, typer.Option("--to", help="ISO 8601 point in time with offset, or 'latest'.")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="ISO 8601 point in time with offset, or 'latest' (then pass --target for idempotent re-runs)."
+        ),
+    ] = None,
     backup: Annotated[str | None, typer.Option("--backup", help="Backup ARN to restore from.")] = None,
     target: Annotated[
         str | None, typer.Option(help="New table name (default: derived from the source and restore point).")
@@ -39,6 +44,9 @@ def restore_table_command(
         typer.Option(help="Reference to validate against: export (.jsonl) or expected records (.json)."),
     ] = None,
     sample: Annotated[int, typer.Option(help="Reference records to compare.")] = table_restore.DEFAULT_SAMPLE_SIZE,
+    scan_segments: Annotated[
+        int, typer.Option(min=1, help="Parallel segments for the exact Scan count.")
+    ] = table_restore.DEFAULT_SCAN_SEGMENTS,
     cutover: Annotated[bool, typer.Option("--cutover", help="Point the application setting at the new table.")] = False,
     app_name: Annotated[
         str | None, typer.Option("--app", envvar="DR_APP", help="Application whose setting --cutover writes.")
@@ -70,7 +78,7 @@ def restore_table_command(
         loaded = None
         if reference is not None:
             keys = table_restore.key_attribute_names(clients.dynamodb, table, backup)
-            loaded = table_restore.load_reference(reference, keys)
+            loaded = table_restore.load_reference(reference, keys, sample)
         with stderr.status(f"Restoring {table}…"):
             report = table_restore.restore_table(
                 clients,
@@ -81,6 +89,7 @@ def restore_table_command(
                 target=target,
                 reference=loaded,
                 sample_size=sample,
+                scan_segments=scan_segments,
                 wait=table_restore.WaitPolicy(wait_delay, wait_attempts),
                 cutover=table_restore.Cutover(app=app_name, logical=logical, force=force)
                 if cutover and app_name
@@ -228,17 +237,29 @@ def audit_replication_command(
         float, typer.Option(help="PENDING longer than this is a finding.")
     ] = audit.DEFAULT_RTC_WINDOW.total_seconds() / 60,
     publish: Annotated[bool, typer.Option(help="Publish counts to CloudWatch DR/Recovery.")] = True,
+    checksums: Annotated[
+        bool, typer.Option(help="Compare checksums (one HeadObject per side per key) where both have one.")
+    ] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent HeadObject requests.")] = audit.DEFAULT_WORKERS,
     region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare BUCKET with its replica: missing, extra, differing, FAILED or overdue PENDING objects."""
-    s3_primary = client("s3", region)
+    s3_primary = client("s3", region, max_pool_connections=workers)
     try:
         replica = replica_bucket or audit.resolve_replica(s3_primary, bucket)
         location = replica_region or backups.bucket_region(s3_primary, replica)
-        target = audit.AuditTarget(bucket, replica, prefix, timedelta(minutes=rtc_window_minutes))
+        target = audit.AuditTarget(
+            bucket,
+            replica,
+            prefix,
+            timedelta(minutes=rtc_window_minutes),
+            verify_checksums=checksums,
+            workers=workers,
+        )
+        s3_replica = client("s3", location, max_pool_connections=workers)
         with stderr.status(f"Auditing {bucket} against {replica}…"):
-            report = audit.audit_replication(s3_primary, client("s3", location), target)
+            report = audit.audit_replication(s3_primary, s3_replica, target)
         if publish:
             audit.publish_audit_metrics(client("cloudwatch", region), report)
     except ValueError as error:

@@ -11,7 +11,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from handlers import aws
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_USAGE, app, emit, fail, stderr
 from handlers.s3_batch import BatchOptions
-from handlers.s3_restore import DEFAULT_WORKERS, RestoreOptions, parse_point_in_time, restore_bucket
+from handlers.s3_restore import (
+    DEFAULT_WORKERS,
+    RestoreOptions,
+    parse_point_in_time,
+    restore_bucket,
+    restore_client,
+)
 
 ARCHIVE_TIERS = ("Expedited", "Standard", "Bulk")
 
@@ -84,7 +90,7 @@ def restore_bucket_command(
             batch=_batch_options(batch_threshold, batch_role_arn, batch_report_bucket, batch_account_id),
         )
         # One client, its pool sized to the workers, shared by every thread.
-        s3 = aws.client("s3", max_pool_connections=workers)
+        s3 = restore_client(workers)
         s3control = aws.client("s3control") if options.batch else None
         with Progress(
             SpinnerColumn(),

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from handlers.s3_restore import head_or_none
+
 if TYPE_CHECKING:
     from handlers.s3_restore import KeyPlan, RestoreOptions, RestoreSummary
 
@@ -71,10 +73,12 @@ def create_copy_job(
     }
     token = client_request_token(manifest, {"operation": operation, "source": source_bucket, "role": batch.role_arn})
     manifest_key = f"{batch.report_prefix}/manifests/{token}.csv"
-    put = s3.put_object(Bucket=batch.report_bucket, Key=manifest_key, Body=manifest, ContentType="text/csv")
-    location: dict[str, str] = {"ObjectArn": f"arn:aws:s3:::{batch.report_bucket}/{manifest_key}", "ETag": put["ETag"]}
-    if put.get("VersionId"):
-        location["ObjectVersionId"] = put["VersionId"]
+    stored = head_or_none(s3, batch.report_bucket, manifest_key) or s3.put_object(
+        Bucket=batch.report_bucket, Key=manifest_key, Body=manifest, ContentType="text/csv"
+    )
+    location = {"ObjectArn": f"arn:aws:s3:::{batch.report_bucket}/{manifest_key}", "ETag": stored["ETag"]}
+    if stored.get("VersionId"):
+        location["ObjectVersionId"] = stored["VersionId"]
     job = s3control.create_job(
         AccountId=batch.account_id,
         ConfirmationRequired=False,

@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -49,6 +50,9 @@ RESTORED_FROM_METADATA = "dr-restored-from-version"  # provenance on copies into
 RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"})
 PER_KEY_ATTEMPTS = 4
 DEFAULT_WORKERS = 16
+# More attempts than the failover default: a restore is throughput-bound, not latency-bound, and a
+# throttled key should be retried rather than reported as failed.
+RESTORE_MAX_ATTEMPTS = 8
 
 
 # --------------------------------------------------------------------------------------------------
@@ -442,25 +446,20 @@ def same_object(s3: Any, bucket: str, a: Version, b: Version) -> bool:
     )
 
 
+def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The current object's HEAD, or None when the key is absent (or its current version is a marker)."""
+    try:
+        return dict(s3.head_object(Bucket=bucket, Key=key))
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+
+
 def destination_has_version(s3: Any, bucket: str, key: str, version: Version) -> bool:
     """Whether a copy into another bucket/prefix already holds ``version`` (provenance metadata)."""
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return bool(head.get("Metadata", {}).get(RESTORED_FROM_METADATA) == version.version_id)
-
-
-def destination_exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return True
+    head = head_or_none(s3, bucket, key)
+    return head is not None and head.get("Metadata", {}).get(RESTORED_FROM_METADATA) == version.version_id
 
 
 # --------------------------------------------------------------------------------------------------
@@ -682,7 +681,7 @@ class _BucketRestore:
 
     def _delete_elsewhere(self, plan: KeyPlan) -> None:
         bucket, key = self.options.destination_bucket, self.options.destination_key(plan.key)
-        if not destination_exists(self.s3, bucket, key):
+        if head_or_none(self.s3, bucket, key) is None:
             self.summary.add("skipped")
         elif self.options.dry_run:
             self.summary.add("deleted")
@@ -786,6 +785,11 @@ def _batch_copier(s3: Any, s3control: Any | None, options: RestoreOptions) -> Ba
     return BatchCopier(s3, s3control, options)
 
 
+def restore_client(workers: int = DEFAULT_WORKERS) -> Any:
+    """The one S3 client a restore shares across its threads (pool sized to the workers)."""
+    return aws.client("s3", max_pool_connections=workers, max_attempts=RESTORE_MAX_ATTEMPTS)
+
+
 def parse_point_in_time(value: str) -> datetime:
     """ISO 8601 -> aware datetime; a time without an offset is taken as UTC."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -822,13 +826,18 @@ class RestoreEvent:
 LAMBDA_WORKERS = int(os.environ.get("DR_RESTORE_WORKERS", str(DEFAULT_WORKERS)))
 
 
+@cache
+def _lambda_client(workers: int) -> Any:
+    return restore_client(workers)  # reused across warm invocations
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Automated point-in-time restore. Idempotent by construction: a repeated invocation finds every
     key already as it was at T and issues no writes."""
     request = RestoreEvent.parse(event)
-    s3 = aws.cached_client("s3", max_pool_connections=request.options.workers)
+    s3 = _lambda_client(request.options.workers)
     summary = restore_bucket(s3, request.options)
     for name in SUMMARY_COUNTERS:
         metrics.add_metric(name=f"Restore{name.title().replace('_', '')}", unit=MetricUnit.Count, value=summary[name])

@@ -13,12 +13,14 @@ source at the same time.
 
 from __future__ import annotations
 
+import copy
+import gzip
 import json
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ from handlers.aws import client
 DEFAULT_WAIT_DELAY_SECONDS = 20
 DEFAULT_WAIT_MAX_ATTEMPTS = 180  # one hour: large restores take a while
 DEFAULT_SAMPLE_SIZE = 200
+# The new table serves no traffic yet, so a parallel count may use its read capacity freely.
+DEFAULT_SCAN_SEGMENTS = 4
 MAX_REPORTED_MISMATCHES = 50
 BATCH_GET_LIMIT = 100  # BatchGetItem's maximum keys per request
 # Alarms that application autoscaling creates and owns; it recreates them for the new policies.
@@ -175,9 +179,18 @@ def _autoscaling_resource_ids(table: dict[str, Any]) -> list[str]:
     return [base, *indexes]
 
 
-def _retarget(text: str, source: str, target: str) -> str:
-    """Rename ``table/<source>`` (ARNs, autoscaling ids) and bare names without touching longer names."""
-    return re.sub(rf"(?<![A-Za-z0-9_.-]){re.escape(source)}(?![A-Za-z0-9_.-])", target, text)
+def _retarget_resource_id(resource_id: str, source: str, target: str) -> str:
+    """``table/<source>[/index/<gsi>]`` -> ``table/<target>[/index/<gsi>]``."""
+    return f"table/{target}" + resource_id.removeprefix(f"table/{source}")
+
+
+def _retarget_dimensions(dimensions: list[dict[str, str]], source: str, target: str) -> list[dict[str, str]]:
+    return [
+        {**dimension, "Value": target}
+        if dimension["Name"] == "TableName" and dimension["Value"] == source
+        else dimension
+        for dimension in dimensions
+    ]
 
 
 def _table_alarms(cloudwatch: Any, table_name: str) -> list[dict[str, Any]]:
@@ -238,15 +251,17 @@ def wait_until_active(dynamodb: Any, table: str, wait: WaitPolicy) -> dict[str, 
 
 def _alarm_request(alarm: dict[str, Any], source: str, target: str) -> dict[str, Any]:
     request = {key: alarm[key] for key in ALARM_FIELDS if key in alarm}
-    request["AlarmName"] = (
-        _retarget(alarm["AlarmName"], source, target)
-        if source in alarm["AlarmName"]
-        else f"{alarm['AlarmName']}-{target}"
-    )
+    # The copy needs its own name: reusing the source's would overwrite the source's alarm.
+    name = alarm["AlarmName"]
+    request["AlarmName"] = name.replace(source, target, 1) if source in name else f"{name}-{target}"
     if alarm.get("Dimensions"):
-        request["Dimensions"] = json.loads(_retarget(json.dumps(alarm["Dimensions"]), source, target))
+        request["Dimensions"] = _retarget_dimensions(alarm["Dimensions"], source, target)
     if alarm.get("Metrics"):
-        request["Metrics"] = json.loads(_retarget(json.dumps(alarm["Metrics"]), source, target))
+        request["Metrics"] = copy.deepcopy(alarm["Metrics"])
+        for query in request["Metrics"]:
+            metric = query.get("MetricStat", {}).get("Metric")
+            if metric and metric.get("Dimensions"):
+                metric["Dimensions"] = _retarget_dimensions(metric["Dimensions"], source, target)
     return request
 
 
@@ -319,7 +334,7 @@ def apply_settings(
         for scalable in settings.scalable_targets:
             clients.autoscaling.register_scalable_target(
                 ServiceNamespace="dynamodb",
-                ResourceId=_retarget(scalable["ResourceId"], source, name),
+                ResourceId=_retarget_resource_id(scalable["ResourceId"], source, name),
                 ScalableDimension=scalable["ScalableDimension"],
                 MinCapacity=scalable["MinCapacity"],
                 MaxCapacity=scalable["MaxCapacity"],
@@ -333,7 +348,7 @@ def apply_settings(
             clients.autoscaling.put_scaling_policy(
                 PolicyName=policy_description["PolicyName"],
                 ServiceNamespace="dynamodb",
-                ResourceId=_retarget(policy_description["ResourceId"], source, name),
+                ResourceId=_retarget_resource_id(policy_description["ResourceId"], source, name),
                 ScalableDimension=policy_description["ScalableDimension"],
                 PolicyType="TargetTrackingScaling",
                 TargetTrackingScalingPolicyConfiguration=policy_description["TargetTrackingScalingPolicyConfiguration"],
@@ -388,31 +403,48 @@ def key_attribute_names(dynamodb: Any, source: str, backup_arn: str | None) -> l
     return [element["AttributeName"] for element in schema]
 
 
-def load_reference(path: Path, key_names: list[str]) -> Reference:
+def load_reference(
+    path: Path, key_names: list[str], sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0
+) -> Reference:
     """Read a reference file.
 
-    - ``*.jsonl``: a DynamoDB export in DYNAMODB_JSON format (``{"Item": {...}}`` per line) or bare typed
-      items; a complete export, so the count must match too.
+    - ``*.jsonl`` / ``*.jsonl.gz``: a DynamoDB export in DYNAMODB_JSON format (``{"Item": {...}}`` per line)
+      or bare typed items. A complete export, so the count must match too. Streamed with reservoir sampling,
+      so an export of any size keeps only ``sample_size`` items in memory.
     - ``*.json``: ``{"expected": [{"key": {...}, "item": {...} | null}, ...], "count": N?}``, e.g. canary
       records from a drill; ``item: null`` means the key must be absent at the restore point.
     """
-    if path.suffix == ".jsonl":
-        expected = []
-        with path.open(encoding="utf-8") as lines:
+    if ".jsonl" in path.suffixes:
+        rng = random.Random(seed)  # a fixed seed makes a re-run check the same sample
+        sample: list[ExpectedItem] = []
+        total = 0
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as lines:
             for line in lines:
-                if line.strip():
-                    record = json.loads(line)
-                    item = record.get("Item", record)
-                    expected.append(ExpectedItem(key=_key_of(item, key_names), item=item))
-        return Reference(expected=expected, expected_count=len(expected), source=str(path))
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                item = record.get("Item", record)
+                total += 1
+                slot = len(sample) if len(sample) < sample_size else rng.randrange(total)
+                if slot < sample_size:
+                    entry = ExpectedItem(key=_key_of(item, key_names), item=item)
+                    sample[slot : slot + 1] = [entry]
+        return Reference(expected=sample, expected_count=total, source=str(path))
     document = json.loads(path.read_text(encoding="utf-8"))
     expected = [ExpectedItem(key=entry["key"], item=entry.get("item")) for entry in document["expected"]]
     return Reference(expected=expected, expected_count=document.get("count"), source=str(path))
 
 
-def count_items(dynamodb: Any, table: str) -> int:
-    pages = dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT")
-    return sum(page["Count"] for page in pages)
+def count_items(dynamodb: Any, table: str, segments: int = 1) -> int:
+    """Exact count by a paginated ``Scan(Select="COUNT")``, split into parallel segments."""
+
+    def count_segment(segment: int) -> int:
+        parallel = {"Segment": segment, "TotalSegments": segments} if segments > 1 else {}
+        pages = dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT", **parallel)
+        return sum(page["Count"] for page in pages)
+
+    with ThreadPoolExecutor(max_workers=segments) as pool:
+        return sum(pool.map(count_segment, range(segments)))
 
 
 def batch_get(
@@ -436,9 +468,14 @@ def batch_get(
 
 
 def validate_restore(
-    dynamodb: Any, table: str, reference: Reference | None, sample_size: int, seed: int = 0
+    dynamodb: Any,
+    table: str,
+    reference: Reference | None,
+    sample_size: int,
+    scan_segments: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    count = count_items(dynamodb, table)
+    count = count_items(dynamodb, table, scan_segments)
     if reference is None:
         return {"count": count, "reference": None, "sampled": 0, "mismatch_count": 0, "ok": None}
     rng = random.Random(seed)  # a fixed seed makes a re-run check the same sample
@@ -496,6 +533,7 @@ def restore_table(
     target: str | None = None,
     reference: Reference | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
+    scan_segments: int = DEFAULT_SCAN_SEGMENTS,
     wait: WaitPolicy = WaitPolicy(),
     cutover: Cutover | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -542,7 +580,7 @@ def restore_table(
         report["reapplied"] = apply_settings(clients, restored_table, settings, source, wait)
     reapplied = clock()
 
-    validation = validate_restore(ddb, target_name, reference, sample_size)
+    validation = validate_restore(ddb, target_name, reference, sample_size, scan_segments)
     report["validation"] = validation
     validated = clock()
 

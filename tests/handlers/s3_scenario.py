@@ -16,10 +16,17 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-SECOND_AND_A_BIT = 1.1
 # Operations a restore may send without changing anything.
 READ_OPERATIONS = frozenset(
-    {"ListObjectVersions", "GetBucketVersioning", "GetBucketReplication", "HeadObject", "GetObjectTagging"}
+    {
+        "ListObjectVersions",
+        "ListObjectsV2",
+        "GetBucketVersioning",
+        "GetBucketReplication",
+        "HeadObject",
+        "GetObject",
+        "GetObjectTagging",
+    }
 )
 
 
@@ -54,13 +61,39 @@ def replicate(s3: Any, bucket: str, replica: str) -> None:
 
 
 def point_in_time(before: Callable[[], None], after: Callable[[], None]) -> datetime:
-    """Run ``before``, pick T, run ``after``; returns T."""
+    """Run ``before``, pick T, run ``after``; returns T.
+
+    moto truncates LastModified to the second, so T is the last instant of the second in which
+    ``before`` ended, and ``after`` starts once the next second has begun (cheaper than sleeping 1.1 s
+    on each side, and just as exact).
+    """
     before()
-    time.sleep(SECOND_AND_A_BIT)
-    at = datetime.now(UTC)
-    time.sleep(SECOND_AND_A_BIT)
+    now = time.time()
+    second = int(now)
+    at = datetime.fromtimestamp(second + 0.999, UTC)
+    time.sleep(second + 1.02 - now)
     after()
     return at
+
+
+def moto_put(bucket: str, objects: dict[str, bytes]) -> None:
+    """Seed many versions through moto's in-process backend (no HTTP): for bulk data only."""
+    backend = _moto_backend()
+    for key, body in objects.items():
+        backend.put_object(bucket, key, body)
+
+
+def moto_delete(bucket: str, keys: list[str]) -> None:
+    backend = _moto_backend()
+    for key in keys:
+        backend.delete_object(bucket, key)
+
+
+def _moto_backend() -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
 
 
 def current_contents(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]:
@@ -69,6 +102,13 @@ def current_contents(s3: Any, bucket: str, prefix: str = "") -> dict[str, bytes]
         for item in page.get("Contents", []):
             contents[item["Key"]] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return contents
+
+
+def current_md5s(s3: Any, bucket: str) -> dict[str, str]:
+    md5s = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        md5s |= {item["Key"]: item["ETag"].strip('"') for item in page.get("Contents", [])}
+    return md5s
 
 
 def data_versions(s3: Any, bucket: str) -> set[tuple[str, str]]:
@@ -173,11 +213,42 @@ class FaultInjector:
 def report_mfa_delete_enabled(client: Any) -> None:
     """moto does not model MFA delete: answer GetBucketVersioning as a bucket with MFA delete would."""
 
-    class _Ok:
-        status_code = 200
-        headers: dict[str, str] = {}
-
     def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
         return _Ok(), {"Status": "Enabled", "MFADelete": "Enabled", "ResponseMetadata": {}}
 
     client.meta.events.register("before-call.s3.GetBucketVersioning", answer)
+
+
+class _Ok:
+    status_code = 200
+    headers: dict[str, str] = {}
+
+
+def accept_copies_into_locked_buckets(client: Any) -> None:
+    """moto wants Content-MD5 or x-amz-sdk-checksum-algorithm on a CopyObject into a bucket with default
+    retention, as S3 does for uploads; S3's CopyObject has no body and no such rule. Send the header."""
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-amz-sdk-checksum-algorithm"] = "CRC32"
+
+    client.meta.events.register("before-sign.s3.CopyObject", add_header)
+
+
+def restore_archived_versions_in_moto(client: Any) -> list[dict[str, Any]]:
+    """moto's RestoreObject ignores VersionId (it restores the current version), so the call is answered
+    here: the named version is restored in moto's backend, as S3 would after the retrieval. Returns the
+    recorded requests."""
+    requests: list[dict[str, Any]] = []
+
+    def restore_named_version(params: dict[str, Any], **_: Any) -> None:
+        requests.append(dict(params))
+        key = _moto_backend().get_object(params["Bucket"], params["Key"], version_id=params["VersionId"])
+        assert key is not None
+        key.restore(params["RestoreRequest"]["Days"])
+
+    def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return _Ok(), {"ResponseMetadata": {"HTTPStatusCode": 202}}
+
+    client.meta.events.register("provide-client-params.s3.RestoreObject", restore_named_version)
+    client.meta.events.register("before-call.s3.RestoreObject", answer)
+    return requests

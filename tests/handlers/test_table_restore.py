@@ -9,6 +9,7 @@ after validation passes. Backup restores are real snapshots in moto, so those te
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,9 +70,7 @@ def make_source(clients: TableClients, *, protected: bool = True, items: int = 3
             {"Key": "dr:rpo-logical-minutes", "Value": "0"},
         ],
     )["TableDescription"]["TableArn"]
-    ddb.update_time_to_live(
-        TableName=SOURCE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    ddb.update_time_to_live(TableName=SOURCE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
     ddb.update_continuous_backups(
         TableName=SOURCE,
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 14},
@@ -169,9 +168,9 @@ def test_pitr_restore_requests_the_time_and_reapplies_everything_dropped(mock_aw
         ServiceNamespace="dynamodb", ResourceIds=[f"table/{target}"]
     )["ScalableTargets"]
     assert [(s["MinCapacity"], s["MaxCapacity"]) for s in scalable] == [(5, 50)]
-    policies = clients.autoscaling.describe_scaling_policies(
-        ServiceNamespace="dynamodb", ResourceId=f"table/{target}"
-    )["ScalingPolicies"]
+    policies = clients.autoscaling.describe_scaling_policies(ServiceNamespace="dynamodb", ResourceId=f"table/{target}")[
+        "ScalingPolicies"
+    ]
     # moto filters ResourceId as a substring, so the source's policy shows up too: match exactly.
     assert [p["PolicyName"] for p in policies if p["ResourceId"] == f"table/{target}"] == ["orders-read"]
     # Only the operator's alarm is copied; autoscaling's own alarms come with the new policy.
@@ -179,6 +178,8 @@ def test_pitr_restore_requests_the_time_and_reapplies_everything_dropped(mock_aw
     [alarm] = clients.cloudwatch.describe_alarms(AlarmNames=[f"{target}-throttles"])["MetricAlarms"]
     assert alarm["Dimensions"] == [{"Name": "TableName", "Value": target}]
     assert alarm["Threshold"] == 1 and alarm["MetricName"] == "ThrottledRequests"
+    [original] = clients.cloudwatch.describe_alarms(AlarmNames=[f"{SOURCE}-throttles"])["MetricAlarms"]
+    assert original["Dimensions"] == [{"Name": "TableName", "Value": SOURCE}]  # the source's alarm is untouched
     assert report["validation"] == {
         "count": 3,
         "reference": None,
@@ -271,9 +272,7 @@ def test_validation_reports_missing_different_unexpected_and_count_drift(mock_aw
         expected_count=4,
     )
 
-    validation = restore_table(clients, SOURCE, backup_arn=backup_arn, reference=wrong, wait=FAST_WAIT)[
-        "validation"
-    ]
+    validation = restore_table(clients, SOURCE, backup_arn=backup_arn, reference=wrong, wait=FAST_WAIT)["validation"]
 
     assert validation["ok"] is False and validation["mismatch_count"] == 4
     problems = {(m["problem"], json.dumps(m.get("key"), sort_keys=True)) for m in validation["mismatches"]}
@@ -304,6 +303,23 @@ def test_a_jsonl_export_is_a_complete_reference(mock_aws: None, tmp_path: Path) 
 
     assert reference.expected_count == 4
     assert [m["problem"] for m in validation["mismatches"]] == ["count", "missing"]
+
+
+def test_a_large_gzipped_export_is_sampled_without_loading_it(tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl.gz"
+    with gzip.open(export, "wt", encoding="utf-8") as out:
+        for index in range(500):
+            out.write(json.dumps({"Item": _item(f"k{index:03d}", v=index)}) + "\n")
+
+    reference = load_reference(export, ["pk"], sample_size=50, seed=7)
+
+    assert reference.expected_count == 500 and len(reference.expected) == 50
+    keys = [entry.key["pk"]["S"] for entry in reference.expected]
+    assert len(set(keys)) == 50
+    assert max(keys) > "k100"  # a reservoir sample, not just the first 50 lines
+    assert all(
+        entry.item == _item(entry.key["pk"]["S"], v=int(entry.key["pk"]["S"][1:])) for entry in reference.expected
+    )
 
 
 def test_cutover_writes_the_setting_only_after_validation_passes(mock_aws: None) -> None:
