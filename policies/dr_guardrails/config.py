@@ -66,8 +66,7 @@ def tiers_schema(default: list[str], what: str) -> dict[str, Any]:
         "items": {"type": "string", "enum": ["1", "2", "3"]},
         "default": default,
         "description": (
-            f"DR tiers (the `dr:tier` tag) whose buckets {what}. "
-            "A bucket without a `dr:tier` tag is always checked."
+            f"DR tiers (the `dr:tier` tag) whose buckets {what}. A bucket without a `dr:tier` tag is always checked."
         ),
     }
 

@@ -15,6 +15,7 @@ from .props import (
     describe,
     elements,
     expect,
+    is_absent,
     label,
     lookup,
     number,
@@ -58,7 +59,7 @@ def _period_days(period: Any) -> float:
     value = number(period)
     if value is not None:
         return value
-    return AWS_DEFAULT_PITR_DAYS if period is None or not period else -1
+    return AWS_DEFAULT_PITR_DAYS if is_absent(period) else -1
 
 
 def fix_pitr(args: ResourceValidationArgs, config: Config) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs
 from . import types
 from .framework import Config
 from .index import StackIndex
-from .props import UNKNOWN, cannot_verify, describe, elements, is_absent, lookup, region_of
+from .props import MISSING, UNKNOWN, cannot_verify, describe, elements, is_absent, lookup, region_of
 
 ROUTE53_NAMESPACE = "AWS/Route53"
 
@@ -74,9 +74,12 @@ def check_secondary_exists(index: StackIndex, _config: Config) -> Iterator[tuple
         if key is UNKNOWN:
             yield record.urn, cannot_verify(f"{record.name}.zoneId/name/type (needed to find its SECONDARY)")
         elif not secondaries.get(key):
-            yield record.urn, (
-                f"PRIMARY failover record '{record.name}' has no SECONDARY record with the same zone, name and "
-                "type; declare one pointing at the recovery region"
+            yield (
+                record.urn,
+                (
+                    f"PRIMARY failover record '{record.name}' has no SECONDARY record with the same zone, name and "
+                    "type; declare one pointing at the recovery region"
+                ),
             )
 
 
@@ -91,6 +94,11 @@ def check_route53_alarm_region(args: ResourceValidationArgs, config: Config) -> 
     region = region_of(args.props, args.provider)
     if region is UNKNOWN:
         yield cannot_verify("region (from the resource or its provider)")
+    elif region is MISSING:
+        yield (
+            f"alarm on {ROUTE53_NAMESPACE} metrics pins no region (neither `region` nor its provider sets one), so it "
+            f"lands wherever AWS_REGION points; create it with a {wanted} provider"
+        )
     elif region != wanted:
         yield (
             f"alarm on {ROUTE53_NAMESPACE} metrics is in {describe(region)}; Route 53 health-check metrics exist only "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -12,6 +12,7 @@ from pulumi_policy import (
     PolicyComplianceFramework,
     PolicyConfigSchema,
     ReportViolation,
+    ResourceRemediation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
@@ -88,11 +89,9 @@ class PolicySpec:
         }
         if self.is_stack_policy:
             return StackValidationPolicy(validate=self._validate_stack, **common)
-        return ResourceValidationPolicy(
-            validate=self._validate_resource,
-            remediate=self._remediate if self.fix is not None else None,
-            **common,
-        )
+        # The SDK's type says remediate returns an Awaitable, but its servicer accepts plain props too.
+        remediate = cast(ResourceRemediation, self._remediate) if self.fix is not None else None
+        return ResourceValidationPolicy(validate=self._validate_resource, remediate=remediate, **common)
 
     def _validate_resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in self.resource_types:

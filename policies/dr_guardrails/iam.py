@@ -50,7 +50,9 @@ def statement_problems(statements: list[dict[str, Any]], forbidden: list[str]) -
                     yield f'{where} allows "{action}", which grants {name}'
 
 
-def _grants(index: StackIndex, role: PolicyResource, links: dict[str, list[PolicyResource]], config: Config) -> Iterator[Grant]:
+def _grants(
+    index: StackIndex, role: PolicyResource, links: dict[str, list[PolicyResource]], config: Config
+) -> Iterator[Grant]:
     policies = elements(role.props, "inlinePolicies")
     if policies is UNKNOWN:
         yield Grant("inlinePolicies", UNKNOWN)
@@ -110,7 +112,10 @@ def check_dr_role_least_privilege(index: StackIndex, config: Config) -> Iterator
             for grant in _grants(index, role, links, config):
                 where = f"{kind} role '{role.name}', {grant.source}"
                 for message in _grant_messages(grant, forbidden):
-                    yield role.urn, cannot_verify(f"policy document of {where}") if message is UNKNOWN else f"{where}: {message}"
+                    yield (
+                        role.urn,
+                        cannot_verify(f"policy document of {where}") if message is UNKNOWN else f"{where}: {message}",
+                    )
 
 
 def _grant_messages(grant: Grant, forbidden: list[str]) -> Iterator[Any]:

@@ -17,9 +17,7 @@ from pulumi_policy import PolicyResource
 from . import types
 from .props import MISSING, UNKNOWN, Tags, lookup
 
-_KIND_BY_TYPE: dict[str, str] = {
-    token: kind for kind, tokens in types.BUCKET_CHILDREN.items() for token in tokens
-}
+_KIND_BY_TYPE: dict[str, str] = {token: kind for kind, tokens in types.BUCKET_CHILDREN.items() for token in tokens}
 
 
 class StackIndex:
@@ -29,9 +27,7 @@ class StackIndex:
         self.by_type: dict[str, list[PolicyResource]] = defaultdict(list)
         self.buckets: list[PolicyResource] = []
         self.tables: list[PolicyResource] = []
-        self._bucket_children: dict[str, dict[str, list[PolicyResource]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        self._bucket_children: dict[str, dict[str, list[PolicyResource]]] = defaultdict(lambda: defaultdict(list))
         self._table_replicas: dict[str, list[PolicyResource]] = defaultdict(list)
         self._by_name: dict[tuple[str, str], PolicyResource] = {}
         self._tags: dict[str, Tags] = {}
@@ -90,9 +86,7 @@ class StackIndex:
     def dependencies_of_type(
         self, resource: PolicyResource, prop: str, target_types: frozenset[str]
     ) -> list[PolicyResource]:
-        return [
-            dep for dep in resource.property_dependencies.get(prop, []) if dep.resource_type in target_types
-        ]
+        return [dep for dep in resource.property_dependencies.get(prop, []) if dep.resource_type in target_types]
 
     def replication_destination_buckets(self, replication: PolicyResource) -> list[PolicyResource]:
         """Buckets that a replication configuration's rules point at (dependencies, else known ARNs)."""

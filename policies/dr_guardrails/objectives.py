@@ -22,7 +22,8 @@ def check_objectives_declared(args: ResourceValidationArgs, _config: Config) -> 
     if tier is UNKNOWN:
         yield cannot_verify(f"tags.{TIER_TAG}")
     elif tier not in VALID_TIERS:
-        yield f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {'not set' if tier is MISSING else repr(tier)})"
+        declared = "not set" if tier is MISSING else repr(tier)
+        yield f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {declared})"
     for key in OBJECTIVE_TAGS:
         value = objective(tags, key)
         if value is UNKNOWN:
@@ -70,23 +71,31 @@ def check_bucket_objectives_achievable(index: StackIndex, config: Config) -> Ite
             if False not in needed and UNKNOWN in needed:
                 yield bucket.urn, cannot_verify(f"{bucket.name}: versioning/object lock ({mechanisms})")
             elif rpo == 0 and False in needed:
-                yield bucket.urn, (
-                    f"bucket '{bucket.name}' declares {LOGICAL_RPO}=0; configured: {mechanisms}; "
-                    "needs versioning Enabled and object lock with a default retention"
+                yield (
+                    bucket.urn,
+                    (
+                        f"bucket '{bucket.name}' declares {LOGICAL_RPO}=0; configured: {mechanisms}; "
+                        "needs versioning Enabled and object lock with a default retention"
+                    ),
                 )
             elif False in needed:
-                yield bucket.urn, (
-                    f"bucket '{bucket.name}' declares {LOGICAL_RPO}={rpo}; configured: {mechanisms}; "
-                    "without versioning an overwrite or delete loses data immediately; needs versioning Enabled"
+                yield (
+                    bucket.urn,
+                    (
+                        f"bucket '{bucket.name}' declares {LOGICAL_RPO}={rpo}; configured: {mechanisms}; "
+                        "without versioning an overwrite or delete loses data immediately; needs versioning Enabled"
+                    ),
                 )
         regional = {key: declared[key] for key in (REGIONAL_RPO, REGIONAL_RTO) if key in declared}
         if not regional or index.is_replication_destination(bucket):
             continue  # a replica is itself the regional copy
-        rpo = regional.get(REGIONAL_RPO)
-        if rpo is not None and rpo < rtc_minutes:
-            yield bucket.urn, (
-                f"bucket '{bucket.name}' declares {REGIONAL_RPO}={rpo}; S3 replication with RTC replicates 99.99% of "
-                f"objects within {rtc_minutes} minutes and nothing faster exists; declare at least {rtc_minutes}"
+        regional_rpo = regional.get(REGIONAL_RPO)
+        if regional_rpo is not None and regional_rpo < rtc_minutes:
+            yield (
+                bucket.urn,
+                f"bucket '{bucket.name}' declares {REGIONAL_RPO}={regional_rpo}; S3 replication with RTC replicates "
+                f"99.99% of objects within {rtc_minutes} minutes and nothing faster exists; "
+                f"declare at least {rtc_minutes}",
             )
             continue
         report = replication_report(index, bucket)
@@ -94,18 +103,21 @@ def check_bucket_objectives_achievable(index: StackIndex, config: Config) -> Ite
             yield bucket.urn, cannot_verify(", ".join(report.unknown))
             continue
         configured = (
-            "cross-region replication with RTC" if report.rtc
-            else "cross-region replication without RTC" if report.cross_region
+            "cross-region replication with RTC"
+            if report.rtc
+            else "cross-region replication without RTC"
+            if report.cross_region
             else "no cross-region replication"
         )
-        needs_rtc = rpo is not None and rpo <= rtc_minutes
+        needs_rtc = regional_rpo is not None and regional_rpo <= rtc_minutes
         if not report.cross_region or (needs_rtc and not report.rtc):
             wanted = "a cross-region BucketReplicationConfig" + (
                 f" with Replication Time Control ({rtc_minutes} min)" if needs_rtc else ""
             )
             declared_text = ", ".join(f"{key}={value}" for key, value in regional.items())
-            yield bucket.urn, (
-                f"bucket '{bucket.name}' declares {declared_text}; configured: {configured}; needs {wanted}"
+            yield (
+                bucket.urn,
+                (f"bucket '{bucket.name}' declares {declared_text}; configured: {configured}; needs {wanted}"),
             )
 
 
@@ -125,12 +137,21 @@ def check_table_objectives_achievable(index: StackIndex, config: Config) -> Iter
             f"backups every {backup_interval} min restoring in about {restore_minutes} min"
         )
         rules = (
-            (LOGICAL_RPO, backup_interval, pitr, "point-in-time recovery (pointInTimeRecovery.enabled)",
-             "the backup interval"),
-            (REGIONAL_RPO, backup_interval, has_replica, "a replica in another region",
-             "the backup interval"),
-            (REGIONAL_RTO, restore_minutes, has_replica, "a replica in another region to fail over to",
-             "a restore from backup"),
+            (
+                LOGICAL_RPO,
+                backup_interval,
+                pitr,
+                "point-in-time recovery (pointInTimeRecovery.enabled)",
+                "the backup interval",
+            ),
+            (REGIONAL_RPO, backup_interval, has_replica, "a replica in another region", "the backup interval"),
+            (
+                REGIONAL_RTO,
+                restore_minutes,
+                has_replica,
+                "a replica in another region to fail over to",
+                "a restore from backup",
+            ),
         )
         for key, limit, mechanism, wanted, bound in rules:
             if key not in declared or declared[key] >= limit or mechanism is True:
@@ -138,7 +159,10 @@ def check_table_objectives_achievable(index: StackIndex, config: Config) -> Iter
             if mechanism is UNKNOWN:
                 yield table.urn, cannot_verify(f"{table.name}: {wanted}")
                 continue
-            yield table.urn, (
-                f"table '{table.name}' declares {key}={declared[key]}, shorter than {bound} ({limit} min); "
-                f"configured: {configured}; needs {wanted}"
+            yield (
+                table.urn,
+                (
+                    f"table '{table.name}' declares {key}={declared[key]}, shorter than {bound} ({limit} min); "
+                    f"configured: {configured}; needs {wanted}"
+                ),
             )

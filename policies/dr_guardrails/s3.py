@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
+from . import config as pack_config
 from . import types
 from .config import waiver_for
 from .framework import Config
@@ -104,7 +105,9 @@ def encryption_problems(props: Any, config: Config) -> Iterator[str]:
                 f"(declared: {describe(algorithm)})"
             )
         # An unknown key id still names a key (it is another resource's output), so only absence fails.
-        if config["requireCustomerManagedKey"] and is_absent(lookup(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")):
+        if config["requireCustomerManagedKey"] and is_absent(
+            lookup(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")
+        ):
             yield (
                 f"{label('rules', *default, 'kmsMasterKeyId')} must name a customer-managed KMS key "
                 "(the AWS managed key cannot be shared with the replication role or rotated on your schedule)"
@@ -198,7 +201,9 @@ class ChildFindings:
         return UNKNOWN if self.unknown else True
 
 
-def child_findings(index: StackIndex, bucket: PolicyResource, kind: str, problems: Problems, config: Config) -> ChildFindings:
+def child_findings(
+    index: StackIndex, bucket: PolicyResource, kind: str, problems: Problems, config: Config
+) -> ChildFindings:
     """Nothing when at least one child of ``kind`` complies; unknowns alone when one child might."""
     children = index.children(bucket, kind)
     if not children:
@@ -227,7 +232,9 @@ _CHILD_NOUNS: Final = {
 }
 
 
-def require_child(kind: str, problems: Problems, what: str) -> Callable[[StackIndex, Config], Iterator[tuple[str, str]]]:
+def require_child(
+    kind: str, problems: Problems, what: str
+) -> Callable[[StackIndex, Config], Iterator[tuple[str, str]]]:
     """A stack check: every bucket of the configured tiers has a compliant ``kind`` child."""
 
     def check(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
@@ -237,7 +244,10 @@ def require_child(kind: str, problems: Problems, what: str) -> Callable[[StackIn
                 continue
             findings = child_findings(index, bucket, kind, problems, config)
             if findings.verdict is not True and scope is UNKNOWN:
-                yield bucket.urn, cannot_verify(f"tags.dr:tier of bucket '{bucket.name}' (it decides whether {what} applies)")
+                yield (
+                    bucket.urn,
+                    cannot_verify(f"tags.dr:tier of bucket '{bucket.name}' (it decides whether {what} applies)"),
+                )
                 continue
             for problem in findings.problems:
                 yield bucket.urn, f"bucket '{bucket.name}' needs {what}: {problem}"
@@ -295,9 +305,7 @@ def mfa_required(index: StackIndex, bucket: PolicyResource, config: Config) -> A
 
 
 def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
-    from .config import today  # looked up at call time so tests can pin the date
-
-    date = today()
+    date = pack_config.today()
     for bucket in index.buckets:
         required = mfa_required(index, bucket, config)
         if required is False:
@@ -313,20 +321,22 @@ def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, s
             yield bucket.urn, cannot_verify(", ".join(what))
             continue
         expired = "".join(
-            f" Exception '{waiver.pattern}' ({waiver.reason}) expired on {waiver.expires}." for waiver in decision.expired
+            f" Exception '{waiver.pattern}' ({waiver.reason}) expired on {waiver.expires}."
+            for waiver in decision.expired
         )
         notes = "".join(f" Note: {note}." for note in state.notes)
-        yield bucket.urn, (
-            f"bucket '{bucket.name}' requires MFA delete (tier in {config['tiers']}): configured: no "
-            f'versioning resource declares mfaDelete "Enabled" and there is no valid `{MFA_ATTESTED_TAG}` '
-            f"tag.{notes}{expired} To satisfy: {MFA_RUNBOOK}"
+        yield (
+            bucket.urn,
+            (
+                f"bucket '{bucket.name}' requires MFA delete (tier in {config['tiers']}): configured: no "
+                f'versioning resource declares mfaDelete "Enabled" and there is no valid `{MFA_ATTESTED_TAG}` '
+                f"tag.{notes}{expired} To satisfy: {MFA_RUNBOOK}"
+            ),
         )
 
 
 def check_mfa_delete_without_lifecycle(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
-    from .config import today
-
-    date = today()
+    date = pack_config.today()
     for bucket in index.buckets:
         lifecycles = [child.name for child in index.children(bucket, "lifecycle")]
         inline = elements(bucket.props, "lifecycleRules")
@@ -344,10 +354,13 @@ def check_mfa_delete_without_lifecycle(index: StackIndex, config: Config) -> Ite
         if required is True and waiver_for(bucket.name, config, date).active is None:
             reasons.append(f"its tier (in {config['tiers']}) requires MFA delete")
         if reasons:
-            yield bucket.urn, (
-                f"bucket '{bucket.name}' combines MFA delete ({'; '.join(reasons)}) with a lifecycle "
-                f"configuration ({', '.join(lifecycles)}); AWS rejects lifecycle rules on an MFA-delete "
-                "bucket. Keep MFA delete on the primary and move the lifecycle to the replica."
+            yield (
+                bucket.urn,
+                (
+                    f"bucket '{bucket.name}' combines MFA delete ({'; '.join(reasons)}) with a lifecycle "
+                    f"configuration ({', '.join(lifecycles)}); AWS rejects lifecycle rules on an MFA-delete "
+                    "bucket. Keep MFA delete on the primary and move the lifecycle to the replica."
+                ),
             )
         elif state.unknown or required is UNKNOWN:
             yield bucket.urn, cannot_verify(", ".join(state.unknown or [f"tags.dr:tier of bucket '{bucket.name}'"]))
@@ -482,7 +495,10 @@ def check_tier_replication(index: StackIndex, config: Config) -> Iterator[tuple[
         if report.compliant:
             continue
         if scope is UNKNOWN:
-            yield bucket.urn, cannot_verify(f"tags.dr:tier of bucket '{bucket.name}' (it decides whether replication applies)")
+            yield (
+                bucket.urn,
+                cannot_verify(f"tags.dr:tier of bucket '{bucket.name}' (it decides whether replication applies)"),
+            )
             continue
         for problem in report.problems:
             yield bucket.urn, f"bucket '{bucket.name}' needs cross-region replication with RTC: {problem}"

@@ -1,0 +1,13 @@
+"""Entry point the Pulumi engine runs: serves the dr-guardrails pack over the Analyzer protocol."""
+
+from dr_guardrails import PACK_NAME, POLICIES
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+PolicyPack(
+    name=PACK_NAME,
+    policies=POLICIES,
+    # Each policy sets its own level (mandatory, or remediate where the fix is safe); this is the fallback.
+    enforcement_level=EnforcementLevel.MANDATORY,
+    description="Disaster-recovery guardrails for pulumi-aws v7: versioning, MFA delete, object lock, PITR, "
+    "replication, encryption, failover, declared objectives and least-privilege DR roles.",
+)

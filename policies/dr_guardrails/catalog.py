@@ -1,0 +1,444 @@
+"""The registry: every policy of the pack, its metadata and its configuration, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pulumi_policy import Policy, Severity
+
+from . import dynamodb, failover, iam, kms, objectives, s3, types
+from .config import EXCEPTIONS_SCHEMA, tiers_schema
+from .framework import Control, PolicySpec
+
+PACK_NAME: Final = "dr-guardrails"
+
+ALL_TIERS = ["1", "2", "3"]
+LOCK_MODES = ["COMPLIANCE", "GOVERNANCE"]
+
+
+def _security_hub(control: str) -> Control:
+    return Control("Security Hub", control)
+
+
+def _aws_config(rule: str) -> Control:
+    return Control("Config", rule)
+
+
+_MIN_RETENTION = {
+    "type": "integer",
+    "minimum": 1,
+    "default": 7,
+    "description": "Minimum default object-lock retention, in days (years count as 365 days).",
+}
+_ALLOWED_MODES = {
+    "type": "array",
+    "items": {"type": "string", "enum": LOCK_MODES},
+    "default": LOCK_MODES,
+    "description": "Object-lock retention modes allowed as the bucket default.",
+}
+_MFA_TIERS = tiers_schema(["1"], "need MFA delete (replication destinations are exempt: they carry the lifecycle)")
+
+CATALOG: Final[tuple[PolicySpec, ...]] = (
+    # --- S3: versioning -------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-versioning-enabled",
+        description="Checks that every S3 BucketVersioning resource sets versioningConfiguration.status to Enabled.",
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.14"), _aws_config("s3-bucket-versioning-enabled")),
+        remediation_steps='Set versioning_configuration={"status": "Enabled"} on the aws.s3.BucketVersioning resource.',
+        resource_types=types.BUCKET_VERSIONING,
+        check=s3.resource_check(s3.versioning_problems),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-versioning-attached",
+        description=(
+            "Checks that every S3 bucket of the configured tiers has a BucketVersioning resource with status Enabled."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.14"), _aws_config("s3-bucket-versioning-enabled")),
+        remediation_steps="Declare aws.s3.BucketVersioning(bucket=<bucket>.id, status Enabled) for the bucket.",
+        config={"tiers": tiers_schema(["1", "2"], "must be versioned (tier 3 accepts loss by contract)")},
+        check=s3.require_child("versioning", s3.versioning_problems, "versioning Enabled"),
+    ),
+    # --- S3: MFA delete -------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-mfa-delete-enabled",
+        description=(
+            "Checks that primary buckets of the configured tiers declare MFA delete or carry the root attestation tag."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.20"),),
+        remediation_steps=s3.MFA_RUNBOOK,
+        config={"tiers": _MFA_TIERS, "exceptions": EXCEPTIONS_SCHEMA},
+        check=s3.check_mfa_delete,
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-mfa-delete-without-lifecycle",
+        description=(
+            "Checks that no bucket combines MFA delete (declared, attested or required by its tier) with a lifecycle "
+            "configuration."
+        ),
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Keep MFA delete on the primary bucket and move its lifecycle rules to the replica; AWS rejects "
+            "lifecycle configuration on MFA-delete buckets."
+        ),
+        config={"tiers": _MFA_TIERS, "exceptions": EXCEPTIONS_SCHEMA},
+        check=s3.check_mfa_delete_without_lifecycle,
+    ),
+    # --- S3: object lock ------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-object-lock-enabled",
+        description="Checks that S3 buckets of the configured tiers are created with objectLockEnabled true.",
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
+        remediation_steps=(
+            "Create the bucket with object_lock_enabled=True (it cannot be turned on later without AWS support)."
+        ),
+        resource_types=types.BUCKET,
+        config={"tiers": tiers_schema(["1", "2"], "need object lock")},
+        check=s3.check_bucket_object_lock_enabled,
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-object-lock-retention",
+        description=(
+            "Checks that every object-lock configuration sets a default retention of at least N days in an allowed "
+            "mode."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
+        remediation_steps="Set rule.default_retention with mode COMPLIANCE or GOVERNANCE and days >= minRetentionDays.",
+        resource_types=types.OBJECT_LOCK_CONFIGURATION,
+        config={"minRetentionDays": _MIN_RETENTION, "allowedModes": _ALLOWED_MODES},
+        check=s3.resource_check(s3.object_lock_retention_problems),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-object-lock-attached",
+        description=(
+            "Checks that every S3 bucket of the configured tiers has an object-lock configuration with a compliant "
+            "default retention."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
+        remediation_steps="Declare aws.s3.BucketObjectLockConfiguration for the bucket with a default retention.",
+        config={
+            "tiers": tiers_schema(["1", "2"], "need object lock"),
+            "minRetentionDays": _MIN_RETENTION,
+            "allowedModes": _ALLOWED_MODES,
+        },
+        check=s3.require_child("object_lock", s3.object_lock_retention_problems, "an object-lock default retention"),
+    ),
+    # --- S3: replication ------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-replication-cross-region",
+        description=(
+            "Checks that primary buckets of the configured tiers replicate to another region with RTC, metrics, delete "
+            "markers and the replica KMS key."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("S3.7"), _aws_config("s3-bucket-cross-region-replication-enabled")),
+        remediation_steps=(
+            "Declare aws.s3.BucketReplicationConfig to a versioned bucket in the recovery region: rule status Enabled, "
+            "destination.replication_time and destination.metrics Enabled, delete_marker_replication Enabled and, "
+            "for SSE-KMS sources, destination.encryption_configuration.replica_kms_key_id plus "
+            "source_selection_criteria.sse_kms_encrypted_objects Enabled."
+        ),
+        config={"tiers": tiers_schema(["1"], "must replicate across regions")},
+        check=s3.check_tier_replication,
+    ),
+    # --- S3: encryption and exposure ------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-sse-kms",
+        description="Checks that every S3 server-side encryption configuration uses SSE-KMS.",
+        severity=Severity.MEDIUM,
+        controls=(_security_hub("S3.17"),),
+        remediation_steps=(
+            'Set apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms", "kms_master_key_id": <key arn>}.'
+        ),
+        resource_types=types.ENCRYPTION_CONFIGURATION,
+        config={
+            "requireCustomerManagedKey": {
+                "type": "boolean",
+                "default": True,
+                "description": "Require kmsMasterKeyId (a customer-managed key), not the AWS managed aws/s3 key.",
+            }
+        },
+        check=s3.resource_check(s3.encryption_problems),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-sse-kms-attached",
+        description="Checks that every S3 bucket of the configured tiers has an SSE-KMS encryption configuration.",
+        severity=Severity.MEDIUM,
+        controls=(_security_hub("S3.17"),),
+        remediation_steps="Declare aws.s3.BucketServerSideEncryptionConfiguration for the bucket with SSE-KMS.",
+        config={
+            "tiers": tiers_schema(ALL_TIERS, "must use SSE-KMS"),
+            "requireCustomerManagedKey": {"type": "boolean", "default": True},
+        },
+        check=s3.require_child("encryption", s3.encryption_problems, "SSE-KMS default encryption"),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-public-access-block",
+        description="Checks that every S3 public access block sets all four flags to true.",
+        severity=Severity.CRITICAL,
+        controls=(_security_hub("S3.8"), _aws_config("s3-bucket-level-public-access-prohibited")),
+        remediation_steps=(
+            "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to True."
+        ),
+        resource_types=types.PUBLIC_ACCESS_BLOCK,
+        check=s3.resource_check(s3.public_access_block_problems),
+        fix=s3.fix_public_access_block,
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-public-access-block-attached",
+        description=(
+            "Checks that every S3 bucket of the configured tiers has a public access block with all four flags."
+        ),
+        severity=Severity.CRITICAL,
+        controls=(_security_hub("S3.8"), _aws_config("s3-bucket-level-public-access-prohibited")),
+        remediation_steps="Declare aws.s3.BucketPublicAccessBlock for the bucket with all four flags True.",
+        config={"tiers": tiers_schema(ALL_TIERS, "must block public access")},
+        check=s3.require_child("public_access_block", s3.public_access_block_problems, "a public access block"),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-policy-tls-only",
+        description="Checks that every S3 bucket policy denies requests made without TLS.",
+        severity=Severity.MEDIUM,
+        controls=(_security_hub("S3.5"), _aws_config("s3-bucket-ssl-requests-only")),
+        remediation_steps=(
+            'Add a statement {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket arn>, '
+            '<bucket arn>/*], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.'
+        ),
+        resource_types=types.BUCKET_POLICY,
+        check=s3.resource_check(s3.tls_policy_problems),
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-policy-tls-only-attached",
+        description=(
+            "Checks that every S3 bucket of the configured tiers has a bucket policy that denies requests made without "
+            "TLS."
+        ),
+        severity=Severity.MEDIUM,
+        controls=(_security_hub("S3.5"), _aws_config("s3-bucket-ssl-requests-only")),
+        remediation_steps="Declare aws.s3.BucketPolicy for the bucket with the aws:SecureTransport deny statement.",
+        config={"tiers": tiers_schema(ALL_TIERS, "must deny non-TLS requests")},
+        check=s3.require_child("policy", s3.tls_policy_problems, "a TLS-only bucket policy"),
+    ),
+    # --- DynamoDB ---------------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-dynamodb-table-pitr-enabled",
+        description=(
+            "Checks that PITR is on for every DynamoDB table, inline replica and TableReplica, with a long enough "
+            "recovery period."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("DynamoDB.2"), _aws_config("dynamodb-pitr-enabled")),
+        remediation_steps=(
+            'Set point_in_time_recovery={"enabled": True, "recovery_period_in_days": N} on the table, '
+            "point_in_time_recovery=True on each replica and TableReplica (remediated automatically at `remediate`)."
+        ),
+        resource_types=types.TABLE | types.TABLE_REPLICA,
+        config={
+            "minRecoveryPeriodDays": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 35,
+                "default": 35,
+                "description": "Minimum PITR recovery period in days (an unset period is AWS's default of 35).",
+            }
+        },
+        check=dynamodb.pitr_problems,
+        fix=dynamodb.fix_pitr,
+    ),
+    PolicySpec(
+        name="aws-dynamodb-table-deletion-protection",
+        description="Checks that deletion protection is on for every DynamoDB table, inline replica and TableReplica.",
+        severity=Severity.HIGH,
+        controls=(_security_hub("DynamoDB.6"), _aws_config("dynamodb-table-deletion-protection-enabled")),
+        remediation_steps="Set deletion_protection_enabled=True on the table, each replica and each TableReplica.",
+        resource_types=types.TABLE | types.TABLE_REPLICA,
+        check=dynamodb.deletion_protection_problems,
+        fix=dynamodb.fix_deletion_protection,
+    ),
+    PolicySpec(
+        name="aws-dynamodb-globaltable-not-legacy",
+        description="Checks that no legacy (2017) aws.dynamodb.GlobalTable is declared.",
+        severity=Severity.MEDIUM,
+        controls=(),
+        remediation_steps="Replace aws.dynamodb.GlobalTable with aws.dynamodb.Table(replicas=[...]).",
+        resource_types=types.LEGACY_GLOBAL_TABLE,
+        check=dynamodb.check_no_legacy_global_table,
+    ),
+    # --- KMS --------------------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-kms-key-rotation-enabled",
+        description="Checks that every symmetric KMS key has automatic rotation enabled.",
+        severity=Severity.MEDIUM,
+        controls=(_security_hub("KMS.4"), _aws_config("cmk-backing-key-rotation-enabled")),
+        remediation_steps="Set enable_key_rotation=True on the aws.kms.Key.",
+        resource_types=types.KMS_KEY,
+        check=kms.check_key_rotation,
+    ),
+    # --- Route 53 failover ------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-route53-record-primary-health-check",
+        description="Checks that every PRIMARY failover record has a health check.",
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Set health_check_id on the PRIMARY record to a Route 53 health check (e.g. on a recovery-region alarm)."
+        ),
+        resource_types=types.ROUTE53_RECORD,
+        check=failover.check_primary_health_check,
+    ),
+    PolicySpec(
+        name="aws-route53-record-secondary-exists",
+        description=(
+            "Checks that every PRIMARY failover record has a SECONDARY record with the same zone, name and type."
+        ),
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Declare the SECONDARY aws.route53.Record (failover_routing_policies type SECONDARY) for the same name."
+        ),
+        check=failover.check_secondary_exists,
+    ),
+    PolicySpec(
+        name="aws-cloudwatch-alarm-route53-us-east-1",
+        description=(
+            "Checks that CloudWatch alarms on AWS/Route53 health-check metrics live in us-east-1, the only region with "
+            "those metrics."
+        ),
+        severity=Severity.MEDIUM,
+        controls=(),
+        remediation_steps='Create the alarm with a us-east-1 provider (or region="us-east-1").',
+        resource_types=types.METRIC_ALARM,
+        config={
+            "region": {
+                "type": "string",
+                "default": "us-east-1",
+                "description": "The region that holds Route 53 health-check metrics.",
+            }
+        },
+        check=failover.check_route53_alarm_region,
+    ),
+    # --- Declared objectives ----------------------------------------------------------------------
+    PolicySpec(
+        name="aws-s3-bucket-objectives-declared",
+        description="Checks that every S3 bucket carries the dr:tier tag and its four RPO/RTO objective tags.",
+        severity=Severity.MEDIUM,
+        controls=(),
+        remediation_steps=(
+            "Create the bucket through a DR tier component, which writes dr:tier and the dr:rpo-*/dr:rto-* tags."
+        ),
+        resource_types=types.BUCKET,
+        check=objectives.check_objectives_declared,
+    ),
+    PolicySpec(
+        name="aws-dynamodb-table-objectives-declared",
+        description="Checks that every DynamoDB table carries the dr:tier tag and its four RPO/RTO objective tags.",
+        severity=Severity.MEDIUM,
+        controls=(),
+        remediation_steps="Create the table through the DR GlobalTable component, which writes the objective tags.",
+        resource_types=types.TABLE,
+        check=objectives.check_objectives_declared,
+    ),
+    PolicySpec(
+        name="aws-s3-bucket-objectives-achievable",
+        description=(
+            "Checks that each bucket's configured mechanisms can achieve the RPO/RTO objectives its tags declare."
+        ),
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Either add the mechanism the message names (versioning, object lock, cross-region replication with RTC) "
+            "or declare an objective the bucket can meet."
+        ),
+        config={
+            "replicationTimeControlMinutes": {
+                "type": "integer",
+                "default": 15,
+                "description": "The replication SLA of S3 RTC, in minutes.",
+            }
+        },
+        check=objectives.check_bucket_objectives_achievable,
+    ),
+    PolicySpec(
+        name="aws-dynamodb-table-objectives-achievable",
+        description=(
+            "Checks that each table's PITR, replicas and backups can achieve the RPO/RTO objectives its tags declare."
+        ),
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Enable PITR, add a replica in the recovery region, or declare an objective the table can meet."
+        ),
+        config={
+            "backupIntervalMinutes": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 1440,
+                "description": "Assumed interval between scheduled backups (AWS Backup), in minutes.",
+            },
+            "restoreFromBackupMinutes": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 240,
+                "description": "Assumed time to restore a table from a backup and repoint clients, in minutes.",
+            },
+        },
+        check=objectives.check_table_objectives_achievable,
+    ),
+    # --- IAM ----------------------------------------------------------------------------------------
+    PolicySpec(
+        name="aws-iam-role-dr-least-privilege",
+        description=(
+            "Checks that IAM roles tagged dr:role grant no wildcard actions, no object-lock bypass, and no "
+            "bucket-destroying actions to runtime roles."
+        ),
+        severity=Severity.HIGH,
+        controls=(_security_hub("IAM.1"), _security_hub("IAM.21")),
+        remediation_steps=(
+            'List the exact actions the role needs; never grant "*" or "<service>:*", never '
+            "s3:BypassGovernanceRetention, and keep s3:PutBucketVersioning / s3:DeleteBucket away from runtime roles."
+        ),
+        config={
+            "forbiddenActions": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["s3:BypassGovernanceRetention"],
+                "description": "Actions no DR role may be granted (wildcard patterns that cover them count).",
+            },
+            "runtimeForbiddenActions": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["s3:PutBucketVersioning", "s3:DeleteBucket"],
+                "description": "Further actions forbidden to roles tagged dr:role=runtime.",
+            },
+            "forbiddenManagedPolicyArns": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [
+                    "arn:aws:iam::aws:policy/AdministratorAccess",
+                    "arn:aws:iam::aws:policy/PowerUserAccess",
+                    "arn:aws:iam::aws:policy/IAMFullAccess",
+                    "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+                    "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess",
+                ],
+                "description": "AWS managed policies too broad to attach to a DR role.",
+            },
+        },
+        check=iam.check_dr_role_least_privilege,
+    ),
+)
+
+SPECS: Final = {spec.name: spec for spec in CATALOG}
+
+
+def build_policies() -> list[Policy]:
+    """Fresh pulumi-policy objects for every spec, in catalog order."""
+    return [spec.build() for spec in CATALOG]
+
+
+POLICIES: Final[list[Policy]] = build_policies()
