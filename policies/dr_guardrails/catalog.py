@@ -57,7 +57,7 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         severity=Severity.HIGH,
         controls=(_security_hub("S3.14"), _aws_config("s3-bucket-versioning-enabled")),
         remediation_steps="Declare aws.s3.BucketVersioning(bucket=<bucket>.id, status Enabled) for the bucket.",
-        config={"tiers": tiers_schema(["1", "2"], "must be versioned (tier 3 accepts loss by contract)")},
+        config={"tiers": tiers_schema(ALL_TIERS, "must be versioned")},
         check=s3.require_child("versioning", s3.versioning_problems, "versioning Enabled"),
     ),
     # --- S3: MFA delete -------------------------------------------------------------------------

@@ -261,9 +261,9 @@ def compliant_stack() -> Stack:
         {"bucket": UNKNOWN_STR, "rules": [{"id": "ia", "status": "Enabled"}]},
         links={"bucket": ["reporting"]},
     )
-    # tier 3: no versioning, no lock
+    # tier 3: versioned (every bucket is), no lock
     stack.add(BUCKET, "backup", {"bucket": "acme-backup", "tags": TIER3_TAGS}, region=PRIMARY)
-    add_bucket_children(stack, "backup", PRIMARY, lock_mode=None, versioned=False)
+    add_bucket_children(stack, "backup", PRIMARY, lock_mode=None, versioned=True)
     stack.add(
         LIFECYCLE,
         "backup-lifecycle",

@@ -73,6 +73,7 @@ def test_overrides_change_the_outcome() -> None:
     assert run_resource("aws-dynamodb-table-pitr-enabled", TABLE, short)
     assert run_resource("aws-dynamodb-table-pitr-enabled", TABLE, short, config={"minRecoveryPeriodDays": 14.0}) == []
     stack = compliant_stack()
+    stack.remove("backup-versioning")
     assert run_stack("aws-s3-bucket-versioning-attached", stack, {"tiers": ["1", "2", "3"]}), (
         "tier 3 backup is unversioned"
     )

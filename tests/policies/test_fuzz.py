@@ -154,8 +154,8 @@ def insecure_transport_false(value: Any) -> bool:
 def present_key(value: Any) -> bool:
     """Presence rules accept another resource's (unknown) output as a declared value."""
     return (
-        value == UNKNOWN_STR
-        or (isinstance(value, str) and value != "" and value not in UNKNOWNS)
+        value in UNKNOWNS
+        or (isinstance(value, str) and value != "")
         or (value is not None and value is not DELETE and not isinstance(value, str) and value not in UNKNOWNS)
     )
 

@@ -39,7 +39,8 @@ def test_index_links_children_tables_and_replication_destinations() -> None:
     assert [child.name for child in stack_index.children(by_name["audio-primary"], "replication")] == [
         "audio-replication"
     ]
-    assert stack_index.children(by_name["backup"], "versioning") == []
+    assert [child.name for child in stack_index.children(by_name["backup"], "versioning")] == ["backup-versioning"]
+    assert stack_index.children(by_name["backup"], "replication") == []
     assert [replica.name for replica in stack_index.table_replicas(by_name["orders"])] == ["orders-eu"]
     assert stack_index.is_replication_destination(by_name["audio-replica"])
     assert not stack_index.is_replication_destination(by_name["audio-primary"])

@@ -95,7 +95,7 @@ CASES: list[tuple[str, Callable[[Stack], None], str | tuple[str, ...], str]] = [
         "audio-primary",
         "versioningConfiguration.status",
     ),
-    ("aws-s3-bucket-versioning-attached", _set("backup", ("tags", "dr:tier"), "2"), "backup", "no BucketVersioning"),
+    ("aws-s3-bucket-versioning-attached", _remove("backup-versioning"), "backup", "no BucketVersioning"),
     (
         "aws-s3-bucket-mfa-delete-enabled",
         _set("audio-primary", ("tags", "dr:mfa-delete-attested"), DELETE),
@@ -256,7 +256,13 @@ CASES: list[tuple[str, Callable[[Stack], None], str | tuple[str, ...], str]] = [
     ),
     (
         "aws-s3-bucket-objectives-achievable",
-        _set("backup", ("tags", "dr:rpo-logical-minutes"), "60"),
+        lambda stack: (
+            (
+                _remove("backup-versioning")(stack),
+                _set("backup", ("tags", "dr:rpo-logical-minutes"), "60")(stack),
+            )
+            and None
+        ),
         "backup",
         "needs versioning Enabled",
     ),

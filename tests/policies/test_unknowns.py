@@ -172,7 +172,11 @@ STACK_CASES: list[tuple[str, Callable[[Stack], None], str]] = [
         _set("reporting-versioning", ("versioningConfiguration", "status"), UNKNOWN_STR),
         "reporting-versioning.versioningConfiguration.status",
     ),
-    ("aws-s3-bucket-versioning-attached", _set("backup", ("tags",), UNKNOWN_OBJ), "tags.dr:tier"),
+    (
+        "aws-s3-bucket-versioning-attached",
+        _set("backup-versioning", ("versioningConfiguration",), UNKNOWN_OBJ),
+        "versioningConfiguration",
+    ),
     ("aws-s3-bucket-mfa-delete-enabled", _set("audio-primary", ("tags",), UNKNOWN_OBJ), "tags.dr:mfa-delete-attested"),
     (
         "aws-s3-bucket-object-lock-attached",
