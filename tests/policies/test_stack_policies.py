@@ -63,6 +63,14 @@ def _unlink(name: str, prop: str, then: Callable[[Stack], None]) -> Callable[[St
     return mutate
 
 
+def _unversioned_with_rpo(bucket: str, rpo_minutes: str) -> Callable[[Stack], None]:
+    def mutate(stack: Stack) -> None:
+        stack.remove(f"{bucket}-versioning")
+        _set(bucket, ("tags", "dr:rpo-logical-minutes"), rpo_minutes)(stack)
+
+    return mutate
+
+
 def _no_replicas(stack: Stack) -> None:
     """The table's replicas are declared in two places (inline and TableReplica); drop both."""
     _set("orders", ("replicas",), [])(stack)
@@ -256,13 +264,7 @@ CASES: list[tuple[str, Callable[[Stack], None], str | tuple[str, ...], str]] = [
     ),
     (
         "aws-s3-bucket-objectives-achievable",
-        lambda stack: (
-            (
-                _remove("backup-versioning")(stack),
-                _set("backup", ("tags", "dr:rpo-logical-minutes"), "60")(stack),
-            )
-            and None
-        ),
+        _unversioned_with_rpo("backup", "60"),
         "backup",
         "needs versioning Enabled",
     ),
