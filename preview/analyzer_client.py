@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -174,12 +175,23 @@ class AnalyzerClient:
         return self._call("AnalyzeStack", analyzer_pb2.AnalyzeStackRequest(resources=resources))
 
 
+def read_policy_project(pack_dir: Path) -> dict[str, Any]:
+    """PulumiPolicy.yaml, or {} when the pack has none."""
+    policy_project = pack_dir / "PulumiPolicy.yaml"
+    if not policy_project.exists():
+        return {}
+    document = yaml.safe_load(policy_project.read_text(encoding="utf-8"))
+    return document if isinstance(document, dict) else {}
+
+
+def pack_version(pack_dir: Path, info: analyzer_pb2.AnalyzerInfo) -> str:
+    """The CLI prefers PulumiPolicy.yaml's version; Python packs always report 0.0.1 themselves."""
+    return str(read_policy_project(pack_dir).get("version") or info.version)
+
+
 def pack_interpreter(pack_dir: Path) -> str:
     """The interpreter the engine would use: PulumiPolicy.yaml's virtualenv if it exists, else ours."""
-    policy_project = pack_dir / "PulumiPolicy.yaml"
-    runtime: Any = None
-    if policy_project.exists():
-        runtime = (yaml.safe_load(policy_project.read_text(encoding="utf-8")) or {}).get("runtime")
+    runtime = read_policy_project(pack_dir).get("runtime")
     return python_interpreter(pack_dir, runtime) if runtime else sys.executable
 
 
@@ -191,8 +203,17 @@ def _tail(path: Path, limit: int = 4000) -> str:
 
 
 @contextmanager
-def running_policy_pack(pack_dir: Path, identity: StackIdentity) -> Iterator[AnalyzerClient]:
-    """Start the pack's __main__.py like the engine, yield a connected client, and stop the pack afterwards."""
+def running_policy_pack(
+    pack_dir: Path,
+    identity: StackIdentity,
+    extra_env: Mapping[str, str] | None = None,
+    python_options: Sequence[str] = (),
+) -> Iterator[AnalyzerClient]:
+    """Start the pack's __main__.py like the engine, yield a connected client, and stop the pack afterwards.
+
+    ``python_options`` go before the entry point (benchmarks/profile_pack.py wraps a pack to profile it);
+    the pack is stopped with SIGINT first so such a wrapper can write its output.
+    """
     pack_dir = pack_dir.resolve()
     entry_point = pack_dir / "__main__.py"
     if not entry_point.exists():
@@ -203,6 +224,7 @@ def running_policy_pack(pack_dir: Path, identity: StackIdentity) -> Iterator[Ana
         "PULUMI_STACK": identity.stack,
         "PULUMI_DRY_RUN": "true" if identity.dry_run else "false",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     if identity.config:
         env["PULUMI_CONFIG"] = _json(identity.config)
@@ -212,7 +234,7 @@ def running_policy_pack(pack_dir: Path, identity: StackIdentity) -> Iterator[Ana
         stderr_path = Path(scratch) / "stderr.log"
         with stderr_path.open("w", encoding="utf-8") as stderr_file:
             process = subprocess.Popen(
-                [pack_interpreter(pack_dir), str(entry_point)],
+                [pack_interpreter(pack_dir), *python_options, str(entry_point)],
                 cwd=pack_dir,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -235,13 +257,19 @@ def running_policy_pack(pack_dir: Path, identity: StackIdentity) -> Iterator[Ana
                     grpc.channel_ready_future(channel).result(timeout=PACK_START_TIMEOUT_SECONDS)
                     yield AnalyzerClient(channel, describe_failure=lambda: _tail(stderr_path))
             finally:
-                if process.poll() is None:
-                    process.terminate()
-                    try:
-                        process.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                        process.wait()
+                _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    # SIGINT is what PolicyPack handles (KeyboardInterrupt stops its server); then escalate.
+    for signal_process in (lambda: process.send_signal(signal.SIGINT), process.terminate, process.kill):
+        if process.poll() is not None:
+            return
+        signal_process()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _environment_without_pulumi_settings() -> dict[str, str]:

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -38,7 +37,7 @@ def offline_preview(
     fail_on_unverifiable: Annotated[
         bool, typer.Option(help="Exit 1 when a check could not be verified at preview.")
     ] = False,
-) -> int:
+) -> None:
     """Run PROGRAM under Pulumi's mock runtime with preview semantics and drive the policy pack through
     the Analyzer protocol, as `pulumi preview --policy-pack` would."""
     console, errors = Console(), Console(stderr=True)
@@ -58,23 +57,20 @@ def offline_preview(
         errors.print("[bold red]No policy was checked[/] (exit code 2).")
         if json_path is not None:
             _write_json(json_path, error_json(f"{kind}: {exc}"))
-        return EXIT_ERROR
+        raise typer.Exit(EXIT_ERROR) from exc
+    if report.program_output.strip():
+        # What the program printed or logged, as `pulumi preview` shows it under the stack's diagnostics.
+        errors.print(escape(report.program_output.rstrip()), style="dim")
     print_report(report, console)
     if json_path is not None:
         _write_json(json_path, report.to_json())
-    return report.exit_code(fail_on_unverifiable)
+    raise typer.Exit(report.exit_code(fail_on_unverifiable))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point; usage errors exit 2 like config errors."""
-    command = typer.main.get_command(app)
+    """Console-script entry point, returning the exit code; usage errors exit 2 like config errors."""
     try:
-        result = command.main(args=argv, prog_name="offline-preview", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_ERROR
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return EXIT_ERROR
-    return result if isinstance(result, int) else 0
+        typer.main.get_command(app).main(args=argv, prog_name="offline-preview", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else 0
+    return 0

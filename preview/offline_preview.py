@@ -16,6 +16,7 @@ from preview.analyzer_client import (
     AnalyzerClient,
     StackIdentity,
     from_struct,
+    pack_version,
     running_policy_pack,
     to_struct,
 )
@@ -111,7 +112,7 @@ def _detail(message: str, description: str) -> str:
     return message
 
 
-class _Findings:
+class Findings:
     """Sorts diagnostics into violations and not-verifiable notes, attributing each to a resource."""
 
     def __init__(self, resources_by_urn: Mapping[str, Registration], root_urn: str) -> None:
@@ -146,7 +147,8 @@ class _Findings:
             )
 
 
-def analyze_stack(client: AnalyzerClient, registrations: list[Registration], findings: _Findings) -> None:
+def analyze_registrations(client: AnalyzerClient, registrations: list[Registration], findings: Findings) -> None:
+    """The engine's order: Remediate then Analyze per resource (registration order), AnalyzeStack once."""
     providers = {item.urn: item for item in registrations if item.type.startswith("pulumi:providers:")}
     final_properties: dict[str, dict[str, Any]] = {}
     for registration in registrations:
@@ -165,9 +167,7 @@ def analyze_stack(client: AnalyzerClient, registrations: list[Registration], fin
                 elif remediation.HasField("properties"):
                     remediated = from_struct(remediation.properties)
                     changed = sorted(
-                        key
-                        for key in set(properties) | set(remediated)
-                        if properties.get(key) != remediated.get(key)
+                        key for key in set(properties) | set(remediated) if properties.get(key) != remediated.get(key)
                     )
                     findings.remediations.append(
                         AppliedRemediation(
@@ -211,21 +211,19 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
             recording = program_run.result()
             registrations = recording.registrations
             root_urn = next((item.urn for item in registrations if item.type == ROOT_STACK_TYPE), "")
-            findings = _Findings({item.urn: item for item in registrations}, root_urn)
-            analyze_stack(client, registrations, findings)
+            findings = Findings({item.urn: item for item in registrations}, root_urn)
+            analyze_registrations(client, registrations, findings)
 
     warnings = list(resolved.warnings)
     if recording.unanswered_invokes:
-        warnings.append(
-            "invokes answered with empty results offline: " + ", ".join(recording.unanswered_invokes)
-        )
+        warnings.append("invokes answered with empty results offline: " + ", ".join(recording.unanswered_invokes))
     if config.secret_keys:
         warnings.append("secret config replaced by placeholders: " + ", ".join(config.secret_keys))
     return PreviewReport(
         project=project.name,
         stack=options.stack,
         pack_name=info.name,
-        pack_version=info.version,
+        pack_version=pack_version(pack_dir, info),
         pack_path=str(options.policy_pack),
         resources=len(registrations),
         policy_levels={name: policy.enforcement_level for name, policy in sorted(resolved.policies.items())},
@@ -233,4 +231,5 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
         not_verifiable=findings.not_verifiable,
         remediations=findings.remediations,
         warnings=warnings,
+        program_output=recording.output,
     )

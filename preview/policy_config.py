@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from pulumi.runtime.proto import analyzer_pb2
 
 from preview.analyzer_client import LEVEL_NAMES, LEVEL_VALUES, PolicyConfig, from_struct
 from preview.errors import PolicyConfigError
-from pulumi.runtime.proto import analyzer_pb2
 
 ALL_POLICIES = "all"
 
@@ -156,9 +156,7 @@ def resolve_policy_config(
     _apply(result, file_config or {})
 
     problems = [
-        problem
-        for name in schemas
-        for problem in _validate(name, schemas[name], result[name].properties or {})
+        problem for name in schemas for problem in _validate(name, schemas[name], result[name].properties or {})
     ]
     if problems:
         raise PolicyConfigError("invalid policy config:\n  " + "\n  ".join(problems))

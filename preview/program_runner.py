@@ -29,14 +29,16 @@ from typing import Any
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-from google.protobuf import json_format  # noqa: E402
-from pulumi.runtime import mocks, stack  # noqa: E402
-from pulumi.runtime.sync_await import _sync_await  # noqa: E402
+from google.protobuf import json_format
+from pulumi.runtime import mocks, stack
+from pulumi.runtime.settings import get_project, get_stack
+from pulumi.runtime.sync_await import _sync_await
 
 # Wire-format constants, see sdk/go/common/resource/properties.go in pulumi/pulumi.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
 RESOURCE_REFERENCE_SIGNATURE = "5cf8f73096256a8f31e491e813e4eb8e"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 PLACEHOLDER_ACCOUNT_ID = "123456789012"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -118,7 +120,8 @@ class RecordingMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         return None, dict(args.inputs)
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
+        # A bare dict: MockMonitor.Invoke iterates the failures of a tuple, so (result, None) breaks it.
         region = args.args.get("region") or self._provider_region(args.provider) or self.default_region
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -126,21 +129,21 @@ class RecordingMocks(mocks.Mocks):
                 "arn": f"arn:aws:iam::{PLACEHOLDER_ACCOUNT_ID}:user/offline-preview",
                 "userId": "OFFLINEPREVIEW",
                 "id": PLACEHOLDER_ACCOUNT_ID,
-            }, None
+            }
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": region, "region": region, "id": region}, None
+            return {"name": region, "region": region, "id": region}
         if args.token == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsPrefix": "com.amazonaws",
                 "id": "aws",
-            }, None
+            }
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
             document = render_policy_document(args.args)
-            return {"json": document, "minifiedJson": json.dumps(json.loads(document)), "id": "offline"}, None
+            return {"json": document, "minifiedJson": json.dumps(json.loads(document)), "id": "offline"}
         self.unanswered_invokes.add(args.token)
-        return {}, None
+        return {}
 
     def _provider_region(self, provider_reference: str) -> str | None:
         provider_urn = provider_reference.rsplit("::", 1)[0] if provider_reference else ""
@@ -154,10 +157,24 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(recording_mocks)
         self.recording_mocks = recording_mocks
         self.registrations: list[dict[str, Any]] = []
+        self._urns: set[str] = set()
         self._lock = threading.Lock()
 
-    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them (Deployment.generateURN): the parent's full qualified type, except
+        the root stack's, prefixes the type. MockMonitor keeps only the parent's last type and keeps the stack."""
+        parent_type = parent.split("::")[2] if parent else ""
+        if parent_type and parent_type != ROOT_STACK_TYPE:
+            type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
+
+    def RegisterResource(self, request):  # gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
+        with self._lock:
+            if urn in self._urns:
+                # The engine rejects this too; the mock monitor would silently overwrite the first one.
+                raise ValueError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
+            self._urns.add(urn)
         properties = downgrade_resource_references(json_format.MessageToDict(request.object))
         if request.type.startswith("pulumi:providers:") and isinstance(properties.get("region"), str):
             self.recording_mocks.provider_regions[urn] = properties["region"]
@@ -178,9 +195,7 @@ class RecordingMonitor(mocks.MockMonitor):
             "options": {
                 "protect": request.protect,
                 "ignore_changes": list(request.ignoreChanges),
-                "delete_before_replace": (
-                    request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None
-                ),
+                "delete_before_replace": (request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None),
                 "additional_secret_outputs": list(request.additionalSecretOutputs),
                 "aliases": list(request.aliasURNs),
                 "custom_timeouts": {
@@ -194,7 +209,7 @@ class RecordingMonitor(mocks.MockMonitor):
             self.registrations.append(registration)
         return super().RegisterResource(request)
 
-    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+    def ReadResource(self, request):  # gRPC method name
         # Reads are not analyzed one by one by the engine, but they are part of the stack AnalyzeStack sees.
         properties = downgrade_resource_references(json_format.MessageToDict(request.properties))
         with self._lock:
@@ -268,7 +283,7 @@ def run_program(main_path: str, project: str, stack_name: str) -> dict[str, Any]
     try:
         # run_pulumi_func awaits every outstanding RPC and Output, re-raising errors from apply callbacks.
         _sync_await(stack.run_pulumi_func(program))
-    except BaseException as exc:  # noqa: BLE001 - any program failure, SystemExit included, is reported
+    except BaseException as exc:  # any failure, SystemExit included, is reported
         error = {
             "type": type(exc).__name__,
             "message": str(exc),
@@ -299,4 +314,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The result is written; skip interpreter teardown, where the SDK's leftover event loops and gRPC
+    # threads print "Exception ignored" noise that would read like a program error.
+    os._exit(exit_code)

@@ -73,9 +73,7 @@ def load_project(directory: Path) -> PulumiProject:
     runtime = document.get("runtime")
     runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if runtime_name != "python":
-        raise StackConfigError(
-            f"{project_file}: runtime is {runtime_name!r}; offline-preview runs Python programs"
-        )
+        raise StackConfigError(f"{project_file}: runtime is {runtime_name!r}; offline-preview runs Python programs")
     main = directory / str(document.get("main") or ".")
     main_path = main / "__main__.py" if main.is_dir() else main
     if not main_path.exists():

@@ -68,6 +68,7 @@ class PreviewReport:
     not_verifiable: list[NotVerifiable] = field(default_factory=list)
     remediations: list[AppliedRemediation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    program_output: str = ""
 
     @property
     def mandatory_violations(self) -> list[Violation]:

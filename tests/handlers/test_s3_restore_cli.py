@@ -5,6 +5,7 @@ The CLI builds its own clients from ``AWS_ENDPOINT_URL``, which the ``moto_endpo
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -16,9 +17,12 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-import handlers.restore_cli  # noqa: F401  (registers the command on the app)
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app
+from handlers.cli import COMMAND_MODULES, EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app
 from tests.handlers.s3_scenario import all_entries, current_contents, point_in_time, versioned_bucket
+
+# As ``drctl``'s main() does: every command module registers on the app.
+for module in COMMAND_MODULES:
+    importlib.import_module(module)
 
 BUCKET = "cli-restore"
 SUMMARY_KEYS = {
@@ -108,10 +112,6 @@ def test_unversioned_bucket_is_refused(s3: Any) -> None:
 
 def test_failed_keys_give_exit_code_1(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     at, _ = _history(s3)
-    s3.put_bucket_policy(
-        Bucket=BUCKET,
-        Policy=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )
     from handlers import s3_restore
 
     def refuse_copies(*_: Any, **__: Any) -> str:
@@ -142,3 +142,21 @@ def test_installed_drctl_prints_only_json_on_stdout(s3: Any, moto_endpoint: str)
     assert done.returncode == EXIT_OK, done.stderr
     assert len(done.stdout.splitlines()) == 1 and json.loads(done.stdout)["copied"] == 1
     assert current_contents(s3, BUCKET) == expected | {"new.txt": b"new"}
+
+
+def test_restore_lambda_entry_is_idempotent(s3: Any, lambda_context: Any) -> None:
+    """The automated-restore Lambda runs the same function; a repeated invocation writes nothing."""
+    from handlers import s3_restore
+
+    at, expected = _history(s3)
+    event = {"bucket": BUCKET, "to": at, "delete_created_after": True, "workers": 4}
+    s3_restore._lambda_client.cache_clear()  # its module-scope client must see this test's endpoint
+    try:
+        first = s3_restore.lambda_handler(event, lambda_context)
+        second = s3_restore.lambda_handler(event, lambda_context)
+    finally:
+        s3_restore._lambda_client.cache_clear()
+
+    assert (first["copied"], first["undeleted"], first["deleted"]) == (1, 1, 1)
+    assert (second["copied"], second["undeleted"], second["deleted"], second["skipped"]) == (0, 0, 0, 4)
+    assert current_contents(s3, BUCKET) == expected

@@ -1,0 +1,371 @@
+"""Point-in-time bucket restore: ``drctl restore-bucket`` vs s3-pit-restore vs the seed's loop.
+
+One ``python -m moto.server`` process on 127.0.0.1 (free port) serves every run. Each run seeds, for
+each tool and each path, its own bucket: N keys (default 1,000) written before T, then half of them
+overwritten and a quarter deleted after T. Two paths:
+
+- ``marker``: a plain versioned bucket, where drctl removes delete markers in batches;
+- ``copy``:   a bucket with a replication configuration (moto stores it, never replicates), where
+              drctl must restore by server-side copy, as on a tier-1 primary.
+
+Tools, run in rotating order on identical data:
+
+- ``drctl``: ``handlers.s3_restore.restore_bucket`` (the function behind ``drctl restore-bucket``);
+- ``s3-pit-restore`` 0.9 from PyPI, in-process: its script is loaded as a module and its own
+  ``do_restore()`` called with in-place arguments (``-b B -B B -t T``). It builds its client with
+  ``boto3.client('s3')``, which honours ``AWS_ENDPOINT_URL``, so no patching was needed;
+- ``seed loop``: seed 003's bulk_recovery, translated from the AWS CLI to boto3: list versions with
+  ``LastModified <= T``, then copy each one, one request at a time (in place instead of into
+  ``recovered-<date>/``).
+
+Every tool's S3 requests are counted with a botocore ``before-send`` hook (listing included). Each
+restored bucket is verified by reading every key back (keys wrong = content differs from T, or key
+missing). Also printed: the emulator's ceiling (HEAD requests/s, sequential and concurrent).
+
+    uv sync --group bench && uv run python benchmarks/restore_bucket.py [--runs 3] [--keys 1000]
+
+Goals (issue 5): marker path <= 0.5x s3-pit-restore's time and <= 0.75 requests per restored key;
+copy path <= 0.7x and <= 1.05 requests per restored key; 0 keys wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.machinery
+import importlib.util
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import types
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from handlers import aws  # noqa: E402
+from handlers.s3_restore import RestoreOptions, restore_bucket, restore_client  # noqa: E402
+
+PATHS = ("marker", "copy")
+TOOLS = ("drctl", "s3-pit-restore", "seed-loop")
+WORKERS = 10  # s3-pit-restore's default; drctl runs with the same concurrency
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Emulator
+# --------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("moto server did not start")
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def ceiling(s3: Any, requests: int = 600, threads: int = WORKERS) -> dict[str, float]:
+    """HEAD requests/s the emulator sustains, one at a time and with ``threads`` in flight."""
+    s3.create_bucket(Bucket="ceiling")
+    s3.put_object(Bucket="ceiling", Key="k", Body=b"x")
+    started = time.perf_counter()
+    for _ in range(requests // 3):
+        s3.head_object(Bucket="ceiling", Key="k")
+    sequential = (requests // 3) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda _: s3.head_object(Bucket="ceiling", Key="k"), range(requests)))
+    concurrent = requests / (time.perf_counter() - started)
+    return {"sequential_rps": round(sequential, 1), "concurrent_rps": round(concurrent, 1)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------------
+def body(key: str, generation: int) -> bytes:
+    return f"{key} generation {generation} ".encode().ljust(512, b".")
+
+
+@dataclass
+class Dataset:
+    buckets: list[tuple[str, str, str]]  # (bucket, tool, path)
+    keys: list[str]
+    at: datetime
+    restored_keys: int  # keys whose state after T differs from T
+
+
+def seed(s3: Any, run: int, keys: int) -> Dataset:
+    names = [f"data/{i:05d} é.bin" for i in range(keys)]
+    overwritten, deleted = names[: keys // 2], names[keys // 2 : keys // 2 + keys // 4]
+    buckets = [(f"bench-{run}-{tool.replace('-', '')}-{path}", tool, path) for path in PATHS for tool in TOOLS]
+    for bucket, _, path in buckets:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if path == "copy":
+            replica = f"{bucket}-replica"
+            s3.create_bucket(Bucket=replica)
+            s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_replication(
+                Bucket=bucket,
+                ReplicationConfiguration={
+                    "Role": "arn:aws:iam::123456789012:role/replication",
+                    "Rules": [
+                        {
+                            "ID": "all",
+                            "Priority": 1,
+                            "Status": "Enabled",
+                            "Filter": {"Prefix": ""},
+                            "DeleteMarkerReplication": {"Status": "Enabled"},
+                            "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                        }
+                    ],
+                },
+            )
+
+    def each(work: Callable[[str, str], Any], chosen: list[str]) -> None:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda pair: work(*pair), [(b, k) for b, _, _ in buckets for k in chosen]))
+
+    each(lambda b, k: s3.put_object(Bucket=b, Key=k, Body=body(k, 1)), names)
+    # moto truncates LastModified to the second: T is the end of this second, "after" starts at the next.
+    now = time.time()
+    at = datetime.fromtimestamp(int(now) + 0.999, UTC)
+    time.sleep(int(now) + 1.05 - now)
+    each(lambda b, k: s3.put_object(Bucket=b, Key=k, Body=body(k, 2)), overwritten)
+    each(lambda b, k: s3.delete_object(Bucket=b, Key=k), deleted)
+    return Dataset(buckets, names, at, len(overwritten) + len(deleted))
+
+
+def keys_wrong(s3: Any, bucket: str, keys: list[str]) -> int:
+    def wrong(key: str) -> bool:
+        try:
+            return bool(s3.get_object(Bucket=bucket, Key=key)["Body"].read() != body(key, 1))
+        except s3.exceptions.NoSuchKey:
+            return True
+
+    with ThreadPoolExecutor(16) as pool:
+        return sum(pool.map(wrong, keys))
+
+
+# --------------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------------
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def run_drctl(bucket: str, at: datetime) -> int:
+    summary = restore_bucket(restore_client(WORKERS), RestoreOptions(bucket=bucket, at=at, workers=WORKERS))
+    assert summary["failed"] == 0, summary
+    return int(summary["requests"])  # counted by drctl itself, through the same before-send hook
+
+
+def load_s3_pit_restore() -> types.ModuleType:
+    script = shutil.which("s3-pit-restore") or str(Path(sys.executable).with_name("s3-pit-restore"))
+    loader = importlib.machinery.SourceFileLoader("s3_pit_restore_script", script)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def run_s3_pit_restore(tool: types.ModuleType, bucket: str, at: datetime) -> int:
+    # Its client comes from boto3's default session, so the counter is registered there first.
+    boto3.setup_default_session()
+    counter = Counter()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-send.s3", counter)
+    tool.args = argparse.Namespace(
+        bucket=bucket,
+        dest_bucket=bucket,
+        dest="",
+        prefix="",
+        dest_prefix="",
+        timestamp=at.isoformat(),
+        from_timestamp=None,
+        enable_glacier=False,
+        verbose=False,
+        dry_run=False,
+        debug=False,
+        test=False,
+        max_workers=WORKERS,
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints one line per key
+        tool.do_restore()
+    return counter.count
+
+
+def run_seed_loop(bucket: str, at: datetime) -> int:
+    s3 = aws.client("s3")
+    counter = Counter()
+    s3.meta.events.register("before-send.s3", counter)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=""):
+        for version in page.get("Versions", []):
+            if version["LastModified"] <= at:  # --query "Versions[?LastModified<='$recovery_time']"
+                source = {"Bucket": bucket, "Key": version["Key"], "VersionId": version["VersionId"]}
+                s3.copy_object(CopySource=source, Bucket=bucket, Key=version["Key"])
+    return counter.count
+
+
+# --------------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--json", dest="json_path", help="also write the results to this file")
+    options = parser.parse_args()
+    if options.keys * 2 > 5000:
+        parser.error("moto's list_object_versions is O(N^2): keep a bucket at or below 5,000 versions")
+    os.environ.update(FAKE_ENV)
+    results: dict[tuple[str, str], list[dict[str, float]]] = {(t, p): [] for t in TOOLS for p in PATHS}
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        s3 = aws.client("s3", max_pool_connections=32)
+        ceiling_before = ceiling(s3)
+        pit = load_s3_pit_restore()
+        for run in range(options.runs):
+            reset(endpoint)
+            s3 = aws.client("s3", max_pool_connections=32)
+            data = seed(s3, run, options.keys)
+            order = TOOLS[run % 3 :] + TOOLS[: run % 3]  # rotate, so no tool always goes first
+            for path in PATHS:
+                for tool in order:
+                    bucket = next(b for b, t, p in data.buckets if t == tool and p == path)
+                    started = time.perf_counter()
+                    if tool == "drctl":
+                        requests = run_drctl(bucket, data.at)
+                    elif tool == "s3-pit-restore":
+                        requests = run_s3_pit_restore(pit, bucket, data.at)
+                    else:
+                        requests = run_seed_loop(bucket, data.at)
+                    seconds = time.perf_counter() - started
+                    wrong = keys_wrong(s3, bucket, data.keys)
+                    results[(tool, path)].append(
+                        {"seconds": seconds, "requests": requests, "wrong": wrong, "restored": data.restored_keys}
+                    )
+                    print(
+                        f"run {run + 1} {path:6} {tool:15} {seconds:7.2f}s {requests:6d} requests "
+                        f"{requests / data.restored_keys:.3f} req/restored key, {wrong} keys wrong",
+                        file=sys.stderr,
+                    )
+        ceiling_after = ceiling(s3)
+    report(results, ceiling_before, ceiling_after, options)
+
+
+def report(
+    results: dict[tuple[str, str], list[dict[str, float]]],
+    ceiling_before: dict[str, float],
+    ceiling_after: dict[str, float],
+    options: argparse.Namespace,
+) -> None:
+    goals = {"marker": (0.5, 0.75), "copy": (0.7, 1.05)}
+    summary: dict[str, Any] = {
+        "keys": options.keys,
+        "runs": options.runs,
+        "workers": WORKERS,
+        "emulator": "moto.server 5.2.5, separate process on 127.0.0.1",
+        "ceiling_before": ceiling_before,
+        "ceiling_after": ceiling_after,
+        "paths": {},
+    }
+    print(f"\nDataset: {options.keys} keys, half overwritten and a quarter deleted after T; median of {options.runs}")
+    print(
+        f"Emulator ceiling (HEAD req/s): sequential {ceiling_before['sequential_rps']} / "
+        f"{ceiling_after['sequential_rps']}, {WORKERS} threads {ceiling_before['concurrent_rps']} / "
+        f"{ceiling_after['concurrent_rps']} (before / after)"
+    )
+    for path in PATHS:
+        medians = {
+            tool: {
+                "seconds": statistics.median(r["seconds"] for r in results[(tool, path)]),
+                "requests": statistics.median(r["requests"] for r in results[(tool, path)]),
+                "wrong": max(r["wrong"] for r in results[(tool, path)]),
+                "restored": results[(tool, path)][0]["restored"],
+            }
+            for tool in TOOLS
+        }
+        for values in medians.values():
+            values["req_per_key"] = values["requests"] / values["restored"]
+        time_ratio = medians["drctl"]["seconds"] / medians["s3-pit-restore"]["seconds"]
+        seed_ratio = medians["drctl"]["seconds"] / medians["seed-loop"]["seconds"]
+        max_ratio, max_req = goals[path]
+        print(f"\n{path} path ({'marker removal allowed' if path == 'marker' else 'replicated: copy only'})")
+        print(f"  {'tool':15} {'median s':>9} {'requests':>9} {'req/key':>8} {'wrong':>6}")
+        for tool, values in medians.items():
+            print(
+                f"  {tool:15} {values['seconds']:9.2f} {values['requests']:9.0f} "
+                f"{values['req_per_key']:8.3f} {values['wrong']:6.0f}"
+            )
+        print(
+            f"  drctl / s3-pit-restore time: {time_ratio:.2f}x (goal <= {max_ratio}x); "
+            f"drctl / seed loop: {seed_ratio:.2f}x; drctl req/key {medians['drctl']['req_per_key']:.3f} "
+            f"(goal <= {max_req}); "
+            f"goals {'met' if time_ratio <= max_ratio and medians['drctl']['req_per_key'] <= max_req else 'NOT met'}"
+        )
+        summary["paths"][path] = {
+            "medians": medians,
+            "drctl_vs_s3_pit_restore": round(time_ratio, 3),
+            "drctl_vs_seed_loop": round(seed_ratio, 3),
+            "runs": {tool: results[(tool, path)] for tool in TOOLS},
+        }
+    if options.json_path:
+        Path(options.json_path).write_text(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
