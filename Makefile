@@ -16,8 +16,10 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
+# Two runs: the program and the policy pack each have a __main__.py (the pack is published on its own).
 typecheck: install
-	$(RUN) mypy components handlers preview policies __main__.py
+	$(RUN) mypy components handlers preview demo.py __main__.py
+	$(RUN) mypy policies/dr_guardrails policies/__main__.py
 
 test: lint typecheck
 	$(RUN) pytest -n $(PYTEST_WORKERS) -q
