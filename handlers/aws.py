@@ -8,11 +8,15 @@ Lambdas and drills reach the local emulator.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 DEFAULT_MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT_SECONDS = 5
@@ -34,16 +38,33 @@ def client(
     *,
     max_pool_connections: int = 10,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    timestamp_parser: Callable[[str], datetime] | None = None,
 ) -> Any:
-    """A new client; ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``."""
+    """A new client; ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``.
+
+    ``timestamp_parser`` replaces botocore's (dateutil-based) parser for response timestamps, e.g.
+    ``parse_iso_timestamp`` for clients that parse large listings.
+    """
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    core = botocore.session.get_session()
+    if timestamp_parser is not None:
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp_parser)
     # A fresh session per client: boto3's default session is not thread-safe to create clients from.
-    session: Any = boto3.session.Session()  # Any: the stubs only type literal service names
+    session: Any = boto3.session.Session(botocore_session=core)  # Any: the stubs only type literal names
     return session.client(
         service,
         region_name=region,
         config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
     )
+
+
+def parse_iso_timestamp(value: str) -> datetime:
+    """Fast path for the ISO 8601 timestamps in XML/JSON bodies; anything else goes to botocore's parser."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return botocore_parse_timestamp(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @cache

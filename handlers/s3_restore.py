@@ -43,6 +43,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Disa
 
 ARCHIVED_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 MAX_OBJECTS_PER_DELETE = 1000  # DeleteObjects limit
+LISTING_PAGE_SIZE = 1000  # ListObjectVersions maximum
 MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; above it only UploadPartCopy works
 MULTIPART_PART_SIZE = 512 * 1024**2
 RESTORED_FROM_METADATA = "dr-restored-from-version"  # provenance on copies into another bucket/prefix
@@ -113,7 +114,9 @@ def _newest_first(entries: list[Version]) -> tuple[Version, ...]:
     return tuple(sorted(entries, key=lambda e: (e.last_modified, e.is_latest, e.is_delete_marker), reverse=True))
 
 
-def iter_key_histories(s3: Any, bucket: str, prefix: str = "", page_size: int = 1000) -> Iterator[KeyHistory]:
+def iter_key_histories(
+    s3: Any, bucket: str, prefix: str = "", page_size: int = LISTING_PAGE_SIZE
+) -> Iterator[KeyHistory]:
     """Stream ``KeyHistory`` objects from one paginated ``list_object_versions`` pass.
 
     S3 lists keys in order, so a key is complete once a later key appears; only the last key of a page
@@ -581,12 +584,13 @@ class _BucketRestore:
         self.batch = batch
         self.undelete_allowed = options.in_place and protection.undelete_allowed(options.mfa)
         self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="restore")
-        # Bounded so a huge bucket streams through instead of queueing every key in memory.
-        self.slots = threading.BoundedSemaphore(options.workers * 4)
+        # Bounded so a huge bucket streams through instead of queueing every key in memory, yet wide
+        # enough (two listing pages) that the next page is fetched while this one's work runs.
+        self.slots = threading.BoundedSemaphore(max(options.workers * 4, 2 * LISTING_PAGE_SIZE))
         self.markers: list[KeyPlan] = []
         self.marker_count = 0
         self.deletes: list[str] = []
-        self.futures: list[Future[None]] = []
+        self.crashes: list[BaseException] = []  # unexpected errors (bugs), re-raised by finish()
 
     def plan(self, history: KeyHistory) -> KeyPlan:
         wanted = version_at(history, self.options.at)
@@ -627,16 +631,20 @@ class _BucketRestore:
         if self.batch is not None:
             for plan in self.batch.finish(self.summary):
                 self._submit(self._run_one, plan)
-        for future in self.futures:
-            future.result()
-        self.pool.shutdown()
+        self.pool.shutdown(wait=True)
+        if self.crashes:
+            raise self.crashes[0]
 
     # -- work items (run in the pool) ---------------------------------------------------------------
     def _submit(self, work: Callable[[Any], None], item: Any) -> None:
         self.slots.acquire()
-        future = self.pool.submit(self._guarded, work, item)
-        future.add_done_callback(lambda _: self.slots.release())
-        self.futures.append(future)
+        self.pool.submit(self._guarded, work, item).add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        self.slots.release()
+        error = future.exception()
+        if error is not None:
+            self.crashes.append(error)
 
     def _guarded(self, work: Callable[[Any], None], item: Any) -> None:
         try:
@@ -787,7 +795,12 @@ def _batch_copier(s3: Any, s3control: Any | None, options: RestoreOptions) -> Ba
 
 def restore_client(workers: int = DEFAULT_WORKERS) -> Any:
     """The one S3 client a restore shares across its threads (pool sized to the workers)."""
-    return aws.client("s3", max_pool_connections=workers, max_attempts=RESTORE_MAX_ATTEMPTS)
+    return aws.client(
+        "s3",
+        max_pool_connections=workers,
+        max_attempts=RESTORE_MAX_ATTEMPTS,
+        timestamp_parser=aws.parse_iso_timestamp,  # listings carry one timestamp per version
+    )
 
 
 def parse_point_in_time(value: str) -> datetime:

@@ -118,7 +118,8 @@ class RecordingMocks(mocks.Mocks):
         self.unanswered_invokes: set[str] = set()
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        return None, dict(args.inputs)
+        # Only reads (`Resource.get`) and imports know their id before deploy.
+        return args.resource_id or None, dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
         # A bare dict: MockMonitor.Invoke iterates the failures of a tuple, so (result, None) breaks it.

@@ -166,7 +166,9 @@ def print_report(report: PreviewReport, console: Console) -> None:
 
     unverifiable = Tree(f"❔ [bold]Not verifiable at preview[/] ({len(report.not_verifiable)})")
     for policy, resources in sorted(_grouped(report.not_verifiable).items()):
-        branch = unverifiable.add(f"[bold]{escape(policy)}[/]")
+        # The policy's configured level: the SDK reports its unknown-value notes as advisory whatever it is.
+        level = report.policy_levels.get(policy, "unknown level")
+        branch = unverifiable.add(f"[bold]{escape(policy)}[/] ({escape(level)} policy)")
         for (type_, name), notes in sorted(resources.items()):
             leaf = branch.add(_resource_label(type_, name))
             for note in notes:

@@ -182,4 +182,5 @@ def test_prod_stack_has_no_mandatory_violation_through_the_real_pack(run_preview
     # Every policy was configured with an explicit level, so none silently ran as advisory.
     levels = run.document["policy_pack"]["levels"]
     assert levels and "mandatory" in levels.values()
-    assert run.document["resources"] > 50
+    # The real program ran: DR components register dozens of resources.
+    assert run.document["resources"] > 30
