@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -19,7 +20,11 @@ from handlers.s3_restore import (
     restore_client,
 )
 
-ARCHIVE_TIERS = ("Expedited", "Standard", "Bulk")
+
+class ArchiveTier(StrEnum):
+    EXPEDITED = "Expedited"
+    STANDARD = "Standard"
+    BULK = "Bulk"
 
 
 def _batch_options(
@@ -52,9 +57,7 @@ def restore_bucket_command(
         str | None,
         typer.Option(help='"SERIAL CODE" (root user): allows marker removal on an MFA-delete bucket.'),
     ] = None,
-    archive_tier: Annotated[str, typer.Option(help="Glacier restore tier: Expedited, Standard or Bulk.")] = (
-        "Standard"
-    ),
+    archive_tier: Annotated[ArchiveTier, typer.Option(help="Glacier restore tier.")] = ArchiveTier.STANDARD,
     archive_days: Annotated[int, typer.Option(min=1, help="Days a restored archive copy stays readable.")] = 7,
     batch_threshold: Annotated[
         int | None, typer.Option(help="Above this many copies, create an S3 Batch Operations job instead.")
@@ -72,8 +75,6 @@ def restore_bucket_command(
         at = parse_point_in_time(to)
     except ValueError:
         fail(f"--to {to!r} is not an ISO 8601 time", EXIT_USAGE)
-    if archive_tier not in ARCHIVE_TIERS:
-        fail(f"--archive-tier must be one of {', '.join(ARCHIVE_TIERS)}")
     try:
         options = RestoreOptions(
             bucket=bucket,
@@ -85,7 +86,7 @@ def restore_bucket_command(
             dry_run=dry_run,
             workers=workers,
             mfa=mfa,
-            archive_tier=archive_tier,
+            archive_tier=archive_tier.value,
             archive_days=archive_days,
             batch=_batch_options(batch_threshold, batch_role_arn, batch_report_bucket, batch_account_id),
         )

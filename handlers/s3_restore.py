@@ -8,7 +8,9 @@ was current at T and make it current again with the cheapest safe request:
   up to 1,000 per ``DeleteObjects`` (no data copied, version ids preserved);
 - otherwise -> server-side copy of that version over the key (keeps metadata, tags, storage class);
 - absent at T -> leave it, or (``delete_created_after``) a plain delete, which only adds a marker;
-- already current -> no request at all, decided by version identity (never ETags).
+- already as at T -> no write: decided by version identity (current version id == the version at T),
+  or, for a copy an earlier run made, by comparing S3 checksums (ETag and size only pick the
+  candidates to check: under SSE-KMS or after a multipart copy an ETag is not an MD5 of the content).
 
 Data versions are never deleted and governance retention is never bypassed.
 """
@@ -69,6 +71,7 @@ class Version:
     size: int = 0
     storage_class: str = "STANDARD"
     etag: str = ""  # a hint only: never proof of identical content (SSE-KMS, multipart)
+    checksum_algorithm: str | None = None
 
     @classmethod
     def from_listing(cls, entry: dict[str, Any], is_delete_marker: bool) -> Version:
@@ -81,6 +84,7 @@ class Version:
             size=entry.get("Size", 0),
             storage_class=entry.get("StorageClass", "STANDARD"),
             etag=entry.get("ETag", ""),
+            checksum_algorithm=next(iter(entry.get("ChecksumAlgorithm", [])), None),
         )
 
     @property
@@ -272,13 +276,15 @@ def copy_version(
     """Server-side copy of ``version`` to ``dest_bucket/dest_key``; returns the new version id.
 
     Keeps metadata, content type, tags and storage class. ``StorageClass`` is always passed because
-    CopyObject otherwise writes STANDARD. Retention and legal holds are never copied: the new version
-    takes the bucket's default retention.
+    CopyObject otherwise writes STANDARD; the source's checksum algorithm too, so that a later run can
+    compare the copy with its source by checksum. Retention and legal holds are never copied: the new
+    version takes the bucket's default retention.
     """
     source = _copy_source(source_bucket, version)
+    checksum = {"ChecksumAlgorithm": version.checksum_algorithm} if version.checksum_algorithm else {}
     if version.size <= settings.multipart_threshold and not extra_metadata:
         response = s3.copy_object(
-            Bucket=dest_bucket, Key=dest_key, CopySource=source, StorageClass=version.storage_class
+            Bucket=dest_bucket, Key=dest_key, CopySource=source, StorageClass=version.storage_class, **checksum
         )
         return str(response.get("VersionId", ""))
     head = s3.head_object(Bucket=source_bucket, Key=version.key, VersionId=version.version_id)
@@ -290,6 +296,7 @@ def copy_version(
             CopySource=source,
             StorageClass=version.storage_class,
             MetadataDirective="REPLACE",
+            **checksum,
             **attributes,
         )
         return str(response.get("VersionId", ""))
@@ -338,37 +345,33 @@ def _multipart_copy(
     return str(done.get("VersionId", ""))
 
 
-@dataclass
-class DeleteOutcome:
-    deleted: list[dict[str, str]] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
+def _object_id(entry: dict[str, str]) -> tuple[str, str | None]:
+    return entry["Key"], entry.get("VersionId")
 
 
-def delete_objects(s3: Any, bucket: str, objects: Sequence[dict[str, str]], *, mfa: str | None = None) -> DeleteOutcome:
-    """``DeleteObjects`` in chunks of 1,000, retrying the per-key errors S3 reports as retryable.
+def delete_objects(
+    s3: Any, bucket: str, objects: Sequence[dict[str, str]], *, mfa: str | None = None
+) -> list[dict[str, str]]:
+    """``DeleteObjects`` in chunks of 1,000; returns the per-key errors left after retrying retryable ones.
 
     Objects that name a ``VersionId`` must be delete markers: callers never pass a data version.
     """
-    outcome = DeleteOutcome()
+    extra = {"MFA": mfa} if mfa else {}
+    final_errors: list[dict[str, str]] = []
     for start in range(0, len(objects), MAX_OBJECTS_PER_DELETE):
-        remaining = list(objects[start : start + MAX_OBJECTS_PER_DELETE])
+        pending = list(objects[start : start + MAX_OBJECTS_PER_DELETE])
         for attempt in range(PER_KEY_ATTEMPTS):
-            extra = {"MFA": mfa} if mfa else {}
-            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": remaining, "Quiet": True}, **extra)
-            errors = response.get("Errors", [])
-            failed = {(e["Key"], e.get("VersionId")) for e in errors}
-            outcome.deleted += [o for o in remaining if (o["Key"], o.get("VersionId")) not in failed]
-            retry = {(e["Key"], e.get("VersionId")) for e in errors if e.get("Code") in RETRYABLE_KEY_ERRORS}
-            final_errors = [e for e in errors if (e["Key"], e.get("VersionId")) not in retry]
-            outcome.errors += final_errors
-            remaining = [o for o in remaining if (o["Key"], o.get("VersionId")) in retry]
-            if not remaining:
-                break
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": pending, "Quiet": True}, **extra)
+            errors = {_object_id(error): error for error in response.get("Errors", [])}
+            retry = {ident for ident, error in errors.items() if error.get("Code") in RETRYABLE_KEY_ERRORS}
             if attempt == PER_KEY_ATTEMPTS - 1:
-                outcome.errors += [e for e in errors if (e["Key"], e.get("VersionId")) in retry]
-            else:
-                time.sleep(0.05 * 2**attempt)
-    return outcome
+                retry = set()
+            final_errors += [error for ident, error in errors.items() if ident not in retry]
+            pending = [entry for entry in pending if _object_id(entry) in retry]
+            if not pending:
+                break
+            time.sleep(0.05 * 2**attempt)
+    return final_errors
 
 
 def remove_delete_markers(
@@ -376,15 +379,15 @@ def remove_delete_markers(
 ) -> tuple[list[str], dict[str, str]]:
     """Undelete keys by removing the markers above their version; returns (restored keys, key -> error)."""
     objects = [{"Key": plan.key, "VersionId": marker} for plan in plans for marker in plan.markers]
-    outcome = delete_objects(s3, bucket, objects, mfa=mfa)
-    failed = {error["Key"]: error.get("Code", "Error") for error in outcome.errors}
+    failed = {error["Key"]: error.get("Code", "Error") for error in delete_objects(s3, bucket, objects, mfa=mfa)}
     return [plan.key for plan in plans if plan.key not in failed], failed
 
 
 def delete_current(s3: Any, bucket: str, keys: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """Plain deletes (no version id): each adds a delete marker and no version is removed."""
-    outcome = delete_objects(s3, bucket, [{"Key": key} for key in keys])
-    failed = {error["Key"]: error.get("Code", "Error") for error in outcome.errors}
+    failed = {
+        error["Key"]: error.get("Code", "Error") for error in delete_objects(s3, bucket, [{"Key": k} for k in keys])
+    }
     return [key for key in keys if key not in failed], failed
 
 

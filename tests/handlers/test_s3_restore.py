@@ -22,6 +22,8 @@ from handlers.s3_restore import (
     KeyHistory,
     RestoreOptions,
     Version,
+    copy_version,
+    delete_objects,
     iter_key_histories,
     plan_make_current,
     restore_bucket,
@@ -96,6 +98,34 @@ def test_the_current_version_needs_no_request() -> None:
     assert plan_make_current(history, version_at(history, T), undelete_allowed=True, delete_unwanted=True).action is (
         Action.SKIP
     )
+
+
+class _FlakyDeletes:
+    """A client whose DeleteObjects reports per-key errors (inside a 200 response) on the first call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, str]]] = []
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(Delete["Objects"])
+        if len(self.calls) > 1:
+            return {}
+        return {
+            "Errors": [
+                {"Key": "a", "VersionId": "m1", "Code": "InternalError"},
+                {"Key": "b", "VersionId": "m2", "Code": "AccessDenied"},
+            ]
+        }
+
+
+def test_per_key_delete_errors_are_retried_only_when_retryable() -> None:
+    client = _FlakyDeletes()
+    objects = [{"Key": k, "VersionId": v} for k, v in (("a", "m1"), ("b", "m2"), ("c", "m3"))]
+
+    errors = delete_objects(client, BUCKET, objects)
+
+    assert client.calls == [objects, [{"Key": "a", "VersionId": "m1"}]]
+    assert [(e["Key"], e["Code"]) for e in errors] == [("b", "AccessDenied")]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,6 +284,20 @@ def test_copy_keeps_metadata_tags_and_storage_class(mock_aws: None) -> None:
     )
     tags = s3.get_object_tagging(Bucket=BUCKET, Key="song.mp3")["TagSet"]
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("genre", "jazz"), ("tier", "1")]
+
+
+def test_copy_asks_for_the_source_checksum_algorithm(mock_aws: None) -> None:
+    """moto's listing omits ChecksumAlgorithm (S3 includes it), so the version is built by hand."""
+    s3 = boto3.client("s3")
+    versioned_bucket(s3, BUCKET)
+    put = s3.put_object(Bucket=BUCKET, Key="k", Body=b"old", ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"new")
+    version = Version("k", put["VersionId"], T, False, False, 3, "STANDARD", "", checksum_algorithm="SHA256")
+
+    copy_version(s3, BUCKET, version, BUCKET, "k")
+
+    head = s3.head_object(Bucket=BUCKET, Key="k", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == put["ChecksumSHA256"]
 
 
 def test_multipart_copy_above_the_threshold_supplies_metadata_and_tags(mock_aws: None) -> None:
