@@ -7,6 +7,8 @@ Lambdas and drills reach the local emulator.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,11 +23,14 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 DEFAULT_MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
+# Content-MD5 of an empty request body.
+EMPTY_BODY_MD5 = base64.b64encode(hashlib.md5(b"").digest()).decode()
 
 
 def client_config(max_pool_connections: int = 10, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first try; botocore's "max_attempts" would add one more.
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=max_pool_connections,
@@ -51,11 +56,30 @@ def client(
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp_parser)
     # A fresh session per client: boto3's default session is not thread-safe to create clients from.
     session: Any = boto3.session.Session(botocore_session=core)  # Any: the stubs only type literal names
-    return session.client(
+    new_client = session.client(
         service,
         region_name=region,
         config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
     )
+    if service == "s3":
+        send_md5_on_copies(new_client)
+    return new_client
+
+
+def send_md5_on_copies(s3: Any) -> None:
+    """Declare the (empty) body's Content-MD5 on server-side copies.
+
+    S3 requires Content-MD5 or a checksum on writes into a bucket with default object-lock retention, and
+    server-side copies into such a bucket have been refused without it (rclone/rclone#6846; moto enforces
+    it too). Tier-1 buckets all have default retention, and restores write into them by copying.
+    """
+
+    def declare_md5(request: Any, **_: Any) -> None:
+        if "Content-MD5" not in request.headers:
+            request.headers["Content-MD5"] = EMPTY_BODY_MD5
+
+    for operation in ("CopyObject", "UploadPartCopy"):
+        s3.meta.events.register(f"before-sign.s3.{operation}", declare_md5, unique_id=f"dr-md5-{operation}")
 
 
 def parse_iso_timestamp(value: str) -> datetime:

@@ -224,16 +224,6 @@ class _Ok:
     headers: dict[str, str] = {}
 
 
-def accept_copies_into_locked_buckets(client: Any) -> None:
-    """moto wants Content-MD5 or x-amz-sdk-checksum-algorithm on a CopyObject into a bucket with default
-    retention, as S3 does for uploads; S3's CopyObject has no body and no such rule. Send the header."""
-
-    def add_header(request: Any, **_: Any) -> None:
-        request.headers["x-amz-sdk-checksum-algorithm"] = "CRC32"
-
-    client.meta.events.register("before-sign.s3.CopyObject", add_header)
-
-
 def restore_archived_versions_in_moto(client: Any) -> list[dict[str, Any]]:
     """moto's RestoreObject ignores VersionId (it restores the current version), so the call is answered
     here: the named version is restored in moto's backend, as S3 would after the retrieval. Returns the
