@@ -489,7 +489,10 @@ class TieredBucket(pulumi.ComponentResource):
             memory_size=256,
             environment={
                 "variables": {
-                    "PROTECTED_PREFIXES": ",".join(spec.protected_prefixes),
+                    # The handler reads "*" as the whole bucket (handlers/auto_restore.py: parse_prefixes).
+                    "PROTECTED_PREFIXES": ",".join(prefix or "*" for prefix in spec.protected_prefixes),
+                    # The role grants no version deletes, so the Lambda always copies the version back.
+                    "ALLOW_MARKER_REMOVAL": "false",
                     "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
                     "POWERTOOLS_SERVICE_NAME": "dr-auto-restore",
                     "POWERTOOLS_METRICS_NAMESPACE": "DR/Recovery",

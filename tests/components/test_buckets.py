@@ -294,6 +294,7 @@ def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> N
     [function] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
     assert function.inputs["handler"] == "handlers.auto_restore.lambda_handler"
     assert function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"] == "masters/,releases/"
+    assert function.inputs["environment"]["variables"]["ALLOW_MARKER_REMOVAL"] == "false"
     assert function.inputs["region"] == "us-east-1"
     [role] = [
         r for r in prod.children_of(parent.urn) if r.type == "aws:iam/role:Role" and r.name == "audio-auto-restore"
@@ -379,3 +380,14 @@ def test_project_config_schema_uses_only_types_pulumi_accepts() -> None:
     for key, declaration in project["config"].items():
         assert declaration["type"] in {"string", "integer", "boolean", "array"}, key
         assert declaration["description"], key
+
+
+def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod: Run) -> None:
+    from handlers import auto_restore
+
+    parent = component(prod, "uploads")  # protectedPrefixes: [""] in Pulumi.prod.yaml
+    [function] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+    prefixes = auto_restore.parse_prefixes(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"])
+    assert auto_restore.is_protected("any/key.bin", prefixes)
+    [notification] = [r for r in prod.children_of(parent.urn) if r.type.endswith(":BucketNotification")]
+    assert notification.inputs["lambdaFunctions"][0].get("filterPrefix") is None  # no filter: every key
