@@ -10,7 +10,6 @@ import os
 
 from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy, StackValidationPolicy
 
-
 # The same collector settings as policies/__main__.py, so the comparison isolates the policies' own work.
 gc.set_threshold(100_000, 50, 100)
 
