@@ -27,6 +27,8 @@ LAMBDA_RUNTIME = "python3.12"
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
 REPLICATION_RULE_ID = "all-objects"
+METRICS_NAMESPACE = "DR/Recovery"  # docs/contract.md: runtime names
+AUDIT_SCHEDULE = "rate(1 hour)"
 
 
 def assume_role_policy(service: str) -> str:
@@ -100,6 +102,7 @@ class TieredBucket(pulumi.ComponentResource):
             self._lifecycle(replica, profile)
             self._replication(primary, replica)
             self._auto_restore(primary)
+            self._scheduled_audit(primary, replica)
         else:
             self._lifecycle(primary, profile)
 
@@ -406,14 +409,19 @@ class TieredBucket(pulumi.ComponentResource):
                 opts=self._child(provider),
             )
 
-    def _auto_restore(self, primary: _RegionalBucket) -> None:
-        """The delete auto-restore Lambda on the primary's protected prefixes."""
-        spec = self._args.spec
-        if not spec.protected_prefixes:
-            return
-        provider, region = self._args.primary_provider, primary.region
-        n = f"{self._name}-auto-restore"
-        function_name = f"{spec.qualified_name}-undelete"
+    def _runtime_function(
+        self,
+        purpose: str,
+        function_suffix: str,
+        handler: str,
+        region: str,
+        statements: list[Any],
+        environment: dict[str, pulumi.Input[str]],
+    ) -> aws.lambda_.Function:
+        """A recovery-runtime Lambda (code from ``handlers/``) with its log group and least-privilege role."""
+        provider = self._args.primary_provider
+        n = f"{self._name}-{purpose}"
+        function_name = f"{self._args.spec.qualified_name}-{function_suffix}"
         log_group_name = f"/aws/lambda/{function_name}"
         log_group = aws.cloudwatch.LogGroup(
             f"{n}-logs",
@@ -426,14 +434,51 @@ class TieredBucket(pulumi.ComponentResource):
         role = aws.iam.Role(
             n,
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            description=f"Delete auto-restore for {primary.name}",
+            description=f"{purpose} for {self._args.spec.primary_bucket_name}",
             tags={**self._tags, tags.IAM_ROLE: "runtime"},
             opts=self._child(provider),
         )
-        # Copy-back only: the primary has MFA delete, so no version deletes are granted at all.
-        self._role_policy(
+        write_logs = {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": arns.log_group_arn(f"{log_group_name}:*", region, self._account),
+        }
+        self._role_policy(n, role, [*statements, write_logs], provider)
+        return aws.lambda_.Function(
             n,
-            role,
+            name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            handler=handler,
+            code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
+            layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
+            role=role.arn,
+            timeout=300,
+            memory_size=512,
+            environment={
+                "variables": {
+                    **environment,
+                    "POWERTOOLS_SERVICE_NAME": f"dr-{purpose}",
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                }
+            },
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider, depends_on=[log_group]),
+        )
+
+    def _auto_restore(self, primary: _RegionalBucket) -> None:
+        """The delete auto-restore Lambda on the primary's protected prefixes."""
+        spec = self._args.spec
+        if not spec.protected_prefixes:
+            return
+        provider, region = self._args.primary_provider, primary.region
+        # Copy-back only: the primary has MFA delete, so no version deletes are granted at all.
+        function = self._runtime_function(
+            "auto-restore",
+            "undelete",
+            "handlers.auto_restore.lambda_handler",
+            region,
             [
                 {
                     "Sid": "InspectBucket",
@@ -462,48 +507,18 @@ class TieredBucket(pulumi.ComponentResource):
                 arns.key_statement(
                     "UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], primary.name, region, self._account
                 ),
-                {
-                    "Sid": "Alert",
-                    "Effect": "Allow",
-                    "Action": "sns:Publish",
-                    "Resource": self._args.alert_topic_arn,
-                },
-                {
-                    "Sid": "WriteLogs",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": arns.log_group_arn(f"{log_group_name}:*", region, self._account),
-                },
+                {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": self._args.alert_topic_arn},
             ],
-            provider,
-        )
-        function = aws.lambda_.Function(
-            n,
-            name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            handler="handlers.auto_restore.lambda_handler",
-            code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
-            layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
-            role=role.arn,
-            timeout=60,
-            memory_size=256,
-            environment={
-                "variables": {
-                    # The handler reads "*" as the whole bucket (handlers/auto_restore.py: parse_prefixes).
-                    "PROTECTED_PREFIXES": ",".join(prefix or "*" for prefix in spec.protected_prefixes),
-                    # The role grants no version deletes, so the Lambda always copies the version back.
-                    "ALLOW_MARKER_REMOVAL": "false",
-                    "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
-                    "POWERTOOLS_SERVICE_NAME": "dr-auto-restore",
-                    "POWERTOOLS_METRICS_NAMESPACE": "DR/Recovery",
-                }
+            {
+                # The handler reads "*" as the whole bucket (handlers/auto_restore.py: parse_prefixes).
+                "PROTECTED_PREFIXES": ",".join(prefix or "*" for prefix in spec.protected_prefixes),
+                # The role grants no version deletes, so the Lambda always copies the version back.
+                "ALLOW_MARKER_REMOVAL": "false",
+                "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
             },
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider, depends_on=[log_group]),
         )
         permission = aws.lambda_.Permission(
-            n,
+            f"{self._name}-auto-restore",
             action="lambda:InvokeFunction",
             function=function.name,
             principal="s3.amazonaws.com",
@@ -513,7 +528,7 @@ class TieredBucket(pulumi.ComponentResource):
             opts=self._child(provider),
         )
         aws.s3.BucketNotification(
-            f"{n}-notification",
+            f"{self._name}-auto-restore-notification",
             bucket=primary.bucket.id,
             lambda_functions=[
                 {
@@ -525,6 +540,68 @@ class TieredBucket(pulumi.ComponentResource):
             ],
             region=region,
             opts=self._child(provider, depends_on=[permission]),
+        )
+
+    def _scheduled_audit(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
+        """The replication and integrity audit (handlers/audit.py), hourly, publishing DR/Recovery metrics."""
+        provider, region = self._args.primary_provider, primary.region
+        function = self._runtime_function(
+            "replication-audit",
+            "audit",
+            "handlers.audit.lambda_handler",
+            region,
+            [
+                {
+                    "Sid": "ReadPrimary",
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetReplicationConfiguration"],
+                    "Resource": primary.arn,
+                },
+                {"Sid": "ListReplica", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": replica.arn},
+                # HeadObject (checksums, replication status) needs s3:GetObject; it reads no object data.
+                {
+                    "Sid": "HeadObjects",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"{primary.arn}/*", f"{replica.arn}/*"],
+                },
+                {
+                    "Sid": "PublishAuditMetrics",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricData"],
+                    "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+                },
+            ],
+            {
+                "AUDIT_BUCKETS": primary.name,
+                "REPLICA_REGION": replica.region,
+                "RTC_WINDOW_MINUTES": str(RTC_THRESHOLD_MINUTES),
+            },
+        )
+        schedule = aws.cloudwatch.EventRule(
+            f"{self._name}-replication-audit",
+            schedule_expression=AUDIT_SCHEDULE,
+            description=f"Hourly replication audit of {primary.name} against {replica.name}",
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        aws.lambda_.Permission(
+            f"{self._name}-replication-audit",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            region=region,
+            opts=self._child(provider),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-replication-audit",
+            rule=schedule.name,
+            arn=function.arn,
+            region=region,
+            opts=self._child(provider),
         )
 
 

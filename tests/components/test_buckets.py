@@ -286,12 +286,12 @@ def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> N
     functions = notification.inputs["lambdaFunctions"]
     assert [f["filterPrefix"] for f in functions] == ["masters/", "releases/"]
     assert all(f["events"] == ["s3:ObjectRemoved:DeleteMarkerCreated"] for f in functions)
-    [permission] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/permission:Permission"]
+    permission = child(prod, parent, "aws:lambda/permission:Permission", "audio-auto-restore")
     assert permission.urn in notification.dependencies
     assert permission.inputs["principal"] == "s3.amazonaws.com"
     assert permission.inputs["sourceArn"] == "arn:aws:s3:::distronation-prod-audio-us-east-1"
     assert permission.inputs["sourceAccount"] == ACCOUNT_ID
-    [function] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+    function = child(prod, parent, "aws:lambda/function:Function", "audio-auto-restore")
     assert function.inputs["handler"] == "handlers.auto_restore.lambda_handler"
     assert function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"] == "masters/,releases/"
     assert function.inputs["environment"]["variables"]["ALLOW_MARKER_REMOVAL"] == "false"
@@ -386,8 +386,32 @@ def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod:
     from handlers import auto_restore
 
     parent = component(prod, "uploads")  # protectedPrefixes: [""] in Pulumi.prod.yaml
-    [function] = [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+    function = child(prod, parent, "aws:lambda/function:Function", "uploads-auto-restore")
     prefixes = auto_restore.parse_prefixes(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"])
     assert auto_restore.is_protected("any/key.bin", prefixes)
     [notification] = [r for r in prod.children_of(parent.urn) if r.type.endswith(":BucketNotification")]
     assert notification.inputs["lambdaFunctions"][0].get("filterPrefix") is None  # no filter: every key
+
+
+def test_tier1_replication_audit_runs_hourly_with_read_only_access(prod: Run) -> None:
+    parent = component(prod, "audio")
+    function = child(prod, parent, "aws:lambda/function:Function", "audio-replication-audit")
+    assert function.inputs["handler"] == "handlers.audit.lambda_handler"
+    variables = function.inputs["environment"]["variables"]
+    assert variables["AUDIT_BUCKETS"] == "distronation-prod-audio-us-east-1"
+    assert variables["REPLICA_REGION"] == "us-west-2"
+    assert variables["RTC_WINDOW_MINUTES"] == "15"
+    rule = child(prod, parent, "aws:cloudwatch/eventRule:EventRule", "audio-replication-audit")
+    assert rule.inputs["scheduleExpression"] == "rate(1 hour)"
+    target = child(prod, parent, "aws:cloudwatch/eventTarget:EventTarget", "audio-replication-audit")
+    assert function.urn in target.property_dependencies["arn"]
+    permission = child(prod, parent, "aws:lambda/permission:Permission", "audio-replication-audit")
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    assert rule.urn in permission.property_dependencies["sourceArn"]
+    role = child(prod, parent, "aws:iam/role:Role", "audio-replication-audit")
+    [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
+    statements = policy_document(policy)["Statement"]
+    actions = {a for s in statements for a in s["Action"]}
+    assert not {a for a in actions if a.startswith("s3:") and not a.startswith(("s3:List", "s3:Get"))}, actions
+    [metrics] = [s for s in statements if s["Sid"] == "PublishAuditMetrics"]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DR/Recovery"}}
