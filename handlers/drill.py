@@ -57,6 +57,23 @@ class DrillResult:
         return {**asdict(self), "passed": self.passed}
 
 
+def replication_to(destination_arn: str) -> dict[str, Any]:
+    """A tier-1-shaped replication configuration (the emulator stores it; it never copies)."""
+    return {
+        "Role": "arn:aws:iam::123456789012:role/replication",
+        "Rules": [
+            {
+                "ID": "all-objects",
+                "Status": "Enabled",
+                "Priority": 1,
+                "Filter": {},
+                "DeleteMarkerReplication": {"Status": "Enabled"},
+                "Destination": {"Bucket": destination_arn},
+            }
+        ],
+    }
+
+
 def canary_body(key: str, generation: int) -> bytes:
     return f"{key} generation {generation} {hashlib.sha256(key.encode()).hexdigest()}".encode()
 
@@ -175,20 +192,7 @@ def run_demo_drill(console: Console) -> bool:
         )
         # A replication configuration, as on every tier-1 primary: the restore must copy, never remove markers.
         s3.put_bucket_replication(
-            Bucket=bucket,
-            ReplicationConfiguration={
-                "Role": "arn:aws:iam::123456789012:role/replication",
-                "Rules": [
-                    {
-                        "ID": "all-objects",
-                        "Status": "Enabled",
-                        "Priority": 1,
-                        "Filter": {},
-                        "DeleteMarkerReplication": {"Status": "Enabled"},
-                        "Destination": {"Bucket": "arn:aws:s3:::distronation-prod-audio-us-west-2"},
-                    }
-                ],
-            },
+            Bucket=bucket, ReplicationConfiguration=replication_to("arn:aws:s3:::distronation-prod-audio-us-west-2")
         )
         result = run_bucket_drill(s3, bucket, declared_rto_minutes=30, declared_rpo_minutes=0)
     finally:

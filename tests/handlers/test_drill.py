@@ -11,27 +11,13 @@ from typer.testing import CliRunner
 
 from handlers import cli, drill
 
-REPLICATION = {
-    "Role": "arn:aws:iam::123456789012:role/replication",
-    "Rules": [
-        {
-            "ID": "all-objects",
-            "Status": "Enabled",
-            "Priority": 1,
-            "Filter": {},
-            "DeleteMarkerReplication": {"Status": "Enabled"},
-            "Destination": {"Bucket": "arn:aws:s3:::replica"},
-        }
-    ],
-}
-
 
 def _versioned_bucket(name: str, *, replicated: bool) -> Any:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     if replicated:
-        s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=REPLICATION)
+        s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=drill.replication_to("arn:aws:s3:::replica"))
     return s3
 
 
