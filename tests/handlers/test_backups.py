@@ -103,7 +103,8 @@ def test_one_backup_per_reason_and_hour_in_every_region(mock_aws: None) -> None:
         )
         return created
 
-    now = datetime.now(UTC)
+    # The top of the hour, so the retry five minutes later always falls in the same hour.
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first = run_backups(plan(), tracking_factory, now=now)
     retry = run_backups(plan(), tracking_factory, now=now + timedelta(minutes=5))
 
