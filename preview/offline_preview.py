@@ -72,29 +72,31 @@ def _provider_resource(
     )
 
 
+def _resource_fields(
+    registration: Registration, properties: Mapping[str, Any], providers: Mapping[str, Registration]
+) -> dict[str, Any]:
+    """What Analyze and AnalyzeStack both receive about one resource."""
+    return {
+        "type": registration.type,
+        "name": registration.name,
+        "urn": registration.urn,
+        "properties": to_struct(properties),
+        "options": _resource_options(registration),
+        "provider": _provider_resource(registration, providers),
+    }
+
+
 def analyze_request(
     registration: Registration, properties: Mapping[str, Any], providers: Mapping[str, Registration]
 ) -> analyzer_pb2.AnalyzeRequest:
-    return analyzer_pb2.AnalyzeRequest(
-        type=registration.type,
-        name=registration.name,
-        urn=registration.urn,
-        properties=to_struct(properties),
-        options=_resource_options(registration),
-        provider=_provider_resource(registration, providers),
-    )
+    return analyzer_pb2.AnalyzeRequest(**_resource_fields(registration, properties, providers))
 
 
 def stack_resource(
     registration: Registration, properties: Mapping[str, Any], providers: Mapping[str, Registration]
 ) -> analyzer_pb2.AnalyzerResource:
     return analyzer_pb2.AnalyzerResource(
-        type=registration.type,
-        name=registration.name,
-        urn=registration.urn,
-        properties=to_struct(properties),
-        options=_resource_options(registration),
-        provider=_provider_resource(registration, providers),
+        **_resource_fields(registration, properties, providers),
         parent=registration.parent,
         dependencies=registration.dependencies,
         propertyDependencies={
