@@ -29,6 +29,8 @@ RTC_THRESHOLD_MINUTES = 15
 REPLICATION_RULE_ID = "all-objects"
 METRICS_NAMESPACE = "DR/Recovery"  # docs/contract.md: runtime names
 AUDIT_SCHEDULE = "rate(1 hour)"
+# Within the RPO-age alarm's one-hour period (handlers/backups.py), so a healthy bucket never breaches it.
+RPO_AGE_SCHEDULE = "rate(15 minutes)"
 
 
 def assume_role_policy(service: str) -> str:
@@ -103,6 +105,7 @@ class TieredBucket(pulumi.ComponentResource):
             self._replication(primary, replica)
             self._auto_restore(primary)
             self._scheduled_audit(primary, replica)
+            self._scheduled_rpo_age(primary)
         else:
             self._lifecycle(primary, profile)
 
@@ -542,14 +545,54 @@ class TieredBucket(pulumi.ComponentResource):
             opts=self._child(provider, depends_on=[permission]),
         )
 
+    def _scheduled(
+        self,
+        purpose: str,
+        function_suffix: str,
+        handler: str,
+        schedule_expression: str,
+        statements: list[Any],
+        environment: dict[str, pulumi.Input[str]],
+    ) -> None:
+        """A runtime Lambda in the primary region, invoked by an EventBridge schedule."""
+        provider, region = self._args.primary_provider, self._args.primary_region
+        function = self._runtime_function(purpose, function_suffix, handler, region, statements, environment)
+        n = f"{self._name}-{purpose}"
+        schedule = aws.cloudwatch.EventRule(
+            n,
+            schedule_expression=schedule_expression,
+            description=f"{purpose} of {self._args.spec.primary_bucket_name}",
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        aws.lambda_.Permission(
+            n,
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            region=region,
+            opts=self._child(provider),
+        )
+        aws.cloudwatch.EventTarget(n, rule=schedule.name, arn=function.arn, region=region, opts=self._child(provider))
+
+    def _publish_metrics_statement(self) -> dict[str, Any]:
+        return {
+            "Sid": "PublishRecoveryMetrics",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+        }
+
     def _scheduled_audit(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
         """The replication and integrity audit (handlers/audit.py), hourly, publishing DR/Recovery metrics."""
-        provider, region = self._args.primary_provider, primary.region
-        function = self._runtime_function(
+        self._scheduled(
             "replication-audit",
             "audit",
             "handlers.audit.lambda_handler",
-            region,
+            AUDIT_SCHEDULE,
             [
                 {
                     "Sid": "ReadPrimary",
@@ -565,13 +608,7 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:GetObject"],
                     "Resource": [f"{primary.arn}/*", f"{replica.arn}/*"],
                 },
-                {
-                    "Sid": "PublishAuditMetrics",
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricData"],
-                    "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
-                    "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
-                },
+                self._publish_metrics_statement(),
             ],
             {
                 "AUDIT_BUCKETS": primary.name,
@@ -579,29 +616,44 @@ class TieredBucket(pulumi.ComponentResource):
                 "RTC_WINDOW_MINUTES": str(RTC_THRESHOLD_MINUTES),
             },
         )
-        schedule = aws.cloudwatch.EventRule(
-            f"{self._name}-replication-audit",
-            schedule_expression=AUDIT_SCHEDULE,
-            description=f"Hourly replication audit of {primary.name} against {replica.name}",
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider),
+
+    def _scheduled_rpo_age(self, primary: _RegionalBucket) -> None:
+        """The RPO-age metric (handlers/backups.py) for the primary, with its alarm at the declared regional RPO."""
+        region = primary.region
+        alarms = pulumi.Output.concat(
+            "arn:", arns.partition(region), ":cloudwatch:", region, ":", self._account, ":alarm:dr-rpo-age-*"
         )
-        aws.lambda_.Permission(
-            f"{self._name}-replication-audit",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
-            region=region,
-            opts=self._child(provider),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{self._name}-replication-audit",
-            rule=schedule.name,
-            arn=function.arn,
-            region=region,
-            opts=self._child(provider),
+        self._scheduled(
+            "rpo-age",
+            "rpo-age",
+            "handlers.backups.lambda_handler",
+            RPO_AGE_SCHEDULE,
+            [
+                {
+                    "Sid": "ReadDeclaredObjectives",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetReplicationConfiguration", "s3:GetBucketTagging"],
+                    "Resource": primary.arn,
+                },
+                {
+                    "Sid": "ReadReplicationLatency",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:GetMetricStatistics"],
+                    "Resource": "*",  # metric reads have no resource ARN
+                },
+                self._publish_metrics_statement(),
+                {
+                    "Sid": "EnsureRpoAlarm",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricAlarm"],
+                    "Resource": alarms,
+                },
+            ],
+            {
+                "RPO_BUCKETS": primary.name,
+                "BACKUP_REGIONS": region,
+                "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
+            },
         )
 
 

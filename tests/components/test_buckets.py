@@ -413,5 +413,22 @@ def test_tier1_replication_audit_runs_hourly_with_read_only_access(prod: Run) ->
     statements = policy_document(policy)["Statement"]
     actions = {a for s in statements for a in s["Action"]}
     assert not {a for a in actions if a.startswith("s3:") and not a.startswith(("s3:List", "s3:Get"))}, actions
-    [metrics] = [s for s in statements if s["Sid"] == "PublishAuditMetrics"]
+    [metrics] = [s for s in statements if s["Sid"] == "PublishRecoveryMetrics"]
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DR/Recovery"}}
+
+
+def test_tier1_rpo_age_is_published_on_a_schedule_and_may_only_write_its_own_alarms(prod: Run) -> None:
+    parent = component(prod, "uploads")
+    function = child(prod, parent, "aws:lambda/function:Function", "uploads-rpo-age")
+    assert function.inputs["handler"] == "handlers.backups.lambda_handler"
+    variables = function.inputs["environment"]["variables"]
+    assert variables["RPO_BUCKETS"] == "distronation-prod-uploads-us-east-1"
+    assert variables["ALERT_TOPIC_ARN"] == f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"
+    rule = child(prod, parent, "aws:cloudwatch/eventRule:EventRule", "uploads-rpo-age")
+    assert rule.inputs["scheduleExpression"] == "rate(15 minutes)"
+    role = child(prod, parent, "aws:iam/role:Role", "uploads-rpo-age")
+    assert role.inputs["tags"]["dr:role"] == "runtime"
+    [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
+    statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
+    assert statements["EnsureRpoAlarm"]["Resource"] == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:dr-rpo-age-*"
+    assert not any(a.startswith("dynamodb:") for s in statements.values() for a in s["Action"])
