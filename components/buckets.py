@@ -491,6 +491,7 @@ class TieredBucket(pulumi.ComponentResource):
                         "s3:ListBucketVersions",
                         "s3:GetBucketVersioning",
                         "s3:GetReplicationConfiguration",
+                        "s3:GetEncryptionConfiguration",  # SSE-KMS ETags are not MD5s (handlers/s3_restore.py)
                     ],
                     "Resource": primary.arn,
                 },

@@ -176,8 +176,13 @@ def classify(
     method = None
     if replica is not None:
         same, method = compare_content(s3_primary, s3_replica, target, primary, replica, etags_comparable)
-        if same:
+        if same and method != "size_only":
             return "in_sync", method
+        if same:
+            # Equal sizes prove nothing about content: only the primary's replication status can speak.
+            return replication_state(
+                s3_primary, target.bucket, primary.key, now, target.rtc_window
+            ) or "in_sync", method
     # Missing or different: the primary's replication status says whether that is expected yet.
     state = replication_state(s3_primary, target.bucket, primary.key, now, target.rtc_window)
     return state or ("missing" if replica is None else "content_mismatch"), method

@@ -173,7 +173,12 @@ class KeyPlan:
 
 
 def plan_make_current(
-    history: KeyHistory, wanted: Version | None, *, undelete_allowed: bool, delete_unwanted: bool
+    history: KeyHistory,
+    wanted: Version | None,
+    *,
+    undelete_allowed: bool,
+    delete_unwanted: bool,
+    etags_are_md5: bool = False,
 ) -> KeyPlan:
     """How to make ``wanted`` (a data version, a delete marker, or None = absent) the key's current state."""
     current = history.current
@@ -186,11 +191,16 @@ def plan_make_current(
     newer = history.newer_than(wanted)
     if undelete_allowed and all(entry.is_delete_marker for entry in newer):
         return KeyPlan(history.key, Action.UNDELETE, wanted, tuple(entry.version_id for entry in newer))
+    # Different ETags prove different content only when both are MD5s: not under SSE-KMS (``etags_are_md5``
+    # is False there) and not for multipart objects. Otherwise the executor decides by checksum.
+    etags_prove_difference = (
+        etags_are_md5 and current.etag != wanted.etag and "-" not in current.etag and "-" not in wanted.etag
+    )
     looks_same = (
         not current.is_delete_marker
         and current.size == wanted.size
-        and current.etag == wanted.etag
         and current.storage_class == wanted.storage_class
+        and not etags_prove_difference
     )
     return KeyPlan(history.key, Action.COPY, wanted, maybe_same_as=current if looks_same else None)
 
@@ -210,6 +220,17 @@ class BucketProtection:
     versioning: str
     mfa_delete: bool
     replicated: bool
+    kms_default_encryption: bool = False
+
+    @property
+    def etags_are_md5(self) -> bool:
+        return not self.kms_default_encryption
+
+    @property
+    def keeps_every_version(self) -> bool:
+        """Only with versioning Enabled does every overwrite and delete keep the previous version; when it is
+        Suspended they replace the ``null`` version for good."""
+        return self.versioning == "Enabled"
 
     def undelete_allowed(self, mfa: str | None = None) -> bool:
         # S3 never replicates a delete that names a version, so removing markers on a replicated
@@ -233,10 +254,20 @@ def read_bucket_protection(s3: Any, bucket: str) -> BucketProtection:
         if error.response["Error"]["Code"] != "ReplicationConfigurationNotFoundError":
             raise
         replicated = False
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        rules = []
+    kms = any(
+        rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") in KMS_ENCRYPTION for rule in rules
+    )
     return BucketProtection(
         versioning=versioning.get("Status", "Disabled"),
         mfa_delete=versioning.get("MFADelete") == "Enabled",
         replicated=replicated,
+        kms_default_encryption=kms,
     )
 
 
@@ -312,6 +343,7 @@ def _multipart_copy(
     attributes: dict[str, Any],
     part_size: int,
 ) -> str:
+    part_size = max(part_size, -(-version.size // MAX_PARTS))  # S3 allows at most 10,000 parts
     # UploadPartCopy copies bytes only, so metadata and tags go on the new upload explicitly.
     tags = s3.get_object_tagging(Bucket=source["Bucket"], Key=version.key, VersionId=version.version_id)
     tagging = urlencode([(tag["Key"], tag["Value"]) for tag in tags.get("TagSet", [])])
@@ -422,6 +454,7 @@ def start_archive_restore(s3: Any, bucket: str, version: Version, *, days: int, 
 
 CHECKSUM_FIELDS = ("ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA256", "ChecksumSHA1")
 KMS_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
+MAX_PARTS = 10_000
 
 
 def content_identities(head: dict[str, Any]) -> dict[str, str]:
@@ -603,6 +636,7 @@ class _BucketRestore:
                 wanted,
                 undelete_allowed=self.undelete_allowed,
                 delete_unwanted=self.options.delete_created_after,
+                etags_are_md5=self.protection.etags_are_md5,
             )
         return plan_copy_elsewhere(history, wanted, delete_unwanted=self.options.delete_created_after)
 
@@ -758,6 +792,16 @@ def restore_bucket(
         protection = read_bucket_protection(s3, options.bucket)
         if protection.versioning == "Disabled":
             raise ValueError(f"bucket {options.bucket} has never been versioned: no point-in-time history")
+        destination = (
+            protection
+            if options.destination_bucket == options.bucket
+            else read_bucket_protection(s3, options.destination_bucket)
+        )
+        if not options.dry_run and not destination.keeps_every_version:
+            raise ValueError(
+                f"bucket {options.destination_bucket} has versioning {destination.versioning}: a restore only writes "
+                "where every overwrite and delete keeps the previous version; enable versioning first"
+            )
         batch = _batch_copier(s3, s3control, options)
         restore = _BucketRestore(s3, options, protection, summary, on_key_done, batch)
         try:

@@ -23,6 +23,7 @@ READ_OPERATIONS = frozenset(
         "ListObjectsV2",
         "GetBucketVersioning",
         "GetBucketReplication",
+        "GetBucketEncryption",
         "HeadObject",
         "GetObject",
         "GetObjectTagging",

@@ -214,3 +214,27 @@ def test_scheduled_audit_lambda(moto_endpoint: str, monkeypatch: pytest.MonkeyPa
 
     assert result["ok"] is False and result["mismatches"] == 1
     assert result["reports"][0]["findings"]["extra"] == ["orphan.txt"]
+
+
+def test_a_size_only_pair_still_reports_failed_replication(mock_aws: None) -> None:
+    """Under SSE-KMS without checksums only sizes compare, and equal sizes prove nothing: a FAILED
+    replication of a same-size overwrite must still be reported (the replication status is the evidence)."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    make_buckets(s3)
+    s3.put_bucket_encryption(
+        Bucket=REPLICA,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    put(s3, PRIMARY, "rewritten.txt", b"new!", checksum=False)
+    put(s3, REPLICA, "rewritten.txt", b"old.", checksum=False)
+    now = datetime.now(UTC)
+    inject_replication_status(s3, {"rewritten.txt": ("FAILED", now - timedelta(hours=1))})
+
+    report = audit_replication(s3, s3, AuditTarget(PRIMARY, REPLICA), now=now)
+
+    assert {kind: keys for kind, keys in report["findings"].items() if keys} == {
+        "replication_failed": ["rewritten.txt"]
+    }
+    assert report["verified_by"] == {"size_only": 1} and report["ok"] is False

@@ -455,3 +455,62 @@ def test_restore_completes_under_injected_throttling_and_5xx(mock_aws: None) -> 
     assert (rerun["copied"], rerun["undeleted"], rerun["deleted"], rerun["failed"]) == (0, 0, 0, 0)
     faults.rate = 0.0
     assert current_contents(s3, BUCKET) == expected  # every key verified
+
+
+def _history_with_current_copy(current_etag: str, wanted_etag: str) -> tuple[KeyHistory, Version]:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def version(version_id: str, etag: str, minutes: int) -> Version:
+        return Version(
+            key="k",
+            version_id=version_id,
+            is_latest=version_id == "v3",
+            is_delete_marker=False,
+            last_modified=at + timedelta(minutes=minutes),
+            etag=etag,
+            size=10,
+            storage_class="STANDARD",
+            checksum_algorithm="CRC32",
+        )
+
+    wanted = version("v1", wanted_etag, -5)
+    return KeyHistory("k", (version("v3", current_etag, 10), version("v2", '"other"', 5), wanted)), wanted
+
+
+@pytest.mark.parametrize(
+    ("current_etag", "etags_are_md5", "candidate"),
+    [
+        ('"aaaa"', True, False),  # two MD5s that differ: different content, copy without checking
+        ('"aaaa"', False, True),  # SSE-KMS: ETags are not MD5s, the checksum must decide
+        ('"aaaa-2"', True, True),  # multipart: not an MD5 either
+        ('"bbbb"', True, True),  # same ETag
+    ],
+)
+def test_etags_only_rule_out_a_copy_when_both_are_md5s(current_etag: str, etags_are_md5: bool, candidate: bool) -> None:
+    history, wanted = _history_with_current_copy(current_etag, '"bbbb"')
+    plan = plan_make_current(
+        history, wanted, undelete_allowed=False, delete_unwanted=False, etags_are_md5=etags_are_md5
+    )
+    assert plan.action is Action.COPY
+    assert (plan.maybe_same_as is not None) is candidate
+
+
+@pytest.mark.parametrize("destination", ["same", "other"])
+def test_writes_are_refused_where_versioning_would_not_keep_the_previous_version(
+    mock_aws: None, destination: str
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    versioned_bucket(s3, BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"before")
+    target = BUCKET
+    if destination == "same":
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    else:
+        target = "unversioned-target"
+        s3.create_bucket(Bucket=target)
+    options = RestoreOptions(bucket=BUCKET, at=datetime.now(UTC), target_bucket=target, delete_created_after=True)
+
+    with pytest.raises(ValueError, match=f"bucket {target} has versioning"):
+        restore_bucket(s3, options)
+    # Planning alone is still allowed.
+    assert restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=options.at, target_bucket=target, dry_run=True))
