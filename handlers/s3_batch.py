@@ -121,9 +121,12 @@ class BatchCopier:
 
     def accepts(self, plan: KeyPlan) -> bool:
         # In place only: a copy elsewhere carries per-version provenance metadata, which one job can't set.
+        # A key that may already be as at T stays local, where its checksum is compared before any write, so a
+        # rerun after a job sends no second job.
         version = plan.version
         return (
             self.options.in_place
+            and plan.maybe_same_as is None
             and version is not None
             and not version.archived
             and version.size <= min(BATCH_COPY_LIMIT, self.options.copy.multipart_threshold)

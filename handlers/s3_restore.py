@@ -891,6 +891,10 @@ def _lambda_client(workers: int) -> Any:
     return restore_client(workers)  # reused across warm invocations
 
 
+class RestoreIncomplete(RuntimeError):
+    """Some keys could not be restored; the summary's ``failures`` names them."""
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -902,4 +906,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for name in SUMMARY_COUNTERS:
         metrics.add_metric(name=f"Restore{name.title().replace('_', '')}", unit=MetricUnit.Count, value=summary[name])
     logger.info("restore finished", extra={"summary": summary})
+    if summary["failed"]:
+        # Fail the invocation so async retries and Step Functions see it; a retry only redoes what failed.
+        raise RestoreIncomplete(f"{summary['failed']} key(s) failed: {summary['failures']}")
     return summary

@@ -160,3 +160,23 @@ def test_restore_lambda_entry_is_idempotent(s3: Any, lambda_context: Any) -> Non
     assert (first["copied"], first["undeleted"], first["deleted"]) == (1, 1, 1)
     assert (second["copied"], second["undeleted"], second["deleted"], second["skipped"]) == (0, 0, 0, 4)
     assert current_contents(s3, BUCKET) == expected
+
+
+def test_restore_lambda_fails_the_invocation_when_keys_fail(
+    s3: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Async retries and Step Functions only see a failure that is raised, not one left in a metric."""
+    from handlers import s3_restore
+
+    at, _ = _history(s3)
+    monkeypatch.setattr(
+        s3_restore,
+        "restore_bucket",
+        lambda *_a, **_k: {
+            **dict.fromkeys(s3_restore.SUMMARY_COUNTERS, 0),
+            "failed": 1,
+            "failures": {"k": "AccessDenied"},
+        },
+    )
+    with pytest.raises(s3_restore.RestoreIncomplete, match="AccessDenied"):
+        s3_restore.lambda_handler({"bucket": BUCKET, "to": at}, lambda_context)
