@@ -62,6 +62,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from handlers import aws  # noqa: E402
+from handlers.drill import replication_to  # noqa: E402
 from handlers.s3_restore import (  # noqa: E402
     RestoreOptions,
     iter_key_histories,
@@ -161,19 +162,7 @@ def seed(s3: Any, run: int, keys: int) -> Dataset:
             s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
             s3.put_bucket_replication(
                 Bucket=bucket,
-                ReplicationConfiguration={
-                    "Role": "arn:aws:iam::123456789012:role/replication",
-                    "Rules": [
-                        {
-                            "ID": "all",
-                            "Priority": 1,
-                            "Status": "Enabled",
-                            "Filter": {"Prefix": ""},
-                            "DeleteMarkerReplication": {"Status": "Enabled"},
-                            "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                        }
-                    ],
-                },
+                ReplicationConfiguration=replication_to(f"arn:aws:s3:::{replica}", rule_id="all"),
             )
 
     def each(work: Callable[[str, str], Any], chosen: list[str]) -> None:

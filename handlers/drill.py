@@ -57,13 +57,14 @@ class DrillResult:
         return {**asdict(self), "passed": self.passed}
 
 
-def replication_to(destination_arn: str) -> dict[str, Any]:
-    """A tier-1-shaped replication configuration (the emulator stores it; it never copies)."""
+def replication_to(destination_arn: str, rule_id: str = "all-objects") -> dict[str, Any]:
+    """A tier-1-shaped replication configuration for the emulator (which stores it and never copies); drills,
+    tests and benchmarks share it."""
     return {
         "Role": "arn:aws:iam::123456789012:role/replication",
         "Rules": [
             {
-                "ID": "all-objects",
+                "ID": rule_id,
                 "Status": "Enabled",
                 "Priority": 1,
                 "Filter": {},

@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
+from handlers.drill import replication_to
+
 # Operations a restore may send without changing anything.
 READ_OPERATIONS = frozenset(
     {
@@ -45,19 +47,7 @@ def replicate(s3: Any, bucket: str, replica: str) -> None:
     versioned_bucket(s3, replica)
     s3.put_bucket_replication(
         Bucket=bucket,
-        ReplicationConfiguration={
-            "Role": "arn:aws:iam::123456789012:role/replication",
-            "Rules": [
-                {
-                    "ID": "all",
-                    "Priority": 1,
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "DeleteMarkerReplication": {"Status": "Enabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                }
-            ],
-        },
+        ReplicationConfiguration=replication_to(f"arn:aws:s3:::{replica}", rule_id="all"),
     )
 
 

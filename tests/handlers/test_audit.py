@@ -24,6 +24,7 @@ from handlers.audit import AuditTarget, ListedObject, audit_replication, merge_l
 from handlers.aws import cached_client
 from handlers.backups import NAMESPACE
 from handlers.cli import app
+from handlers.drill import replication_to
 
 PRIMARY, REPLICA = "audio-primary", "audio-replica"
 
@@ -51,19 +52,7 @@ def make_buckets(s3: Any, *, replicated: bool = False) -> None:
     if replicated:
         s3.put_bucket_replication(
             Bucket=PRIMARY,
-            ReplicationConfiguration={
-                "Role": "arn:aws:iam::123456789012:role/replication",
-                "Rules": [
-                    {
-                        "ID": "all",
-                        "Status": "Enabled",
-                        "Priority": 1,
-                        "Filter": {"Prefix": ""},
-                        "DeleteMarkerReplication": {"Status": "Enabled"},
-                        "Destination": {"Bucket": f"arn:aws:s3:::{REPLICA}"},
-                    }
-                ],
-            },
+            ReplicationConfiguration=replication_to(f"arn:aws:s3:::{REPLICA}", rule_id="all"),
         )
 
 

@@ -35,6 +35,7 @@ from handlers.backups import (
     select_for_pruning,
 )
 from handlers.cli import app
+from handlers.drill import replication_to
 
 REGIONS = ["us-east-1", "us-west-2"]
 # An EventBridge schedule's event as delivered; it carries no reason, so the run is "scheduled".
@@ -226,19 +227,7 @@ def test_bucket_rpo_age_comes_from_s3_replication_latency(mock_aws: None) -> Non
     )
     s3.put_bucket_replication(
         Bucket="audio-primary",
-        ReplicationConfiguration={
-            "Role": "arn:aws:iam::123456789012:role/replication",
-            "Rules": [
-                {
-                    "ID": "all",
-                    "Status": "Enabled",
-                    "Priority": 1,
-                    "Filter": {"Prefix": ""},
-                    "DeleteMarkerReplication": {"Status": "Enabled"},
-                    "Destination": {"Bucket": "arn:aws:s3:::audio-replica"},
-                }
-            ],
-        },
+        ReplicationConfiguration=replication_to("arn:aws:s3:::audio-replica", rule_id="all"),
     )
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     now = datetime.now(UTC)
