@@ -17,6 +17,10 @@ Per key present on both sides:
 differ are looked up with ``HeadObject`` on the primary: FAILED, or PENDING for longer than the RTC window
 (15 min), is a finding; PENDING within the window is reported but is not a mismatch. At large scale,
 S3 Inventory's replication-status field is the cheaper source.
+
+A live bucket changes while it is audited: a key deleted between the listing and its HeadObject is
+counted as ``changed_during_audit`` (reported, not a mismatch; the next audit sees its new state)
+instead of aborting the whole audit.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ CHECKSUM_PREFERENCE = ("SHA256", "SHA1", "CRC64NVME", "CRC32C", "CRC32")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 # Counted findings; each is also a CloudWatch metric ``Audit<Name>`` on the bucket.
 FINDINGS = ("missing", "extra", "content_mismatch", "replication_failed", "replication_pending_overdue")
+# Reported with their keys, but not mismatches.
+NOTICES = ("replication_pending", "changed_during_audit")
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,9 @@ def audit_replication(
     primary_encryption = default_encryption(s3_primary, target.bucket)
     replica_encryption = default_encryption(s3_replica, target.replica_bucket)
     etags_comparable = primary_encryption not in KMS_ALGORITHMS and replica_encryption not in KMS_ALGORITHMS
-    counts = dict.fromkeys(("compared", "in_sync", "replication_pending", *FINDINGS), 0)
+    counts = dict.fromkeys(("compared", "in_sync", *NOTICES, *FINDINGS), 0)
     verified_by: dict[str, int] = {}
-    findings: dict[str, list[str]] = {name: [] for name in (*FINDINGS, "replication_pending")}
+    findings: dict[str, list[str]] = {name: [] for name in (*FINDINGS, *NOTICES)}
 
     pairs = merge_listings(
         iter_objects(s3_primary, target.bucket, target.prefix, target.page_size),
@@ -205,7 +212,12 @@ def audit_replication(
     )
 
     def check(pair: tuple[ListedObject | None, ListedObject | None]) -> tuple[str, str | None]:
-        return classify(s3_primary, s3_replica, target, etags_comparable, now, *pair)
+        try:
+            return classify(s3_primary, s3_replica, target, etags_comparable, now, *pair)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in NOT_FOUND_CODES:
+                return "changed_during_audit", None  # deleted after it was listed
+            raise
 
     # HeadObject calls dominate; run them concurrently, one bounded chunk of the merged stream at a time.
     with ThreadPoolExecutor(max_workers=target.workers) as pool:

@@ -40,8 +40,11 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
             stderr.print(f"[bold]{key}[/bold]: {value}")
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+def fail(message: str, code: int = EXIT_USAGE, *, as_json: bool = False) -> NoReturn:
+    """Stop with ``code``. Under ``--json`` stdout still holds one object, so a script can parse every outcome."""
     stderr.print(f"[red]error:[/red] {message}")
+    if as_json:
+        emit({"error": message, "exit_code": code}, as_json=True)
     raise typer.Exit(code)
 
 

@@ -22,8 +22,8 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _aws_failure(error: Exception) -> None:
-    fail(f"AWS request failed: {error}", EXIT_AWS)
+def _aws_failure(error: Exception, as_json: bool) -> None:
+    fail(f"AWS request failed: {error}", EXIT_AWS, as_json=as_json)
 
 
 @app.command("restore-table")
@@ -66,13 +66,13 @@ def restore_table_command(
 ) -> None:
     """Restore TABLE into a new table, re-apply its settings, validate, and optionally cut over."""
     if (to is None) == (backup is None):
-        fail("give exactly one of --to and --backup")
+        fail("give exactly one of --to and --backup", as_json=as_json)
     if cutover and not app_name:
-        fail("--cutover needs --app (or DR_APP)")
+        fail("--cutover needs --app (or DR_APP)", as_json=as_json)
     try:
         point = None if to in (None, "latest") else table_restore.parse_point_in_time(str(to))
     except ValueError as error:
-        fail(str(error))
+        fail(str(error), as_json=as_json)
     clients = table_restore.TableClients.for_region(region)
     try:
         loaded = None
@@ -96,9 +96,9 @@ def restore_table_command(
                 else None,
             )
     except (table_restore.RestoreError, OSError, KeyError, ValueError) as error:
-        fail(str(error), EXIT_USAGE)
+        fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, WaiterError) as error:
-        _aws_failure(error)
+        _aws_failure(error, as_json)
     emit(report, as_json)
     refused_cutover = cutover and not report["cutover"]["done"]
     if report["validation"]["ok"] is False or refused_cutover:
@@ -130,14 +130,14 @@ def _backup(
             alarm_topic_arn=alarm_topic_arn,
         )
     except ValueError as error:
-        fail(str(error))
+        fail(str(error), as_json=as_json)
     if not plan.tables or not plan.regions:
-        fail("give --tables and --regions (or DR_BACKUP_TABLES and DR_REGIONS)")
+        fail("give --tables and --regions (or DR_BACKUP_TABLES and DR_REGIONS)", as_json=as_json)
     try:
         with stderr.status(f"Backing up {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
             summary = backups.run_backups(plan, client)
     except (ClientError, BotoCoreError) as error:
-        _aws_failure(error)
+        _aws_failure(error, as_json)
     emit(summary, as_json)
     if summary["errors"]:
         raise typer.Exit(EXIT_FAILED)
@@ -263,9 +263,9 @@ def audit_replication_command(
         if publish:
             audit.publish_audit_metrics(client("cloudwatch", region), report)
     except ValueError as error:
-        fail(str(error))
+        fail(str(error), as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        _aws_failure(error)
+        _aws_failure(error, as_json)
     if as_json:
         emit(report, as_json)
     else:

@@ -28,12 +28,12 @@ class ArchiveTier(StrEnum):
 
 
 def _batch_options(
-    threshold: int | None, role_arn: str | None, report_bucket: str | None, account_id: str | None
+    threshold: int | None, role_arn: str | None, report_bucket: str | None, account_id: str | None, as_json: bool
 ) -> BatchOptions | None:
     if threshold is None:
         return None
     if not role_arn or not report_bucket:
-        fail("--batch-threshold needs --batch-role-arn and --batch-report-bucket")
+        fail("--batch-threshold needs --batch-role-arn and --batch-report-bucket", as_json=as_json)
     account = account_id or aws.client("sts").get_caller_identity()["Account"]
     return BatchOptions(threshold_keys=threshold, role_arn=role_arn, report_bucket=report_bucket, account_id=account)
 
@@ -74,7 +74,7 @@ def restore_bucket_command(
     try:
         at = parse_point_in_time(to)
     except ValueError:
-        fail(f"--to {to!r} is not an ISO 8601 time", EXIT_USAGE)
+        fail(f"--to {to!r} is not an ISO 8601 time", EXIT_USAGE, as_json=json_output)
     try:
         options = RestoreOptions(
             bucket=bucket,
@@ -88,7 +88,7 @@ def restore_bucket_command(
             mfa=mfa,
             archive_tier=archive_tier.value,
             archive_days=archive_days,
-            batch=_batch_options(batch_threshold, batch_role_arn, batch_report_bucket, batch_account_id),
+            batch=_batch_options(batch_threshold, batch_role_arn, batch_report_bucket, batch_account_id, json_output),
         )
         # One client, its pool sized to the workers, shared by every thread.
         s3 = restore_client(workers)
@@ -104,9 +104,9 @@ def restore_bucket_command(
             task = progress.add_task(f"restoring s3://{bucket}/{prefix}", total=None)
             summary = restore_bucket(s3, options, s3control=s3control, on_key_done=lambda n: progress.advance(task, n))
     except ValueError as error:
-        fail(str(error), EXIT_USAGE)
+        fail(str(error), EXIT_USAGE, as_json=json_output)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS)
+        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=json_output)
     emit(summary, json_output)
     if summary["failed"]:
         raise typer.Exit(EXIT_FAILED)

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 import handlers.ops_cli  # noqa: F401  (registers the commands on the app)
@@ -119,12 +120,49 @@ def test_audit_reports_every_kind_of_divergence(mock_aws: None) -> None:
         "replication_failed": ["stale.txt"],
         "replication_pending_overdue": ["slow.txt"],
         "replication_pending": ["fresh.txt"],
+        "changed_during_audit": [],
     }
     assert report["counts"]["compared"] == 5 and report["counts"]["in_sync"] == 3
     assert report["mismatches"] == 5 and report["ok"] is False
     # SHA-256 decided the checksummed pairs; the one without checksums fell back to ETags (both SSE-S3).
     assert report["verified_by"] == {"checksum_sha256": 3, "size": 1, "etag": 1}
     assert report["etags_compared"] is True
+
+
+def test_a_key_deleted_between_listing_and_head_does_not_abort_the_audit(mock_aws: None) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    make_buckets(s3)
+    replicate(s3, "stays.txt", b"stays")
+    replicate(s3, "goes.txt", b"goes")
+    writer = boto3.client("s3", region_name="us-east-1")  # another client: its deletes skip the hook below
+
+    def delete_first(params: dict[str, Any], **_: Any) -> None:
+        # The listing is done; an application deletes the key on both sides before the audit's HEAD.
+        if params.get("Key") == "goes.txt":
+            for bucket in (PRIMARY, REPLICA):
+                writer.delete_object(Bucket=bucket, Key="goes.txt")
+
+    s3.meta.events.register("before-parameter-build.s3.HeadObject", delete_first)
+
+    report = audit_replication(s3, s3, AuditTarget(PRIMARY, REPLICA))
+
+    assert report["findings"]["changed_during_audit"] == ["goes.txt"]
+    assert report["counts"]["in_sync"] == 1 and report["counts"]["changed_during_audit"] == 1
+    assert report["ok"] is True  # a deletion is not a replication mismatch
+
+
+def test_other_head_errors_still_fail_the_audit(mock_aws: None) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    make_buckets(s3)
+    replicate(s3, "a.txt", b"a")
+
+    def deny(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no s3:GetObject"}}, "HeadObject")
+
+    s3.meta.events.register("before-call.s3.HeadObject", deny)
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        audit_replication(s3, s3, AuditTarget(PRIMARY, REPLICA))
 
 
 def test_etags_are_not_compared_under_sse_kms(mock_aws: None) -> None:
@@ -187,7 +225,8 @@ def test_drctl_audit_replication_without_replication_config_is_a_usage_error(mot
     s3 = boto3.client("s3", region_name="us-east-1")
     make_buckets(s3)
     result = CliRunner().invoke(app, ["audit-replication", "--bucket", PRIMARY, "--json"])
-    assert result.exit_code == 2 and result.stdout == ""
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["exit_code"] == 2  # --json: the error is the one object on stdout
 
 
 @pytest.mark.slow

@@ -104,6 +104,24 @@ def test_missing_bucket_exits_with_aws_code(s3: Any) -> None:
     assert result.exit_code == EXIT_AWS and "NoSuchBucket" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("arguments", "code", "message"),
+    [
+        (["cli-restore", "--to", "yesterday"], EXIT_USAGE, "ISO 8601"),
+        (["cli-restore", "--to", "2026-01-01T00:00:00Z", "--batch-threshold", "10"], EXIT_USAGE, "batch-role-arn"),
+        (["no-such-bucket", "--to", "2026-01-01T00:00:00Z"], EXIT_AWS, "NoSuchBucket"),
+    ],
+)
+def test_errors_under_json_are_one_json_object_on_stdout(
+    s3: Any, arguments: list[str], code: int, message: str
+) -> None:
+    result = CliRunner().invoke(app, ["restore-bucket", *arguments, "--json"])
+
+    assert result.exit_code == code
+    error = json.loads(result.stdout)  # a script parsing --json output gets an object on every outcome
+    assert error["exit_code"] == code and message in error["error"]
+
+
 def test_unversioned_bucket_is_refused(s3: Any) -> None:
     s3.create_bucket(Bucket="cli-unversioned")
     result = CliRunner().invoke(app, ["restore-bucket", "cli-unversioned", "--to", "2026-01-01T00:00:00Z"])

@@ -405,4 +405,6 @@ def test_drctl_restore_table_exits_1_on_mismatch_and_2_on_bad_time(moto_endpoint
     assert json.loads(mismatch.stdout)["validation"]["mismatches"][0]["problem"] == "missing"
 
     naive = CliRunner().invoke(app, ["restore-table", SOURCE, "--to", "2026-01-01T00:00:00", "--json"])
-    assert naive.exit_code == 2 and naive.stdout == ""
+    assert naive.exit_code == 2
+    error = json.loads(naive.stdout)  # --json: the error is the one object on stdout
+    assert error["exit_code"] == 2 and "no timezone" in error["error"]
