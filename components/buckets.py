@@ -505,6 +505,7 @@ class TieredBucket(pulumi.ComponentResource):
                         "s3:GetObjectVersionTagging",
                         "s3:PutObject",
                         "s3:PutObjectTagging",
+                        "s3:AbortMultipartUpload",  # a failed copy above 5 GB cleans up its upload
                     ],
                     "Resource": f"{primary.arn}/*",
                 },
@@ -598,10 +599,16 @@ class TieredBucket(pulumi.ComponentResource):
                 {
                     "Sid": "ReadPrimary",
                     "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetReplicationConfiguration"],
+                    "Action": ["s3:ListBucket", "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration"],
                     "Resource": primary.arn,
                 },
-                {"Sid": "ListReplica", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": replica.arn},
+                # Default encryption decides whether ETags can be compared at all.
+                {
+                    "Sid": "ReadReplica",
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetEncryptionConfiguration"],
+                    "Resource": replica.arn,
+                },
                 # HeadObject (checksums, replication status) needs s3:GetObject; it reads no object data.
                 {
                     "Sid": "HeadObjects",
@@ -609,6 +616,9 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:GetObject"],
                     "Resource": [f"{primary.arn}/*", f"{replica.arn}/*"],
                 },
+                # HeadObject with ChecksumMode=ENABLED on an SSE-KMS object needs kms:Decrypt.
+                arns.key_statement("ChecksumsPrimary", ["kms:Decrypt"], primary.name, primary.region, self._account),
+                arns.key_statement("ChecksumsReplica", ["kms:Decrypt"], replica.name, replica.region, self._account),
                 self._publish_metrics_statement(),
             ],
             {
@@ -633,7 +643,7 @@ class TieredBucket(pulumi.ComponentResource):
                 {
                     "Sid": "ReadDeclaredObjectives",
                     "Effect": "Allow",
-                    "Action": ["s3:GetReplicationConfiguration", "s3:GetBucketTagging"],
+                    "Action": ["s3:GetBucketLocation", "s3:GetReplicationConfiguration", "s3:GetBucketTagging"],
                     "Resource": primary.arn,
                 },
                 {

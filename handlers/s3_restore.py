@@ -310,8 +310,14 @@ def copy_version(
     CopyObject otherwise writes STANDARD; the source's checksum algorithm too, so that a later run can
     compare the copy with its source by checksum. Retention and legal holds are never copied: the new
     version takes the bucket's default retention.
+
+    Above the multipart threshold the copy also records its source version (``RESTORED_FROM_METADATA``):
+    a multipart copy has a new ETag and no full-object checksum to compare, so this is how a later run
+    recognises it and writes nothing.
     """
     source = _copy_source(source_bucket, version)
+    if version.size > settings.multipart_threshold:
+        extra_metadata = {**(extra_metadata or {}), RESTORED_FROM_METADATA: version.version_id}
     checksum = {"ChecksumAlgorithm": version.checksum_algorithm} if version.checksum_algorithm else {}
     if version.size <= settings.multipart_threshold and not extra_metadata:
         response = s3.copy_object(
@@ -472,17 +478,21 @@ def content_identities(head: dict[str, Any]) -> dict[str, str]:
     return identities
 
 
-def same_object(s3: Any, bucket: str, a: Version, b: Version) -> bool:
-    """Whether two versions hold the same content (by checksum), metadata and content type."""
-    heads = [s3.head_object(Bucket=bucket, Key=v.key, VersionId=v.version_id, ChecksumMode="ENABLED") for v in (a, b)]
+def same_object(s3: Any, bucket: str, current: Version, wanted: Version) -> bool:
+    """Whether ``current`` holds ``wanted``'s content (by checksum, or as a recorded copy of it), metadata and
+    content type."""
+    heads = [
+        s3.head_object(Bucket=bucket, Key=v.key, VersionId=v.version_id, ChecksumMode="ENABLED")
+        for v in (current, wanted)
+    ]
     first, second = (content_identities(head) for head in heads)
     common = first.keys() & second.keys()
-    return (
-        bool(common)
-        and all(first[name] == second[name] for name in common)
-        and heads[0].get("Metadata", {}) == heads[1].get("Metadata", {})
-        and heads[0].get("ContentType") == heads[1].get("ContentType")
+    copied_from = heads[0].get("Metadata", {}).get(RESTORED_FROM_METADATA)
+    same_content = copied_from == wanted.version_id or (
+        bool(common) and all(first[name] == second[name] for name in common)
     )
+    metadata = [{k: v for k, v in head.get("Metadata", {}).items() if k != RESTORED_FROM_METADATA} for head in heads]
+    return same_content and metadata[0] == metadata[1] and heads[0].get("ContentType") == heads[1].get("ContentType")
 
 
 def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ import pytest
 from handlers import aws
 from handlers.s3_restore import (
     RESTORE_MAX_ATTEMPTS,
+    RESTORED_FROM_METADATA,
     Action,
     CopySettings,
     KeyHistory,
@@ -315,13 +316,18 @@ def test_multipart_copy_above_the_threshold_supplies_metadata_and_tags(mock_aws:
     assert summary["copied"] == 1 and summary["bytes_copied"] == len(body)
     assert [c.operation for c in recorder.calls].count("UploadPartCopy") == 2
     head = s3.head_object(Bucket=BUCKET, Key="big.bin")
+    source_version = version_at(next(iter_key_histories(s3, BUCKET)), at)
+    assert source_version is not None
     assert (head["ContentLength"], head["ContentType"], head["Metadata"]) == (
         len(body),
         "application/x-big",
-        {"m": "1"},
+        {"m": "1", RESTORED_FROM_METADATA: source_version.version_id},  # how a re-run recognises the copy
     )
     assert s3.get_object(Bucket=BUCKET, Key="big.bin")["Body"].read() == body
     assert s3.get_object_tagging(Bucket=BUCKET, Key="big.bin")["TagSet"] == [{"Key": "t", "Value": "v"}]
+
+    again = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, copy=settings))
+    assert (again["copied"], again["skipped"]) == (0, 1)  # a second run writes nothing
 
 
 def test_compliance_locked_versions_survive_and_keys_come_back(mock_aws: None) -> None:
