@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components import settings as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
-from components.buckets import BUCKET_COMPONENTS, TieredBucketArgs
+from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
@@ -24,25 +24,30 @@ alerts = AlertTopic(
         provider=primary,
     ),
 )
-buckets = {
-    spec.name: BUCKET_COMPONENTS[spec.tier](
-        spec.name,
-        TieredBucketArgs(
-            spec=spec,
-            primary_region=settings.primary_region,
-            primary_provider=primary,
-            recovery_region=settings.recovery_region,
-            recovery_provider=recovery,
-            alert_topic_arn=alerts.topic_arn,
-        ),
+
+
+def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None = None) -> TieredBucket:
+    args = TieredBucketArgs(
+        spec=spec,
+        primary_region=settings.primary_region,
+        primary_provider=primary,
+        recovery_region=settings.recovery_region,
+        recovery_provider=recovery,
+        alert_topic_arn=alerts.topic_arn,
+        batch_reports_bucket=batch_reports_bucket,
     )
-    for spec in settings.buckets
-}
+    return BUCKET_COMPONENTS[spec.tier](spec.name, args)
+
+
+# S3 Batch Operations manifests and reports for restores too large for one machine.
+batch_reports = tiered_bucket(settings.batch_reports)
+buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("recoveryRegion", settings.recovery_region)
 pulumi.export("alertTopicArn", alerts.topic_arn)
+pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
 pulumi.export(
     "buckets",
     {
@@ -53,6 +58,7 @@ pulumi.export(
             "replica": buckets[spec.name].replica_bucket_name,
             "replicaArn": buckets[spec.name].replica_bucket_arn,
             "replicaRegion": buckets[spec.name].replica_region,
+            "batchRestoreRoleArn": buckets[spec.name].batch_restore_role_arn,  # drctl --batch-role-arn
         }
         for spec in settings.buckets
     },

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.settings import BucketSpec
 from components.tiers import TierProfile
+from handlers.s3_batch import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 LAMBDA_RUNTIME = "python3.12"
@@ -33,13 +34,12 @@ AUDIT_SCHEDULE = "rate(1 hour)"
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
 
 
-def assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
+def assume_role_policy(service: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account is not None:
+        # Confused-deputy guard: only this account's use of the service may assume the role.
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class TieredBucketArgs:
     recovery_region: str | None = None
     recovery_provider: aws.Provider | None = None
     handlers_dir: Path = HANDLERS_DIR
+    # The stack's bucket for S3 Batch Operations manifests and reports; with it, the bucket gets a Batch restore role.
+    batch_reports_bucket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class TieredBucket(pulumi.ComponentResource):
     replica_bucket_name: pulumi.Output[str | None]
     replica_bucket_arn: pulumi.Output[str | None]
     replica_region: pulumi.Output[str | None]
+    batch_restore_role_arn: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: TieredBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -108,6 +111,7 @@ class TieredBucket(pulumi.ComponentResource):
             self._scheduled_rpo_age(primary)
         else:
             self._lifecycle(primary, profile)
+        batch_role = self._batch_restore_role(primary, args.batch_reports_bucket) if args.batch_reports_bucket else None
 
         self.primary_bucket_name = pulumi.Output.from_input(primary.name)
         self.primary_bucket_arn = pulumi.Output.from_input(primary.arn)
@@ -115,6 +119,7 @@ class TieredBucket(pulumi.ComponentResource):
         self.replica_bucket_name = pulumi.Output.from_input(replica.name if replica else None)
         self.replica_bucket_arn = pulumi.Output.from_input(replica.arn if replica else None)
         self.replica_region = pulumi.Output.from_input(replica.region if replica else None)
+        self.batch_restore_role_arn = batch_role.arn if batch_role else pulumi.Output.from_input(None)
         self.register_outputs(
             {
                 "primary_bucket_name": self.primary_bucket_name,
@@ -123,6 +128,7 @@ class TieredBucket(pulumi.ComponentResource):
                 "replica_bucket_name": self.replica_bucket_name,
                 "replica_bucket_arn": self.replica_bucket_arn,
                 "replica_region": self.replica_region,
+                "batch_restore_role_arn": self.batch_restore_role_arn,
             }
         )
 
@@ -292,6 +298,56 @@ class TieredBucket(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
             opts=self._child(provider),
         )
+
+    def _batch_restore_role(self, primary: _RegionalBucket, reports_bucket: str) -> aws.iam.Role:
+        """The role S3 Batch Operations assumes for a restore too large for one machine (handlers/s3_batch.py):
+        copy versions of this bucket over its keys, read the job's manifest and write its completion report."""
+        n = f"{self._name}-batch-restore"
+        provider, region = self._args.primary_provider, primary.region
+        role = aws.iam.Role(
+            n,
+            assume_role_policy=assume_role_policy(BATCH_SERVICE_PRINCIPAL, self._account),
+            description=f"S3 Batch Operations restores of {primary.name}",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=self._child(provider),
+        )
+        reports = arns.bucket_arn(reports_bucket, region)
+        self._role_policy(
+            n,
+            role,
+            [
+                {"Sid": "ListSource", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": primary.arn},
+                # Copy versions over their keys, in place: read any version and its tags, write the new version.
+                {
+                    "Sid": "CopyVersionsBack",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersionTagging",
+                        "s3:PutObject",
+                        "s3:PutObjectTagging",
+                    ],
+                    "Resource": f"{primary.arn}/*",
+                },
+                arns.key_statement(
+                    "UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], primary.name, region, self._account
+                ),
+                {
+                    "Sid": "ReadManifestWriteReport",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                    "Resource": f"{reports}/{batch_report_prefix(primary.name)}/*",
+                },
+                {"Sid": "LocateReports", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": reports},
+                arns.key_statement(
+                    "UseReportsKey", ["kms:Decrypt", "kms:GenerateDataKey"], reports_bucket, region, self._account
+                ),
+            ],
+            provider,
+        )
+        return role
 
     def _replication(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
         spec = self._args.spec

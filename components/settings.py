@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import pairwise
+from itertools import combinations, pairwise
 from typing import Any
 
 import boto3
@@ -29,6 +29,8 @@ from components.tiers import (
     Transitions,
 )
 
+# A tier-3 bucket every stack gets for S3 Batch Operations restores; no configured bucket may take its name.
+BATCH_REPORTS_NAME = "dr-batch-reports"
 CONFIG_KEYS = frozenset({"primaryRegion", "recoveryRegion", "namePrefix", "alertEmail", "buckets"})
 STRUCTURED_KEYS = frozenset({"buckets"})
 BUCKET_KEYS = frozenset(
@@ -93,6 +95,7 @@ class StackSettings:
     recovery_region: str
     name_prefix: str
     alert_email: str
+    batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
 
 
@@ -242,13 +245,25 @@ def parse(raw: Mapping[str, Any]) -> StackSettings:
         if spec.name in seen:
             problems.add(f"{path}.name", f"duplicate bucket name {spec.name!r} (also buckets[{seen[spec.name]}])")
             continue
+        if spec.name == BATCH_REPORTS_NAME:
+            problems.add(f"{path}.name", f"{BATCH_REPORTS_NAME!r} is reserved for the stack's Batch Operations reports")
+            continue
         seen[spec.name] = index
         buckets.append(spec)
 
+    batch_reports = _bucket(
+        {"name": BATCH_REPORTS_NAME, "tier": 3},
+        f"namePrefix (for {BATCH_REPORTS_NAME})",
+        prefix,
+        primary,
+        recovery,
+        problems,
+    )
+
     if problems.items:
         raise ConfigError(problems.items)
-    assert primary and recovery and prefix and email  # every None above added a problem
-    return StackSettings(primary, recovery, prefix, email, tuple(buckets))
+    assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
+    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(buckets))
 
 
 def _bucket(
@@ -430,6 +445,10 @@ def _replica_storage_class(entry: Mapping[str, Any], path: str, profile: TierPro
     return str(value)
 
 
+def _shown_prefix(prefix: str) -> str:
+    return "'' (the whole bucket)" if prefix == "" else repr(prefix)
+
+
 def _protected_prefixes(entry: Mapping[str, Any], path: str, problems: _Problems) -> tuple[str, ...]:
     raw = entry.get("protectedPrefixes", [""])
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
@@ -437,6 +456,15 @@ def _protected_prefixes(entry: Mapping[str, Any], path: str, problems: _Problems
         return ()
     if len(set(raw)) != len(raw):
         problems.add(f"{path}.protectedPrefixes", "contains duplicates")
+    # Each prefix becomes a DeleteMarkerCreated notification rule, and S3 rejects overlapping rules at deploy
+    # ("Configurations overlap"). Duplicates are reported above, so each distinct pair is checked once.
+    for first, second in combinations(dict.fromkeys(raw), 2):
+        if first.startswith(second) or second.startswith(first):
+            problems.add(
+                f"{path}.protectedPrefixes",
+                f"{_shown_prefix(first)} and {_shown_prefix(second)} overlap; S3 rejects overlapping "
+                "DeleteMarkerCreated notification rules",
+            )
     return tuple(raw)
 
 

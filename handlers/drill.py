@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from handlers import aws
-from handlers.cli import EXIT_FAILED, EXIT_OK, app, emit
-from handlers.s3_restore import RestoreOptions, restore_bucket
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail
+from handlers.s3_restore import RestoreOptions, read_bucket_protection, restore_bucket
 
 # S3 (and moto) report LastModified to the second, so T must sit clearly between the writes and the damage.
 TIMESTAMP_RESOLUTION_SECONDS = 1.1
@@ -94,6 +95,9 @@ def run_bucket_drill(
     declared_rpo_minutes: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DrillResult:
+    # Checked before any canary is damaged: without versioning the damage could not be undone.
+    if not read_bucket_protection(s3, bucket).keeps_every_version:
+        raise ValueError(f"bucket {bucket} does not have versioning Enabled: a drill there could not be restored")
     keys = canary_keys(prefix, canaries)
     written_at: dict[str, float] = {}
     for key in keys:
@@ -150,15 +154,20 @@ def drill_bucket_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Damage canaries under PREFIX, restore to the point before, and report the measured RTO and RPO."""
-    result = run_bucket_drill(
-        aws.client("s3", max_pool_connections=workers),
-        bucket,
-        prefix=prefix,
-        canaries=canaries,
-        workers=workers,
-        declared_rto_minutes=rto_minutes,
-        declared_rpo_minutes=rpo_minutes,
-    )
+    try:
+        result = run_bucket_drill(
+            aws.client("s3", max_pool_connections=workers),
+            bucket,
+            prefix=prefix,
+            canaries=canaries,
+            workers=workers,
+            declared_rto_minutes=rto_minutes,
+            declared_rpo_minutes=rpo_minutes,
+        )
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE, as_json=as_json)
+    except (ClientError, BotoCoreError) as error:
+        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
     emit(result.as_dict(), as_json)
     raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
 

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
-from handlers.cli import EXIT_FAILED, EXIT_OK, app, emit
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, app, emit, fail
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,11 @@ def verify_mfa_delete(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Exit 0 only if every bucket has versioning and MFA delete Enabled (the root runbook's result)."""
-    s3 = aws.client("s3")
-    states = [mfa_delete_state(s3, bucket) for bucket in buckets]
+    try:
+        s3 = aws.client("s3")
+        states = [mfa_delete_state(s3, bucket) for bucket in buckets]
+    except (ClientError, BotoCoreError) as error:
+        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
     emit(
         {
             "buckets": [{**asdict(state), "compliant": state.compliant} for state in states],

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from handlers.s3_restore import KeyPlan, RestoreOptions, RestoreSummary
 
 BATCH_COPY_LIMIT = 5 * 1024**3  # Batch Operations' PutObjectCopy handles objects up to 5 GB
+BATCH_SERVICE_PRINCIPAL = "batchoperations.s3.amazonaws.com"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 REPORT_FORMAT = "Report_CSV_20180820"
 SPOOL_BYTES = 8 * 1024**2  # manifests larger than this spill from memory to a temporary file
@@ -36,8 +37,12 @@ class BatchOptions:
     role_arn: str
     report_bucket: str
     account_id: str
-    report_prefix: str = "dr-restore"
     priority: int = 10
+
+
+def batch_report_prefix(bucket: str) -> str:
+    """Where a restore of ``bucket`` keeps its manifests and reports; its Batch role may touch nothing else."""
+    return f"dr-restore/{bucket}"
 
 
 def manifest_line(bucket: str, key: str, version_id: str) -> str:
@@ -72,7 +77,8 @@ def create_copy_job(
         }
     }
     token = client_request_token(manifest, {"operation": operation, "source": source_bucket, "role": batch.role_arn})
-    manifest_key = f"{batch.report_prefix}/manifests/{token}.csv"
+    prefix = batch_report_prefix(source_bucket)
+    manifest_key = f"{prefix}/manifests/{token}.csv"
     stored = head_or_none(s3, batch.report_bucket, manifest_key) or s3.put_object(
         Bucket=batch.report_bucket, Key=manifest_key, Body=manifest, ContentType="text/csv"
     )
@@ -89,7 +95,7 @@ def create_copy_job(
         },
         Report={
             "Bucket": f"arn:aws:s3:::{batch.report_bucket}",
-            "Prefix": f"{batch.report_prefix}/reports",
+            "Prefix": f"{prefix}/reports",
             "Format": REPORT_FORMAT,
             "Enabled": True,
             "ReportScope": "AllTasks",

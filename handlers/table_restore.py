@@ -146,7 +146,7 @@ def default_target_name(source: str, to: datetime | None, backup_arn: str | None
     if backup_arn:
         suffix = "bk-" + backup_arn.rsplit("/", 1)[-1]
     elif to is not None:
-        suffix = "pitr-" + to.strftime("%Y%m%dT%H%M%SZ")
+        suffix = "pitr-" + _utc_second(to).strftime("%Y%m%dT%H%M%SZ")
     else:
         raise RestoreError("give a point in time or a backup ARN")
     return f"{source}-{suffix}"[:255]
@@ -512,14 +512,38 @@ def validate_restore(
 # ---------------------------------------------------------------- the restore
 
 
-def _check_existing_target(existing: dict[str, Any], source_arn: str | None, backup_arn: str | None) -> None:
-    """A re-run may adopt the table the first run created, never an unrelated table."""
+def _utc_second(value: datetime) -> datetime:
+    """PITR works to the second; botocore sends a naive time as UTC and answers with a tzlocal one."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
+
+
+def _check_existing_target(
+    existing: dict[str, Any], source_arn: str | None, backup_arn: str | None, to: datetime | None
+) -> None:
+    """A re-run may adopt the table the first run created, never an unrelated table or another restore point."""
     summary = existing.get("RestoreSummary") or {}
+    name = existing["TableName"]
     same_backup = backup_arn is not None and summary.get("SourceBackupArn") == backup_arn
-    same_source = backup_arn is None and source_arn is not None and summary.get("SourceTableArn") == source_arn
+    # A backup restore also names its source table, so a PITR re-run must not adopt one.
+    same_source = (
+        backup_arn is None
+        and source_arn is not None
+        and summary.get("SourceTableArn") == source_arn
+        and not summary.get("SourceBackupArn")
+    )
     if not (same_backup or same_source):
+        raise RestoreError(f"table {name} exists and was not restored from this source; pick another --target")
+    # 'latest' has no time to compare; an explicit time must be the one the table was restored to, or a
+    # re-run would validate and cut over to the wrong point.
+    if to is None:
+        return
+    restored_to = summary.get("RestoreDateTime")
+    if not isinstance(restored_to, datetime) or _utc_second(restored_to) != _utc_second(to):
+        shown = _utc_second(restored_to).isoformat() if isinstance(restored_to, datetime) else "an unknown time"
         raise RestoreError(
-            f"table {existing['TableName']} exists and was not restored from this source; pick another --target"
+            f"table {name} exists and was restored from {summary.get('SourceTableArn')} to {shown}, "
+            f"not to the requested {_utc_second(to).isoformat()}; pick another --target"
         )
 
 
@@ -559,7 +583,7 @@ def restore_table(
     existing = _describe_table(ddb, target_name)
     requested = clock()
     if existing is not None:
-        _check_existing_target(existing, source_table["TableArn"] if source_table else None, backup_arn)
+        _check_existing_target(existing, source_table["TableArn"] if source_table else None, backup_arn, to)
         report["restored"] = False  # adopted: only re-apply and validate
     elif backup_arn:
         ddb.restore_table_from_backup(TargetTableName=target_name, BackupArn=backup_arn)

@@ -67,12 +67,13 @@ def test_prod_stack_builds_the_declared_estate(prod: Run) -> None:
         ("dr:storage:Tier2Bucket", "profile-pictures"),
         ("dr:storage:Tier2Bucket", "reporting"),
         ("dr:storage:Tier3Bucket", "backup"),
+        ("dr:storage:Tier3Bucket", "dr-batch-reports"),  # every stack's, for Batch Operations restores
     }
-    assert len(prod.of_type(BUCKET)) == 7  # two per tier-1 component, one per tier 2/3
+    assert len(prod.of_type(BUCKET)) == 8  # two per tier-1 component, one per tier 2/3
 
 
 def test_prod_stack_also_builds_with_known_outputs(prod_up: Run) -> None:
-    assert len(prod_up.of_type(BUCKET)) == 7
+    assert len(prod_up.of_type(BUCKET)) == 8
     assert all(r.inputs.get("bucket") != UNKNOWN for r in prod_up.of_type("aws:s3/bucketVersioning:BucketVersioning"))
 
 
@@ -368,7 +369,7 @@ def test_preview_semantics_leave_computed_outputs_unknown(prod: Run) -> None:
 
 def test_main_stays_thin() -> None:
     source = (REPO / "__main__.py").read_text()
-    assert len(source.splitlines()) < 60
+    assert len(source.splitlines()) < 70
     assert "dr_settings.load(" in source
     readers = [p.name for p in (REPO / "components").glob("*.py") if "pulumi.Config(" in p.read_text()]
     assert readers == [], "components take typed args and never read pulumi.Config"
@@ -380,6 +381,27 @@ def test_project_config_schema_uses_only_types_pulumi_accepts() -> None:
     for key, declaration in project["config"].items():
         assert declaration["type"] in {"string", "integer", "boolean", "array"}, key
         assert declaration["description"], key
+
+
+@pytest.mark.parametrize("name", ["audio", "profile-pictures", "backup"])
+def test_every_bucket_has_a_batch_restore_role_scoped_to_itself_and_its_reports(prod: Run, name: str) -> None:
+    parent = component(prod, name)
+    role = child(prod, parent, "aws:iam/role:Role", f"{name}-batch-restore")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert role.inputs["tags"]["dr:role"] == "runtime"
+    [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
+    statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
+    bucket = f"distronation-prod-{name}-us-east-1"
+    assert statements["CopyVersionsBack"]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert "s3:PutObject" in statements["CopyVersionsBack"]["Action"]
+    reports = "arn:aws:s3:::distronation-prod-dr-batch-reports-us-east-1"
+    assert statements["ReadManifestWriteReport"]["Resource"] == f"{reports}/dr-restore/{bucket}/*"
+    actions = {a for s in statements.values() for a in s["Action"]}
+    assert not {a for a in actions if "Delete" in a or "Bypass" in a}, "a restore copies; it never deletes"
+    reports_component = component(prod, "dr-batch-reports")
+    assert not [r for r in prod.children_of(reports_component.urn) if r.type == "aws:iam/role:Role"]
 
 
 def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod: Run) -> None:

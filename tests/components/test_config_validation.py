@@ -119,6 +119,11 @@ def xn_prefix_lines() -> tuple[str, ...]:
                 f"buckets[{index}].name: replica bucket name 'xn--prod-{entry['name']}-us-west-2' "
                 "must not start with 'xn--'"
             )
+    # The stack's own Batch Operations reports bucket is named from the prefix too.
+    lines.append(
+        "namePrefix (for dr-batch-reports).name: bucket name 'xn--prod-dr-batch-reports-us-east-1' "
+        "must not start with 'xn--'"
+    )
     return tuple(lines)
 
 
@@ -192,6 +197,22 @@ MALFORMED = [
         "duplicate-bucket-name",
         set_(("buckets", 3, "name"), "profile-pictures"),
         ("buckets[3].name: duplicate bucket name 'profile-pictures' (also buckets[2])",),
+    ),
+    Case(
+        "reserved-bucket-name",
+        set_(("buckets", 4, "name"), "dr-batch-reports"),
+        ("buckets[4].name: 'dr-batch-reports' is reserved for the stack's Batch Operations reports",),
+    ),
+    Case(
+        "namePrefix-too-long-for-the-batch-reports-bucket",
+        set_(("namePrefix",), "p" * 37),
+        (
+            # "profile-pictures" is as long as "dr-batch-reports": both names outgrow S3's 63 characters.
+            f"buckets[2].name: bucket name '{'p' * 37}-profile-pictures-us-east-1' "
+            "must be 3 to 63 characters long, got 64",
+            f"namePrefix (for dr-batch-reports).name: bucket name '{'p' * 37}-dr-batch-reports-us-east-1' "
+            "must be 3 to 63 characters long, got 64",
+        ),
     ),
     Case(
         "uppercase-bucket-name",
@@ -421,6 +442,22 @@ MALFORMED = [
         "duplicate-protectedPrefixes",
         set_(("buckets", 0, "protectedPrefixes"), ["masters/", "masters/"]),
         ("buckets[0].protectedPrefixes: contains duplicates",),
+    ),
+    Case(
+        "nested-protectedPrefixes",
+        set_(("buckets", 0, "protectedPrefixes"), ["masters/", "releases/", "masters/2024/"]),
+        (
+            "buckets[0].protectedPrefixes: 'masters/' and 'masters/2024/' overlap; S3 rejects overlapping "
+            "DeleteMarkerCreated notification rules",
+        ),
+    ),
+    Case(
+        "whole-bucket-with-another-protectedPrefix",
+        set_(("buckets", 1, "protectedPrefixes"), ["", "incoming/"]),
+        (
+            "buckets[1].protectedPrefixes: '' (the whole bucket) and 'incoming/' overlap; S3 rejects overlapping "
+            "DeleteMarkerCreated notification rules",
+        ),
     ),
 ]
 

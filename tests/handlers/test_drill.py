@@ -57,3 +57,26 @@ def test_drill_command_reports_json_and_exit_code(moto_endpoint: str) -> None:
     assert document["passed"] is True
     assert document["keys_wrong"] == []
     assert document["restore"]["requests"] > 0
+
+
+def test_drill_command_on_a_missing_bucket_exits_with_aws_code(moto_endpoint: str) -> None:
+    result = CliRunner().invoke(cli.load_commands(), ["drill-bucket", "no-such-bucket", "--canaries", "4"])
+    assert result.exit_code == cli.EXIT_AWS and "NoSuchBucket" in result.stderr
+
+
+def test_drill_command_errors_under_json_are_one_json_object_on_stdout(moto_endpoint: str) -> None:
+    result = CliRunner().invoke(cli.load_commands(), ["drill-bucket", "no-such-bucket", "--canaries", "4", "--json"])
+    assert result.exit_code == cli.EXIT_AWS
+    error = json.loads(result.stdout)  # a script parsing --json output gets an object on every outcome
+    assert error["exit_code"] == cli.EXIT_AWS and "NoSuchBucket" in error["error"]
+
+
+def test_drill_on_an_unversioned_bucket_is_refused_before_any_canary_is_written(moto_endpoint: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="unversioned")
+
+    result = CliRunner().invoke(cli.load_commands(), ["drill-bucket", "unversioned", "--canaries", "4", "--json"])
+
+    assert result.exit_code == cli.EXIT_USAGE
+    assert "versioning" in json.loads(result.stdout)["error"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="unversioned")  # nothing damaged that could not come back

@@ -62,3 +62,16 @@ def test_cli_reports_an_unversioned_bucket_as_non_compliant(moto_endpoint: str) 
     result = CliRunner().invoke(cli.load_commands(), ["verify-mfa-delete", "never-versioned", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["buckets"][0]["mfa_delete"] == "Never enabled"
+
+
+def test_cli_on_a_missing_bucket_exits_with_aws_code(moto_endpoint: str) -> None:
+    result = CliRunner().invoke(cli.load_commands(), ["verify-mfa-delete", "no-such-bucket"])
+    assert result.exit_code == cli.EXIT_AWS and "NoSuchBucket" in result.stderr
+
+
+def test_cli_errors_under_json_are_one_json_object_on_stdout(moto_endpoint: str) -> None:
+    _make_bucket("tier1-primary", versioned=True)
+    result = CliRunner().invoke(cli.load_commands(), ["verify-mfa-delete", "tier1-primary", "no-such-bucket", "--json"])
+    assert result.exit_code == cli.EXIT_AWS
+    error = json.loads(result.stdout)  # one object, the error, not a partial report on the buckets checked
+    assert error["exit_code"] == cli.EXIT_AWS and "NoSuchBucket" in error["error"]

@@ -82,7 +82,7 @@ def test_above_threshold_copies_go_to_one_batch_job(s3: Any) -> None:
         "Manifest": ANY,
         "Report": {
             "Bucket": f"arn:aws:s3:::{REPORTS}",
-            "Prefix": "dr-restore/reports",
+            "Prefix": f"dr-restore/{BUCKET}/reports",  # the prefix its Batch role is scoped to
             "Format": "Report_CSV_20180820",
             "Enabled": True,
             "ReportScope": "AllTasks",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from handlers.table_restore import (
     RestoreError,
     TableClients,
     WaitPolicy,
+    default_target_name,
     load_reference,
     restore_table,
 )
@@ -135,6 +136,28 @@ class CallRecorder:
         return [params for name, params in self.calls if name == operation]
 
 
+class ReportsRequestedRestoreTime:
+    """Stub: DescribeTable reports the requested point as RestoreSummary.RestoreDateTime, as DynamoDB does.
+
+    moto fills RestoreDateTime with the moment the restored table was created, whatever time was asked for
+    (checked on moto 5.2.5), so only that one field of the answer is replaced; the rest is moto's.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.requested: dict[str, datetime] = {}
+        client.meta.events.register("provide-client-params.dynamodb.RestoreTableToPointInTime", self._record)
+        client.meta.events.register("after-call.dynamodb.DescribeTable", self._report)
+
+    def _record(self, params: dict[str, Any], **_: Any) -> None:
+        if "RestoreDateTime" in params:
+            self.requested[params["TargetTableName"]] = params["RestoreDateTime"]
+
+    def _report(self, parsed: dict[str, Any], **_: Any) -> None:
+        table = parsed.get("Table", {})
+        if table.get("TableName") in self.requested and "RestoreSummary" in table:
+            table["RestoreSummary"]["RestoreDateTime"] = self.requested[table["TableName"]]
+
+
 def _tags(ddb: Any, arn: str) -> list[dict[str, str]]:
     return list(ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
 
@@ -199,6 +222,7 @@ def test_pitr_restore_requests_the_time_and_reapplies_everything_dropped(mock_aw
 def test_rerun_with_the_same_target_adopts_the_table_and_changes_nothing(mock_aws: None) -> None:
     clients = _clients()
     make_source(clients)
+    ReportsRequestedRestoreTime(clients.dynamodb)
     point = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     first = restore_table(clients, SOURCE, to=point, wait=FAST_WAIT)
     target_arn = clients.dynamodb.describe_table(TableName=first["target"])["Table"]["TableArn"]
@@ -226,6 +250,56 @@ def test_an_unrelated_table_with_the_target_name_is_refused(mock_aws: None) -> N
     )
     with pytest.raises(RestoreError, match="was not restored from this source"):
         restore_table(clients, SOURCE, to=datetime.now(UTC), target="someone-elses", wait=FAST_WAIT)
+
+
+def test_a_target_restored_to_another_point_is_refused(mock_aws: None) -> None:
+    clients = _clients()
+    make_source(clients)
+    ReportsRequestedRestoreTime(clients.dynamodb)
+    first_point = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    restore_table(clients, SOURCE, to=first_point, target="orders-recovered", wait=FAST_WAIT)
+    recorder = CallRecorder(clients.dynamodb)
+
+    with pytest.raises(RestoreError) as refused:
+        restore_table(clients, SOURCE, to=first_point + timedelta(minutes=5), target="orders-recovered", wait=FAST_WAIT)
+
+    message = str(refused.value)
+    assert "orders-recovered" in message and f"table/{SOURCE}" in message
+    assert first_point.isoformat() in message and (first_point + timedelta(minutes=5)).isoformat() in message
+    assert recorder.named("RestoreTableToPointInTime") == [] and recorder.named("UpdateTable") == []
+
+
+def test_a_latest_rerun_never_adopts_a_table_restored_from_a_backup(mock_aws: None) -> None:
+    clients = _clients()
+    make_source(clients)
+    backup_arn = clients.dynamodb.create_backup(TableName=SOURCE, BackupName="before-run")["BackupDetails"]["BackupArn"]
+    restore_table(clients, SOURCE, backup_arn=backup_arn, target="orders-recovered", wait=FAST_WAIT)
+
+    # The backup restore also names the source table; a PITR run must still see it is another restore.
+    with pytest.raises(RestoreError, match="not restored from this source"):
+        restore_table(clients, SOURCE, use_latest=True, target="orders-recovered", wait=FAST_WAIT)
+
+
+def test_default_target_names_are_the_same_for_one_instant_in_any_offset() -> None:
+    utc = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert default_target_name(SOURCE, utc, None) == "orders-pitr-20261120T120000Z"
+    assert default_target_name(SOURCE, utc.astimezone(timezone(timedelta(hours=2))), None) == (
+        "orders-pitr-20261120T120000Z"
+    )
+
+
+def test_the_same_point_in_another_offset_or_with_a_fraction_is_adopted(mock_aws: None) -> None:
+    """PITR works to the second, so 12:00:00.4Z, 12:00:00Z and 14:00:00+02:00 are the same restore point."""
+    clients = _clients()
+    make_source(clients)
+    ReportsRequestedRestoreTime(clients.dynamodb)
+    point = datetime.now(UTC).replace(microsecond=400_000) - timedelta(minutes=10)
+    restore_table(clients, SOURCE, to=point, target="orders-recovered", wait=FAST_WAIT)
+
+    same = point.replace(microsecond=0).astimezone(timezone(timedelta(hours=2)))
+    again = restore_table(clients, SOURCE, to=same, target="orders-recovered", wait=FAST_WAIT)
+
+    assert again["restored"] is False
 
 
 def _backup_then_change(clients: TableClients) -> str:
@@ -408,3 +482,24 @@ def test_drctl_restore_table_exits_1_on_mismatch_and_2_on_bad_time(moto_endpoint
     assert naive.exit_code == 2
     error = json.loads(naive.stdout)  # --json: the error is the one object on stdout
     assert error["exit_code"] == 2 and "no timezone" in error["error"]
+
+
+@pytest.mark.slow
+def test_drctl_restore_table_to_another_point_into_an_existing_target_exits_2(moto_endpoint: str) -> None:
+    clients = TableClients.for_region(REGION)
+    make_source(clients, protected=False)
+    first_point = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    clients.dynamodb.restore_table_to_point_in_time(
+        SourceTableName=SOURCE, TargetTableName="orders-recovered", RestoreDateTime=first_point
+    )
+    # moto reports the table's creation time as its RestoreDateTime (see ReportsRequestedRestoreTime), so the
+    # CLI is asked for a point that differs from both that and the one requested above.
+    asked = first_point - timedelta(minutes=5)
+
+    result = CliRunner().invoke(
+        app, ["restore-table", SOURCE, "--to", asked.isoformat(), "--target", "orders-recovered", "--json"]
+    )
+
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 2 and "orders-recovered" in error["error"] and asked.isoformat() in error["error"]
