@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from handlers import aws
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_USAGE, app, emit, fail, stderr
@@ -93,16 +93,25 @@ def restore_bucket_command(
         # One client, its pool sized to the workers, shared by every thread.
         s3 = restore_client(workers)
         s3control = aws.client("s3control") if options.batch else None
+        # The listing streams, so the bar's total is the keys listed so far and grows until the listing ends.
         with Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
-            TextColumn("{task.completed} keys"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("keys"),
             TimeElapsedColumn(),
             console=stderr,
             transient=True,
         ) as progress:
             task = progress.add_task(f"restoring s3://{bucket}/{prefix}", total=None)
-            summary = restore_bucket(s3, options, s3control=s3control, on_key_done=lambda n: progress.advance(task, n))
+            summary = restore_bucket(
+                s3,
+                options,
+                s3control=s3control,
+                on_key_done=lambda n: progress.advance(task, n),
+                on_key_listed=lambda listed: progress.update(task, total=listed),
+            )
     except ValueError as error:
         fail(str(error), EXIT_USAGE, as_json=json_output)
     except (ClientError, BotoCoreError) as error:

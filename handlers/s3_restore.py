@@ -9,8 +9,10 @@ was current at T and make it current again with the cheapest safe request:
 - otherwise -> server-side copy of that version over the key (keeps metadata, tags, storage class);
 - absent at T -> leave it, or (``delete_created_after``) a plain delete, which only adds a marker;
 - already as at T -> no write: decided by version identity (current version id == the version at T),
-  or, for a copy an earlier run made, by comparing S3 checksums (ETag and size only pick the
-  candidates to check: under SSE-KMS or after a multipart copy an ETag is not an MD5 of the content).
+  or, for a copy an earlier run made, by content fingerprints from HeadObject: S3 checksums, a copy's
+  recorded source version (multipart copies), or an ETag only where S3 defines it as the content's MD5
+  (single-part, and neither SSE-KMS nor SSE-C, read from each object's own HEAD). Listing ETags and sizes
+  only pick which keys to check; an ETag never decides on its own under SSE-KMS or after a multipart copy.
 
 Data versions are never deleted and governance retention is never bypassed.
 """
@@ -786,11 +788,14 @@ def restore_bucket(
     *,
     s3control: Any | None = None,
     on_key_done: Callable[[int], None] = lambda _: None,
+    on_key_listed: Callable[[int], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Restore ``options.bucket`` (under ``options.prefix``) to its state at ``options.at``.
 
     ``s3`` should allow ``options.workers`` pooled connections. Returns the summary dict (the CLI's
     ``--json`` output). Every S3 request the restore sends, listing and retries included, is counted.
+    ``on_key_listed`` gets the running count of keys listed (the listing streams, so the total grows),
+    ``on_key_done`` the number of keys just finished.
     """
     started = time.monotonic()
     counter = RequestCounter()
@@ -818,6 +823,7 @@ def restore_bucket(
             for history in iter_key_histories(s3, options.bucket, options.prefix):
                 summary.keys_scanned += 1
                 summary.versions_scanned += len(history.entries)
+                on_key_listed(summary.keys_scanned)
                 restore.dispatch(restore.plan(history))
         finally:
             restore.finish()

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers.cli import COMMAND_MODULES, EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app
+from handlers.s3_restore import RestoreOptions, parse_point_in_time, restore_bucket, restore_client
 from tests.handlers.s3_scenario import all_entries, current_contents, point_in_time, versioned_bucket
 
 # As ``drctl``'s main() does: every command module registers on the app.
@@ -72,6 +73,20 @@ def test_json_summary_is_the_only_stdout(s3: Any) -> None:
     assert summary.keys() >= SUMMARY_KEYS
     assert (summary["copied"], summary["undeleted"], summary["deleted"], summary["skipped"]) == (1, 1, 1, 1)
     assert current_contents(s3, BUCKET) == expected
+
+
+def test_progress_accounts_for_every_listed_key_exactly_once(s3: Any) -> None:
+    at, _ = _history(s3)
+    listed: list[int] = []
+    done: list[int] = []
+    options = RestoreOptions(bucket=BUCKET, at=parse_point_in_time(at), delete_created_after=True, workers=4)
+
+    summary = restore_bucket(restore_client(4), options, on_key_done=done.append, on_key_listed=listed.append)
+
+    # The bar's total grows with the listing and its completed count ends exactly at it: skips, batched
+    # undeletes and deletes, and copies each advance it once per key.
+    assert listed == [1, 2, 3, 4] and summary["keys_scanned"] == 4
+    assert sum(done) == 4
 
 
 def test_dry_run_reports_the_plan_and_changes_nothing(s3: Any) -> None:
