@@ -678,8 +678,10 @@ class _BucketRestore:
         self._flush_markers()
         self._flush_deletes()
         if self.batch is not None:
+            batched_before = self.summary.batched
             for plan in self.batch.finish(self.summary):
                 self._submit(self._run_one, plan)
+            self.on_key_done(self.summary.batched - batched_before)  # handed to Batch Operations: done here
         self.pool.shutdown(wait=True)
         if self.crashes:
             raise self.crashes[0]

@@ -100,12 +100,14 @@ def test_above_threshold_copies_go_to_one_batch_job(s3: Any) -> None:
         stub.add_response("create_job", {"JobId": "job-1"}, expected_job)
         stub.add_response("create_job", {"JobId": "job-1"}, expected_job)
 
-        first = restore_bucket(s3, _options(at, threshold=3), s3control=s3control)
+        done: list[int] = []
+        first = restore_bucket(s3, _options(at, threshold=3), s3control=s3control, on_key_done=done.append)
         second = restore_bucket(s3, _options(at, threshold=3), s3control=s3control)
         stub.assert_no_pending_responses()
 
     assert first["batch_jobs"] == [{"job_id": "job-1", "storage_class": "STANDARD", "keys": 5}]
     assert (first["batched"], first["copied"], first["undeleted"]) == (5, 1, 1)  # big.bin and the undelete stay local
+    assert sum(done) == first["keys_scanned"]  # keys handed to the job count as done: the progress bar completes
     contents = current_contents(s3, BUCKET)
     assert contents["big.bin"] == b"o" * 2048 and contents["deleted"] == b"old"
     assert all(contents[key] == b"new" for key in KEYS)  # the job, not this process, copies them
