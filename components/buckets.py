@@ -27,6 +27,15 @@ LAMBDA_RUNTIME = "python3.12"
 # Powertools' public layer (account 017000801446), version from the Powertools install docs.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
+# A restore copy: read any version and its tags, write it back as the new current version (handlers/s3_restore.py).
+COPY_VERSION_BACK_ACTIONS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+]
 REPLICATION_RULE_ID = "all-objects"
 METRICS_NAMESPACE = "DR/Recovery"  # docs/contract.md: runtime names
 AUDIT_SCHEDULE = "rate(1 hour)"
@@ -317,18 +326,10 @@ class TieredBucket(pulumi.ComponentResource):
             role,
             [
                 {"Sid": "ListSource", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": primary.arn},
-                # Copy versions over their keys, in place: read any version and its tags, write the new version.
                 {
                     "Sid": "CopyVersionsBack",
                     "Effect": "Allow",
-                    "Action": [
-                        "s3:GetObject",
-                        "s3:GetObjectVersion",
-                        "s3:GetObjectTagging",
-                        "s3:GetObjectVersionTagging",
-                        "s3:PutObject",
-                        "s3:PutObjectTagging",
-                    ],
+                    "Action": COPY_VERSION_BACK_ACTIONS,
                     "Resource": f"{primary.arn}/*",
                 },
                 arns.key_statement(
@@ -554,15 +555,8 @@ class TieredBucket(pulumi.ComponentResource):
                 {
                     "Sid": "CopyPreviousVersionBack",
                     "Effect": "Allow",
-                    "Action": [
-                        "s3:GetObject",
-                        "s3:GetObjectVersion",
-                        "s3:GetObjectTagging",
-                        "s3:GetObjectVersionTagging",
-                        "s3:PutObject",
-                        "s3:PutObjectTagging",
-                        "s3:AbortMultipartUpload",  # a failed copy above 5 GB cleans up its upload
-                    ],
+                    # A failed copy above 5 GB aborts its multipart upload.
+                    "Action": [*COPY_VERSION_BACK_ACTIONS, "s3:AbortMultipartUpload"],
                     "Resource": f"{primary.arn}/*",
                 },
                 arns.key_statement(
