@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.settings import BucketSpec
 from components.tiers import TierProfile
-from handlers.s3_batch import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
+from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 LAMBDA_RUNTIME = "python3.12"

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from handlers.runtime_names import batch_report_prefix
 from handlers.s3_restore import head_or_none
 
 if TYPE_CHECKING:
     from handlers.s3_restore import KeyPlan, RestoreOptions, RestoreSummary
 
 BATCH_COPY_LIMIT = 5 * 1024**3  # Batch Operations' PutObjectCopy handles objects up to 5 GB
-BATCH_SERVICE_PRINCIPAL = "batchoperations.s3.amazonaws.com"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 REPORT_FORMAT = "Report_CSV_20180820"
 SPOOL_BYTES = 8 * 1024**2  # manifests larger than this spill from memory to a temporary file
@@ -38,11 +38,6 @@ class BatchOptions:
     report_bucket: str
     account_id: str
     priority: int = 10
-
-
-def batch_report_prefix(bucket: str) -> str:
-    """Where a restore of ``bucket`` keeps its manifests and reports; its Batch role may touch nothing else."""
-    return f"dr-restore/{bucket}"
 
 
 def manifest_line(bucket: str, key: str, version_id: str) -> str:
