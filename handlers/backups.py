@@ -4,9 +4,11 @@ and the RPO-age metric with an alarm at the declared RPO.
 - **Idempotent:** a backup's name is deterministic per (reason, hour), ``drctl--<reason>--<YYYYMMDDTHH>Z``,
   and a run first looks for that name, so a retried run never takes a second backup.
 - **Labels:** the name is the authoritative label (reason and hour). The backup is also tagged with
-  ``dr:backup-reason``/``dr:backup-time`` through ``TagResource``; moto accepts that call but drops the tags
-  (``ListTagsOfResource`` on a backup ARN is ResourceNotFound there), so nothing here depends on reading
-  them back.
+  ``dr:backup-reason``/``dr:backup-time`` through ``TagResource``. A run that finds its backup already taken
+  re-applies the tags unless ``ListTagsOfResource`` shows them, so a tag call that failed once is retried by
+  the next run in the same hour. A tagging failure is reported in the summary (``tag_errors``) and does not
+  fail the run: the backup exists and its name carries the label. moto accepts ``TagResource`` on a backup
+  ARN but drops the tags (``ListTagsOfResource`` there is ResourceNotFound), so on moto every re-run tags again.
 - **Pruning** touches only backups this tool named, keeps the newest one and the newest release backup of
   each table, keeps release backups for ``release_retention_days`` and the rest for ``retention_days``.
 - **RPO age** (seconds since the newest recovery point) goes to CloudWatch ``DR/Recovery``:
@@ -37,6 +39,8 @@ RPO_TAG_TABLE = "dr:rpo-logical-minutes"  # a table's backups protect against lo
 RPO_TAG_BUCKET = "dr:rpo-regional-minutes"  # a bucket's replica protects against regional loss
 NAME_PREFIX = "drctl"
 RELEASE_REASON_PREFIX = "release-"
+BACKUP_TAG_REASON = "dr:backup-reason"
+BACKUP_TAG_TIME = "dr:backup-time"
 # AWS documents LatestRestorableDateTime as typically ~5 minutes behind now, so a PITR table's alarm
 # threshold is never below that, even for a declared RPO of 0.
 PITR_LAG_ALLOWANCE_SECONDS = 300
@@ -139,19 +143,33 @@ def ensure_backup(
     return record, True
 
 
-def tag_backup(dynamodb: Any, record: BackupRecord) -> bool:
-    """Best effort: the name already carries reason and hour (see the module docstring)."""
+def backup_tags(record: BackupRecord) -> dict[str, str]:
+    return {BACKUP_TAG_REASON: record.reason or "", BACKUP_TAG_TIME: record.created.isoformat()}
+
+
+def _tags_if_readable(dynamodb: Any, arn: str) -> dict[str, str] | None:
     try:
-        dynamodb.tag_resource(
-            ResourceArn=record.arn,
-            Tags=[
-                {"Key": "dr:backup-reason", "Value": record.reason or ""},
-                {"Key": "dr:backup-time", "Value": record.created.isoformat()},
-            ],
-        )
+        return _resource_tags(dynamodb, arn)
     except ClientError:
-        return False
-    return True
+        return None  # unknown (moto: ResourceNotFound for a backup ARN), so the caller tags again
+
+
+def ensure_backup_tags(dynamodb: Any, record: BackupRecord, created: bool) -> str | None:
+    """Tag the backup unless it already carries its labels; returns the error, None once tagged.
+
+    A backup found by a re-run is checked too, so a tag call that failed on the first run is retried. Errors
+    are returned, never raised: the name already carries reason and hour (see the module docstring).
+    """
+    wanted = backup_tags(record)
+    if not created:
+        present = _tags_if_readable(dynamodb, record.arn)
+        if present is not None and wanted.items() <= present.items():
+            return None
+    try:
+        dynamodb.tag_resource(ResourceArn=record.arn, Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
+    except ClientError as error:
+        return str(error)
+    return None
 
 
 def select_for_pruning(
@@ -306,9 +324,9 @@ def _report_rpo(
 # ---------------------------------------------------------------- the run
 
 
-def _table_tags(dynamodb: Any, table_arn: str) -> dict[str, str]:
+def _resource_tags(dynamodb: Any, arn: str) -> dict[str, str]:
     tags: dict[str, str] = {}
-    for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=table_arn):
+    for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
         tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
     return tags
 
@@ -319,14 +337,14 @@ def _backup_table(
     table_arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
     existing = list_table_backups(dynamodb, table)
     record, created = ensure_backup(dynamodb, table, plan.reason, now, existing)
-    tagged = tag_backup(dynamodb, record) if created else None
+    tag_error = ensure_backup_tags(dynamodb, record, created)
     backups = [b for b in existing if b.arn != record.arn] + [record]
     pruned = select_for_pruning(backups, now, plan.retention_days, plan.release_retention_days)
     for backup in pruned:
         dynamodb.delete_backup(BackupArn=backup.arn)
     remaining = [b for b in backups if b not in pruned]
     age, kind = table_recovery_point_age(dynamodb, table, remaining, now)
-    rpo_seconds = declared_rpo_seconds(_table_tags(dynamodb, table_arn), RPO_TAG_TABLE)
+    rpo_seconds = declared_rpo_seconds(_resource_tags(dynamodb, table_arn), RPO_TAG_TABLE)
     rpo = _report_rpo(
         cloudwatch,
         plan,
@@ -343,7 +361,8 @@ def _backup_table(
         "backup_name": record.name,
         "backup_status": record.status,
         "created": created,
-        "tagged": tagged,
+        "tagged": tag_error is None,
+        "tag_error": tag_error,
         "pruned": [{"arn": b.arn, "name": b.name, "created": b.created.isoformat()} for b in pruned],
         "kept": len(remaining),
         "recovery_point": kind,
@@ -399,6 +418,12 @@ def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None =
         "created": sum(1 for t in tables if t["created"]),
         "pruned": sum(len(t["pruned"]) for t in tables),
         "errors": errors,
+        # Not in ``errors``: the backup exists and its name carries the label, so the run has not failed.
+        "tag_errors": [
+            {"table": t["table"], "region": t["region"], "backup_arn": t["backup_arn"], "error": t["tag_error"]}
+            for t in tables
+            if t["tag_error"]
+        ],
         "summary_key": None,
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
     }
@@ -453,5 +478,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="BackupsCreated", unit=MetricUnit.Count, value=summary["created"])
     metrics.add_metric(name="BackupsPruned", unit=MetricUnit.Count, value=summary["pruned"])
     metrics.add_metric(name="BackupErrors", unit=MetricUnit.Count, value=len(summary["errors"]))
+    metrics.add_metric(name="BackupTagErrors", unit=MetricUnit.Count, value=len(summary["tag_errors"]))
+    if summary["tag_errors"]:
+        logger.warning("backups left untagged", extra={"tag_errors": summary["tag_errors"]})
     logger.info("backup run", extra={"backups_created": summary["created"], "backup_errors": summary["errors"]})
     return summary

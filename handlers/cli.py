@@ -28,7 +28,13 @@ EXIT_FAILED = 1  # the operation ran but some work failed or a check did not pas
 EXIT_USAGE = 2  # bad arguments or input (typer also uses 2 for usage errors)
 EXIT_AWS = 3  # AWS refused or could not be reached
 
-COMMAND_MODULES: tuple[str, ...] = ("handlers.ops_cli", "handlers.restore_cli", "handlers.mfa_delete", "handlers.drill")
+COMMAND_MODULES: tuple[str, ...] = (
+    "handlers.ops_cli",
+    "handlers.restore_cli",
+    "handlers.mfa_delete",
+    "handlers.drill",
+    "handlers.table_drill",
+)
 
 
 def emit(result: dict[str, Any], as_json: bool) -> None:

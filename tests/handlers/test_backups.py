@@ -3,8 +3,9 @@ summary, the RPO-age metric and its alarm.
 
 Emulation, stated where it matters:
 - moto has no global tables, so the "replica" in the second region is a separate table of the same name;
-- moto accepts ``TagResource`` on a backup ARN but drops the tags, so the tests check the request we send
-  and that the backup *name* carries the reason and hour (the authoritative label);
+- moto accepts ``TagResource`` on a backup ARN but drops the tags (``ListTagsOfResource`` on it is
+  ResourceNotFound), so the tests check the request we send and that the backup *name* carries the reason and
+  hour (the authoritative label); where a test needs tags that stay, ``BackupTagStore`` keeps them;
 - backups cannot be created in the past, so pruning is driven by running the orchestrator with a later
   ``now``; the ordering rules are also checked on synthetic records;
 - S3 publishes ``ReplicationLatency`` only with real replication, so the bucket test writes that datapoint
@@ -14,6 +15,7 @@ Emulation, stated where it matters:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,9 +116,81 @@ def test_one_backup_per_reason_and_hour_in_every_region(mock_aws: None) -> None:
     assert [(t["region"], t["backup_name"]) for t in first["tables"]] == [(r, expected) for r in REGIONS]
     assert all(names_in(region) == {expected} for region in REGIONS)
     assert retry["tables"][0]["backup_arn"] == first["tables"][0]["backup_arn"]
-    # Tags are sent once per new backup (moto drops them; the name is the authoritative label).
-    assert len(sent_tags) == 2
+    # Tags go on each new backup; moto cannot show them to the retry, which therefore sends them again.
+    assert [params["ResourceArn"] for params in sent_tags] == [t["backup_arn"] for t in first["tables"]] * 2
     assert {tag["Key"]: tag["Value"] for tag in sent_tags[0]["Tags"]}["dr:backup-reason"] == "nightly"
+    assert first["tag_errors"] == retry["tag_errors"] == []
+
+
+class _Response:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+
+
+@dataclass
+class BackupTagStore:
+    """Keeps backup tags as DynamoDB does (moto drops them) through botocore ``before-call`` hooks, and refuses
+    ``TagResource`` on the backups of the tables in ``refuse``. Requests about tables still go to moto."""
+
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    tag_calls: list[str] = field(default_factory=list)  # the backup ARN of every TagResource
+    refuse: set[str] = field(default_factory=set)
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-call.dynamodb.TagResource", self._tag)
+        client.meta.events.register("before-call.dynamodb.ListTagsOfResource", self._list)
+        return client
+
+    def _tag(self, params: dict[str, Any], **_: Any) -> tuple[_Response, dict[str, Any]] | None:
+        request = json.loads(params["body"])
+        arn = request["ResourceArn"]
+        if "/backup/" not in arn:
+            return None
+        self.tag_calls.append(arn)
+        if any(f":table/{table}/backup/" in arn for table in self.refuse):
+            error = {"Code": "AccessDeniedException", "Message": "not authorized to perform dynamodb:TagResource"}
+            return _Response(400), {"Error": error, "ResponseMetadata": {}}
+        self.tags.setdefault(arn, {}).update({tag["Key"]: tag["Value"] for tag in request["Tags"]})
+        return _Response(200), {"ResponseMetadata": {}}
+
+    def _list(self, params: dict[str, Any], **_: Any) -> tuple[_Response, dict[str, Any]] | None:
+        arn = json.loads(params["body"])["ResourceArn"]
+        if "/backup/" not in arn:
+            return None
+        tags = [{"Key": key, "Value": value} for key, value in self.tags.get(arn, {}).items()]
+        return _Response(200), {"Tags": tags, "ResponseMetadata": {}}
+
+
+def test_a_tagging_failure_is_reported_and_a_retry_tags_only_the_untagged_backup(mock_aws: None) -> None:
+    """moto drops backup tags, so ``BackupTagStore`` keeps them, and refuses the first run's tag call for one
+    table as IAM or throttling would."""
+    for table in ("orders", "invoices"):
+        make_table("us-east-1", table)
+    store = BackupTagStore(refuse={"orders"})
+
+    def tag_keeping_factory(service: str, region: str) -> Any:
+        return store.attach(factory(service, region))
+
+    both = plan(tables=["orders", "invoices"], regions=["us-east-1"])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # the retry falls in the same hour
+
+    first = run_backups(both, tag_keeping_factory, now=now)
+    store.refuse.clear()
+    retry = run_backups(both, tag_keeping_factory, now=now + timedelta(minutes=5))
+
+    orders, invoices = first["tables"]
+    assert first["created"] == 2 and first["errors"] == []  # neither table failed over a tag
+    assert (orders["tagged"], invoices["tagged"]) == (False, True)
+    [tag_error] = first["tag_errors"]
+    assert (tag_error["table"], tag_error["backup_arn"]) == ("orders", orders["backup_arn"])
+    assert "AccessDeniedException" in tag_error["error"]
+    # The retry finds both backups, re-tags the one without tags and leaves the tagged one alone.
+    assert retry["created"] == 0 and retry["tag_errors"] == []
+    assert store.tag_calls == [orders["backup_arn"], invoices["backup_arn"], orders["backup_arn"]]
+    details = boto3.client("dynamodb").describe_backup(BackupArn=orders["backup_arn"])["BackupDescription"]
+    taken_at = details["BackupDetails"]["BackupCreationDateTime"].astimezone(UTC)
+    assert store.tags[orders["backup_arn"]] == {"dr:backup-reason": "nightly", "dr:backup-time": taken_at.isoformat()}
 
 
 def _record(name: str, age_days: float, now: datetime, reason: str | None = "nightly") -> BackupRecord:

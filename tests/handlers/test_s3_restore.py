@@ -23,6 +23,7 @@ from handlers.s3_restore import (
     KeyHistory,
     RestoreOptions,
     Version,
+    content_identities,
     copy_version,
     delete_objects,
     iter_key_histories,
@@ -461,6 +462,72 @@ def test_restore_completes_under_injected_throttling_and_5xx(mock_aws: None) -> 
     assert (rerun["copied"], rerun["undeleted"], rerun["deleted"], rerun["failed"]) == (0, 0, 0, 0)
     faults.rate = 0.0
     assert current_contents(s3, BUCKET) == expected  # every key verified
+
+
+@pytest.mark.slow
+def test_copy_only_restore_completes_under_injected_throttling_and_5xx(mock_aws: None) -> None:
+    """The copy path (replication configured) under 20% injected 503 SlowDown / 500 InternalError / 503
+    ServiceUnavailable through botocore's ``before-send`` hook: copies, plain deletes and the second run's
+    checksum HEADs are all retried, and the second run still recognises every copy."""
+    s3 = aws.client("s3", max_pool_connections=16, max_attempts=RESTORE_MAX_ATTEMPTS)
+    versioned_bucket(s3, BUCKET)
+    replicate(s3, BUCKET, "restore-tests-replica")
+    at, expected = mixed_history(s3, bulk=200)
+    markers = delete_marker_ids(s3, BUCKET)
+    faults = FaultInjector(rate=0.2).attach(s3)
+    first_recorder = CallRecorder().attach(s3)
+    options = RestoreOptions(bucket=BUCKET, at=at, workers=16, delete_created_after=True)
+
+    summary = restore_bucket(s3, options)
+    first_sent, first_injected = faults.sent, faults.injected  # the first run alone, not the rerun
+    rerun_recorder = CallRecorder().attach(s3)
+    rerun = restore_bucket(s3, options)
+
+    # Every send the hook saw is one of the restore's own requests (the counter counts retries too).
+    assert first_sent == summary["requests"]
+    assert first_injected >= 0.10 * first_sent and first_injected >= 20
+    assert "replication" in summary["copy_reason"] and first_recorder.versioned_deletes() == []
+    assert markers <= delete_marker_ids(s3, BUCKET)  # no delete marker removed: the copy path
+    # The six named keys brought back, the 100 overwritten and the 50 deleted bulk keys: all by copy.
+    assert (summary["undeleted"], summary["failed"]) == (0, 0) and summary["copied"] == 6 + 100 + 50
+    assert rerun_recorder.writes() == []
+    assert (rerun["copied"], rerun["undeleted"], rerun["deleted"], rerun["failed"]) == (0, 0, 0, 0)
+    faults.rate = 0.0
+    assert current_contents(s3, BUCKET) == expected  # every key verified against its content at T
+
+
+def test_sse_kms_bucket_restored_by_copy_needs_no_write_on_a_second_run(mock_aws: None) -> None:
+    """Under SSE-KMS an ETag is not an MD5, so only a checksum can show that the current version already
+    holds the content at T. boto3 sends a CRC32 with every PutObject by default and moto keeps it on the
+    copies. (moto does not apply the bucket's default SSE-KMS to CopyObject: the copies report AES256,
+    where S3 would encrypt them with the bucket key; the sources are aws:kms, so the ETag still cannot decide.)"""
+    s3 = boto3.client("s3")
+    versioned_bucket(s3, BUCKET)
+    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}]
+        },
+    )
+    replicate(s3, BUCKET, "restore-tests-replica")
+    at, expected = mixed_history(s3)
+    history = next(h for h in iter_key_histories(s3, BUCKET) if h.key == "overwritten")
+    source = version_at(history, at)
+    assert source is not None
+    source_head = s3.head_object(Bucket=BUCKET, Key="overwritten", VersionId=source.version_id, ChecksumMode="ENABLED")
+    # The premise: the version at T is SSE-KMS, so its only content fingerprint is the checksum.
+    assert source_head["ServerSideEncryption"] == "aws:kms"
+    assert content_identities(source_head).keys() == {"ChecksumCRC32"}
+
+    _assert_copy_only_restore(s3, at, expected)
+    recorder = CallRecorder().attach(s3)
+    again = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at))
+
+    assert (again["copied"], again["failed"]) == (0, 0) and recorder.writes() == []
+    checked = {c.params["VersionId"] for c in recorder.calls if c.operation == "HeadObject"}
+    assert source.version_id in checked  # the copy was compared with its source, not skipped unseen
+    assert current_contents(s3, BUCKET) == expected | {"created-after-t": b"new", "gone-before-t": b"new"}
 
 
 def _history_with_current_copy(current_etag: str, wanted_etag: str) -> tuple[KeyHistory, Version]:

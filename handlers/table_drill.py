@@ -1,0 +1,465 @@
+"""Recovery drills for DynamoDB: damage canary items on purpose, restore the table, and measure what was achieved.
+
+A drill writes canary items (partition key ``dr-drill#canary-<nnnnn>``, sort key ``dr-drill`` when the table
+has one), takes a recovery point, then overwrites half and deletes a quarter of them. It restores into a new
+table with the same ``restore_table`` that ``drctl restore-table`` uses, validating against the canaries as the
+reference (every canary must be back at generation 1), and reports:
+
+- measured RTO: wall time from the start of the restore until the restored table is validated;
+- measured RPO: the recovery point minus the earliest write among canaries that did not come back right
+  (0 when every canary came back).
+
+Recovery points:
+
+- ``backup`` (default): an on-demand backup taken after the canaries were written. moto models this one: a
+  backup is a real snapshot there.
+- ``pitr``: a time T between the canary writes and the damage (at least the 1 s resolution away from both).
+  DynamoDB can restore only up to ``LatestRestorableDateTime`` (typically about 5 minutes behind now), so the
+  drill waits for it to pass T before the restore; that wait is not part of the measured RTO. moto's PITR
+  restore ignores the time and copies the current items (GUIDE §3), so there this drill fails, honestly.
+
+Afterwards the drill deletes its canaries from the source, the restored table (turning off the deletion
+protection the restore re-applied) with the alarms and autoscaling targets copied onto it, and its backup,
+unless ``keep``. Cleanup also runs when validation fails or the drill stops on an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
+from handlers.table_restore import (
+    ExpectedItem,
+    Reference,
+    RestoreError,
+    TableClients,
+    WaitPolicy,
+    batch_get,
+    restore_table,
+    wait_until_active,
+)
+
+CANARY_PREFIX = "dr-drill#canary-"
+CANARY_SORT_KEY_VALUE = "dr-drill"
+GENERATION_ATTRIBUTE = "dr_drill_generation"
+WRITTEN_AT_ATTRIBUTE = "dr_drill_written_at"
+# PITR restores to the second, so T must sit clearly between the writes and the damage.
+TIMESTAMP_RESOLUTION_SECONDS = 1.1
+BATCH_WRITE_LIMIT = 25  # BatchWriteItem's maximum requests per call
+DEFAULT_WAIT = WaitPolicy()  # restore_table's: table ACTIVE checks every 20 s for up to an hour
+# How long to wait for LatestRestorableDateTime to pass T (about 5 min behind now on DynamoDB).
+DEFAULT_RESTORABLE_WAIT = WaitPolicy(delay_seconds=15, max_attempts=40)
+# A LatestRestorableDateTime that does not move over this many checks is not going to (an emulator).
+STALLED_CHECKS = 4
+_deserializer = TypeDeserializer()
+
+
+class DrillMode(StrEnum):
+    backup = "backup"
+    pitr = "pitr"
+
+
+class DrillError(Exception):
+    """The service did not reach a state the drill needs (e.g. the backup never became AVAILABLE)."""
+
+
+@dataclass
+class TableDrillResult:
+    table: str
+    mode: str
+    canaries: int
+    overwritten: int
+    deleted: int
+    recovery_point: str
+    restored_table: str
+    restore: dict[str, Any]
+    rto_seconds: float
+    rpo_seconds: float
+    backup_arn: str | None = None
+    keys_wrong: list[str] = field(default_factory=list)
+    cleanup: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    declared_rto_minutes: int | None = None
+    declared_rpo_minutes: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        validated = self.restore.get("validation", {}).get("ok") is True and not self.keys_wrong
+        rto_ok = self.declared_rto_minutes is None or self.rto_seconds <= self.declared_rto_minutes * 60
+        rpo_ok = self.declared_rpo_minutes is None or self.rpo_seconds <= self.declared_rpo_minutes * 60
+        return validated and rto_ok and rpo_ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class CanaryKeys:
+    partition: str
+    sort: str | None
+
+    def key(self, canary_id: str) -> dict[str, Any]:
+        key = {self.partition: {"S": canary_id}}
+        if self.sort is not None:
+            key[self.sort] = {"S": CANARY_SORT_KEY_VALUE}
+        return key
+
+
+def canary_key_schema(table: dict[str, Any]) -> CanaryKeys:
+    """The table's key attributes; refused unless each is a string (the canary values are strings)."""
+    types = {definition["AttributeName"]: definition["AttributeType"] for definition in table["AttributeDefinitions"]}
+    names = {element["KeyType"]: element["AttributeName"] for element in table["KeySchema"]}
+    for name in names.values():
+        if types.get(name) != "S":
+            raise ValueError(
+                f"table {table['TableName']}: key attribute {name} is of type {types.get(name)}, not S; "
+                f"the drill's canary keys ({CANARY_PREFIX}<n>) are strings, so nothing was written"
+            )
+    return CanaryKeys(partition=names["HASH"], sort=names.get("RANGE"))
+
+
+def canary_item(key: dict[str, Any], generation: int, written_at: float) -> dict[str, Any]:
+    return {
+        **key,
+        GENERATION_ATTRIBUTE: {"N": str(generation)},
+        WRITTEN_AT_ATTRIBUTE: {"S": datetime.fromtimestamp(written_at, UTC).isoformat()},
+    }
+
+
+def drill_table_name(source: str, started: datetime) -> str:
+    """Deterministic from the source and the drill's start; the suffix always survives the 255-character limit."""
+    suffix = "-drill-" + started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return source[: 255 - len(suffix)] + suffix
+
+
+def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if item is None else {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _canonical(key: dict[str, Any]) -> str:
+    """The form of a key that ``table_restore.batch_get`` indexes its answer by."""
+    return json.dumps(key, sort_keys=True)
+
+
+def _table_exists(dynamodb: Any, name: str) -> bool:
+    try:
+        dynamodb.describe_table(TableName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def _pitr_enabled(dynamodb: Any, table: str) -> bool:
+    description = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    return bool(description.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED")
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _wait_for_backup(dynamodb: Any, backup_arn: str, wait: WaitPolicy, sleep: Callable[[float], None]) -> None:
+    for attempt in range(wait.max_attempts):
+        details = dynamodb.describe_backup(BackupArn=backup_arn)["BackupDescription"]["BackupDetails"]
+        if details["BackupStatus"] == "AVAILABLE":
+            return
+        if details["BackupStatus"] == "DELETED":
+            raise DrillError(f"backup {backup_arn} was deleted before the drill could restore it")
+        if attempt + 1 < wait.max_attempts:
+            sleep(wait.delay_seconds)
+    raise DrillError(f"backup {backup_arn} not AVAILABLE after {wait.max_attempts} checks")
+
+
+def _wait_until_restorable(
+    dynamodb: Any, table: str, point: datetime, wait: WaitPolicy, sleep: Callable[[float], None]
+) -> str | None:
+    """Wait until PITR can restore to ``point``; a warning when it never could (the restore is tried anyway)."""
+    previous, stalled = None, 0
+    latest: datetime | None = None
+    for attempt in range(wait.max_attempts):
+        description = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        reported = description.get("PointInTimeRecoveryDescription", {}).get("LatestRestorableDateTime")
+        latest = _as_utc(reported) if isinstance(reported, datetime) else None
+        if latest is not None and latest >= point:
+            return None
+        stalled = stalled + 1 if latest == previous else 0
+        if stalled >= STALLED_CHECKS or attempt + 1 == wait.max_attempts:
+            break
+        previous = latest
+        sleep(wait.delay_seconds)
+    shown = latest.isoformat() if latest else "not reported"
+    return (
+        f"PITR LatestRestorableDateTime ({shown}) did not reach the recovery point {point.isoformat()}; "
+        "restored anyway (an emulator that does not advance it, or a slow service)"
+    )
+
+
+def _delete_canaries(dynamodb: Any, table: str, keys: list[dict[str, Any]], sleep: Callable[[float], None]) -> int:
+    for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+        request: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]]
+        }
+        attempt = 0
+        while request:
+            request = dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if request:
+                attempt += 1
+                sleep(min(0.05 * 2**attempt, 5.0))
+    return len(keys)
+
+
+def clean_up(
+    clients: TableClients,
+    table: str,
+    keys: list[dict[str, Any]],
+    restored_table: str,
+    backup_arn: str | None,
+    restore_report: dict[str, Any] | None,
+    *,
+    wait: WaitPolicy,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """Remove everything the drill made; each step is tried even when an earlier one failed, and reported."""
+    ddb = clients.dynamodb
+    cleaned: dict[str, Any] = {
+        "canaries_deleted": 0,
+        "restored_table_deleted": False,
+        "alarms_deleted": [],
+        "scalable_targets_deregistered": [],
+        "backup_deleted": False,
+        "errors": [],
+    }
+
+    def attempt(step: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except (ClientError, BotoCoreError, DrillError) as error:
+            cleaned["errors"].append(f"{step}: {error}")
+
+    def delete_canaries() -> None:
+        cleaned["canaries_deleted"] = _delete_canaries(ddb, table, keys, sleep)
+
+    def delete_restored_table() -> None:
+        if not _table_exists(ddb, restored_table):
+            return
+        described = wait_until_active(ddb, restored_table, wait)  # no update or delete while CREATING/UPDATING
+        if described.get("DeletionProtectionEnabled"):
+            ddb.update_table(TableName=restored_table, DeletionProtectionEnabled=False)
+            wait_until_active(ddb, restored_table, wait)
+        resource_ids = [f"table/{restored_table}"] + [
+            f"table/{restored_table}/index/{index['IndexName']}"
+            for index in described.get("GlobalSecondaryIndexes", [])
+        ]
+        scalable = clients.autoscaling.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=resource_ids)
+        for target in scalable.get("ScalableTargets", []):
+            if target["ResourceId"] not in resource_ids:  # moto matches ResourceIds loosely
+                continue
+            clients.autoscaling.deregister_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId=target["ResourceId"],
+                ScalableDimension=target["ScalableDimension"],
+            )
+            cleaned["scalable_targets_deregistered"].append(f"{target['ResourceId']} {target['ScalableDimension']}")
+        alarms = ((restore_report or {}).get("reapplied") or {}).get("applied", {}).get("alarms", [])
+        if alarms:
+            clients.cloudwatch.delete_alarms(AlarmNames=alarms)
+            cleaned["alarms_deleted"] = list(alarms)
+        ddb.delete_table(TableName=restored_table)
+        cleaned["restored_table_deleted"] = True
+
+    def delete_backup() -> None:
+        if backup_arn:
+            ddb.delete_backup(BackupArn=backup_arn)
+            cleaned["backup_deleted"] = True
+
+    attempt("canaries", delete_canaries)
+    attempt("restored table", delete_restored_table)
+    attempt("backup", delete_backup)
+    return cleaned
+
+
+def run_table_drill(
+    clients: TableClients,
+    table: str,
+    *,
+    mode: DrillMode | str = DrillMode.backup,
+    canaries: int = 200,
+    declared_rto_minutes: int | None = None,
+    declared_rpo_minutes: int | None = None,
+    keep: bool = False,
+    wait: WaitPolicy = DEFAULT_WAIT,
+    restorable_wait: WaitPolicy = DEFAULT_RESTORABLE_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> TableDrillResult:
+    mode = DrillMode(mode)
+    if canaries < 4:
+        raise ValueError("a drill needs at least 4 canaries (half overwritten, a quarter deleted)")
+    ddb = clients.dynamodb
+    started_at = datetime.now(UTC)
+    # Everything that can refuse the drill is checked before the first canary is written.
+    source = ddb.describe_table(TableName=table)["Table"]
+    canary_keys = canary_key_schema(source)
+    if mode is DrillMode.pitr and not _pitr_enabled(ddb, table):
+        raise ValueError(f"table {table} does not have point-in-time recovery enabled: a pitr drill cannot restore it")
+    restored_table = drill_table_name(table, started_at)
+    if _table_exists(ddb, restored_table):
+        raise ValueError(f"table {restored_table} already exists; run the drill again in a second")
+
+    ids = [f"{CANARY_PREFIX}{index:05d}" for index in range(canaries)]
+    keys = {canary_id: canary_keys.key(canary_id) for canary_id in ids}
+    written_at: dict[str, float] = {}
+    expected: dict[str, dict[str, Any]] = {}
+    backup_arn: str | None = None
+    report: dict[str, Any] | None = None
+    warnings: list[str] = []
+    try:
+        progress(f"Writing {canaries} canaries into {table}…")
+        for canary_id in ids:
+            written_at[canary_id] = time.time()
+            expected[canary_id] = canary_item(keys[canary_id], 1, written_at[canary_id])
+            ddb.put_item(TableName=table, Item=expected[canary_id])
+
+        if mode is DrillMode.backup:
+            progress(f"Backing up {table}…")
+            name = f"{table[:200]}-dr-drill-{started_at:%Y%m%dT%H%M%SZ}"
+            details = ddb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
+            backup_arn = str(details["BackupArn"])
+            # The backup holds every write acknowledged before this time (the request's time marker).
+            created = details.get("BackupCreationDateTime")
+            recovery_point = _as_utc(created) if isinstance(created, datetime) else datetime.now(UTC)
+            progress(f"Waiting for backup {backup_arn} to be AVAILABLE…")
+            _wait_for_backup(ddb, backup_arn, wait, sleep)
+        else:
+            progress("Waiting past the 1 s timestamp resolution…")
+            sleep(TIMESTAMP_RESOLUTION_SECONDS)
+            recovery_point = datetime.now(UTC)
+            sleep(TIMESTAMP_RESOLUTION_SECONDS)
+
+        overwritten = ids[: canaries // 2]
+        deleted = ids[canaries // 2 : canaries // 2 + canaries // 4]
+        progress(f"Damaging: overwriting {len(overwritten)} canaries, deleting {len(deleted)}…")
+        for canary_id in overwritten:
+            ddb.put_item(TableName=table, Item=canary_item(keys[canary_id], 2, time.time()))
+        for canary_id in deleted:
+            ddb.delete_item(TableName=table, Key=keys[canary_id])
+
+        if mode is DrillMode.pitr:
+            progress(f"Waiting until PITR can restore {table} to {recovery_point.isoformat()}…")
+            warning = _wait_until_restorable(ddb, table, recovery_point, restorable_wait, sleep)
+            if warning:
+                warnings.append(warning)
+
+        reference = Reference(
+            expected=[ExpectedItem(key=keys[canary_id], item=expected[canary_id]) for canary_id in ids],
+            source=f"{canaries} drill canaries",
+        )
+        progress(f"Restoring {table} into {restored_table}…")
+        started = time.monotonic()
+        report = restore_table(
+            clients,
+            table,
+            to=recovery_point if mode is DrillMode.pitr else None,
+            backup_arn=backup_arn,
+            target=restored_table,
+            reference=reference,
+            sample_size=canaries,  # every canary, not a sample
+            wait=wait,
+        )
+        # The validation above lists at most 50 mismatches; the RPO needs every canary that came back wrong.
+        restored = batch_get(ddb, restored_table, list(keys.values()), sleep)
+        keys_wrong = [
+            canary_id
+            for canary_id in ids
+            if _plain(restored.get(_canonical(keys[canary_id]))) != _plain(expected[canary_id])
+        ]
+        rto_seconds = time.monotonic() - started
+        restore_report = report
+    except BaseException as error:  # an interrupted drill must not leave its canaries and tables behind either
+        if not keep:
+            cleaned = clean_up(
+                clients, table, list(keys.values()), restored_table, backup_arn, report, wait=wait, sleep=sleep
+            )
+            error.add_note(f"drill cleanup after the failure: {cleaned}")
+        raise
+
+    lost_writes = [written_at[canary_id] for canary_id in keys_wrong]
+    rpo_seconds = recovery_point.timestamp() - min(lost_writes) if lost_writes else 0.0
+    if keep:
+        cleanup: dict[str, Any] = {"kept": True}
+    else:
+        progress("Cleaning up the canaries, the drill table and the backup…")
+        cleanup = clean_up(
+            clients, table, list(keys.values()), restored_table, backup_arn, restore_report, wait=wait, sleep=sleep
+        )
+    return TableDrillResult(
+        table=table,
+        mode=mode.value,
+        canaries=canaries,
+        overwritten=len(overwritten),
+        deleted=len(deleted),
+        recovery_point=recovery_point.isoformat(),
+        restored_table=restored_table,
+        restore=restore_report,
+        rto_seconds=round(rto_seconds, 3),
+        rpo_seconds=round(rpo_seconds, 3),
+        backup_arn=backup_arn,
+        keys_wrong=keys_wrong,
+        cleanup=cleanup,
+        warnings=warnings,
+        declared_rto_minutes=declared_rto_minutes,
+        declared_rpo_minutes=declared_rpo_minutes,
+    )
+
+
+def _message(error: BaseException) -> str:
+    return "; ".join([str(error), *getattr(error, "__notes__", [])])
+
+
+@app.command("drill-table")
+def drill_table_command(
+    table: Annotated[str, typer.Argument(help="Table to drill; canary items use the key prefix dr-drill#canary-.")],
+    mode: Annotated[
+        DrillMode, typer.Option(help="Recovery point: an on-demand backup, or a PITR time (PITR must be on).")
+    ] = DrillMode.backup,
+    canaries: Annotated[int, typer.Option(min=4, help="Number of canary items.")] = 200,
+    rto_minutes: Annotated[int | None, typer.Option(help="Declared logical RTO to check against.")] = None,
+    rpo_minutes: Annotated[int | None, typer.Option(help="Declared logical RPO to check against.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the canaries, the drill table and the backup.")] = False,
+    region: Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Damage canaries in TABLE, restore it into a new table, and report the measured RTO and RPO."""
+    clients = TableClients.for_region(region)
+    try:
+        with stderr.status(f"Drilling {table}…") as status:
+            result = run_table_drill(
+                clients,
+                table,
+                mode=mode,
+                canaries=canaries,
+                declared_rto_minutes=rto_minutes,
+                declared_rpo_minutes=rpo_minutes,
+                keep=keep,
+                progress=status.update,
+            )
+    except (ValueError, RestoreError) as error:
+        fail(_message(error), EXIT_USAGE, as_json=as_json)
+    except (ClientError, BotoCoreError, DrillError) as error:
+        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+    if result.cleanup.get("errors"):
+        stderr.print(f"[yellow]warning:[/yellow] cleanup incomplete: {result.cleanup['errors']}")
+    emit(result.as_dict(), as_json)
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
