@@ -38,6 +38,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
+from handlers.drill import measured_rpo_seconds, within_objectives
 from handlers.table_restore import (
     ExpectedItem,
     Reference,
@@ -95,9 +96,9 @@ class TableDrillResult:
     @property
     def passed(self) -> bool:
         validated = self.restore.get("validation", {}).get("ok") is True and not self.keys_wrong
-        rto_ok = self.declared_rto_minutes is None or self.rto_seconds <= self.declared_rto_minutes * 60
-        rpo_ok = self.declared_rpo_minutes is None or self.rpo_seconds <= self.declared_rpo_minutes * 60
-        return validated and rto_ok and rpo_ok
+        return validated and within_objectives(
+            self.rto_seconds, self.rpo_seconds, self.declared_rto_minutes, self.declared_rpo_minutes
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
@@ -395,8 +396,7 @@ def run_table_drill(
             error.add_note(f"drill cleanup after the failure: {cleaned}")
         raise
 
-    lost_writes = [written_at[canary_id] for canary_id in keys_wrong]
-    rpo_seconds = recovery_point.timestamp() - min(lost_writes) if lost_writes else 0.0
+    rpo_seconds = measured_rpo_seconds(recovery_point, written_at, keys_wrong)
     if keep:
         cleanup: dict[str, Any] = {"kept": True}
     else:

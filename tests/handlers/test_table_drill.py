@@ -24,12 +24,7 @@ FAST_WAIT = WaitPolicy(delay_seconds=1, max_attempts=5)
 
 
 def _clients() -> TableClients:
-    return TableClients(
-        dynamodb=boto3.client("dynamodb", region_name=REGION),
-        autoscaling=boto3.client("application-autoscaling", region_name=REGION),
-        cloudwatch=boto3.client("cloudwatch", region_name=REGION),
-        ssm=boto3.client("ssm", region_name=REGION),
-    )
+    return TableClients.for_region(REGION)  # handlers.aws clients: mock_aws intercepts them like any boto3 client
 
 
 def _make_table(
