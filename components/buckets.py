@@ -43,12 +43,13 @@ AUDIT_SCHEDULE = "rate(1 hour)"
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
 
 
-def assume_role_policy(service: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
-    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-    if source_account is not None:
-        # Confused-deputy guard: only this account's use of the service may assume the role.
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,8 @@ class TieredBucket(pulumi.ComponentResource):
         provider, region = self._args.primary_provider, primary.region
         role = aws.iam.Role(
             n,
-            assume_role_policy=assume_role_policy(BATCH_SERVICE_PRINCIPAL, self._account),
+            # The trust policy AWS documents for Batch Operations; it states no source-account condition.
+            assume_role_policy=assume_role_policy(BATCH_SERVICE_PRINCIPAL),
             description=f"S3 Batch Operations restores of {primary.name}",
             tags={**self._tags, tags.IAM_ROLE: "runtime"},
             opts=self._child(provider),

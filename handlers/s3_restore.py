@@ -50,7 +50,8 @@ MAX_OBJECTS_PER_DELETE = 1000  # DeleteObjects limit
 LISTING_PAGE_SIZE = 1000  # ListObjectVersions maximum
 MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; above it only UploadPartCopy works
 MULTIPART_PART_SIZE = 512 * 1024**2
-RESTORED_FROM_METADATA = "dr-restored-from-version"  # provenance on copies into another bucket/prefix
+# Provenance on copies a checksum cannot match to their source: into another bucket/prefix, and multipart copies.
+RESTORED_FROM_METADATA = "dr-restored-from-version"
 # DeleteObjects reports per-key errors inside a 200 response, so botocore cannot retry them for us.
 RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"})
 PER_KEY_ATTEMPTS = 4

@@ -1,6 +1,6 @@
 """Recovery drills for DynamoDB: damage canary items on purpose, restore the table, and measure what was achieved.
 
-A drill writes canary items (partition key ``dr-drill#canary-<nnnnn>``, sort key ``dr-drill`` when the table
+A drill writes canary items (partition key ``dr-drill#<drill id>#<nnnnn>``, sort key ``dr-drill`` when the table
 has one), takes a recovery point, then overwrites half and deletes a quarter of them. It restores into a new
 table with the same ``restore_table`` that ``drctl restore-table`` uses, validating against the canaries as the
 reference (every canary must be back at generation 1), and reports:
@@ -25,8 +25,8 @@ unless ``keep``. Cleanup also runs when validation fails or the drill stops on a
 
 from __future__ import annotations
 
-import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +34,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
@@ -46,11 +45,14 @@ from handlers.table_restore import (
     TableClients,
     WaitPolicy,
     batch_get,
+    canonical_key,
+    plain_item,
     restore_table,
+    table_alarms,
     wait_until_active,
 )
 
-CANARY_PREFIX = "dr-drill#canary-"
+CANARY_PREFIX = "dr-drill#"  # then the drill id and the canary number
 CANARY_SORT_KEY_VALUE = "dr-drill"
 GENERATION_ATTRIBUTE = "dr_drill_generation"
 WRITTEN_AT_ATTRIBUTE = "dr_drill_written_at"
@@ -62,7 +64,6 @@ DEFAULT_WAIT = WaitPolicy()  # restore_table's: table ACTIVE checks every 20 s f
 DEFAULT_RESTORABLE_WAIT = WaitPolicy(delay_seconds=15, max_attempts=40)
 # A LatestRestorableDateTime that does not move over this many checks is not going to (an emulator).
 STALLED_CHECKS = 4
-_deserializer = TypeDeserializer()
 
 
 class DrillMode(StrEnum):
@@ -124,7 +125,7 @@ def canary_key_schema(table: dict[str, Any]) -> CanaryKeys:
         if types.get(name) != "S":
             raise ValueError(
                 f"table {table['TableName']}: key attribute {name} is of type {types.get(name)}, not S; "
-                f"the drill's canary keys ({CANARY_PREFIX}<n>) are strings, so nothing was written"
+                f"the drill's canary keys ({CANARY_PREFIX}<drill id>#<n>) are strings, so nothing was written"
             )
     return CanaryKeys(partition=names["HASH"], sort=names.get("RANGE"))
 
@@ -137,19 +138,15 @@ def canary_item(key: dict[str, Any], generation: int, written_at: float) -> dict
     }
 
 
-def drill_table_name(source: str, started: datetime) -> str:
-    """Deterministic from the source and the drill's start; the suffix always survives the 255-character limit."""
-    suffix = "-drill-" + started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def new_drill_id(started: datetime) -> str:
+    """Unique per drill, so two drills of one table never share canaries or a restored table."""
+    return f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def drill_table_name(source: str, drill_id: str) -> str:
+    """The drill's restored table; the suffix always survives the 255-character limit."""
+    suffix = f"-drill-{drill_id}"
     return source[: 255 - len(suffix)] + suffix
-
-
-def _plain(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if item is None else {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _canonical(key: dict[str, Any]) -> str:
-    """The form of a key that ``table_restore.batch_get`` indexes its answer by."""
-    return json.dumps(key, sort_keys=True)
 
 
 def _table_exists(dynamodb: Any, name: str) -> bool:
@@ -227,7 +224,6 @@ def clean_up(
     keys: list[dict[str, Any]],
     restored_table: str,
     backup_arn: str | None,
-    restore_report: dict[str, Any] | None,
     *,
     wait: WaitPolicy,
     sleep: Callable[[float], None],
@@ -273,7 +269,8 @@ def clean_up(
                 ScalableDimension=target["ScalableDimension"],
             )
             cleaned["scalable_targets_deregistered"].append(f"{target['ResourceId']} {target['ScalableDimension']}")
-        alarms = ((restore_report or {}).get("reapplied") or {}).get("applied", {}).get("alarms", [])
+        # Found by the table they watch, so alarms the restore copied are removed even if it failed afterwards.
+        alarms = [alarm["AlarmName"] for alarm in table_alarms(clients.cloudwatch, restored_table)]
         if alarms:
             clients.cloudwatch.delete_alarms(AlarmNames=alarms)
             cleaned["alarms_deleted"] = list(alarms)
@@ -315,11 +312,12 @@ def run_table_drill(
     canary_keys = canary_key_schema(source)
     if mode is DrillMode.pitr and not _pitr_enabled(ddb, table):
         raise ValueError(f"table {table} does not have point-in-time recovery enabled: a pitr drill cannot restore it")
-    restored_table = drill_table_name(table, started_at)
+    drill_id = new_drill_id(started_at)
+    restored_table = drill_table_name(table, drill_id)
     if _table_exists(ddb, restored_table):
         raise ValueError(f"table {restored_table} already exists; run the drill again in a second")
 
-    ids = [f"{CANARY_PREFIX}{index:05d}" for index in range(canaries)]
+    ids = [f"{CANARY_PREFIX}{drill_id}#{index:05d}" for index in range(canaries)]
     keys = {canary_id: canary_keys.key(canary_id) for canary_id in ids}
     written_at: dict[str, float] = {}
     expected: dict[str, dict[str, Any]] = {}
@@ -384,15 +382,14 @@ def run_table_drill(
         keys_wrong = [
             canary_id
             for canary_id in ids
-            if _plain(restored.get(_canonical(keys[canary_id]))) != _plain(expected[canary_id])
+            if (restored_item := restored.get(canonical_key(keys[canary_id]))) is None
+            or plain_item(restored_item) != plain_item(expected[canary_id])
         ]
         rto_seconds = time.monotonic() - started
         restore_report = report
     except BaseException as error:  # an interrupted drill must not leave its canaries and tables behind either
         if not keep:
-            cleaned = clean_up(
-                clients, table, list(keys.values()), restored_table, backup_arn, report, wait=wait, sleep=sleep
-            )
+            cleaned = clean_up(clients, table, list(keys.values()), restored_table, backup_arn, wait=wait, sleep=sleep)
             error.add_note(f"drill cleanup after the failure: {cleaned}")
         raise
 
@@ -401,9 +398,7 @@ def run_table_drill(
         cleanup: dict[str, Any] = {"kept": True}
     else:
         progress("Cleaning up the canaries, the drill table and the backup…")
-        cleanup = clean_up(
-            clients, table, list(keys.values()), restored_table, backup_arn, restore_report, wait=wait, sleep=sleep
-        )
+        cleanup = clean_up(clients, table, list(keys.values()), restored_table, backup_arn, wait=wait, sleep=sleep)
     return TableDrillResult(
         table=table,
         mode=mode.value,
@@ -430,7 +425,7 @@ def _message(error: BaseException) -> str:
 
 @app.command("drill-table")
 def drill_table_command(
-    table: Annotated[str, typer.Argument(help="Table to drill; canary items use the key prefix dr-drill#canary-.")],
+    table: Annotated[str, typer.Argument(help="Table to drill; canary items use the key prefix dr-drill#.")],
     mode: Annotated[
         DrillMode, typer.Option(help="Recovery point: an on-demand backup, or a PITR time (PITR must be on).")
     ] = DrillMode.backup,

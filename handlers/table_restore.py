@@ -193,7 +193,7 @@ def _retarget_dimensions(dimensions: list[dict[str, str]], source: str, target: 
     ]
 
 
-def _table_alarms(cloudwatch: Any, table_name: str) -> list[dict[str, Any]]:
+def table_alarms(cloudwatch: Any, table_name: str) -> list[dict[str, Any]]:
     alarms = []
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
         for alarm in page.get("MetricAlarms", []):
@@ -234,7 +234,7 @@ def read_source_settings(clients: TableClients, table: dict[str, Any]) -> Source
         settings.scaling_policies += [
             policy for policy in policies.get("ScalingPolicies", []) if policy["ResourceId"] == resource_id
         ]
-    settings.alarms = _table_alarms(clients.cloudwatch, name)
+    settings.alarms = table_alarms(clients.cloudwatch, name)
     settings.global_table_replicas = [replica["RegionName"] for replica in table.get("Replicas", [])]
     return settings
 
@@ -381,11 +381,11 @@ def _key_of(item: dict[str, Any], key_names: Iterable[str]) -> dict[str, Any]:
     return {name: item[name] for name in key_names}
 
 
-def _canonical(key: dict[str, Any]) -> str:
+def canonical_key(key: dict[str, Any]) -> str:
     return json.dumps(key, sort_keys=True)
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
     """Typed -> Python values, so that ``{"N": "1.0"}`` equals ``{"N": "1"}`` and set order is ignored."""
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
@@ -459,7 +459,7 @@ def batch_get(
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response["Responses"].get(table, []):
-                found[_canonical(_key_of(item, key_names))] = item
+                found[canonical_key(_key_of(item, key_names))] = item
             request = response.get("UnprocessedKeys") or {}
             if request:
                 attempt += 1
@@ -485,20 +485,20 @@ def validate_restore(
     if reference.expected_count is not None and reference.expected_count != count:
         mismatches.append({"problem": "count", "expected": reference.expected_count, "actual": count})
     for entry in sample:
-        got = actual.get(_canonical(entry.key))
+        got = actual.get(canonical_key(entry.key))
         if entry.item is None and got is not None:
-            mismatches.append({"problem": "unexpected", "key": _plain(entry.key)})
+            mismatches.append({"problem": "unexpected", "key": plain_item(entry.key)})
         elif entry.item is not None and got is None:
-            mismatches.append({"problem": "missing", "key": _plain(entry.key)})
+            mismatches.append({"problem": "missing", "key": plain_item(entry.key)})
         elif entry.item is not None and got is not None:
-            expected_plain, got_plain = _plain(entry.item), _plain(got)
+            expected_plain, got_plain = plain_item(entry.item), plain_item(got)
             if expected_plain != got_plain:
                 differing = sorted(
                     name
                     for name in expected_plain.keys() | got_plain.keys()
                     if expected_plain.get(name) != got_plain.get(name)
                 )
-                mismatches.append({"problem": "different", "key": _plain(entry.key), "attributes": differing})
+                mismatches.append({"problem": "different", "key": plain_item(entry.key), "attributes": differing})
     return {
         "count": count,
         "reference": reference.source,

@@ -1,18 +1,21 @@
 """Every AWS call a Tier1Bucket runtime Lambda makes is granted by the role the component gives it.
 
 Each Lambda runs on in-process moto with the environment its ``Function`` declares in the prod stack (Pulumi
-mock runtime). Every API call it makes is recorded and mapped to the IAM action(s) that authorise it, and each
-action must appear in the role's inline policy. moto enforces no IAM, so this is where a missing grant shows
-up before a deploy does. An operation missing from the map fails the test: a handler cannot start calling
-something new without its permission being checked. Tier-1 buckets are SSE-KMS, so object reads that decrypt
-(copies, HeadObject with checksums) also need the bucket key.
+mock runtime). Every API call it makes is recorded and mapped to the IAM action(s) that authorise it, on the
+resource it touches (object, bucket, the bucket's KMS key through its alias, alarm, topic, metric namespace),
+and a statement of the role's inline policy must allow each. moto enforces no IAM, so this is where a missing
+grant shows up before a deploy does. An operation missing from the map fails the test: a handler cannot start
+calling something new without its permission being checked. Tier-1 buckets are SSE-KMS, so object reads that
+decrypt (copies, HeadObject with checksums) also need the bucket key.
 """
 
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -22,37 +25,89 @@ from botocore.client import BaseClient
 from handlers import audit as audit_handler
 from handlers import auto_restore, aws, backups
 from handlers.drill import replication_to
-from tests.components.harness import Registration, Run, run_program, stack_config
+from tests.components.harness import ACCOUNT_ID, Registration, Run, run_program, stack_config
 
-BUCKET_KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
-STATIC_ACTIONS: dict[tuple[str, str], set[str]] = {
-    ("s3", "ListObjectsV2"): {"s3:ListBucket"},
-    ("s3", "ListObjectVersions"): {"s3:ListBucketVersions"},
-    ("s3", "GetBucketVersioning"): {"s3:GetBucketVersioning"},
-    ("s3", "GetBucketReplication"): {"s3:GetReplicationConfiguration"},
-    ("s3", "GetBucketEncryption"): {"s3:GetEncryptionConfiguration"},
-    ("s3", "GetBucketLocation"): {"s3:GetBucketLocation"},
-    ("s3", "GetBucketTagging"): {"s3:GetBucketTagging"},
-    ("cloudwatch", "PutMetricData"): {"cloudwatch:PutMetricData"},
-    ("cloudwatch", "GetMetricStatistics"): {"cloudwatch:GetMetricStatistics"},
-    ("cloudwatch", "PutMetricAlarm"): {"cloudwatch:PutMetricAlarm"},
-    ("sns", "Publish"): {"sns:Publish"},
+BUCKET_REGIONS: dict[str, str] = {}  # filled by the ``uploads`` fixture: which key (region, alias) a bucket uses
+BUCKET_LEVEL_ACTIONS: dict[str, str] = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "GetBucketLocation": "s3:GetBucketLocation",
+    "GetBucketTagging": "s3:GetBucketTagging",
 }
 
 
-def required_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
-    if (service, operation) in STATIC_ACTIONS:
-        return STATIC_ACTIONS[(service, operation)]
-    if (service, operation) == ("s3", "HeadObject"):
-        read = {"s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"}
-        return read | ({"kms:Decrypt"} if params.get("ChecksumMode") == "ENABLED" else set())
-    if (service, operation) == ("s3", "GetObjectTagging"):
-        return {"s3:GetObjectVersionTagging" if params.get("VersionId") else "s3:GetObjectTagging"}
+@dataclass(frozen=True)
+class Need:
+    """One IAM action on one resource, with the request context a statement's condition may test."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+def bucket_key(bucket: str, *actions: str) -> set[Need]:
+    """Tier-1 buckets are SSE-KMS with their own key, which statements name through ``alias/dr/<bucket>``."""
+    key = f"arn:aws:kms:{BUCKET_REGIONS[bucket]}:{ACCOUNT_ID}:key/the-bucket-key"
+    return {Need(action, key, (("kms:ResourceAliases", f"alias/dr/{bucket}"),)) for action in actions}
+
+
+def needs(service: str, operation: str, params: dict[str, Any]) -> set[Need]:
+    """What IAM must allow for one recorded call."""
+    if service == "s3" and operation in BUCKET_LEVEL_ACTIONS:
+        return {Need(BUCKET_LEVEL_ACTIONS[operation], f"arn:aws:s3:::{params['Bucket']}")}
+    if service == "s3" and operation in {"HeadObject", "GetObjectTagging"}:
+        versioned = "Version" if params.get("VersionId") else ""
+        action = {"HeadObject": f"s3:GetObject{versioned}", "GetObjectTagging": f"s3:GetObject{versioned}Tagging"}
+        read = {Need(action[operation], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")}
+        checksums = params.get("ChecksumMode") == "ENABLED"  # decrypts the object's checksum
+        return read | (bucket_key(params["Bucket"], "kms:Decrypt") if checksums else set())
     if (service, operation) == ("s3", "CopyObject"):
         source = params["CopySource"]
-        read = "s3:GetObjectVersion" if isinstance(source, dict) and source.get("VersionId") else "s3:GetObject"
-        return {"s3:PutObject", read} | BUCKET_KEY_ACTIONS
+        read = "s3:GetObjectVersion" if source.get("VersionId") else "s3:GetObject"
+        return {
+            Need(read, f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"),
+            Need("s3:PutObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"),
+            *bucket_key(source["Bucket"], "kms:Decrypt"),
+            *bucket_key(params["Bucket"], "kms:GenerateDataKey"),
+        }
+    if (service, operation) == ("cloudwatch", "PutMetricData"):
+        return {Need("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", params["Namespace"]),))}
+    if (service, operation) == ("cloudwatch", "GetMetricStatistics"):
+        return {Need("cloudwatch:GetMetricStatistics", "*")}
+    if (service, operation) == ("cloudwatch", "PutMetricAlarm"):
+        alarm = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:{params['AlarmName']}"
+        return {Need("cloudwatch:PutMetricAlarm", alarm)}
+    if (service, operation) == ("sns", "Publish"):
+        return {Need("sns:Publish", params["TopicArn"])}
     pytest.fail(f"{service}:{operation} is not mapped to an IAM action: add it to this test")
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def condition_holds(condition: dict[str, Any], context: tuple[tuple[str, str], ...]) -> bool:
+    values = dict(context)
+    for operator, tests in condition.items():
+        if operator not in {"StringEquals", "ForAnyValue:StringEquals"}:
+            return False  # an operator this test does not model never counts as granting
+        for key, allowed in tests.items():
+            if values.get(key) not in _listed(allowed):
+                return False
+    return True
+
+
+def allows(statements: list[dict[str, Any]], need: Need) -> bool:
+    return any(
+        statement["Effect"] == "Allow"
+        and need.action in _listed(statement["Action"])
+        and any(fnmatch.fnmatchcase(need.resource, pattern) for pattern in _listed(statement["Resource"]))
+        and condition_holds(statement.get("Condition", {}), need.context)
+        for statement in statements
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +115,12 @@ def prod() -> Run:
     return run_program(stack_config("prod"), preview=True)
 
 
-def runtime_function(run: Run, name: str) -> tuple[dict[str, str], set[str]]:
-    """(environment, granted actions) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``)."""
+def runtime_function(run: Run, name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """(environment, policy statements) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``)."""
     [function] = [r for r in run.of_type("aws:lambda/function:Function") if r.name == name]
     [role] = [r for r in run.of_type("aws:iam/role:Role") if r.urn in function.property_dependencies["role"]]
     [policy] = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
-    statements = json.loads(policy.inputs["policy"])["Statement"]
-    granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    return dict(function.inputs["environment"]["variables"]), granted
+    return dict(function.inputs["environment"]["variables"]), json.loads(policy.inputs["policy"])["Statement"]
 
 
 def bucket_name(run: Run, name: str) -> str:
@@ -98,6 +151,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, dict
 def uploads(prod: Run, mock_aws: None) -> tuple[str, str]:
     """The prod ``uploads`` primary and replica on moto: versioned, SSE-KMS, tagged, replicated, one object each."""
     primary, replica = bucket_name(prod, "uploads-primary"), bucket_name(prod, "uploads-replica")
+    BUCKET_REGIONS.update({primary: "us-east-1", replica: "us-west-2"})
     for name, region in ((primary, "us-east-1"), (replica, "us-west-2")):
         s3 = boto3.client("s3", region_name=region)
         location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
@@ -119,11 +173,15 @@ def uploads(prod: Run, mock_aws: None) -> tuple[str, str]:
     return primary, replica
 
 
-def assert_granted(calls: list[tuple[str, str, dict[str, Any]]], granted: set[str]) -> set[str]:
-    needed = {action for call in calls for action in required_actions(*call)}
-    assert needed, "the handler made no AWS call: the scenario did not exercise it"
-    assert needed <= granted, f"the role lacks {sorted(needed - granted)}"
-    return needed
+def assert_granted(calls: list[tuple[str, str, dict[str, Any]]], statements: list[dict[str, Any]]) -> set[str]:
+    """Every call's action is allowed on its own resource (and key, and namespace); returns the actions used."""
+    required = {need for call in calls for need in needs(*call)}
+    assert required, "the handler made no AWS call: the scenario did not exercise it"
+    refused = sorted(
+        f"{need.action} on {need.resource} {dict(need.context)}" for need in required if not allows(statements, need)
+    )
+    assert not refused, f"the role does not allow: {refused}"
+    return {need.action for need in required}
 
 
 def run_with_environment(
@@ -138,20 +196,20 @@ def run_with_environment(
 def test_replication_audit_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, granted = runtime_function(prod, "uploads-replication-audit")
+    environment, statements = runtime_function(prod, "uploads-replication-audit")
     result = run_with_environment(monkeypatch, environment, lambda: audit_handler.lambda_handler({}, lambda_context))
     assert result["reports"][0]["counts"]["compared"] == 1
-    needed = assert_granted(calls, granted)
+    needed = assert_granted(calls, statements)
     assert {"s3:GetEncryptionConfiguration", "kms:Decrypt"} <= needed  # what the role used to lack
 
 
 def test_rpo_age_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, granted = runtime_function(prod, "uploads-rpo-age")
+    environment, statements = runtime_function(prod, "uploads-rpo-age")
     result = run_with_environment(monkeypatch, environment, lambda: backups.lambda_handler({}, lambda_context))
     assert not result["errors"], result["errors"]
-    needed = assert_granted(calls, granted)
+    needed = assert_granted(calls, statements)
     assert {"s3:GetBucketLocation", "cloudwatch:PutMetricAlarm"} <= needed
 
 
@@ -171,10 +229,10 @@ def test_auto_restore_role_grants_every_call(
     record["bucket"].update(name=primary, arn=f"arn:aws:s3:::{primary}")
     record["object"].update(key="avatars/1.png", versionId=marker)
     calls.clear()  # only the Lambda's own calls
-    environment, granted = runtime_function(prod, "uploads-auto-restore")
+    environment, statements = runtime_function(prod, "uploads-auto-restore")
 
     result = run_with_environment(monkeypatch, environment, lambda: auto_restore.lambda_handler(event, lambda_context))
 
     assert result["outcomes"][0]["result"] == "copied"
-    needed = assert_granted(calls, granted)
+    needed = assert_granted(calls, statements)
     assert {"s3:PutObject", "s3:GetObjectVersion", "sns:Publish"} <= needed

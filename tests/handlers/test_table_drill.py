@@ -8,6 +8,7 @@ fail: the test says so rather than stubbing the restore into a pass.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -15,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from handlers import cli, table_drill
+from handlers import cli, table_drill, table_restore
 from handlers.table_drill import CANARY_PREFIX, CANARY_SORT_KEY_VALUE, DrillMode, TableClients, run_table_drill
 from handlers.table_restore import WaitPolicy
 
@@ -171,7 +172,8 @@ def test_pitr_drill_on_moto_fails_honestly_and_still_cleans_up(mock_aws: None) -
     )
 
     assert not result.passed
-    assert result.keys_wrong == [f"{CANARY_PREFIX}{index:05d}" for index in range(6)]  # 4 overwritten, 2 deleted
+    # 4 overwritten, 2 deleted: canary numbers 0-5 of this drill
+    assert [key.rsplit("#", 1)[1] for key in result.keys_wrong] == [f"{index:05d}" for index in range(6)]
     assert result.restore["validation"]["ok"] is False and result.restore["validation"]["mismatch_count"] == 6
     problems = sorted(mismatch["problem"] for mismatch in result.restore["validation"]["mismatches"])
     assert problems == ["different"] * 4 + ["missing"] * 2
@@ -201,6 +203,52 @@ def test_a_drill_stopped_by_an_aws_error_cleans_up_and_says_so(mock_aws: None, m
     assert any("drill cleanup after the failure" in note for note in stopped.value.__notes__)
     assert _canaries(ddb, "orders") == []
     assert _backups(ddb, "orders") == []
+
+
+def test_a_restore_that_fails_after_copying_alarms_leaves_no_alarm_behind(
+    mock_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = _clients()
+    ddb = clients.dynamodb
+    _make_table(ddb, "orders")
+    clients.cloudwatch.put_metric_alarm(
+        AlarmName="orders-throttles",
+        Namespace="AWS/DynamoDB",
+        MetricName="ThrottledRequests",
+        Dimensions=[{"Name": "TableName", "Value": "orders"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+    def throttled(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Scan")
+
+    # The restore creates the table and copies the alarm onto it, then validation fails.
+    monkeypatch.setattr(table_restore, "validate_restore", throttled)
+    with pytest.raises(ClientError):
+        run_table_drill(clients, "orders", canaries=8, wait=FAST_WAIT, sleep=lambda _seconds: None)
+
+    alarms = clients.cloudwatch.describe_alarms()["MetricAlarms"]
+    assert [alarm["AlarmName"] for alarm in alarms] == ["orders-throttles"]  # only the source's own alarm
+    assert [t for t in ddb.list_tables()["TableNames"] if t.startswith("orders-drill-")] == []
+
+
+def test_two_drills_of_one_table_share_no_canary_and_no_restored_table(mock_aws: None) -> None:
+    clients = _clients()
+    _make_table(clients.dynamodb, "orders")
+
+    first, second = (
+        run_table_drill(clients, "orders", canaries=4, keep=True, wait=FAST_WAIT, sleep=lambda _seconds: None)
+        for _ in range(2)
+    )
+
+    assert first.passed and second.passed and first.restored_table != second.restored_table
+    # Kept as each drill left them (one of four deleted): three per drill, under two different drill ids.
+    drill_ids = Counter(item["pk"]["S"].rsplit("#", 1)[0] for item in _canaries(clients.dynamodb, "orders"))
+    assert sorted(drill_ids.values()) == [3, 3]
 
 
 def test_drill_table_command_prints_one_json_object_and_exits_0(moto_endpoint: str) -> None:
