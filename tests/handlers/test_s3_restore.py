@@ -450,15 +450,17 @@ def test_restore_completes_under_injected_throttling_and_5xx(mock_aws: None) -> 
     botocore's ``before-send`` hook; standard retries and per-key retries finish the job."""
     s3 = aws.client("s3", max_pool_connections=16, max_attempts=RESTORE_MAX_ATTEMPTS)
     versioned_bucket(s3, BUCKET)
-    at, expected = mixed_history(s3, bulk=120)
+    at, expected = mixed_history(s3, bulk=300)
     faults = FaultInjector(rate=0.15).attach(s3)
     options = RestoreOptions(bucket=BUCKET, at=at, workers=16, delete_created_after=True)
 
     summary = restore_bucket(s3, options)
+    first_sent, first_injected = faults.sent, faults.injected  # the first run alone, not the rerun
     rerun = restore_bucket(s3, options)
 
-    assert faults.injected >= 0.10 * faults.sent and faults.injected >= 20
-    assert summary["failed"] == 0 and summary["requests"] >= faults.sent - rerun["requests"]
+    assert first_sent == summary["requests"]  # every send the hook saw is one of the restore's own requests
+    assert first_injected >= 0.10 * first_sent and first_injected >= 20
+    assert summary["failed"] == 0
     assert (rerun["copied"], rerun["undeleted"], rerun["deleted"], rerun["failed"]) == (0, 0, 0, 0)
     faults.rate = 0.0
     assert current_contents(s3, BUCKET) == expected  # every key verified
