@@ -10,7 +10,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import combinations, pairwise
@@ -172,6 +172,14 @@ class _Problems:
         self.items.append(f"{path}: {message}")
 
 
+def _reject_unknown_keys(
+    raw: Mapping[str, Any], allowed: Sequence[str], path: str, problems: _Problems, *, noun: str = "key"
+) -> None:
+    """One problem per key outside ``allowed``, listing what is allowed in the order given."""
+    for key in sorted(set(raw) - set(allowed)):
+        problems.add(f"{path}.{key}" if path else key, f"unknown {noun} (allowed: {', '.join(allowed)})")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -211,8 +219,7 @@ def _region(raw: Mapping[str, Any], key: str, problems: _Problems) -> str | None
 def parse(raw: Mapping[str, Any]) -> StackSettings:
     """Validate the whole config; raise one ``ConfigError`` listing every problem."""
     problems = _Problems()
-    for key in sorted(set(raw) - CONFIG_KEYS):
-        problems.add(key, f"unknown config key (allowed: {', '.join(sorted(CONFIG_KEYS))})")
+    _reject_unknown_keys(raw, sorted(CONFIG_KEYS), "", problems, noun="config key")
     primary = _region(raw, "primaryRegion", problems)
     recovery = _region(raw, "recoveryRegion", problems)
     if primary and recovery and primary == recovery:
@@ -278,8 +285,7 @@ def _bucket(
         problems.add(path, f"must be a mapping, got {type(entry).__name__}")
         return None
     count_before = len(problems.items)
-    for key in sorted(set(entry) - BUCKET_KEYS):
-        problems.add(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(BUCKET_KEYS))})")
+    _reject_unknown_keys(entry, sorted(BUCKET_KEYS), path, problems)
 
     name = _string(entry, "name", f"{path}.name", problems)
     if name is not None and not LOGICAL_NAME.fullmatch(name):
@@ -377,8 +383,7 @@ def _transitions(entry: Mapping[str, Any], path: str, profile: TierProfile, prob
     if not isinstance(raw, Mapping):
         problems.add(f"{path}.transitions", f"must be a mapping, got {type(raw).__name__}")
         return defaults
-    for key in sorted(set(raw) - set(TRANSITION_KEYS)):
-        problems.add(f"{path}.transitions.{key}", f"unknown key (allowed: {', '.join(TRANSITION_KEYS)})")
+    _reject_unknown_keys(raw, list(TRANSITION_KEYS), f"{path}.transitions", problems)
     values: dict[str, int | None] = {
         "standardIaDays": defaults.standard_ia_days,
         "glacierDays": defaults.glacier_days,
@@ -480,8 +485,7 @@ def _objectives(
         problems.add(f"{path}.objectives", f"must be a mapping, got {type(raw).__name__}")
         return result
     modes = {m.value for m in FailureMode}
-    for key in sorted(set(raw) - modes):
-        problems.add(f"{path}.objectives.{key}", f"unknown failure mode (allowed: {', '.join(sorted(modes))})")
+    _reject_unknown_keys(raw, sorted(modes), f"{path}.objectives", problems, noun="failure mode")
     for mode in FailureMode:
         declared = raw.get(mode.value)
         if declared is None:
@@ -490,8 +494,7 @@ def _objectives(
         if not isinstance(declared, Mapping):
             problems.add(at, f"must be a mapping with rpoMinutes/rtoMinutes, got {declared!r}")
             continue
-        for key in sorted(set(declared) - OBJECTIVE_KEYS):
-            problems.add(f"{at}.{key}", "unknown key (allowed: rpoMinutes, rtoMinutes)")
+        _reject_unknown_keys(declared, sorted(OBJECTIVE_KEYS), at, problems)
         values = {}
         for key, floor, default in (
             ("rpoMinutes", profile.floors[mode].rpo_minutes, profile.defaults[mode].rpo_minutes),

@@ -72,6 +72,16 @@ def replicate(s3: Any, key: str, body: bytes, checksum: bool = True) -> None:
     put(s3, REPLICA, key, body, checksum)
 
 
+def encrypt_replica_with_kms(s3: Any) -> None:
+    """As on tier 1: the replica uses its own region's KMS key, so its ETags are not MD5s."""
+    s3.put_bucket_encryption(
+        Bucket=REPLICA,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+
+
 def inject_replication_status(s3: Any, statuses: dict[str, tuple[str, datetime]]) -> None:
     """Add ReplicationStatus/LastModified to HeadObject answers for the given keys on the primary."""
 
@@ -168,12 +178,7 @@ def test_other_head_errors_still_fail_the_audit(mock_aws: None) -> None:
 def test_etags_are_not_compared_under_sse_kms(mock_aws: None) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     make_buckets(s3)
-    s3.put_bucket_encryption(
-        Bucket=REPLICA,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
-        },
-    )
+    encrypt_replica_with_kms(s3)
     put(s3, PRIMARY, "doc.txt", b"same", checksum=False)
     put(s3, REPLICA, "doc.txt", b"same", checksum=False)
 
@@ -249,12 +254,7 @@ def test_a_size_only_pair_still_reports_failed_replication(mock_aws: None) -> No
     replication of a same-size overwrite must still be reported (the replication status is the evidence)."""
     s3 = boto3.client("s3", region_name="us-east-1")
     make_buckets(s3)
-    s3.put_bucket_encryption(
-        Bucket=REPLICA,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
-        },
-    )
+    encrypt_replica_with_kms(s3)
     put(s3, PRIMARY, "rewritten.txt", b"new!", checksum=False)
     put(s3, REPLICA, "rewritten.txt", b"old.", checksum=False)
     now = datetime.now(UTC)
