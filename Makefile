@@ -7,7 +7,7 @@ endif
 RUN := $(UV) run --frozen
 PYTEST_WORKERS ?= 2
 
-.PHONY: install lint typecheck test test-fast demo bench
+.PHONY: install lint typecheck test test-fast demo bench compare-registrations
 
 # Bytecode up front: the policy pack and program runner start in fresh interpreters many times.
 install:
@@ -20,7 +20,7 @@ lint: install
 
 # Two runs: the program and the policy pack each have a __main__.py (the pack is published on its own).
 typecheck: install
-	$(RUN) mypy components handlers preview demo.py __main__.py
+	$(RUN) mypy components handlers preview tools demo.py __main__.py
 	$(RUN) mypy policies/dr_guardrails policies/__main__.py
 
 test: lint typecheck
@@ -36,3 +36,8 @@ demo: install
 bench: install
 	$(RUN) python benchmarks/policy_pack.py
 	$(RUN) --group bench python benchmarks/restore_bucket.py
+
+# What the prod stack registers at BASE versus the working tree (tools/compare_registrations.py); exit 1 on a difference.
+BASE ?= HEAD
+compare-registrations: install
+	$(RUN) python tools/compare_registrations.py $(BASE)

@@ -42,6 +42,7 @@ class Registration:
     retain_on_delete: bool
     ignore_changes: list[str]
     custom: bool
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
     def has_unknowns(self, key: str) -> bool:
         return UNKNOWN in json.dumps(self.inputs.get(key))
@@ -86,6 +87,7 @@ class RecordingMonitor(MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     ignore_changes=list(request.ignoreChanges),
                     custom=request.custom,
+                    aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
                 )
             )
         return response
@@ -106,15 +108,17 @@ class Run:
         return [r for r in self.registrations if r.parent == parent_urn]
 
 
-def stack_config(stack: str) -> dict[str, Any]:
+def stack_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
     import yaml
 
-    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((repo / f"Pulumi.{stack}.yaml").read_text())
     return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
 
 
-def run_program_capturing(config: Mapping[str, Any], *, preview: bool = True) -> tuple[Run, Exception | None]:
-    """Run ``__main__.py`` with ``config`` (project keys without the namespace).
+def run_program_capturing(
+    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO
+) -> tuple[Run, Exception | None]:
+    """Run ``repo``'s ``__main__.py`` with ``config`` (project keys without the namespace).
 
     Returns what was registered and the program's exception, if any. Pending registrations are drained even
     when the program raises, so "nothing was registered" is a real observation.
@@ -130,7 +134,7 @@ def run_program_capturing(config: Mapping[str, Any], *, preview: bool = True) ->
     error: Exception | None = None
     try:
         try:
-            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(repo / "__main__.py"), run_name="__main__")
         except Exception as exc:  # returned to the caller, never swallowed
             error = exc
         loop.run_until_complete(wait_for_rpcs())
@@ -140,9 +144,9 @@ def run_program_capturing(config: Mapping[str, Any], *, preview: bool = True) ->
     return Run(monitor.registrations), error
 
 
-def run_program(config: Mapping[str, Any], *, preview: bool = True) -> Run:
-    """Run ``__main__.py`` and record what it registers; the program's exception propagates."""
-    run, error = run_program_capturing(config, preview=preview)
+def run_program(config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO) -> Run:
+    """Run ``repo``'s ``__main__.py`` and record what it registers; the program's exception propagates."""
+    run, error = run_program_capturing(config, preview=preview, repo=repo)
     if error is not None:
         raise error
     return run
