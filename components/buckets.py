@@ -18,12 +18,19 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, tags
+from components.iam import assume_role_policy, role_policy
+from components.recovery_function import (
+    HANDLERS_DIR,
+    EventTrigger,
+    RecoveryFunction,
+    RecoveryFunctionArgs,
+    Schedule,
+    publish_metrics_statement,
+)
 from components.settings import BucketSpec
 from components.tiers import TierProfile
 from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
-HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
-LAMBDA_RUNTIME = "python3.12"
 # Powertools' public layer (account 017000801446), version from the Powertools install docs.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
@@ -37,19 +44,9 @@ COPY_VERSION_BACK_ACTIONS = [
     "s3:PutObjectTagging",
 ]
 REPLICATION_RULE_ID = "all-objects"
-METRICS_NAMESPACE = "DR/Recovery"  # docs/contract.md: runtime names
 AUDIT_SCHEDULE = "rate(1 hour)"
 # Within the RPO-age alarm's one-hour period (handlers/backups.py), so a healthy bucket never breaches it.
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -301,14 +298,6 @@ class TieredBucket(pulumi.ComponentResource):
             opts=self._child(target.provider, depends_on=[target.versioning]),
         )
 
-    def _role_policy(self, role_name: str, role: aws.iam.Role, statements: list[Any], provider: aws.Provider) -> None:
-        aws.iam.RolePolicy(
-            f"{role_name}-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
-            opts=self._child(provider),
-        )
-
     def _batch_restore_role(self, primary: _RegionalBucket, reports_bucket: str) -> aws.iam.Role:
         """The role S3 Batch Operations assumes for a restore too large for one machine (handlers/s3_batch.py):
         copy versions of this bucket over its keys, read the job's manifest and write its completion report."""
@@ -323,7 +312,7 @@ class TieredBucket(pulumi.ComponentResource):
             opts=self._child(provider),
         )
         reports = arns.bucket_arn(reports_bucket, region)
-        self._role_policy(
+        role_policy(
             n,
             role,
             [
@@ -348,7 +337,7 @@ class TieredBucket(pulumi.ComponentResource):
                     "UseReportsKey", ["kms:Decrypt", "kms:GenerateDataKey"], reports_bucket, region, self._account
                 ),
             ],
-            provider,
+            self._child(provider),
         )
         return role
 
@@ -363,7 +352,7 @@ class TieredBucket(pulumi.ComponentResource):
             tags={**self._tags, tags.IAM_ROLE: "replication"},
             opts=self._child(provider),
         )
-        self._role_policy(
+        role_policy(
             role_name,
             role,
             [
@@ -401,7 +390,7 @@ class TieredBucket(pulumi.ComponentResource):
                     self._account,
                 ),
             ],
-            provider,
+            self._child(provider),
         )
         aws.s3.BucketReplicationConfig(
             f"{self._name}-replication",
@@ -471,62 +460,42 @@ class TieredBucket(pulumi.ComponentResource):
                 opts=self._child(provider),
             )
 
-    def _runtime_function(
+    def _recovery_function(
         self,
         purpose: str,
         function_suffix: str,
         handler: str,
-        region: str,
         statements: list[Any],
         environment: dict[str, pulumi.Input[str]],
-    ) -> aws.lambda_.Function:
-        """A recovery-runtime Lambda (code from ``handlers/``) with its log group and least-privilege role."""
-        provider = self._args.primary_provider
-        n = f"{self._name}-{purpose}"
-        function_name = f"{self._args.spec.qualified_name}-{function_suffix}"
-        log_group_name = f"/aws/lambda/{function_name}"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{n}-logs",
-            name=log_group_name,
-            retention_in_days=90,
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider),
+        *,
+        schedule_expression: str | None = None,
+        trigger: EventTrigger | None = None,
+    ) -> RecoveryFunction:
+        """A runtime Lambda in the primary region, for this bucket (components/recovery_function.py)."""
+        spec, region = self._args.spec, self._args.primary_region
+        schedule = (
+            Schedule(schedule_expression, f"{purpose} of {spec.primary_bucket_name}") if schedule_expression else None
         )
-        role = aws.iam.Role(
-            n,
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            description=f"{purpose} for {self._args.spec.primary_bucket_name}",
-            tags={**self._tags, tags.IAM_ROLE: "runtime"},
-            opts=self._child(provider),
-        )
-        write_logs = {
-            "Sid": "WriteLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": arns.log_group_arn(f"{log_group_name}:*", region, self._account),
-        }
-        self._role_policy(n, role, [*statements, write_logs], provider)
-        return aws.lambda_.Function(
-            n,
-            name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            handler=handler,
-            code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
-            layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
-            role=role.arn,
-            timeout=300,
-            memory_size=512,
-            environment={
-                "variables": {
-                    **environment,
-                    "POWERTOOLS_SERVICE_NAME": f"dr-{purpose}",
-                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                }
-            },
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider, depends_on=[log_group]),
+        return RecoveryFunction(
+            f"{self._name}-{purpose}",
+            RecoveryFunctionArgs(
+                purpose=purpose,
+                function_name=f"{spec.qualified_name}-{function_suffix}",
+                handler=handler,
+                region=region,
+                provider=self._args.primary_provider,
+                account_id=self._account,
+                description=f"{purpose} for {spec.primary_bucket_name}",
+                statements=statements,
+                environment=environment,
+                tags=self._tags,
+                layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
+                schedule=schedule,
+                trigger=trigger,
+                handlers_dir=self._args.handlers_dir,
+                moved_from=self,
+            ),
+            pulumi.ResourceOptions(parent=self),
         )
 
     def _auto_restore(self, primary: _RegionalBucket) -> None:
@@ -536,11 +505,10 @@ class TieredBucket(pulumi.ComponentResource):
             return
         provider, region = self._args.primary_provider, primary.region
         # Copy-back only: the primary has MFA delete, so no version deletes are granted at all.
-        function = self._runtime_function(
+        function = self._recovery_function(
             "auto-restore",
             "undelete",
             "handlers.auto_restore.lambda_handler",
-            region,
             [
                 {
                     "Sid": "InspectBucket",
@@ -567,86 +535,37 @@ class TieredBucket(pulumi.ComponentResource):
                 {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": self._args.alert_topic_arn},
             ],
             {
-                # The handler reads "*" as the whole bucket (handlers/auto_restore.py: parse_prefixes).
-                "PROTECTED_PREFIXES": ",".join(prefix or "*" for prefix in spec.protected_prefixes),
+                # A JSON list of literal prefixes (S3 keys may contain commas); "" is the whole bucket.
+                "PROTECTED_PREFIXES": json.dumps(list(spec.protected_prefixes)),
                 # The role grants no version deletes, so the Lambda always copies the version back.
                 "ALLOW_MARKER_REMOVAL": "false",
                 "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
             },
-        )
-        permission = aws.lambda_.Permission(
-            f"{self._name}-auto-restore",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="s3.amazonaws.com",
-            source_arn=primary.arn,
-            source_account=self._account,
-            region=region,
-            opts=self._child(provider),
+            trigger=EventTrigger(principal="s3.amazonaws.com", source_arn=primary.arn, source_account=self._account),
         )
         aws.s3.BucketNotification(
             f"{self._name}-auto-restore-notification",
             bucket=primary.bucket.id,
             lambda_functions=[
                 {
-                    "lambda_function_arn": function.arn,
+                    "lambda_function_arn": function.function_arn,
                     "events": ["s3:ObjectRemoved:DeleteMarkerCreated"],
                     "filter_prefix": prefix or None,
                 }
                 for prefix in spec.protected_prefixes
             ],
             region=region,
-            opts=self._child(provider, depends_on=[permission]),
+            # S3 checks that it may invoke the function when the notification is saved: depending on the
+            # component waits for all its children, the invoke permission among them.
+            opts=self._child(provider, depends_on=[function]),
         )
-
-    def _scheduled(
-        self,
-        purpose: str,
-        function_suffix: str,
-        handler: str,
-        schedule_expression: str,
-        statements: list[Any],
-        environment: dict[str, pulumi.Input[str]],
-    ) -> None:
-        """A runtime Lambda in the primary region, invoked by an EventBridge schedule."""
-        provider, region = self._args.primary_provider, self._args.primary_region
-        function = self._runtime_function(purpose, function_suffix, handler, region, statements, environment)
-        n = f"{self._name}-{purpose}"
-        schedule = aws.cloudwatch.EventRule(
-            n,
-            schedule_expression=schedule_expression,
-            description=f"{purpose} of {self._args.spec.primary_bucket_name}",
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider),
-        )
-        aws.lambda_.Permission(
-            n,
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
-            region=region,
-            opts=self._child(provider),
-        )
-        aws.cloudwatch.EventTarget(n, rule=schedule.name, arn=function.arn, region=region, opts=self._child(provider))
-
-    def _publish_metrics_statement(self) -> dict[str, Any]:
-        return {
-            "Sid": "PublishRecoveryMetrics",
-            "Effect": "Allow",
-            "Action": ["cloudwatch:PutMetricData"],
-            "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
-            "Condition": {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
-        }
 
     def _scheduled_audit(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
         """The replication and integrity audit (handlers/audit.py), hourly, publishing DR/Recovery metrics."""
-        self._scheduled(
+        self._recovery_function(
             "replication-audit",
             "audit",
             "handlers.audit.lambda_handler",
-            AUDIT_SCHEDULE,
             [
                 {
                     "Sid": "ReadPrimary",
@@ -671,13 +590,14 @@ class TieredBucket(pulumi.ComponentResource):
                 # HeadObject with ChecksumMode=ENABLED on an SSE-KMS object needs kms:Decrypt.
                 arns.key_statement("ChecksumsPrimary", ["kms:Decrypt"], primary.name, primary.region, self._account),
                 arns.key_statement("ChecksumsReplica", ["kms:Decrypt"], replica.name, replica.region, self._account),
-                self._publish_metrics_statement(),
+                publish_metrics_statement(),
             ],
             {
                 "AUDIT_BUCKETS": primary.name,
                 "REPLICA_REGION": replica.region,
                 "RTC_WINDOW_MINUTES": str(RTC_THRESHOLD_MINUTES),
             },
+            schedule_expression=AUDIT_SCHEDULE,
         )
 
     def _scheduled_rpo_age(self, primary: _RegionalBucket) -> None:
@@ -686,11 +606,10 @@ class TieredBucket(pulumi.ComponentResource):
         alarms = pulumi.Output.concat(
             "arn:", arns.partition(region), ":cloudwatch:", region, ":", self._account, ":alarm:dr-rpo-age-*"
         )
-        self._scheduled(
+        self._recovery_function(
             "rpo-age",
             "rpo-age",
             "handlers.backups.lambda_handler",
-            RPO_AGE_SCHEDULE,
             [
                 {
                     "Sid": "ReadDeclaredObjectives",
@@ -704,7 +623,7 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["cloudwatch:GetMetricStatistics"],
                     "Resource": "*",  # metric reads have no resource ARN
                 },
-                self._publish_metrics_statement(),
+                publish_metrics_statement(),
                 {
                     "Sid": "EnsureRpoAlarm",
                     "Effect": "Allow",
@@ -717,6 +636,7 @@ class TieredBucket(pulumi.ComponentResource):
                 "BACKUP_REGIONS": region,
                 "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
             },
+            schedule_expression=RPO_AGE_SCHEDULE,
         )
 
 
