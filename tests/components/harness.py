@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,18 @@ class Run:
     def children_of(self, parent_urn: str) -> list[Registration]:
         return [r for r in self.registrations if r.parent == parent_urn]
 
+    def descendants_of(self, ancestor_urn: str) -> list[Registration]:
+        """Children, their children and so on, in registration order."""
+        parents = {r.urn: r.parent for r in self.registrations}
+
+        def under(urn: str) -> bool:
+            while urn := parents.get(urn, ""):
+                if urn == ancestor_urn:
+                    return True
+            return False
+
+        return [r for r in self.registrations if under(r.urn)]
+
 
 def stack_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
     import yaml
@@ -115,16 +127,19 @@ def stack_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
 
 
-def run_program_capturing(
-    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO
+def run_capturing(
+    program: Callable[[], Mapping[str, Any] | None], config: Mapping[str, Any], *, preview: bool = True
 ) -> tuple[Run, Exception | None]:
-    """Run ``repo``'s ``__main__.py`` with ``config`` (project keys without the namespace).
+    """Run ``program`` with ``config`` (project keys without the namespace) and record what it registers.
 
-    Returns what was registered and the program's exception, if any. Pending registrations are drained even
-    when the program raises, so "nothing was registered" is a real observation.
+    Returns the registrations, the values of the outputs ``program`` returns (resolved after every registration,
+    in ``Run.outputs``; an output still unknown at preview is left out) and the program's exception, if any.
+    Pending registrations are drained even when the program raises, so "nothing was registered" is a real
+    observation.
     """
     mocks = PreviewMocks(preview)
     monitor = RecordingMonitor(mocks)
+    run = Run(monitor.registrations)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=preview, monitor=monitor)
@@ -134,14 +149,27 @@ def run_program_capturing(
     error: Exception | None = None
     try:
         try:
-            runpy.run_path(str(repo / "__main__.py"), run_name="__main__")
+            outputs = program()
+            for key, value in (outputs or {}).items():
+                pulumi.Output.from_input(value).apply(lambda resolved, key=key: run.outputs.update({key: resolved}))
         except Exception as exc:  # returned to the caller, never swallowed
             error = exc
         loop.run_until_complete(wait_for_rpcs())
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-    return Run(monitor.registrations), error
+    return run, error
+
+
+def run_program_capturing(
+    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO
+) -> tuple[Run, Exception | None]:
+    """Run ``repo``'s ``__main__.py`` with ``config``; see ``run_capturing``."""
+
+    def program() -> None:
+        runpy.run_path(str(repo / "__main__.py"), run_name="__main__")
+
+    return run_capturing(program, config, preview=preview)
 
 
 def run_program(config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO) -> Run:

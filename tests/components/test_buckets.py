@@ -39,7 +39,8 @@ def component(run: Run, name: str) -> Registration:
 
 
 def child(run: Run, parent: Registration, type_token: str, name: str) -> Registration:
-    [match] = [r for r in run.children_of(parent.urn) if r.type == type_token and r.name == name]
+    """The resource ``name`` built by ``parent``, directly or through a component of its own."""
+    [match] = [r for r in run.descendants_of(parent.urn) if r.type == type_token and r.name == name]
     return match
 
 
@@ -105,7 +106,7 @@ def test_every_resource_is_parented_to_a_component(prod: Run) -> None:
 def test_every_taggable_child_carries_its_declared_objectives(prod: Run) -> None:
     for name, tier in (("audio", 1), ("uploads", 1), ("profile-pictures", 2), ("reporting", 2), ("backup", 3)):
         parent = component(prod, name)
-        children = [r for r in prod.children_of(parent.urn) if r.type in TAGGABLE]
+        children = [r for r in prod.descendants_of(parent.urn) if r.type in TAGGABLE]
         assert children
         for resource in children:
             tags = resource.inputs["tags"]
@@ -294,12 +295,11 @@ def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> N
     assert permission.inputs["sourceAccount"] == ACCOUNT_ID
     function = child(prod, parent, "aws:lambda/function:Function", "audio-auto-restore")
     assert function.inputs["handler"] == "handlers.auto_restore.lambda_handler"
-    assert function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"] == "masters/,releases/"
+    # A JSON list: S3 keys may contain commas.
+    assert json.loads(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"]) == ["masters/", "releases/"]
     assert function.inputs["environment"]["variables"]["ALLOW_MARKER_REMOVAL"] == "false"
     assert function.inputs["region"] == "us-east-1"
-    [role] = [
-        r for r in prod.children_of(parent.urn) if r.type == "aws:iam/role:Role" and r.name == "audio-auto-restore"
-    ]
+    role = child(prod, parent, "aws:iam/role:Role", "audio-auto-restore")
     assert role.inputs["tags"]["dr:role"] == "runtime"
     [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
     actions = {
@@ -315,7 +315,7 @@ def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> N
 def test_lambda_handler_named_by_the_component_exists() -> None:
     import importlib
 
-    from components.buckets import HANDLERS_DIR
+    from components.recovery_function import HANDLERS_DIR
 
     assert HANDLERS_DIR == REPO / "handlers"
     module = importlib.import_module("handlers.auto_restore")
@@ -338,7 +338,7 @@ def test_tier2_single_region_with_versioning_lock_and_lifecycle(prod: Run, name:
     [rule] = lifecycle.inputs["rules"]
     assert [t["storageClass"] for t in rule["noncurrentVersionTransitions"]] == ["STANDARD_IA", "GLACIER"]
     assert linked_to(prod, bucket, "aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
-    assert not [r for r in prod.children_of(parent.urn) if r.type == "aws:lambda/function:Function"]
+    assert not [r for r in prod.descendants_of(parent.urn) if r.type == "aws:lambda/function:Function"]
 
 
 def test_tier3_basic_lifecycle_without_lock(prod: Run) -> None:
@@ -403,13 +403,10 @@ def test_every_bucket_has_a_batch_restore_role_scoped_to_itself_and_its_reports(
     assert not [r for r in prod.children_of(reports_component.urn) if r.type == "aws:iam/role:Role"]
 
 
-def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod: Run) -> None:
-    from handlers import auto_restore
-
+def test_a_whole_bucket_prefix_reaches_the_function_as_the_empty_prefix(prod: Run) -> None:
     parent = component(prod, "uploads")  # protectedPrefixes: [""] in Pulumi.prod.yaml
     function = child(prod, parent, "aws:lambda/function:Function", "uploads-auto-restore")
-    prefixes = auto_restore.parse_prefixes(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"])
-    assert auto_restore.is_protected("any/key.bin", prefixes)
+    assert json.loads(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"]) == [""]
     [notification] = [r for r in prod.children_of(parent.urn) if r.type.endswith(":BucketNotification")]
     assert notification.inputs["lambdaFunctions"][0].get("filterPrefix") is None  # no filter: every key
 
@@ -453,3 +450,27 @@ def test_tier1_rpo_age_is_published_on_a_schedule_and_may_only_write_its_own_ala
     statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
     assert statements["EnsureRpoAlarm"]["Resource"] == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:dr-rpo-age-*"
     assert not any(a.startswith("dynamodb:") for s in statements.values() for a in s["Action"])
+
+
+RUNTIME_FUNCTION = "dr:runtime:RecoveryFunction"
+
+
+@pytest.mark.parametrize("name", ["audio", "uploads"])
+def test_tier1_runtime_functions_are_recovery_functions_aliased_to_their_old_parent(prod: Run, name: str) -> None:
+    """Each runtime child was a direct child of its bucket component before issue 9; the alias naming that
+    parent lets `pulumi up` on an existing stack move it to the RecoveryFunction instead of replacing it."""
+    parent = component(prod, name)
+    functions = [r for r in prod.children_of(parent.urn) if r.type == RUNTIME_FUNCTION]
+    assert sorted(f.name for f in functions) == [f"{name}-auto-restore", f"{name}-replication-audit", f"{name}-rpo-age"]
+    for function in functions:
+        children = prod.children_of(function.urn)
+        assert {r.type for r in children} >= {
+            "aws:cloudwatch/logGroup:LogGroup",
+            "aws:iam/role:Role",
+            "aws:iam/rolePolicy:RolePolicy",
+            "aws:lambda/function:Function",
+            "aws:lambda/permission:Permission",
+        }
+        for resource in children:
+            assert resource.aliases == [{"spec": {"parentUrn": parent.urn}}], resource.name
+        assert function.aliases == [], "the component itself is new; it has no earlier URN"

@@ -1,6 +1,6 @@
 """The Lambda entry points must import with only what the Lambda runtime has: boto3 and the Powertools layer.
 
-The component ships `handlers/` as the function's code (components/buckets.py), so an entry point that pulled
+The component ships `handlers/` as the function's code (components/recovery_function.py), so an entry point that pulled
 in the CLI's libraries (typer, rich) or the Pulumi SDK would fail on its first invocation.
 """
 
