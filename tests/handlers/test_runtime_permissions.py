@@ -213,6 +213,9 @@ def test_rpo_age_role_grants_every_call(
     assert {"s3:GetBucketLocation", "cloudwatch:PutMetricAlarm"} <= needed
 
 
+# Issue 9 lands in two halves: the component now writes PROTECTED_PREFIXES as a JSON list, and the handler reads
+# it once its half is merged. Strict: this fails as soon as both halves are in, so the marker cannot outlive them.
+@pytest.mark.xfail(strict=True, reason="handlers/auto_restore.py still splits PROTECTED_PREFIXES on commas")
 def test_auto_restore_role_grants_every_call(
     prod: Run,
     uploads: tuple[str, str],
