@@ -18,14 +18,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, tags
-from components.settings import BucketSpec
+from components.config import BucketSpec
 from components.tiers import TierProfile
 from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 LAMBDA_RUNTIME = "python3.12"
-# Powertools' public layer (account 017000801446), version from the Powertools install docs.
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
 # A restore copy: read any version and its tags, write it back as the new current version (handlers/s3_restore.py).
 COPY_VERSION_BACK_ACTIONS = [
@@ -513,7 +511,7 @@ class TieredBucket(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             handler=handler,
             code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(self._args.handlers_dir))}),
-            layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
+            layers=[arns.powertools_layer_arn(region)],
             role=role.arn,
             timeout=300,
             memory_size=512,
