@@ -242,11 +242,12 @@ def _object_lock(entry: BucketEntry, profile: TierProfile, report: _Reporter) ->
                 report.add((key,), f"tier {profile.tier} has no object lock")
         return None, None
     days = entry.lock_days if entry.lock_days is not None else profile.default_lock_days
-    if entry.lock_days is not None and profile.default_lock_days is not None and days < profile.default_lock_days:
+    floor = profile.default_lock_days
+    if entry.lock_days is not None and floor is not None and entry.lock_days < floor:
         report.add(
             ("lockDays",),
-            f"may only tighten tier {profile.tier}'s object-lock retention of {profile.default_lock_days} "
-            f"days, got {report.unit.show(days)}",
+            f"may only tighten tier {profile.tier}'s object-lock retention of {floor} days, "
+            f"got {report.unit.show(entry.lock_days)}",
         )
     mode = entry.lock_mode or profile.object_lock_mode
     # GOVERNANCE can be bypassed by a privileged principal; COMPLIANCE cannot.

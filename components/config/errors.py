@@ -125,9 +125,9 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 def _lookup(raw: Any, loc: Iterable[str | int]) -> tuple[bool, Any]:
     node = raw
     for key in loc:
-        if isinstance(node, Mapping) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        in_mapping = isinstance(node, Mapping) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        if in_mapping or in_list:
             node = node[key]
         else:
             return False, None

@@ -28,8 +28,8 @@ from tests.components.harness import Registration, run_program, run_program_capt
 
 PROD = stack_config("prod")
 BUCKET_KEYS_ALLOWED = (
-    "autoRestore, lockDays, lockMode, mfaDeleteAttested, name, noncurrentExpirationDays, objectives, protectedPrefixes, "
-    "replicaStorageClass, tier, transitions"
+    "autoRestore, lockDays, lockMode, mfaDeleteAttested, name, noncurrentExpirationDays, objectives, "
+    "protectedPrefixes, replicaStorageClass, tier, transitions"
 )
 # Padded to 36 characters: "distronation-prod-" (18) + 36 + "-us-east-1" (10) = 64, one over S3's limit.
 LONG_NAME = "u" * 36
