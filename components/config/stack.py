@@ -138,8 +138,8 @@ def read_config(config: Mapping[str, str], project: str, secret_keys: frozenset[
             )
         else:
             pulumi.log.warn(
-                f"config key {namespaced!r} is ignored: this program reads only the {project!r}, "
-                f"{', '.join(sorted(PROVIDER_NAMESPACES))} namespaces"
+                f"config key {namespaced!r} is ignored: this program reads only the {project}, "
+                f"{' and '.join(sorted(PROVIDER_NAMESPACES))} namespaces"
             )
     secrets = frozenset(k.partition(":")[2] for k in secret_keys if k.partition(":")[0] == project)
     return ProjectConfig(raw, secrets, tuple(sorted(problems)))
