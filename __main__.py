@@ -3,7 +3,7 @@
 import pulumi
 import pulumi_aws as aws
 
-from components import settings as dr_settings
+from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, tags
+from components.config import BucketSpec
 from components.iam import assume_role_policy, role_policy
 from components.recovery_function import (
     HANDLERS_DIR,
@@ -27,12 +28,9 @@ from components.recovery_function import (
     Schedule,
     publish_metrics_statement,
 )
-from components.settings import BucketSpec
 from components.tiers import TierProfile
 from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
-# Powertools' public layer (account 017000801446), version from the Powertools install docs.
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
 RTC_THRESHOLD_MINUTES = 15
 # A restore copy: read any version and its tags, write it back as the new current version (handlers/s3_restore.py).
 COPY_VERSION_BACK_ACTIONS = [
@@ -489,7 +487,7 @@ class TieredBucket(pulumi.ComponentResource):
                 statements=statements,
                 environment=environment,
                 tags=self._tags,
-                layers=[POWERTOOLS_LAYER.format(partition=arns.partition(region), region=region)],
+                layers=[arns.powertools_layer_arn(region)],
                 schedule=schedule,
                 trigger=trigger,
                 handlers_dir=self._args.handlers_dir,

@@ -67,6 +67,8 @@ class TierProfile:
     current_standard_ia_days: int | None = None
     abort_incomplete_multipart_days: int = 7
     default_replica_storage_class: str = "STANDARD"
+    # A Lambda copies the previous version back when a delete marker lands under a protected prefix.
+    delete_auto_restore: bool = False
 
     def objective(self, mode: FailureMode) -> Objective:
         return self.defaults[mode]
@@ -93,6 +95,7 @@ TIERS: dict[int, TierProfile] = {
         cross_region_replica=True,
         default_transitions=Transitions(standard_ia_days=30, glacier_days=90, deep_archive_days=180),
         default_noncurrent_expiration_days=365,
+        delete_auto_restore=True,
     ),
     2: TierProfile(
         tier=2,

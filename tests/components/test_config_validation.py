@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from components.settings import ConfigError, parse
+from components.config import ConfigError, parse
 from components.tiers import FailureMode, Objective
 from tests.components.harness import Registration, run_program, run_program_capturing, stack_config
 
 PROD = stack_config("prod")
 BUCKET_KEYS_ALLOWED = (
-    "lockDays, lockMode, mfaDeleteAttested, name, noncurrentExpirationDays, objectives, protectedPrefixes, "
-    "replicaStorageClass, tier, transitions"
+    "autoRestore, lockDays, lockMode, mfaDeleteAttested, name, noncurrentExpirationDays, objectives, "
+    "protectedPrefixes, replicaStorageClass, tier, transitions"
 )
 # Padded to 36 characters: "distronation-prod-" (18) + 36 + "-us-east-1" (10) = 64, one over S3's limit.
 LONG_NAME = "u" * 36
@@ -154,7 +154,11 @@ MALFORMED = [
         set_(("buckets", 2, "noncurrentExpirationDays"), "180"),
         ("buckets[2].noncurrentExpirationDays: must be an integer, got '180'",),
     ),
-    Case("primaryRegion-as-number", set_(("primaryRegion",), 5), ("primaryRegion: unknown AWS region '5'",)),
+    Case(
+        "primaryRegion-as-number",
+        set_(("primaryRegion",), 5),
+        ("primaryRegion: must be an AWS region botocore knows, got '5'",),
+    ),
     Case(
         "empty-bucket-name", set_(("buckets", 0, "name"), ""), ("buckets[0].name: must be a non-empty string, got ''",)
     ),
@@ -185,12 +189,12 @@ MALFORMED = [
     Case(
         "unknown-recoveryRegion",
         set_(("recoveryRegion",), "us-west-9"),
-        ("recoveryRegion: unknown AWS region 'us-west-9'",),
+        ("recoveryRegion: must be an AWS region botocore knows, got 'us-west-9'",),
     ),
     Case(
         "uppercase-primaryRegion",
         set_(("primaryRegion",), "US-EAST-1"),
-        ("primaryRegion: unknown AWS region 'US-EAST-1'",),
+        ("primaryRegion: must be an AWS region botocore knows, got 'US-EAST-1'",),
     ),
     # --- names
     Case(

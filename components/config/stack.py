@@ -1,0 +1,271 @@
+"""The whole stack's config: top-level keys, then one unit per list entry, every problem reported at once.
+
+pydantic skips a model's validators when any of its fields failed, so one model over everything would drop
+"recoveryRegion must differ" whenever a bucket field is also wrong. Instead the top-level keys and each bucket
+entry are validated as separate units, the domain rules run on every unit (and every top-level key) that
+parsed, and all problems are merged into one ``ConfigError``: top-level keys first, then entries by index.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+
+from components import arns
+from components.config.buckets import (
+    BATCH_REPORTS_NAME,
+    LOGICAL_NAME,
+    BucketEntry,
+    BucketSpec,
+    Naming,
+    bucket_spec,
+)
+from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
+from components.regions import region_partitions
+
+PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
+STRUCTURED_KEYS = frozenset({"buckets"})
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _region(value: str) -> str:
+    if value not in region_partitions():
+        raise dr_error("must be an AWS region botocore knows")
+    problem = arns.powertools_layer_problem(value)
+    if problem is not None:  # every runtime Lambda uses the layer, so the ARN must exist where it deploys
+        raise dr_error(f"{problem}, which every DR Lambda needs")
+    return value
+
+
+def _email(value: str) -> str:
+    if not EMAIL.fullmatch(value):
+        raise dr_error("must be an email address")
+    # A zero-width or other invisible character passes the pattern but never matches a real mailbox.
+    if any(not c.isprintable() or c.isspace() for c in value):
+        raise dr_error("must be an email address without invisible or space characters")
+    return value
+
+
+Region = Annotated[StrictStr, Field(min_length=1), AfterValidator(_region)]
+
+
+class StackConfig(BaseModel):
+    """The project's keys in ``Pulumi.<stack>.yaml`` (``dr-as-code:<key>``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    UNKNOWN_KEY_NOUN: ClassVar[str] = "config key"
+
+    primary_region: Region = Field(
+        alias="primaryRegion",
+        description="Region that serves traffic and holds the primary copy of every data store.",
+    )
+    recovery_region: Region = Field(
+        alias="recoveryRegion",
+        description="Region that holds replicas and takes over on failover. Must differ from primaryRegion.",
+    )
+    name_prefix: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)] = Field(
+        alias="namePrefix",
+        description="Stem of every physical resource name (<namePrefix>-<bucket>-<region>); keep it globally unique.",
+    )
+    alert_email: Annotated[StrictStr, Field(min_length=1), AfterValidator(_email)] = Field(
+        alias="alertEmail",
+        description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
+    )
+    buckets: list[BucketEntry] = Field(default_factory=list, description="The S3 buckets, each with its DR tier.")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    primary_region: str
+    recovery_region: str
+    name_prefix: str
+    alert_email: str
+    batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
+    buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The project's keys from the engine's flat ``namespace:key`` map, and what the namespaces revealed."""
+
+    raw: dict[str, Any]
+    secret_keys: frozenset[str]  # project keys (without namespace) whose value holds a secret
+    problems: tuple[str, ...]  # keys in a namespace one typo away from the project's
+
+
+def edit_distance(first: str, second: str) -> int:
+    previous = list(range(len(second) + 1))
+    for i, a in enumerate(first, 1):
+        current = [i]
+        for j, b in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1]
+
+
+def read_config(config: Mapping[str, str], project: str, secret_keys: frozenset[str] = frozenset()) -> ProjectConfig:
+    """Split the flat config map by namespace.
+
+    Structured values arrive as JSON text; scalars stay strings, so a name prefix such as ``2024`` is not turned
+    into a number. Unknown project keys are kept, so ``parse`` reports a misspelled key. A key in a namespace
+    within edit distance 2 of the project's name is an error (``dr-as-cod:buckets`` would deploy no buckets); a
+    key in any other unknown namespace is ignored with a warning naming it.
+    """
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    for namespaced, text in config.items():
+        namespace, _, key = namespaced.partition(":")
+        if namespace == project:
+            if key in STRUCTURED_KEYS:
+                try:
+                    raw[key] = json.loads(text)
+                except json.JSONDecodeError:
+                    raw[key] = text  # parse() reports the wrong type
+            else:
+                raw[key] = text
+        elif namespace in PROVIDER_NAMESPACES:
+            continue
+        elif edit_distance(namespace, project) <= 2:
+            problems.append(
+                f"{namespaced}: unknown namespace {namespace!r}; did you mean {project}:{key}? "
+                "(a key there is otherwise ignored)"
+            )
+        else:
+            pulumi.log.warn(
+                f"config key {namespaced!r} is ignored: this program reads only the {project}, "
+                f"{' and '.join(sorted(PROVIDER_NAMESPACES))} namespaces"
+            )
+    secrets = frozenset(k.partition(":")[2] for k in secret_keys if k.partition(":")[0] == project)
+    return ProjectConfig(raw, secrets, tuple(sorted(problems)))
+
+
+def load(project: str) -> StackSettings:
+    """Parse the running program's config: what the language host passed, plus anything set in-process."""
+    from pulumi.runtime import config as runtime_config
+
+    config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(
+        key for key in config if runtime_config.is_config_secret(key)
+    )
+    project_config = read_config(config, project, secret)
+    return parse(project_config.raw, secret_keys=project_config.secret_keys, problems=project_config.problems)
+
+
+def parse(
+    raw: Mapping[str, Any], *, secret_keys: frozenset[str] = frozenset(), problems: tuple[str, ...] = ()
+) -> StackSettings:
+    """Validate the whole config; raise one ``ConfigError`` listing every problem.
+
+    ``secret_keys``: top-level keys whose values never appear in a message. ``problems``: lines found before
+    parsing (namespaces), listed first.
+    """
+    found = Problems()
+    top = Unit("", secret=False, order=(0,), secret_keys=secret_keys)
+    for line in problems:
+        path, _, message = line.partition(": ")
+        found.add(top, -2, path, message)
+
+    scalars = {key: value for key, value in raw.items() if key != "buckets"}
+    failed: set[str | int] = set()
+    try:
+        StackConfig.model_validate(scalars)
+    except ValidationError as error:
+        failed = report_validation_error(error, StackConfig, scalars, top, found)
+
+    def parsed(key: str) -> str | None:
+        return scalars[key] if key in scalars and key not in failed else None
+
+    primary, recovery, prefix, email = (
+        parsed(k) for k in ("primaryRegion", "recoveryRegion", "namePrefix", "alertEmail")
+    )
+    _check_regions(primary, recovery, top, found)
+
+    naming = Naming(
+        prefix,
+        primary,
+        recovery,
+        secret=bool({"namePrefix", "primaryRegion", "recoveryRegion"} & secret_keys),
+    )
+    specs = _buckets(raw.get("buckets", []), naming, "buckets" in secret_keys, found)
+    batch_unit = Unit(f"namePrefix (for {BATCH_REPORTS_NAME})", secret=naming.secret, order=(2,))
+    batch_reports = bucket_spec(BucketEntry(name=BATCH_REPORTS_NAME, tier=3), naming, batch_unit, found)
+
+    if found:
+        raise ConfigError(found.lines())
+    assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
+    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(specs))
+
+
+def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:
+    if not (primary and recovery):
+        return
+    position = key_position(StackConfig, "recoveryRegion")
+    hidden = top.hides("primaryRegion") or top.hides("recoveryRegion")
+    if primary == recovery:
+        shown = "(secret value not shown)" if hidden else repr(primary)
+        found.add(top, position, "recoveryRegion", f"must differ from primaryRegion, both are {shown}")
+    elif region_partitions()[primary] != region_partitions()[recovery]:
+        if hidden:
+            message = "is in another partition than primaryRegion; S3 cannot replicate across partitions"
+        else:
+            message = (
+                f"{recovery!r} is in partition {region_partitions()[recovery]!r} but primaryRegion {primary!r} is "
+                f"in {region_partitions()[primary]!r}; S3 cannot replicate across partitions"
+            )
+        found.add(top, position, "recoveryRegion", message)
+
+
+def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) -> list[BucketSpec]:
+    top = Unit("", secret=secret, order=(0,))
+    try:
+        entries = TypeAdapter(list[Any]).validate_python(raw_buckets, strict=True)
+    except ValidationError as error:
+        report_validation_error_at(error, raw_buckets, top, found)
+        return []
+    specs: list[BucketSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw_entry in enumerate(entries):
+        unit = Unit(f"buckets[{index}]", secret=secret, order=(1, index))
+        try:
+            entry = BucketEntry.model_validate(raw_entry)
+        except ValidationError as error:
+            report_validation_error(error, BucketEntry, raw_entry, unit, found)
+            continue
+        spec = bucket_spec(entry, naming, unit, found)
+        name_at = key_position(BucketEntry, "name")
+        if entry.name in seen:
+            found.add(
+                unit,
+                name_at,
+                unit.at("name"),
+                f"duplicate bucket name {unit.show(entry.name)} (also buckets[{seen[entry.name]}])",
+            )
+        elif entry.name == BATCH_REPORTS_NAME:
+            found.add(
+                unit,
+                name_at,
+                unit.at("name"),
+                f"{BATCH_REPORTS_NAME!r} is reserved for the stack's Batch Operations reports",
+            )
+        else:
+            seen[entry.name] = index
+            if spec is not None:
+                specs.append(spec)
+    return specs
+
+
+def report_validation_error_at(error: ValidationError, raw: Any, unit: Unit, found: Problems) -> None:
+    """``buckets`` itself has the wrong type."""
+    for item in error.errors(include_input=False):
+        if item["loc"]:
+            continue
+        shown = "(secret value not shown)" if unit.secret else type(raw).__name__
+        found.add(
+            unit, key_position(StackConfig, "buckets"), "buckets", f"must be a list of bucket entries, got {shown}"
+        )
