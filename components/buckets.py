@@ -539,7 +539,7 @@ class TieredBucket(pulumi.ComponentResource):
         function = self._runtime_function(
             "auto-restore",
             "undelete",
-            "handlers.auto_restore.lambda_handler",
+            "handlers.s3.auto_restore.lambda_handler",
             region,
             [
                 {
@@ -645,7 +645,7 @@ class TieredBucket(pulumi.ComponentResource):
         self._scheduled(
             "replication-audit",
             "audit",
-            "handlers.audit.lambda_handler",
+            "handlers.s3.audit.lambda_handler",
             AUDIT_SCHEDULE,
             [
                 {
@@ -689,7 +689,7 @@ class TieredBucket(pulumi.ComponentResource):
         self._scheduled(
             "rpo-age",
             "rpo-age",
-            "handlers.backups.lambda_handler",
+            "handlers.rpo_age.lambda_handler",
             RPO_AGE_SCHEDULE,
             [
                 {
