@@ -110,7 +110,7 @@ def main() -> int:
     policy_exit = preview_cli.main(["--program", str(REPO), "--stack", STACK, "--policy-pack", str(REPO / "policies")])
 
     console.rule("3. Recovery drill on the embedded emulator")
-    from handlers.drill import run_demo_drill
+    from handlers.cli.drills import run_demo_drill
 
     drill_ok = run_demo_drill(console)
     return 0 if policy_exit == 0 and drill_ok else 1

@@ -10,7 +10,7 @@ overwritten and a quarter deleted after T. Two paths:
 
 Tools, run in rotating order on identical data:
 
-- ``drctl``: ``handlers.s3_restore.restore_bucket`` (the function behind ``drctl restore-bucket``);
+- ``drctl``: ``handlers.s3.restore.restore_bucket`` (the function behind ``drctl restore-bucket``);
 - ``s3-pit-restore`` 0.9 from PyPI, in-process: its script is loaded as a module and its own
   ``do_restore()`` called with in-place arguments (``-b B -B B -t T``). It builds its client with
   ``boto3.client('s3')``, which honours ``AWS_ENDPOINT_URL``, so no patching was needed;
@@ -75,8 +75,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from handlers import aws  # noqa: E402
-from handlers.drill import replication_to  # noqa: E402
-from handlers.s3_restore import (  # noqa: E402
+from handlers.drills.bucket import replication_to  # noqa: E402
+from handlers.s3.restore import (  # noqa: E402
     DEFAULT_WORKERS,
     RestoreOptions,
     iter_key_histories,

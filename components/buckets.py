@@ -32,7 +32,7 @@ from components.tiers import TierProfile
 from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
 
 RTC_THRESHOLD_MINUTES = 15
-# A restore copy: read any version and its tags, write it back as the new current version (handlers/s3_restore.py).
+# A restore copy: read any version and its tags, write it back as the new current version (handlers/s3/restore.py).
 COPY_VERSION_BACK_ACTIONS = [
     "s3:GetObject",
     "s3:GetObjectVersion",
@@ -43,7 +43,7 @@ COPY_VERSION_BACK_ACTIONS = [
 ]
 REPLICATION_RULE_ID = "all-objects"
 AUDIT_SCHEDULE = "rate(1 hour)"
-# Within the RPO-age alarm's one-hour period (handlers/backups.py), so a healthy bucket never breaches it.
+# Within the RPO-age alarm's one-hour period (handlers/rpo_age.py), so a healthy bucket never breaches it.
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
 
 
@@ -297,7 +297,7 @@ class TieredBucket(pulumi.ComponentResource):
         )
 
     def _batch_restore_role(self, primary: _RegionalBucket, reports_bucket: str) -> aws.iam.Role:
-        """The role S3 Batch Operations assumes for a restore too large for one machine (handlers/s3_batch.py):
+        """The role S3 Batch Operations assumes for a restore too large for one machine (handlers/s3/batch.py):
         copy versions of this bucket over its keys, read the job's manifest and write its completion report."""
         n = f"{self._name}-batch-restore"
         provider, region = self._args.primary_provider, primary.region
@@ -506,7 +506,7 @@ class TieredBucket(pulumi.ComponentResource):
         function = self._recovery_function(
             "auto-restore",
             "undelete",
-            "handlers.auto_restore.lambda_handler",
+            "handlers.s3.auto_restore.lambda_handler",
             [
                 {
                     "Sid": "InspectBucket",
@@ -516,7 +516,7 @@ class TieredBucket(pulumi.ComponentResource):
                         "s3:ListBucketVersions",
                         "s3:GetBucketVersioning",
                         "s3:GetReplicationConfiguration",
-                        "s3:GetEncryptionConfiguration",  # SSE-KMS ETags are not MD5s (handlers/s3_restore.py)
+                        "s3:GetEncryptionConfiguration",  # SSE-KMS ETags are not MD5s (handlers/s3/restore.py)
                     ],
                     "Resource": primary.arn,
                 },
@@ -559,11 +559,11 @@ class TieredBucket(pulumi.ComponentResource):
         )
 
     def _scheduled_audit(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
-        """The replication and integrity audit (handlers/audit.py), hourly, publishing DR/Recovery metrics."""
+        """The replication and integrity audit (handlers/s3/audit.py), hourly, publishing DR/Recovery metrics."""
         self._recovery_function(
             "replication-audit",
             "audit",
-            "handlers.audit.lambda_handler",
+            "handlers.s3.audit.lambda_handler",
             [
                 {
                     "Sid": "ReadPrimary",
@@ -599,7 +599,7 @@ class TieredBucket(pulumi.ComponentResource):
         )
 
     def _scheduled_rpo_age(self, primary: _RegionalBucket) -> None:
-        """The RPO-age metric (handlers/backups.py) for the primary, with its alarm at the declared regional RPO."""
+        """The RPO-age metric (handlers/rpo_age.py) for the primary, with its alarm at the declared regional RPO."""
         region = primary.region
         alarms = pulumi.Output.concat(
             "arn:", arns.partition(region), ":cloudwatch:", region, ":", self._account, ":alarm:dr-rpo-age-*"
@@ -607,7 +607,7 @@ class TieredBucket(pulumi.ComponentResource):
         self._recovery_function(
             "rpo-age",
             "rpo-age",
-            "handlers.backups.lambda_handler",
+            "handlers.rpo_age.lambda_handler",
             [
                 {
                     "Sid": "ReadDeclaredObjectives",

@@ -294,7 +294,7 @@ def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> N
     assert permission.inputs["sourceArn"] == "arn:aws:s3:::distronation-prod-audio-us-east-1"
     assert permission.inputs["sourceAccount"] == ACCOUNT_ID
     function = child(prod, parent, "aws:lambda/function:Function", "audio-auto-restore")
-    assert function.inputs["handler"] == "handlers.auto_restore.lambda_handler"
+    assert function.inputs["handler"] == "handlers.s3.auto_restore.lambda_handler"
     # A JSON list: S3 keys may contain commas.
     assert json.loads(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"]) == ["masters/", "releases/"]
     assert function.inputs["environment"]["variables"]["ALLOW_MARKER_REMOVAL"] == "false"
@@ -318,7 +318,7 @@ def test_lambda_handler_named_by_the_component_exists() -> None:
     from components.recovery_function import HANDLERS_DIR
 
     assert HANDLERS_DIR == REPO / "handlers"
-    module = importlib.import_module("handlers.auto_restore")
+    module = importlib.import_module("handlers.s3.auto_restore")
     assert callable(module.lambda_handler)
 
 
@@ -403,10 +403,14 @@ def test_every_bucket_has_a_batch_restore_role_scoped_to_itself_and_its_reports(
     assert not [r for r in prod.children_of(reports_component.urn) if r.type == "aws:iam/role:Role"]
 
 
-def test_a_whole_bucket_prefix_reaches_the_function_as_the_empty_prefix(prod: Run) -> None:
+def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod: Run) -> None:
+    from handlers.s3 import auto_restore
+
     parent = component(prod, "uploads")  # protectedPrefixes: [""] in Pulumi.prod.yaml
     function = child(prod, parent, "aws:lambda/function:Function", "uploads-auto-restore")
-    assert json.loads(function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"]) == [""]
+    encoded = function.inputs["environment"]["variables"]["PROTECTED_PREFIXES"]
+    assert json.loads(encoded) == [""]
+    assert auto_restore.is_protected("any/key", auto_restore.parse_prefixes(encoded))
     [notification] = [r for r in prod.children_of(parent.urn) if r.type.endswith(":BucketNotification")]
     assert notification.inputs["lambdaFunctions"][0].get("filterPrefix") is None  # no filter: every key
 
@@ -414,7 +418,7 @@ def test_a_whole_bucket_prefix_reaches_the_function_as_the_empty_prefix(prod: Ru
 def test_tier1_replication_audit_runs_hourly_with_read_only_access(prod: Run) -> None:
     parent = component(prod, "audio")
     function = child(prod, parent, "aws:lambda/function:Function", "audio-replication-audit")
-    assert function.inputs["handler"] == "handlers.audit.lambda_handler"
+    assert function.inputs["handler"] == "handlers.s3.audit.lambda_handler"
     variables = function.inputs["environment"]["variables"]
     assert variables["AUDIT_BUCKETS"] == "distronation-prod-audio-us-east-1"
     assert variables["REPLICA_REGION"] == "us-west-2"
@@ -438,7 +442,7 @@ def test_tier1_replication_audit_runs_hourly_with_read_only_access(prod: Run) ->
 def test_tier1_rpo_age_is_published_on_a_schedule_and_may_only_write_its_own_alarms(prod: Run) -> None:
     parent = component(prod, "uploads")
     function = child(prod, parent, "aws:lambda/function:Function", "uploads-rpo-age")
-    assert function.inputs["handler"] == "handlers.backups.lambda_handler"
+    assert function.inputs["handler"] == "handlers.rpo_age.lambda_handler"
     variables = function.inputs["environment"]["variables"]
     assert variables["RPO_BUCKETS"] == "distronation-prod-uploads-us-east-1"
     assert variables["ALERT_TOPIC_ARN"] == f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"

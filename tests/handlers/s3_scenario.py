@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from handlers.drill import replication_to
+from handlers.drills.bucket import replication_to
 
 # Operations a restore may send without changing anything.
 READ_OPERATIONS = frozenset(

@@ -19,13 +19,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-import handlers.ops_cli  # noqa: F401  (registers the commands on the app)
-from handlers import audit
-from handlers.audit import AuditTarget, ListedObject, audit_replication, merge_listings
+import handlers.cli.s3  # noqa: F401  (registers the commands on the app)
 from handlers.aws import cached_client
-from handlers.backups import NAMESPACE
 from handlers.cli import app
-from handlers.drill import replication_to
+from handlers.drills.bucket import replication_to
+from handlers.metrics import NAMESPACE
+from handlers.s3 import audit
+from handlers.s3.audit import AuditTarget, ListedObject, audit_replication, merge_listings
 
 PRIMARY, REPLICA = "audio-primary", "audio-replica"
 

@@ -1,4 +1,4 @@
-"""Delete auto-restore Lambda (``handlers.auto_restore``) with synthetic events.
+"""Delete auto-restore Lambda (``handlers.s3.auto_restore``) with synthetic events.
 
 Emulated: moto never emits ``s3:ObjectRemoved:DeleteMarkerCreated``, so the tests build the event from
 ``events/s3_delete_marker_created.json``; moto has no MFA delete, so GetBucketVersioning is answered by
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,8 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
-from handlers import auto_restore
+from handlers.s3 import auto_restore
+from tests.components.harness import REPO
 from tests.handlers.s3_scenario import CallRecorder, replicate, report_mfa_delete_enabled, versioned_bucket
 
 BUCKET = "audio-primary"
@@ -51,7 +54,7 @@ def world(mock_aws: None, monkeypatch: pytest.MonkeyPatch) -> World:
     queue_url = sqs.create_queue(QueueName="dr-alerts")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    monkeypatch.setenv("PROTECTED_PREFIXES", "masters/, tracks/")
+    monkeypatch.setenv("PROTECTED_PREFIXES", json.dumps(["masters/", "tracks/"]))
     monkeypatch.setenv("ALERT_TOPIC_ARN", topic)
     # The handler's clients, with a recorder, instead of the module's cached ones.
     monkeypatch.setattr(auto_restore, "_clients", lambda: (s3, sns))
@@ -185,7 +188,7 @@ def test_handler_builds_its_clients_from_the_environment(
 ) -> None:
     """Against the moto server: the module's own clients follow AWS_ENDPOINT_URL; no topic set."""
     auto_restore._clients.cache_clear()
-    monkeypatch.setenv("PROTECTED_PREFIXES", "*")
+    monkeypatch.setenv("PROTECTED_PREFIXES", json.dumps([""]))  # the whole bucket
     monkeypatch.delenv("ALERT_TOPIC_ARN", raising=False)
     s3 = boto3.client("s3")
     versioned_bucket(s3, BUCKET)
@@ -197,3 +200,52 @@ def test_handler_builds_its_clients_from_the_environment(
 
     assert result["outcomes"][0]["result"] == "undeleted"
     assert s3.head_object(Bucket=BUCKET, Key=KEY)["VersionId"] == wanted
+
+
+def test_protected_prefixes_are_a_json_list_of_literal_prefixes() -> None:
+    prefixes = auto_restore.parse_prefixes(json.dumps(["mixes/a,b/", "masters/"]))
+    assert prefixes == ("mixes/a,b/", "masters/")  # S3 keys may contain commas: one prefix, not two
+    assert auto_restore.is_protected("mixes/a,b/take.wav", prefixes)
+    assert not auto_restore.is_protected("mixes/a", prefixes)
+    assert not auto_restore.is_protected("anything", auto_restore.parse_prefixes('["*"]'))  # no globs any more
+    assert auto_restore.is_protected("any/key", auto_restore.parse_prefixes('[""]'))  # "" is the whole bucket
+    assert auto_restore.parse_prefixes("[]") == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (None, "is not set"),
+        ("masters/,tracks/", "is not valid JSON"),  # the old comma-joined encoding
+        ("*", "is not valid JSON"),
+        ('"masters/"', "must be a JSON list of strings"),
+        ('["masters/", 3]', "must be a JSON list of strings"),
+    ],
+)
+def test_malformed_protected_prefixes_name_the_variable(value: str | None, problem: str) -> None:
+    with pytest.raises(ValueError, match=f"PROTECTED_PREFIXES {problem}"):
+        auto_restore.parse_prefixes(value)
+
+
+def test_comma_in_a_protected_prefix_restores_the_key(
+    world: World, load_event: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "mixes/a,b/take.wav"
+    monkeypatch.setenv("PROTECTED_PREFIXES", json.dumps(["mixes/a,b/"]))
+    wanted, marker = put_then_delete(world.s3, key)
+
+    result = auto_restore.lambda_handler(delete_event(load_event, marker, key), lambda_context)
+
+    assert result["outcomes"][0]["result"] == "undeleted"
+    assert world.s3.head_object(Bucket=BUCKET, Key=key)["VersionId"] == wanted
+
+
+@pytest.mark.parametrize(("value", "starts"), [('["masters/"]', True), ("masters/,tracks/", False)])
+def test_malformed_prefixes_fail_the_cold_start(value: str, starts: bool) -> None:
+    """In the Lambda runtime the module checks the variable on import, before any event is handled."""
+    environment = {"AWS_LAMBDA_FUNCTION_NAME": "auto-restore", "PROTECTED_PREFIXES": value, "AWS_REGION": "us-east-1"}
+    code = f"import os; os.environ.update({environment!r}); import handlers.s3.auto_restore"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert "PROTECTED_PREFIXES is not valid JSON" in result.stderr

@@ -23,12 +23,13 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-import handlers.ops_cli  # noqa: F401  (registers the commands on the app)
-from handlers import backups
+import handlers.cli.dynamodb  # noqa: F401  (registers the commands on the app)
+from handlers import rpo_age
 from handlers.aws import cached_client
-from handlers.backups import (
-    NAMESPACE,
-    RPO_AGE_METRIC,
+from handlers.cli import app
+from handlers.drills.bucket import replication_to
+from handlers.dynamodb import backups
+from handlers.dynamodb.backups import (
     BackupPlan,
     BackupRecord,
     backup_name,
@@ -36,8 +37,8 @@ from handlers.backups import (
     run_backups,
     select_for_pruning,
 )
-from handlers.cli import app
-from handlers.drill import replication_to
+from handlers.metrics import NAMESPACE
+from handlers.rpo_age import RPO_AGE_METRIC
 
 REGIONS = ["us-east-1", "us-west-2"]
 # An EventBridge schedule's event as delivered; it carries no reason, so the run is "scheduled".
@@ -287,7 +288,7 @@ def test_rpo_age_metric_and_alarm_per_table(mock_aws: None) -> None:
 
     pitr = by_table["pitr-zero"]
     assert pitr["recovery_point"] == "pitr"
-    assert pitr["alarm_threshold_seconds"] == backups.PITR_LAG_ALLOWANCE_SECONDS  # RPO 0 + AWS's PITR lag
+    assert pitr["alarm_threshold_seconds"] == rpo_age.PITR_LAG_ALLOWANCE_SECONDS  # RPO 0 + AWS's PITR lag
     assert by_table["accepts-loss"]["alarm"] is None and by_table["accepts-loss"]["rpo_seconds"] is None
 
 

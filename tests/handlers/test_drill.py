@@ -9,7 +9,8 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from handlers import cli, drill
+from handlers import cli
+from handlers.drills import bucket as drill
 
 
 def _versioned_bucket(name: str, *, replicated: bool) -> Any:

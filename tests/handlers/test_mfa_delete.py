@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers import aws, cli
-from handlers.mfa_delete import mfa_delete_state
+from handlers.s3.mfa_delete import mfa_delete_state
 
 
 def _make_bucket(name: str, versioned: bool) -> Any:

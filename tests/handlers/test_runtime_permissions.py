@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from handlers import audit as audit_handler
-from handlers import auto_restore, aws, backups
-from handlers.drill import replication_to
+from handlers import aws, rpo_age
+from handlers.drills.bucket import replication_to
+from handlers.s3 import auto_restore
 from tests.components.harness import ACCOUNT_ID, Registration, Run, run_program, stack_config
 
 BUCKET_REGIONS: dict[str, str] = {}  # filled by the ``uploads`` fixture: which key (region, alias) a bucket uses
@@ -115,12 +116,18 @@ def prod() -> Run:
     return run_program(stack_config("prod"), preview=True)
 
 
-def runtime_function(run: Run, name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """(environment, policy statements) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``)."""
+def runtime_function(run: Run, name: str) -> tuple[dict[str, str], list[dict[str, Any]], Callable[..., Any]]:
+    """(environment, policy statements, entry point) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``).
+
+    The entry point is imported from the ``handler`` path the stack deploys, so a moved module fails here.
+    """
     [function] = [r for r in run.of_type("aws:lambda/function:Function") if r.name == name]
     [role] = [r for r in run.of_type("aws:iam/role:Role") if r.urn in function.property_dependencies["role"]]
     [policy] = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
-    return dict(function.inputs["environment"]["variables"]), json.loads(policy.inputs["policy"])["Statement"]
+    module, _, attribute = str(function.inputs["handler"]).rpartition(".")
+    entry_point = getattr(importlib.import_module(module), attribute)
+    environment = dict(function.inputs["environment"]["variables"])
+    return environment, json.loads(policy.inputs["policy"])["Statement"], entry_point
 
 
 def bucket_name(run: Run, name: str) -> str:
@@ -166,7 +173,7 @@ def uploads(prod: Run, mock_aws: None) -> tuple[str, str]:
         )
         s3.put_object(Bucket=name, Key="avatars/1.png", Body=b"png", ChecksumAlgorithm="SHA256")
     s3 = boto3.client("s3", region_name="us-east-1")
-    s3.put_bucket_tagging(Bucket=primary, Tagging={"TagSet": [{"Key": backups.RPO_TAG_BUCKET, "Value": "15"}]})
+    s3.put_bucket_tagging(Bucket=primary, Tagging={"TagSet": [{"Key": rpo_age.RPO_TAG_BUCKET, "Value": "15"}]})
     s3.put_bucket_replication(Bucket=primary, ReplicationConfiguration=replication_to(f"arn:aws:s3:::{replica}"))
     s3.put_object(Bucket=primary, Key="avatars/new.png", Body=b"not replicated yet")  # a HEAD for its status
     boto3.client("sns", region_name="us-east-1").create_topic(Name="distronation-prod-dr-alerts")
@@ -196,8 +203,8 @@ def run_with_environment(
 def test_replication_audit_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, statements = runtime_function(prod, "uploads-replication-audit")
-    result = run_with_environment(monkeypatch, environment, lambda: audit_handler.lambda_handler({}, lambda_context))
+    environment, statements, entry_point = runtime_function(prod, "uploads-replication-audit")
+    result = run_with_environment(monkeypatch, environment, lambda: entry_point({}, lambda_context))
     assert result["reports"][0]["counts"]["compared"] == 1
     needed = assert_granted(calls, statements)
     assert {"s3:GetEncryptionConfiguration", "kms:Decrypt"} <= needed  # what the role used to lack
@@ -206,16 +213,13 @@ def test_replication_audit_role_grants_every_call(
 def test_rpo_age_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, statements = runtime_function(prod, "uploads-rpo-age")
-    result = run_with_environment(monkeypatch, environment, lambda: backups.lambda_handler({}, lambda_context))
+    environment, statements, entry_point = runtime_function(prod, "uploads-rpo-age")
+    result = run_with_environment(monkeypatch, environment, lambda: entry_point({}, lambda_context))
     assert not result["errors"], result["errors"]
     needed = assert_granted(calls, statements)
     assert {"s3:GetBucketLocation", "cloudwatch:PutMetricAlarm"} <= needed
 
 
-# Issue 9 lands in two halves: the component now writes PROTECTED_PREFIXES as a JSON list, and the handler reads
-# it once its half is merged. Strict: this fails as soon as both halves are in, so the marker cannot outlive them.
-@pytest.mark.xfail(strict=True, reason="handlers/auto_restore.py still splits PROTECTED_PREFIXES on commas")
 def test_auto_restore_role_grants_every_call(
     prod: Run,
     uploads: tuple[str, str],
@@ -232,9 +236,9 @@ def test_auto_restore_role_grants_every_call(
     record["bucket"].update(name=primary, arn=f"arn:aws:s3:::{primary}")
     record["object"].update(key="avatars/1.png", versionId=marker)
     calls.clear()  # only the Lambda's own calls
-    environment, statements = runtime_function(prod, "uploads-auto-restore")
+    environment, statements, entry_point = runtime_function(prod, "uploads-auto-restore")
 
-    result = run_with_environment(monkeypatch, environment, lambda: auto_restore.lambda_handler(event, lambda_context))
+    result = run_with_environment(monkeypatch, environment, lambda: entry_point(event, lambda_context))
 
     assert result["outcomes"][0]["result"] == "copied"
     needed = assert_granted(calls, statements)

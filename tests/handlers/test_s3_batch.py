@@ -1,4 +1,4 @@
-"""Restores through S3 Batch Operations (``handlers.s3_batch``).
+"""Restores through S3 Batch Operations (``handlers.s3.batch``).
 
 Emulated: moto has no S3 Control ``CreateJob``, so that single call is stubbed with botocore's
 ``Stubber`` on the s3control client; the manifest is written to moto for real and checked there.
@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from handlers.s3_batch import BatchOptions, client_request_token, manifest_line
-from handlers.s3_restore import CopySettings, RestoreOptions, restore_bucket
+from handlers.s3.batch import BatchOptions, client_request_token, manifest_line
+from handlers.s3.restore import CopySettings, RestoreOptions, restore_bucket
 from tests.handlers.s3_scenario import CallRecorder, current_contents, point_in_time, versioned_bucket
 
 BUCKET = "batch-restore"

@@ -1,4 +1,4 @@
-"""Point-in-time bucket restore (``handlers.s3_restore``) against moto.
+"""Point-in-time bucket restore (``handlers.s3.restore``) against moto.
 
 Emulated: moto stores object versions, delete markers and object lock for real; it does not model MFA
 delete (GetBucketVersioning is answered by an event hook where a test needs it) and never replicates
@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from handlers import aws
-from handlers.s3_restore import (
+from handlers.s3.restore import (
     RESTORE_MAX_ATTEMPTS,
     RESTORED_FROM_METADATA,
     Action,

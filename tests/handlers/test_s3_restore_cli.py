@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers.cli import COMMAND_MODULES, EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app
-from handlers.s3_restore import RestoreOptions, parse_point_in_time, restore_bucket, restore_client
+from handlers.s3.restore import RestoreOptions, parse_point_in_time, restore_bucket, restore_client
 from tests.handlers.s3_scenario import all_entries, current_contents, point_in_time, versioned_bucket
 
 # As ``drctl``'s main() does: every command module registers on the app.
@@ -145,7 +145,7 @@ def test_unversioned_bucket_is_refused(s3: Any) -> None:
 
 def test_failed_keys_give_exit_code_1(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     at, _ = _history(s3)
-    from handlers import s3_restore
+    from handlers.s3 import restore as s3_restore
 
     def refuse_copies(*_: Any, **__: Any) -> str:
         raise s3.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
@@ -179,7 +179,7 @@ def test_installed_drctl_prints_only_json_on_stdout(s3: Any, moto_endpoint: str)
 
 def test_restore_lambda_entry_is_idempotent(s3: Any, lambda_context: Any) -> None:
     """The automated-restore Lambda runs the same function; a repeated invocation writes nothing."""
-    from handlers import s3_restore
+    from handlers.s3 import restore as s3_restore
 
     at, expected = _history(s3)
     event = {"bucket": BUCKET, "to": at, "delete_created_after": True, "workers": 4}
@@ -199,7 +199,7 @@ def test_restore_lambda_fails_the_invocation_when_keys_fail(
     s3: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Async retries and Step Functions only see a failure that is raised, not one left in a metric."""
-    from handlers import s3_restore
+    from handlers.s3 import restore as s3_restore
 
     at, _ = _history(s3)
     monkeypatch.setattr(

@@ -16,9 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from handlers import cli, table_drill, table_restore
-from handlers.table_drill import CANARY_PREFIX, CANARY_SORT_KEY_VALUE, DrillMode, TableClients, run_table_drill
-from handlers.table_restore import WaitPolicy
+from handlers import cli
+from handlers.drills import table as table_drill
+from handlers.drills.table import CANARY_PREFIX, CANARY_SORT_KEY_VALUE, DrillMode, TableClients, run_table_drill
+from handlers.dynamodb import restore as table_restore
+from handlers.dynamodb.restore import WaitPolicy
 
 REGION = "us-east-1"
 FAST_WAIT = WaitPolicy(delay_seconds=1, max_attempts=5)

@@ -19,10 +19,10 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-import handlers.ops_cli  # noqa: F401  (registers the commands on the app)
+import handlers.cli.dynamodb  # noqa: F401  (registers the commands on the app)
 from handlers import app_setting
 from handlers.cli import app
-from handlers.table_restore import (
+from handlers.dynamodb.restore import (
     Cutover,
     ExpectedItem,
     Reference,

@@ -1,18 +1,38 @@
-"""``drctl restore-bucket``: point-in-time restore of a bucket or prefix (see ``handlers.s3_restore``)."""
+"""``drctl`` commands for buckets: ``audit-replication``, ``restore-bucket`` (point-in-time restore of a bucket or
+prefix, see ``handlers.s3.restore``) and ``verify-mfa-delete``."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_USAGE, app, emit, fail, stderr
-from handlers.s3_batch import BatchOptions
-from handlers.s3_restore import (
+from handlers.aws import client
+from handlers.cli import (
+    EXIT_AWS,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    JsonOption,
+    RegionOption,
+    app,
+    aws_failure,
+    emit,
+    fail,
+    stderr,
+)
+from handlers.rpo_age import bucket_region
+from handlers.s3 import audit
+from handlers.s3.mfa_delete import mfa_delete_state
+from handlers.s3.plan import BatchOptions
+from handlers.s3.restore import (
     DEFAULT_WORKERS,
     RestoreOptions,
     parse_point_in_time,
@@ -36,6 +56,68 @@ def _batch_options(
         fail("--batch-threshold needs --batch-role-arn and --batch-report-bucket", as_json=as_json)
     account = account_id or aws.client("sts").get_caller_identity()["Account"]
     return BatchOptions(threshold_keys=threshold, role_arn=role_arn, report_bucket=report_bucket, account_id=account)
+
+
+def _print_audit(report: dict[str, Any]) -> None:
+    counts = Table(title=f"{report['bucket']} → {report['replica_bucket']}")
+    counts.add_column("finding")
+    counts.add_column("count", justify="right")
+    for name, value in report["counts"].items():
+        counts.add_row(name, str(value))
+    stderr.print(counts)
+    stderr.print(f"verified by: {report['verified_by']}; ETags compared: {report['etags_compared']}")
+    for name, keys in report["findings"].items():
+        for key in keys[:10]:
+            stderr.print(f"  {name}: {key!r}")
+
+
+@app.command("audit-replication")
+def audit_replication_command(
+    bucket: Annotated[str, typer.Option(help="Primary bucket.")],
+    replica_bucket: Annotated[
+        str | None, typer.Option(help="Replica bucket (default: the replication rule's destination).")
+    ] = None,
+    replica_region: Annotated[str | None, typer.Option(help="Replica's region (default: looked up).")] = None,
+    prefix: Annotated[str, typer.Option(help="Only keys under this prefix.")] = "",
+    rtc_window_minutes: Annotated[
+        float, typer.Option(help="PENDING longer than this is a finding.")
+    ] = audit.DEFAULT_RTC_WINDOW.total_seconds() / 60,
+    publish: Annotated[bool, typer.Option(help="Publish counts to CloudWatch DR/Recovery.")] = True,
+    checksums: Annotated[
+        bool, typer.Option(help="Compare checksums (one HeadObject per side per key) where both have one.")
+    ] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent HeadObject requests.")] = audit.DEFAULT_WORKERS,
+    region: RegionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare BUCKET with its replica: missing, extra, differing, FAILED or overdue PENDING objects."""
+    s3_primary = client("s3", region, max_pool_connections=workers)
+    try:
+        replica = replica_bucket or audit.resolve_replica(s3_primary, bucket)
+        location = replica_region or bucket_region(s3_primary, replica)
+        target = audit.AuditTarget(
+            bucket,
+            replica,
+            prefix,
+            timedelta(minutes=rtc_window_minutes),
+            verify_checksums=checksums,
+            workers=workers,
+        )
+        s3_replica = client("s3", location, max_pool_connections=workers)
+        with stderr.status(f"Auditing {bucket} against {replica}…"):
+            report = audit.audit_replication(s3_primary, s3_replica, target)
+        if publish:
+            audit.publish_audit_metrics(client("cloudwatch", region), report)
+    except ValueError as error:
+        fail(str(error), as_json=as_json)
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    if as_json:
+        emit(report, as_json)
+    else:
+        _print_audit(report)
+    if not report["ok"]:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("restore-bucket")
@@ -119,3 +201,25 @@ def restore_bucket_command(
     emit(summary, json_output)
     if summary["failed"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("verify-mfa-delete")
+def verify_mfa_delete(
+    buckets: Annotated[list[str], typer.Argument(help="Tier-1 primary buckets to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Exit 0 only if every bucket has versioning and MFA delete Enabled (the root runbook's result)."""
+    try:
+        s3 = aws.client("s3")
+        states = [mfa_delete_state(s3, bucket) for bucket in buckets]
+    except (ClientError, BotoCoreError) as error:
+        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+    emit(
+        {
+            "buckets": [{**asdict(state), "compliant": state.compliant} for state in states],
+            "compliant": all(state.compliant for state in states),
+            "runbook": "docs/runbooks/mfa-delete.md",
+        },
+        as_json,
+    )
+    raise typer.Exit(EXIT_OK if all(state.compliant for state in states) else EXIT_FAILED)

@@ -1,7 +1,7 @@
 """Delete auto-restore: reverses ``s3:ObjectRemoved:DeleteMarkerCreated`` on protected prefixes.
 
 For each deleted key it makes the newest data version current again, with the restore module's per-key
-planning and requests (``handlers.s3_restore``), so copy and undelete logic live in one place:
+planning and requests (``handlers.s3.restore``), so copy and undelete logic live in one place:
 
 - on an MFA-delete bucket removing the marker is a versioned delete that needs the root user's MFA code,
   and on a replicated bucket the replica would keep its marker, so the newest version is copied back;
@@ -11,8 +11,9 @@ planning and requests (``handlers.s3_restore``), so copy and undelete logic live
 Idempotent: a key whose current version is live (restored earlier, or rewritten since) is left alone.
 Every restore is logged and sent to ``ALERT_TOPIC_ARN``.
 
-Environment: ``PROTECTED_PREFIXES`` (comma-separated; ``*`` for the whole bucket), ``ALERT_TOPIC_ARN``,
-``ALLOW_MARKER_REMOVAL`` (default true).
+Environment: ``PROTECTED_PREFIXES`` (a JSON list of literal key prefixes, since S3 keys may contain commas;
+``""`` protects the whole bucket), ``ALERT_TOPIC_ARN``, ``ALLOW_MARKER_REMOVAL`` (default true). A missing or
+malformed ``PROTECTED_PREFIXES`` fails the cold start, naming the variable.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
-from handlers.s3_restore import (
+from handlers.s3.restore import (
     Action,
     BucketProtection,
     KeyHistory,
@@ -78,12 +79,24 @@ class Outcome:
     reason: str | None = None
 
 
+PROTECTED_PREFIXES = "PROTECTED_PREFIXES"
+
+
 def parse_prefixes(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    """``PROTECTED_PREFIXES``: a JSON list of literal key prefixes (no globs); ``""`` is the whole bucket."""
+    if value is None:
+        raise ValueError(f'{PROTECTED_PREFIXES} is not set: give a JSON list of key prefixes ([""] = whole bucket)')
+    try:
+        prefixes = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{PROTECTED_PREFIXES} is not valid JSON ({error.msg}): {value!r}") from None
+    if not isinstance(prefixes, list) or not all(isinstance(prefix, str) for prefix in prefixes):
+        raise ValueError(f"{PROTECTED_PREFIXES} must be a JSON list of strings, got {value!r}")
+    return tuple(prefixes)
 
 
 def is_protected(key: str, prefixes: tuple[str, ...]) -> bool:
-    return any(prefix == "*" or key.startswith(prefix) for prefix in prefixes)
+    return any(key.startswith(prefix) for prefix in prefixes)  # "" prefixes every key
 
 
 def key_history(s3: Any, bucket: str, key: str) -> KeyHistory | None:
@@ -133,6 +146,10 @@ def alert(sns: Any, topic_arn: str | None, outcome: Outcome) -> None:
         metrics.add_metric(name="AutoRestoreAlertFailures", unit=MetricUnit.Count, value=1)
 
 
+if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:  # in the Lambda runtime: a bad value fails the cold start
+    parse_prefixes(os.environ.get(PROTECTED_PREFIXES))
+
+
 @cache
 def _clients() -> tuple[Any, Any]:
     return aws.client("s3"), aws.client("sns")  # created once per warm container
@@ -143,7 +160,7 @@ def _clients() -> tuple[Any, Any]:
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     s3, sns = _clients()
-    prefixes = parse_prefixes(os.environ.get("PROTECTED_PREFIXES"))
+    prefixes = parse_prefixes(os.environ.get(PROTECTED_PREFIXES))
     allow_marker_removal = os.environ.get("ALLOW_MARKER_REMOVAL", "true").lower() != "false"
     topic_arn = os.environ.get("ALERT_TOPIC_ARN")
     protections: dict[str, BucketProtection] = {}

@@ -1,29 +1,21 @@
-"""``drctl`` commands for tables, backups and the replication audit (registered on the shared app)."""
+"""``drctl`` commands for tables: ``restore-table``, ``backup`` and ``backup-before-release``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
-from rich.table import Table
 
-from handlers import audit, backups, table_restore
 from handlers.aws import client
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_USAGE, app, emit, fail, stderr
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-RegionOption = Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table or primary bucket.")]
+from handlers.cli import EXIT_FAILED, EXIT_USAGE, JsonOption, RegionOption, app, aws_failure, emit, fail, stderr
+from handlers.dynamodb import backups
+from handlers.dynamodb import restore as table_restore
 
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _aws_failure(error: Exception, as_json: bool) -> None:
-    fail(f"AWS request failed: {error}", EXIT_AWS, as_json=as_json)
 
 
 @app.command("restore-table")
@@ -98,7 +90,7 @@ def restore_table_command(
     except (table_restore.RestoreError, OSError, KeyError, ValueError) as error:
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, WaiterError) as error:
-        _aws_failure(error, as_json)
+        aws_failure(error, as_json)
     emit(report, as_json)
     refused_cutover = cutover and not report["cutover"]["done"]
     if report["validation"]["ok"] is False or refused_cutover:
@@ -137,7 +129,7 @@ def _backup(
         with stderr.status(f"Backing up {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
             summary = backups.run_backups(plan, client)
     except (ClientError, BotoCoreError) as error:
-        _aws_failure(error, as_json)
+        aws_failure(error, as_json)
     emit(summary, as_json)
     if summary["errors"]:
         raise typer.Exit(EXIT_FAILED)
@@ -210,65 +202,3 @@ def backup_before_release_command(
         alarm_topic_arn,
         as_json,
     )
-
-
-def _print_audit(report: dict[str, Any]) -> None:
-    counts = Table(title=f"{report['bucket']} → {report['replica_bucket']}")
-    counts.add_column("finding")
-    counts.add_column("count", justify="right")
-    for name, value in report["counts"].items():
-        counts.add_row(name, str(value))
-    stderr.print(counts)
-    stderr.print(f"verified by: {report['verified_by']}; ETags compared: {report['etags_compared']}")
-    for name, keys in report["findings"].items():
-        for key in keys[:10]:
-            stderr.print(f"  {name}: {key!r}")
-
-
-@app.command("audit-replication")
-def audit_replication_command(
-    bucket: Annotated[str, typer.Option(help="Primary bucket.")],
-    replica_bucket: Annotated[
-        str | None, typer.Option(help="Replica bucket (default: the replication rule's destination).")
-    ] = None,
-    replica_region: Annotated[str | None, typer.Option(help="Replica's region (default: looked up).")] = None,
-    prefix: Annotated[str, typer.Option(help="Only keys under this prefix.")] = "",
-    rtc_window_minutes: Annotated[
-        float, typer.Option(help="PENDING longer than this is a finding.")
-    ] = audit.DEFAULT_RTC_WINDOW.total_seconds() / 60,
-    publish: Annotated[bool, typer.Option(help="Publish counts to CloudWatch DR/Recovery.")] = True,
-    checksums: Annotated[
-        bool, typer.Option(help="Compare checksums (one HeadObject per side per key) where both have one.")
-    ] = True,
-    workers: Annotated[int, typer.Option(min=1, help="Concurrent HeadObject requests.")] = audit.DEFAULT_WORKERS,
-    region: RegionOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Compare BUCKET with its replica: missing, extra, differing, FAILED or overdue PENDING objects."""
-    s3_primary = client("s3", region, max_pool_connections=workers)
-    try:
-        replica = replica_bucket or audit.resolve_replica(s3_primary, bucket)
-        location = replica_region or backups.bucket_region(s3_primary, replica)
-        target = audit.AuditTarget(
-            bucket,
-            replica,
-            prefix,
-            timedelta(minutes=rtc_window_minutes),
-            verify_checksums=checksums,
-            workers=workers,
-        )
-        s3_replica = client("s3", location, max_pool_connections=workers)
-        with stderr.status(f"Auditing {bucket} against {replica}…"):
-            report = audit.audit_replication(s3_primary, s3_replica, target)
-        if publish:
-            audit.publish_audit_metrics(client("cloudwatch", region), report)
-    except ValueError as error:
-        fail(str(error), as_json=as_json)
-    except (ClientError, BotoCoreError) as error:
-        _aws_failure(error, as_json)
-    if as_json:
-        emit(report, as_json)
-    else:
-        _print_audit(report)
-    if not report["ok"]:
-        raise typer.Exit(EXIT_FAILED)

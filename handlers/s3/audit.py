@@ -38,7 +38,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from handlers.aws import cached_client
-from handlers.backups import NAMESPACE, publish_metrics
+from handlers.metrics import NAMESPACE, publish_metrics
 
 DEFAULT_RTC_WINDOW = timedelta(minutes=15)  # S3 RTC replicates 99.99% of objects within 15 minutes
 MAX_REPORTED_PER_FINDING = 100

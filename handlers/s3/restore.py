@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -36,81 +36,42 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
+from handlers.s3.batch import BatchCopier
+from handlers.s3.plan import (
+    DEFAULT_WORKERS,
+    SUMMARY_COUNTERS,
+    Action,
+    CopySettings,
+    KeyHistory,
+    KeyPlan,
+    RestoreOptions,
+    RestoreSummary,
+    Version,
+    head_or_none,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from handlers.s3_batch import BatchCopier, BatchOptions
-
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "dr-restore"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DisasterRecovery"))
 
-ARCHIVED_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 MAX_OBJECTS_PER_DELETE = 1000  # DeleteObjects limit
 LISTING_PAGE_SIZE = 1000  # ListObjectVersions maximum
-MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; above it only UploadPartCopy works
-MULTIPART_PART_SIZE = 512 * 1024**2
 # Provenance on copies a checksum cannot match to their source: into another bucket/prefix, and multipart copies.
 RESTORED_FROM_METADATA = "dr-restored-from-version"
 # DeleteObjects reports per-key errors inside a 200 response, so botocore cannot retry them for us.
 RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout"})
 PER_KEY_ATTEMPTS = 4
-DEFAULT_WORKERS = 16
 # More attempts than the failover default: a restore is throughput-bound, not latency-bound, and a
 # throttled key should be retried rather than reported as failed.
 RESTORE_MAX_ATTEMPTS = 8
+DEFAULT_COPY_SETTINGS = CopySettings()
 
 
 # --------------------------------------------------------------------------------------------------
 # Listing: one streamed pass, grouped per key, newest first
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Version:
-    key: str
-    version_id: str
-    last_modified: datetime
-    is_latest: bool
-    is_delete_marker: bool
-    size: int = 0
-    storage_class: str = "STANDARD"
-    etag: str = ""  # a hint only: never proof of identical content (SSE-KMS, multipart)
-    checksum_algorithm: str | None = None
-
-    @classmethod
-    def from_listing(cls, entry: dict[str, Any], is_delete_marker: bool) -> Version:
-        return cls(
-            key=entry["Key"],
-            version_id=entry["VersionId"],
-            last_modified=entry["LastModified"],
-            is_latest=entry["IsLatest"],
-            is_delete_marker=is_delete_marker,
-            size=entry.get("Size", 0),
-            storage_class=entry.get("StorageClass", "STANDARD"),
-            etag=entry.get("ETag", ""),
-            checksum_algorithm=next(iter(entry.get("ChecksumAlgorithm", [])), None),
-        )
-
-    @property
-    def archived(self) -> bool:
-        return self.storage_class in ARCHIVED_STORAGE_CLASSES
-
-
-@dataclass(frozen=True)
-class KeyHistory:
-    """Every version and delete marker of one key, newest first."""
-
-    key: str
-    entries: tuple[Version, ...]
-
-    @property
-    def current(self) -> Version:
-        return next((entry for entry in self.entries if entry.is_latest), self.entries[0])
-
-    def newer_than(self, version: Version) -> tuple[Version, ...]:
-        return self.entries[: self.entries.index(version)]
-
-    def newest_data_version(self) -> Version | None:
-        return next((entry for entry in self.entries if not entry.is_delete_marker), None)
 
 
 def _newest_first(entries: list[Version]) -> tuple[Version, ...]:
@@ -157,22 +118,6 @@ def version_at(history: KeyHistory, at: datetime) -> Version | None:
 # --------------------------------------------------------------------------------------------------
 # Planning: one decision per key
 # --------------------------------------------------------------------------------------------------
-class Action(StrEnum):
-    SKIP = "skip"
-    UNDELETE = "undelete"  # remove the delete markers above ``version``
-    COPY = "copy"  # copy ``version`` over the destination key
-    DELETE = "delete"  # plain delete (adds a marker) of a key that did not exist at T
-
-
-@dataclass(frozen=True)
-class KeyPlan:
-    key: str
-    action: Action
-    version: Version | None = None
-    markers: tuple[str, ...] = ()
-    # A current version that may already be a copy of ``version`` (e.g. from an earlier run); the
-    # executor compares checksums before copying, so a second run writes nothing.
-    maybe_same_as: Version | None = None
 
 
 def plan_make_current(
@@ -277,10 +222,6 @@ def read_bucket_protection(s3: Any, bucket: str) -> BucketProtection:
 # --------------------------------------------------------------------------------------------------
 # Requests: the one place that copies, undeletes and deletes
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CopySettings:
-    multipart_threshold: int = MULTIPART_COPY_THRESHOLD
-    part_size: int = MULTIPART_PART_SIZE
 
 
 def _copy_source(bucket: str, version: Version) -> dict[str, str]:
@@ -305,7 +246,7 @@ def copy_version(
     dest_key: str,
     *,
     extra_metadata: dict[str, str] | None = None,
-    settings: CopySettings = CopySettings(),
+    settings: CopySettings = DEFAULT_COPY_SETTINGS,
 ) -> str:
     """Server-side copy of ``version`` to ``dest_bucket/dest_key``; returns the new version id.
 
@@ -498,16 +439,6 @@ def same_object(s3: Any, bucket: str, current: Version, wanted: Version) -> bool
     return same_content and metadata[0] == metadata[1] and heads[0].get("ContentType") == heads[1].get("ContentType")
 
 
-def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """The current object's HEAD, or None when the key is absent (or its current version is a marker)."""
-    try:
-        return dict(s3.head_object(Bucket=bucket, Key=key))
-    except ClientError as error:
-        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-
-
 def destination_has_version(s3: Any, bucket: str, key: str, version: Version) -> bool:
     """Whether a copy into another bucket/prefix already holds ``version`` (provenance metadata)."""
     head = head_or_none(s3, bucket, key)
@@ -543,68 +474,6 @@ class RequestCounter:
 # --------------------------------------------------------------------------------------------------
 # The restore
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RestoreOptions:
-    bucket: str
-    at: datetime
-    prefix: str = ""
-    target_bucket: str | None = None
-    target_prefix: str | None = None
-    delete_created_after: bool = False
-    dry_run: bool = False
-    workers: int = DEFAULT_WORKERS
-    mfa: str | None = None
-    archive_tier: str = "Standard"
-    archive_days: int = 7
-    copy: CopySettings = CopySettings()
-    batch: BatchOptions | None = None
-
-    @property
-    def destination_bucket(self) -> str:
-        return self.target_bucket or self.bucket
-
-    @property
-    def in_place(self) -> bool:
-        return self.destination_bucket == self.bucket and self.target_prefix in (None, self.prefix)
-
-    def destination_key(self, key: str) -> str:
-        if self.target_prefix is None:
-            return key
-        return self.target_prefix + key[len(self.prefix) :]
-
-
-SUMMARY_COUNTERS = ("undeleted", "copied", "deleted", "skipped", "archived_pending", "failed", "batched")
-
-
-@dataclass
-class RestoreSummary:
-    keys_scanned: int = 0
-    versions_scanned: int = 0
-    undeleted: int = 0
-    copied: int = 0
-    deleted: int = 0
-    skipped: int = 0
-    archived_pending: int = 0
-    failed: int = 0
-    batched: int = 0
-    bytes_copied: int = 0
-    failures: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, counter: str, n: int = 1, *, bytes_copied: int = 0) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + n)
-            self.bytes_copied += bytes_copied
-
-    def fail(self, key: str, reason: str) -> None:
-        with self._lock:
-            self.failed += 1
-            self.failures[key] = reason
-
-    def as_dict(self) -> dict[str, Any]:
-        values = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-        values["failures"] = dict(list(self.failures.items())[:50])  # a sample keeps the JSON readable
-        return values
 
 
 def _error_code(error: Exception) -> str:
@@ -852,8 +721,6 @@ def restore_bucket(
 def _batch_copier(s3: Any, s3control: Any | None, options: RestoreOptions) -> BatchCopier | None:
     if options.batch is None or options.dry_run:
         return None
-    from handlers.s3_batch import BatchCopier  # only batch restores need it
-
     if s3control is None:
         raise ValueError("a Batch Operations restore needs an s3control client")
     return BatchCopier(s3, s3control, options)

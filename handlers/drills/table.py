@@ -31,17 +31,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
-from handlers.drill import measured_rpo_seconds, within_objectives
-from handlers.table_restore import (
+from handlers.drills.objectives import measured_rpo_seconds, within_objectives
+from handlers.dynamodb.restore import (
     ExpectedItem,
     Reference,
-    RestoreError,
     TableClients,
     WaitPolicy,
     batch_get,
@@ -417,44 +414,3 @@ def run_table_drill(
         declared_rto_minutes=declared_rto_minutes,
         declared_rpo_minutes=declared_rpo_minutes,
     )
-
-
-def _message(error: BaseException) -> str:
-    return "; ".join([str(error), *getattr(error, "__notes__", [])])
-
-
-@app.command("drill-table")
-def drill_table_command(
-    table: Annotated[str, typer.Argument(help="Table to drill; canary items use the key prefix dr-drill#.")],
-    mode: Annotated[
-        DrillMode, typer.Option(help="Recovery point: an on-demand backup, or a PITR time (PITR must be on).")
-    ] = DrillMode.backup,
-    canaries: Annotated[int, typer.Option(min=4, help="Number of canary items.")] = 200,
-    rto_minutes: Annotated[int | None, typer.Option(help="Declared logical RTO to check against.")] = None,
-    rpo_minutes: Annotated[int | None, typer.Option(help="Declared logical RPO to check against.")] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the canaries, the drill table and the backup.")] = False,
-    region: Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-) -> None:
-    """Damage canaries in TABLE, restore it into a new table, and report the measured RTO and RPO."""
-    clients = TableClients.for_region(region)
-    try:
-        with stderr.status(f"Drilling {table}…") as status:
-            result = run_table_drill(
-                clients,
-                table,
-                mode=mode,
-                canaries=canaries,
-                declared_rto_minutes=rto_minutes,
-                declared_rpo_minutes=rpo_minutes,
-                keep=keep,
-                progress=status.update,
-            )
-    except (ValueError, RestoreError) as error:
-        fail(_message(error), EXIT_USAGE, as_json=as_json)
-    except (ClientError, BotoCoreError, DrillError) as error:
-        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
-    if result.cleanup.get("errors"):
-        stderr.print(f"[yellow]warning:[/yellow] cleanup incomplete: {result.cleanup['errors']}")
-    emit(result.as_dict(), as_json)
-    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)

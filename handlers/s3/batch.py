@@ -16,28 +16,16 @@ import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from handlers.runtime_names import batch_report_prefix
-from handlers.s3_restore import head_or_none
-
-if TYPE_CHECKING:
-    from handlers.s3_restore import KeyPlan, RestoreOptions, RestoreSummary
+from handlers.s3.plan import BatchOptions, KeyPlan, RestoreOptions, RestoreSummary, head_or_none
 
 BATCH_COPY_LIMIT = 5 * 1024**3  # Batch Operations' PutObjectCopy handles objects up to 5 GB
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 REPORT_FORMAT = "Report_CSV_20180820"
 SPOOL_BYTES = 8 * 1024**2  # manifests larger than this spill from memory to a temporary file
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    threshold_keys: int
-    role_arn: str
-    report_bucket: str
-    account_id: str
-    priority: int = 10
 
 
 def manifest_line(bucket: str, key: str, version_id: str) -> str:

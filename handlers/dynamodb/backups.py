@@ -1,5 +1,5 @@
 """Backup orchestrator: on-demand DynamoDB backups in every region, retention pruning, a metadata summary,
-and the RPO-age metric with an alarm at the declared RPO.
+and each table's RPO age with its alarm (``handlers.rpo_age``) right after its backup.
 
 - **Idempotent:** a backup's name is deterministic per (reason, hour), ``drctl--<reason>--<YYYYMMDDTHH>Z``,
   and a run first looks for that name, so a retried run never takes a second backup.
@@ -11,10 +11,8 @@ and the RPO-age metric with an alarm at the declared RPO.
   ARN but drops the tags (``ListTagsOfResource`` there is ResourceNotFound), so on moto every re-run tags again.
 - **Pruning** touches only backups this tool named, keeps the newest one and the newest release backup of
   each table, keeps release backups for ``release_retention_days`` and the rest for ``retention_days``.
-- **RPO age** (seconds since the newest recovery point) goes to CloudWatch ``DR/Recovery``:
-  a PITR table's ``LatestRestorableDateTime``, else its newest available backup; a replicated bucket's
-  ``ReplicationLatency`` as S3 reports it (needs replication metrics or RTC on the rule). When S3 has
-  published nothing the age is unknown and nothing is published, which the alarm treats as breaching.
+- **RPO age** (``handlers.rpo_age``): a PITR table's ``LatestRestorableDateTime``, else its newest available
+  backup; ``buckets`` in the plan get theirs from S3's ``ReplicationLatency``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,23 +30,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from handlers.aws import cached_client
+from handlers.metrics import NAMESPACE
+from handlers.rpo_age import (
+    DEFAULT_ALARM_PERIOD_SECONDS,
+    ClientFactory,
+    RpoAlarm,
+    bucket_rpo,
+    resource_tags,
+    split_names,
+    table_rpo,
+)
 
-NAMESPACE = "DR/Recovery"
-RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
-RPO_TAG_TABLE = "dr:rpo-logical-minutes"  # a table's backups protect against logical loss
-RPO_TAG_BUCKET = "dr:rpo-regional-minutes"  # a bucket's replica protects against regional loss
 NAME_PREFIX = "drctl"
 RELEASE_REASON_PREFIX = "release-"
 BACKUP_TAG_REASON = "dr:backup-reason"
 BACKUP_TAG_TIME = "dr:backup-time"
-# AWS documents LatestRestorableDateTime as typically ~5 minutes behind now, so a PITR table's alarm
-# threshold is never below that, even for a declared RPO of 0.
-PITR_LAG_ALLOWANCE_SECONDS = 300
-DEFAULT_ALARM_PERIOD_SECONDS = 3600
-REPLICATION_LATENCY_LOOKBACK = timedelta(minutes=30)
-MAX_METRIC_DATA_PER_CALL = 1000
-
-ClientFactory = Callable[[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -64,6 +60,10 @@ class BackupPlan:
     alarm_topic_arn: str | None = None
     # Run the schedule at least twice per period: missing data breaches the alarm.
     alarm_period_seconds: int = DEFAULT_ALARM_PERIOD_SECONDS
+
+    @property
+    def alarm(self) -> RpoAlarm:
+        return RpoAlarm(self.alarm_topic_arn, self.alarm_period_seconds)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def backup_tags(record: BackupRecord) -> dict[str, str]:
 
 def _tags_if_readable(dynamodb: Any, arn: str) -> dict[str, str] | None:
     try:
-        return _resource_tags(dynamodb, arn)
+        return resource_tags(dynamodb, arn)
     except ClientError:
         return None  # unknown (moto: ResourceNotFound for a backup ARN), so the caller tags again
 
@@ -190,145 +190,7 @@ def select_for_pruning(
     return expired
 
 
-# ---------------------------------------------------------------- RPO age, metric and alarm
-
-
-def declared_rpo_seconds(tags: Mapping[str, str], tag: str) -> int | None:
-    value = tags.get(tag)
-    if value is None or value == "none":
-        return None
-    return int(value) * 60
-
-
-def table_recovery_point_age(
-    dynamodb: Any, table: str, backups: list[BackupRecord], now: datetime
-) -> tuple[float | None, str]:
-    pitr = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    description = pitr.get("PointInTimeRecoveryDescription", {})
-    latest = description.get("LatestRestorableDateTime")
-    if description.get("PointInTimeRecoveryStatus") == "ENABLED" and latest is not None:
-        return max(0.0, (now - latest.astimezone(UTC)).total_seconds()), "pitr"
-    available = [b.created for b in backups if b.status == "AVAILABLE"]
-    if available:
-        return max(0.0, (now - max(available)).total_seconds()), "backup"
-    return None, "none"
-
-
-def bucket_recovery_point_age(s3: Any, cloudwatch: Any, bucket: str, now: datetime) -> tuple[float | None, str]:
-    """Replication lag S3 reported over the last minutes, the worst rule wins; None when unknown."""
-    try:
-        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ReplicationConfigurationNotFoundError":
-            return None, "not-replicated"
-        raise
-    worst: float | None = None
-    for rule in rules:
-        if rule.get("Status") != "Enabled":
-            continue
-        destination = rule["Destination"]["Bucket"].split(":::")[-1]
-        datapoints = cloudwatch.get_metric_statistics(
-            Namespace="AWS/S3",
-            MetricName="ReplicationLatency",
-            Dimensions=[
-                {"Name": "SourceBucket", "Value": bucket},
-                {"Name": "DestinationBucket", "Value": destination},
-                {"Name": "RuleId", "Value": rule.get("ID", "")},
-            ],
-            StartTime=now - REPLICATION_LATENCY_LOOKBACK,
-            EndTime=now,
-            Period=60,
-            Statistics=["Maximum"],
-        )["Datapoints"]
-        if datapoints:
-            newest = max(datapoints, key=lambda point: point["Timestamp"])
-            worst = max(worst or 0.0, float(newest["Maximum"]))
-    return worst, ("replication-latency" if worst is not None else "no-replication-metrics")
-
-
-def publish_metrics(
-    cloudwatch: Any,
-    values: Mapping[str, float],
-    dimensions: Mapping[str, str],
-    unit: str = "Count",
-    timestamp: datetime | None = None,
-) -> None:
-    """One put per 1,000 values to CloudWatch ``DR/Recovery``; shared by backups and the audit."""
-    data = [
-        {
-            "MetricName": name,
-            "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions.items()],
-            "Value": float(value),
-            "Unit": unit,
-            # The instant the value describes (the run's clock), not when the request happens to leave.
-            "Timestamp": timestamp or datetime.now(UTC),
-        }
-        for name, value in values.items()
-    ]
-    for start in range(0, len(data), MAX_METRIC_DATA_PER_CALL):
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + MAX_METRIC_DATA_PER_CALL])
-
-
-def rpo_dimensions(resource_type: str, resource: str, region: str) -> dict[str, str]:
-    return {"ResourceType": resource_type, "Resource": resource, "Region": region}
-
-
-def ensure_rpo_alarm(
-    cloudwatch: Any,
-    dimensions: Mapping[str, str],
-    threshold_seconds: int,
-    period_seconds: int,
-    topic_arn: str | None,
-) -> str:
-    """An upsert by name. Missing data breaches: a silent orchestrator is itself an RPO risk."""
-    name = "dr-rpo-age-{ResourceType}-{Resource}-{Region}".format(**dimensions)
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        AlarmDescription=f"Newest recovery point older than the declared RPO ({threshold_seconds} s)",
-        Namespace=NAMESPACE,
-        MetricName=RPO_AGE_METRIC,
-        Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
-        Statistic="Maximum",
-        Period=period_seconds,
-        EvaluationPeriods=1,
-        Threshold=float(threshold_seconds),
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="breaching",
-        AlarmActions=[topic_arn] if topic_arn else [],
-    )
-    return name
-
-
-def _report_rpo(
-    cloudwatch: Any,
-    plan: BackupPlan,
-    dimensions: dict[str, str],
-    age: float | None,
-    rpo_seconds: int | None,
-    now: datetime,
-    minimum_threshold: int = 0,
-) -> dict[str, Any]:
-    if age is not None:
-        publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds", timestamp=now)
-    result: dict[str, Any] = {"rpo_age_seconds": age, "rpo_seconds": rpo_seconds, "alarm": None}
-    if rpo_seconds is not None:
-        threshold = max(rpo_seconds, minimum_threshold)
-        result["alarm"] = ensure_rpo_alarm(
-            cloudwatch, dimensions, threshold, plan.alarm_period_seconds, plan.alarm_topic_arn
-        )
-        result["alarm_threshold_seconds"] = threshold
-        result["rpo_met"] = age is not None and age <= threshold
-    return result
-
-
 # ---------------------------------------------------------------- the run
-
-
-def _resource_tags(dynamodb: Any, arn: str) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for page in dynamodb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
-        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
-    return tags
 
 
 def _backup_table(
@@ -343,17 +205,8 @@ def _backup_table(
     for backup in pruned:
         dynamodb.delete_backup(BackupArn=backup.arn)
     remaining = [b for b in backups if b not in pruned]
-    age, kind = table_recovery_point_age(dynamodb, table, remaining, now)
-    rpo_seconds = declared_rpo_seconds(_resource_tags(dynamodb, table_arn), RPO_TAG_TABLE)
-    rpo = _report_rpo(
-        cloudwatch,
-        plan,
-        rpo_dimensions("DynamoDBTable", table, region),
-        age,
-        rpo_seconds,
-        now,
-        minimum_threshold=PITR_LAG_ALLOWANCE_SECONDS if kind == "pitr" else 0,
-    )
+    available = [b.created for b in remaining if b.status == "AVAILABLE"]
+    rpo = table_rpo(dynamodb, cloudwatch, plan.alarm, table, region, now, available, table_arn=table_arn)
     return {
         "table": table,
         "region": region,
@@ -365,31 +218,8 @@ def _backup_table(
         "tag_error": tag_error,
         "pruned": [{"arn": b.arn, "name": b.name, "created": b.created.isoformat()} for b in pruned],
         "kept": len(remaining),
-        "recovery_point": kind,
         **rpo,
     }
-
-
-def bucket_region(s3: Any, bucket: str) -> str:
-    # GetBucketLocation answers None for us-east-1.
-    return s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
-
-
-def _bucket_rpo(clients: ClientFactory, plan: BackupPlan, bucket: str, now: datetime) -> dict[str, Any]:
-    region = bucket_region(clients("s3", plan.regions[0]), bucket)
-    s3, cloudwatch = clients("s3", region), clients("cloudwatch", region)
-    try:
-        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchTagSet":
-            raise
-        tag_set = []
-    rpo_seconds = declared_rpo_seconds({t["Key"]: t["Value"] for t in tag_set}, RPO_TAG_BUCKET)
-    age, kind = bucket_recovery_point_age(s3, cloudwatch, bucket, now)
-    if kind == "not-replicated":
-        return {"bucket": bucket, "region": region, "recovery_point": kind, "rpo_age_seconds": None}
-    rpo = _report_rpo(cloudwatch, plan, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds, now)
-    return {"bucket": bucket, "region": region, "recovery_point": kind, **rpo}
 
 
 def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None = None) -> dict[str, Any]:
@@ -407,7 +237,7 @@ def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None =
     buckets: list[dict[str, Any]] = []
     for bucket in plan.buckets:
         try:
-            buckets.append(_bucket_rpo(clients, plan, bucket, now))
+            buckets.append(bucket_rpo(clients, plan.alarm, plan.regions[0], bucket, now))
         except ClientError as error:
             errors.append({"bucket": bucket, "error": str(error)})
     summary: dict[str, Any] = {
@@ -446,20 +276,16 @@ def release_reason(release: str) -> str:
 # ---------------------------------------------------------------- scheduled Lambda
 
 
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
 def plan_from_environment(environ: Mapping[str, str], event: Mapping[str, Any]) -> BackupPlan:
     """Names come from the environment; a scheduled event may override the reason (e.g. pre-release)."""
     release = event.get("release")
     return BackupPlan(
-        tables=_split(environ.get("BACKUP_TABLES")),
-        regions=_split(environ.get("BACKUP_REGIONS")) or _split(environ.get("AWS_REGION")),
+        tables=split_names(environ.get("BACKUP_TABLES")),
+        regions=split_names(environ.get("BACKUP_REGIONS")) or split_names(environ.get("AWS_REGION")),
         reason=release_reason(release) if release else str(event.get("reason", "scheduled")),
         retention_days=int(environ.get("RETENTION_DAYS", "35")),
         release_retention_days=int(environ.get("RELEASE_RETENTION_DAYS", "90")),
-        buckets=_split(environ.get("RPO_BUCKETS")),
+        buckets=split_names(environ.get("RPO_BUCKETS")),
         summary_bucket=environ.get("SUMMARY_BUCKET") or None,
         summary_prefix=environ.get("SUMMARY_PREFIX", "dr/backups/"),
         alarm_topic_arn=environ.get("ALERT_TOPIC_ARN") or None,

@@ -1,6 +1,8 @@
 """``drctl``: the operator CLI over the same plain functions the Lambdas use.
 
-Each command module registers its commands on ``app``; ``main`` imports them all. With ``--json`` a
+Every command's Typer function lives in this package, one module per service (``s3``, ``dynamodb``, ``drills``),
+over plain functions that import without typer or rich. Each module registers its commands on ``app``; ``main``
+imports them all. With ``--json`` a
 command prints exactly one JSON object on stdout; progress and logs go to stderr.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -28,12 +30,11 @@ EXIT_FAILED = 1  # the operation ran but some work failed or a check did not pas
 EXIT_USAGE = 2  # bad arguments or input (typer also uses 2 for usage errors)
 EXIT_AWS = 3  # AWS refused or could not be reached
 
+# In the order ``drctl --help`` lists their commands.
 COMMAND_MODULES: tuple[str, ...] = (
-    "handlers.ops_cli",
-    "handlers.restore_cli",
-    "handlers.mfa_delete",
-    "handlers.drill",
-    "handlers.table_drill",
+    "handlers.cli.dynamodb",
+    "handlers.cli.s3",
+    "handlers.cli.drills",
 )
 
 
@@ -63,3 +64,13 @@ def load_commands() -> typer.Typer:
 
 def main() -> None:
     load_commands()()
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+RegionOption = Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table or primary bucket.")]
+
+
+def aws_failure(error: Exception, as_json: bool) -> None:
+    fail(f"AWS request failed: {error}", EXIT_AWS, as_json=as_json)

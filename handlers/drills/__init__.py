@@ -1,0 +1,1 @@
+"""Recovery drills for buckets and tables, and the rule both use to judge them."""

@@ -1,0 +1,1 @@
+"""DynamoDB recovery runtime: table restore, on-demand backups and pruning."""
