@@ -89,12 +89,10 @@ def link_problem(root: Path, path: str, symbol: str, case: str | None) -> str | 
         found = dict(_names_in(scope)).get(part)
         if found is None:
             return f"{path}::{symbol}: {'.'.join(symbol.split('.')[: depth + 1])} is not defined there"
-        if isinstance(found, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            scope = found.body
-        else:
-            scope = []
+        scope = found.body if isinstance(found, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) else []
     if case is not None:
-        literals = {n.value for n in ast.walk(_module(file)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        nodes = ast.walk(_module(file))
+        literals = {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         if case not in literals:
             return f"{path}::{symbol}[{case}]: no case {case!r} in {path}"
     return None
@@ -149,23 +147,42 @@ def test_the_table_covers_config_rules_and_policies() -> None:
     assert len(rows) >= len(catalog_names()) + len(config_only)
 
 
-PLANTED = f"""
-# Contracts
+def _table(*rows: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---|---|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
-{SECTION}
 
-| rule | decided | built | enforced | proved |
-|---|---|---|---|---|
-| lock days | `components/tiers.py::TIERS` | `components/buckets.py::TieredBucket._regional_bucket` | — config only | `tests/components/test_config_models.py::test_lock_days_may_only_tighten_the_tier` |
-| a renamed method | `components/tiers.py::TierProfile.objective` | `components/buckets.py::TieredBucket._lifecycles` | `aws-s3-bucket-versioning-enabled` `policies/dr_guardrails/s3.py::versioning_problems` | `tests/components/test_config_validation.py::test_malformed_config_fails_before_any_resource[no-such-case]` |
-| a moved file | `components/settings.py::parse` |  | `aws-s3-bucket-made-up` `policies/dr_guardrails/s3.py::check_made_up` | — none yet |
-
-## Next section
-
-| rule | decided | built | enforced | proved |
-|---|---|---|---|---|
-| outside the section | `nowhere.py::nothing` | — | — | — |
-"""
+PLANTED = "\n\n".join(
+    [
+        "# Contracts",
+        SECTION,
+        _table(
+            (
+                "lock days",
+                "`components/tiers.py::TIERS`",
+                "`components/buckets.py::TieredBucket._regional_bucket`",
+                "— config only",
+                "`tests/components/test_config_models.py::test_lock_days_may_only_tighten_the_tier`",
+            ),
+            (
+                "a renamed method and a case that is not there",
+                "`components/tiers.py::TierProfile.objective`",
+                "`components/buckets.py::TieredBucket._lifecycles`",
+                "`aws-s3-bucket-versioning-enabled` `policies/dr_guardrails/s3.py::versioning_problems`",
+                "`tests/components/test_config_validation.py::test_malformed_config_fails_before_any_resource[no-such-case]`",
+            ),
+            (
+                "a moved file, an empty cell, a made-up policy",
+                "`components/settings.py::parse`",
+                "",
+                "`aws-s3-bucket-made-up` `policies/dr_guardrails/s3.py::check_made_up`",
+                "— none yet",
+            ),
+        ),
+        "## Next section",
+        _table(("outside the section", "`nowhere.py::nothing`", "—", "—", "—")),
+    ]
+)
 
 
 def test_planted_defects_are_each_reported() -> None:
