@@ -75,6 +75,12 @@ def test_protected_prefixes_on_tier_2_is_rejected_not_ignored() -> None:
     assert problems_of(config) == ["buckets[2].protectedPrefixes: tier 2 has no delete auto-restore"]
 
 
+@pytest.mark.parametrize(("index", "tier"), [(2, 2), (4, 3)])
+def test_auto_restore_on_tier_2_or_3_is_rejected_not_ignored(index: int, tier: int) -> None:
+    config = mutated(set_(("buckets", index, "autoRestore"), True))
+    assert problems_of(config) == [f"buckets[{index}].autoRestore: tier {tier} has no delete auto-restore"]
+
+
 @pytest.mark.parametrize("prefix", ["*", "masters/*", "take?/", "[ab]/"])
 def test_glob_characters_in_a_prefix_are_rejected(prefix: str) -> None:
     config = mutated(set_(("buckets", 0, "protectedPrefixes"), ["releases/", prefix]))
