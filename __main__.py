@@ -1,7 +1,5 @@
 """Disaster recovery as code: settings, then providers, then components, then exports."""
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_aws as aws
 
@@ -16,8 +14,7 @@ settings = dr_settings.load(pulumi.get_project())
 primary = aws.Provider("primary", region=settings.primary_region)
 recovery = aws.Provider("recovery", region=settings.recovery_region)
 
-# Components.
-# An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
+# Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
 alerts = AlertTopic(
     "dr-alerts",
     AlertTopicArgs(
@@ -29,7 +26,7 @@ alerts = AlertTopic(
 
 
 def tiered_bucket(
-    spec: dr_settings.BucketSpec, batch_reports_bucket: str | None = None, key_users: Sequence[KeyUser] = ()
+    spec: dr_settings.BucketSpec, reports: str | None = None, users: tuple[KeyUser, ...] = ()
 ) -> TieredBucket:
     args = TieredBucketArgs(
         spec=spec,
@@ -38,25 +35,22 @@ def tiered_bucket(
         recovery_region=settings.recovery_region,
         recovery_provider=recovery,
         alert_topic_arns=alerts.topic_arns,
-        batch_reports_bucket=batch_reports_bucket,
-        key_users=key_users,
+        batch_reports_bucket=reports,
+        key_users=users,
     )
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
-# S3 Batch Operations manifests and reports for restores too large for one machine; last, because its key policy
-# names every bucket's Batch restore role.
+# S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
 batch_reports = tiered_bucket(
-    settings.batch_reports,
-    key_users=[user for bucket in buckets.values() if (user := bucket.batch_reports_key_user)],
+    settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
 )
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("recoveryRegion", settings.recovery_region)
-pulumi.export("alertTopicArn", alerts.topic_arns[settings.primary_region])
-pulumi.export("alertTopicArns", alerts.topic_arns)  # by Region
+pulumi.export("alertTopicArns", alerts.topic_arns)  # Region -> topic (alarms notify their own Region's)
 pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
 pulumi.export(
     "buckets",
