@@ -353,7 +353,10 @@ def test_bucket_rpo_age_is_read_and_published_in_the_replicas_region(mock_aws: N
     assert (replicated["alarm_threshold_seconds"], replicated["rpo_met"], replicated["alarm"]) == (900, True, None)
     dims = {"ResourceType": "S3Bucket", "Resource": "audio-primary", "Region": "us-east-1"}
     assert _metric_maximum(replica_region, dims, now) == 42.0
-    assert source_region.list_metrics(Namespace=NAMESPACE)["Metrics"] == [], "published beside the replica only"
+    in_source_region = source_region.list_metrics(
+        Namespace=NAMESPACE, Dimensions=[{"Name": "ResourceType", "Value": "S3Bucket"}]
+    )
+    assert in_source_region["Metrics"] == [], "a bucket's age is published beside its replica only"
     assert scratch == {
         "bucket": "scratch",
         "region": "us-east-1",
