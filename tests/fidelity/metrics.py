@@ -33,9 +33,7 @@ class MetricRow:
 METRICS: tuple[MetricRow, ...] = (
     # S3 User Guide, "Using S3 Replication metrics": table column "Which Region is this metric published in?".
     MetricRow("AWS/S3", "ReplicationLatency", "destination", (S3_REPLICATION_DIMENSIONS,), S3_REPLICATION_METRICS),
-    MetricRow(
-        "AWS/S3", "BytesPendingReplication", "destination", (S3_REPLICATION_DIMENSIONS,), S3_REPLICATION_METRICS
-    ),
+    MetricRow("AWS/S3", "BytesPendingReplication", "destination", (S3_REPLICATION_DIMENSIONS,), S3_REPLICATION_METRICS),
     MetricRow(
         "AWS/S3", "OperationsPendingReplication", "destination", (S3_REPLICATION_DIMENSIONS,), S3_REPLICATION_METRICS
     ),
