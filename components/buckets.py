@@ -756,7 +756,7 @@ def bucket_policy_statements(bucket_arn: str, key_arn: pulumi.Input[str], profil
     The upload rules deny exactly ``s3:PutObject`` (never ``s3:*``, which would also stop replication writes):
     an object under another key, or under the AWS-managed ``aws/s3`` key, would fail to replicate, because the
     replication role may only use the bucket's key. A request without encryption headers still gets the bucket
-    default (``...IfExists``). Clients that name a key must name it by ARN."""
+    default (each rule first requires its header to be present). Clients that name a key must name it by ARN."""
     objects = f"{bucket_arn}/*"
     statements: list[dict[str, Any]] = [
         {
@@ -773,7 +773,10 @@ def bucket_policy_statements(bucket_arn: str, key_arn: pulumi.Input[str], profil
             "Principal": "*",
             "Action": "s3:PutObject",
             "Resource": objects,
-            "Condition": {"StringNotEqualsIfExists": {SSE_KMS_KEY_HEADER: key_arn}},
+            # Present and different. Not "StringNotEqualsIfExists": an ...IfExists condition is true when the key is
+            # absent (IAM User Guide, "Condition operators", ...IfExists), so that Deny would refuse every upload
+            # that relies on the bucket default.
+            "Condition": {"StringNotEquals": {SSE_KMS_KEY_HEADER: key_arn}, "Null": {SSE_KMS_KEY_HEADER: "false"}},
         },
         {
             # aws:kms with no key id means the AWS-managed aws/s3 key.
@@ -793,7 +796,7 @@ def bucket_policy_statements(bucket_arn: str, key_arn: pulumi.Input[str], profil
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": objects,
-                "Condition": {"StringNotEqualsIfExists": {SSE_HEADER: "aws:kms"}},
+                "Condition": {"StringNotEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_HEADER: "false"}},
             }
         )
     return statements

@@ -184,7 +184,8 @@ def test_tier1_buckets_in_both_regions_with_full_protection(prod: Run, name: str
         assert key.urn in policy.property_dependencies["policy"], "the key-id condition names this bucket's key"
         # At a first preview only the new key's ARN is unknown; the other statements stay checkable.
         assert statements["DenyOtherKmsKeys"]["Condition"] == {
-            "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": UNKNOWN}
+            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": UNKNOWN},
+            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
         }
 
 

@@ -138,36 +138,52 @@ def _one_of(values: Callable[[], frozenset[Any]]) -> Validator:
     return lambda value: value in values()
 
 
+def _model(service: str, shape: str) -> Validator:
+    """Values of an enum shape in botocore's model of the API the provider calls."""
+    return _one_of(lambda: _botocore_enum(service, shape))
+
+
 def _cited(name: str) -> Validator:
     return lambda value: value in CITED_VALUES[name][0]
 
 
 ENUM_INPUTS: tuple[tuple[str, str, Validator, str], ...] = (
     # (type, property path, validator, where the allowed values come from)
-    (ALARM, "comparisonOperator", _one_of(lambda: _botocore_enum("cloudwatch", "ComparisonOperator")), "botocore"),
-    (ALARM, "statistic", _one_of(lambda: _botocore_enum("cloudwatch", "Statistic")), "botocore"),
+    (ALARM, "comparisonOperator", _model("cloudwatch", "ComparisonOperator"), "botocore"),
+    (ALARM, "statistic", _model("cloudwatch", "Statistic"), "botocore"),
     (ALARM, "treatMissingData", _cited("treatMissingData"), CITED_VALUES["treatMissingData"][1]),
-    (FUNCTION, "runtime", _one_of(lambda: _botocore_enum("lambda", "Runtime")), "botocore"),
-    (FUNCTION, "architectures[]", _one_of(lambda: _botocore_enum("lambda", "Architecture")), "botocore"),
+    (FUNCTION, "runtime", _model("lambda", "Runtime"), "botocore"),
+    (FUNCTION, "architectures[]", _model("lambda", "Architecture"), "botocore"),
     (SUBSCRIPTION, "protocol", _cited("snsProtocol"), CITED_VALUES["snsProtocol"][1]),
+    # PutRetentionPolicy "retentionInDays" is a bare integer in botocore; the CloudFormation schema lists the values.
     (LOG_GROUP, "retentionInDays", _one_of(lambda: _cfn_enum("AWS::Logs::LogGroup", "RetentionInDays")), "cfn"),
     (EVENT_RULE, "scheduleExpression", lambda v: bool(RATE.match(v) or CRON.match(v)), "EventBridge schedules"),
-    (VERSIONING, "versioningConfiguration.status", _one_of(lambda: _botocore_enum("s3", "BucketVersioningStatus")), "botocore"),
-    (OBJECT_LOCK, "objectLockEnabled", _one_of(lambda: _botocore_enum("s3", "ObjectLockEnabled")), "botocore"),
-    (OBJECT_LOCK, "rule.defaultRetention.mode", _one_of(lambda: _botocore_enum("s3", "ObjectLockRetentionMode")), "botocore"),
-    (SSE, "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", _one_of(lambda: _botocore_enum("s3", "ServerSideEncryption")), "botocore"),
-    (OWNERSHIP, "rule.objectOwnership", _one_of(lambda: _botocore_enum("s3", "ObjectOwnership")), "botocore"),
-    (LIFECYCLE, "rules[].status", _one_of(lambda: _botocore_enum("s3", "ExpirationStatus")), "botocore"),
-    (LIFECYCLE, "rules[].transitions[].storageClass", _one_of(lambda: _botocore_enum("s3", "TransitionStorageClass")), "botocore"),
-    (LIFECYCLE, "rules[].noncurrentVersionTransitions[].storageClass", _one_of(lambda: _botocore_enum("s3", "TransitionStorageClass")), "botocore"),
-    (REPLICATION, "rules[].status", _one_of(lambda: _botocore_enum("s3", "ReplicationRuleStatus")), "botocore"),
-    (REPLICATION, "rules[].deleteMarkerReplication.status", _one_of(lambda: _botocore_enum("s3", "DeleteMarkerReplicationStatus")), "botocore"),
-    (REPLICATION, "rules[].sourceSelectionCriteria.sseKmsEncryptedObjects.status", _one_of(lambda: _botocore_enum("s3", "SseKmsEncryptedObjectsStatus")), "botocore"),
-    (REPLICATION, "rules[].destination.storageClass", _one_of(lambda: _botocore_enum("s3", "StorageClass")), "botocore"),
-    (REPLICATION, "rules[].destination.replicationTime.status", _one_of(lambda: _botocore_enum("s3", "ReplicationTimeStatus")), "botocore"),
-    (REPLICATION, "rules[].destination.metrics.status", _one_of(lambda: _botocore_enum("s3", "MetricsStatus")), "botocore"),
+    (VERSIONING, "versioningConfiguration.status", _model("s3", "BucketVersioningStatus"), "botocore"),
+    (OBJECT_LOCK, "objectLockEnabled", _model("s3", "ObjectLockEnabled"), "botocore"),
+    (OBJECT_LOCK, "rule.defaultRetention.mode", _model("s3", "ObjectLockRetentionMode"), "botocore"),
+    (SSE, "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", _model("s3", "ServerSideEncryption"), "botocore"),
+    (OWNERSHIP, "rule.objectOwnership", _model("s3", "ObjectOwnership"), "botocore"),
+    (LIFECYCLE, "rules[].status", _model("s3", "ExpirationStatus"), "botocore"),
+    (LIFECYCLE, "rules[].transitions[].storageClass", _model("s3", "TransitionStorageClass"), "botocore"),
+    (
+        LIFECYCLE,
+        "rules[].noncurrentVersionTransitions[].storageClass",
+        _model("s3", "TransitionStorageClass"),
+        "botocore",
+    ),
+    (REPLICATION, "rules[].status", _model("s3", "ReplicationRuleStatus"), "botocore"),
+    (REPLICATION, "rules[].deleteMarkerReplication.status", _model("s3", "DeleteMarkerReplicationStatus"), "botocore"),
+    (
+        REPLICATION,
+        "rules[].sourceSelectionCriteria.sseKmsEncryptedObjects.status",
+        _model("s3", "SseKmsEncryptedObjectsStatus"),
+        "botocore",
+    ),
+    (REPLICATION, "rules[].destination.storageClass", _model("s3", "StorageClass"), "botocore"),
+    (REPLICATION, "rules[].destination.replicationTime.status", _model("s3", "ReplicationTimeStatus"), "botocore"),
+    (REPLICATION, "rules[].destination.metrics.status", _model("s3", "MetricsStatus"), "botocore"),
     (PERMISSION, "action", lambda v: str(v).lower() in _iam_actions(), "IAM definition"),
-)  # fmt: skip
+)
 
 
 def check_enum_inputs(run: Run) -> list[Finding]:
@@ -410,7 +426,8 @@ def check_alarm_metrics(run: Run) -> list[Finding]:
                         "metric",
                         _where(alarm),
                         "region",
-                        f"{metric} is published in {expected} ({known.region_rule}), the alarm is in {region} ({known.source})",
+                        f"{metric} is published in {expected} ({known.region_rule}), the alarm is in {region} "
+                        f"({known.source})",
                     )
                 )
     return findings
@@ -440,7 +457,7 @@ class Declared:
 
 
 def _declared(run: Run) -> Declared:
-    from tests.fidelity.stack_runs import _arn  # noqa: PLC0415
+    from tests.fidelity.stack_runs import _arn
 
     topics = {
         _arn("sns", str(t.inputs["region"]), str(t.inputs["name"])): str(t.inputs["region"]) for t in run.of_type(TOPIC)
@@ -524,9 +541,13 @@ def check_references(run: Run) -> list[Finding]:
         elif registration.type == FUNCTION:
             variables = (registration.inputs.get("environment") or {}).get("variables") or {}
             for key, value in variables.items():
-                if key.endswith("_ARN") and value not in ("", UNKNOWN):
-                    if problem := _arn_problem(str(value), declared, region):
-                        findings.append(Finding("reference", where, f"environment.variables.{key}", problem))
+                problem = (
+                    _arn_problem(str(value), declared, region)
+                    if key.endswith("_ARN") and value not in ("", UNKNOWN)
+                    else None
+                )
+                if problem:
+                    findings.append(Finding("reference", where, f"environment.variables.{key}", problem))
                 if key.endswith("_BUCKETS") or key.endswith("_BUCKET"):
                     for bucket in filter(None, str(value).split(",")):
                         if bucket not in declared.buckets:
@@ -547,10 +568,10 @@ def check_references(run: Run) -> list[Finding]:
                 document = json.loads(document)
             for label, arn in _arns_in(document):
                 # IAM is global, so an IAM statement may name other Regions' resources.
-                user = region if registration.type != ROLE_POLICY else None
-                if "Principal" in label or "Resource" in label:
-                    if problem := _arn_problem(arn, declared, user if "Resource" in label else None):
-                        findings.append(Finding("reference", _where(registration), f"policy.{label}", problem))
+                user = region if registration.type != ROLE_POLICY and "Resource" in label else None
+                named = "Principal" in label or "Resource" in label
+                if named and (problem := _arn_problem(arn, declared, user)):
+                    findings.append(Finding("reference", _where(registration), f"policy.{label}", problem))
             if registration.type == KEY_POLICY:
                 for key in _linked(registration, "keyId", run, {KEY}) or []:
                     if declared.keys[key.urn] != region:
@@ -570,7 +591,8 @@ def check_references(run: Run) -> list[Finding]:
                             "reference",
                             where,
                             "lambdaFunctions",
-                            f"function {function.name} is in {declared.functions[function.urn]}, the bucket in {region}",
+                            f"function {function.name} is in {declared.functions[function.urn]}, "
+                            f"the bucket in {region}",
                         )
                     )
         elif registration.type == SSE:
