@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
-from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
+from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
@@ -14,39 +14,43 @@ settings = dr_settings.load(pulumi.get_project())
 primary = aws.Provider("primary", region=settings.primary_region)
 recovery = aws.Provider("recovery", region=settings.recovery_region)
 
-# Components.
+# Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
 alerts = AlertTopic(
     "dr-alerts",
     AlertTopicArgs(
         topic_name=f"{settings.name_prefix}-dr-alerts",
         email=settings.alert_email,
-        region=settings.primary_region,
-        provider=primary,
+        providers={settings.primary_region: primary, settings.recovery_region: recovery},
     ),
 )
 
 
-def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None = None) -> TieredBucket:
+def tiered_bucket(
+    spec: dr_settings.BucketSpec, reports: str | None = None, users: tuple[KeyUser, ...] = ()
+) -> TieredBucket:
     args = TieredBucketArgs(
         spec=spec,
         primary_region=settings.primary_region,
         primary_provider=primary,
         recovery_region=settings.recovery_region,
         recovery_provider=recovery,
-        alert_topic_arn=alerts.topic_arn,
-        batch_reports_bucket=batch_reports_bucket,
+        alert_topic_arns=alerts.topic_arns,
+        batch_reports_bucket=reports,
+        key_users=users,
     )
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
-# S3 Batch Operations manifests and reports for restores too large for one machine.
-batch_reports = tiered_bucket(settings.batch_reports)
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
+# S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
+batch_reports = tiered_bucket(
+    settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
+)
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("recoveryRegion", settings.recovery_region)
-pulumi.export("alertTopicArn", alerts.topic_arn)
+pulumi.export("alertTopicArns", alerts.topic_arns)  # Region -> topic (alarms notify their own Region's)
 pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
 pulumi.export(
     "buckets",

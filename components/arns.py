@@ -48,11 +48,6 @@ def bucket_arn(name: str, region: str) -> str:
     return f"arn:{partition(region)}:s3:::{name}"
 
 
-def kms_keys_in(region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Every key in the account and region; statements narrow it with a ``kms:ResourceAliases`` condition."""
-    return pulumi.Output.concat("arn:", partition(region), ":kms:", region, ":", account, ":key/*")
-
-
 def sns_topic_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat("arn:", partition(region), ":sns:", region, ":", account, ":", name)
 
@@ -62,17 +57,19 @@ def log_group_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.
 
 
 def key_alias(bucket_name: str) -> str:
+    """A name for people and the console; no permission depends on it (alias changes take minutes to apply)."""
     return f"alias/dr/{bucket_name}"
 
 
-def key_statement(
-    sid: str, actions: list[str], bucket_name: str, region: str, account: pulumi.Input[str]
-) -> dict[str, object]:
-    """Allow ``actions`` on exactly the bucket's key, named through its alias so the ARN is known at preview."""
-    return {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": kms_keys_in(region, account),
-        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias(bucket_name)}},
-    }
+# IAM role names are at most 64 characters (IAM API Reference, CreateRole, RoleName).
+ROLE_NAME_MAX = 64
+
+
+def role_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A role's ARN from its explicit name. IAM is global; ``region`` only picks the partition.
+
+    Key policies grant by this ARN (components/buckets.py), so no grant waits on alias propagation and every
+    document stays known at preview."""
+    if len(name) > ROLE_NAME_MAX:
+        raise ValueError(f"IAM role name {name!r} is longer than {ROLE_NAME_MAX} characters")
+    return pulumi.Output.concat("arn:", partition(region), ":iam::", account, ":role/", name)

@@ -10,14 +10,17 @@ Tiers 2 and 3 (``Tier2Bucket``, ``Tier3Bucket``) are single-region buckets with 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components import arns, tags
+from components.alerting import topic_in
 from components.config import BucketSpec
 from components.iam import assume_role_policy, role_policy
 from components.recovery_function import (
@@ -28,8 +31,16 @@ from components.recovery_function import (
     Schedule,
     publish_metrics_statement,
 )
-from components.tiers import TierProfile
-from handlers.runtime_names import BATCH_SERVICE_PRINCIPAL, batch_report_prefix
+from components.tiers import FailureMode, TierProfile
+from handlers.runtime_names import (
+    BATCH_SERVICE_PRINCIPAL,
+    RECOVERY_METRICS_NAMESPACE,
+    RPO_AGE_METRIC,
+    RPO_ALARM_PERIOD_SECONDS,
+    batch_report_prefix,
+    rpo_alarm_name,
+    rpo_dimensions,
+)
 
 RTC_THRESHOLD_MINUTES = 15
 # A restore copy: read any version and its tags, write it back as the new current version (handlers/s3/restore.py).
@@ -45,6 +56,22 @@ REPLICATION_RULE_ID = "all-objects"
 AUDIT_SCHEDULE = "rate(1 hour)"
 # Within the RPO-age alarm's one-hour period (handlers/rpo_age.py), so a healthy bucket never breaches it.
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
+# What the bucket policy's encryption conditions read (S3 User Guide, "Requiring server-side encryption with AWS
+# KMS keys (SSE-KMS)" and the S3 condition-key table in the Service Authorization Reference).
+SSE_HEADER = "s3:x-amz-server-side-encryption"
+SSE_KMS_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+KMS_ENCRYPTION_TYPES = ["aws:kms", "aws:kms:dsse"]
+
+
+@dataclass(frozen=True)
+class KeyUser:
+    """A role that a bucket key's policy grants ``actions`` to, by the role's ARN: no grant goes through an alias,
+    whose changes AWS documents can take up to five minutes to affect authorization."""
+
+    sid: str  # the key-policy statement's Sid (letters and digits)
+    role_arn: pulumi.Input[str]  # from the role's explicit name (arns.role_arn): known at preview
+    role: pulumi.Resource  # KMS rejects a key policy naming a principal that does not exist yet: wait for it
+    actions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -52,12 +79,15 @@ class TieredBucketArgs:
     spec: BucketSpec
     primary_region: str
     primary_provider: aws.Provider
-    alert_topic_arn: pulumi.Input[str]
+    # Region -> that Region's alert topic (AlertTopic.topic_arns): an alarm notifies the topic in its own Region.
+    alert_topic_arns: Mapping[str, pulumi.Input[str]]
     recovery_region: str | None = None
     recovery_provider: aws.Provider | None = None
     handlers_dir: Path = HANDLERS_DIR
     # The stack's bucket for S3 Batch Operations manifests and reports; with it, the bucket gets a Batch restore role.
     batch_reports_bucket: str | None = None
+    # Roles of other components that use this bucket's primary key (the Batch restore roles, on the reports bucket).
+    key_users: Sequence[KeyUser] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +114,8 @@ class TieredBucket(pulumi.ComponentResource):
     replica_bucket_arn: pulumi.Output[str | None]
     replica_region: pulumi.Output[str | None]
     batch_restore_role_arn: pulumi.Output[str | None]
+    # The Batch restore role as a user of the reports bucket's key (TieredBucketArgs.key_users of that bucket).
+    batch_reports_key_user: KeyUser | None
 
     def __init__(self, name: str, args: TieredBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -97,6 +129,8 @@ class TieredBucket(pulumi.ComponentResource):
         self._account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.primary_provider)
         ).account_id
+        # Who may use each bucket key, filled as the roles are created; the key policies are written last.
+        self._key_users: dict[str, list[KeyUser]] = {"primary": list(args.key_users), "replica": []}
 
         primary = self._regional_bucket(
             "primary", spec.primary_bucket_name, args.primary_region, args.primary_provider, profile
@@ -113,10 +147,13 @@ class TieredBucket(pulumi.ComponentResource):
             self._replication(primary, replica)
             self._auto_restore(primary)
             self._scheduled_audit(primary, replica)
-            self._scheduled_rpo_age(primary)
+            self._scheduled_rpo_age(primary, replica)
         else:
             self._lifecycle(primary, profile)
         batch_role = self._batch_restore_role(primary, args.batch_reports_bucket) if args.batch_reports_bucket else None
+        for regional in (primary, replica):
+            if regional is not None:
+                self._key_policy(regional)
 
         self.primary_bucket_name = pulumi.Output.from_input(primary.name)
         self.primary_bucket_arn = pulumi.Output.from_input(primary.arn)
@@ -124,7 +161,19 @@ class TieredBucket(pulumi.ComponentResource):
         self.replica_bucket_name = pulumi.Output.from_input(replica.name if replica else None)
         self.replica_bucket_arn = pulumi.Output.from_input(replica.arn if replica else None)
         self.replica_region = pulumi.Output.from_input(replica.region if replica else None)
-        self.batch_restore_role_arn = batch_role.arn if batch_role else pulumi.Output.from_input(None)
+        self.batch_reports_key_user = (
+            KeyUser(
+                sid=_sid(f"batch restore {spec.name}"),
+                role_arn=self._role_arn("batch-restore"),
+                role=batch_role,
+                actions=("kms:Decrypt", "kms:GenerateDataKey"),
+            )
+            if batch_role
+            else None
+        )
+        self.batch_restore_role_arn = (
+            pulumi.Output.from_input(self._role_arn("batch-restore")) if batch_role else pulumi.Output.from_input(None)
+        )
         self.register_outputs(
             {
                 "primary_bucket_name": self.primary_bucket_name,
@@ -139,6 +188,50 @@ class TieredBucket(pulumi.ComponentResource):
 
     def _child(self, provider: aws.Provider, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=provider, **extra)
+
+    def _role_name(self, purpose: str) -> str:
+        """Roles get explicit names, so their ARNs are known at preview and key policies can name them."""
+        return f"{self._args.spec.qualified_name}-{purpose}"
+
+    def _role_arn(self, purpose: str) -> pulumi.Output[str]:
+        return arns.role_arn(self._role_name(purpose), self._args.primary_region, self._account)
+
+    def _grant_key(
+        self, target: _RegionalBucket, sid: str, role_arn: pulumi.Input[str], role: pulumi.Resource, *actions: str
+    ) -> None:
+        self._key_users[target.role].append(KeyUser(_sid(sid), role_arn, role, tuple(actions)))
+
+    def _key_policy(self, target: _RegionalBucket) -> None:
+        """The key's policy: the account may delegate through IAM (the default key policy), and each DR role that
+        uses the key is granted its actions by ARN. Written after every role it names exists."""
+        users = self._key_users[target.role]
+        root = pulumi.Output.concat("arn:", arns.partition(target.region), ":iam::", self._account, ":root")
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "EnableIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            *(
+                {
+                    "Sid": user.sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": user.role_arn},
+                    "Action": list(user.actions),
+                    "Resource": "*",  # in a key policy, "*" is this key
+                }
+                for user in users
+            ),
+        ]
+        aws.kms.KeyPolicy(
+            f"{self._name}-{target.role}-key-policy",
+            key_id=target.key.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            region=target.region,
+            opts=self._child(target.provider, depends_on=[user.role for user in users]),
+        )
 
     def _regional_bucket(
         self, role: str, bucket_name: str, region: str, provider: aws.Provider, profile: TierProfile
@@ -232,21 +325,8 @@ class TieredBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{n}-tls-only",
             bucket=bucket.id,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [arn, f"{arn}/*"],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
-                }
-            ),
+            # A structured document in AWS's own JSON names: at a first preview only the key ARN is unknown.
+            policy=cast(Any, {"Version": "2012-10-17", "Statement": bucket_policy_statements(arn, key.arn, profile)}),
             region=region,
             # S3 rejects a bucket policy while the public access block is being changed.
             opts=self._child(provider, depends_on=[public_access_block]),
@@ -303,6 +383,7 @@ class TieredBucket(pulumi.ComponentResource):
         provider, region = self._args.primary_provider, primary.region
         role = aws.iam.Role(
             n,
+            name=self._role_name("batch-restore"),
             # The trust policy AWS documents for Batch Operations; it states no source-account condition.
             assume_role_policy=assume_role_policy(BATCH_SERVICE_PRINCIPAL),
             description=f"S3 Batch Operations restores of {primary.name}",
@@ -321,9 +402,6 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": COPY_VERSION_BACK_ACTIONS,
                     "Resource": f"{primary.arn}/*",
                 },
-                arns.key_statement(
-                    "UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], primary.name, region, self._account
-                ),
                 {
                     "Sid": "ReadManifestWriteReport",
                     "Effect": "Allow",
@@ -331,11 +409,12 @@ class TieredBucket(pulumi.ComponentResource):
                     "Resource": f"{reports}/{batch_report_prefix(primary.name)}/*",
                 },
                 {"Sid": "LocateReports", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": reports},
-                arns.key_statement(
-                    "UseReportsKey", ["kms:Decrypt", "kms:GenerateDataKey"], reports_bucket, region, self._account
-                ),
             ],
             self._child(provider),
+        )
+        # The reports bucket's key grants this role through TieredBucketArgs.key_users (see __main__.py).
+        self._grant_key(
+            primary, "batch restore", self._role_arn("batch-restore"), role, "kms:Decrypt", "kms:GenerateDataKey"
         )
         return role
 
@@ -345,12 +424,13 @@ class TieredBucket(pulumi.ComponentResource):
         role_name = f"{self._name}-replication"
         role = aws.iam.Role(
             role_name,
+            name=self._role_name("replication"),
             assume_role_policy=assume_role_policy("s3.amazonaws.com"),
             description=f"S3 replication {primary.name} -> {replica.name}",
             tags={**self._tags, tags.IAM_ROLE: "replication"},
             opts=self._child(provider),
         )
-        role_policy(
+        policy = role_policy(
             role_name,
             role,
             [
@@ -379,17 +459,12 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
                     "Resource": f"{replica.arn}/*",
                 },
-                arns.key_statement("DecryptSource", ["kms:Decrypt"], primary.name, primary.region, self._account),
-                arns.key_statement(
-                    "EncryptReplica",
-                    ["kms:Encrypt", "kms:GenerateDataKey"],
-                    replica.name,
-                    replica.region,
-                    self._account,
-                ),
             ],
             self._child(provider),
         )
+        role_arn = self._role_arn("replication")
+        self._grant_key(primary, "replication decrypt source", role_arn, role, "kms:Decrypt")
+        self._grant_key(replica, "replication encrypt replica", role_arn, role, "kms:Encrypt", "kms:GenerateDataKey")
         aws.s3.BucketReplicationConfig(
             f"{self._name}-replication",
             bucket=primary.bucket.id,
@@ -415,21 +490,25 @@ class TieredBucket(pulumi.ComponentResource):
                 }
             ],
             region=primary.region,
-            # S3 requires versioning on both buckets before replication is configured.
-            opts=self._child(provider, depends_on=[primary.versioning, replica.versioning]),
+            # S3 requires versioning on both buckets before replication is configured, and the role's policy
+            # in place before the first object replicates (else it fails and stays FAILED).
+            opts=self._child(provider, depends_on=[primary.versioning, replica.versioning, policy]),
         )
         dimensions = {
             "SourceBucket": primary.name,
             "DestinationBucket": replica.name,
             "RuleId": REPLICATION_RULE_ID,
         }
-        for alarm, metric, statistic, threshold, description in (
+        # Each alarm lives where S3 publishes its metric (S3 User Guide, "Using S3 Replication metrics", column
+        # "Which Region is this metric published in?"): latency in the destination Region, failures in the source.
+        for alarm, metric, statistic, threshold, description, where in (
             (
                 "replication-latency",
                 "ReplicationLatency",
                 "Maximum",
                 RTC_THRESHOLD_MINUTES * 60,
                 f"Replication to {replica.name} is slower than the {RTC_THRESHOLD_MINUTES}-minute RTC threshold",
+                replica,
             ),
             (
                 "replication-failed",
@@ -437,8 +516,10 @@ class TieredBucket(pulumi.ComponentResource):
                 "Sum",
                 0,
                 f"Objects failed to replicate to {replica.name}",
+                primary,
             ),
         ):
+            topic = topic_in(self._args.alert_topic_arns, where.region, f"{self._name}-{alarm}")
             aws.cloudwatch.MetricAlarm(
                 f"{self._name}-{alarm}",
                 namespace="AWS/S3",
@@ -451,11 +532,11 @@ class TieredBucket(pulumi.ComponentResource):
                 threshold=threshold,
                 treat_missing_data="notBreaching",
                 alarm_description=description,
-                alarm_actions=[self._args.alert_topic_arn],
-                ok_actions=[self._args.alert_topic_arn],
-                region=primary.region,
+                alarm_actions=[topic],
+                ok_actions=[topic],
+                region=where.region,
                 tags=self._tags,
-                opts=self._child(provider),
+                opts=self._child(where.provider),
             )
 
     def _recovery_function(
@@ -468,9 +549,13 @@ class TieredBucket(pulumi.ComponentResource):
         *,
         schedule_expression: str | None = None,
         trigger: EventTrigger | None = None,
+        where: _RegionalBucket | None = None,
     ) -> RecoveryFunction:
-        """A runtime Lambda in the primary region, for this bucket (components/recovery_function.py)."""
-        spec, region = self._args.spec, self._args.primary_region
+        """A runtime Lambda for this bucket (components/recovery_function.py), in ``where``'s Region (default: the
+        primary's)."""
+        spec = self._args.spec
+        region = where.region if where else self._args.primary_region
+        provider = where.provider if where else self._args.primary_provider
         schedule = (
             Schedule(schedule_expression, f"{purpose} of {spec.primary_bucket_name}") if schedule_expression else None
         )
@@ -481,7 +566,7 @@ class TieredBucket(pulumi.ComponentResource):
                 function_name=f"{spec.qualified_name}-{function_suffix}",
                 handler=handler,
                 region=region,
-                provider=self._args.primary_provider,
+                provider=provider,
                 account_id=self._account,
                 description=f"{purpose} for {spec.primary_bucket_name}",
                 statements=statements,
@@ -502,6 +587,7 @@ class TieredBucket(pulumi.ComponentResource):
         if not spec.protected_prefixes:
             return
         provider, region = self._args.primary_provider, primary.region
+        topic = topic_in(self._args.alert_topic_arns, region, f"{self._name}-auto-restore")
         # Copy-back only: the primary has MFA delete, so no version deletes are granted at all.
         function = self._recovery_function(
             "auto-restore",
@@ -527,20 +613,18 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": [*COPY_VERSION_BACK_ACTIONS, "s3:AbortMultipartUpload"],
                     "Resource": f"{primary.arn}/*",
                 },
-                arns.key_statement(
-                    "UseBucketKey", ["kms:Decrypt", "kms:GenerateDataKey"], primary.name, region, self._account
-                ),
-                {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": self._args.alert_topic_arn},
+                {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
             ],
             {
                 # A JSON list of literal prefixes (S3 keys may contain commas); "" is the whole bucket.
                 "PROTECTED_PREFIXES": json.dumps(list(spec.protected_prefixes)),
                 # The role grants no version deletes, so the Lambda always copies the version back.
                 "ALLOW_MARKER_REMOVAL": "false",
-                "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
+                "ALERT_TOPIC_ARN": topic,
             },
             trigger=EventTrigger(principal="s3.amazonaws.com", source_arn=primary.arn, source_account=self._account),
         )
+        self._grant_key(primary, "auto restore", function.role_arn, function.role, "kms:Decrypt", "kms:GenerateDataKey")
         aws.s3.BucketNotification(
             f"{self._name}-auto-restore-notification",
             bucket=primary.bucket.id,
@@ -560,7 +644,7 @@ class TieredBucket(pulumi.ComponentResource):
 
     def _scheduled_audit(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
         """The replication and integrity audit (handlers/s3/audit.py), hourly, publishing DR/Recovery metrics."""
-        self._recovery_function(
+        function = self._recovery_function(
             "replication-audit",
             "audit",
             "handlers.s3.audit.lambda_handler",
@@ -585,9 +669,6 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:GetObject"],
                     "Resource": [f"{primary.arn}/*", f"{replica.arn}/*"],
                 },
-                # HeadObject with ChecksumMode=ENABLED on an SSE-KMS object needs kms:Decrypt.
-                arns.key_statement("ChecksumsPrimary", ["kms:Decrypt"], primary.name, primary.region, self._account),
-                arns.key_statement("ChecksumsReplica", ["kms:Decrypt"], replica.name, replica.region, self._account),
                 publish_metrics_statement(),
             ],
             {
@@ -597,13 +678,15 @@ class TieredBucket(pulumi.ComponentResource):
             },
             schedule_expression=AUDIT_SCHEDULE,
         )
+        # HeadObject with ChecksumMode=ENABLED on an SSE-KMS object needs kms:Decrypt.
+        for regional in (primary, replica):
+            self._grant_key(regional, "audit checksums", function.role_arn, function.role, "kms:Decrypt")
 
-    def _scheduled_rpo_age(self, primary: _RegionalBucket) -> None:
-        """The RPO-age metric (handlers/rpo_age.py) for the primary, with its alarm at the declared regional RPO."""
-        region = primary.region
-        alarms = pulumi.Output.concat(
-            "arn:", arns.partition(region), ":cloudwatch:", region, ":", self._account, ":alarm:dr-rpo-age-*"
-        )
+    def _scheduled_rpo_age(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
+        """The RPO-age metric (handlers/rpo_age.py) for the primary, and its alarm at the declared regional RPO.
+
+        Both live in the replica's Region: S3 publishes ``ReplicationLatency`` there, and a signal about losing the
+        primary's Region must not live in it."""
         self._recovery_function(
             "rpo-age",
             "rpo-age",
@@ -615,6 +698,13 @@ class TieredBucket(pulumi.ComponentResource):
                     "Action": ["s3:GetBucketLocation", "s3:GetReplicationConfiguration", "s3:GetBucketTagging"],
                     "Resource": primary.arn,
                 },
+                # Where the replica is: that Region has the latency metric.
+                {
+                    "Sid": "LocateReplica",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketLocation"],
+                    "Resource": replica.arn,
+                },
                 {
                     "Sid": "ReadReplicationLatency",
                     "Effect": "Allow",
@@ -622,20 +712,94 @@ class TieredBucket(pulumi.ComponentResource):
                     "Resource": "*",  # metric reads have no resource ARN
                 },
                 publish_metrics_statement(),
-                {
-                    "Sid": "EnsureRpoAlarm",
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricAlarm"],
-                    "Resource": alarms,
-                },
             ],
-            {
-                "RPO_BUCKETS": primary.name,
-                "BACKUP_REGIONS": region,
-                "ALERT_TOPIC_ARN": self._args.alert_topic_arn,
-            },
+            {"RPO_BUCKETS": primary.name, "BACKUP_REGIONS": replica.region},
             schedule_expression=RPO_AGE_SCHEDULE,
+            where=replica,
         )
+        rpo_minutes = self._args.spec.objectives[FailureMode.REGIONAL].rpo_minutes
+        if rpo_minutes is None:
+            return
+        dimensions = rpo_dimensions("S3Bucket", primary.name, primary.region)
+        topic = topic_in(self._args.alert_topic_arns, replica.region, f"{self._name}-rpo-age")
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-rpo-age",
+            name=rpo_alarm_name(dimensions),
+            namespace=RECOVERY_METRICS_NAMESPACE,
+            metric_name=RPO_AGE_METRIC,
+            dimensions=dimensions,
+            statistic="Maximum",
+            period=RPO_ALARM_PERIOD_SECONDS,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=rpo_minutes * 60,
+            # A silent function is itself an RPO risk, and so is a lost primary Region.
+            treat_missing_data="breaching",
+            alarm_description=f"Newest replica of {primary.name} is older than its regional RPO ({rpo_minutes} min)",
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            region=replica.region,
+            tags=self._tags,
+            opts=self._child(replica.provider),
+        )
+
+
+def _sid(words: str) -> str:
+    """A policy statement id (letters and digits only) from words: "audit checksums" -> "AuditChecksums"."""
+    parts = re.split(r"[^A-Za-z0-9]+", words)
+    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+
+
+def bucket_policy_statements(bucket_arn: str, key_arn: pulumi.Input[str], profile: TierProfile) -> list[dict[str, Any]]:
+    """The bucket's one policy (S3 allows one per bucket): TLS only, and uploads under the bucket's own key.
+
+    The upload rules deny exactly ``s3:PutObject`` (never ``s3:*``, which would also stop replication writes):
+    an object under another key, or under the AWS-managed ``aws/s3`` key, would fail to replicate, because the
+    replication role may only use the bucket's key. A request without encryption headers still gets the bucket
+    default (each rule first requires its header to be present). Clients that name a key must name it by ARN."""
+    objects = f"{bucket_arn}/*"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, objects],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyOtherKmsKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            # Present and different. Not "StringNotEqualsIfExists": an ...IfExists condition is true when the key is
+            # absent (IAM User Guide, "Condition operators", ...IfExists), so that Deny would refuse every upload
+            # that relies on the bucket default.
+            "Condition": {"StringNotEquals": {SSE_KMS_KEY_HEADER: key_arn}, "Null": {SSE_KMS_KEY_HEADER: "false"}},
+        },
+        {
+            # aws:kms with no key id means the AWS-managed aws/s3 key.
+            "Sid": "DenyKmsWithoutKeyId",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringEquals": {SSE_HEADER: KMS_ENCRYPTION_TYPES}, "Null": {SSE_KMS_KEY_HEADER: "true"}},
+        },
+    ]
+    if profile.kms_only_uploads:
+        statements.append(
+            {
+                "Sid": "DenyOtherEncryptionTypes",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": objects,
+                "Condition": {"StringNotEquals": {SSE_HEADER: "aws:kms"}, "Null": {SSE_HEADER: "false"}},
+            }
+        )
+    return statements
 
 
 class Tier1Bucket(TieredBucket):

@@ -16,10 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, iam, tags
+from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 LAMBDA_RUNTIME = "python3.12"
-METRICS_NAMESPACE = "DR/Recovery"  # docs/contract.md: runtime names
+METRICS_NAMESPACE = RECOVERY_METRICS_NAMESPACE  # docs/contract.md: runtime names
 LOG_RETENTION_DAYS = 90
 
 
@@ -84,8 +85,9 @@ class RecoveryFunction(pulumi.ComponentResource):
 
     function_arn: pulumi.Output[str]
     function_name: pulumi.Output[str]
-    role_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]  # built from the name: known at preview
     role_name: pulumi.Output[str]
+    role: aws.iam.Role  # for a key policy that names the role: it must wait for the role to exist
     log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: RecoveryFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -110,8 +112,11 @@ class RecoveryFunction(pulumi.ComponentResource):
             tags=resource_tags,
             opts=child(),
         )
+        # An explicit name (the function's), so the role's ARN is known at preview and key policies can name it.
+        role_arn = arns.role_arn(args.function_name, region, args.account_id)
         role = aws.iam.Role(
             name,
+            name=args.function_name,
             assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
             description=args.description,
             tags={**resource_tags, tags.IAM_ROLE: "runtime"},
@@ -177,9 +182,10 @@ class RecoveryFunction(pulumi.ComponentResource):
                 opts=child(),
             )
 
+        self.role = role
         self.function_arn = function.arn
         self.function_name = function.name
-        self.role_arn = role.arn
+        self.role_arn = role_arn
         self.role_name = role.name
         self.log_group_name = log_group.name
         self.register_outputs(

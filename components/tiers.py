@@ -69,6 +69,9 @@ class TierProfile:
     default_replica_storage_class: str = "STANDARD"
     # A Lambda copies the previous version back when a delete marker lands under a protected prefix.
     delete_auto_restore: bool = False
+    # The bucket policy refuses an upload that asks for any encryption type but SSE-KMS (the replication role
+    # can only use the bucket's key, so anything else would fail to replicate).
+    kms_only_uploads: bool = False
 
     def objective(self, mode: FailureMode) -> Objective:
         return self.defaults[mode]
@@ -93,6 +96,7 @@ TIERS: dict[int, TierProfile] = {
         default_lock_days=30,
         mfa_delete=True,
         cross_region_replica=True,
+        kms_only_uploads=True,
         default_transitions=Transitions(standard_ia_days=30, glacier_days=90, deep_archive_days=180),
         default_noncurrent_expiration_days=365,
         delete_auto_restore=True,

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-NAMESPACE = "DR/Recovery"
+from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE as NAMESPACE
+
 MAX_METRIC_DATA_PER_CALL = 1000
 
 

@@ -1,15 +1,20 @@
-"""The RPO-age metric: seconds since the newest recovery point, for tables and buckets, with an alarm at the
-declared RPO.
+"""The RPO-age metric: seconds since the newest recovery point, for tables and buckets, against the declared RPO.
 
 Published to CloudWatch ``DR/Recovery`` (``handlers.metrics``) as ``RecoveryPointAgeSeconds``:
 
 - a table: its PITR ``LatestRestorableDateTime``, else its newest available backup;
 - a replicated bucket: ``ReplicationLatency`` as S3 reports it (needs replication metrics or RTC on the rule).
-  When S3 has published nothing the age is unknown and nothing is published, which the alarm treats as breaching.
+  S3 publishes that metric in the **destination** bucket's Region ("Using S3 Replication metrics", column "Which
+  Region is this metric published in?"), so the age is read and published there, beside the replica: the
+  regional-RPO signal survives the loss of the source Region. When S3 has published nothing the age is unknown
+  and nothing is published, which the alarm treats as breaching.
 
-The declared RPO is read from the resource's tags. The scheduled Lambda (``lambda_handler``) covers the buckets in
-``RPO_BUCKETS`` and the tables in ``RPO_TABLES`` (both comma-separated) in ``BACKUP_REGIONS``; the table backup run
-(``handlers.dynamodb.backups``) reports each table's age right after it backs the table up.
+The declared RPO is read from the resource's tags. The alarms are stack resources (components/buckets.py); this
+module upserts one only when asked (``RpoAlarm.ensure``, ``drctl backup --ensure-alarms``), for resources the
+stack does not deploy. The scheduled Lambda (``lambda_handler``) never does: it has no ``PutMetricAlarm``. It
+covers the buckets in ``RPO_BUCKETS`` and the tables in ``RPO_TABLES`` (both comma-separated) in
+``BACKUP_REGIONS``; the table backup run (``handlers.dynamodb.backups``) reports each table's age right after it
+backs the table up.
 """
 
 from __future__ import annotations
@@ -26,14 +31,14 @@ from botocore.exceptions import ClientError
 
 from handlers.aws import cached_client
 from handlers.metrics import NAMESPACE, publish_metrics
+from handlers.runtime_names import RPO_AGE_METRIC, RPO_ALARM_PERIOD_SECONDS, rpo_alarm_name, rpo_dimensions
 
-RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
 RPO_TAG_TABLE = "dr:rpo-logical-minutes"  # a table's backups protect against logical loss
 RPO_TAG_BUCKET = "dr:rpo-regional-minutes"  # a bucket's replica protects against regional loss
 # AWS documents LatestRestorableDateTime as typically ~5 minutes behind now, so a PITR table's alarm
 # threshold is never below that, even for a declared RPO of 0.
 PITR_LAG_ALLOWANCE_SECONDS = 300
-DEFAULT_ALARM_PERIOD_SECONDS = 3600
+DEFAULT_ALARM_PERIOD_SECONDS = RPO_ALARM_PERIOD_SECONDS
 REPLICATION_LATENCY_LOOKBACK = timedelta(minutes=30)
 
 ClientFactory = Callable[[str, str], Any]
@@ -41,11 +46,13 @@ ClientFactory = Callable[[str, str], Any]
 
 @dataclass(frozen=True)
 class RpoAlarm:
-    """Where the RPO alarms notify, and their period (run the schedule at least twice per period: missing data
-    breaches the alarm)."""
+    """Whether to upsert the RPO alarms (off unless asked: the stack owns its alarms), where they notify (a
+    topic in the alarm's own Region), and their period (run the schedule at least twice per period: missing
+    data breaches the alarm)."""
 
     topic_arn: str | None = None
     period_seconds: int = DEFAULT_ALARM_PERIOD_SECONDS
+    ensure: bool = False
 
 
 def declared_rpo_seconds(tags: Mapping[str, str], tag: str) -> int | None:
@@ -70,26 +77,36 @@ def table_recovery_point_age(
     return None, "none"
 
 
-def bucket_recovery_point_age(s3: Any, cloudwatch: Any, bucket: str, now: datetime) -> tuple[float | None, str]:
-    """Replication lag S3 reported over the last minutes, the worst rule wins; None when unknown."""
+def replication_destinations(s3: Any, bucket: str) -> list[tuple[str, str]] | None:
+    """(destination bucket, rule id) of each enabled rule; None when the bucket is not replicated."""
     try:
         rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
     except ClientError as error:
         if error.response["Error"]["Code"] == "ReplicationConfigurationNotFoundError":
-            return None, "not-replicated"
+            return None
         raise
+    return [
+        (rule["Destination"]["Bucket"].split(":::")[-1], rule.get("ID", ""))
+        for rule in rules
+        if rule.get("Status") == "Enabled"
+    ]
+
+
+def bucket_recovery_point_age(
+    cloudwatch: Any, bucket: str, destinations: Iterable[tuple[str, str]], now: datetime
+) -> tuple[float | None, str]:
+    """Replication lag S3 reported over the last minutes, the worst rule wins; None when unknown.
+
+    ``cloudwatch`` must be in the destinations' Region: S3 publishes ``ReplicationLatency`` nowhere else."""
     worst: float | None = None
-    for rule in rules:
-        if rule.get("Status") != "Enabled":
-            continue
-        destination = rule["Destination"]["Bucket"].split(":::")[-1]
+    for destination, rule_id in destinations:
         datapoints = cloudwatch.get_metric_statistics(
             Namespace="AWS/S3",
             MetricName="ReplicationLatency",
             Dimensions=[
                 {"Name": "SourceBucket", "Value": bucket},
                 {"Name": "DestinationBucket", "Value": destination},
-                {"Name": "RuleId", "Value": rule.get("ID", "")},
+                {"Name": "RuleId", "Value": rule_id},
             ],
             StartTime=now - REPLICATION_LATENCY_LOOKBACK,
             EndTime=now,
@@ -102,10 +119,6 @@ def bucket_recovery_point_age(s3: Any, cloudwatch: Any, bucket: str, now: dateti
     return worst, ("replication-latency" if worst is not None else "no-replication-metrics")
 
 
-def rpo_dimensions(resource_type: str, resource: str, region: str) -> dict[str, str]:
-    return {"ResourceType": resource_type, "Resource": resource, "Region": region}
-
-
 def ensure_rpo_alarm(
     cloudwatch: Any,
     dimensions: Mapping[str, str],
@@ -114,7 +127,7 @@ def ensure_rpo_alarm(
     topic_arn: str | None,
 ) -> str:
     """An upsert by name. Missing data breaches: a silent orchestrator is itself an RPO risk."""
-    name = "dr-rpo-age-{ResourceType}-{Resource}-{Region}".format(**dimensions)
+    name = rpo_alarm_name(dict(dimensions))
     cloudwatch.put_metric_alarm(
         AlarmName=name,
         AlarmDescription=f"Newest recovery point older than the declared RPO ({threshold_seconds} s)",
@@ -141,13 +154,14 @@ def report_rpo(
     now: datetime,
     minimum_threshold: int = 0,
 ) -> dict[str, Any]:
-    """Publish the age (when known) and upsert the alarm (when an RPO is declared)."""
+    """Publish the age (when known) and judge it against the declared RPO; upsert the alarm only when asked."""
     if age is not None:
         publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds", timestamp=now)
     result: dict[str, Any] = {"rpo_age_seconds": age, "rpo_seconds": rpo_seconds, "alarm": None}
     if rpo_seconds is not None:
         threshold = max(rpo_seconds, minimum_threshold)
-        result["alarm"] = ensure_rpo_alarm(cloudwatch, dimensions, threshold, alarm.period_seconds, alarm.topic_arn)
+        if alarm.ensure:
+            result["alarm"] = ensure_rpo_alarm(cloudwatch, dimensions, threshold, alarm.period_seconds, alarm.topic_arn)
         result["alarm_threshold_seconds"] = threshold
         result["rpo_met"] = age is not None and age <= threshold
     return result
@@ -192,9 +206,13 @@ def bucket_region(s3: Any, bucket: str) -> str:
 
 
 def bucket_rpo(clients: ClientFactory, alarm: RpoAlarm, home_region: str, bucket: str, now: datetime) -> dict[str, Any]:
-    """One bucket's RPO age and alarm, in the bucket's own region (looked up from ``home_region``)."""
+    """One bucket's RPO age, read and published in its replicas' Region (``metric_region``); the bucket's own
+    Region is looked up from ``home_region`` and names the ``Region`` dimension."""
     region = bucket_region(clients("s3", home_region), bucket)
-    s3, cloudwatch = clients("s3", region), clients("cloudwatch", region)
+    s3 = clients("s3", region)
+    destinations = replication_destinations(s3, bucket)
+    if destinations is None:
+        return {"bucket": bucket, "region": region, "recovery_point": "not-replicated", "rpo_age_seconds": None}
     try:
         tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     except ClientError as error:
@@ -202,11 +220,23 @@ def bucket_rpo(clients: ClientFactory, alarm: RpoAlarm, home_region: str, bucket
             raise
         tag_set = []
     rpo_seconds = declared_rpo_seconds({t["Key"]: t["Value"] for t in tag_set}, RPO_TAG_BUCKET)
-    age, kind = bucket_recovery_point_age(s3, cloudwatch, bucket, now)
-    if kind == "not-replicated":
-        return {"bucket": bucket, "region": region, "recovery_point": kind, "rpo_age_seconds": None}
-    rpo = report_rpo(cloudwatch, alarm, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds, now)
-    return {"bucket": bucket, "region": region, "recovery_point": kind, **rpo}
+    by_region: dict[str, list[tuple[str, str]]] = {}
+    for destination, rule_id in destinations:
+        by_region.setdefault(bucket_region(s3, destination), []).append((destination, rule_id))
+    if not by_region:  # every rule disabled: nothing replicates, so the age is unknown where it is read
+        by_region[region] = []
+    # One result per destination Region (one in this project's stacks); the worst is the bucket's age.
+    results = []
+    for metric_region, region_destinations in by_region.items():
+        cloudwatch = clients("cloudwatch", metric_region)
+        age, kind = bucket_recovery_point_age(cloudwatch, bucket, region_destinations, now)
+        rpo = report_rpo(cloudwatch, alarm, rpo_dimensions("S3Bucket", bucket, region), age, rpo_seconds, now)
+        results.append(
+            {"bucket": bucket, "region": region, "metric_region": metric_region, "recovery_point": kind, **rpo}
+        )
+    return max(
+        results, key=lambda result: result["rpo_age_seconds"] if result["rpo_age_seconds"] is not None else float("inf")
+    )
 
 
 def run_rpo_age(

@@ -12,3 +12,20 @@ def batch_report_prefix(bucket: str) -> str:
     """Where a restore of ``bucket`` keeps its Batch Operations manifests and reports; its Batch role may
     touch nothing else in the reports bucket."""
     return f"dr-restore/{bucket}"
+
+
+# The RPO-age metric (handlers/rpo_age.py) and the alarm on it: the stack creates the buckets' alarms
+# (components/buckets.py), ``drctl backup --ensure-alarms`` upserts others under the same names.
+RECOVERY_METRICS_NAMESPACE = "DR/Recovery"
+RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
+RPO_ALARM_PERIOD_SECONDS = 3600
+
+
+def rpo_dimensions(resource_type: str, resource: str, region: str) -> dict[str, str]:
+    """``region`` is the resource's own Region, which is not always where the metric is published: a bucket's
+    age is published in its replica's Region, beside the ``ReplicationLatency`` it is read from."""
+    return {"ResourceType": resource_type, "Resource": resource, "Region": region}
+
+
+def rpo_alarm_name(dimensions: dict[str, str]) -> str:
+    return "dr-rpo-age-{ResourceType}-{Resource}-{Region}".format(**dimensions)

@@ -107,6 +107,7 @@ def _backup(
     summary_bucket: str | None,
     summary_prefix: str,
     alarm_topic_arn: str | None,
+    ensure_alarms: bool,
     as_json: bool,
 ) -> None:
     try:
@@ -120,6 +121,7 @@ def _backup(
             summary_bucket=summary_bucket,
             summary_prefix=summary_prefix,
             alarm_topic_arn=alarm_topic_arn,
+            ensure_alarms=ensure_alarms,
         )
     except ValueError as error:
         fail(str(error), as_json=as_json)
@@ -146,7 +148,18 @@ SummaryBucketOption = Annotated[
     str | None, typer.Option(envvar="DR_SUMMARY_BUCKET", help="Bucket for the JSON run summary.")
 ]
 SummaryPrefixOption = Annotated[str, typer.Option(help="Key prefix for the run summary.")]
-TopicOption = Annotated[str | None, typer.Option(envvar="DR_ALERT_TOPIC_ARN", help="SNS topic for the RPO alarms.")]
+TopicOption = Annotated[
+    str | None,
+    typer.Option(envvar="DR_ALERT_TOPIC_ARN", help="SNS topic for --ensure-alarms (in the alarm's own Region)."),
+]
+EnsureAlarmsOption = Annotated[
+    bool,
+    typer.Option(
+        "--ensure-alarms",
+        help="Also create or update the RPO-age alarms (for resources the stack does not deploy; its own are "
+        "stack resources).",
+    ),
+]
 
 
 @app.command("backup")
@@ -160,9 +173,10 @@ def backup_command(
     summary_bucket: SummaryBucketOption = None,
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
+    ensure_alarms: EnsureAlarmsOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Take on-demand backups, prune by retention, publish RPO age and ensure its alarms."""
+    """Take on-demand backups, prune by retention and publish the RPO age (its alarms with --ensure-alarms)."""
     _backup(
         tables,
         regions,
@@ -173,6 +187,7 @@ def backup_command(
         summary_bucket,
         summary_prefix,
         alarm_topic_arn,
+        ensure_alarms,
         as_json,
     )
 
@@ -187,6 +202,7 @@ def backup_before_release_command(
     summary_bucket: SummaryBucketOption = None,
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
+    ensure_alarms: EnsureAlarmsOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Back up every table before a release; release backups are kept longer and the last one always."""
@@ -200,5 +216,6 @@ def backup_before_release_command(
         summary_bucket,
         summary_prefix,
         alarm_topic_arn,
+        ensure_alarms,
         as_json,
     )

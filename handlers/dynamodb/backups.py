@@ -1,5 +1,5 @@
 """Backup orchestrator: on-demand DynamoDB backups in every region, retention pruning, a metadata summary,
-and each table's RPO age with its alarm (``handlers.rpo_age``) right after its backup.
+and each table's RPO age (``handlers.rpo_age``) right after its backup.
 
 - **Idempotent:** a backup's name is deterministic per (reason, hour), ``drctl--<reason>--<YYYYMMDDTHH>Z``,
   and a run first looks for that name, so a retried run never takes a second backup.
@@ -12,7 +12,8 @@ and each table's RPO age with its alarm (``handlers.rpo_age``) right after its b
 - **Pruning** touches only backups this tool named, keeps the newest one and the newest release backup of
   each table, keeps release backups for ``release_retention_days`` and the rest for ``retention_days``.
 - **RPO age** (``handlers.rpo_age``): a PITR table's ``LatestRestorableDateTime``, else its newest available
-  backup; ``buckets`` in the plan get theirs from S3's ``ReplicationLatency``.
+  backup; ``buckets`` in the plan get theirs from S3's ``ReplicationLatency`` in the replica's Region. Alarms are
+  upserted only with ``ensure_alarms`` (never by the scheduled Lambda).
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class BackupPlan:
     alarm_topic_arn: str | None = None
     # Run the schedule at least twice per period: missing data breaches the alarm.
     alarm_period_seconds: int = DEFAULT_ALARM_PERIOD_SECONDS
+    # Upsert the RPO alarms (``drctl backup --ensure-alarms``); the stack's own alarms are stack resources.
+    ensure_alarms: bool = False
 
     @property
     def alarm(self) -> RpoAlarm:
-        return RpoAlarm(self.alarm_topic_arn, self.alarm_period_seconds)
+        return RpoAlarm(self.alarm_topic_arn, self.alarm_period_seconds, ensure=self.ensure_alarms)
 
 
 @dataclass(frozen=True)

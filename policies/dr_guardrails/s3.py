@@ -22,6 +22,7 @@ from .props import (
     Tags,
     as_list,
     cannot_verify,
+    contains_unknown,
     describe,
     elements,
     expect,
@@ -32,6 +33,7 @@ from .props import (
     policy_statements,
     region_of,
     shallow_copy,
+    to_plain,
 )
 from .tiers import MFA_ATTESTED_TAG, in_scope
 
@@ -126,7 +128,10 @@ def tls_policy_problems(props: Any, _config: Config) -> Iterator[str]:
         yield f"policy: {error}"
         return
     if statements is UNKNOWN:
-        yield cannot_verify("policy")
+        # A Deny cannot be undone by another statement, so one fully known TLS statement settles it even when
+        # another statement holds a value unknown at preview (a new key's ARN in an upload rule, say).
+        if not any(_denies_insecure_transport(statement) for statement in _known_statements(props)):
+            yield cannot_verify("policy")
     elif statements is MISSING:
         yield "policy is not set"
     elif not any(_denies_insecure_transport(statement) for statement in statements):
@@ -134,6 +139,17 @@ def tls_policy_problems(props: Any, _config: Config) -> Iterator[str]:
             'policy has no statement with Effect "Deny", Principal "*", Action "s3:*" and Condition '
             '{"Bool": {"aws:SecureTransport": "false"}}'
         )
+
+
+def _known_statements(props: Any) -> list[dict[str, Any]]:
+    """The statements of a structured policy document that hold no unknown value (none for a JSON string)."""
+    plain = to_plain(lookup(props, "policy"))
+    statements = plain.get("Statement") if isinstance(plain, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return []
+    return [item for item in statements if isinstance(item, dict) and not contains_unknown(item)]
 
 
 def _denies_insecure_transport(statement: dict[str, Any]) -> bool:

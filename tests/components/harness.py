@@ -48,14 +48,26 @@ class Registration:
         return UNKNOWN in json.dumps(self.inputs.get(key))
 
 
+def provider_outputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as the provider returns them: a policy given as a structured document comes back as JSON text
+    (pulumi-aws serializes ``aws:iam/documents:PolicyDocument`` inputs; the output property is a string)."""
+    outputs = dict(inputs)
+    if isinstance(outputs.get("policy"), Mapping):
+        try:
+            outputs["policy"] = json.dumps(outputs["policy"])
+        except TypeError:  # an unknown leaf at preview: the whole text is unknown until deploy
+            del outputs["policy"]
+    return outputs
+
+
 class PreviewMocks(Mocks):
     def __init__(self, preview: bool) -> None:
         self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         if self.preview:
-            return "", dict(args.inputs)
-        outputs = dict(args.inputs)
+            return "", provider_outputs(args.inputs)
+        outputs = provider_outputs(args.inputs)
         outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
         return f"{args.name}-id", outputs
 
@@ -128,7 +140,11 @@ def stack_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
 
 
 def run_capturing(
-    program: Callable[[], Mapping[str, Any] | None], config: Mapping[str, Any], *, preview: bool = True
+    program: Callable[[], Mapping[str, Any] | None],
+    config: Mapping[str, Any],
+    *,
+    preview: bool = True,
+    mocks: Mocks | None = None,
 ) -> tuple[Run, Exception | None]:
     """Run ``program`` with ``config`` (project keys without the namespace) and record what it registers.
 
@@ -137,7 +153,7 @@ def run_capturing(
     Pending registrations are drained even when the program raises, so "nothing was registered" is a real
     observation.
     """
-    mocks = PreviewMocks(preview)
+    mocks = mocks or PreviewMocks(preview)
     monitor = RecordingMonitor(mocks)
     run = Run(monitor.registrations)
     loop = asyncio.new_event_loop()
@@ -162,19 +178,21 @@ def run_capturing(
 
 
 def run_program_capturing(
-    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO
+    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO, mocks: Mocks | None = None
 ) -> tuple[Run, Exception | None]:
     """Run ``repo``'s ``__main__.py`` with ``config``; see ``run_capturing``."""
 
     def program() -> None:
         runpy.run_path(str(repo / "__main__.py"), run_name="__main__")
 
-    return run_capturing(program, config, preview=preview)
+    return run_capturing(program, config, preview=preview, mocks=mocks)
 
 
-def run_program(config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO) -> Run:
+def run_program(
+    config: Mapping[str, Any], *, preview: bool = True, repo: Path = REPO, mocks: Mocks | None = None
+) -> Run:
     """Run ``repo``'s ``__main__.py`` and record what it registers; the program's exception propagates."""
-    run, error = run_program_capturing(config, preview=preview, repo=repo)
+    run, error = run_program_capturing(config, preview=preview, repo=repo, mocks=mocks)
     if error is not None:
         raise error
     return run

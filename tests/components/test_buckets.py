@@ -13,6 +13,7 @@ from tests.components.harness import ACCOUNT_ID, REPO, UNKNOWN, Registration, Ru
 
 S3 = "aws:s3/"
 BUCKET = "aws:s3/bucket:Bucket"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 TAGGABLE = {
     "aws:s3/bucket:Bucket",
     "aws:kms/key:Key",
@@ -50,9 +51,10 @@ def linked_to(run: Run, bucket: Registration, type_token: str) -> list[Registrat
 
 
 def policy_document(registration: Registration) -> dict[str, Any]:
-    text = registration.inputs["policy"]
-    assert text != UNKNOWN, f"{registration.name}: policy must be known at preview"
-    return json.loads(text)
+    """A policy as registered: JSON text, or a structured document (bucket policies) with unknown leaves."""
+    document = registration.inputs["policy"]
+    assert document != UNKNOWN, f"{registration.name}: policy must be known at preview"
+    return document if isinstance(document, dict) else json.loads(document)
 
 
 def providers(run: Run) -> dict[str, str]:
@@ -171,10 +173,20 @@ def test_tier1_buckets_in_both_regions_with_full_protection(prod: Run, name: str
         assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
 
         [policy] = linked_to(prod, bucket, "aws:s3/bucketPolicy:BucketPolicy")
-        [statement] = policy_document(policy)["Statement"]
-        assert statement["Effect"] == "Deny"
-        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        assert f"arn:aws:s3:::{bucket.inputs['bucket']}/*" in statement["Resource"]
+        statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
+        tls = statements.pop("DenyInsecureTransport")
+        assert tls["Effect"] == "Deny"
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert f"arn:aws:s3:::{bucket.inputs['bucket']}/*" in tls["Resource"]
+        # Uploads under the bucket's own key only; exactly s3:PutObject, so replication writes are never denied.
+        assert set(statements) == {"DenyOtherKmsKeys", "DenyKmsWithoutKeyId", "DenyOtherEncryptionTypes"}
+        assert all(s["Action"] == "s3:PutObject" and s["Effect"] == "Deny" for s in statements.values())
+        assert key.urn in policy.property_dependencies["policy"], "the key-id condition names this bucket's key"
+        # At a first preview only the new key's ARN is unknown; the other statements stay checkable.
+        assert statements["DenyOtherKmsKeys"]["Condition"] == {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": UNKNOWN},
+            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+        }
 
 
 @pytest.mark.parametrize("name", ["audio", "uploads"])
@@ -250,21 +262,58 @@ def test_tier1_replication_role_is_least_privilege(prod: Run) -> None:
     assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(statements["ReadSourceVersions"]["Action"])
     assert statements["ReadSourceVersions"]["Resource"] == f"{source}/*"
     assert statements["WriteReplica"]["Resource"] == f"{replica}/*"
-    assert statements["DecryptSource"]["Action"] == ["kms:Decrypt"]
-    assert statements["DecryptSource"]["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/*"
-    assert statements["DecryptSource"]["Condition"] == {
-        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/dr/distronation-prod-audio-us-east-1"}
-    }
-    assert statements["EncryptReplica"]["Resource"] == f"arn:aws:kms:us-west-2:{ACCOUNT_ID}:key/*"
+    # Key use is granted by the keys' policies, by role ARN, never through an alias (see the key-policy test).
+    assert not [s for s in statements.values() if any(a.startswith("kms:") for a in s["Action"])]
+    assert role.inputs["name"] == "distronation-prod-audio-replication"
+    [replication] = linked_to(prod, child(prod, parent, BUCKET, "audio-primary"), REPLICATION)
+    assert policy.urn in replication.dependencies, "replication waits for its role's policy"
     actions = [a for s in statements.values() for a in s["Action"]]
     assert not [a for a in actions if "*" in a], "no wildcard actions"
     assert "s3:BypassGovernanceRetention" not in actions
 
 
-def test_tier1_alarms_publish_to_the_alert_topic(prod: Run) -> None:
+def test_tier1_key_policies_grant_each_role_by_arn_after_the_role_exists(prod: Run) -> None:
+    parent = component(prod, "audio")
+    roles = {r.inputs["name"]: r for r in prod.descendants_of(parent.urn) if r.type == "aws:iam/role:Role"}
+    expected = {
+        "primary": {
+            "distronation-prod-audio-replication": ["kms:Decrypt"],
+            "distronation-prod-audio-undelete": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "distronation-prod-audio-audit": ["kms:Decrypt"],
+            "distronation-prod-audio-batch-restore": ["kms:Decrypt", "kms:GenerateDataKey"],
+        },
+        "replica": {
+            "distronation-prod-audio-replication": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "distronation-prod-audio-audit": ["kms:Decrypt"],
+        },
+    }
+    for role_in_pair, grants in expected.items():
+        key_policy = child(prod, parent, "aws:kms/keyPolicy:KeyPolicy", f"audio-{role_in_pair}-key-policy")
+        key = child(prod, parent, "aws:kms/key:Key", f"audio-{role_in_pair}-key")
+        assert key.urn in key_policy.property_dependencies["keyId"]
+        statements = policy_document(key_policy)["Statement"]
+        granted = {
+            s["Principal"]["AWS"].rpartition("/")[2]: s["Action"] for s in statements if s["Sid"] != "EnableIamPolicies"
+        }
+        assert granted == grants
+        for name in grants:
+            assert roles[name].urn in key_policy.dependencies, f"KMS rejects a policy naming {name} before it exists"
+
+
+def test_batch_reports_key_grants_every_buckets_batch_restore_role(prod: Run) -> None:
+    parent = component(prod, "dr-batch-reports")
+    key_policy = child(prod, parent, "aws:kms/keyPolicy:KeyPolicy", "dr-batch-reports-primary-key-policy")
+    principals = {
+        s["Principal"]["AWS"] for s in policy_document(key_policy)["Statement"] if s["Sid"] != "EnableIamPolicies"
+    }
+    names = ("audio", "uploads", "profile-pictures", "reporting", "backup")
+    assert principals == {f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-{n}-batch-restore" for n in names}
+
+
+def test_tier1_alarms_live_where_s3_publishes_their_metrics(prod: Run) -> None:
     parent = component(prod, "uploads")
     alarms = {r.inputs["metricName"]: r for r in prod.children_of(parent.urn) if r.type.endswith(":MetricAlarm")}
-    assert set(alarms) == {"ReplicationLatency", "OperationsFailedReplication"}
+    assert set(alarms) == {"ReplicationLatency", "OperationsFailedReplication", "RecoveryPointAgeSeconds"}
     latency = alarms["ReplicationLatency"]
     assert latency.inputs["threshold"] == 900
     assert latency.inputs["dimensions"] == {
@@ -272,13 +321,20 @@ def test_tier1_alarms_publish_to_the_alert_topic(prod: Run) -> None:
         "DestinationBucket": "distronation-prod-uploads-us-west-2",
         "RuleId": "all-objects",
     }
-    topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"
-    for alarm in alarms.values():
-        assert alarm.inputs["alarmActions"] == [topic_arn]
-        assert alarm.inputs["region"] == "us-east-1"
-    [subscription] = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert subscription.inputs["protocol"] == "email"
-    assert subscription.inputs["endpoint"] == "dr-alerts@distronation.example"
+    # S3 User Guide, "Using S3 Replication metrics": latency in the destination Region, failures in the source.
+    regions = {"ReplicationLatency": "us-west-2", "OperationsFailedReplication": "us-east-1"}
+    regions["RecoveryPointAgeSeconds"] = "us-west-2"  # read from the latency, beside the replica
+    providers_by_region = {v: k for k, v in providers(prod).items()}
+    for metric, alarm in alarms.items():
+        region = regions[metric]
+        assert alarm.inputs["region"] == region, metric
+        assert alarm.provider == providers_by_region[region], metric
+        assert alarm.inputs["alarmActions"] == [f"arn:aws:sns:{region}:{ACCOUNT_ID}:distronation-prod-dr-alerts"]
+    subscriptions = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted(s.inputs["region"] for s in subscriptions) == ["us-east-1", "us-west-2"], "one topic per Region"
+    assert {(s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions} == {
+        ("email", "dr-alerts@distronation.example")
+    }
 
 
 def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> None:
@@ -439,21 +495,33 @@ def test_tier1_replication_audit_runs_hourly_with_read_only_access(prod: Run) ->
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DR/Recovery"}}
 
 
-def test_tier1_rpo_age_is_published_on_a_schedule_and_may_only_write_its_own_alarms(prod: Run) -> None:
+def test_tier1_rpo_age_runs_beside_the_replica_and_its_alarm_is_a_stack_resource(prod: Run) -> None:
     parent = component(prod, "uploads")
     function = child(prod, parent, "aws:lambda/function:Function", "uploads-rpo-age")
     assert function.inputs["handler"] == "handlers.rpo_age.lambda_handler"
+    assert function.inputs["region"] == "us-west-2", "S3 publishes ReplicationLatency in the destination Region"
     variables = function.inputs["environment"]["variables"]
     assert variables["RPO_BUCKETS"] == "distronation-prod-uploads-us-east-1"
-    assert variables["ALERT_TOPIC_ARN"] == f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"
+    assert "ALERT_TOPIC_ARN" not in variables
     rule = child(prod, parent, "aws:cloudwatch/eventRule:EventRule", "uploads-rpo-age")
     assert rule.inputs["scheduleExpression"] == "rate(15 minutes)"
+    assert rule.inputs["region"] == "us-west-2"
     role = child(prod, parent, "aws:iam/role:Role", "uploads-rpo-age")
     assert role.inputs["tags"]["dr:role"] == "runtime"
     [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
     statements = {s["Sid"]: s for s in policy_document(policy)["Statement"]}
-    assert statements["EnsureRpoAlarm"]["Resource"] == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:dr-rpo-age-*"
-    assert not any(a.startswith("dynamodb:") for s in statements.values() for a in s["Action"])
+    actions = {a for s in statements.values() for a in s["Action"]}
+    assert "cloudwatch:PutMetricAlarm" not in actions, "the alarm is a stack resource, never created at run time"
+    assert not any(a.startswith("dynamodb:") for a in actions)
+    alarm = child(prod, parent, "aws:cloudwatch/metricAlarm:MetricAlarm", "uploads-rpo-age")
+    assert alarm.inputs["name"] == "dr-rpo-age-S3Bucket-distronation-prod-uploads-us-east-1-us-east-1"
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("DR/Recovery", "RecoveryPointAgeSeconds")
+    assert alarm.inputs["dimensions"] == {
+        "ResourceType": "S3Bucket",
+        "Resource": "distronation-prod-uploads-us-east-1",
+        "Region": "us-east-1",
+    }
+    assert (alarm.inputs["threshold"], alarm.inputs["treatMissingData"]) == (900, "breaching")
 
 
 RUNTIME_FUNCTION = "dr:runtime:RecoveryFunction"

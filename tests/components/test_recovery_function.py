@@ -207,7 +207,8 @@ def test_outputs_name_the_function_role_and_log_group(run: Run) -> None:
     assert outputs["function_name"] == "example-orchestrator"
     assert outputs["function_arn"] == "arn:aws:mock:::orchestrator"  # the mock's ARN for the function
     assert outputs["log_group_name"] == "/aws/lambda/example-orchestrator"
-    assert outputs["role_arn"] == "arn:aws:mock:::orchestrator"
+    # Built from the role's explicit name, so it is known at preview and key policies can name it.
+    assert outputs["role_arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/example-orchestrator"
     assert run.outputs["undelete"]["function_name"] == "example-auto-restore"
 
 

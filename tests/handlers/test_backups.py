@@ -270,7 +270,12 @@ def test_rpo_age_metric_and_alarm_per_table(mock_aws: None) -> None:
     # Two hours later, with a different reason so that no new backup resets the age.
     later = taken_at + timedelta(hours=2)
     tables = ["backed-up", "pitr-zero", "accepts-loss"]
-    summary = run_backups(plan(tables=tables, regions=["us-east-1"], reason="audit"), factory, now=later)
+    without_alarms = run_backups(plan(tables=tables, regions=["us-east-1"], reason="audit"), factory, now=later)
+    assert [t["alarm"] for t in without_alarms["tables"]] == [None, None, None], "alarms only when asked"
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    summary = run_backups(
+        plan(tables=tables, regions=["us-east-1"], reason="audit", ensure_alarms=True), factory, now=later
+    )
     by_table = {t["table"]: t for t in summary["tables"]}
 
     backed_up = by_table["backed-up"]
@@ -292,11 +297,39 @@ def test_rpo_age_metric_and_alarm_per_table(mock_aws: None) -> None:
     assert by_table["accepts-loss"]["alarm"] is None and by_table["accepts-loss"]["rpo_seconds"] is None
 
 
-def test_bucket_rpo_age_comes_from_s3_replication_latency(mock_aws: None) -> None:
+def create_bucket(region: str, name: str) -> None:
+    s3 = boto3.client("s3", region_name=region)
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **location)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def publish_replication_latency(region: str, source: str, destination: str, rule_id: str, at: datetime) -> None:
+    """What S3 publishes for a rule with replication metrics, in the destination's Region; moto never does."""
+    boto3.client("cloudwatch", region_name=region).put_metric_data(
+        Namespace="AWS/S3",
+        MetricData=[
+            {
+                "MetricName": "ReplicationLatency",
+                "Dimensions": [
+                    {"Name": "SourceBucket", "Value": source},
+                    {"Name": "DestinationBucket", "Value": destination},
+                    {"Name": "RuleId", "Value": rule_id},
+                ],
+                "Timestamp": at,
+                "Value": 42.0,
+                "Unit": "Seconds",
+            }
+        ],
+    )
+
+
+def test_bucket_rpo_age_is_read_and_published_in_the_replicas_region(mock_aws: None) -> None:
+    """Primary in us-east-1, replica in us-west-2: the latency datapoint exists only in us-west-2, as on AWS."""
+    create_bucket("us-east-1", "audio-primary")
+    create_bucket("us-west-2", "audio-replica")
+    create_bucket("us-east-1", "scratch")
     s3 = boto3.client("s3", region_name="us-east-1")
-    for bucket in ("audio-primary", "audio-replica", "scratch"):
-        s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_tagging(
         Bucket="audio-primary", Tagging={"TagSet": [{"Key": "dr:rpo-regional-minutes", "Value": "15"}]}
     )
@@ -304,39 +337,56 @@ def test_bucket_rpo_age_comes_from_s3_replication_latency(mock_aws: None) -> Non
         Bucket="audio-primary",
         ReplicationConfiguration=replication_to("arn:aws:s3:::audio-replica", rule_id="all"),
     )
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     now = datetime.now(UTC)
-    cloudwatch.put_metric_data(  # what S3 publishes for a rule with replication metrics; moto never does
-        Namespace="AWS/S3",
-        MetricData=[
-            {
-                "MetricName": "ReplicationLatency",
-                "Dimensions": [
-                    {"Name": "SourceBucket", "Value": "audio-primary"},
-                    {"Name": "DestinationBucket", "Value": "audio-replica"},
-                    {"Name": "RuleId", "Value": "all"},
-                ],
-                "Timestamp": now - timedelta(minutes=2),
-                "Value": 42.0,
-                "Unit": "Seconds",
-            }
-        ],
-    )
+    publish_replication_latency("us-west-2", "audio-primary", "audio-replica", "all", now - timedelta(minutes=2))
+    source_region = boto3.client("cloudwatch", region_name="us-east-1")
+    replica_region = boto3.client("cloudwatch", region_name="us-west-2")
+    # moto lists its own bucket-size metrics; ReplicationLatency exists only beside the replica.
+    assert source_region.list_metrics(Namespace="AWS/S3", MetricName="ReplicationLatency")["Metrics"] == []
     make_table("us-east-1")
 
     summary = run_backups(plan(regions=["us-east-1"], buckets=["audio-primary", "scratch"]), factory, now=now)
 
     replicated, scratch = summary["buckets"]
     assert (replicated["recovery_point"], replicated["rpo_age_seconds"]) == ("replication-latency", 42.0)
-    assert (replicated["alarm_threshold_seconds"], replicated["rpo_met"]) == (900, True)
+    assert (replicated["region"], replicated["metric_region"]) == ("us-east-1", "us-west-2")
+    assert (replicated["alarm_threshold_seconds"], replicated["rpo_met"], replicated["alarm"]) == (900, True, None)
     dims = {"ResourceType": "S3Bucket", "Resource": "audio-primary", "Region": "us-east-1"}
-    assert _metric_maximum(cloudwatch, dims, now) == 42.0
+    assert _metric_maximum(replica_region, dims, now) == 42.0
+    in_source_region = source_region.list_metrics(
+        Namespace=NAMESPACE, Dimensions=[{"Name": "ResourceType", "Value": "S3Bucket"}]
+    )
+    assert in_source_region["Metrics"] == [], "a bucket's age is published beside its replica only"
     assert scratch == {
         "bucket": "scratch",
         "region": "us-east-1",
         "recovery_point": "not-replicated",
         "rpo_age_seconds": None,
     }
+
+
+def test_bucket_rpo_age_alarm_is_upserted_beside_the_replica_only_when_asked(mock_aws: None) -> None:
+    create_bucket("us-east-1", "audio-primary")
+    create_bucket("us-west-2", "audio-replica")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_bucket_tagging(
+        Bucket="audio-primary", Tagging={"TagSet": [{"Key": "dr:rpo-regional-minutes", "Value": "15"}]}
+    )
+    s3.put_bucket_replication(
+        Bucket="audio-primary", ReplicationConfiguration=replication_to("arn:aws:s3:::audio-replica")
+    )
+    now = datetime.now(UTC)
+    topic = "arn:aws:sns:us-west-2:123456789012:alerts"
+    alarm = rpo_age.RpoAlarm(topic_arn=topic, ensure=True)
+
+    result = rpo_age.bucket_rpo(factory, alarm, "us-east-1", "audio-primary", now)
+
+    # No datapoint: the age is unknown, nothing is published, and the alarm (missing data breaches) says so.
+    assert (result["recovery_point"], result["rpo_age_seconds"]) == ("no-replication-metrics", None)
+    [created] = boto3.client("cloudwatch", region_name="us-west-2").describe_alarms()["MetricAlarms"]
+    assert created["AlarmName"] == result["alarm"] == "dr-rpo-age-S3Bucket-audio-primary-us-east-1"
+    assert (created["TreatMissingData"], created["AlarmActions"]) == ("breaching", [topic])
+    assert boto3.client("cloudwatch", region_name="us-east-1").describe_alarms()["MetricAlarms"] == []
 
 
 # ---------------------------------------------------------------- drctl and the Lambda on a moto server

@@ -2,8 +2,9 @@
 
 Each Lambda runs on in-process moto with the environment its ``Function`` declares in the prod stack (Pulumi
 mock runtime). Every API call it makes is recorded and mapped to the IAM action(s) that authorise it, on the
-resource it touches (object, bucket, the bucket's KMS key through its alias, alarm, topic, metric namespace),
-and a statement of the role's inline policy must allow each. moto enforces no IAM, so this is where a missing
+resource it touches (object, bucket, alarm, topic, metric namespace), and a statement of the role's inline policy
+must allow each; KMS use must be granted to the role's ARN by the policy of the bucket's own key (key policies
+grant by role ARN, never through an alias). moto enforces no IAM, so this is where a missing
 grant shows up before a deploy does. An operation missing from the map fails the test: a handler cannot start
 calling something new without its permission being checked. Tier-1 buckets are SSE-KMS, so object reads that
 decrypt (copies, HeadObject with checksums) also need the bucket key.
@@ -17,6 +18,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -28,7 +30,7 @@ from handlers.drills.bucket import replication_to
 from handlers.s3 import auto_restore
 from tests.components.harness import ACCOUNT_ID, Registration, Run, run_program, stack_config
 
-BUCKET_REGIONS: dict[str, str] = {}  # filled by the ``uploads`` fixture: which key (region, alias) a bucket uses
+BUCKET_REGIONS: dict[str, str] = {}  # filled by the ``uploads`` fixture: which Region a bucket (and its key) is in
 BUCKET_LEVEL_ACTIONS: dict[str, str] = {
     "ListObjectsV2": "s3:ListBucket",
     "ListObjectVersions": "s3:ListBucketVersions",
@@ -49,10 +51,12 @@ class Need:
     context: tuple[tuple[str, str], ...] = ()
 
 
+KEY_OF = "key-of:"  # a Need on "key-of:<bucket>" is judged by that bucket key's policy, not the role's
+
+
 def bucket_key(bucket: str, *actions: str) -> set[Need]:
-    """Tier-1 buckets are SSE-KMS with their own key, which statements name through ``alias/dr/<bucket>``."""
-    key = f"arn:aws:kms:{BUCKET_REGIONS[bucket]}:{ACCOUNT_ID}:key/the-bucket-key"
-    return {Need(action, key, (("kms:ResourceAliases", f"alias/dr/{bucket}"),)) for action in actions}
+    """Tier-1 buckets are SSE-KMS with their own key; its key policy grants each role by ARN."""
+    return {Need(action, f"{KEY_OF}{bucket}") for action in actions}
 
 
 def needs(service: str, operation: str, params: dict[str, Any]) -> set[Need]:
@@ -116,8 +120,44 @@ def prod() -> Run:
     return run_program(stack_config("prod"), preview=True)
 
 
-def runtime_function(run: Run, name: str) -> tuple[dict[str, str], list[dict[str, Any]], Callable[..., Any]]:
-    """(environment, policy statements, entry point) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``).
+@dataclass(frozen=True)
+class Grants:
+    """What a runtime Lambda may do: its role's ARN and inline statements, and every bucket key's policy."""
+
+    role_arn: str
+    statements: list[dict[str, Any]]
+    key_policies: dict[str, list[dict[str, Any]]]  # bucket name -> its key's policy statements
+
+    def allows(self, need: Need) -> bool:
+        if need.resource.startswith(KEY_OF):
+            return any(
+                statement["Effect"] == "Allow"
+                and statement["Principal"] == {"AWS": self.role_arn}
+                and need.action in _listed(statement["Action"])
+                for statement in self.key_policies.get(need.resource.removeprefix(KEY_OF), [])
+            )
+        return allows(self.statements, need)
+
+
+def key_policies(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Bucket name -> the statements of its default-encryption key's policy, linked the way the engine links them."""
+    by_urn = run.by_urn()
+    key_policy = {
+        urn: json.loads(r.inputs["policy"])["Statement"]
+        for r in run.of_type("aws:kms/keyPolicy:KeyPolicy")
+        for urn in r.property_dependencies["keyId"]
+    }
+    sse = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    return {
+        str(by_urn[bucket].inputs["bucket"]): key_policy[key]
+        for r in run.of_type(sse)
+        for bucket in r.property_dependencies["bucket"]
+        for key in r.property_dependencies["rules"]
+    }
+
+
+def runtime_function(run: Run, name: str) -> tuple[dict[str, str], Grants, Callable[..., Any]]:
+    """(environment, grants, entry point) of the runtime Lambda ``name`` (e.g. ``uploads-rpo-age``).
 
     The entry point is imported from the ``handler`` path the stack deploys, so a moved module fails here.
     """
@@ -126,8 +166,10 @@ def runtime_function(run: Run, name: str) -> tuple[dict[str, str], list[dict[str
     [policy] = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in r.property_dependencies["role"]]
     module, _, attribute = str(function.inputs["handler"]).rpartition(".")
     entry_point = getattr(importlib.import_module(module), attribute)
-    environment = dict(function.inputs["environment"]["variables"])
-    return environment, json.loads(policy.inputs["policy"])["Statement"], entry_point
+    environment = {**function.inputs["environment"]["variables"], "AWS_REGION": function.inputs["region"]}
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role.inputs['name']}"
+    grants = Grants(role_arn, json.loads(policy.inputs["policy"])["Statement"], key_policies(run))
+    return environment, grants, entry_point
 
 
 def bucket_name(run: Run, name: str) -> str:
@@ -180,12 +222,12 @@ def uploads(prod: Run, mock_aws: None) -> tuple[str, str]:
     return primary, replica
 
 
-def assert_granted(calls: list[tuple[str, str, dict[str, Any]]], statements: list[dict[str, Any]]) -> set[str]:
+def assert_granted(calls: list[tuple[str, str, dict[str, Any]]], grants: Grants) -> set[str]:
     """Every call's action is allowed on its own resource (and key, and namespace); returns the actions used."""
     required = {need for call in calls for need in needs(*call)}
     assert required, "the handler made no AWS call: the scenario did not exercise it"
     refused = sorted(
-        f"{need.action} on {need.resource} {dict(need.context)}" for need in required if not allows(statements, need)
+        f"{need.action} on {need.resource} {dict(need.context)}" for need in required if not grants.allows(need)
     )
     assert not refused, f"the role does not allow: {refused}"
     return {need.action for need in required}
@@ -194,30 +236,51 @@ def assert_granted(calls: list[tuple[str, str, dict[str, Any]]], statements: lis
 def run_with_environment(
     monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], handler: Callable[[], Any]
 ) -> Any:
-    for name, value in environment.items():
+    for name, value in environment.items():  # AWS_REGION: the function's own, as Lambda sets it
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
     return handler()
 
 
 def test_replication_audit_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, statements, entry_point = runtime_function(prod, "uploads-replication-audit")
+    environment, grants, entry_point = runtime_function(prod, "uploads-replication-audit")
     result = run_with_environment(monkeypatch, environment, lambda: entry_point({}, lambda_context))
     assert result["reports"][0]["counts"]["compared"] == 1
-    needed = assert_granted(calls, statements)
+    needed = assert_granted(calls, grants)
     assert {"s3:GetEncryptionConfiguration", "kms:Decrypt"} <= needed  # what the role used to lack
 
 
 def test_rpo_age_role_grants_every_call(
     prod: Run, uploads: tuple[str, str], calls: list[Any], monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> None:
-    environment, statements, entry_point = runtime_function(prod, "uploads-rpo-age")
+    primary, replica = uploads
+    # What S3 publishes for the rule, in the destination Region only (moto never publishes it).
+    boto3.client("cloudwatch", region_name="us-west-2").put_metric_data(
+        Namespace="AWS/S3",
+        MetricData=[
+            {
+                "MetricName": "ReplicationLatency",
+                "Dimensions": [
+                    {"Name": "SourceBucket", "Value": primary},
+                    {"Name": "DestinationBucket", "Value": replica},
+                    {"Name": "RuleId", "Value": "all-objects"},
+                ],
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=2),
+                "Value": 12.0,
+                "Unit": "Seconds",
+            }
+        ],
+    )
+    calls.clear()
+    environment, grants, entry_point = runtime_function(prod, "uploads-rpo-age")
     result = run_with_environment(monkeypatch, environment, lambda: entry_point({}, lambda_context))
     assert not result["errors"], result["errors"]
-    needed = assert_granted(calls, statements)
-    assert {"s3:GetBucketLocation", "cloudwatch:PutMetricAlarm"} <= needed
+    [bucket] = result["buckets"]
+    assert (bucket["metric_region"], bucket["rpo_age_seconds"]) == ("us-west-2", 12.0)
+    needed = assert_granted(calls, grants)
+    assert {"s3:GetBucketLocation", "cloudwatch:GetMetricStatistics", "cloudwatch:PutMetricData"} <= needed
+    assert "cloudwatch:PutMetricAlarm" not in needed, "the RPO alarm is a stack resource"
 
 
 def test_auto_restore_role_grants_every_call(
@@ -236,10 +299,10 @@ def test_auto_restore_role_grants_every_call(
     record["bucket"].update(name=primary, arn=f"arn:aws:s3:::{primary}")
     record["object"].update(key="avatars/1.png", versionId=marker)
     calls.clear()  # only the Lambda's own calls
-    environment, statements, entry_point = runtime_function(prod, "uploads-auto-restore")
+    environment, grants, entry_point = runtime_function(prod, "uploads-auto-restore")
 
     result = run_with_environment(monkeypatch, environment, lambda: entry_point(event, lambda_context))
 
     assert result["outcomes"][0]["result"] == "copied"
-    needed = assert_granted(calls, statements)
+    needed = assert_granted(calls, grants)
     assert {"s3:PutObject", "s3:GetObjectVersion", "sns:Publish"} <= needed

@@ -34,7 +34,7 @@ media = Tier1Bucket(
         primary_provider=primary,
         recovery_region="us-west-2",
         recovery_provider=recovery,
-        alert_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
+        alert_topic_arns={region: f"arn:aws:sns:{region}:123456789012:alerts" for region in ("us-east-1", "us-west-2")},
     ),
 )
 on_primary = pulumi.ResourceOptions(provider=primary)

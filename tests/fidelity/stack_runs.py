@@ -1,0 +1,88 @@
+"""The program under the mock runtime twice: a first preview (computed outputs unknown) and an update whose mocks
+answer as AWS would, with realistic ids and ARNs per type (``arn:aws:kms:<region>:<account>:key/<uuid>``), so that
+checks on ARNs see the shapes a deploy produces, not ``arn:aws:mock:::name``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime.mocks import MockResourceArgs
+
+from components.regions import partition
+from tests.components.harness import ACCOUNT_ID, PROJECT, REPO, PreviewMocks, Run, provider_outputs, run_program
+
+STACKS = Path(__file__).resolve().parent / "stacks"
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:{partition(region)}:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+class RealisticMocks(PreviewMocks):
+    """Update mode: ids and ARNs in the shape each AWS API returns them."""
+
+    def __init__(self) -> None:
+        super().__init__(preview=False)
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        inputs: Mapping[str, Any] = args.inputs
+        outputs = provider_outputs(inputs)
+        region = str(inputs.get("region") or "us-east-1")
+        name = str(inputs.get("name") or args.name)
+        generated = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{args.typ}/{args.name}"))
+        token = args.typ
+        if token == "pulumi:providers:aws":
+            return generated, outputs
+        if token == "aws:kms/key:Key":
+            outputs |= {"keyId": generated, "arn": _arn("kms", region, f"key/{generated}")}
+            return generated, outputs
+        if token == "aws:kms/alias:Alias":
+            return name, outputs | {"arn": _arn("kms", region, name)}
+        if token == "aws:s3/bucket:Bucket":
+            bucket = str(inputs["bucket"])
+            return bucket, outputs | {"arn": f"arn:{partition(region)}:s3:::{bucket}", "bucket": bucket}
+        if token == "aws:iam/role:Role":
+            arn = f"arn:{partition(region)}:iam::{ACCOUNT_ID}:role/{name}"
+            return name, outputs | {"arn": arn, "name": name}
+        if token == "aws:sns/topic:Topic":
+            arn = _arn("sns", region, name)
+            return arn, outputs | {"arn": arn}
+        if token == "aws:sns/topicSubscription:TopicSubscription":
+            arn = f"{inputs.get('topic')}:{generated}"
+            return arn, outputs | {"arn": arn}
+        if token == "aws:lambda/function:Function":
+            return name, outputs | {"arn": _arn("lambda", region, f"function:{name}"), "name": name}
+        if token == "aws:cloudwatch/logGroup:LogGroup":
+            return name, outputs | {"arn": _arn("logs", region, f"log-group:{name}")}
+        if token == "aws:cloudwatch/eventRule:EventRule":
+            return args.name, outputs | {"arn": _arn("events", region, f"rule/{args.name}"), "name": args.name}
+        if token == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return name, outputs | {"arn": _arn("cloudwatch", region, f"alarm:{name}")}
+        if token.startswith("aws:s3/"):  # a bucket's sub-resources are identified by their bucket
+            return str(inputs.get("bucket") or args.name), outputs
+        return f"{args.name}-{generated[:8]}", outputs
+
+
+def stack_file_config(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
+
+
+# The prod stack, and a config that turns every feature on, kept away from the repository root (the workflows
+# deploy every Pulumi.<stack>.yaml found there).
+CONFIGS: dict[str, Path] = {
+    "prod": REPO / "Pulumi.prod.yaml",
+    "all-features": STACKS / "Pulumi.all-features.yaml",
+}
+
+
+def preview_run(stack: str) -> Run:
+    return run_program(stack_file_config(CONFIGS[stack]), preview=True)
+
+
+def update_run(stack: str) -> Run:
+    return run_program(stack_file_config(CONFIGS[stack]), preview=False, mocks=RealisticMocks())

@@ -1,0 +1,259 @@
+"""Deploy fidelity: the prod stack and an all-features stack, in a first preview and in an update with realistic ids
+and ARNs, pass every check in ``tests.fidelity.checks``; and each check fails, naming resource and property, when
+its defect is planted in a copy of the registrations (so none of them can pass by not looking)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.components.harness import Registration, Run
+from tests.fidelity import checks
+from tests.fidelity.checks import CHECKS, Finding
+from tests.fidelity.metrics import METRICS
+from tests.fidelity.stack_runs import CONFIGS, preview_run, update_run
+
+RUNS: dict[tuple[str, str], Run] = {}
+
+
+def stack_run(stack: str, mode: str) -> Run:
+    if (stack, mode) not in RUNS:
+        RUNS[stack, mode] = preview_run(stack) if mode == "preview" else update_run(stack)
+    return RUNS[stack, mode]
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+@pytest.mark.parametrize("stack", list(CONFIGS))
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_stack_passes_the_check(stack: str, mode: str, check: str) -> None:
+    findings = CHECKS[check](stack_run(stack, mode))
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_update_mode_answers_with_realistic_arns() -> None:
+    run = stack_run("prod", "update")
+    [sse] = [r for r in run.of_type(checks.SSE) if r.name == "audio-primary-sse"]
+    key_arn = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+    assert key_arn.startswith("arn:aws:kms:us-east-1:123456789012:key/") and len(key_arn.rsplit("/", 1)[1]) == 36
+
+
+def planted(stack: str, name: str, type_token: str, change: Callable[[Registration], None]) -> Run:
+    """A copy of the update-mode registrations with one resource changed."""
+    run = copy.deepcopy(stack_run(stack, "update"))
+    [target] = [r for r in run.registrations if r.type == type_token and r.name == name]
+    change(target)
+    return run
+
+
+def named(findings: list[Finding], check: str, resource: str, prop: str) -> list[Finding]:
+    return [f for f in findings if f.check == check and f.resource == resource and f.property.startswith(prop)]
+
+
+def set_input(key: str, value: Any) -> Callable[[Registration], None]:
+    def change(registration: Registration) -> None:
+        registration.inputs[key] = value
+
+    return change
+
+
+# ------------------------------------------------------------------- the two alarm findings of issue 10, reverted
+
+
+def test_replication_latency_alarm_back_in_the_source_region_fails() -> None:
+    run = planted("prod", "uploads-replication-latency", checks.ALARM, set_input("region", "us-east-1"))
+    found = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} uploads-replication-latency", "region")
+    assert found and "published in us-west-2" in found[0].message
+
+
+def test_rpo_age_alarm_in_the_source_region_fails() -> None:
+    """The RPO age is read from ReplicationLatency, so it exists only in the replica's Region."""
+    run = planted("prod", "uploads-rpo-age", checks.ALARM, set_input("region", "us-east-1"))
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} uploads-rpo-age", "region")
+
+
+def test_failed_replication_alarm_moved_to_the_destination_fails() -> None:
+    run = planted("prod", "audio-replication-failed", checks.ALARM, set_input("region", "us-west-2"))
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} audio-replication-failed", "region")
+
+
+def test_alarm_notifying_a_topic_in_another_region_fails() -> None:
+    def other_topic(alarm: Registration) -> None:
+        alarm.inputs["alarmActions"] = ["arn:aws:sns:us-east-1:123456789012:distronation-prod-dr-alerts"]
+
+    run = planted("prod", "uploads-replication-latency", checks.ALARM, other_topic)
+    [found] = named(
+        checks.check_references(run), "reference", f"{checks.ALARM} uploads-replication-latency", "alarmActions"
+    )
+    assert "its user in us-west-2" in found.message
+
+
+# ------------------------------------------------------------------- one planted defect per check
+
+
+def test_wrong_dimension_set_fails() -> None:
+    def dimensions(alarm: Registration) -> None:
+        alarm.inputs["dimensions"] = {"BucketName": "distronation-prod-audio-us-east-1"}
+
+    run = planted("prod", "audio-replication-failed", checks.ALARM, dimensions)
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} audio-replication-failed", "metricName")
+
+
+def test_metric_math_alarms_are_checked_per_metric() -> None:
+    def math(alarm: Registration) -> None:
+        metric = {k: alarm.inputs.pop(k) for k in ("namespace", "metricName", "dimensions")}
+        alarm.inputs["metricQueries"] = [
+            {"id": "m1", "metric": {**metric, "period": 300, "stat": "Maximum"}},
+            {"id": "e1", "expression": "m1 / 60", "returnData": True},
+        ]
+
+    run = planted("prod", "uploads-replication-latency", checks.ALARM, math)
+    assert checks.check_alarm_metrics(run) == []
+    run.registrations[[r.name for r in run.registrations].index("uploads-replication-latency")].inputs["region"] = (
+        "us-east-1"
+    )
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} uploads-replication-latency", "region")
+
+
+def test_a_metric_without_a_row_fails() -> None:
+    run = planted("prod", "audio-replication-failed", checks.ALARM, set_input("metricName", "ReplicationLag"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} audio-replication-failed", "metricName")
+    assert "no row" in found.message
+
+
+@pytest.mark.parametrize(
+    ("type_token", "name", "key", "value"),
+    [
+        (checks.ALARM, "audio-replication-failed", "treatMissingData", "NotBreaching"),
+        (checks.ALARM, "audio-replication-failed", "statistic", "Max"),
+        (checks.ALARM, "audio-replication-failed", "comparisonOperator", "GreaterThan"),
+        (checks.FUNCTION, "audio-auto-restore", "runtime", "python3.99"),
+        (checks.LOG_GROUP, "audio-auto-restore-logs", "retentionInDays", 45),
+        (checks.SUBSCRIPTION, "dr-alerts-email", "protocol", "e-mail"),
+        (checks.EVENT_RULE, "audio-rpo-age", "scheduleExpression", "rate(15 minute)"),
+    ],
+)
+def test_an_input_aws_does_not_accept_fails(type_token: str, name: str, key: str, value: Any) -> None:
+    run = planted("prod", name, type_token, set_input(key, value))
+    [found] = named(checks.check_enum_inputs(run), "enum", f"{type_token} {name}", key)
+    assert repr(value) in found.message
+
+
+def test_a_storage_class_aws_does_not_accept_fails() -> None:
+    def storage_class(replication: Registration) -> None:
+        replication.inputs["rules"][0]["destination"]["storageClass"] = "INFREQUENT_ACCESS"
+
+    run = planted("prod", "audio-replication", checks.REPLICATION, storage_class)
+    [found] = named(
+        checks.check_enum_inputs(run), "enum", f"{checks.REPLICATION} audio-replication", "rules[0].destination"
+    )
+    assert "INFREQUENT_ACCESS" in found.message
+
+
+def edit_policy(edit: Callable[[list[dict[str, Any]]], None]) -> Callable[[Registration], None]:
+    def change(registration: Registration) -> None:
+        document = json.loads(registration.inputs["policy"])
+        edit(document["Statement"])
+        registration.inputs["policy"] = json.dumps(document)
+
+    return change
+
+
+def test_an_action_missing_from_the_iam_definition_fails() -> None:
+    run = planted(
+        "prod",
+        "audio-replication-policy",
+        checks.ROLE_POLICY,
+        edit_policy(lambda statements: statements[0]["Action"].append("s3:GetReplicationConfigurations")),
+    )
+    [found] = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} audio-replication-policy", "policy")
+    assert "s3:GetReplicationConfigurations" in found.message
+
+
+def test_an_object_action_on_a_bucket_arn_fails() -> None:
+    def bucket_arn(statements: list[dict[str, Any]]) -> None:
+        statements[1]["Resource"] = statements[1]["Resource"].removesuffix("/*")  # ReadSourceVersions
+
+    run = planted("prod", "audio-replication-policy", checks.ROLE_POLICY, edit_policy(bucket_arn))
+    findings = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} audio-replication-policy", "policy")
+    assert findings and all(f.property.endswith("Resource") for f in findings)
+    assert "s3:GetObjectVersionForReplication" in findings[0].message
+
+
+def test_a_condition_key_the_action_does_not_have_fails() -> None:
+    def condition(statements: list[dict[str, Any]]) -> None:
+        statements[0]["Condition"] = {"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+
+    run = planted("prod", "audio-replication-policy", checks.ROLE_POLICY, edit_policy(condition))
+    [*found] = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} audio-replication-policy", "policy")
+    assert found and "Condition" in found[0].property
+
+
+def test_a_wildcard_action_on_a_dr_role_fails() -> None:
+    run = planted(
+        "prod",
+        "audio-auto-restore-policy",
+        checks.ROLE_POLICY,
+        edit_policy(lambda statements: statements[0].update(Action="s3:*")),
+    )
+    found = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} audio-auto-restore-policy", "policy")
+    assert any("wildcard" in f.message for f in found)
+
+
+def test_an_undeclared_topic_in_a_lambda_environment_fails() -> None:
+    def environment(function: Registration) -> None:
+        function.inputs["environment"]["variables"]["ALERT_TOPIC_ARN"] = "arn:aws:sns:us-east-1:123456789012:other"
+
+    run = planted("prod", "audio-auto-restore", checks.FUNCTION, environment)
+    [found] = named(checks.check_references(run), "reference", f"{checks.FUNCTION} audio-auto-restore", "environment")
+    assert "not declared" in found.message
+
+
+def test_an_undeclared_bucket_in_a_policy_and_an_unlisted_layer_fail() -> None:
+    run = planted(
+        "prod",
+        "audio-replication-policy",
+        checks.ROLE_POLICY,
+        edit_policy(lambda statements: statements[2].update(Resource="arn:aws:s3:::someone-elses-bucket/*")),
+    )
+    assert named(checks.check_references(run), "reference", f"{checks.ROLE_POLICY} audio-replication-policy", "policy")
+    run = planted(
+        "prod", "audio-auto-restore", checks.FUNCTION, set_input("layers", ["arn:aws:lambda:us-east-1:1:layer:x:1"])
+    )
+    assert named(checks.check_references(run), "reference", f"{checks.FUNCTION} audio-auto-restore", "layers")
+
+
+def test_a_key_in_another_region_fails() -> None:
+    run = planted("prod", "audio-primary-sse", checks.SSE, set_input("region", "us-west-2"))
+    [found] = named(checks.check_references(run), "reference", f"{checks.SSE} audio-primary-sse", "rules")
+    assert "is in us-east-1" in found.message
+
+
+def drop_dependency(on_type: str) -> Callable[[Registration], None]:
+    def change(registration: Registration) -> None:
+        registration.dependencies = [u for u in registration.dependencies if on_type not in u]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("type_token", "name", "dependency", "says"),
+    [
+        (checks.REPLICATION, "audio-replication", "aws:iam/rolePolicy:RolePolicy", "role's policy"),
+        (checks.REPLICATION, "audio-replication", "aws:s3/bucketVersioning:BucketVersioning", "versioning"),
+        (checks.FUNCTION, "audio-auto-restore", "aws:iam/rolePolicy:RolePolicy", "role's policy"),
+        (checks.NOTIFICATION, "audio-auto-restore-notification", "aws:lambda/permission:Permission", "permission"),
+    ],
+)
+def test_missing_ordering_fails(type_token: str, name: str, dependency: str, says: str) -> None:
+    run = planted("prod", name, type_token, drop_dependency(dependency))
+    found = named(checks.check_ordering(run), "ordering", f"{type_token} {name}", "dependsOn")
+    assert found and says in found[0].message
+
+
+def test_every_metric_row_cites_its_source_and_has_a_known_region_rule() -> None:
+    assert {r.region_rule for r in METRICS} <= {"source", "destination", "us-east-1", "own"}
+    assert all(r.source and r.dimension_sets for r in METRICS)
