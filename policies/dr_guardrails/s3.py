@@ -31,7 +31,6 @@ from .props import (
     number,
     policy_statements,
     region_of,
-    shallow_copy,
 )
 from .tiers import MFA_ATTESTED_TAG, in_scope
 
@@ -172,14 +171,6 @@ def check_bucket_object_lock_enabled(args: ResourceValidationArgs, config: Confi
         return
     for problem in problems:
         yield f"{problem}; object lock can only be turned on when the bucket is created"
-
-
-def fix_public_access_block(args: ResourceValidationArgs, _config: Config) -> dict[str, Any] | None:
-    if all(lookup(args.props, flag) is True for flag in PUBLIC_ACCESS_BLOCK_FLAGS):
-        return None
-    fixed = shallow_copy(args.props)
-    fixed.update(dict.fromkeys(PUBLIC_ACCESS_BLOCK_FLAGS, True))
-    return fixed
 
 
 # ---------------------------------------------------------------------------------------------
