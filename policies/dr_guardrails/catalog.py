@@ -46,8 +46,8 @@ CATALOG: tuple[PolicySpec, ...] = (
         severity=Severity.HIGH,
         controls=(_security_hub("S3.14"), _aws_config("s3-bucket-versioning-enabled")),
         remediation_steps='Set versioning_configuration={"status": "Enabled"} on the aws.s3.BucketVersioning resource.',
-        resource_types=types.BUCKET_VERSIONING,
-        check=s3.resource_check(s3.versioning_problems),
+        resource_types=types.BUCKET_VERSIONING | types.BUCKET,
+        check=s3.resource_check(s3.versioning_problems, "versioning"),
     ),
     PolicySpec(
         name="aws-s3-bucket-versioning-attached",
@@ -109,9 +109,9 @@ CATALOG: tuple[PolicySpec, ...] = (
         severity=Severity.HIGH,
         controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
         remediation_steps="Set rule.default_retention with mode COMPLIANCE or GOVERNANCE and days >= minRetentionDays.",
-        resource_types=types.OBJECT_LOCK_CONFIGURATION,
+        resource_types=types.OBJECT_LOCK_CONFIGURATION | types.BUCKET,
         config={"minRetentionDays": _MIN_RETENTION, "allowedModes": _ALLOWED_MODES},
-        check=s3.resource_check(s3.object_lock_retention_problems),
+        check=s3.resource_check(s3.object_lock_retention_problems, "object_lock"),
     ),
     PolicySpec(
         name="aws-s3-bucket-object-lock-attached",
@@ -156,7 +156,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         remediation_steps=(
             'Set apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms", "kms_master_key_id": <key arn>}.'
         ),
-        resource_types=types.ENCRYPTION_CONFIGURATION,
+        resource_types=types.ENCRYPTION_CONFIGURATION | types.BUCKET,
         config={
             "requireCustomerManagedKey": {
                 "type": "boolean",
@@ -164,7 +164,7 @@ CATALOG: tuple[PolicySpec, ...] = (
                 "description": "Require kmsMasterKeyId (a customer-managed key), not the AWS managed aws/s3 key.",
             }
         },
-        check=s3.resource_check(s3.encryption_problems),
+        check=s3.resource_check(s3.encryption_problems, "encryption"),
     ),
     PolicySpec(
         name="aws-s3-bucket-sse-kms-attached",
@@ -211,8 +211,8 @@ CATALOG: tuple[PolicySpec, ...] = (
             'Add a statement {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket arn>, '
             '<bucket arn>/*], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.'
         ),
-        resource_types=types.BUCKET_POLICY,
-        check=s3.resource_check(s3.tls_policy_problems),
+        resource_types=types.BUCKET_POLICY | types.BUCKET,
+        check=s3.resource_check(s3.tls_policy_problems, "policy"),
     ),
     PolicySpec(
         name="aws-s3-bucket-policy-tls-only-attached",

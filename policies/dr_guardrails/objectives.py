@@ -9,6 +9,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs
 
 from .framework import Config
 from .index import StackIndex
+from .inline import object_lock_enabled
 from .props import MISSING, UNKNOWN, Tags, cannot_verify, elements, lookup
 from .s3 import child_findings, object_lock_retention_problems, replication_report, versioning_problems
 from .tiers import OBJECTIVE_TAGS, TIER_TAG, VALID_TIERS, Invalid, objective
@@ -46,7 +47,7 @@ ANY_DEFAULT_RETENTION = {"allowedModes": ["COMPLIANCE", "GOVERNANCE"], "minReten
 
 def _object_lock_verdict(index: StackIndex, bucket: PolicyResource) -> Any:
     """True/False/UNKNOWN: object lock is on at creation and a default retention is configured."""
-    flag = lookup(bucket.props, "objectLockEnabled")
+    flag = object_lock_enabled(bucket.props)
     if flag is not True:
         return UNKNOWN if flag is UNKNOWN else False
     return child_findings(index, bucket, "object_lock", object_lock_retention_problems, ANY_DEFAULT_RETENTION).verdict

@@ -14,6 +14,7 @@ from . import types
 from .config import waiver_for
 from .framework import Config
 from .index import StackIndex
+from .inline import INLINE_ARGUMENTS, object_lock_enabled
 from .props import (
     CANNOT_VERIFY_PREFIX,
     MISSING,
@@ -154,18 +155,33 @@ def _denies_insecure_transport(statement: dict[str, Any]) -> bool:
 # Resource policies
 
 
-def resource_check(problems: Problems) -> Callable[[ResourceValidationArgs, Config], Iterator[str]]:
+def resource_check(problems: Problems, kind: str = "") -> Callable[[ResourceValidationArgs, Config], Iterator[str]]:
+    """A resource check of the child resource; on a bucket, of its v7 inline argument of ``kind`` if declared."""
+
     def check(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
+        if args.resource_type in types.BUCKET:
+            if not kind:
+                return
+            child = _inline_child(args, kind)
+            if child is not None:
+                argument_name = INLINE_ARGUMENTS[kind][0]
+                yield from (f"inline {argument_name}: {problem}" for problem in problems(child.props, config))
+            return
         yield from problems(args.props, config)
 
     return check
+
+
+def _inline_child(args: ResourceValidationArgs, kind: str) -> Any:
+    props = INLINE_ARGUMENTS[kind][1](args.props)
+    return None if props is MISSING else type("Inline", (), {"props": props})()
 
 
 def check_bucket_object_lock_enabled(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
     scope = in_scope(Tags(args.props), config["tiers"])
     if scope is False:
         return
-    problems = list(expect(args.props, ("objectLockEnabled",), True))
+    problems = [] if object_lock_enabled(args.props) is True else list(expect(args.props, ("objectLockEnabled",), True))
     if problems and scope is UNKNOWN:
         yield cannot_verify("tags.dr:tier (it decides whether object lock is required)")
         return
