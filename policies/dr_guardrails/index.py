@@ -41,8 +41,8 @@ class StackIndex:
                 self.buckets.append(resource)
                 self._remember_names("bucket", resource, ("bucket", "id", "arn"))
                 inline = inline_children(resource)
-                for kind, child in inline.items():
-                    self._bucket_children[resource.urn][kind].append(child)  # type: ignore[arg-type]
+                for inline_kind, child in inline.items():
+                    self._bucket_children[resource.urn][inline_kind].append(child)  # type: ignore[arg-type]
             elif resource.resource_type in types.TABLE:
                 self.tables.append(resource)
                 self._remember_names("table", resource, ("arn",))

@@ -18,21 +18,31 @@ LOGICAL_RPO, LOGICAL_RTO, REGIONAL_RPO, REGIONAL_RTO = OBJECTIVE_TAGS
 
 
 def check_objectives_declared(args: ResourceValidationArgs, _config: Config) -> Iterator[str]:
+    """One finding for everything missing (an untagged resource gets one line, not five)."""
     tags = Tags(args.props)
     tier = tags.get(TIER_TAG)
+    missing, invalid = [], []
     if tier is UNKNOWN:
         yield cannot_verify(f"tags.{TIER_TAG}")
+    elif tier is MISSING:
+        missing.append(TIER_TAG)
     elif tier not in VALID_TIERS:
-        declared = "not set" if tier is MISSING else repr(tier)
-        yield f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {declared})"
+        invalid.append(f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {tier!r})")
     for key in OBJECTIVE_TAGS:
         value = objective(tags, key)
         if value is UNKNOWN:
             yield cannot_verify(f"tags.{key}")
         elif value is MISSING:
-            yield f'tag `{key}` is missing; declare the objective in minutes, or "none" when the tier accepts loss'
+            missing.append(key)
         elif isinstance(value, Invalid):
-            yield f'tag `{key}` must be whole minutes or "none" (declared: {value.raw!r})'
+            invalid.append(f'tag `{key}` must be whole minutes or "none" (declared: {value.raw!r})')
+    if missing:
+        listed = ", ".join(f"`{key}`" for key in missing)
+        yield (
+            f"missing tag(s) {listed}: declare the DR tier (1, 2 or 3) and each objective in minutes, or \"none\" "
+            "when the tier accepts loss"
+        )
+    yield from invalid
 
 
 def _declared(index: StackIndex, resource: PolicyResource) -> dict[str, int]:

@@ -33,12 +33,13 @@ from .props import (
     policy_statements,
     region_of,
 )
-from .tiers import MFA_ATTESTED_TAG, in_scope
+from .tiers import MFA_ATTESTED_TAG, TIER_TAG, VALID_TIERS, in_scope
 
 KMS_ALGORITHMS: Final = ("aws:kms", "aws:kms:dsse")
 PUBLIC_ACCESS_BLOCK_FLAGS: Final = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MFA_RUNBOOK: Final = (
-    "Only the root user can enable MFA delete: follow docs/runbooks/mfa-delete.md - as root, run "
+    "Only the root user can enable MFA delete "
+    "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html): as root, run "
     "`aws s3api put-bucket-versioning --bucket <name> --versioning-configuration "
     "Status=Enabled,MFADelete=Enabled --mfa '<root-mfa-device-arn> <current-code>'`, then record the "
     f"date in the stack config so the component writes the `{MFA_ATTESTED_TAG}` tag; `drctl` checks "
@@ -311,6 +312,14 @@ def mfa_required(index: StackIndex, bucket: PolicyResource, config: Config) -> A
     return in_scope(index.tags(bucket), config["tiers"])
 
 
+def _tier_reason(index: StackIndex, bucket: PolicyResource, config: Config) -> str:
+    """Tier wording only for a bucket that has a tier."""
+    tier = index.tags(bucket).get(TIER_TAG)
+    if isinstance(tier, str) and tier in VALID_TIERS:
+        return f"its `{TIER_TAG}` is {tier}, one of the configured tiers {config['tiers']}"
+    return f"it has no valid `{TIER_TAG}` tag, so it is checked as a protected bucket"
+
+
 def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
     date = pack_config.today()
     for bucket in index.buckets:
@@ -335,7 +344,7 @@ def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, s
         yield (
             bucket.urn,
             (
-                f"bucket '{bucket.name}' requires MFA delete (tier in {config['tiers']}): configured: no "
+                f"bucket '{bucket.name}' requires MFA delete ({_tier_reason(index, bucket, config)}): configured: no "
                 f'versioning resource declares mfaDelete "Enabled" and there is no valid `{MFA_ATTESTED_TAG}` '
                 f"tag.{notes}{expired} To satisfy: {MFA_RUNBOOK}"
             ),
@@ -359,7 +368,7 @@ def check_mfa_delete_without_lifecycle(index: StackIndex, config: Config) -> Ite
             reasons.append(f"it carries `{MFA_ATTESTED_TAG}`={state.attested}")
         required = mfa_required(index, bucket, config)
         if required is True and waiver_for(bucket.name, config, date).active is None:
-            reasons.append(f"its tier (in {config['tiers']}) requires MFA delete")
+            reasons.append(f"{_tier_reason(index, bucket, config)} requires MFA delete")
         if reasons:
             yield (
                 bucket.urn,
