@@ -37,7 +37,7 @@ def program_frames(details: str) -> str:
     kept, skipping = [lines[0]], False
     for line in lines[1:]:
         if line.startswith("  File "):
-            skipping = "site-packages" in line or "/preview/" in line or "<frozen" in line
+            skipping = any(part in line for part in ("site-packages", "/preview/", "<frozen", "/lib/python3."))
         if not skipping:
             kept.append(line)
     return "\n".join(kept)
