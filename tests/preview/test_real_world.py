@@ -79,15 +79,12 @@ def test_explicit_false_is_never_flipped_and_remediations_are_code_changes(run_p
     assert "the code still needs a change" in run.stdout
 
 
-def test_fail_on_remediation_fails_a_run_whose_only_findings_are_remediations(
-    run_preview: RunPreview, tmp_path: Path
-) -> None:
-    config = {"aws-dynamodb-table-pitr-enabled": {"enforcementLevel": "remediate"}}
-    quiet = run_preview(REAL_WORLD, stack="explicit-false", pack=PACK, policy_config=config)
-    assert quiet.document["remediations"]
-    # Only "sessions" (absent PITR) is then a pure remediation: drop "ledger"'s violation by disabling nothing
-    # else and checking the flag's own effect on the exit code.
-    strict = run_preview(REAL_WORLD, stack="explicit-false", pack=PACK, extra=("--fail-on-remediation",))
+def test_fail_on_remediation_fails_a_run_whose_only_findings_are_remediations(run_preview: RunPreview) -> None:
+    # The fixture program's only finding is a remediation (an absent acl filled in).
+    passing = run_preview(PROGRAMS / "compliant")
+    strict = run_preview(PROGRAMS / "compliant", extra=("--fail-on-remediation",))
+
+    assert passing.exit_code == 0 and passing.document["remediations"]
     assert strict.exit_code == 1
 
 
