@@ -39,7 +39,7 @@ def check_objectives_declared(args: ResourceValidationArgs, _config: Config) -> 
     if missing:
         listed = ", ".join(f"`{key}`" for key in missing)
         yield (
-            f"missing tag(s) {listed}: declare the DR tier (1, 2 or 3) and each objective in minutes, or \"none\" "
+            f'missing tag(s) {listed}: declare the DR tier (1, 2 or 3) and each objective in minutes, or "none" '
             "when the tier accepts loss"
         )
     yield from invalid

@@ -112,17 +112,42 @@ def test_a_compliant_inline_bucket_passes_every_resource_policy(policy: str) -> 
 @pytest.mark.parametrize(
     ("override", "resource_policy", "stack_policy", "expected"),
     [
-        ({"versioning": {"enabled": False}}, "aws-s3-bucket-versioning-enabled", "aws-s3-bucket-versioning-attached",
-         "inline versioning"),
-        ({"serverSideEncryptionConfiguration": {"rule": {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}}},
-         "aws-s3-bucket-sse-kms", "aws-s3-bucket-sse-kms-attached", "sseAlgorithm"),
-        ({"objectLockConfiguration": {"objectLockEnabled": "Enabled", "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}}},
-         "aws-s3-bucket-object-lock-retention", "aws-s3-bucket-object-lock-attached", "at least 7 days"),
-        ({"policy": '{"Statement": []}'}, "aws-s3-bucket-policy-tls-only", "aws-s3-bucket-policy-tls-only-attached",
-         "aws:SecureTransport"),
+        (
+            {"versioning": {"enabled": False}},
+            "aws-s3-bucket-versioning-enabled",
+            "aws-s3-bucket-versioning-attached",
+            "inline versioning",
+        ),
+        (
+            {
+                "serverSideEncryptionConfiguration": {
+                    "rule": {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+                }
+            },
+            "aws-s3-bucket-sse-kms",
+            "aws-s3-bucket-sse-kms-attached",
+            "sseAlgorithm",
+        ),
+        (
+            {
+                "objectLockConfiguration": {
+                    "objectLockEnabled": "Enabled",
+                    "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}},
+                }
+            },
+            "aws-s3-bucket-object-lock-retention",
+            "aws-s3-bucket-object-lock-attached",
+            "at least 7 days",
+        ),
+        (
+            {"policy": '{"Statement": []}'},
+            "aws-s3-bucket-policy-tls-only",
+            "aws-s3-bucket-policy-tls-only-attached",
+            "aws:SecureTransport",
+        ),
     ],
     ids=["versioning", "encryption", "object-lock", "policy"],
-)  # fmt: skip
+)
 def test_a_non_compliant_inline_argument_fails_both_resource_and_stack_policy(
     override: dict[str, Any], resource_policy: str, stack_policy: str, expected: str
 ) -> None:
@@ -206,8 +231,8 @@ def test_every_store_with_point_in_time_recovery_has_its_policies() -> None:
         "aws-rds-instance", "aws-rds-cluster", "aws-docdb-cluster", "aws-neptune-cluster"
     }  # fmt: skip
     assert "aws-docdb-cluster-copy-tags-to-snapshot" not in SPECS  # docdb.Cluster has no copy_tags_to_snapshot
-    assert [control.id for control in SPECS["aws-rds-cluster-deletion-protection"].controls][0] == "RDS.7"
-    assert [control.id for control in SPECS["aws-rds-instance-deletion-protection"].controls][0] == "RDS.8"
+    assert SPECS["aws-rds-cluster-deletion-protection"].controls[0].id == "RDS.7"
+    assert SPECS["aws-rds-instance-deletion-protection"].controls[0].id == "RDS.8"
 
 
 @pytest.mark.parametrize("policy", DATABASE_POLICIES)
@@ -218,14 +243,34 @@ def test_a_protected_database_passes(policy: str) -> None:
 @pytest.mark.parametrize(
     ("check", "override", "expected"),
     [
-        ("backup-retention", {"backupRetentionPeriod": 7}, "backup_retention_period (engine: backupRetentionPeriod) must be at least 35 days for `dr:tier` 1"),
+        (
+            "backup-retention",
+            {"backupRetentionPeriod": 7},
+            "backup_retention_period (engine: backupRetentionPeriod) must be at least 35 days for `dr:tier` 1",
+        ),
         ("backup-retention", {"backupRetentionPeriod": DELETE}, "not set, so the provider default of"),
-        ("deletion-protection", {"deletionProtection": False}, "deletion_protection (engine: deletionProtection) must be True"),
-        ("final-snapshot", {"skipFinalSnapshot": True}, "skip_final_snapshot (engine: skipFinalSnapshot) must be False"),
-        ("final-snapshot", {"finalSnapshotIdentifier": DELETE}, "final_snapshot_identifier (engine: finalSnapshotIdentifier) must be set"),
-        ("copy-tags-to-snapshot", {"copyTagsToSnapshot": DELETE}, "copy_tags_to_snapshot (engine: copyTagsToSnapshot) must be True"),
+        (
+            "deletion-protection",
+            {"deletionProtection": False},
+            "deletion_protection (engine: deletionProtection) must be True",
+        ),
+        (
+            "final-snapshot",
+            {"skipFinalSnapshot": True},
+            "skip_final_snapshot (engine: skipFinalSnapshot) must be False",
+        ),
+        (
+            "final-snapshot",
+            {"finalSnapshotIdentifier": DELETE},
+            "final_snapshot_identifier (engine: finalSnapshotIdentifier) must be set",
+        ),
+        (
+            "copy-tags-to-snapshot",
+            {"copyTagsToSnapshot": DELETE},
+            "copy_tags_to_snapshot (engine: copyTagsToSnapshot) must be True",
+        ),
     ],
-)  # fmt: skip
+)
 def test_one_change_fails_each_database_policy(check: str, override: dict[str, Any], expected: str) -> None:
     policies = [policy for policy in DATABASE_POLICIES if policy.endswith(check)]
     assert policies

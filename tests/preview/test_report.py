@@ -108,7 +108,8 @@ def test_remediations_are_findings_needing_a_code_change_and_can_fail_the_run() 
         ["point_in_time_recovery.enabled=True (engine: pointInTimeRecovery.enabled)"],
         False,
         [
-            "explicit `point_in_time_recovery.enabled=False` would be overridden at deploy (engine: pointInTimeRecovery.enabled)"
+            "explicit `point_in_time_recovery.enabled=False` would be overridden at deploy "
+            "(engine: pointInTimeRecovery.enabled)"
         ],
     )
     subject = report()
