@@ -166,6 +166,8 @@ def describe(value: Any) -> str:
         return "unknown until deploy"
     if isinstance(value, bool):
         return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # gRPC carries every number as a double
     return json.dumps(to_plain(value), default=str)
 
 
