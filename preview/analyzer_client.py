@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import grpc
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from preview.errors import PolicyPackError
+from preview import stack_yaml
+from preview.errors import PolicyPackError, PreviewError
 from preview.project import python_interpreter
 
 PACK_START_TIMEOUT_SECONDS = 60
@@ -180,7 +180,10 @@ def read_policy_project(pack_dir: Path) -> dict[str, Any]:
     policy_project = pack_dir / "PulumiPolicy.yaml"
     if not policy_project.exists():
         return {}
-    document = yaml.safe_load(policy_project.read_text(encoding="utf-8"))
+    try:
+        document = stack_yaml.loads(policy_project.read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise PolicyPackError(f"cannot read {policy_project}: {exc}") from exc
     return document if isinstance(document, dict) else {}
 
 
@@ -192,7 +195,13 @@ def pack_version(pack_dir: Path, info: analyzer_pb2.AnalyzerInfo) -> str:
 def pack_interpreter(pack_dir: Path) -> str:
     """The interpreter the engine would use: PulumiPolicy.yaml's virtualenv if it exists, else ours."""
     runtime = read_policy_project(pack_dir).get("runtime")
-    return python_interpreter(pack_dir, runtime) if runtime else sys.executable
+    options = (runtime.get("options") or {}) if isinstance(runtime, dict) else {}
+    if not options.get("virtualenv") and not options.get("toolchain"):
+        return sys.executable  # the pack's requirements are installed beside offline-preview's own
+    try:
+        return python_interpreter(pack_dir, runtime)
+    except PreviewError as exc:
+        raise PolicyPackError(f"policy pack {pack_dir}: {exc}") from exc
 
 
 def _tail(path: Path, limit: int = 4000) -> str:

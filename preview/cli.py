@@ -6,6 +6,7 @@ Exit codes: 0 no mandatory violation, 1 a mandatory violation, 2 a program, conf
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,11 +14,33 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from preview.errors import PolicyPackError, PreviewError, ProgramError
+from preview.errors import InterpreterError, InvokeAnswersError, PolicyPackError, PreviewError, ProgramError
 from preview.offline_preview import PreviewOptions, run_offline_preview
+from preview.program import PROGRAM_TIMEOUT_SECONDS
 from preview.report import EXIT_ERROR, error_json, print_report
 
 app = typer.Typer(add_completion=False, help=__doc__)
+
+_ERROR_KINDS: dict[type, str] = {
+    ProgramError: "program error",
+    PolicyPackError: "policy pack error",
+    InterpreterError: "environment error",
+    InvokeAnswersError: "invoke answers error",
+}
+
+
+def program_frames(details: str) -> str:
+    """A traceback without the SDK's and the runner's frames (``--verbose`` shows it whole)."""
+    lines = details.splitlines()
+    if not lines or not lines[0].startswith("Traceback"):
+        return details
+    kept, skipping = [lines[0]], False
+    for line in lines[1:]:
+        if line.startswith("  File "):
+            skipping = any(part in line for part in ("site-packages", "/preview/", "<frozen", "/lib/python3."))
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
@@ -37,6 +60,20 @@ def offline_preview(
     fail_on_unverifiable: Annotated[
         bool, typer.Option(help="Exit 1 when a check could not be verified at preview.")
     ] = False,
+    fail_on_remediation: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 1 when the pack proposes a remediation (for pull requests where it does not run at deploy)."
+        ),
+    ] = False,
+    invoke_answers: Annotated[
+        Path | None,
+        typer.Option(help="YAML/JSON answers for invokes (token -> [{args, result}]) and stackReferences outputs."),
+    ] = None,
+    program_timeout: Annotated[
+        float, typer.Option(min=1, help="Stop the program after this many seconds, naming what it waits for.")
+    ] = PROGRAM_TIMEOUT_SECONDS,
+    verbose: Annotated[bool, typer.Option(help="Show the program's full traceback on a program error.")] = False,
 ) -> None:
     """Run PROGRAM under Pulumi's mock runtime with preview semantics and drive the policy pack through
     the Analyzer protocol, as `pulumi preview --policy-pack` would."""
@@ -45,18 +82,36 @@ def offline_preview(
         if not output.is_terminal:
             # CI logs: wrap late rather than at rich's default 80 columns.
             output.width = max(output.width, 160)
-    options = PreviewOptions(program, stack, policy_pack, policy_config)
+    options = PreviewOptions(
+        program,
+        stack,
+        policy_pack,
+        policy_config,
+        invoke_answers,
+        program_timeout,
+        notify=lambda message: errors.print(f"[yellow]offline-preview:[/] {escape(message)}"),
+    )
     try:
         report = run_offline_preview(options)
     except PreviewError as exc:
-        kind = {ProgramError: "program error", PolicyPackError: "policy pack error"}.get(type(exc), "config error")
+        kind = _ERROR_KINDS.get(type(exc), "config error")
         details = getattr(exc, "details", "")
         if details:
-            errors.print(escape(details.rstrip()), style="dim")
+            errors.print(escape((details if verbose else program_frames(details)).rstrip()), style="dim")
+        interpreter = getattr(exc, "interpreter", "")
+        if interpreter:
+            errors.print(f"program interpreter: {escape(interpreter)}")
         errors.print(f"[bold red]{kind}:[/] {escape(str(exc))}")
         errors.print("[bold red]No policy was checked[/] (exit code 2).")
         if json_path is not None:
-            _write_json(json_path, error_json(f"{kind}: {exc}"))
+            _write_json(json_path, error_json(f"{kind}: {exc}", interpreter))
+        raise typer.Exit(EXIT_ERROR) from exc
+    except Exception as exc:
+        errors.print(escape(traceback.format_exc()), style="dim")
+        errors.print(f"[bold red]offline-preview internal error:[/] {escape(f'{type(exc).__name__}: {exc}')}")
+        errors.print("[bold red]No policy was checked[/] (exit code 2).")
+        if json_path is not None:
+            _write_json(json_path, error_json(f"internal error: {type(exc).__name__}: {exc}"))
         raise typer.Exit(EXIT_ERROR) from exc
     if report.program_output.strip():
         # What the program printed or logged, as `pulumi preview` shows it under the stack's diagnostics.
@@ -64,7 +119,7 @@ def offline_preview(
     print_report(report, console)
     if json_path is not None:
         _write_json(json_path, report.to_json())
-    raise typer.Exit(report.exit_code(fail_on_unverifiable))
+    raise typer.Exit(report.exit_code(fail_on_unverifiable, fail_on_remediation))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,10 @@ class StackConfigError(PreviewError):
 class ProgramError(PreviewError):
     """The Pulumi program raised, or logged an error, while it ran."""
 
-    def __init__(self, message: str, details: str = "") -> None:
+    def __init__(self, message: str, details: str = "", interpreter: str = "") -> None:
         super().__init__(message)
         self.details = details
+        self.interpreter = interpreter
 
 
 class PolicyConfigError(PreviewError):
@@ -27,3 +28,12 @@ class PolicyPackError(PreviewError):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+class InterpreterError(PreviewError):
+    """The program's Python environment is missing, or its pulumi SDK cannot be driven: a tool/setup error,
+    not the program's."""
+
+
+class InvokeAnswersError(PreviewError):
+    """The --invoke-answers file is missing or malformed."""

@@ -3,7 +3,8 @@ engine would (ConfigureStack, GetAnalyzerInfo, Configure, Remediate + Analyze pe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,22 @@ from preview.analyzer_client import (
     to_struct,
 )
 from preview.policy_config import ConfigEntry, load_policy_config_file, resolve_policy_config
-from preview.program import Registration, record_program
-from preview.project import PulumiProject, load_project, load_stack_config
-from preview.report import AppliedRemediation, NotVerifiable, PreviewReport, Violation, is_not_verifiable
+from preview.program import PROGRAM_TIMEOUT_SECONDS, Registration, describe_invoke, record_program
+from preview.project import PulumiProject, load_invoke_answers, load_project, load_stack_config
+from preview.report import (
+    AppliedRemediation,
+    NotVerifiable,
+    PolicyInfo,
+    PreviewReport,
+    Violation,
+    is_not_verifiable,
+    python_path,
+)
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+_ABSENT = object()
+_SEVERITY_NAMES = {1: "low", 2: "medium", 3: "high", 4: "critical"}
+_CONTROL_SUFFIX = re.compile(r"control: ([^\]]+)\]$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,42 @@ class PreviewOptions:
     stack: str
     policy_pack: Path
     policy_config: Path | None = None
+    invoke_answers: Path | None = None
+    program_timeout: float = PROGRAM_TIMEOUT_SECONDS
+    notify: Callable[[str], None] = lambda message: None
+
+
+def policy_infos(info: analyzer_pb2.AnalyzerInfo) -> dict[str, PolicyInfo]:
+    """Severity and AWS control per policy, for the report (the control from the description's
+    ``[... control: X]`` suffix this project's pack writes, else the compliance framework)."""
+    infos = {}
+    for policy in info.policies:
+        match = _CONTROL_SUFFIX.search(policy.description)
+        framework = policy.framework
+        control = match.group(1) if match else " ".join(part for part in (framework.name, framework.reference) if part)
+        infos[policy.name] = PolicyInfo(_SEVERITY_NAMES.get(int(policy.severity), ""), control)
+    return infos
+
+
+def changed_paths(
+    before: Any, after: Any, path: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], Any, Any]]:
+    """Leaf paths where a remediation changed a value: (path, value before or _ABSENT, value after or _ABSENT)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in sorted(set(before) | set(after)):
+            found += changed_paths(before.get(key, _ABSENT), after.get(key, _ABSENT), (*path, key))
+        return found
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        found = []
+        for position, (old, new) in enumerate(zip(before, after, strict=True)):
+            found += changed_paths(old, new, (*path, position))
+        return found
+    return [] if before == after else [(path, before, after)]
+
+
+def _python_value(value: Any) -> str:
+    return repr(value)
 
 
 def stack_tags(project: PulumiProject) -> dict[str, str]:
@@ -149,8 +197,33 @@ class Findings:
             )
 
 
+def _remediation(
+    policy: str, registration: Registration, properties: dict[str, Any], remediated: dict[str, Any]
+) -> AppliedRemediation:
+    """A remediation as a finding that still needs a code change; explicit values it would override are named."""
+    settings, overrides = [], []
+    for path, before, after in changed_paths(properties, remediated):
+        engine = python_path(path, engine=True)
+        target = f"remove {python_path(path)}" if after is _ABSENT else f"{python_path(path)}={_python_value(after)}"
+        settings.append(f"{target} (engine: {engine})")
+        if before is not _ABSENT and before is not None:
+            overrides.append(
+                f"explicit `{python_path(path)}={_python_value(before)}` would be overridden at deploy "
+                f"(engine: {engine})"
+            )
+    changed = sorted({str(path[0]) for path, _, _ in changed_paths(properties, remediated) if path})
+    return AppliedRemediation(
+        policy, registration.urn, registration.type, registration.name, changed, settings, not overrides, overrides
+    )
+
+
 def analyze_registrations(client: AnalyzerClient, registrations: list[Registration], findings: Findings) -> None:
-    """The engine's order: Remediate then Analyze per resource (registration order), AnalyzeStack once."""
+    """The engine's order: Remediate then Analyze per resource (registration order), AnalyzeStack once.
+
+    A remediation that only fills properties the program left absent is applied, as the engine would at deploy,
+    and reported as a finding that still needs a code change. One that would override a value the program set
+    explicitly is not applied (Analyze then reports the violation) and the override is named: under the engine
+    Remediate runs after the provider's Check, so it cannot tell an explicit value from a default."""
     providers = {item.urn: item for item in registrations if item.type.startswith("pulumi:providers:")}
     final_properties: dict[str, dict[str, Any]] = {}
     for registration in registrations:
@@ -168,17 +241,12 @@ def analyze_registrations(client: AnalyzerClient, registrations: list[Registrati
                     )
                 elif remediation.HasField("properties"):
                     remediated = from_struct(remediation.properties)
-                    changed = sorted(
-                        key for key in set(properties) | set(remediated) if properties.get(key) != remediated.get(key)
-                    )
-                    findings.remediations.append(
-                        AppliedRemediation(
-                            remediation.policyName, registration.urn, registration.type, registration.name, changed
-                        )
-                    )
-                    properties = remediated
-                    request.properties.Clear()
-                    request.properties.update(properties)
+                    finding = _remediation(remediation.policyName, registration, properties, remediated)
+                    findings.remediations.append(finding)
+                    if finding.applied:
+                        properties = remediated
+                        request.properties.Clear()
+                        request.properties.update(properties)
             findings.add_diagnostics(client.analyze(request).diagnostics, registration.urn)
         final_properties[registration.urn] = properties
     stack = [stack_resource(item, final_properties[item.urn], providers) for item in registrations]
@@ -192,6 +260,7 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
     file_config: dict[str, ConfigEntry] = (
         load_policy_config_file(options.policy_config) if options.policy_config else {}
     )
+    answers = load_invoke_answers(options.invoke_answers) if options.invoke_answers else {}
     identity = StackIdentity(
         project=project.name,
         stack=options.stack,
@@ -202,7 +271,9 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
     pack_dir = options.policy_pack.resolve()
     # The program runs while the pack starts: both are Python processes with slow imports.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        program_run = pool.submit(record_program, project, options.stack, config)
+        program_run = pool.submit(
+            record_program, project, options.stack, config, answers, options.program_timeout, options.notify
+        )
         with running_policy_pack(pack_dir, identity) as client:
             client.handshake(pack_dir)
             client.configure_stack(identity)
@@ -218,7 +289,15 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
 
     warnings = list(resolved.warnings)
     if recording.unanswered_invokes:
-        warnings.append("invokes answered with empty results offline: " + ", ".join(recording.unanswered_invokes))
+        warnings.append(
+            "invokes answered with empty results offline (answer them with --invoke-answers FILE): "
+            + ", ".join(describe_invoke(call) for call in recording.unanswered_invokes)
+        )
+    if recording.stack_references_without_answers:
+        warnings.append(
+            "StackReference outputs are empty offline (add them under `stackReferences` in --invoke-answers): "
+            + ", ".join(recording.stack_references_without_answers)
+        )
     if config.secret_keys:
         warnings.append("secret config replaced by placeholders: " + ", ".join(config.secret_keys))
     return PreviewReport(
@@ -234,4 +313,6 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
         remediations=findings.remediations,
         warnings=warnings,
         program_output=recording.output,
+        interpreter=recording.interpreter,
+        policy_info=policy_infos(info),
     )

@@ -10,15 +10,19 @@ import json
 import os
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preview.errors import ProgramError
+from preview.errors import InterpreterError, ProgramError
+from preview.program_runner import TESTED_PULUMI_VERSION
 from preview.project import PulumiProject, StackConfig
 
 RUNNER_SCRIPT = Path(__file__).with_name("program_runner.py")
-PROGRAM_TIMEOUT_SECONDS = 300
+PROGRAM_TIMEOUT_SECONDS = 30.0
+NOTICE_AFTER_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,87 @@ class Registration:
 @dataclass(frozen=True)
 class ProgramRecording:
     registrations: list[Registration]
-    unanswered_invokes: list[str]
+    unanswered_invokes: list[dict[str, Any]]
     output: str
+    interpreter: str = ""
+    pulumi_version: str = ""
+    stack_references_without_answers: list[str] = field(default_factory=list)
 
 
-def record_program(project: PulumiProject, stack: str, config: StackConfig) -> ProgramRecording:
-    """Run the program; raise ProgramError (with the program's own error text) if it fails in any way."""
+def describe_invoke(call: Mapping[str, Any]) -> str:
+    """``token(arg=value, ...)`` with the arguments the program passed (engine names)."""
+    arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in sorted(call.get("args", {}).items()))
+    return f"{call['token']}({arguments})"
+
+
+def unanswered_hint(calls: list[dict[str, Any]]) -> str:
+    """What a failing program's error gets when invokes returned empty results offline."""
+    listed = "\n".join(f"  - {describe_invoke(call)}" for call in calls)
+    first = calls[0]
+    example = json.dumps({first["token"]: [{"args": first.get("args", {}), "result": {"<output>": "<value>"}}]})
+    return (
+        f"\noffline-preview answered {len(calls)} invoke(s) with empty results, which is a likely cause:\n{listed}\n"
+        "Answer them with --invoke-answers FILE (YAML or JSON; each token maps to a list of "
+        f"{{args: <subset of the call's arguments>, result: <object>}}), for example: {example}"
+    )
+
+
+def _status(path: Path) -> dict[str, Any]:
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _waiting_text(status: Mapping[str, Any]) -> str:
+    waiting = status.get("waiting_for") or ["nothing the runner could name (it may still be importing modules)"]
+    text = "; ".join(str(item) for item in waiting)
+    if status.get("last_registered"):
+        text += f" (last registration: {status['last_registered']}, {status.get('registered', 0)} so far)"
+    return text
+
+
+def _run_with_watchdog(
+    command: list[str], env: dict[str, str], cwd: Path, status_path: Path, timeout: float, notify: Callable[[str], None]
+) -> tuple[int, str]:
+    """Run the runner; after NOTICE_AFTER_SECONDS say what the program waits for; stop it after ``timeout``."""
+    notice_after = float(os.environ.get("OFFLINE_PREVIEW_NOTICE_AFTER_SECONDS") or NOTICE_AFTER_SECONDS)
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=stderr, text=True)
+        started = time.monotonic()
+        noticed = False
+        while process.poll() is None:
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                process.kill()
+                process.wait()
+                raise ProgramError(
+                    f"the program did not finish within {timeout:g} s (--program-timeout); it was waiting for: "
+                    f"{_waiting_text(_status(status_path))}"
+                )
+            if not noticed and elapsed >= notice_after:
+                noticed = True
+                notify(
+                    f"the program is still running after {elapsed:.0f} s; waiting for: "
+                    f"{_waiting_text(_status(status_path))}"
+                )
+            time.sleep(0.1)
+        stdout.seek(0)
+        stderr.seek(0)
+        return process.returncode, stdout.read() + stderr.read()
+
+
+def record_program(
+    project: PulumiProject,
+    stack: str,
+    config: StackConfig,
+    invoke_answers: Mapping[str, Any] | None = None,
+    timeout: float = PROGRAM_TIMEOUT_SECONDS,
+    notify: Callable[[str], None] = lambda message: None,
+) -> ProgramRecording:
+    """Run the program; raise ProgramError (with the program's own error text) if it fails in any way, and
+    InterpreterError when its interpreter cannot run the runner."""
     env = {
         **os.environ,
         "PULUMI_CONFIG": config.to_env_json(),
@@ -89,6 +168,8 @@ def record_program(project: PulumiProject, stack: str, config: StackConfig) -> P
     }
     with tempfile.TemporaryDirectory(prefix="offline-preview-") as scratch:
         result_path = Path(scratch) / "registrations.json"
+        answers_path = Path(scratch) / "invoke-answers.json"
+        answers_path.write_text(json.dumps(dict(invoke_answers or {})), encoding="utf-8")
         command = [
             project.python,
             str(RUNNER_SCRIPT),
@@ -96,31 +177,38 @@ def record_program(project: PulumiProject, stack: str, config: StackConfig) -> P
             project.name,
             stack,
             str(result_path),
+            str(answers_path),
         ]
-        try:
-            completed = subprocess.run(
-                command,
-                env=env,
-                cwd=project.main_path.parent,
-                capture_output=True,
-                text=True,
-                timeout=PROGRAM_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ProgramError(f"the program did not finish within {PROGRAM_TIMEOUT_SECONDS} s") from exc
-        output = completed.stdout + completed.stderr
+        returncode, output = _run_with_watchdog(
+            command, env, project.main_path.parent, Path(str(result_path) + ".status"), timeout, notify
+        )
         if not result_path.exists():
             raise ProgramError(
-                f"the program runner exited with code {completed.returncode} before recording anything",
+                f"the program runner ({project.python}) exited with code {returncode} before recording anything",
                 output,
             )
         result = json.loads(result_path.read_text(encoding="utf-8"))
+    interpreter = f"{result.get('interpreter', project.python)} (pulumi {result.get('pulumi_version', '?')})"
+    if result.get("environment_error"):
+        missing = ", ".join(result["environment_error"]["missing"])
+        raise InterpreterError(
+            f"the program's interpreter {result.get('interpreter', project.python)} has pulumi "
+            f"{result.get('pulumi_version', '?')}; offline-preview needs an SDK with {missing} (tested with "
+            f"pulumi {TESTED_PULUMI_VERSION}; see docs/offline-preview.md). Upgrade pulumi in the program's "
+            "environment; this is not an error of the program."
+        )
     error = result["error"]
+    unanswered = result.get("unanswered_invokes") or []
     if error is not None:
-        raise ProgramError(f"{error['type']}: {error['message']}", error["traceback"] or output)
+        message = f"{error['type']}: {error['message']}" if error["type"] != "RunError" else error["message"]
+        if unanswered:
+            message += unanswered_hint(unanswered)
+        raise ProgramError(message, error["traceback"] or output, interpreter=interpreter)
     return ProgramRecording(
         registrations=[Registration.from_json(item) for item in result["resources"]],
-        unanswered_invokes=result["unanswered_invokes"],
+        unanswered_invokes=unanswered,
         output=output,
+        interpreter=interpreter,
+        pulumi_version=str(result.get("pulumi_version", "")),
+        stack_references_without_answers=list(result.get("stack_references_without_answers") or []),
     )

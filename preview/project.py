@@ -8,14 +8,15 @@ decrypted offline; they become a placeholder and their keys are listed as secret
 from __future__ import annotations
 
 import json
-import sys
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from preview.errors import StackConfigError
+from preview import stack_yaml
+from preview.errors import InterpreterError, InvokeAnswersError, StackConfigError
 
 SECRET_PLACEHOLDER = "offline-preview-secret-placeholder"
 
@@ -39,26 +40,77 @@ class StackConfig:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """A Pulumi project or stack file, decoded like the CLI (go-yaml v3, see stack_yaml.py)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        document = stack_yaml.load_file(path) or {}
+    except OSError as exc:
         raise StackConfigError(f"cannot read {path}: {exc}") from exc
+    except stack_yaml.StackFileError as exc:
+        raise StackConfigError(str(exc)) from exc
     if not isinstance(document, dict):
         raise StackConfigError(f"{path} must hold a YAML mapping")
     return document
 
 
+def _venv_python(venv: Path) -> Path | None:
+    for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def python_interpreter(directory: Path, runtime: Any) -> str:
-    """The project's own virtualenv when its runtime options name one that exists (Pulumi.yaml,
-    PulumiPolicy.yaml), else this interpreter."""
+    """The interpreter the Pulumi CLI's Python language host would use for this project (Pulumi.yaml or
+    PulumiPolicy.yaml `runtime`); never installs anything and never falls back silently.
+
+    - ``toolchain: uv``: ``virtualenv`` if set, else ``<project>/.venv``; missing means "run `uv sync`";
+    - ``toolchain: poetry``: ``poetry env info --executable`` in the project directory;
+    - ``toolchain: pip`` (the default): ``virtualenv`` if set (it must exist), else ``PULUMI_PYTHON_CMD`` or
+      ``python3``/``python`` on PATH, as the language host does.
+    """
     options = (runtime.get("options") or {}) if isinstance(runtime, dict) else {}
+    toolchain = str(options.get("toolchain") or "pip")
     virtualenv = options.get("virtualenv")
-    if virtualenv:
-        venv = Path(virtualenv) if Path(virtualenv).is_absolute() else directory / virtualenv
-        for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
-    return sys.executable
+    if toolchain == "poetry":
+        return _poetry_interpreter(directory)
+    if virtualenv or toolchain == "uv":
+        venv_text = str(virtualenv or ".venv")
+        venv = Path(venv_text) if Path(venv_text).is_absolute() else directory / venv_text
+        python = _venv_python(venv)
+        if python is None:
+            create = (
+                f"cd {directory} && uv sync"
+                if toolchain == "uv"
+                else f"python3 -m venv {venv} && {venv}/bin/pip install -r {directory}/requirements.txt"
+            )
+            raise InterpreterError(
+                f"the program's virtualenv {venv} (toolchain {toolchain}) does not exist; create it with "
+                f"`{create}` (offline-preview never installs anything)"
+            )
+        return str(python)
+    command = os.environ.get("PULUMI_PYTHON_CMD") or shutil.which("python3") or shutil.which("python")
+    if not command:
+        raise InterpreterError("no python3 or python on PATH for a project without a virtualenv (toolchain pip)")
+    return shutil.which(command) or command
+
+
+def _poetry_interpreter(directory: Path) -> str:
+    instruction = f"run `cd {directory} && poetry install` to create the environment"
+    poetry = shutil.which("poetry")
+    if poetry is None:
+        raise InterpreterError(
+            f"the project uses toolchain poetry, but poetry is not on PATH; install poetry and {instruction}"
+        )
+    completed = subprocess.run(
+        [poetry, "env", "info", "--executable"], cwd=directory, capture_output=True, text=True, check=False, timeout=60
+    )
+    executable = completed.stdout.strip()
+    if completed.returncode != 0 or not executable or not Path(executable).exists():
+        raise InterpreterError(
+            f"`poetry env info --executable` found no environment for {directory} "
+            f"({(completed.stderr or completed.stdout).strip() or 'no output'}); {instruction}"
+        )
+    return executable
 
 
 def load_project(directory: Path) -> PulumiProject:
@@ -151,3 +203,33 @@ def load_stack_config(project: PulumiProject, stack: str) -> StackConfig:
     values = {key: config_string(_without_secure(value)) for key, value in raw.items()}
     secret_keys = sorted(key for key, value in raw.items() if _contains_secure(value))
     return StackConfig(values=values, secret_keys=secret_keys)
+
+
+def load_invoke_answers(path: Path) -> dict[str, Any]:
+    """The --invoke-answers file (YAML or JSON): ``token: [{args, result}, ...]`` plus ``stackReferences``."""
+    try:
+        document = stack_yaml.loads(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InvokeAnswersError(f"cannot read invoke answers {path}: {exc}") from exc
+    except ValueError as exc:  # StackFileError and yaml.YAMLError
+        raise InvokeAnswersError(f"invoke answers {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvokeAnswersError(f"invoke answers {path} must hold a mapping of invoke tokens")
+    problems = []
+    for token, entries in document.items():
+        if token == "stackReferences":
+            if not isinstance(entries, dict) or not all(isinstance(value, dict) for value in entries.values()):
+                problems.append("stackReferences: must map each stack name to a mapping of outputs")
+            continue
+        if not isinstance(entries, list):
+            problems.append(f"{token}: must be a list of {{args, result}} entries")
+            continue
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
+                problems.append(f"{token}[{position}]: needs `result` (a mapping) and optional `args` (a mapping)")
+            elif not isinstance(entry.get("args", {}), dict):
+                problems.append(f"{token}[{position}].args: must be a mapping")
+    if problems:
+        raise InvokeAnswersError(f"invoke answers {path}: " + "; ".join(problems))
+    # JSON round trip: what the runner receives (dates and other YAML types never reach it).
+    return dict(json.loads(json.dumps(document)))

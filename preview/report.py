@@ -43,11 +43,40 @@ class NotVerifiable:
 
 @dataclass(frozen=True)
 class AppliedRemediation:
+    """A remediation the pack proposed: a finding that still needs a code change."""
+
     policy: str
     urn: str
     type: str
     name: str
     changed_properties: list[str]
+    settings: list[str] = field(default_factory=list)
+    """What to write in the program, Python argument first: ``point_in_time_recovery.enabled=True (engine: ...)``."""
+    applied: bool = True
+    """False when it would override a value the program set explicitly; offline-preview then does not apply it."""
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    severity: str
+    control: str
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def python_path(path: tuple[str | int, ...] | list[str | int], engine: bool = False) -> str:
+    """``("pointInTimeRecovery", "enabled")`` -> ``point_in_time_recovery.enabled`` (the Python argument),
+    or the engine's spelling with ``engine=True``; list positions as ``[0]``."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+            continue
+        name = key if engine else _CAMEL.sub(r"_\1", key).lower()
+        text += f".{name}" if text else name
+    return text
 
 
 def is_not_verifiable(message: str) -> bool:
@@ -69,15 +98,25 @@ class PreviewReport:
     remediations: list[AppliedRemediation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     program_output: str = ""
+    interpreter: str = ""
+    policy_info: dict[str, PolicyInfo] = field(default_factory=dict)
 
     @property
     def mandatory_violations(self) -> list[Violation]:
         return [violation for violation in self.violations if violation.enforcement == "mandatory"]
 
-    def exit_code(self, fail_on_unverifiable: bool = False) -> int:
-        if self.mandatory_violations or (fail_on_unverifiable and self.not_verifiable):
+    def exit_code(self, fail_on_unverifiable: bool = False, fail_on_remediation: bool = False) -> int:
+        if (
+            self.mandatory_violations
+            or (fail_on_unverifiable and self.not_verifiable)
+            or (fail_on_remediation and self.remediations)
+        ):
             return EXIT_MANDATORY_VIOLATION
         return EXIT_PASS
+
+    def _info(self, policy: str) -> dict[str, str]:
+        info = self.policy_info.get(policy)
+        return {"severity": info.severity if info else "", "control": info.control if info else ""}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +129,7 @@ class PreviewReport:
                     "type": item.type,
                     "name": item.name,
                     "message": item.message,
+                    **self._info(item.policy),
                 }
                 for item in self.violations
             ],
@@ -103,6 +143,10 @@ class PreviewReport:
                     "urn": item.urn,
                     "name": item.name,
                     "changed_properties": item.changed_properties,
+                    "set": item.settings,
+                    "applied_offline": item.applied,
+                    "overrides_explicit": item.overrides,
+                    "needs_code_change": True,
                 }
                 for item in self.remediations
             ],
@@ -110,12 +154,16 @@ class PreviewReport:
             "project": self.project,
             "stack": self.stack,
             "warnings": self.warnings,
+            "interpreter": self.interpreter,
         }
 
 
-def error_json(message: str) -> dict[str, Any]:
+def error_json(message: str, interpreter: str = "") -> dict[str, Any]:
     """The --json document when the program or config is broken: nothing was checked."""
-    return {"resources": 0, "violations": [], "not_verifiable": [], "error": message}
+    document: dict[str, Any] = {"resources": 0, "violations": [], "not_verifiable": [], "error": message}
+    if interpreter:
+        document["interpreter"] = interpreter
+    return document
 
 
 _LEVEL_STYLE = {"mandatory": "bold red", "advisory": "yellow", "remediate": "cyan", "disabled": "dim"}
@@ -140,6 +188,8 @@ def print_report(report: PreviewReport, console: Console) -> None:
         f"{report.resources} resources, policy pack {escape(report.pack_name)}@v{escape(report.pack_version)}"
         f" ({escape(report.pack_path)})"
     )
+    if report.interpreter:
+        console.print(f"program interpreter: {escape(report.interpreter)}")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
@@ -147,7 +197,19 @@ def print_report(report: PreviewReport, console: Console) -> None:
     policies = Tree(f"{icon} [bold]Policy violations[/] ({len(report.violations)})")
     for policy, resources in sorted(_grouped(report.violations).items()):
         level = resources[next(iter(resources))][0].enforcement
-        branch = policies.add(f"[{_LEVEL_STYLE.get(level, '')}]{escape(f'[{level}]')}[/]  [bold]{escape(policy)}[/]")
+        info = report.policy_info.get(policy)
+        details = "; ".join(
+            part
+            for part in (
+                (f"severity {info.severity}" if info and info.severity else ""),
+                (f"control {info.control}" if info and info.control else ""),
+            )
+            if part
+        )
+        branch = policies.add(
+            f"[{_LEVEL_STYLE.get(level, '')}]{escape(f'[{level}]')}[/]  [bold]{escape(policy)}[/]"
+            + (f" ({escape(details)})" if details else "")
+        )
         for (type_, name), violations in sorted(resources.items()):
             leaf = branch.add(_resource_label(type_, name))
             for violation in violations:
@@ -155,13 +217,18 @@ def print_report(report: PreviewReport, console: Console) -> None:
     console.print(policies)
 
     if report.remediations:
-        remediated = Tree(f"🔧 [bold]Remediations applied[/] ({len(report.remediations)})")
+        remediated = Tree(
+            f"🔧 [bold]Remediations: the code still needs a change[/] ({len(report.remediations)}; the pack fixes "
+            "these only at deploy, and only if it runs there at the `remediate` level)"
+        )
         for remediation in report.remediations:
-            changed = ", ".join(remediation.changed_properties) or "no property changed"
-            remediated.add(
-                f"[cyan]{escape(remediation.policy)}[/]  {_resource_label(remediation.type, remediation.name)}: "
-                f"{escape(changed)}"
+            leaf = remediated.add(
+                f"[cyan]{escape(remediation.policy)}[/]  {_resource_label(remediation.type, remediation.name)}"
             )
+            for setting in remediation.settings or remediation.changed_properties:
+                leaf.add(escape(f"set {setting}"))
+            for override in remediation.overrides:
+                leaf.add(escape(f"{override}; not applied offline, so the violation is reported"))
         console.print(remediated)
 
     unverifiable = Tree(f"❔ [bold]Not verifiable at preview[/] ({len(report.not_verifiable)})")
@@ -179,5 +246,6 @@ def print_report(report: PreviewReport, console: Console) -> None:
     verdict = "[bold red]FAIL[/]" if mandatory else "[bold green]PASS[/]"
     console.print(
         f"{verdict}: {mandatory} mandatory, {advisory} advisory violation(s), "
-        f"{len(report.not_verifiable)} not verifiable at preview, {len(report.remediations)} remediation(s)"
+        f"{len(report.not_verifiable)} not verifiable at preview, "
+        f"{len(report.remediations)} remediation(s) needing a code change"
     )

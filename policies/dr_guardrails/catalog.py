@@ -6,7 +6,7 @@ from typing import Final
 
 from pulumi_policy import Policy, Severity
 
-from . import dynamodb, failover, iam, kms, objectives, s3, types
+from . import databases, dynamodb, failover, iam, kms, objectives, s3, types
 from .config import EXCEPTIONS_SCHEMA, tiers_schema
 from .framework import Control, PolicySpec
 
@@ -38,7 +38,7 @@ _ALLOWED_MODES = {
 }
 _MFA_TIERS = tiers_schema(["1"], "need MFA delete (replication destinations are exempt: they carry the lifecycle)")
 
-CATALOG: Final[tuple[PolicySpec, ...]] = (
+CATALOG: tuple[PolicySpec, ...] = (
     # --- S3: versioning -------------------------------------------------------------------------
     PolicySpec(
         name="aws-s3-bucket-versioning-enabled",
@@ -46,8 +46,8 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         severity=Severity.HIGH,
         controls=(_security_hub("S3.14"), _aws_config("s3-bucket-versioning-enabled")),
         remediation_steps='Set versioning_configuration={"status": "Enabled"} on the aws.s3.BucketVersioning resource.',
-        resource_types=types.BUCKET_VERSIONING,
-        check=s3.resource_check(s3.versioning_problems),
+        resource_types=types.BUCKET_VERSIONING | types.BUCKET,
+        check=s3.resource_check(s3.versioning_problems, "versioning"),
     ),
     PolicySpec(
         name="aws-s3-bucket-versioning-attached",
@@ -109,9 +109,9 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         severity=Severity.HIGH,
         controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
         remediation_steps="Set rule.default_retention with mode COMPLIANCE or GOVERNANCE and days >= minRetentionDays.",
-        resource_types=types.OBJECT_LOCK_CONFIGURATION,
+        resource_types=types.OBJECT_LOCK_CONFIGURATION | types.BUCKET,
         config={"minRetentionDays": _MIN_RETENTION, "allowedModes": _ALLOWED_MODES},
-        check=s3.resource_check(s3.object_lock_retention_problems),
+        check=s3.resource_check(s3.object_lock_retention_problems, "object_lock"),
     ),
     PolicySpec(
         name="aws-s3-bucket-object-lock-attached",
@@ -156,7 +156,7 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         remediation_steps=(
             'Set apply_server_side_encryption_by_default={"sse_algorithm": "aws:kms", "kms_master_key_id": <key arn>}.'
         ),
-        resource_types=types.ENCRYPTION_CONFIGURATION,
+        resource_types=types.ENCRYPTION_CONFIGURATION | types.BUCKET,
         config={
             "requireCustomerManagedKey": {
                 "type": "boolean",
@@ -164,7 +164,7 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
                 "description": "Require kmsMasterKeyId (a customer-managed key), not the AWS managed aws/s3 key.",
             }
         },
-        check=s3.resource_check(s3.encryption_problems),
+        check=s3.resource_check(s3.encryption_problems, "encryption"),
     ),
     PolicySpec(
         name="aws-s3-bucket-sse-kms-attached",
@@ -187,8 +187,9 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
             "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to True."
         ),
         resource_types=types.PUBLIC_ACCESS_BLOCK,
+        # Mandatory, never remediated: all four flags are documented "Defaults to `false`", so after the
+        # provider's Check an explicit False (a deliberately public bucket) looks exactly like an absent flag.
         check=s3.resource_check(s3.public_access_block_problems),
-        fix=s3.fix_public_access_block,
     ),
     PolicySpec(
         name="aws-s3-bucket-public-access-block-attached",
@@ -210,8 +211,8 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
             'Add a statement {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [<bucket arn>, '
             '<bucket arn>/*], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.'
         ),
-        resource_types=types.BUCKET_POLICY,
-        check=s3.resource_check(s3.tls_policy_problems),
+        resource_types=types.BUCKET_POLICY | types.BUCKET,
+        check=s3.resource_check(s3.tls_policy_problems, "policy"),
     ),
     PolicySpec(
         name="aws-s3-bucket-policy-tls-only-attached",
@@ -235,8 +236,9 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         severity=Severity.HIGH,
         controls=(_security_hub("DynamoDB.2"), _aws_config("dynamodb-pitr-enabled")),
         remediation_steps=(
-            'Set point_in_time_recovery={"enabled": True, "recovery_period_in_days": N} on the table, '
-            "point_in_time_recovery=True on each replica and TableReplica (remediated automatically at `remediate`)."
+            'Set point_in_time_recovery={"enabled": True, "recovery_period_in_days": N} on the table (remediated at '
+            "deploy at the `remediate` level, only when the pack runs there), and point_in_time_recovery=True on "
+            "each replica and TableReplica (never remediated: the provider defaults them to false)."
         ),
         resource_types=types.TABLE | types.TABLE_REPLICA,
         config={
@@ -258,8 +260,8 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         controls=(_security_hub("DynamoDB.6"), _aws_config("dynamodb-table-deletion-protection-enabled")),
         remediation_steps="Set deletion_protection_enabled=True on the table, each replica and each TableReplica.",
         resource_types=types.TABLE | types.TABLE_REPLICA,
+        # Mandatory, never remediated: deletion_protection_enabled is documented "Defaults to `false`".
         check=dynamodb.deletion_protection_problems,
-        fix=dynamodb.fix_deletion_protection,
     ),
     PolicySpec(
         name="aws-dynamodb-globaltable-not-legacy",
@@ -431,6 +433,106 @@ CATALOG: Final[tuple[PolicySpec, ...]] = (
         },
         check=iam.check_dr_role_least_privilege,
     ),
+)
+
+# --- PITR wherever AWS has it: RDS, Aurora, DocumentDB, Neptune ------------------------------------------
+# Controls: Security Hub controls reference, https://docs.aws.amazon.com/securityhub/latest/userguide/rds-controls.html
+# (RDS.7 cluster and RDS.8 instance deletion protection, RDS.11 instance automatic backups, RDS.16 cluster and
+# RDS.17 instance copy tags to snapshots), .../documentdb-controls.html (DocumentDB.2 backup retention,
+# DocumentDB.5 deletion protection), .../neptune-controls.html (Neptune.4 deletion protection, Neptune.5 automated
+# backups, Neptune.8 copy tags to snapshots). None is remediated: every one of these arguments has a provider
+# default (retention 0 or 1, deletion protection and copy tags false, skip_final_snapshot false), so an explicit
+# value could not be told from an absent one at deploy.
+_DATABASES: Final = (
+    # (policy stem, resource types, noun, {check: controls})
+    (
+        "aws-rds-instance",
+        types.RDS_INSTANCE,
+        "RDS DB instance (not in a cluster)",
+        {
+            "backup-retention": (_security_hub("RDS.11"), _aws_config("db-instance-backup-enabled")),
+            "deletion-protection": (_security_hub("RDS.8"), _aws_config("rds-instance-deletion-protection-enabled")),
+            "final-snapshot": (),
+            "copy-tags-to-snapshot": (_security_hub("RDS.17"),),
+        },
+    ),
+    (
+        "aws-rds-cluster",
+        types.RDS_CLUSTER,
+        "Aurora or Multi-AZ RDS DB cluster",
+        {
+            "backup-retention": (),
+            "deletion-protection": (_security_hub("RDS.7"), _aws_config("rds-cluster-deletion-protection-enabled")),
+            "final-snapshot": (),
+            "copy-tags-to-snapshot": (_security_hub("RDS.16"),),
+        },
+    ),
+    (
+        "aws-docdb-cluster",
+        types.DOCDB_CLUSTER,
+        "DocumentDB cluster",
+        {
+            "backup-retention": (_security_hub("DocumentDB.2"),),
+            "deletion-protection": (_security_hub("DocumentDB.5"),),
+            "final-snapshot": (),
+        },
+    ),
+    (
+        "aws-neptune-cluster",
+        types.NEPTUNE_CLUSTER,
+        "Neptune cluster",
+        {
+            "backup-retention": (_security_hub("Neptune.5"),),
+            "deletion-protection": (_security_hub("Neptune.4"),),
+            "final-snapshot": (),
+            "copy-tags-to-snapshot": (_security_hub("Neptune.8"),),
+        },
+    ),
+)
+_DATABASE_CHECKS: Final = {
+    "backup-retention": (
+        "keeps automated backups (point-in-time recovery) for at least its tier's number of days",
+        Severity.HIGH,
+        "Set backup_retention_period to at least the tier's minimum (tier1MinDays/tier2MinDays/tier3MinDays).",
+        databases.backup_retention_problems,
+        databases.RETENTION_SCHEMA,
+    ),
+    "deletion-protection": (
+        "has deletion protection enabled",
+        Severity.HIGH,
+        "Set deletion_protection=True.",
+        databases.deletion_protection_problems,
+        {},
+    ),
+    "final-snapshot": (
+        "takes a final snapshot when deleted",
+        Severity.MEDIUM,
+        "Leave skip_final_snapshot=False and set final_snapshot_identifier to a unique name.",
+        databases.final_snapshot_problems,
+        {},
+    ),
+    "copy-tags-to-snapshot": (
+        "copies its tags (dr:tier, objectives) to snapshots",
+        Severity.LOW,
+        "Set copy_tags_to_snapshot=True.",
+        databases.copy_tags_problems,
+        {},
+    ),
+}
+
+CATALOG = CATALOG + tuple(
+    PolicySpec(
+        name=f"{stem}-{check}",
+        description=f"Checks that every {noun} {_DATABASE_CHECKS[check][0]}.",
+        severity=_DATABASE_CHECKS[check][1],
+        controls=controls,
+        remediation_steps=_DATABASE_CHECKS[check][2],
+        resource_types=resource_types,
+        config=_DATABASE_CHECKS[check][4],
+        check=_DATABASE_CHECKS[check][3],
+    )
+    for stem, resource_types, noun, checks in _DATABASES
+    for check, controls in checks.items()
 )
 
 SPECS: Final = {spec.name: spec for spec in CATALOG}

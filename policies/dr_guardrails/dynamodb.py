@@ -63,51 +63,33 @@ def _period_days(period: Any) -> float:
 
 
 def fix_pitr(args: ResourceValidationArgs, config: Config) -> dict[str, Any] | None:
-    """Turn PITR on (table, inline replicas, TableReplica) and raise a too-short recovery period."""
+    """Turn on the table's own PITR block, and raise a too-short recovery period.
+
+    Only properties without a provider default are remediated, because under the engine Remediate runs after
+    the provider's Check has filled schema defaults: the `point_in_time_recovery` block has none and its
+    `enabled` is required ("Whether to enable point-in-time recovery ... If the `point_in_time_recovery` block
+    is not provided, this defaults to `false`": the block stays absent), pulumi-aws
+    https://www.pulumi.com/registry/packages/aws/api-docs/dynamodb/table/#tablepointintimerecovery. Inline
+    replicas' and TableReplica's `point_in_time_recovery` default to `false` in the schema, so an explicit
+    `False` is indistinguishable there: those are reported, never remediated.
+    """
+    if args.resource_type not in types.TABLE:
+        return None
     props = args.props
-    fixed = shallow_copy(props)
-    if args.resource_type in types.TABLE_REPLICA:
-        return _set_flag(fixed, props, "pointInTimeRecovery")
-    changed = False
     pitr = lookup(props, "pointInTimeRecovery")
+    if pitr is UNKNOWN:
+        return None
     period = lookup(pitr, "recoveryPeriodInDays")
     too_short = number(period) is not None and _period_days(period) < config["minRecoveryPeriodDays"]
-    if lookup(pitr, "enabled") is not True or too_short:
-        new_pitr = shallow_copy(pitr)
-        new_pitr["enabled"] = True
-        if too_short:
-            new_pitr["recoveryPeriodInDays"] = config["minRecoveryPeriodDays"]
-        fixed["pointInTimeRecovery"] = new_pitr
-        changed = True
-    changed = _fix_inline_replicas(fixed, props, "pointInTimeRecovery") or changed
-    return fixed if changed else None
-
-
-def fix_deletion_protection(args: ResourceValidationArgs, _config: Config) -> dict[str, Any] | None:
-    props = args.props
-    fixed = shallow_copy(props)
-    changed = _set_flag(fixed, props, "deletionProtectionEnabled") is not None
-    if args.resource_type in types.TABLE:
-        changed = _fix_inline_replicas(fixed, props, "deletionProtectionEnabled") or changed
-    return fixed if changed else None
-
-
-def _set_flag(fixed: dict[str, Any], props: Any, flag: str) -> dict[str, Any] | None:
-    if lookup(props, flag) is True:
+    if lookup(pitr, "enabled") is True and not too_short:
         return None
-    fixed[flag] = True
+    fixed = shallow_copy(props)
+    new_pitr = shallow_copy(pitr)
+    new_pitr["enabled"] = True
+    if too_short:
+        new_pitr["recoveryPeriodInDays"] = config["minRecoveryPeriodDays"]
+    fixed["pointInTimeRecovery"] = new_pitr
     return fixed
-
-
-def _fix_inline_replicas(fixed: dict[str, Any], props: Any, flag: str) -> bool:
-    replicas = elements(props, "replicas")
-    # An unknown list, or an unknown element, cannot be rewritten without losing what it resolves to.
-    if replicas is UNKNOWN or UNKNOWN in replicas or all(lookup(replica, flag) is True for replica in replicas):
-        return False
-    fixed["replicas"] = [
-        replica if lookup(replica, flag) is True else {**shallow_copy(replica), flag: True} for replica in replicas
-    ]
-    return True
 
 
 def check_no_legacy_global_table(args: ResourceValidationArgs, _config: Config) -> Iterator[str]:

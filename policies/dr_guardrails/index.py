@@ -15,6 +15,7 @@ from typing import Any
 from pulumi_policy import PolicyResource
 
 from . import types
+from .inline import inline_children
 from .props import MISSING, UNKNOWN, Tags, lookup
 
 _KIND_BY_TYPE: dict[str, str] = {token: kind for kind, tokens in types.BUCKET_CHILDREN.items() for token in tokens}
@@ -39,6 +40,9 @@ class StackIndex:
             if resource.resource_type in types.BUCKET:
                 self.buckets.append(resource)
                 self._remember_names("bucket", resource, ("bucket", "id", "arn"))
+                inline = inline_children(resource)
+                for inline_kind, child in inline.items():
+                    self._bucket_children[resource.urn][inline_kind].append(child)  # type: ignore[arg-type]
             elif resource.resource_type in types.TABLE:
                 self.tables.append(resource)
                 self._remember_names("table", resource, ("arn",))
@@ -46,6 +50,12 @@ class StackIndex:
                 self._remember_names("role", resource, ("name", "id", "arn"))
             elif resource.resource_type in types.IAM_POLICY:
                 self._remember_names("policy", resource, ("arn", "id"))
+
+        for source in self.buckets:
+            for inline_replication in self._bucket_children[source.urn].get("replication", []):
+                for target in self.replication_destination_buckets(inline_replication):  # type: ignore[arg-type]
+                    if target.urn != source.urn:
+                        self.replication_destinations.add(target.urn)
 
         for resource in resources:
             kind = _KIND_BY_TYPE.get(resource.resource_type)

@@ -9,6 +9,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs
 
 from .framework import Config
 from .index import StackIndex
+from .inline import object_lock_enabled
 from .props import MISSING, UNKNOWN, Tags, cannot_verify, elements, lookup
 from .s3 import child_findings, object_lock_retention_problems, replication_report, versioning_problems
 from .tiers import OBJECTIVE_TAGS, TIER_TAG, VALID_TIERS, Invalid, objective
@@ -17,21 +18,31 @@ LOGICAL_RPO, LOGICAL_RTO, REGIONAL_RPO, REGIONAL_RTO = OBJECTIVE_TAGS
 
 
 def check_objectives_declared(args: ResourceValidationArgs, _config: Config) -> Iterator[str]:
+    """One finding for everything missing (an untagged resource gets one line, not five)."""
     tags = Tags(args.props)
     tier = tags.get(TIER_TAG)
+    missing, invalid = [], []
     if tier is UNKNOWN:
         yield cannot_verify(f"tags.{TIER_TAG}")
+    elif tier is MISSING:
+        missing.append(TIER_TAG)
     elif tier not in VALID_TIERS:
-        declared = "not set" if tier is MISSING else repr(tier)
-        yield f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {declared})"
+        invalid.append(f"tag `{TIER_TAG}` must be one of {list(VALID_TIERS)} (declared: {tier!r})")
     for key in OBJECTIVE_TAGS:
         value = objective(tags, key)
         if value is UNKNOWN:
             yield cannot_verify(f"tags.{key}")
         elif value is MISSING:
-            yield f'tag `{key}` is missing; declare the objective in minutes, or "none" when the tier accepts loss'
+            missing.append(key)
         elif isinstance(value, Invalid):
-            yield f'tag `{key}` must be whole minutes or "none" (declared: {value.raw!r})'
+            invalid.append(f'tag `{key}` must be whole minutes or "none" (declared: {value.raw!r})')
+    if missing:
+        listed = ", ".join(f"`{key}`" for key in missing)
+        yield (
+            f'missing tag(s) {listed}: declare the DR tier (1, 2 or 3) and each objective in minutes, or "none" '
+            "when the tier accepts loss"
+        )
+    yield from invalid
 
 
 def _declared(index: StackIndex, resource: PolicyResource) -> dict[str, int]:
@@ -46,7 +57,7 @@ ANY_DEFAULT_RETENTION = {"allowedModes": ["COMPLIANCE", "GOVERNANCE"], "minReten
 
 def _object_lock_verdict(index: StackIndex, bucket: PolicyResource) -> Any:
     """True/False/UNKNOWN: object lock is on at creation and a default retention is configured."""
-    flag = lookup(bucket.props, "objectLockEnabled")
+    flag = object_lock_enabled(bucket.props)
     if flag is not True:
         return UNKNOWN if flag is UNKNOWN else False
     return child_findings(index, bucket, "object_lock", object_lock_retention_problems, ANY_DEFAULT_RETENTION).verdict

@@ -11,6 +11,7 @@ policy can report "cannot verify until deploy: <property>" itself.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -135,6 +136,21 @@ def label(*path: Key) -> str:
     return text
 
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def python_name(engine_path: str) -> str:
+    """``pointInTimeRecovery.enabled`` -> ``point_in_time_recovery.enabled``: the argument the user writes in
+    Python (pulumi-aws converts snake_case arguments to the engine's camelCase names)."""
+    return _CAMEL_HUMP.sub(r"_\1", engine_path).lower() if engine_path else engine_path
+
+
+def argument(engine_path: str) -> str:
+    """The Python argument with the engine name beside it when they differ."""
+    python = python_name(engine_path)
+    return python if python == engine_path else f"{python} (engine: {engine_path})"
+
+
 def cannot_verify(what: str) -> str:
     """The message every policy uses for a value it needs that is unknown at preview.
 
@@ -148,6 +164,10 @@ def describe(value: Any) -> str:
         return "not set"
     if value is UNKNOWN:
         return "unknown until deploy"
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # gRPC carries every number as a double
     return json.dumps(to_plain(value), default=str)
 
 
@@ -158,7 +178,12 @@ def expect(node: Any, path: tuple[Key, ...], wanted: Any, *, prefix: str = "") -
     if value is UNKNOWN:
         yield cannot_verify(where)
     elif value != wanted or isinstance(value, bool) != isinstance(wanted, bool):
-        yield f"{where} must be {json.dumps(wanted)} (declared: {describe(value)})"
+        yield f"{argument(where)} must be {python_literal(wanted)} (declared: {describe(value)})"
+
+
+def python_literal(value: Any) -> str:
+    """A wanted value as the user writes it in Python (``True``, ``"Enabled"``)."""
+    return repr(value) if isinstance(value, bool) else json.dumps(value)
 
 
 def is_true(value: Any) -> bool:

@@ -14,6 +14,7 @@ from . import types
 from .config import waiver_for
 from .framework import Config
 from .index import StackIndex
+from .inline import INLINE_ARGUMENTS, object_lock_enabled
 from .props import (
     CANNOT_VERIFY_PREFIX,
     MISSING,
@@ -32,15 +33,15 @@ from .props import (
     number,
     policy_statements,
     region_of,
-    shallow_copy,
     to_plain,
 )
-from .tiers import MFA_ATTESTED_TAG, in_scope
+from .tiers import MFA_ATTESTED_TAG, TIER_TAG, VALID_TIERS, in_scope
 
 KMS_ALGORITHMS: Final = ("aws:kms", "aws:kms:dsse")
 PUBLIC_ACCESS_BLOCK_FLAGS: Final = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MFA_RUNBOOK: Final = (
-    "Only the root user can enable MFA delete: follow docs/runbooks/mfa-delete.md - as root, run "
+    "Only the root user can enable MFA delete "
+    "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html): as root, run "
     "`aws s3api put-bucket-versioning --bucket <name> --versioning-configuration "
     "Status=Enabled,MFADelete=Enabled --mfa '<root-mfa-device-arn> <current-code>'`, then record the "
     f"date in the stack config so the component writes the `{MFA_ATTESTED_TAG}` tag; `drctl` checks "
@@ -171,31 +172,38 @@ def _denies_insecure_transport(statement: dict[str, Any]) -> bool:
 # Resource policies
 
 
-def resource_check(problems: Problems) -> Callable[[ResourceValidationArgs, Config], Iterator[str]]:
+def resource_check(problems: Problems, kind: str = "") -> Callable[[ResourceValidationArgs, Config], Iterator[str]]:
+    """A resource check of the child resource; on a bucket, of its v7 inline argument of ``kind`` if declared."""
+
     def check(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
+        if args.resource_type in types.BUCKET:
+            if not kind:
+                return
+            child = _inline_child(args, kind)
+            if child is not None:
+                argument_name = INLINE_ARGUMENTS[kind][0]
+                yield from (f"inline {argument_name}: {problem}" for problem in problems(child.props, config))
+            return
         yield from problems(args.props, config)
 
     return check
+
+
+def _inline_child(args: ResourceValidationArgs, kind: str) -> Any:
+    props = INLINE_ARGUMENTS[kind][1](args.props)
+    return None if props is MISSING else type("Inline", (), {"props": props})()
 
 
 def check_bucket_object_lock_enabled(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
     scope = in_scope(Tags(args.props), config["tiers"])
     if scope is False:
         return
-    problems = list(expect(args.props, ("objectLockEnabled",), True))
+    problems = [] if object_lock_enabled(args.props) is True else list(expect(args.props, ("objectLockEnabled",), True))
     if problems and scope is UNKNOWN:
         yield cannot_verify("tags.dr:tier (it decides whether object lock is required)")
         return
     for problem in problems:
         yield f"{problem}; object lock can only be turned on when the bucket is created"
-
-
-def fix_public_access_block(args: ResourceValidationArgs, _config: Config) -> dict[str, Any] | None:
-    if all(lookup(args.props, flag) is True for flag in PUBLIC_ACCESS_BLOCK_FLAGS):
-        return None
-    fixed = shallow_copy(args.props)
-    fixed.update(dict.fromkeys(PUBLIC_ACCESS_BLOCK_FLAGS, True))
-    return fixed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +328,14 @@ def mfa_required(index: StackIndex, bucket: PolicyResource, config: Config) -> A
     return in_scope(index.tags(bucket), config["tiers"])
 
 
+def _tier_reason(index: StackIndex, bucket: PolicyResource, config: Config) -> str:
+    """Tier wording only for a bucket that has a tier."""
+    tier = index.tags(bucket).get(TIER_TAG)
+    if isinstance(tier, str) and tier in VALID_TIERS:
+        return f"its `{TIER_TAG}` is {tier}, one of the configured tiers {config['tiers']}"
+    return f"it has no valid `{TIER_TAG}` tag, so it is checked as a protected bucket"
+
+
 def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
     date = pack_config.today()
     for bucket in index.buckets:
@@ -344,7 +360,7 @@ def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, s
         yield (
             bucket.urn,
             (
-                f"bucket '{bucket.name}' requires MFA delete (tier in {config['tiers']}): configured: no "
+                f"bucket '{bucket.name}' requires MFA delete ({_tier_reason(index, bucket, config)}): configured: no "
                 f'versioning resource declares mfaDelete "Enabled" and there is no valid `{MFA_ATTESTED_TAG}` '
                 f"tag.{notes}{expired} To satisfy: {MFA_RUNBOOK}"
             ),
@@ -368,7 +384,7 @@ def check_mfa_delete_without_lifecycle(index: StackIndex, config: Config) -> Ite
             reasons.append(f"it carries `{MFA_ATTESTED_TAG}`={state.attested}")
         required = mfa_required(index, bucket, config)
         if required is True and waiver_for(bucket.name, config, date).active is None:
-            reasons.append(f"its tier (in {config['tiers']}) requires MFA delete")
+            reasons.append(f"{_tier_reason(index, bucket, config)} requires MFA delete")
         if reasons:
             yield (
                 bucket.urn,

@@ -56,3 +56,8 @@ BUCKET_CHILDREN: Final = {
     "policy": BUCKET_POLICY,
 }
 """Child kind -> tokens of the S3 resources that attach to a bucket through their ``bucket`` input."""
+
+RDS_INSTANCE: Final = frozenset({"aws:rds/instance:Instance"})
+RDS_CLUSTER: Final = frozenset({"aws:rds/cluster:Cluster"})
+DOCDB_CLUSTER: Final = frozenset({"aws:docdb/cluster:Cluster"})
+NEPTUNE_CLUSTER: Final = frozenset({"aws:neptune/cluster:Cluster"})

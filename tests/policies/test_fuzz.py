@@ -262,6 +262,28 @@ RULES: list[tuple[str, str, dict[str, Any], tuple[str | int, ...], Good]] = [
     ),
 ]
 
+# Databases: one compliant resource per engine type, each setting fuzzed against its policy.
+DATABASE_OK: dict[str, Any] = {
+    "backupRetentionPeriod": 35,
+    "deletionProtection": True,
+    "skipFinalSnapshot": False,
+    "finalSnapshotIdentifier": "final",
+    "copyTagsToSnapshot": True,
+    "tags": {"dr:tier": "1"},
+}
+DATABASE_SETTINGS: dict[str, tuple[tuple[str | int, ...], Good]] = {
+    "backup-retention": (("backupRetentionPeriod",), at_least(35)),
+    "deletion-protection": (("deletionProtection",), one_of(True)),
+    "final-snapshot": (("skipFinalSnapshot",), lambda v: v is False or v is None or v is DELETE),
+    "copy-tags-to-snapshot": (("copyTagsToSnapshot",), one_of(True)),
+}
+RULES += [
+    (name, resource_type, DATABASE_OK, *DATABASE_SETTINGS[name.rsplit("-cluster-", 1)[-1].rsplit("-instance-", 1)[-1]])
+    for name, spec in SPECS.items()
+    if name.startswith(("aws-rds-", "aws-docdb-", "aws-neptune-"))
+    for resource_type in sorted(spec.resource_types)
+]
+
 
 @pytest.mark.parametrize(
     ("policy", "resource_type", "props", "path", "good"),

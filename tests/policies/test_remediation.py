@@ -1,49 +1,86 @@
-"""Safe remediations: PITR, deletion protection and public-access-block flags."""
+"""Remediation: only where the provider has no default, so an explicit value is never mistaken for an absent one.
+
+Under the engine, Remediate runs after the provider's Check, which fills schema defaults: a remediation of a
+property with a provider default would flip an author's explicit value (an explicit `block_public_acls=False`
+for a deliberately public bucket) and could not be told from an absent one. So only PITR's table block, which
+has no provider default, stays at `remediate`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from dr_guardrails import SPECS
 from dr_guardrails.props import to_plain
 
 from tests.policies import analyzer
-from tests.policies.fixtures import compliant_stack, pab_props, table_props, table_replica_props
+from tests.policies.fixtures import compliant_stack, table_props, table_replica_props
 from tests.policies.support import (
     DELETE,
     PAB,
     TABLE,
     TABLE_REPLICA,
-    UNKNOWN_LIST,
     UNKNOWN_STR,
     changed,
     remediate,
     run_resource,
 )
 
-REMEDIATING = {
-    "aws-dynamodb-table-pitr-enabled",
-    "aws-dynamodb-table-deletion-protection",
-    "aws-s3-bucket-public-access-block",
+REMEDIATING = {"aws-dynamodb-table-pitr-enabled"}
+
+# Every property a remediating policy reads that has a provider (schema) default, with that default, cited:
+# https://www.pulumi.com/registry/packages/aws/api-docs/dynamodb/table/ ("recovery_period_in_days ... Default is
+# 35"; replicas[].point_in_time_recovery "Default is false"; TableReplica point_in_time_recovery "Default is false").
+PROVIDER_DEFAULTS: dict[str, list[tuple[str, tuple[str | int, ...], Any]]] = {
+    "aws-dynamodb-table-pitr-enabled": [
+        (TABLE, ("pointInTimeRecovery", "recoveryPeriodInDays"), 35),
+        (TABLE, ("replicas", 0, "pointInTimeRecovery"), False),
+        (TABLE_REPLICA, ("pointInTimeRecovery",), False),
+    ]
 }
 
 
-def test_exactly_the_safe_policies_remediate_and_default_to_remediate() -> None:
+def test_only_policies_without_a_provider_default_remediate() -> None:
     assert {name for name, spec in SPECS.items() if spec.fix is not None} == REMEDIATING
     assert {name for name, spec in SPECS.items() if spec.enforcement_level.value == "remediate"} == REMEDIATING
     assert all(spec.enforcement_level.value == "mandatory" for name, spec in SPECS.items() if name not in REMEDIATING)
+    # All four flags are documented "Defaults to `false`": an explicit False must block, never be flipped.
+    assert SPECS["aws-s3-bucket-public-access-block"].enforcement_level.value == "mandatory"
+    assert SPECS["aws-dynamodb-table-deletion-protection"].enforcement_level.value == "mandatory"
 
 
-def test_pitr_fix_enables_table_replicas_and_raises_a_short_period() -> None:
-    props = changed(
-        changed(table_props(), ("pointInTimeRecovery",), {"enabled": False, "recoveryPeriodInDays": 7}),
-        ("replicas", 0, "pointInTimeRecovery"),
-        False,
-    )
+def _outcome(policy: str, resource_type: str, props: dict[str, Any]) -> tuple[Any, list[str]]:
+    fixed = remediate(policy, resource_type, props)
+    return (to_plain(fixed) if fixed is not None else None), run_resource(policy, resource_type, props)
+
+
+@pytest.mark.parametrize(
+    ("policy", "resource_type", "path", "default"),
+    [(policy, *case) for policy, cases in PROVIDER_DEFAULTS.items() for case in cases],
+)
+def test_a_property_absent_or_set_to_its_provider_default_gives_the_same_outcome(
+    policy: str, resource_type: str, path: tuple[str | int, ...], default: Any
+) -> None:
+    base = table_props() if resource_type == TABLE else table_replica_props()
+    absent, explicit = changed(base, path, DELETE), changed(base, path, default)
+
+    fixed_absent, found_absent = _outcome(policy, resource_type, absent)
+    fixed_default, found_default = _outcome(policy, resource_type, explicit)
+
+    # The same verdict (the messages may say "declared: not set" instead of "declared: False").
+    assert len(found_absent) == len(found_default)
+    if fixed_absent is None or fixed_default is None:
+        assert fixed_absent is None and fixed_default is None
+    else:
+        # The remediation writes the same values either way, and never the defaulted property itself.
+        assert to_plain(changed(fixed_absent, path, DELETE)) == to_plain(changed(fixed_default, path, DELETE))
+
+
+def test_pitr_fix_turns_on_the_table_block_and_raises_a_short_period() -> None:
+    props = changed(table_props(), ("pointInTimeRecovery",), {"enabled": False, "recoveryPeriodInDays": 7})
     fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, props))
     assert fixed["pointInTimeRecovery"] == {"enabled": True, "recoveryPeriodInDays": 35}
-    assert fixed["replicas"][0]["pointInTimeRecovery"] is True
-    assert fixed["replicas"][0]["regionName"] == "us-west-2"
     assert fixed["hashKey"] == "pk"
     assert run_resource("aws-dynamodb-table-pitr-enabled", TABLE, fixed) == []
 
@@ -57,59 +94,20 @@ def test_pitr_fix_adds_a_missing_block_and_respects_configured_minimum() -> None
     assert fixed["pointInTimeRecovery"]["recoveryPeriodInDays"] == 14
 
 
-def test_pitr_fix_on_table_replica_and_no_change_when_compliant() -> None:
-    fixed = to_plain(
-        remediate(
-            "aws-dynamodb-table-pitr-enabled",
-            TABLE_REPLICA,
-            changed(table_replica_props(), ("pointInTimeRecovery",), DELETE),
-        )
-    )
-    assert fixed["pointInTimeRecovery"] is True
+def test_pitr_never_remediates_replicas_whose_flag_has_a_provider_default() -> None:
+    replica_off = changed(table_props(), ("replicas", 0, "pointInTimeRecovery"), False)
+    assert remediate("aws-dynamodb-table-pitr-enabled", TABLE, replica_off) is None
+    assert run_resource("aws-dynamodb-table-pitr-enabled", TABLE, replica_off)
+    off = changed(table_replica_props(), ("pointInTimeRecovery",), False)
+    assert remediate("aws-dynamodb-table-pitr-enabled", TABLE_REPLICA, off) is None
     assert remediate("aws-dynamodb-table-pitr-enabled", TABLE, table_props()) is None
-    assert remediate("aws-dynamodb-table-pitr-enabled", TABLE_REPLICA, table_replica_props()) is None
 
 
 def test_fix_keeps_unknown_values_unknown() -> None:
-    props = changed(changed(table_props(), ("deletionProtectionEnabled",), False), ("name",), UNKNOWN_STR)
-    fixed = to_plain(
-        remediate("aws-dynamodb-table-deletion-protection", TABLE, changed(props, ("replicas",), UNKNOWN_LIST))
-    )
-    assert fixed["deletionProtectionEnabled"] is True
+    props = changed(changed(table_props(), ("pointInTimeRecovery", "enabled"), False), ("name",), UNKNOWN_STR)
+    fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, props))
+    assert fixed["pointInTimeRecovery"]["enabled"] is True
     assert str(fixed["name"]) == "UNKNOWN"
-    assert str(fixed["replicas"]) == "UNKNOWN"
-
-
-def test_deletion_protection_fix_covers_inline_replicas_and_table_replicas() -> None:
-    props = changed(
-        changed(table_props(), ("deletionProtectionEnabled",), DELETE),
-        ("replicas", 0, "deletionProtectionEnabled"),
-        False,
-    )
-    fixed = to_plain(remediate("aws-dynamodb-table-deletion-protection", TABLE, props))
-    assert fixed["deletionProtectionEnabled"] is True
-    assert fixed["replicas"][0]["deletionProtectionEnabled"] is True
-    replica = to_plain(
-        remediate(
-            "aws-dynamodb-table-deletion-protection",
-            TABLE_REPLICA,
-            changed(table_replica_props(), ("deletionProtectionEnabled",), False),
-        )
-    )
-    assert replica["deletionProtectionEnabled"] is True
-
-
-def test_public_access_block_fix_sets_all_four_flags() -> None:
-    props = {"bucket": "b", "blockPublicAcls": False}
-    fixed = to_plain(remediate("aws-s3-bucket-public-access-block", PAB, props))
-    assert fixed == {
-        "bucket": "b",
-        "blockPublicAcls": True,
-        "blockPublicPolicy": True,
-        "ignorePublicAcls": True,
-        "restrictPublicBuckets": True,
-    }
-    assert remediate("aws-s3-bucket-public-access-block", PAB, pab_props()) is None
 
 
 # --- through the SDK servicer, as the engine runs it -------------------------------------------------
@@ -121,15 +119,19 @@ def _broken_table() -> dict[str, Any]:
     )
 
 
-def test_at_remediate_level_the_engine_fixes_and_analyze_then_passes() -> None:
+def test_at_remediate_level_the_engine_fixes_pitr_and_reports_deletion_protection() -> None:
     server = analyzer.servicer(analyzer.default_levels())
     fixed, applied = analyzer.remediate(server, TABLE, _broken_table())
-    assert set(applied) == {"aws-dynamodb-table-pitr-enabled", "aws-dynamodb-table-deletion-protection"}
-    assert fixed["pointInTimeRecovery"]["enabled"] is True and fixed["deletionProtectionEnabled"] is True
-    assert analyzer.analyze(server, TABLE, fixed) == []
-    fixed_pab, applied = analyzer.remediate(server, PAB, {"bucket": "b"})
-    assert applied == ["aws-s3-bucket-public-access-block"]
-    assert analyzer.analyze(server, PAB, fixed_pab) == []
+    assert applied == ["aws-dynamodb-table-pitr-enabled"]
+    assert fixed["pointInTimeRecovery"]["enabled"] is True and fixed["deletionProtectionEnabled"] is False
+    assert {policy for policy, _, _ in analyzer.analyze(server, TABLE, fixed)} == {
+        "aws-dynamodb-table-deletion-protection"
+    }
+    _, applied = analyzer.remediate(server, PAB, {"bucket": "b", "blockPublicAcls": False})
+    assert applied == []
+    assert {policy for policy, _, _ in analyzer.analyze(server, PAB, {"bucket": "b"})} == {
+        "aws-s3-bucket-public-access-block"
+    }
 
 
 def test_at_mandatory_level_the_pack_reports_instead_of_fixing() -> None:
@@ -142,11 +144,6 @@ def test_at_mandatory_level_the_pack_reports_instead_of_fixing() -> None:
     assert {(policy, level) for policy, level, _ in found} == {
         ("aws-dynamodb-table-pitr-enabled", "mandatory"),
         ("aws-dynamodb-table-deletion-protection", "mandatory"),
-    }
-    _, applied = analyzer.remediate(server, PAB, {"bucket": "b"})
-    assert applied == []
-    assert {policy for policy, _, _ in analyzer.analyze(server, PAB, {"bucket": "b"})} == {
-        "aws-s3-bucket-public-access-block"
     }
 
 

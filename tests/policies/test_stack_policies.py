@@ -108,7 +108,7 @@ CASES: list[tuple[str, Callable[[Stack], None], str | tuple[str, ...], str]] = [
         "aws-s3-bucket-mfa-delete-enabled",
         _set("audio-primary", ("tags", "dr:mfa-delete-attested"), DELETE),
         "audio-primary",
-        "docs/runbooks/mfa-delete.md",
+        "MultiFactorAuthenticationDelete.html",
     ),
     (
         "aws-s3-bucket-mfa-delete-enabled",

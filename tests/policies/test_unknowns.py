@@ -246,5 +246,5 @@ def test_an_unknown_that_cannot_change_the_outcome_is_not_reported() -> None:
     """A definite violation elsewhere in the same resource still fails, not 'cannot verify' only."""
     props = changed(changed(pab_props(), ("blockPublicAcls",), False), ("ignorePublicAcls",), UNKNOWN_BOOL)
     found = run_resource("aws-s3-bucket-public-access-block", PAB, props)
-    assert any(message.startswith("blockPublicAcls") for message in found)
+    assert any(message.startswith("block_public_acls (engine: blockPublicAcls) must be True") for message in found)
     assert any(message.startswith(CANNOT_VERIFY) for message in found)

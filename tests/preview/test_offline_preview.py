@@ -13,7 +13,7 @@ from tests.preview.conftest import FIXTURE_PACK, PROGRAMS, REPO_ROOT, RunPreview
 
 pytestmark = pytest.mark.slow
 
-VIOLATION_KEYS = {"policy", "enforcement", "urn", "type", "name", "message"}
+VIOLATION_KEYS = {"policy", "enforcement", "urn", "type", "name", "message", "severity", "control"}
 NOT_VERIFIABLE_KEYS = {"policy", "urn", "name", "message"}
 
 
@@ -43,14 +43,17 @@ def test_console_script_passes_a_compliant_program_and_writes_the_json_contract(
     assert document["resources"] == 5
     assert document["violations"] == []
     assert document["not_verifiable"] == []
-    # forceDestroy=True is rewritten by the remediate-level policy before Analyze sees the bucket.
-    assert [(item["policy"], item["name"], item["changed_properties"]) for item in document["remediations"]] == [
-        ("fixture-bucket-no-force-destroy", "audio", ["forceDestroy"])
-    ]
+    # The absent acl is filled by the remediate-level policy before Analyze sees the bucket, and still listed
+    # as a code change with the Python argument to set.
+    assert [
+        (item["policy"], item["name"], item["set"], item["applied_offline"]) for item in document["remediations"]
+    ] == [("fixture-bucket-acl-private", "audio", ["acl='private' (engine: acl)"], True)]
+    assert document["interpreter"].startswith(sys.executable.rsplit("/", 1)[0])
     assert document["policy_pack"]["version"] == "0.1.0"
     assert "compliant:alarmEmail" in " ".join(document["warnings"])
     assert "PASS" in completed.stdout
-    assert "fixture-bucket-no-force-destroy" in completed.stdout
+    assert "fixture-bucket-acl-private" in completed.stdout
+    assert "program interpreter:" in completed.stdout
 
 
 def test_violations_are_reported_by_policy_and_resource_with_their_levels(run_preview: RunPreview) -> None:
@@ -91,6 +94,9 @@ def test_policy_config_overrides_levels_and_properties(run_preview: RunPreview) 
         # The configured tag key reaches the policy, and both buckets lack it.
         ("fixture-bucket-tagged", "unversioned", "mandatory"),
         ("fixture-bucket-tagged", "suspended", "mandatory"),
+        # `all` puts the remediating policy at advisory, where the SDK validates instead of remediating.
+        ("fixture-bucket-acl-private", "unversioned", "advisory"),
+        ("fixture-bucket-acl-private", "suspended", "advisory"),
     }
     assert run.document["policy_pack"]["levels"]["fixture-versioning-naive"] == "disabled"
 

@@ -6,7 +6,16 @@ import io
 
 from rich.console import Console
 
-from preview.report import NotVerifiable, PreviewReport, Violation, is_not_verifiable, print_report
+from preview.report import (
+    AppliedRemediation,
+    NotVerifiable,
+    PolicyInfo,
+    PreviewReport,
+    Violation,
+    is_not_verifiable,
+    print_report,
+    python_path,
+)
 
 URN = "urn:pulumi:prod::shop::aws:s3/bucket:Bucket::audio"
 
@@ -61,6 +70,8 @@ def test_json_document_has_the_contract_keys() -> None:
             "type": "aws:s3/bucket:Bucket",
             "name": "audio",
             "message": "versioning is off",
+            "severity": "",
+            "control": "",
         }
     ]
     assert document["not_verifiable"] == [
@@ -77,3 +88,61 @@ def test_terminal_report_groups_by_policy_and_resource_with_the_level() -> None:
     assert "[mandatory]  versioning" in text
     assert text.count("(aws:s3/bucket:Bucket: audio)") == 1
     assert "FAIL: 2 mandatory, 0 advisory" in text
+
+
+def test_remediations_are_findings_needing_a_code_change_and_can_fail_the_run() -> None:
+    fill = AppliedRemediation(
+        "pitr",
+        URN,
+        "aws:dynamodb/table:Table",
+        "orders",
+        ["pointInTimeRecovery"],
+        ["point_in_time_recovery.enabled=True (engine: pointInTimeRecovery.enabled)"],
+    )
+    override = AppliedRemediation(
+        "pitr",
+        URN,
+        "aws:dynamodb/table:Table",
+        "ledger",
+        ["pointInTimeRecovery"],
+        ["point_in_time_recovery.enabled=True (engine: pointInTimeRecovery.enabled)"],
+        False,
+        [
+            "explicit `point_in_time_recovery.enabled=False` would be overridden at deploy "
+            "(engine: pointInTimeRecovery.enabled)"
+        ],
+    )
+    subject = report()
+    subject.remediations = [fill, override]
+    subject.policy_info = {"versioning": PolicyInfo("high", "Security Hub S3.14")}
+    output = io.StringIO()
+
+    print_report(subject, Console(file=output, width=250))
+
+    text = output.getvalue()
+    assert "Remediations: the code still needs a change" in text
+    assert "set point_in_time_recovery.enabled=True (engine: pointInTimeRecovery.enabled)" in text
+    assert "explicit `point_in_time_recovery.enabled=False` would be overridden at deploy" in text
+    assert "2 remediation(s) needing a code change" in text
+    assert subject.exit_code() == 0
+    assert subject.exit_code(fail_on_remediation=True) == 1
+    document = subject.to_json()["remediations"]
+    assert [item["applied_offline"] for item in document] == [True, False]
+    assert all(item["needs_code_change"] for item in document)
+
+
+def test_severity_and_control_are_shown_beside_the_policy() -> None:
+    subject = report(violation("mandatory"))
+    subject.policy_info = {"versioning": PolicyInfo("high", "Security Hub S3.14")}
+    output = io.StringIO()
+
+    print_report(subject, Console(file=output, width=200))
+
+    assert "[mandatory]  versioning (severity high; control Security Hub S3.14)" in output.getvalue()
+    assert subject.to_json()["violations"][0]["control"] == "Security Hub S3.14"
+
+
+def test_python_paths_are_the_arguments_the_user_writes() -> None:
+    assert python_path(("pointInTimeRecovery", "enabled")) == "point_in_time_recovery.enabled"
+    assert python_path(("replicas", 0, "pointInTimeRecovery")) == "replicas[0].point_in_time_recovery"
+    assert python_path(("blockPublicAcls",), engine=True) == "blockPublicAcls"

@@ -4,7 +4,8 @@
 - fixture-versioning-naive (mandatory): reads the status directly, so the SDK turns an unknown into its own
   advisory "can't run policy ... during preview" note;
 - fixture-bucket-tagged (advisory, configurable tag key): exercises config defaults, overrides and the schema;
-- fixture-bucket-no-force-destroy (remediate): rewrites forceDestroy to false;
+- fixture-bucket-no-force-destroy (remediate): rewrites an explicit forceDestroy=true to false (an override);
+- fixture-bucket-acl-private (remediate): fills an absent acl with "private" (a remediation that only fills);
 - fixture-bucket-has-versioning (mandatory stack policy): links children through property_dependencies["bucket"].
 """
 
@@ -69,6 +70,21 @@ def no_force_destroy_fix(args):
     return None
 
 
+def acl_private_check(args, report_violation):
+    if args.resource_type in BUCKET_TYPES and raw(args.props, "acl") in (None, "public-read"):
+        report_violation("acl must be private")
+
+
+def acl_private_fix(args):
+    # Fills a property the program left absent (a remediation that never overrides an explicit value) or
+    # overrides an explicit "public-read" (one offline-preview must not apply).
+    if args.resource_type in BUCKET_TYPES and raw(args.props, "acl") in (None, "public-read"):
+        props = dict(args.props)
+        props["acl"] = "private"
+        return props
+    return None
+
+
 def bucket_has_versioning(args, report_violation):
     versioned = set()
     for resource in args.resources:
@@ -108,6 +124,13 @@ PolicyPack(
             description="Checks that buckets do not set forceDestroy.",
             validate=no_force_destroy_check,
             remediate=no_force_destroy_fix,
+            enforcement_level=EnforcementLevel.REMEDIATE,
+        ),
+        ResourceValidationPolicy(
+            name="fixture-bucket-acl-private",
+            description="Checks that buckets are private.",
+            validate=acl_private_check,
+            remediate=acl_private_fix,
             enforcement_level=EnforcementLevel.REMEDIATE,
         ),
         StackValidationPolicy(

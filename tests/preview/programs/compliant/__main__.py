@@ -1,4 +1,4 @@
-"""Compliant against the fixture pack, except forceDestroy, which the pack's remediation turns off."""
+"""Compliant against the fixture pack, except the absent acl, which the pack's remediation fills in."""
 
 import pulumi
 import pulumi_aws as aws
@@ -12,7 +12,6 @@ region = aws.Provider("primary", region=pulumi.Config("aws").require("region"))
 bucket = aws.s3.Bucket(
     "audio",
     object_lock_enabled=True,
-    force_destroy=True,
     tags={"dr:tier": tier, "dr:retention-days": str(retention_days)},
     opts=pulumi.ResourceOptions(provider=region, protect=True),
 )
