@@ -124,10 +124,7 @@ class RecordingMocks(mocks.Mocks):
         self.stack_references_without_answers: list[str] = []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        # Only reads (`Resource.get`) and imports know their id before deploy. A policy given as a structured
-        # document comes back from the provider as JSON text (a string output), so it stays unknown here.
-        outputs = {k: v for k, v in args.inputs.items() if not (k == "policy" and isinstance(v, dict))}
-        return args.resource_id or None, outputs
+        return args.resource_id or None, dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
         arguments = dict(args.args)
@@ -236,9 +233,12 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == ROOT_STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
         # Preview: a new resource has no id and its outputs are its inputs; only imports know their id.
+        # A policy given as a structured document comes back from the provider as JSON text (a string output),
+        # so it stays unknown here.
         resource_id = request.importId or ""
-        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id, properties)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(properties))
+        outputs = {k: v for k, v in properties.items() if not (k == "policy" and isinstance(v, dict))}
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id, outputs)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(outputs))
 
     def ReadResource(self, request: Any) -> Any:  # gRPC method name
         self.tracker.arrived(request.type, request.name)
