@@ -28,13 +28,13 @@ import pulumi_aws as aws
 from components import arns, iam, tags
 from components.config.tables import BackupSettings
 from components.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
+from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
 
 SERVICE_PRINCIPAL = "backup.amazonaws.com"
 # AWS Backup starts a job within this window after the scheduled time (60 minutes is AWS's minimum) and cancels
 # it when not done by the completion window.
 START_WINDOW_MINUTES = 60
 COMPLETION_WINDOW_MINUTES = 180
-BACKUP_SELECTION_TAG = "dr:backup-plan"
 
 
 def schedule_expression(rpo_minutes: int) -> str:
@@ -149,9 +149,17 @@ class TableBackup(pulumi.ComponentResource):
         prefix = self._args.name_prefix
         return [
             pulumi.Output.concat(
-                "arn:", arns.partition(region), ":dynamodb:", region, ":", self._account, ":table/", prefix, "-*",
+                "arn:",
+                arns.partition(region),
+                ":dynamodb:",
+                region,
+                ":",
+                self._account,
+                ":table/",
+                prefix,
+                "-*",
                 suffix,
-            )  # fmt: skip
+            )
             for region in (self._args.primary_region, self._args.recovery_region)
         ]
 
@@ -248,26 +256,32 @@ class TableBackup(pulumi.ComponentResource):
         args = self._args
         primary, recovery = args.primary_region, args.recovery_region
         name = plan_name(args.name_prefix, rule)
-        lifecycle = {"delete_after": rule.delete_after_days}
-        if rule.cold_storage_after_days is not None:
-            lifecycle["cold_storage_after"] = rule.cold_storage_after_days
-        copies: list[dict[str, Any]] = [{"destination_vault_arn": self.vault_arns[recovery], "lifecycle": lifecycle}]
+        cold = rule.cold_storage_after_days
+        lifecycle = aws.backup.PlanRuleLifecycleArgs(cold_storage_after=cold, delete_after=rule.delete_after_days)
+        copy_lifecycle = aws.backup.PlanRuleCopyActionLifecycleArgs(
+            cold_storage_after=cold, delete_after=rule.delete_after_days
+        )
+        destinations: list[pulumi.Input[str]] = [self.vault_arns[recovery]]
         if args.settings.cross_account_vault_arn:
-            copies.append({"destination_vault_arn": args.settings.cross_account_vault_arn, "lifecycle": lifecycle})
+            destinations.append(args.settings.cross_account_vault_arn)
+        copies = [
+            aws.backup.PlanRuleCopyActionArgs(destination_vault_arn=destination, lifecycle=copy_lifecycle)
+            for destination in destinations
+        ]
         plan = aws.backup.Plan(
             f"{self._name}-{name}",
             name=name,
             rules=[
-                {
-                    "rule_name": f"every-{rule.rpo_minutes}-minutes",
-                    "target_vault_name": self.vault_names[primary],
-                    "schedule": schedule_expression(rule.rpo_minutes),
-                    "start_window": START_WINDOW_MINUTES,
-                    "completion_window": COMPLETION_WINDOW_MINUTES,
-                    "lifecycle": lifecycle,
-                    "copy_actions": copies,
-                    "recovery_point_tags": {BACKUP_SELECTION_TAG: name},
-                }
+                aws.backup.PlanRuleArgs(
+                    rule_name=f"every-{rule.rpo_minutes}-minutes",
+                    target_vault_name=self.vault_names[primary],
+                    schedule=schedule_expression(rule.rpo_minutes),
+                    start_window=START_WINDOW_MINUTES,
+                    completion_window=COMPLETION_WINDOW_MINUTES,
+                    lifecycle=lifecycle,
+                    copy_actions=copies,
+                    recovery_point_tags={BACKUP_SELECTION_TAG: name},
+                )
             ],
             region=primary,
             tags=self._tags,

@@ -40,8 +40,10 @@ from components.recovery_function import (
 )
 from components.tiers import FailureMode
 from handlers.app_setting import active_table_parameter
+from handlers.runtime_names import BACKUP_PLAN_TAG, RPO_AGE_METRIC
+from handlers.runtime_names import TABLE_BACKUP_RESOURCE_TYPE as BACKUP_RESOURCE_TYPE
+from handlers.runtime_names import TABLE_PITR_RESOURCE_TYPE as PITR_RESOURCE_TYPE
 
-BACKUP_PLAN_TAG = "dr:backup-plan"
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 ALARM_PERIOD_SECONDS = 60
 # ReplicationLatency: breach when a whole window of minutes is above the regional RPO.
@@ -53,9 +55,6 @@ PITR_LAG_ALLOWANCE_SECONDS = 300
 # A backup job may start up to an hour after its scheduled time and run for a while (components/backup.py).
 BACKUP_JOB_ALLOWANCE_SECONDS = 3 * 3600
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
-RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
-PITR_RESOURCE_TYPE = "DynamoDBTable"
-BACKUP_RESOURCE_TYPE = "DynamoDBTableBackup"
 
 
 @dataclass(frozen=True)
@@ -390,9 +389,15 @@ class GlobalTable(pulumi.ComponentResource):
 
     def _table_arn(self, region: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(
-            "arn:", arns.partition(region), ":dynamodb:", region, ":", self._account, ":table/",
+            "arn:",
+            arns.partition(region),
+            ":dynamodb:",
+            region,
+            ":",
+            self._account,
+            ":table/",
             self._args.spec.table_name,
-        )  # fmt: skip
+        )
 
     def _rpo_age(self, table: aws.dynamodb.Table) -> None:
         """The RPO-age function (handlers/rpo_age.py, table rows) publishes in each region the table lives in; the
@@ -495,9 +500,12 @@ class GlobalTable(pulumi.ComponentResource):
                     "Resource": bucket_arn,
                 },
                 arns.key_statement(
-                    "EncryptExport", ["kms:GenerateDataKey", "kms:Encrypt"], bucket.primary_bucket_name, region,
+                    "EncryptExport",
+                    ["kms:GenerateDataKey", "kms:Encrypt"],
+                    bucket.primary_bucket_name,
+                    region,
                     self._account,
-                ),  # fmt: skip
+                ),
             ],
             {"EXPORT_TABLE": spec.table_name, "EXPORT_BUCKET": bucket.primary_bucket_name, "EXPORT_PREFIX": prefix},
             spec.export.schedule if spec.export else "rate(7 days)",

@@ -12,3 +12,11 @@ def batch_report_prefix(bucket: str) -> str:
     """Where a restore of ``bucket`` keeps its Batch Operations manifests and reports; its Batch role may
     touch nothing else in the reports bucket."""
     return f"dr-restore/{bucket}"
+
+
+# The RPO-age metric's ResourceType dimension for tables (handlers/rpo_age.py publishes, components/tables.py alarms).
+RPO_AGE_METRIC = "RecoveryPointAgeSeconds"
+TABLE_PITR_RESOURCE_TYPE = "DynamoDBTable"  # PITR's latest restorable time, in each region of the table
+TABLE_BACKUP_RESOURCE_TYPE = "DynamoDBTableBackup"  # the newest completed AWS Backup recovery point, primary region
+# The tag GlobalTable writes and the AWS Backup selection matches (components/backup.py).
+BACKUP_PLAN_TAG = "dr:backup-plan"

@@ -558,8 +558,8 @@ def _backup(
             if given.rpo_minutes < MIN_BACKUP_RPO_MINUTES:
                 report.add(
                     ("backup", "rpoMinutes"),
-                    f"AWS Backup jobs run at most every {MIN_BACKUP_RPO_MINUTES} minutes, got {show(given.rpo_minutes)};"
-                    " PITR already restores to any second, so declare a tighter logical RPO instead",
+                    f"AWS Backup jobs run at most every {MIN_BACKUP_RPO_MINUTES} minutes, got "
+                    f"{show(given.rpo_minutes)}; PITR already restores to any second (declare a logical RPO instead)",
                 )
             elif given.rpo_minutes not in BACKUP_RPO_SCHEDULES:
                 allowed = ", ".join(str(m) for m in BACKUP_RPO_SCHEDULES)
@@ -638,10 +638,13 @@ def _objectives(
                     else f"its mechanisms deliver {floor} min at best"
                     + ("" if replicated or mode is FailureMode.LOGICAL else " without replicaRegions")
                 )
-                report.add(path, f"tier {profile.tier} cannot provide a {mode.value} {what} of {show(value)} min; {reason}")
+                report.add(
+                    path, f"tier {profile.tier} cannot provide a {mode.value} {what} of {show(value)} min; {reason}"
+                )
             elif default is not None and value > default:
                 report.add(
-                    path, f"may only tighten tier {profile.tier}'s {mode.value} {what} of {default} min, got {show(value)}"
+                    path,
+                    f"may only tighten tier {profile.tier}'s {mode.value} {what} of {default} min, got {show(value)}",
                 )
             else:
                 values[attribute] = value
