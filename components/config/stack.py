@@ -214,9 +214,18 @@ def parse(
     batch_reports = bucket_spec(BucketEntry(name=BATCH_REPORTS_NAME, tier=3), naming, batch_unit, found)
 
     backup = _backup_settings(raw.get("backup"), "backup" in secret_keys, found)
-    bucket_names = None if any(line.startswith("buckets") for line in found.lines()) else {s.name for s in specs}
+    # Unknown when a bucket entry failed, or when a misspelled namespace may hold the buckets.
+    buckets_known = not problems and not any(line.startswith("buckets") for line in found.lines())
+    raw_buckets = raw.get("buckets", [])
+    bucket_names = (
+        frozenset(e.get("name") for e in raw_buckets if isinstance(e, Mapping))
+        if buckets_known and isinstance(raw_buckets, list)
+        else None
+    )
+    # Region rules need both regions valid and distinct; otherwise recoveryRegion's own problem says it all.
+    regions_ok = bool(primary and recovery and primary != recovery)
     context = TableContext(
-        prefix, primary, recovery, frozenset(bucket_names) if bucket_names is not None else None, backup
+        prefix, primary if regions_ok else None, recovery if regions_ok else None, bucket_names, backup
     )
     tables = _tables(raw.get("tables", []), context, "tables" in secret_keys, found)
     app = parsed("app")
