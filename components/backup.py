@@ -170,7 +170,7 @@ class TableBackup(pulumi.ComponentResource):
             assume_role_policy=iam.assume_role_policy(SERVICE_PRINCIPAL),
             description="AWS Backup: back up, copy and restore the stack's DynamoDB tables",
             tags={**self._tags, tags.IAM_ROLE: "backup"},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child(primary),  # IAM is global; the explicit provider still names the account
         )
         keys = [arns.kms_keys_in(region, self._account) for region in (primary, recovery)]
         statements: list[dict[str, Any]] = [
@@ -249,7 +249,7 @@ class TableBackup(pulumi.ComponentResource):
                     "Resource": "*",  # snapshot names are chosen by AWS Backup
                 }
             )
-        iam.role_policy(f"{self._name}-role", role, statements, pulumi.ResourceOptions(parent=self))
+        iam.role_policy(f"{self._name}-role", role, statements, self._child(primary))
         return role
 
     def _plan(self, rule: TableBackupProfile, role: aws.iam.Role, after: list[pulumi.Resource]) -> str:
