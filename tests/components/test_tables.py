@@ -8,12 +8,22 @@ would send, not as AWS behaviour.
 from __future__ import annotations
 
 import json
+import runpy
 from typing import Any
 
 import pytest
 
 from components.config import parse
-from tests.components.harness import ACCOUNT_ID, UNKNOWN, Registration, Run, run_program, stack_config
+from tests.components.harness import (
+    ACCOUNT_ID,
+    REPO,
+    UNKNOWN,
+    Registration,
+    Run,
+    run_capturing,
+    run_program,
+    stack_config,
+)
 
 PROD = stack_config("prod")
 TABLE = "aws:dynamodb/table:Table"
@@ -304,11 +314,6 @@ def test_failed_backup_jobs_alarm_in_the_primary_region(prod: Run) -> None:
 
 
 def test_tables_are_exported_for_drctl_and_the_other_components() -> None:
-    from tests.components.harness import run_capturing
-    import runpy
-
-    from tests.components.harness import REPO
-
     exported: dict[str, Any] = {}
 
     def program() -> None:
