@@ -54,7 +54,7 @@ def export_table(
 ) -> dict[str, Any]:
     """Start one export of ``table`` at ``to`` (default: PITR's latest restorable time); idempotent per time."""
     earliest, latest = pitr_window(dynamodb, table)
-    point = (to or latest).astimezone(UTC).replace(microsecond=0)
+    point = (to or latest).astimezone(UTC)
     if not earliest <= point <= latest:
         raise ExportError(
             f"{point.isoformat()} is outside {table}'s PITR window ({earliest.isoformat()} to {latest.isoformat()})"
