@@ -218,7 +218,7 @@ def parse(
     buckets_known = not problems and not any(line.startswith("buckets") for line in found.lines())
     raw_buckets = raw.get("buckets", [])
     bucket_names = (
-        frozenset(e.get("name") for e in raw_buckets if isinstance(e, Mapping))
+        frozenset(str(e["name"]) for e in raw_buckets if isinstance(e, Mapping) and "name" in e)
         if buckets_known and isinstance(raw_buckets, list)
         else None
     )
