@@ -1,24 +1,18 @@
 """Disaster recovery as code: settings, then providers, then components, then exports."""
 
 import pulumi
-import pulumi_aws as aws
 
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
-from components.backup import TableBackup, TableBackupArgs, plan_name
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
-from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
+from components.table_estate import build_tables, regional_providers
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
 
 # Providers: one per region, never the ambient region (default providers are disabled in every stack).
-primary = aws.Provider("primary", region=settings.primary_region)
-recovery = aws.Provider("recovery", region=settings.recovery_region)
-providers = {settings.primary_region: primary, settings.recovery_region: recovery}
-for table_region in settings.table_regions:  # one explicit provider per further region a table uses
-    if table_region not in providers:
-        providers[table_region] = aws.Provider(f"region-{table_region}", region=table_region)
+providers = regional_providers(settings)  # "primary", "recovery", then one per further region a table uses
+primary, recovery = providers[settings.primary_region], providers[settings.recovery_region]
 
 # Components.
 alerts = AlertTopic(
@@ -30,20 +24,6 @@ alerts = AlertTopic(
         provider=primary,
     ),
 )
-
-# Alarms notify a topic in their own region: region -> topic ARN for every region that holds alarms.
-alert_topic_arns: dict[str, pulumi.Input[str]] = {settings.primary_region: alerts.topic_arn}
-for alarm_region in dict.fromkeys((settings.recovery_region, *settings.table_regions)):
-    if alarm_region not in alert_topic_arns and (settings.tables or alarm_region == settings.recovery_region):
-        alert_topic_arns[alarm_region] = AlertTopic(
-            f"dr-alerts-{alarm_region}",
-            AlertTopicArgs(
-                topic_name=f"{settings.name_prefix}-dr-alerts",
-                email=settings.alert_email,
-                region=alarm_region,
-                provider=providers[alarm_region],
-            ),
-        ).topic_arn
 
 
 def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None = None) -> TieredBucket:
@@ -62,48 +42,7 @@ def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None
 # S3 Batch Operations manifests and reports for restores too large for one machine.
 batch_reports = tiered_bucket(settings.batch_reports)
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
-
-# DynamoDB global tables, their AWS Backup plans and the account-level DynamoDB alarms.
-backup_rules = tuple(dict.fromkeys(t.backup for t in settings.tables if t.backup is not None))
-table_backup = (
-    TableBackup(
-        "table-backup",
-        TableBackupArgs(
-            name_prefix=settings.name_prefix,
-            primary_region=settings.primary_region,
-            recovery_region=settings.recovery_region,
-            providers=providers,
-            alert_topic_arns=alert_topic_arns,
-            settings=settings.backup,
-            rules=backup_rules,
-        ),
-    )
-    if backup_rules
-    else None
-)
-bucket_specs = {spec.name: spec for spec in settings.buckets}
-tables = {
-    spec.name: GlobalTable(
-        spec.name,
-        GlobalTableArgs(
-            spec=spec,
-            app=settings.app or "",
-            providers=providers,
-            alert_topic_arns=alert_topic_arns,
-            backup_plan=plan_name(settings.name_prefix, spec.backup) if spec.backup else None,
-            export_bucket=bucket_specs[spec.export.bucket] if spec.export else None,
-        ),
-        pulumi.ResourceOptions(depends_on=[table_backup] if table_backup else None),
-    )
-    for spec in settings.tables
-}
-if settings.tables:
-    DynamoDbAccountAlarms(
-        "dynamodb-account",
-        DynamoDbAccountAlarmsArgs(
-            regions=settings.table_regions, providers=providers, alert_topic_arns=alert_topic_arns
-        ),
-    )
+tables = build_tables(settings, providers, alerts.topic_arn)  # DynamoDB global tables and their AWS Backup
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
@@ -125,20 +64,5 @@ pulumi.export(
         for spec in settings.buckets
     },
 )
-pulumi.export(
-    "tables",
-    {
-        spec.name: {
-            "name": spec.table_name,
-            "regions": list(spec.regions),
-            "primaryRegion": spec.primary_region,
-            "consistencyMode": spec.consistency_mode,
-            "streamArn": tables[spec.name].stream_arn,
-            "activeTableParameter": tables[spec.name].active_table_parameter,
-        }
-        for spec in settings.tables
-    },
-)
-if table_backup is not None:
-    pulumi.export("backupVaults", table_backup.vault_names)  # drctl restore-table --vault
-    pulumi.export("backupRoleArn", table_backup.role_arn)  # drctl restore-table --recovery-point
+for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
+    pulumi.export(key, value)

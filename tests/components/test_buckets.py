@@ -276,9 +276,10 @@ def test_tier1_alarms_publish_to_the_alert_topic(prod: Run) -> None:
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic_arn]
         assert alarm.inputs["region"] == "us-east-1"
-    [subscription] = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert subscription.inputs["protocol"] == "email"
-    assert subscription.inputs["endpoint"] == "dr-alerts@distronation.example"
+    subscriptions = prod.of_type("aws:sns/topicSubscription:TopicSubscription")  # one topic per alarm region
+    assert sorted(s.inputs["region"] for s in subscriptions) == ["us-east-1", "us-west-2"]
+    assert all(s.inputs["protocol"] == "email" for s in subscriptions)
+    assert all(s.inputs["endpoint"] == "dr-alerts@distronation.example" for s in subscriptions)
 
 
 def test_tier1_delete_auto_restore_is_wired_with_least_privilege(prod: Run) -> None:

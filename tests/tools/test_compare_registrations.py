@@ -158,7 +158,7 @@ def test_recording_the_working_tree_sees_every_runtime_function() -> None:
         f"{bucket}-{purpose}"
         for bucket in ("audio", "uploads")
         for purpose in ("auto-restore", "replication-audit", "rpo-age")
-    }
+    } | {f"{table}-rpo-age" for table in ("users", "orders", "transactions")} | {"users-export"}
     assert all(r.provider == "pulumi:providers:aws primary" for r in functions.values())
     rpo_age = functions["audio-rpo-age"]
     changed = dataclasses.replace(rpo_age, inputs={**rpo_age.inputs, "timeout": 1})
