@@ -1,18 +1,18 @@
 """Disaster recovery as code: settings, then providers, then components, then exports."""
 
 import pulumi
-import pulumi_aws as aws
 
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
+from components.table_estate import build_tables, regional_providers
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
 
 # Providers: one per region, never the ambient region (default providers are disabled in every stack).
-primary = aws.Provider("primary", region=settings.primary_region)
-recovery = aws.Provider("recovery", region=settings.recovery_region)
+providers = regional_providers(settings)  # "primary", "recovery", then one per further region a table uses
+primary, recovery = providers[settings.primary_region], providers[settings.recovery_region]
 
 # Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
 alerts = AlertTopic(
@@ -20,7 +20,7 @@ alerts = AlertTopic(
     AlertTopicArgs(
         topic_name=f"{settings.name_prefix}-dr-alerts",
         email=settings.alert_email,
-        providers={settings.primary_region: primary, settings.recovery_region: recovery},
+        providers=providers,
     ),
 )
 
@@ -42,6 +42,7 @@ def tiered_bucket(
 
 
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
+tables = build_tables(settings, providers, alerts.topic_arns)  # DynamoDB global tables and their AWS Backup
 # S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
 batch_reports = tiered_bucket(
     settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
@@ -67,3 +68,5 @@ pulumi.export(
         for spec in settings.buckets
     },
 )
+for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
+    pulumi.export(key, value)

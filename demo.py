@@ -73,10 +73,29 @@ def describe(resource: Registration) -> str:
         ]
         notes = ["noncurrent → " + " → ".join(steps) if steps else "no noncurrent transitions"]
         notes.append(f"expire {rule['noncurrentVersionExpiration']['noncurrentDays']:.0f}d")
+    elif kind == "Table":
+        pitr = p.get("pointInTimeRecovery", {})
+        replicas = [f"{r['regionName']} {r.get('consistencyMode', 'EVENTUAL')}" for r in p.get("replicas", [])]
+        notes = [
+            f"PITR {pitr.get('recoveryPeriodInDays', 0):.0f}d" if pitr.get("enabled") else "NO PITR",
+            "deletion protection" if p.get("deletionProtectionEnabled") else "NO DELETION PROTECTION",
+            "replicas " + ", ".join(replicas) if replicas else "single region",
+        ]
+        if p.get("globalTableWitness"):
+            notes.append(f"witness {p['globalTableWitness']['regionName']}")
+    elif kind == "VaultLockConfiguration":
+        mode = "COMPLIANCE" if p.get("changeableForDays") is not None else "GOVERNANCE"
+        notes = [f"{mode} lock {p.get('minRetentionDays'):.0f}-{p.get('maxRetentionDays'):.0f}d"]
+    elif kind == "Plan":
+        rule = _rules(p)[0]
+        notes = [rule.get("schedule", ""), f"copies {len(rule.get('copyActions', []))}"]
     elif kind == "Key":
         notes = ["rotation on" if p.get("enableKeyRotation") else "NO ROTATION"]
     elif kind == "MetricAlarm":
-        notes = [f"{p.get('metricName')} > {p.get('threshold'):.0f}"]
+        metric = p.get("metricName") or "+".join(
+            sorted({q["metric"]["metricName"] for q in p.get("metricQueries", []) if "metric" in q})
+        )
+        notes = [f"{metric} > {p.get('threshold'):.0f}", p.get("region", "")]
     elif kind == "Role":
         notes = [f"role {p.get('tags', {}).get('dr:role')}"]
     elif kind == "Function":

@@ -137,3 +137,104 @@ TIERS: dict[int, TierProfile] = {
 
 def profile(tier: int) -> TierProfile:
     return TIERS[tier]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DynamoDB tables. Their mechanisms differ from buckets' (docs/contract.md, "Tables"):
+# - logical loss: PITR restores to any second of its window, into a new table (RPO 0; RTO = restore + cutover);
+# - regional loss: replicas. MREC usually replicates in about a second with no guarantee, so its floor is 1 min;
+#   a regional RPO of 0 needs MRSC (multi-Region strong consistency), checked in components/config/tables.py;
+#   without replicas, AWS Backup's copies to the recovery region bound the RPO by the backup schedule.
+
+# AWS Backup jobs cannot run less than 60 minutes apart; PITR covers anything tighter.
+MIN_BACKUP_RPO_MINUTES = 60
+# A backup RPO becomes a cron schedule: every N hours with N dividing a day, or daily.
+BACKUP_RPO_SCHEDULES = {60 * hours: hours for hours in (1, 2, 3, 4, 6, 8, 12, 24)}
+# AWS Backup: a recovery point moved to cold storage stays there at least 90 days before deletion.
+COLD_STORAGE_MINIMUM_DAYS = 90
+PITR_PERIOD_RANGE = (1, 35)  # DynamoDB's RecoveryPeriodInDays bounds
+MREC_REGIONAL_RPO_FLOOR_MINUTES = 1
+
+
+@dataclass(frozen=True)
+class TableBackupProfile:
+    """A tier's AWS Backup rule: schedule from the RPO, lifecycle in days (None = never cold)."""
+
+    rpo_minutes: int
+    cold_storage_after_days: int | None
+    delete_after_days: int
+
+
+@dataclass(frozen=True)
+class TableTierProfile:
+    tier: int
+    summary: str
+    defaults: dict[FailureMode, Objective]
+    floors: dict[FailureMode, Objective]
+    pitr_recovery_period_days: int  # the default, and the floor a table may only lengthen
+    backup: TableBackupProfile | None  # None: no AWS Backup plan (PITR only)
+    replicas_required: bool
+
+
+TABLE_TIERS: dict[int, TableTierProfile] = {
+    1: TableTierProfile(
+        tier=1,
+        summary="PITR to any second for 35 days, hourly AWS Backup copied to the recovery region, replicas",
+        defaults={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=120),
+            FailureMode.REGIONAL: Objective(rpo_minutes=15, rto_minutes=60),
+        },
+        floors={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=60),
+            FailureMode.REGIONAL: Objective(rpo_minutes=0, rto_minutes=5),  # 0 only on MRSC
+        },
+        pitr_recovery_period_days=35,
+        backup=TableBackupProfile(rpo_minutes=60, cold_storage_after_days=7, delete_after_days=120),
+        replicas_required=True,
+    ),
+    2: TableTierProfile(
+        tier=2,
+        summary="PITR for 14 days, daily AWS Backup copied to the recovery region, no replica required",
+        defaults={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=240),
+            FailureMode.REGIONAL: Objective(rpo_minutes=1440, rto_minutes=480),
+        },
+        floors={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=120),
+            FailureMode.REGIONAL: Objective(rpo_minutes=0, rto_minutes=5),
+        },
+        pitr_recovery_period_days=14,
+        backup=TableBackupProfile(rpo_minutes=1440, cold_storage_after_days=None, delete_after_days=35),
+        replicas_required=False,
+    ),
+    3: TableTierProfile(
+        tier=3,
+        summary="PITR for 7 days only",
+        defaults={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=480),
+            FailureMode.REGIONAL: NOT_COVERED,
+        },
+        floors={
+            FailureMode.LOGICAL: Objective(rpo_minutes=0, rto_minutes=240),
+            FailureMode.REGIONAL: NOT_COVERED,
+        },
+        pitr_recovery_period_days=7,
+        backup=None,
+        replicas_required=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class VaultLockProfile:
+    """A backup vault lock: GOVERNANCE by default; COMPLIANCE becomes immutable after ``changeable_for_days``."""
+
+    mode: LockMode
+    min_retention_days: int
+    max_retention_days: int
+    changeable_for_days: int  # AWS's minimum is 3; only sent for COMPLIANCE (pulumi-aws derives the mode from it)
+
+
+DEFAULT_VAULT_LOCK = VaultLockProfile(
+    LockMode.GOVERNANCE, min_retention_days=7, max_retention_days=400, changeable_for_days=3
+)

@@ -31,7 +31,14 @@ from botocore.exceptions import ClientError
 
 from handlers.aws import cached_client
 from handlers.metrics import NAMESPACE, publish_metrics
-from handlers.runtime_names import RPO_AGE_METRIC, RPO_ALARM_PERIOD_SECONDS, rpo_alarm_name, rpo_dimensions
+from handlers.runtime_names import (
+    RPO_AGE_METRIC,
+    RPO_ALARM_PERIOD_SECONDS,
+    TABLE_BACKUP_RESOURCE_TYPE,
+    TABLE_PITR_RESOURCE_TYPE,
+    rpo_alarm_name,
+    rpo_dimensions,
+)
 
 RPO_TAG_TABLE = "dr:rpo-logical-minutes"  # a table's backups protect against logical loss
 RPO_TAG_BUCKET = "dr:rpo-regional-minutes"  # a bucket's replica protects against regional loss
@@ -300,4 +307,77 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     metrics.add_metric(name="RpoAgeErrors", unit=MetricUnit.Count, value=len(summary["errors"]))
     logger.info("rpo age run", extra={"rpo_age_errors": summary["errors"]})
+    return summary
+
+
+# ---------------------------------------------------------------- table rows (GlobalTable's scheduled function)
+
+PITR_RESOURCE_TYPE = TABLE_PITR_RESOURCE_TYPE
+BACKUP_RESOURCE_TYPE = TABLE_BACKUP_RESOURCE_TYPE
+
+
+def newest_recovery_point_age(backup: Any, resource_arn: str, now: datetime) -> float | None:
+    """Seconds since the newest COMPLETED AWS Backup recovery point of ``resource_arn``; None when there is none."""
+    newest: datetime | None = None
+    for page in backup.get_paginator("list_recovery_points_by_resource").paginate(ResourceArn=resource_arn):
+        for point in page.get("RecoveryPoints", []):
+            if point.get("Status") != "COMPLETED":
+                continue
+            created = point["CreationDate"].astimezone(UTC)
+            newest = created if newest is None or created > newest else newest
+    return None if newest is None else max(0.0, (now - newest).total_seconds())
+
+
+def run_table_rpo_age(
+    tables: Iterable[str],
+    regions: list[str],
+    backup_tables: Iterable[str],
+    clients: ClientFactory,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Publish each table's RPO age in each region it lives in: PITR's latest restorable time there, and, in the
+    first (primary) region, the newest completed AWS Backup recovery point. The alarms are stack resources in the
+    same regions (components/tables.py), so nothing here creates one. Missing data breaches them."""
+    now = now or datetime.now(UTC)
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    table_list = list(tables)
+    for region in regions:
+        dynamodb, cloudwatch = clients("dynamodb", region), clients("cloudwatch", region)
+        for table in table_list:
+            try:
+                age, kind = table_recovery_point_age(dynamodb, table, (), now)
+                if age is not None:
+                    dimensions = rpo_dimensions(PITR_RESOURCE_TYPE, table, region)
+                    publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds", timestamp=now)
+                results.append({"table": table, "region": region, "recovery_point": kind, "rpo_age_seconds": age})
+            except ClientError as error:
+                errors.append({"table": table, "region": region, "error": str(error)})
+    if regions:
+        home = regions[0]
+        dynamodb, cloudwatch, backup = clients("dynamodb", home), clients("cloudwatch", home), clients("backup", home)
+        for table in backup_tables:
+            try:
+                arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+                age = newest_recovery_point_age(backup, arn, now)
+                if age is not None:
+                    dimensions = rpo_dimensions(BACKUP_RESOURCE_TYPE, table, home)
+                    publish_metrics(cloudwatch, {RPO_AGE_METRIC: age}, dimensions, unit="Seconds", timestamp=now)
+                results.append({"table": table, "region": home, "recovery_point": "aws-backup", "rpo_age_seconds": age})
+            except ClientError as error:
+                errors.append({"table": table, "region": home, "error": str(error)})
+    return {"run_at": now.isoformat(), "tables": results, "errors": errors}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def tables_lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    summary = run_table_rpo_age(
+        split_names(os.environ.get("RPO_TABLES")),
+        split_names(os.environ.get("BACKUP_REGIONS")) or split_names(os.environ.get("AWS_REGION")),
+        split_names(os.environ.get("RPO_BACKUP_PLAN_TABLES")),
+        cached_client,
+    )
+    metrics.add_metric(name="RpoAgeErrors", unit=MetricUnit.Count, value=len(summary["errors"]))
+    logger.info("table rpo age run", extra={"rpo_age_errors": summary["errors"]})
     return summary

@@ -29,3 +29,10 @@ def rpo_dimensions(resource_type: str, resource: str, region: str) -> dict[str, 
 
 def rpo_alarm_name(dimensions: dict[str, str]) -> str:
     return "dr-rpo-age-{ResourceType}-{Resource}-{Region}".format(**dimensions)
+
+
+# The RPO-age metric's ResourceType dimension for tables (handlers/rpo_age.py publishes, components/tables.py alarms).
+TABLE_PITR_RESOURCE_TYPE = "DynamoDBTable"  # PITR's latest restorable time, in each region of the table
+TABLE_BACKUP_RESOURCE_TYPE = "DynamoDBTableBackup"  # the newest completed AWS Backup recovery point, primary region
+# The tag GlobalTable writes and the AWS Backup selection matches (components/backup.py).
+BACKUP_PLAN_TAG = "dr:backup-plan"

@@ -17,7 +17,6 @@ from typing import Annotated, Any, ClassVar
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
-from components import arns
 from components.config.buckets import (
     BATCH_REPORTS_NAME,
     LOGICAL_NAME,
@@ -27,20 +26,23 @@ from components.config.buckets import (
     bucket_spec,
 )
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
+from components.config.fields import Region
+from components.config.tables import (
+    DEFAULT_BACKUP_SETTINGS,
+    BackupSettings,
+    BackupSettingsEntry,
+    TableContext,
+    TableEntry,
+    TableSpec,
+    backup_settings,
+    table_spec,
+)
 from components.regions import region_partitions
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets"})
+STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup"})
+LIST_KEYS = frozenset({"buckets", "tables", "backup"})  # validated as their own units, not with the scalars
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _region(value: str) -> str:
-    if value not in region_partitions():
-        raise dr_error("must be an AWS region botocore knows")
-    problem = arns.powertools_layer_problem(value)
-    if problem is not None:  # every runtime Lambda uses the layer, so the ARN must exist where it deploys
-        raise dr_error(f"{problem}, which every DR Lambda needs")
-    return value
 
 
 def _email(value: str) -> str:
@@ -50,9 +52,6 @@ def _email(value: str) -> str:
     if any(not c.isprintable() or c.isspace() for c in value):
         raise dr_error("must be an email address without invisible or space characters")
     return value
-
-
-Region = Annotated[StrictStr, Field(min_length=1), AfterValidator(_region)]
 
 
 class StackConfig(BaseModel):
@@ -78,6 +77,16 @@ class StackConfig(BaseModel):
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
     buckets: list[BucketEntry] = Field(default_factory=list, description="The S3 buckets, each with its DR tier.")
+    app: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)] | None = Field(
+        default=None,
+        description="Application name in its settings: /dr/<app>/active-table/<table>. Required with tables.",
+    )
+    tables: list[TableEntry] = Field(
+        default_factory=list, description="The DynamoDB global tables, each with its DR tier and objectives."
+    )
+    backup: BackupSettingsEntry | None = Field(
+        default=None, description="AWS Backup: region settings switch, vault lock mode and retention, copies."
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,14 @@ class StackSettings:
     alert_email: str
     batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
+    app: str | None = None
+    tables: tuple[TableSpec, ...] = field(default_factory=tuple)
+    backup: BackupSettings = DEFAULT_BACKUP_SETTINGS
+
+    @property
+    def table_regions(self) -> tuple[str, ...]:
+        """Every region a table lives in (primary, replicas), in first-use order; one provider each."""
+        return tuple(dict.fromkeys(region for table in self.tables for region in table.regions))
 
 
 @dataclass(frozen=True)
@@ -171,7 +188,7 @@ def parse(
         path, _, message = line.partition(": ")
         found.add(top, -2, path, message)
 
-    scalars = {key: value for key, value in raw.items() if key != "buckets"}
+    scalars = {key: value for key, value in raw.items() if key not in LIST_KEYS}
     failed: set[str | int] = set()
     try:
         StackConfig.model_validate(scalars)
@@ -196,10 +213,83 @@ def parse(
     batch_unit = Unit(f"namePrefix (for {BATCH_REPORTS_NAME})", secret=naming.secret, order=(2,))
     batch_reports = bucket_spec(BucketEntry(name=BATCH_REPORTS_NAME, tier=3), naming, batch_unit, found)
 
+    backup = _backup_settings(raw.get("backup"), "backup" in secret_keys, found)
+    # Unknown when a bucket entry failed, or when a misspelled namespace may hold the buckets.
+    buckets_known = not problems and not any(line.startswith("buckets") for line in found.lines())
+    raw_buckets = raw.get("buckets", [])
+    bucket_names = (
+        frozenset(str(e["name"]) for e in raw_buckets if isinstance(e, Mapping) and "name" in e)
+        if buckets_known and isinstance(raw_buckets, list)
+        else None
+    )
+    # Region rules need both regions valid and distinct; otherwise recoveryRegion's own problem says it all.
+    regions_ok = bool(primary and recovery and primary != recovery)
+    context = TableContext(
+        prefix, primary if regions_ok else None, recovery if regions_ok else None, bucket_names, backup
+    )
+    tables = _tables(raw.get("tables", []), context, "tables" in secret_keys, found)
+    app = parsed("app")
+    if tables and not app and "app" not in failed:
+        found.add(top, key_position(StackConfig, "app"), "app", "is required when tables are declared")
+
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
-    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(specs))
+    return StackSettings(
+        primary,
+        recovery,
+        prefix,
+        email,
+        batch_reports,
+        tuple(specs),
+        app=app,
+        tables=tuple(tables),
+        backup=backup or DEFAULT_BACKUP_SETTINGS,
+    )
+
+
+def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSettings | None:
+    if raw_backup is None:
+        return DEFAULT_BACKUP_SETTINGS
+    unit = Unit("backup", secret=secret, order=(3,))
+    try:
+        entry = BackupSettingsEntry.model_validate(raw_backup)
+    except ValidationError as error:
+        report_validation_error(error, BackupSettingsEntry, raw_backup, unit, found)
+        return None
+    return backup_settings(entry, unit, found)
+
+
+def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:
+    top = Unit("", secret=secret, order=(0,))
+    try:
+        entries = TypeAdapter(list[Any]).validate_python(raw_tables, strict=True)
+    except ValidationError:
+        shown = "(secret value not shown)" if secret else type(raw_tables).__name__
+        found.add(top, key_position(StackConfig, "tables"), "tables", f"must be a list of table entries, got {shown}")
+        return []
+    specs: list[TableSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw_entry in enumerate(entries):
+        unit = Unit(f"tables[{index}]", secret=secret, order=(4, index))
+        try:
+            entry = TableEntry.model_validate(raw_entry)
+        except ValidationError as error:
+            report_validation_error(error, TableEntry, raw_entry, unit, found)
+            continue
+        spec = table_spec(entry, context, unit, found)
+        if entry.name in seen:
+            found.add(
+                unit,
+                key_position(TableEntry, "name"),
+                unit.at("name"),
+                f"duplicate table name {unit.show(entry.name)} (also tables[{seen[entry.name]}])",
+            )
+            continue
+        seen[entry.name] = index
+        if spec is not None:
+            specs.append(spec)
+    return specs
 
 
 def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:

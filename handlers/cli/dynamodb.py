@@ -1,4 +1,4 @@
-"""``drctl`` commands for tables: ``restore-table``, ``backup`` and ``backup-before-release``."""
+"""``drctl`` commands for tables: ``restore-table``, ``export-table``, ``backup`` and ``backup-before-release``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from handlers.aws import client
 from handlers.cli import EXIT_FAILED, EXIT_USAGE, JsonOption, RegionOption, app, aws_failure, emit, fail, stderr
 from handlers.dynamodb import backups
+from handlers.dynamodb import export as table_export
 from handlers.dynamodb import restore as table_restore
 
 
@@ -28,6 +29,22 @@ def restore_table_command(
         ),
     ] = None,
     backup: Annotated[str | None, typer.Option("--backup", help="Backup ARN to restore from.")] = None,
+    recovery_point: Annotated[
+        str | None,
+        typer.Option("--recovery-point", help="AWS Backup recovery point ARN (arn:aws:backup:…); its region's copy."),
+    ] = None,
+    vault: Annotated[str | None, typer.Option("--vault", help="Backup vault of --recovery-point.")] = None,
+    backup_role_arn: Annotated[
+        str | None,
+        typer.Option(envvar="DR_BACKUP_ROLE_ARN", help="Role AWS Backup assumes for --recovery-point (backupRoleArn)."),
+    ] = None,
+    no_replicas: Annotated[
+        bool, typer.Option("--no-replicas", help="Cut over without re-adding an MREC source's replica regions.")
+    ] = False,
+    accept_regional_degradation: Annotated[
+        bool,
+        typer.Option("--accept-regional-degradation", help="Cut over from an MRSC source to a single-region table."),
+    ] = False,
     target: Annotated[
         str | None, typer.Option(help="New table name (default: derived from the source and restore point).")
     ] = None,
@@ -57,8 +74,8 @@ def restore_table_command(
     as_json: JsonOption = False,
 ) -> None:
     """Restore TABLE into a new table, re-apply its settings, validate, and optionally cut over."""
-    if (to is None) == (backup is None):
-        fail("give exactly one of --to and --backup", as_json=as_json)
+    if sum(option is not None for option in (to, backup, recovery_point)) != 1:
+        fail("give exactly one of --to, --backup and --recovery-point", as_json=as_json)
     if cutover and not app_name:
         fail("--cutover needs --app (or DR_APP)", as_json=as_json)
     try:
@@ -78,12 +95,21 @@ def restore_table_command(
                 to=point,
                 use_latest=to == "latest",
                 backup_arn=backup,
+                recovery_point=table_restore.RecoveryPoint(recovery_point, vault, backup_role_arn)
+                if recovery_point
+                else None,
                 target=target,
                 reference=loaded,
                 sample_size=sample,
                 scan_segments=scan_segments,
                 wait=table_restore.WaitPolicy(wait_delay, wait_attempts),
-                cutover=table_restore.Cutover(app=app_name, logical=logical, force=force)
+                cutover=table_restore.Cutover(
+                    app=app_name,
+                    logical=logical,
+                    force=force,
+                    replicas=not no_replicas,
+                    accept_regional_degradation=accept_regional_degradation,
+                )
                 if cutover and app_name
                 else None,
             )
@@ -95,6 +121,33 @@ def restore_table_command(
     refused_cutover = cutover and not report["cutover"]["done"]
     if report["validation"]["ok"] is False or refused_cutover:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("export-table")
+def export_table_command(
+    table: Annotated[str, typer.Argument(help="Table to export.")],
+    bucket: Annotated[str, typer.Option(help="A DR bucket of the stack; its SSE-KMS key encrypts the export.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="ISO 8601 time with offset inside the PITR window (default: latest).")
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="Key prefix of the export.")] = table_export.DEFAULT_PREFIX,
+    region: RegionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export TABLE at a point in time to S3 (ExportTableToPointInTime, SSE-KMS with the bucket's key)."""
+    try:
+        point = table_restore.parse_point_in_time(to) if to else None
+    except ValueError as error:
+        fail(str(error), as_json=as_json)
+    try:
+        result = table_export.export_table(
+            client("dynamodb", region), client("s3", region), table, bucket, to=point, prefix=prefix
+        )
+    except table_export.ExportError as error:
+        fail(str(error), EXIT_USAGE, as_json=as_json)
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    emit(result, as_json)
 
 
 def _backup(

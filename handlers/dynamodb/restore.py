@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -75,6 +76,8 @@ class TableClients:
     autoscaling: Any
     cloudwatch: Any
     ssm: Any
+    lambda_: Any = None  # event source mappings on the old stream, reported after a cutover
+    backup: Any = None  # AWS Backup: restores from advanced-backup recovery points
 
     @classmethod
     def for_region(cls, region: str | None) -> TableClients:
@@ -83,6 +86,8 @@ class TableClients:
             autoscaling=client("application-autoscaling", region),
             cloudwatch=client("cloudwatch", region),
             ssm=client("ssm", region),
+            lambda_=client("lambda", region),
+            backup=client("backup", region),
         )
 
 
@@ -113,6 +118,20 @@ class Cutover:
     app: str
     logical: str | None = None  # defaults to the source's ``dr:component`` tag, else the source name
     force: bool = False  # cut over even when validation did not pass
+    # MREC sources: add the source's replica regions to the new table before cutting over (False: report the
+    # regional objective as unmet instead).
+    replicas: bool = True
+    # MRSC sources: a restored table can never become MRSC, so cutting over loses the regional RPO of 0.
+    accept_regional_degradation: bool = False
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """An AWS Backup recovery point (``arn:aws:backup:…:recovery-point:…``), restored through StartRestoreJob."""
+
+    arn: str
+    vault: str | None = None  # found through the source table's recovery points when not given
+    role_arn: str | None = None  # the role AWS Backup assumes for the restore (stack output backupRoleArn)
 
 
 @dataclass
@@ -131,6 +150,8 @@ class SourceSettings:
     scaling_policies: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)
     global_table_replicas: list[str] = field(default_factory=list)
+    strong_consistency: bool = False  # MRSC: DescribeTable's MultiRegionConsistency is STRONG
+    stream_arn: str | None = None
 
 
 def parse_point_in_time(value: str) -> datetime:
@@ -141,9 +162,13 @@ def parse_point_in_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def default_target_name(source: str, to: datetime | None, backup_arn: str | None) -> str:
+def default_target_name(
+    source: str, to: datetime | None, backup_arn: str | None, recovery_point_arn: str | None = None
+) -> str:
     """Deterministic, so that a re-run finds the table the first run created."""
-    if backup_arn:
+    if recovery_point_arn:
+        suffix = "rp-" + recovery_point_arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1][:36]
+    elif backup_arn:
         suffix = "bk-" + backup_arn.rsplit("/", 1)[-1]
     elif to is not None:
         suffix = "pitr-" + _utc_second(to).strftime("%Y%m%dT%H%M%SZ")
@@ -236,6 +261,8 @@ def read_source_settings(clients: TableClients, table: dict[str, Any]) -> Source
         ]
     settings.alarms = table_alarms(clients.cloudwatch, name)
     settings.global_table_replicas = [replica["RegionName"] for replica in table.get("Replicas", [])]
+    settings.strong_consistency = table.get("MultiRegionConsistency") == "STRONG"
+    settings.stream_arn = table.get("LatestStreamArn")
     return settings
 
 
@@ -509,6 +536,139 @@ def validate_restore(
     }
 
 
+# ---------------------------------------------------------------- AWS Backup recovery points
+
+
+def arn_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+def recovery_point_vault(backup: Any, recovery_point_arn: str, source_arn: str | None) -> str:
+    """The vault holding ``recovery_point_arn``, from the source table's recovery points in this region."""
+    if source_arn is not None:
+        pages = backup.get_paginator("list_recovery_points_by_resource").paginate(ResourceArn=source_arn)
+        for page in pages:
+            for point in page.get("RecoveryPoints", []):
+                if point["RecoveryPointArn"] == recovery_point_arn:
+                    return str(point["BackupVaultName"])
+    raise RestoreError(f"recovery point {recovery_point_arn} not found among the source's; pass --vault")
+
+
+def start_recovery_point_restore(
+    backup: Any,
+    point: RecoveryPoint,
+    target: str,
+    source_arn: str | None,
+    wait: WaitPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """``backup:StartRestoreJob`` into ``target`` and wait for the job (advanced-backup recovery points cannot go
+    through RestoreTableFromBackup). The idempotency token makes a re-run join the same job."""
+    if point.role_arn is None:
+        raise RestoreError("a recovery-point restore needs the role AWS Backup assumes (--backup-role-arn)")
+    vault = point.vault or recovery_point_vault(backup, point.arn, source_arn)
+    metadata = backup.get_recovery_point_restore_metadata(BackupVaultName=vault, RecoveryPointArn=point.arn)
+    restore_metadata = {**metadata.get("RestoreMetadata", {}), "targetTableName": target}
+    token = hashlib.sha256(f"{point.arn}|{target}".encode()).hexdigest()
+    job_id = backup.start_restore_job(
+        RecoveryPointArn=point.arn,
+        Metadata=restore_metadata,
+        IamRoleArn=point.role_arn,
+        ResourceType="DynamoDB",
+        IdempotencyToken=token,
+    )["RestoreJobId"]
+    for _ in range(wait.max_attempts):
+        job = backup.describe_restore_job(RestoreJobId=job_id)
+        if job["Status"] == "COMPLETED":
+            return {"restore_job_id": job_id, "vault": vault, "status": job["Status"]}
+        if job["Status"] in ("ABORTED", "FAILED"):
+            raise RestoreError(f"restore job {job_id} {job['Status']}: {job.get('StatusMessage', '')}")
+        sleep(wait.delay_seconds)
+    raise RestoreError(f"restore job {job_id} did not complete after {wait.max_attempts} checks")
+
+
+# ---------------------------------------------------------------- the regional objective after a restore
+
+
+def add_replicas(clients: TableClients, target: str, regions: list[str], source: str, wait: WaitPolicy) -> list[str]:
+    """Re-add the source's replica regions to the restored (single-region) table, one at a time."""
+    ddb = clients.dynamodb
+    home = ddb.meta.region_name
+    table = wait_until_active(ddb, target, wait)
+    present = {replica["RegionName"] for replica in table.get("Replicas", [])}
+    encrypted = (table.get("SSEDescription") or {}).get("SSEType") == "KMS"
+    added = []
+    for region in regions:
+        if region == home or region in present:
+            continue
+        create: dict[str, Any] = {"RegionName": region}
+        if encrypted:
+            # The stack keeps a key per region under the source's alias (components/tables.py).
+            create["KMSMasterKeyId"] = f"alias/dr/{source}"
+        ddb.update_table(TableName=target, ReplicaUpdates=[{"Create": create}])
+        wait_until_active(ddb, target, wait)
+        added.append(region)
+    return added
+
+
+def regional_objective(
+    clients: TableClients, settings: SourceSettings | None, target: str, source: str, cutover: Cutover, wait: WaitPolicy
+) -> dict[str, Any]:
+    """Whether the new table still meets the source's regional objective, adding replicas where it can."""
+    if settings is None or not settings.global_table_replicas:
+        return {"met": None, "reason": "the source had no replicas", "refuse": False}
+    if settings.strong_consistency:
+        reason = (
+            "the source is MRSC (regional RPO 0); a restored table is single-region and can never become MRSC "
+            "(MRSC needs an empty table): the runbook's way back is a new empty MRSC table, the validated items "
+            "copied in, and a second cutover"
+        )
+        if not cutover.accept_regional_degradation:
+            return {
+                "met": False,
+                "reason": reason + "; pass --accept-regional-degradation to cut over anyway",
+                "refuse": True,
+            }
+        return {"met": False, "reason": reason, "refuse": False}
+    if not cutover.replicas:
+        return {
+            "met": False,
+            "reason": "--no-replicas: the new table has no replica, the regional objective is unmet",
+            "refuse": False,
+        }
+    added = add_replicas(clients, target, settings.global_table_replicas, source, wait)
+    return {
+        "met": True,
+        "replicas_added": added,
+        "reason": "the source's replica regions were re-added",
+        "refuse": False,
+    }
+
+
+def stream_consumer_changes(lambda_: Any, old_stream: str | None, new_stream: str | None) -> list[dict[str, Any]]:
+    """Each Lambda event source mapping still reading the old table's stream, and what its owner must change.
+    A mapping's source cannot be updated in place, and nothing is re-pointed automatically."""
+    if lambda_ is None or old_stream is None:
+        return []
+    changes = []
+    for page in lambda_.get_paginator("list_event_source_mappings").paginate(EventSourceArn=old_stream):
+        for mapping in page.get("EventSourceMappings", []):
+            changes.append(
+                {
+                    "uuid": mapping["UUID"],
+                    "function": mapping.get("FunctionArn"),
+                    "state": mapping.get("State"),
+                    "old_stream_arn": old_stream,
+                    "new_stream_arn": new_stream,
+                    "change": (
+                        "the owning stack must create a mapping from new_stream_arn to the function (starting "
+                        "position TRIM_HORIZON) and then delete this one; EventSourceArn cannot be updated in place"
+                    ),
+                }
+            )
+    return changes
+
+
 # ---------------------------------------------------------------- the restore
 
 
@@ -554,6 +714,7 @@ def restore_table(
     to: datetime | None = None,
     use_latest: bool = False,
     backup_arn: str | None = None,
+    recovery_point: RecoveryPoint | None = None,
     target: str | None = None,
     reference: Reference | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
@@ -562,20 +723,26 @@ def restore_table(
     cutover: Cutover | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    if sum((to is not None, use_latest, backup_arn is not None)) != 1:
-        raise RestoreError("give exactly one of a point in time, 'latest' or a backup ARN")
+    if sum((to is not None, use_latest, backup_arn is not None, recovery_point is not None)) != 1:
+        raise RestoreError("give exactly one of a point in time, 'latest', a backup ARN or a recovery point")
     ddb = clients.dynamodb
+    if recovery_point is not None and arn_region(recovery_point.arn) != ddb.meta.region_name:
+        raise RestoreError(
+            f"recovery point {recovery_point.arn} is in {arn_region(recovery_point.arn)}; pass --region "
+            f"{arn_region(recovery_point.arn)} (a copy in the recovery region restores there)"
+        )
     started = clock()
     source_table = _describe_table(ddb, source)
-    if source_table is None and backup_arn is None:
+    if source_table is None and backup_arn is None and recovery_point is None:
         raise RestoreError(f"source table {source} not found; restore a deleted table from a backup")
     stamp = datetime.now(UTC) if use_latest else to
-    target_name = target or default_target_name(source, stamp, backup_arn)
+    point_arn = recovery_point.arn if recovery_point else None
+    target_name = target or default_target_name(source, stamp, backup_arn, point_arn)
     report: dict[str, Any] = {
         "source": source,
         "target": target_name,
-        "mode": "backup" if backup_arn else "pitr",
-        "restore_point": backup_arn or ("latest" if use_latest else to.isoformat() if to else None),
+        "mode": "recovery-point" if recovery_point else "backup" if backup_arn else "pitr",
+        "restore_point": point_arn or backup_arn or ("latest" if use_latest else to.isoformat() if to else None),
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
         "warnings": [],
     }
@@ -583,8 +750,15 @@ def restore_table(
     existing = _describe_table(ddb, target_name)
     requested = clock()
     if existing is not None:
-        _check_existing_target(existing, source_table["TableArn"] if source_table else None, backup_arn, to)
+        _check_existing_target(
+            existing, source_table["TableArn"] if source_table else None, backup_arn or point_arn, to
+        )
         report["restored"] = False  # adopted: only re-apply and validate
+    elif recovery_point is not None:
+        report["restore_job"] = start_recovery_point_restore(
+            clients.backup, recovery_point, target_name, source_table["TableArn"] if source_table else None, wait
+        )
+        report["restored"] = True
     elif backup_arn:
         ddb.restore_table_from_backup(TargetTableName=target_name, BackupArn=backup_arn)
         report["restored"] = True
@@ -610,17 +784,30 @@ def restore_table(
 
     report["cutover"] = None
     if cutover is not None:
+        regional = (
+            regional_objective(clients, settings, target_name, source, cutover, wait)
+            if validation["ok"] is True or cutover.force
+            else None
+        )
+        if regional is not None:
+            report["objectives"] = {"regional": {k: v for k, v in regional.items() if k != "refuse"}}
         if validation["ok"] is not True and not cutover.force:
             report["cutover"] = {"done": False, "reason": "validation did not pass (use --force to override)"}
+        elif regional is not None and regional["refuse"]:
+            report["cutover"] = {"done": False, "reason": regional["reason"]}
         else:
             logical = cutover.logical or (settings.tags.get("dr:component") if settings else None) or source
             parameter = app_setting.active_table_parameter(cutover.app, logical)
             previous = app_setting.write_setting(clients.ssm, parameter, target_name)
+            new_stream = report["reapplied"]["applied"].get("stream_arn")
             report["cutover"] = {
                 "done": True,
                 "parameter": parameter,
                 "previous": previous,
                 "active": target_name,
+                "stream_consumers": stream_consumer_changes(
+                    clients.lambda_, settings.stream_arn if settings else None, new_stream
+                ),
             }
     finished = clock()
 

@@ -164,6 +164,8 @@ def check_table_objectives_achievable(index: StackIndex, config: Config) -> Iter
                 "a restore from backup",
             ),
         )
+        if declared.get(REGIONAL_RPO) == 0:
+            yield from _strong_consistency_findings(table, replicas, len(index.table_replicas(table)))
         for key, limit, mechanism, wanted, bound in rules:
             if key not in declared or declared[key] >= limit or mechanism is True:
                 continue
@@ -177,3 +179,37 @@ def check_table_objectives_achievable(index: StackIndex, config: Config) -> Iter
                     f"configured: {configured}; needs {wanted}"
                 ),
             )
+
+
+def _strong_consistency_findings(
+    table: PolicyResource, replicas: Any, separate_replicas: int
+) -> Iterator[tuple[str, str]]:
+    """A regional RPO of 0 is only met by multi-Region strong consistency (MRSC): every replica STRONG, and three
+    regions (two replicas) or two plus a witness. MREC replicates in about a second with no guarantee."""
+    witness = lookup(table.props, "globalTableWitness", "regionName")
+    if replicas is UNKNOWN or UNKNOWN in replicas or witness is UNKNOWN:
+        yield table.urn, cannot_verify(f"{table.name}: replicas[].consistencyMode and globalTableWitness")
+        return
+    modes = [lookup(replica, "consistencyMode") for replica in replicas]
+    if UNKNOWN in modes:
+        yield table.urn, cannot_verify(f"{table.name}: replicas[].consistencyMode")
+        return
+    has_witness = isinstance(witness, str) and bool(witness)
+    problems = []
+    if separate_replicas:
+        # aws.dynamodb.TableReplica has no consistency mode: its replicas are always MREC.
+        problems.append(f"{separate_replicas} aws.dynamodb.TableReplica resource(s) replicate eventually")
+    if not replicas or any(mode != "STRONG" for mode in modes):
+        shown = [mode if isinstance(mode, str) else "EVENTUAL" for mode in modes]  # EVENTUAL is the default
+        problems.append(f"every replica needs consistencyMode STRONG (declared: {shown})")
+    if not (len(replicas) >= 2 or (len(replicas) == 1 and has_witness)):
+        problems.append(
+            f"MRSC needs two replicas, or one replica plus globalTableWitness (declared: {len(replicas)} "
+            f"replica(s), witness {'yes' if has_witness else 'none'})"
+        )
+    if problems:
+        yield (
+            table.urn,
+            f"table '{table.name}' declares {REGIONAL_RPO}=0, which only multi-Region strong consistency achieves: "
+            + "; ".join(problems),
+        )

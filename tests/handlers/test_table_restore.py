@@ -415,7 +415,13 @@ def test_cutover_writes_the_setting_only_after_validation_passes(mock_aws: None)
         clients, SOURCE, backup_arn=backup_arn, reference=passing, cutover=Cutover(app="shop"), wait=FAST_WAIT
     )
     # The logical name defaults to the source's dr:component tag.
-    assert done["cutover"] == {"done": True, "parameter": parameter, "previous": SOURCE, "active": done["target"]}
+    assert done["cutover"] == {
+        "done": True,
+        "parameter": parameter,
+        "previous": SOURCE,
+        "active": done["target"],
+        "stream_consumers": [],  # no Lambda client given
+    }
     assert app_setting.read_setting(clients.ssm, parameter) == done["target"]
 
 

@@ -158,10 +158,11 @@ def test_recording_the_working_tree_sees_every_runtime_function() -> None:
         f"{bucket}-{purpose}"
         for bucket in ("audio", "uploads")
         for purpose in ("auto-restore", "replication-audit", "rpo-age")
-    }
-    # The RPO-age functions run beside their replicas (S3 publishes ReplicationLatency there).
+    } | {f"{table}-rpo-age" for table in ("users", "orders", "transactions")} | {"users-export"}
+    # The buckets' RPO-age functions run beside their replicas (S3 publishes ReplicationLatency there).
+    bucket_rpo_age = {"audio-rpo-age", "uploads-rpo-age"}
     assert {name: r.provider for name, r in functions.items()} == {
-        name: f"pulumi:providers:aws {'recovery' if name.endswith('rpo-age') else 'primary'}" for name in functions
+        name: f"pulumi:providers:aws {'recovery' if name in bucket_rpo_age else 'primary'}" for name in functions
     }
     rpo_age = functions["audio-rpo-age"]
     changed = dataclasses.replace(rpo_age, inputs={**rpo_age.inputs, "timeout": 1})

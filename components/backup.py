@@ -1,0 +1,329 @@
+"""AWS Backup for the tables: the managed engine for scheduled backups (seed 002), without a Lambda of ours.
+
+- ``aws.backup.RegionSettings`` turns on advanced DynamoDB backup (cross-region copies and cold storage need it) in
+  the primary and recovery regions, behind ``backup.manageRegionSettings``: the resource **overwrites** the
+  region's whole opt-in map, so a stack that does not own the account's settings leaves it off;
+- a vault per region, each with its own KMS key (rotation on) and a vault lock. pulumi-aws derives the lock's mode
+  from ``changeable_for_days``: omitted is GOVERNANCE, set is COMPLIANCE, which becomes immutable after that many
+  days (so a test stack in COMPLIANCE leaves vaults nobody can delete before their retention ends);
+- one plan per distinct backup rule in the primary region: its schedule follows the backup RPO, its lifecycle moves
+  recovery points to cold storage and deletes them (config checked ``delete_after >= cold_storage_after + 90`` and
+  that the retention fits both vault locks), with a copy to the recovery region's vault and an optional
+  cross-account copy (needs AWS Organizations; org-wide coverage needs an Organizations backup policy);
+- a selection on the tag ``dr:backup-plan=<plan>`` that ``GlobalTable`` writes, limited to DynamoDB table ARNs (and
+  RDS ARNs behind ``backup.includeRds``), so buckets carrying a tier tag never land in AWS Backup too;
+- a least-privilege role that AWS Backup assumes to back up, copy and restore;
+- an alarm on failed backup jobs in the region that runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_aws as aws
+
+from components import arns, iam, tags
+from components.config.tables import BackupSettings
+from components.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
+from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
+
+SERVICE_PRINCIPAL = "backup.amazonaws.com"
+# AWS Backup starts a job within this window after the scheduled time (60 minutes is AWS's minimum) and cancels
+# it when not done by the completion window.
+START_WINDOW_MINUTES = 60
+COMPLETION_WINDOW_MINUTES = 180
+
+
+def schedule_expression(rpo_minutes: int) -> str:
+    """AWS Backup cron (UTC): every N hours for a backup RPO of N hours; config allows only divisors of a day."""
+    hours = BACKUP_RPO_SCHEDULES[rpo_minutes]
+    return "cron(0 0 * * ? *)" if hours == 24 else f"cron(0 0/{hours} * * ? *)" if hours > 1 else "cron(0 * * * ? *)"
+
+
+def plan_name(prefix: str, rule: TableBackupProfile) -> str:
+    cold = f"-cold{rule.cold_storage_after_days}d" if rule.cold_storage_after_days is not None else ""
+    return f"{prefix}-tables-{rule.rpo_minutes}m{cold}-keep{rule.delete_after_days}d"
+
+
+@dataclass(frozen=True)
+class TableBackupArgs:
+    name_prefix: str
+    primary_region: str
+    recovery_region: str
+    providers: Mapping[str, aws.Provider]
+    alert_topic_arns: Mapping[str, pulumi.Input[str]]
+    settings: BackupSettings
+    rules: tuple[TableBackupProfile, ...]  # one plan each; tables pick theirs through plan_name()
+
+
+class TableBackup(pulumi.ComponentResource):
+    TYPE: ClassVar[str] = "dr:backup:TableBackup"
+
+    vault_names: dict[str, str]
+    vault_arns: dict[str, pulumi.Output[str]]
+    role_arn: pulumi.Output[str]
+    plan_names: dict[TableBackupProfile, str]
+
+    def __init__(self, name: str, args: TableBackupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self._name = name
+        self._args = args
+        self._tags = {tags.COMPONENT: name}
+        primary, recovery = args.primary_region, args.recovery_region
+        self._account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=args.providers[primary])
+        ).account_id
+
+        settings_resources: list[pulumi.Resource] = []
+        if args.settings.manage_region_settings:
+            settings_resources = [self._region_settings(region) for region in (primary, recovery)]
+        self.vault_names = {}
+        self.vault_arns = {}
+        for region in (primary, recovery):
+            self._vault(region)
+        role = self._role()
+        self.role_arn = role.arn
+        self.plan_names = {}
+        for rule in dict.fromkeys(args.rules):
+            self.plan_names[rule] = self._plan(rule, role, settings_resources)
+        self._failed_jobs_alarm(primary)
+
+        self.register_outputs(
+            {"vault_names": self.vault_names, "vault_arns": self.vault_arns, "role_arn": self.role_arn}
+        )
+
+    def _child(self, region: str, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.providers[region], **extra)
+
+    def _region_settings(self, region: str) -> aws.backup.RegionSettings:
+        rds = self._args.settings.include_rds
+        return aws.backup.RegionSettings(
+            f"{self._name}-region-settings-{region}",
+            # Overwrites the region's opt-in map: every resource type not listed here is turned off.
+            resource_type_opt_in_preference={"DynamoDB": True, "RDS": rds, "Aurora": rds},
+            # Advanced DynamoDB backup: cross-region and cross-account copies, cold storage, tags on recovery points.
+            resource_type_management_preference={"DynamoDB": True},
+            region=region,
+            opts=self._child(region),
+        )
+
+    def _vault(self, region: str) -> None:
+        lock = self._args.settings.vault_lock
+        vault_name = f"{self._args.name_prefix}-dr-{region}"
+        key = aws.kms.Key(
+            f"{self._name}-vault-key-{region}",
+            description=f"AWS Backup vault {vault_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            tags=self._tags,
+            opts=self._child(region, protect=True),
+        )
+        vault = aws.backup.Vault(
+            f"{self._name}-vault-{region}",
+            name=vault_name,
+            kms_key_arn=key.arn,
+            region=region,
+            tags=self._tags,
+            opts=self._child(region, protect=True),
+        )
+        aws.backup.VaultLockConfiguration(
+            f"{self._name}-vault-lock-{region}",
+            backup_vault_name=vault.name,
+            min_retention_days=lock.min_retention_days,
+            max_retention_days=lock.max_retention_days,
+            # pulumi-aws: with changeable_for_days the lock is COMPLIANCE, without it GOVERNANCE.
+            changeable_for_days=lock.changeable_for_days if lock.mode is LockMode.COMPLIANCE else None,
+            region=region,
+            opts=self._child(region),
+        )
+        self.vault_names[region] = vault_name
+        self.vault_arns[region] = pulumi.Output.concat(
+            "arn:", arns.partition(region), ":backup:", region, ":", self._account, ":backup-vault:", vault_name
+        )
+
+    def _table_arns(self, suffix: str = "") -> list[pulumi.Output[str]]:
+        prefix = self._args.name_prefix
+        return [
+            pulumi.Output.concat(
+                "arn:",
+                arns.partition(region),
+                ":dynamodb:",
+                region,
+                ":",
+                self._account,
+                ":table/",
+                prefix,
+                "-*",
+                suffix,
+            )
+            for region in (self._args.primary_region, self._args.recovery_region)
+        ]
+
+    def _role(self) -> aws.iam.Role:
+        primary, recovery = self._args.primary_region, self._args.recovery_region
+        role = aws.iam.Role(
+            f"{self._name}-role",
+            assume_role_policy=iam.assume_role_policy(SERVICE_PRINCIPAL),
+            description="AWS Backup: back up, copy and restore the stack's DynamoDB tables",
+            tags={**self._tags, tags.IAM_ROLE: "backup"},
+            opts=self._child(primary),  # IAM is global; the explicit provider still names the account
+        )
+        keys = [arns.kms_keys_in(region, self._account) for region in (primary, recovery)]
+        statements: list[dict[str, Any]] = [
+            # Explicit statements instead of AWSBackupServiceRolePolicyForBackup/-Restores, scoped to this stack's
+            # tables (<namePrefix>-*). Actions: Service Authorization Reference, "Amazon DynamoDB" and
+            # "AWS Backup"; advanced DynamoDB backup starts jobs through dynamodb:StartAwsBackupJob.
+            {
+                "Sid": "BackUpTables",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeTable",
+                    "dynamodb:ListTagsOfResource",
+                    "dynamodb:StartAwsBackupJob",
+                    "dynamodb:CreateBackup",
+                ],
+                "Resource": self._table_arns(),
+            },
+            {
+                "Sid": "ManageTableBackups",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeBackup", "dynamodb:DeleteBackup"],
+                "Resource": self._table_arns("/backup/*"),
+            },
+            {
+                # A restore creates a new table (the restore job names it) and writes its items.
+                "Sid": "RestoreTables",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:RestoreTableFromAwsBackup",
+                    "dynamodb:RestoreTableFromBackup",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:Scan",
+                    "dynamodb:Query",
+                ],
+                "Resource": self._table_arns(),
+            },
+            {
+                # Tag-based selection lists resources by tag; tag:GetResources has no resource ARN.
+                "Sid": "SelectByTag",
+                "Effect": "Allow",
+                "Action": ["tag:GetResources"],
+                "Resource": "*",
+            },
+            {
+                # Tables and vaults are encrypted with this stack's customer-managed keys; grants let DynamoDB and
+                # AWS Backup use them for the duration of a job only.
+                "Sid": "UseStackKeys",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": keys,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ]
+        if self._args.settings.include_rds:
+            statements.append(
+                {
+                    "Sid": "BackUpDatabases",
+                    "Effect": "Allow",
+                    "Action": [
+                        "rds:DescribeDBInstances",
+                        "rds:DescribeDBClusters",
+                        "rds:CreateDBSnapshot",
+                        "rds:CreateDBClusterSnapshot",
+                        "rds:DescribeDBSnapshots",
+                        "rds:DescribeDBClusterSnapshots",
+                        "rds:CopyDBSnapshot",
+                        "rds:CopyDBClusterSnapshot",
+                        "rds:AddTagsToResource",
+                        "rds:ListTagsForResource",
+                    ],
+                    "Resource": "*",  # snapshot names are chosen by AWS Backup
+                }
+            )
+        iam.role_policy(f"{self._name}-role", role, statements, self._child(primary))
+        return role
+
+    def _plan(self, rule: TableBackupProfile, role: aws.iam.Role, after: list[pulumi.Resource]) -> str:
+        args = self._args
+        primary, recovery = args.primary_region, args.recovery_region
+        name = plan_name(args.name_prefix, rule)
+        cold = rule.cold_storage_after_days
+        lifecycle = aws.backup.PlanRuleLifecycleArgs(cold_storage_after=cold, delete_after=rule.delete_after_days)
+        copy_lifecycle = aws.backup.PlanRuleCopyActionLifecycleArgs(
+            cold_storage_after=cold, delete_after=rule.delete_after_days
+        )
+        destinations: list[pulumi.Input[str]] = [self.vault_arns[recovery]]
+        if args.settings.cross_account_vault_arn:
+            destinations.append(args.settings.cross_account_vault_arn)
+        copies = [
+            aws.backup.PlanRuleCopyActionArgs(destination_vault_arn=destination, lifecycle=copy_lifecycle)
+            for destination in destinations
+        ]
+        plan = aws.backup.Plan(
+            f"{self._name}-{name}",
+            name=name,
+            rules=[
+                aws.backup.PlanRuleArgs(
+                    rule_name=f"every-{rule.rpo_minutes}-minutes",
+                    target_vault_name=self.vault_names[primary],
+                    schedule=schedule_expression(rule.rpo_minutes),
+                    start_window=START_WINDOW_MINUTES,
+                    completion_window=COMPLETION_WINDOW_MINUTES,
+                    lifecycle=lifecycle,
+                    copy_actions=copies,
+                    recovery_point_tags={BACKUP_SELECTION_TAG: name},
+                )
+            ],
+            region=primary,
+            tags=self._tags,
+            opts=self._child(primary, depends_on=after),
+        )
+        resources = self._table_arns()[:1]  # the primary region's tables; replicas are the same data
+        if args.settings.include_rds:
+            partition = arns.partition(primary)
+            resources += [
+                pulumi.Output.concat("arn:", partition, ":rds:", primary, ":", self._account, ":db:*"),
+                pulumi.Output.concat("arn:", partition, ":rds:", primary, ":", self._account, ":cluster:*"),
+            ]
+        aws.backup.Selection(
+            f"{self._name}-{name}-selection",
+            name=f"{name}-by-tag"[:50],
+            plan_id=plan.id,
+            iam_role_arn=role.arn,
+            resources=resources,
+            selection_tags=[{"type": "STRINGEQUALS", "key": BACKUP_SELECTION_TAG, "value": name}],
+            region=primary,
+            opts=self._child(primary),
+        )
+        return name
+
+    def _failed_jobs_alarm(self, region: str) -> None:
+        """AWS Backup publishes job metrics in the region that runs the job (namespace AWS/Backup)."""
+        topic = self._args.alert_topic_arns[region]
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-failed-backup-jobs-{region}",
+            namespace="AWS/Backup",
+            metric_name="NumberOfBackupJobsFailed",
+            dimensions={"ResourceType": "DynamoDB", "BackupVaultName": self.vault_names[region]},
+            statistic="Sum",
+            period=3600,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_description=f"AWS Backup jobs into {self.vault_names[region]} failed",
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            region=region,
+            tags=self._tags,
+            opts=self._child(region),
+        )

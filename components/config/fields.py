@@ -1,0 +1,23 @@
+"""Field types shared by the config models of several store kinds (stack keys, tables, sites)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StrictStr
+
+from components import arns
+from components.config.errors import dr_error
+from components.regions import region_partitions
+
+
+def _region(value: str) -> str:
+    if value not in region_partitions():
+        raise dr_error("must be an AWS region botocore knows")
+    problem = arns.powertools_layer_problem(value)
+    if problem is not None:  # every runtime Lambda uses the layer, so the ARN must exist where it deploys
+        raise dr_error(f"{problem}, which every DR Lambda needs")
+    return value
+
+
+Region = Annotated[StrictStr, Field(min_length=1), AfterValidator(_region)]

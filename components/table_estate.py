@@ -1,0 +1,95 @@
+"""The stack's tables in one call from ``__main__``: regional providers, the AWS Backup plans, each
+``GlobalTable`` and the account-level DynamoDB alarms, and what the stack exports about them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.backup import TableBackup, TableBackupArgs, plan_name
+from components.config import StackSettings
+from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
+
+
+def regional_providers(settings: StackSettings) -> dict[str, aws.Provider]:
+    """One explicit provider per region, never the ambient region: ``primary`` and ``recovery``, then one for every
+    further region a table lives in (default providers are disabled in every stack)."""
+    result = {
+        settings.primary_region: aws.Provider("primary", region=settings.primary_region),
+        settings.recovery_region: aws.Provider("recovery", region=settings.recovery_region),
+    }
+    for region in settings.table_regions:
+        if region not in result:
+            result[region] = aws.Provider(f"region-{region}", region=region)
+    return result
+
+
+@dataclass
+class Tables:
+    tables: dict[str, GlobalTable] = field(default_factory=dict)
+    backup: TableBackup | None = None
+    exports: dict[str, Any] = field(default_factory=dict)
+
+
+def build_tables(
+    settings: StackSettings, providers: Mapping[str, aws.Provider], topics: Mapping[str, pulumi.Input[str]]
+) -> Tables:
+    """``topics``: Region -> alert topic ARN, for every Region a table lives in (an alarm notifies its own Region's)."""
+    if not settings.tables:
+        return Tables()
+    rules = tuple(dict.fromkeys(t.backup for t in settings.tables if t.backup is not None))
+    backup = (
+        TableBackup(
+            "table-backup",
+            TableBackupArgs(
+                settings.name_prefix,
+                settings.primary_region,
+                settings.recovery_region,
+                providers,
+                topics,
+                settings.backup,
+                rules,
+            ),
+        )
+        if rules
+        else None
+    )
+    buckets = {spec.name: spec for spec in settings.buckets}
+    tables = {
+        spec.name: GlobalTable(
+            spec.name,
+            GlobalTableArgs(
+                spec=spec,
+                app=settings.app or "",
+                providers=providers,
+                alert_topic_arns=topics,
+                backup_plan=plan_name(settings.name_prefix, spec.backup) if spec.backup else None,
+                export_bucket=buckets[spec.export.bucket] if spec.export else None,
+            ),
+            # The plan's selection exists before a table carries its tag.
+            pulumi.ResourceOptions(depends_on=[backup] if backup else None),
+        )
+        for spec in settings.tables
+    }
+    DynamoDbAccountAlarms("dynamodb-account", DynamoDbAccountAlarmsArgs(settings.table_regions, providers, topics))
+    exports: dict[str, Any] = {
+        "tables": {
+            spec.name: {
+                "name": spec.table_name,
+                "regions": list(spec.regions),
+                "primaryRegion": spec.primary_region,
+                "consistencyMode": spec.consistency_mode,
+                "streamArn": tables[spec.name].stream_arn,
+                "activeTableParameter": tables[spec.name].active_table_parameter,
+            }
+            for spec in settings.tables
+        }
+    }
+    if backup is not None:
+        exports["backupVaults"] = backup.vault_names  # drctl restore-table --vault
+        exports["backupRoleArn"] = backup.role_arn  # drctl restore-table --backup-role-arn
+    return Tables(tables, backup, exports)
