@@ -53,20 +53,6 @@ pulumi.export("primaryRegion", settings.primary_region)
 pulumi.export("recoveryRegion", settings.recovery_region)
 pulumi.export("alertTopicArns", alerts.topic_arns)  # Region -> topic (alarms notify their own Region's)
 pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
-pulumi.export(
-    "buckets",
-    {
-        spec.name: {
-            "tier": spec.tier,
-            "primary": buckets[spec.name].primary_bucket_name,
-            "primaryArn": buckets[spec.name].primary_bucket_arn,
-            "replica": buckets[spec.name].replica_bucket_name,
-            "replicaArn": buckets[spec.name].replica_bucket_arn,
-            "replicaRegion": buckets[spec.name].replica_region,
-            "batchRestoreRoleArn": buckets[spec.name].batch_restore_role_arn,  # drctl --batch-role-arn
-        }
-        for spec in settings.buckets
-    },
-)
+pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in buckets.items()})
 for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
     pulumi.export(key, value)

@@ -186,6 +186,18 @@ class TieredBucket(pulumi.ComponentResource):
             }
         )
 
+    def stack_export(self) -> dict[str, Any]:
+        """What drctl and drills read from ``pulumi stack output buckets``."""
+        return {
+            "tier": self._args.spec.tier,
+            "primary": self.primary_bucket_name,
+            "primaryArn": self.primary_bucket_arn,
+            "replica": self.replica_bucket_name,
+            "replicaArn": self.replica_bucket_arn,
+            "replicaRegion": self.replica_region,
+            "batchRestoreRoleArn": self.batch_restore_role_arn,  # drctl --batch-role-arn
+        }
+
     def _child(self, provider: aws.Provider, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=provider, **extra)
 
