@@ -27,10 +27,12 @@ from components.config.buckets import (
     bucket_spec,
 )
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
+from components.config.sites import SiteEntry, SiteSpec, site_spec
 from components.regions import region_partitions
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets"})
+STRUCTURED_KEYS = frozenset({"buckets", "sites"})
+LIST_KEYS = ("buckets", "sites")  # validated entry by entry, each its own unit
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -78,6 +80,14 @@ class StackConfig(BaseModel):
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
     buckets: list[BucketEntry] = Field(default_factory=list, description="The S3 buckets, each with its DR tier.")
+    app: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=LOGICAL_NAME)] | None = Field(
+        default=None,
+        description="The application's name: the <app> in its settings /dr/<app>/...; required when sites or tables "
+        "exist.",
+    )
+    sites: list[SiteEntry] = Field(
+        default_factory=list, description="Failover sites: a DNS name the recovery-region orchestrator fails over."
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class StackSettings:
     alert_email: str
     batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
+    app: str | None = None
+    sites: tuple[SiteSpec, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -171,7 +183,7 @@ def parse(
         path, _, message = line.partition(": ")
         found.add(top, -2, path, message)
 
-    scalars = {key: value for key, value in raw.items() if key != "buckets"}
+    scalars = {key: value for key, value in raw.items() if key not in LIST_KEYS}
     failed: set[str | int] = set()
     try:
         StackConfig.model_validate(scalars)
@@ -196,10 +208,15 @@ def parse(
     batch_unit = Unit(f"namePrefix (for {BATCH_REPORTS_NAME})", secret=naming.secret, order=(2,))
     batch_reports = bucket_spec(BucketEntry(name=BATCH_REPORTS_NAME, tier=3), naming, batch_unit, found)
 
+    app = parsed("app")
+    if app is None and "app" not in failed and (raw.get("sites") or raw.get("tables")):
+        found.add(top, key_position(StackConfig, "app"), "app", "is required when sites or tables are declared")
+    sites = _sites(raw.get("sites", []), raw, specs, "sites" in secret_keys, found)
+
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
-    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(specs))
+    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(specs), app, tuple(sites))
 
 
 def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:
@@ -260,12 +277,68 @@ def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) ->
     return specs
 
 
-def report_validation_error_at(error: ValidationError, raw: Any, unit: Unit, found: Problems) -> None:
-    """``buckets`` itself has the wrong type."""
+def _sites(
+    raw_sites: Any, raw: Mapping[str, Any], buckets: list[BucketSpec], secret: bool, found: Problems
+) -> list[SiteSpec]:
+    """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables."""
+    top = Unit("", secret=secret, order=(0,))
+    try:
+        entries = TypeAdapter(list[Any]).validate_python(raw_sites, strict=True)
+    except ValidationError as error:
+        report_validation_error_at(error, raw_sites, top, found, key="sites", noun="site entries")
+        return []
+    replicated = {spec.name for spec in buckets if spec.replica_bucket_name}
+    raw_tables = raw.get("tables")
+    declared_tables = (
+        {t.get("name") for t in raw_tables if isinstance(t, Mapping)} if isinstance(raw_tables, list) else set()
+    )
+    specs: list[SiteSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw_entry in enumerate(entries):
+        unit = Unit(f"sites[{index}]", secret=secret, order=(3, index))
+        try:
+            entry = SiteEntry.model_validate(raw_entry)
+        except ValidationError as error:
+            report_validation_error(error, SiteEntry, raw_entry, unit, found)
+            continue
+        spec = site_spec(entry, unit, found)
+        for position, bucket in enumerate(entry.buckets):
+            if bucket not in replicated:
+                found.add(
+                    unit,
+                    key_position(SiteEntry, "buckets"),
+                    unit.at("buckets", position),
+                    f"{unit.show(bucket)} is not a tier-1 bucket of this stack; a site fails over only to a bucket "
+                    "with a replica in the recovery region",
+                )
+        for position, table in enumerate(entry.tables):
+            if table not in declared_tables:
+                found.add(
+                    unit,
+                    key_position(SiteEntry, "tables"),
+                    unit.at("tables", position),
+                    f"{unit.show(table)} is not a table of this stack",
+                )
+        if entry.name in seen:
+            found.add(
+                unit,
+                key_position(SiteEntry, "name"),
+                unit.at("name"),
+                f"duplicate site name {unit.show(entry.name)} (also sites[{seen[entry.name]}])",
+            )
+            continue
+        seen[entry.name] = index
+        if spec is not None and set(entry.buckets) <= replicated and set(entry.tables) <= declared_tables:
+            specs.append(spec)
+    return specs
+
+
+def report_validation_error_at(
+    error: ValidationError, raw: Any, unit: Unit, found: Problems, key: str = "buckets", noun: str = "bucket entries"
+) -> None:
+    """A list key (``buckets``, ``sites``) itself has the wrong type."""
     for item in error.errors(include_input=False):
         if item["loc"]:
             continue
         shown = "(secret value not shown)" if unit.secret else type(raw).__name__
-        found.add(
-            unit, key_position(StackConfig, "buckets"), "buckets", f"must be a list of bucket entries, got {shown}"
-        )
+        found.add(unit, key_position(StackConfig, key), key, f"must be a list of {noun}, got {shown}")
