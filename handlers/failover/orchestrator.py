@@ -226,9 +226,16 @@ def clients_for(site: Site) -> Clients:
         rds=aws.cached_client("rds", recovery) if site.database else None,
         ssm_primary=aws.client("ssm", site.primary_region, max_attempts=1),
         arc=arc,
-        resolver=stub_resolver(),
+        resolver=stub_resolver(*_resolver_address()),
         sleep=time.sleep,
     )
+
+
+def _resolver_address() -> tuple[str | None, int]:
+    """``DR_DNS_RESOLVER=host[:port]`` picks the resolver that verifies DNS; the system's by default."""
+    configured = os.environ.get("DR_DNS_RESOLVER", "")
+    host, _, port = configured.rpartition(":") if configured.count(":") == 1 else (configured, "", "")
+    return (host or None), int(port or 53)
 
 
 def run_rounds(

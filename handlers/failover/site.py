@@ -90,7 +90,10 @@ def find_descriptor(ssm: Any, site: str, app: str | None = None) -> str:
         found += [p["Name"] for p in page["Parameters"] if p["Name"].endswith(f"/site/{site}")]
     if len(found) != 1:
         where = "none" if not found else ", ".join(sorted(found))
-        raise LookupError(f"expected one site descriptor named {site!r} under {SITE_ROOT}/, found {where}")
+        raise LookupError(
+            f"expected one site descriptor named {site!r} under {SITE_ROOT}/ in this region, found {where} "
+            "(--region must be the site's recovery region)"
+        )
     return found[0]
 
 

@@ -98,6 +98,7 @@ def test_failback_stops_when_reconciliation_fails(world: World, monkeypatch: pyt
     boto3.client("s3", RECOVERY).put_object(Bucket="distronation-prod-audio-us-west-2", Key="new.txt", Body=b"x")
     healthy_rounds(world, NOW + timedelta(minutes=1), 1)
     clients = failback_clients(world)
+
     def denied(**_: Any) -> Any:  # the primary refuses writes (moto enforces no bucket policy on copies)
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
 
