@@ -162,7 +162,7 @@ class FailoverSite(pulumi.ComponentResource):
             f"{name}-descriptor",
             name=site_parameter(args.app, spec.name),
             type="String",
-            value=pulumi.Output.json_dumps(descriptor),
+            insecure_value=pulumi.Output.json_dumps(descriptor),  # not a secret: shown in diffs and exports
             description=f"FailoverSite {spec.name}: regions, switch, settings, lock and linked stores (drctl reads it)",
             region=args.recovery_region,
             tags=self._tags,
