@@ -620,7 +620,7 @@ class FailoverSite(pulumi.ComponentResource):
         self, endpoint_checks: Mapping[str, aws.route53.HealthCheck], switch: Mapping[str, Any]
     ) -> aws.cloudwatch.Dashboard:
         """Each widget names the region its metrics live in (CloudWatch dashboards are cross-region)."""
-        args, spec = self._args, self._args.spec
+        args = self._args
         recovery = args.recovery_region
         site = self._switch_dimensions["Site"]
         health = [

@@ -18,7 +18,8 @@ from handlers.failover.failback import FailbackClients, failback
 from handlers.failover.orchestrator import run_once
 from handlers.failover.site import Site
 from handlers.failover.state import FAILED_OVER, PRIMARY, SiteStore
-from tests.handlers.failover.conftest import APP, PRIMARY as PRIMARY_REGION, RECOVERY, World, descriptor
+from tests.handlers.failover.conftest import APP, RECOVERY, World, descriptor
+from tests.handlers.failover.conftest import PRIMARY as PRIMARY_REGION
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
