@@ -6,7 +6,7 @@ import pulumi_aws as aws
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
-from components.site import ARC_CONTROL_PLANE_REGION, ROUTE53_REGION, FailoverSite, FailoverSiteArgs, LinkedBucket
+from components.site import failover_sites
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
@@ -64,72 +64,6 @@ pulumi.export(
         for spec in settings.buckets
     },
 )
-
-# Failover sites: Route 53 resources through a us-east-1 provider (even when neither stack region is), the
-# orchestrator and its switch in the recovery region, ARC (when chosen) through its own pinned provider.
-if settings.sites:
-    assert settings.app is not None  # config requires app when sites exist
-    regional = {settings.primary_region: primary, settings.recovery_region: recovery}
-    route53 = regional.get(ROUTE53_REGION) or aws.Provider("route53", region=ROUTE53_REGION)
-    # Alarms notify a topic in their own region; until AlertTopic holds one per region (issue 10), one per region.
-    topics: dict[str, pulumi.Input[str]] = {settings.primary_region: alerts.topic_arn}
-    for region, provider in ((settings.recovery_region, recovery), (ROUTE53_REGION, route53)):
-        if region not in topics:
-            topics[region] = AlertTopic(
-                f"dr-alerts-{region}",
-                AlertTopicArgs(
-                    topic_name=f"{settings.name_prefix}-dr-alerts-{region}",
-                    email=settings.alert_email,
-                    region=region,
-                    provider=provider,
-                ),
-            ).topic_arn
-    arc = (
-        aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION)
-        if any(site.switch == "arc" for site in settings.sites)
-        else None
-    )
-    by_name = {spec.name: spec for spec in settings.buckets}
-    sites = {
-        site.name: FailoverSite(
-            f"site-{site.name}",
-            FailoverSiteArgs(
-                spec=site,
-                app=settings.app,
-                name_prefix=settings.name_prefix,
-                primary_region=settings.primary_region,
-                recovery_region=settings.recovery_region,
-                primary_provider=primary,
-                recovery_provider=recovery,
-                route53_provider=route53,
-                alert_topic_arns=topics,
-                arc_provider=arc,
-                buckets=[
-                    LinkedBucket(
-                        logical=name,
-                        primary_name=by_name[name].primary_bucket_name,
-                        primary_region=settings.primary_region,
-                        replica_name=by_name[name].replica_bucket_name or "",
-                        replica_region=settings.recovery_region,
-                    )
-                    for name in site.buckets
-                ],
-                # Linked tables arrive with issue 13's GlobalTable: LinkedTable(logical, table name, regions).
-                tables=[],
-            ),
-        )
-        for site in settings.sites
-    }
-    pulumi.export(
-        "sites",
-        {
-            name: {
-                "descriptorParameter": site.descriptor_parameter,
-                "descriptor": site.descriptor,
-                "rtoBudget": site.rto_budget,
-                "orchestrator": site.orchestrator_function_name,
-                "dashboard": site.dashboard_name,
-            }
-            for name, site in sites.items()
-        },
-    )
+# Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
+sites = failover_sites(settings, primary, recovery, alerts.topic_arn)
+pulumi.export("sites", {name: site.exports() for name, site in sites.items()})

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from components import arns, tags
 from components.config.sites import Endpoint, SiteSpec
+from components.config.stack import StackSettings
 from components.recovery_function import (
     HANDLERS_DIR,
     METRICS_NAMESPACE,
@@ -190,6 +191,16 @@ class FailoverSite(pulumi.ComponentResource):
                 "dashboard_name": self.dashboard_name,
             }
         )
+
+    def exports(self) -> dict[str, Any]:
+        """What the stack exports per site (drctl finds the site through the descriptor parameter)."""
+        return {
+            "descriptorParameter": self.descriptor_parameter,
+            "descriptor": self.descriptor,
+            "rtoBudget": self.rto_budget,
+            "orchestrator": self.orchestrator_function_name,
+            "dashboard": self.dashboard_name,
+        }
 
     # --- pieces -----------------------------------------------------------------------------------------------
 
@@ -477,7 +488,18 @@ class FailoverSite(pulumi.ComponentResource):
                 "Sid": "Lock",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                "Resource": [lock.arn],
+                "Resource": [  # from the name, so the policy is known at preview
+                    pulumi.Output.concat(
+                        "arn:",
+                        part,
+                        ":dynamodb:",
+                        recovery,
+                        ":",
+                        account,
+                        ":table/",
+                        f"{self._qualified}-failover-lock",
+                    )
+                ],
             },
             {
                 "Sid": "Summary",
@@ -726,3 +748,62 @@ def _widget(title: str, region: str, metrics: list[list[Any]], stat: str) -> dic
 
 def _layout(widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**w, "x": (i % 2) * 12, "y": (i // 2) * 6, "width": 12, "height": 6} for i, w in enumerate(widgets)]
+
+
+def failover_sites(
+    settings: StackSettings,
+    primary: aws.Provider,
+    recovery: aws.Provider,
+    primary_topic_arn: pulumi.Input[str],
+) -> dict[str, FailoverSite]:
+    """Every configured site, with the providers and topics it needs: Route 53 through a us-east-1 provider (even
+    when neither stack region is us-east-1), ARC through its own provider pinned to us-west-2."""
+    if not settings.sites:
+        return {}
+    assert settings.app is not None  # config requires app when sites exist
+    from components.alerting import AlertTopic, AlertTopicArgs
+
+    regional = {settings.primary_region: primary, settings.recovery_region: recovery}
+    route53 = regional.get(ROUTE53_REGION) or aws.Provider("route53", region=ROUTE53_REGION)
+    # Alarms notify a topic in their own region; until AlertTopic holds one per region (issue 10), one per region.
+    topics: dict[str, pulumi.Input[str]] = {settings.primary_region: primary_topic_arn}
+    for region, provider in ((settings.recovery_region, recovery), (ROUTE53_REGION, route53)):
+        if region not in topics:
+            topics[region] = AlertTopic(
+                f"dr-alerts-{region}",
+                AlertTopicArgs(f"{settings.name_prefix}-dr-alerts-{region}", settings.alert_email, region, provider),
+            ).topic_arn
+    arc = None
+    if any(site.switch == "arc" for site in settings.sites):
+        arc = aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION)
+    buckets = {spec.name: spec for spec in settings.buckets}
+    return {
+        site.name: FailoverSite(
+            f"site-{site.name}",
+            FailoverSiteArgs(
+                spec=site,
+                app=settings.app,
+                name_prefix=settings.name_prefix,
+                primary_region=settings.primary_region,
+                recovery_region=settings.recovery_region,
+                primary_provider=primary,
+                recovery_provider=recovery,
+                route53_provider=route53,
+                alert_topic_arns=topics,
+                arc_provider=arc,
+                buckets=[
+                    LinkedBucket(
+                        logical=name,
+                        primary_name=buckets[name].primary_bucket_name,
+                        primary_region=settings.primary_region,
+                        replica_name=buckets[name].replica_bucket_name or "",
+                        replica_region=settings.recovery_region,
+                    )
+                    for name in site.buckets
+                ],
+                # Linked tables arrive with issue 13's GlobalTable: LinkedTable(logical, table name, regions).
+                tables=[],
+            ),
+        )
+        for site in settings.sites
+    }

@@ -211,7 +211,15 @@ def parse(
     app = parsed("app")
     if app is None and "app" not in failed and (raw.get("sites") or raw.get("tables")):
         found.add(top, key_position(StackConfig, "app"), "app", "is required when sites or tables are declared")
-    sites = _sites(raw.get("sites", []), raw, specs, "sites" in secret_keys, found)
+    # Links are judged only against a bucket list that parsed whole; otherwise its own problems say enough.
+    raw_buckets = raw.get("buckets", [])
+    buckets_whole = (
+        not problems
+        and bool(primary and recovery and prefix)  # replicas are named from these
+        and isinstance(raw_buckets, list)
+        and len(specs) == len(raw_buckets)
+    )
+    sites = _sites(raw.get("sites", []), raw, specs if buckets_whole else None, "sites" in secret_keys, found)
 
     if found:
         raise ConfigError(found.lines())
@@ -278,7 +286,7 @@ def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) ->
 
 
 def _sites(
-    raw_sites: Any, raw: Mapping[str, Any], buckets: list[BucketSpec], secret: bool, found: Problems
+    raw_sites: Any, raw: Mapping[str, Any], buckets: list[BucketSpec] | None, secret: bool, found: Problems
 ) -> list[SiteSpec]:
     """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables."""
     top = Unit("", secret=secret, order=(0,))
@@ -287,7 +295,8 @@ def _sites(
     except ValidationError as error:
         report_validation_error_at(error, raw_sites, top, found, key="sites", noun="site entries")
         return []
-    replicated = {spec.name for spec in buckets if spec.replica_bucket_name}
+    replicated = {spec.name for spec in buckets or [] if spec.replica_bucket_name}
+    declared_buckets = {spec.name for spec in buckets or []}
     raw_tables = raw.get("tables")
     declared_tables = (
         {t.get("name") for t in raw_tables if isinstance(t, Mapping)} if isinstance(raw_tables, list) else set()
@@ -302,15 +311,16 @@ def _sites(
             report_validation_error(error, SiteEntry, raw_entry, unit, found)
             continue
         spec = site_spec(entry, unit, found)
-        for position, bucket in enumerate(entry.buckets):
-            if bucket not in replicated:
-                found.add(
-                    unit,
-                    key_position(SiteEntry, "buckets"),
-                    unit.at("buckets", position),
-                    f"{unit.show(bucket)} is not a tier-1 bucket of this stack; a site fails over only to a bucket "
-                    "with a replica in the recovery region",
-                )
+        for position, bucket in enumerate(entry.buckets if buckets is not None else []):
+            if bucket not in declared_buckets:
+                problem = "is not a bucket of this stack"
+            elif bucket not in replicated:
+                problem = "is not a tier-1 bucket; a site fails over only to a bucket with a replica"
+            else:
+                continue
+            found.add(
+                unit, key_position(SiteEntry, "buckets"), unit.at("buckets", position), f"{unit.show(bucket)} {problem}"
+            )
         for position, table in enumerate(entry.tables):
             if table not in declared_tables:
                 found.add(
@@ -328,7 +338,11 @@ def _sites(
             )
             continue
         seen[entry.name] = index
-        if spec is not None and set(entry.buckets) <= replicated and set(entry.tables) <= declared_tables:
+        if (
+            spec is not None
+            and (buckets is None or set(entry.buckets) <= replicated)
+            and set(entry.tables) <= declared_tables
+        ):
             specs.append(spec)
     return specs
 

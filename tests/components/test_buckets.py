@@ -276,7 +276,9 @@ def test_tier1_alarms_publish_to_the_alert_topic(prod: Run) -> None:
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic_arn]
         assert alarm.inputs["region"] == "us-east-1"
-    [subscription] = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    [subscription] = [  # the primary region's topic (sites add topics in the recovery region and us-east-1)
+        s for s in prod.of_type("aws:sns/topicSubscription:TopicSubscription") if s.name == "dr-alerts-email"
+    ]
     assert subscription.inputs["protocol"] == "email"
     assert subscription.inputs["endpoint"] == "dr-alerts@distronation.example"
 

@@ -1,4 +1,4 @@
-"""``aws-route53-healthcheck-site-objectives-achievable``: the pack redoes a site's RTO budget from the switch's tags."""
+"""``aws-route53-healthcheck-site-objectives-achievable``: the pack redoes a site's RTO budget from its tags."""
 
 from __future__ import annotations
 
