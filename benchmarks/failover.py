@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.failover_budget import CONSTANTS, BudgetInputs, budget  # noqa: E402
+from components.failover_budget import CONSTANTS, BudgetInputs, budget
 
 
 def free_port() -> int:
@@ -44,7 +44,7 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     endpoint = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
             return process, endpoint
         except OSError:
             time.sleep(0.1)
@@ -53,11 +53,10 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def orchestrator_seconds(runs: int) -> tuple[list[float], list[float]]:
-    from tests.handlers.failover.conftest import RECOVERY, Endpoint, create_aws, descriptor, recovery_clients
-
     from handlers.failover.orchestrator import run_once
     from handlers.failover.probe import http_probe
     from handlers.failover.site import Site
+    from tests.handlers.failover.conftest import RECOVERY, Endpoint, create_aws, descriptor, recovery_clients
 
     to_switch: list[float] = []
     to_done: list[float] = []
@@ -68,7 +67,7 @@ def orchestrator_seconds(runs: int) -> tuple[list[float], list[float]]:
     primary, secondary = Endpoint("failing"), Endpoint("healthy")
     try:
         for _ in range(runs):
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
             topic = create_aws()
             site = Site.from_descriptor(descriptor(primary.url, secondary.url, topic))
             clients = recovery_clients()  # no resolver: DNS waits on the TTL, which the model counts

@@ -190,28 +190,29 @@ def promote_database(clients: Clients, site: Site, clock: Callable[[], float]) -
     if database is None or clients.rds is None:
         return {}
     started = clock()
+    rds = clients.rds
     identifier = database["identifier"]
     if database["engine"] == "aurora-global":
-        cluster = clients.rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
         target = cluster["DBClusterArn"]
         # Sent to the recovery region's endpoint: the primary region may be gone (AllowDataLoss: unplanned).
-        clients.rds.failover_global_cluster(
+        rds.failover_global_cluster(
             GlobalClusterIdentifier=database["globalClusterIdentifier"],
             TargetDbClusterIdentifier=target,
             AllowDataLoss=True,
         )
 
         def writable() -> bool:
-            found = clients.rds.describe_global_clusters(GlobalClusterIdentifier=database["globalClusterIdentifier"])
+            found = rds.describe_global_clusters(GlobalClusterIdentifier=database["globalClusterIdentifier"])
             members = found["GlobalClusters"][0]["GlobalClusterMembers"]
             return any(m["DBClusterArn"] == target and m.get("IsWriter") for m in members)
 
         action = "FailoverGlobalCluster"
     else:
-        clients.rds.promote_read_replica(DBInstanceIdentifier=identifier)
+        rds.promote_read_replica(DBInstanceIdentifier=identifier)
 
         def writable() -> bool:
-            instance = clients.rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+            instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
             return instance["DBInstanceStatus"] == "available" and not instance.get(
                 "ReadReplicaSourceDBInstanceIdentifier"
             )

@@ -58,8 +58,10 @@ def test_cross_key_rules_of_one_site() -> None:
     )
     assert any(line.startswith("sites[0].secondary.host: must be the same kind") for line in found)
     assert any(line.startswith("sites[0].autoDnsFailover: applies to the CloudWatch switch only") for line in found)
-    assert "sites[0].database.globalClusterIdentifier: is required for engine 'aurora-global' (FailoverGlobalCluster "
-    "names the global cluster)" in found
+    assert (
+        "sites[0].database.globalClusterIdentifier: is required for engine 'aurora-global' (FailoverGlobalCluster "
+        "names the global cluster)"
+    ) in found
 
 
 def test_links_must_name_tier_1_buckets_and_declared_tables() -> None:
@@ -74,9 +76,8 @@ def test_links_must_name_tier_1_buckets_and_declared_tables() -> None:
 def test_a_declared_rto_below_the_budget_shows_the_arithmetic() -> None:
     [line] = problems(prod(rtoMinutes=3, database={"engine": "rds-replica", "identifier": "db-usw2"}))
     assert line.startswith("sites[0].rtoMinutes: 3 min is below what this site can achieve")
-    assert "application path 710 s = detection 40 s + actions 10 s + database promotion 600 s + config refresh 60 s" in (
-        line
-    )
+    path = "application path 710 s = detection 40 s + actions 10 s + database promotion 600 s + config refresh 60 s"
+    assert path in line
     assert "declare at least 12" in line
 
 
