@@ -120,6 +120,11 @@ SITE_INPUT_TAGS = {
 SITE_RTO_TAG = "dr:rto-regional-minutes"
 
 
+def _whole(value: Any) -> int | None:
+    """A tag holding whole non-negative digits (ASCII only: ``int`` rejects some Unicode digits)."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
 def site_budget_seconds(inputs: dict[str, int], switch: str, config: Config) -> tuple[int, str]:
     """(budget in seconds, the arithmetic) for a site's inputs; the larger of the DNS and application paths."""
     detection = inputs["failureThreshold"] * inputs["probeInterval"] + config["scheduleGapSeconds"]
@@ -156,19 +161,21 @@ def check_site_objectives_achievable(args: ResourceValidationArgs, config: Confi
         if value is UNKNOWN:
             yield cannot_verify(f"tags.{key}")
             return
-        if not (isinstance(value, str) and value.isdigit()):
+        number = _whole(value)
+        if number is None:
             yield f"tag `{key}` must be whole seconds (declared: {describe(value)})"
             return
-        inputs[name] = int(value)
+        inputs[name] = number
     declared = tags.get(SITE_RTO_TAG)
     if declared is UNKNOWN:
         yield cannot_verify(f"tags.{SITE_RTO_TAG}")
         return
-    if not (isinstance(declared, str) and declared.isdigit()):
+    minutes = _whole(declared)
+    if minutes is None:
         yield f"tag `{SITE_RTO_TAG}` must be whole minutes on a site's switch (declared: {describe(declared)})"
         return
     budget, arithmetic = site_budget_seconds(inputs, str(switch), config)
-    if int(declared) * 60 < budget:
+    if minutes * 60 < budget:
         yield (
             f"site declares {SITE_RTO_TAG}={declared}, below what its failover can achieve: {arithmetic}; "
             f"budget = {budget} s; declare at least {-(-budget // 60)}"

@@ -154,12 +154,14 @@ def test_a_name_registered_twice_cannot_be_matched(before: list[Resource]) -> No
 def test_recording_the_working_tree_sees_every_runtime_function() -> None:
     recorded = record(REPO, "prod", preview=True)
     functions = {r.name: r for r in recorded if r.type == LAMBDA_FUNCTION}
-    assert set(functions) == {
+    buckets = {
         f"{bucket}-{purpose}"
         for bucket in ("audio", "uploads")
         for purpose in ("auto-restore", "replication-audit", "rpo-age")
     }
-    assert all(r.provider == "pulumi:providers:aws primary" for r in functions.values())
+    assert set(functions) == buckets | {"site-api-orchestrator"}  # the failover site's, in the recovery region
+    assert all(functions[name].provider == "pulumi:providers:aws primary" for name in buckets)
+    assert functions["site-api-orchestrator"].provider == "pulumi:providers:aws recovery"
     rpo_age = functions["audio-rpo-age"]
     changed = dataclasses.replace(rpo_age, inputs={**rpo_age.inputs, "timeout": 1})
     result = compare(recorded, [changed if r is rpo_age else r for r in recorded])
