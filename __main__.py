@@ -5,6 +5,7 @@ import pulumi
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
+from components.site import failover_sites
 from components.table_estate import build_tables, regional_providers
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
@@ -56,3 +57,6 @@ pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl 
 pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in buckets.items()})
 for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
     pulumi.export(key, value)
+# Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
+sites = failover_sites(settings, providers, alerts.topic_arns)
+pulumi.export("sites", {name: site.exports() for name, site in sites.items()})

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from components.backup import TableBackup, TableBackupArgs, plan_name
 from components.config import StackSettings
+from components.site import ROUTE53_REGION
 from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
 
 
@@ -25,6 +26,9 @@ def regional_providers(settings: StackSettings) -> dict[str, aws.Provider]:
     for region in settings.table_regions:
         if region not in result:
             result[region] = aws.Provider(f"region-{region}", region=region)
+    # Route 53 (and its health-check metrics) lives in us-east-1, even when neither stack Region is.
+    if settings.sites and ROUTE53_REGION not in result:
+        result[ROUTE53_REGION] = aws.Provider("route53", region=ROUTE53_REGION)
     return result
 
 

@@ -155,6 +155,8 @@ def _message(error: Mapping[str, Any], key: str | int, model: type[BaseModel]) -
         return "must be an integer", "value"
     if kind == "greater_than" and name.endswith("Days"):
         return "must be a positive number of days", "value"
+    if kind == "greater_than_equal":
+        return f"must be at least {error['ctx']['ge']}", "value"
     if kind == "less_than_equal":
         return f"must be at most {error['ctx']['le']}", "value"
     if kind == "string_pattern_mismatch":  # every pattern is a logical name (components/config/buckets.py)

@@ -1,15 +1,249 @@
-"""Failover sites (``sites[i]``): the ready place for their entries.
+"""Failover sites (``sites[i]``): their shape as pydantic models, then the rules that need several keys.
 
-Filled by the failover-site issue (zone, endpoints, health checks, switch), each rule next to what it judges, as
-``buckets.py`` does for buckets. Until then a stack declares no sites.
+A site is one DNS name served by the primary region and failed over, by the orchestrator in the recovery region,
+to the secondary endpoint. The RTO budget is computed by ``components.failover_budget``; a declared RTO below it
+is an error here, with the arithmetic in the message. Links to buckets and tables are checked against the stack's
+other entries in ``components/config/stack.py`` (this module sees one entry at a time).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from components.config.buckets import LOGICAL_NAME
+from components.config.errors import MAX_MINUTES, Problems, Unit, dr_error, key_position
+from components.failover_budget import Budget, BudgetInputs, DatabaseEngine, Switch, budget
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+HOSTED_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
+DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
 
 
-class SiteEntry(BaseModel):
-    """One ``sites[i]`` entry; no fields yet, so no stack can declare one."""
+def _host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not HOSTNAME.fullmatch(value):
+        raise dr_error("must be an IP address or a lowercase DNS name")
+    return value
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _record_name(value: str) -> str:
+    if not HOSTNAME.fullmatch(value):
+        raise dr_error("must be a lowercase fully qualified DNS name")
+    return value.rstrip(".")
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class EndpointEntry(_Entry):
+    """Where one region serves the site."""
+
+    host: Annotated[StrictStr, Field(min_length=1), AfterValidator(_host)]
+    port: Annotated[StrictInt, Field(ge=1, le=65535)] = 443
+    path: Annotated[StrictStr, Field(min_length=1, pattern=r"^/\S*$")] = "/health"
+    protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
+
+
+class DatabaseEntry(_Entry):
+    """The site's standby database, created elsewhere; referenced by identifier in the recovery region."""
+
+    engine: DatabaseEngine
+    # Aurora: the secondary cluster's identifier; RDS: the cross-region read replica's identifier.
+    identifier: Annotated[StrictStr, Field(min_length=1, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
+    global_cluster_identifier: Annotated[StrictStr, Field(min_length=1)] | None = Field(
+        default=None, alias="globalClusterIdentifier"
+    )
+    promotion_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] | None = Field(default=None, alias="promotionSeconds")
+
+
+class SiteEntry(_Entry):
+    """One ``sites[i]`` entry as written in the stack file."""
+
+    UNKNOWN_KEY_NOUN: ClassVar[str] = "site key"
+
+    name: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=LOGICAL_NAME)]
+    hosted_zone_id: Annotated[StrictStr, Field(pattern=HOSTED_ZONE_ID)] = Field(alias="hostedZoneId")
+    record_name: Annotated[StrictStr, Field(min_length=1), AfterValidator(_record_name)] = Field(alias="recordName")
+    primary: EndpointEntry
+    secondary: EndpointEntry
+    # Route 53 endpoint health checks run every 10 or 30 s with a failure threshold of 1-10
+    # (https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html); the orchestrator probes
+    # at the same interval and threshold, so both views of an endpoint agree.
+    probe_interval_seconds: Literal[10, 30] = Field(default=10, alias="probeIntervalSeconds")
+    failure_threshold: Annotated[StrictInt, Field(ge=1, le=10)] = Field(default=3, alias="failureThreshold")
+    ttl_seconds: Annotated[StrictInt, Field(ge=0, le=86400)] = Field(default=60, alias="ttlSeconds")
+    config_refresh_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = Field(default=60, alias="configRefreshSeconds")
+    rto_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)] = Field(alias="rtoMinutes")
+    rpo_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)] = Field(default=15, alias="rpoMinutes")
+    switch: Switch = "cloudwatch"
+    auto_dns_failover: StrictBool = Field(default=False, alias="autoDnsFailover")
+    healthy_minutes_before_failback: Annotated[StrictInt, Field(ge=1, le=10080)] = Field(
+        default=DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK, alias="healthyMinutesBeforeFailback"
+    )
+    buckets: list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]] = Field(default_factory=list)
+    tables: list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]] = Field(default_factory=list)
+    database: DatabaseEntry | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    path: str
+    protocol: str
+
+    @property
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host)
+            return True
+        except ValueError:
+            return False
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.protocol.lower()}://{host}:{self.port}{self.path}"
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: DatabaseEngine
+    identifier: str
+    global_cluster_identifier: str | None
+    promotion_seconds: int | None
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """A validated site, as the component and ``__main__`` use it."""
+
+    name: str
+    hosted_zone_id: str
+    record_name: str
+    primary: Endpoint
+    secondary: Endpoint
+    probe_interval_seconds: int
+    failure_threshold: int
+    ttl_seconds: int
+    config_refresh_seconds: int
+    rto_minutes: int
+    rpo_minutes: int
+    switch: Switch
+    auto_dns_failover: bool
+    healthy_minutes_before_failback: int
+    buckets: tuple[str, ...]
+    tables: tuple[str, ...]
+    database: Database | None
+    budget: Budget
+
+    @property
+    def record_type(self) -> str:
+        """A for IP endpoints (AAAA for IPv6), CNAME for DNS names: failover pairs share one type."""
+        if not self.primary.is_ip:
+            return "CNAME"
+        return "AAAA" if ":" in self.primary.host else "A"
+
+
+def budget_inputs(entry: SiteEntry) -> BudgetInputs:
+    return BudgetInputs(
+        probe_interval_seconds=entry.probe_interval_seconds,
+        failure_threshold=entry.failure_threshold,
+        ttl_seconds=entry.ttl_seconds,
+        config_refresh_seconds=entry.config_refresh_seconds,
+        switch=entry.switch,
+        database=entry.database.engine if entry.database else None,
+        promotion_seconds=entry.database.promotion_seconds if entry.database else None,
+    )
+
+
+def _endpoint(entry: EndpointEntry) -> Endpoint:
+    return Endpoint(entry.host, entry.port, entry.path, entry.protocol)
+
+
+def site_spec(entry: SiteEntry, unit: Unit, found: Problems) -> SiteSpec | None:
+    """The rules that need several keys of one entry; None (and problems added) when any fails."""
+    before = len(found.lines())
+    primary, secondary = _endpoint(entry.primary), _endpoint(entry.secondary)
+    if primary.is_ip != secondary.is_ip or (primary.is_ip and (":" in primary.host) != (":" in secondary.host)):
+        found.add(
+            unit,
+            key_position(SiteEntry, "secondary"),
+            unit.at("secondary", "host"),
+            "must be the same kind as primary.host (both IPv4, both IPv6 or both DNS names): the PRIMARY and "
+            "SECONDARY failover records share one record type",
+        )
+    if primary.host == secondary.host and primary.port == secondary.port:
+        found.add(
+            unit,
+            key_position(SiteEntry, "secondary"),
+            unit.at("secondary"),
+            "must differ from primary: a failover to the same endpoint recovers nothing",
+        )
+    if entry.switch == "arc" and entry.auto_dns_failover:
+        found.add(
+            unit,
+            key_position(SiteEntry, "autoDnsFailover"),
+            unit.at("autoDnsFailover"),
+            "applies to the CloudWatch switch only; with switch 'arc' the routing control is the only switch",
+        )
+    database = entry.database
+    if database and database.engine == "aurora-global" and not database.global_cluster_identifier:
+        found.add(
+            unit,
+            key_position(SiteEntry, "database"),
+            unit.at("database", "globalClusterIdentifier"),
+            "is required for engine 'aurora-global' (FailoverGlobalCluster names the global cluster)",
+        )
+    if database and database.engine == "rds-replica" and database.global_cluster_identifier:
+        found.add(
+            unit,
+            key_position(SiteEntry, "database"),
+            unit.at("database", "globalClusterIdentifier"),
+            "applies to engine 'aurora-global' only",
+        )
+    computed = budget(budget_inputs(entry))
+    if entry.rto_minutes * 60 < computed.rto_seconds:
+        found.add(
+            unit,
+            key_position(SiteEntry, "rtoMinutes"),
+            unit.at("rtoMinutes"),
+            f"{entry.rto_minutes} min is below what this site can achieve: {computed.explain()}; declare at least "
+            f"{computed.rto_minutes}, or shorten the probe interval, threshold or TTL",
+        )
+    if len(found.lines()) > before:
+        return None
+    return SiteSpec(
+        name=entry.name,
+        hosted_zone_id=entry.hosted_zone_id,
+        record_name=entry.record_name,
+        primary=primary,
+        secondary=secondary,
+        probe_interval_seconds=entry.probe_interval_seconds,
+        failure_threshold=entry.failure_threshold,
+        ttl_seconds=entry.ttl_seconds,
+        config_refresh_seconds=entry.config_refresh_seconds,
+        rto_minutes=entry.rto_minutes,
+        rpo_minutes=entry.rpo_minutes,
+        switch=entry.switch,
+        auto_dns_failover=entry.auto_dns_failover,
+        healthy_minutes_before_failback=entry.healthy_minutes_before_failback,
+        buckets=tuple(entry.buckets),
+        tables=tuple(entry.tables),
+        database=Database(
+            database.engine, database.identifier, database.global_cluster_identifier, database.promotion_seconds
+        )
+        if database
+        else None,
+        budget=computed,
+    )

@@ -27,6 +27,7 @@ from components.config.buckets import (
 )
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from components.config.fields import Region
+from components.config.sites import SiteEntry, SiteSpec, site_spec
 from components.config.tables import (
     DEFAULT_BACKUP_SETTINGS,
     BackupSettings,
@@ -40,8 +41,8 @@ from components.config.tables import (
 from components.regions import region_partitions
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup"})
-LIST_KEYS = frozenset({"buckets", "tables", "backup"})  # validated as their own units, not with the scalars
+STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites"})
+LIST_KEYS = frozenset({"buckets", "tables", "backup", "sites"})  # validated as their own units, not with the scalars
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -77,15 +78,19 @@ class StackConfig(BaseModel):
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
     buckets: list[BucketEntry] = Field(default_factory=list, description="The S3 buckets, each with its DR tier.")
-    app: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)] | None = Field(
+    app: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=LOGICAL_NAME)] | None = Field(
         default=None,
-        description="Application name in its settings: /dr/<app>/active-table/<table>. Required with tables.",
+        description="The application's name: the <app> in its settings /dr/<app>/...; required when sites or tables "
+        "exist.",
     )
     tables: list[TableEntry] = Field(
         default_factory=list, description="The DynamoDB global tables, each with its DR tier and objectives."
     )
     backup: BackupSettingsEntry | None = Field(
         default=None, description="AWS Backup: region settings switch, vault lock mode and retention, copies."
+    )
+    sites: list[SiteEntry] = Field(
+        default_factory=list, description="Failover sites: a DNS name the recovery-region orchestrator fails over."
     )
 
 
@@ -105,6 +110,8 @@ class StackSettings:
     def table_regions(self) -> tuple[str, ...]:
         """Every region a table lives in (primary, replicas), in first-use order; one provider each."""
         return tuple(dict.fromkeys(region for table in self.tables for region in table.regions))
+
+    sites: tuple[SiteSpec, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -229,8 +236,16 @@ def parse(
     )
     tables = _tables(raw.get("tables", []), context, "tables" in secret_keys, found)
     app = parsed("app")
-    if tables and not app and "app" not in failed:
-        found.add(top, key_position(StackConfig, "app"), "app", "is required when tables are declared")
+    if app is None and "app" not in failed and (raw.get("sites") or raw.get("tables")):
+        found.add(top, key_position(StackConfig, "app"), "app", "is required when sites or tables are declared")
+    # Site links are judged only against a bucket list that parsed whole; otherwise its own problems say enough.
+    buckets_whole = (
+        not problems
+        and bool(primary and recovery and prefix)  # replicas are named from these
+        and isinstance(raw_buckets, list)
+        and len(specs) == len(raw_buckets)
+    )
+    sites = _sites(raw.get("sites", []), raw, specs if buckets_whole else None, "sites" in secret_keys, found)
 
     if found:
         raise ConfigError(found.lines())
@@ -245,6 +260,7 @@ def parse(
         app=app,
         tables=tuple(tables),
         backup=backup or DEFAULT_BACKUP_SETTINGS,
+        sites=tuple(sites),
     )
 
 
@@ -350,12 +366,74 @@ def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) ->
     return specs
 
 
-def report_validation_error_at(error: ValidationError, raw: Any, unit: Unit, found: Problems) -> None:
-    """``buckets`` itself has the wrong type."""
+def _sites(
+    raw_sites: Any, raw: Mapping[str, Any], buckets: list[BucketSpec] | None, secret: bool, found: Problems
+) -> list[SiteSpec]:
+    """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables."""
+    top = Unit("", secret=secret, order=(0,))
+    try:
+        entries = TypeAdapter(list[Any]).validate_python(raw_sites, strict=True)
+    except ValidationError as error:
+        report_validation_error_at(error, raw_sites, top, found, key="sites", noun="site entries")
+        return []
+    replicated = {spec.name for spec in buckets or [] if spec.replica_bucket_name}
+    declared_buckets = {spec.name for spec in buckets or []}
+    raw_tables = raw.get("tables")
+    declared_tables = (
+        {t.get("name") for t in raw_tables if isinstance(t, Mapping)} if isinstance(raw_tables, list) else set()
+    )
+    specs: list[SiteSpec] = []
+    seen: dict[str, int] = {}
+    for index, raw_entry in enumerate(entries):
+        unit = Unit(f"sites[{index}]", secret=secret, order=(5, index))
+        try:
+            entry = SiteEntry.model_validate(raw_entry)
+        except ValidationError as error:
+            report_validation_error(error, SiteEntry, raw_entry, unit, found)
+            continue
+        spec = site_spec(entry, unit, found)
+        for position, bucket in enumerate(entry.buckets if buckets is not None else []):
+            if bucket not in declared_buckets:
+                problem = "is not a bucket of this stack"
+            elif bucket not in replicated:
+                problem = "is not a tier-1 bucket; a site fails over only to a bucket with a replica"
+            else:
+                continue
+            found.add(
+                unit, key_position(SiteEntry, "buckets"), unit.at("buckets", position), f"{unit.show(bucket)} {problem}"
+            )
+        for position, table in enumerate(entry.tables):
+            if table not in declared_tables:
+                found.add(
+                    unit,
+                    key_position(SiteEntry, "tables"),
+                    unit.at("tables", position),
+                    f"{unit.show(table)} is not a table of this stack",
+                )
+        if entry.name in seen:
+            found.add(
+                unit,
+                key_position(SiteEntry, "name"),
+                unit.at("name"),
+                f"duplicate site name {unit.show(entry.name)} (also sites[{seen[entry.name]}])",
+            )
+            continue
+        seen[entry.name] = index
+        if (
+            spec is not None
+            and (buckets is None or set(entry.buckets) <= replicated)
+            and set(entry.tables) <= declared_tables
+        ):
+            specs.append(spec)
+    return specs
+
+
+def report_validation_error_at(
+    error: ValidationError, raw: Any, unit: Unit, found: Problems, key: str = "buckets", noun: str = "bucket entries"
+) -> None:
+    """A list key (``buckets``, ``sites``) itself has the wrong type."""
     for item in error.errors(include_input=False):
         if item["loc"]:
             continue
         shown = "(secret value not shown)" if unit.secret else type(raw).__name__
-        found.add(
-            unit, key_position(StackConfig, "buckets"), "buckets", f"must be a list of bucket entries, got {shown}"
-        )
+        found.add(unit, key_position(StackConfig, key), key, f"must be a list of {noun}, got {shown}")

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "handlers.cli.dynamodb",
     "handlers.cli.s3",
     "handlers.cli.drills",
+    "handlers.cli.failover",
 )
 
 

@@ -325,6 +325,32 @@ CATALOG: tuple[PolicySpec, ...] = (
         },
         check=failover.check_route53_alarm_region,
     ),
+    PolicySpec(
+        name="aws-route53-healthcheck-site-objectives-achievable",
+        description=(
+            "Checks that a failover site's declared regional RTO covers its RTO budget: detection, switch latency and "
+            "TTL (DNS path), or detection, actions, database promotion and config refresh (application path)."
+        ),
+        severity=Severity.HIGH,
+        controls=(),
+        remediation_steps=(
+            "Declare the site's rtoMinutes at the budget the message shows, or shorten the probe interval, failure "
+            "threshold or TTL (or use the ARC switch)."
+        ),
+        resource_types=types.ROUTE53_HEALTH_CHECK,
+        config={
+            name: {"type": "integer", "minimum": 0, "default": default, "description": description}
+            for name, default, description in (
+                ("scheduleGapSeconds", 10, "Gap before the next scheduled orchestrator run resumes probing."),
+                ("metricPeriodSeconds", 60, "Period of the switch metric (standard resolution)."),
+                ("alarmEvaluationSeconds", 30, "CloudWatch alarm evaluation delay after the period closes."),
+                ("route53AlarmRefreshSeconds", 30, "Route 53's refresh of an alarm-based health check."),
+                ("routingControlSeconds", 5, "An ARC routing control change reaching Route 53."),
+                ("orchestratorActionSeconds", 10, "The orchestrator's own writes (settings, lock, metric)."),
+            )
+        },
+        check=failover.check_site_objectives_achievable,
+    ),
     # --- Declared objectives ----------------------------------------------------------------------
     PolicySpec(
         name="aws-s3-bucket-objectives-declared",

@@ -104,3 +104,79 @@ def check_route53_alarm_region(args: ResourceValidationArgs, config: Config) -> 
             f"alarm on {ROUTE53_NAMESPACE} metrics is in {describe(region)}; Route 53 health-check metrics exist only "
             f"in {wanted}, so the alarm would never fire. Create it with a {wanted} provider."
         )
+
+
+# --- a FailoverSite's RTO budget ---------------------------------------------------------------------------------
+# The same arithmetic as components/failover_budget.py (the pack cannot import the program); its constants are this
+# policy's config defaults, and tests/policies/test_site_objectives.py proves the two tables equal.
+SITE_SWITCH_TAG = "dr:site-switch"
+SITE_INPUT_TAGS = {
+    "probeInterval": "dr:site-probe-interval-seconds",
+    "failureThreshold": "dr:site-failure-threshold",
+    "ttl": "dr:site-ttl-seconds",
+    "configRefresh": "dr:site-config-refresh-seconds",
+    "promotion": "dr:site-promotion-seconds",
+}
+SITE_RTO_TAG = "dr:rto-regional-minutes"
+
+
+def _whole(value: Any) -> int | None:
+    """A tag holding whole non-negative digits (ASCII only: ``int`` rejects some Unicode digits)."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def site_budget_seconds(inputs: dict[str, int], switch: str, config: Config) -> tuple[int, str]:
+    """(budget in seconds, the arithmetic) for a site's inputs; the larger of the DNS and application paths."""
+    detection = inputs["failureThreshold"] * inputs["probeInterval"] + config["scheduleGapSeconds"]
+    if switch == "arc":
+        switch_seconds = config["routingControlSeconds"]
+    else:
+        switch_seconds = (
+            config["metricPeriodSeconds"] + config["alarmEvaluationSeconds"] + config["route53AlarmRefreshSeconds"]
+        )
+    dns = detection + switch_seconds + inputs["ttl"]
+    app = detection + config["orchestratorActionSeconds"] + inputs["promotion"] + inputs["configRefresh"]
+    text = (
+        f"DNS path {dns} s = detection {detection} s + switch {switch_seconds} s + TTL {inputs['ttl']} s; "
+        f"application path {app} s = detection {detection} s + actions {config['orchestratorActionSeconds']} s + "
+        f"database promotion {inputs['promotion']} s + config refresh {inputs['configRefresh']} s"
+    )
+    return max(dns, app), text
+
+
+def check_site_objectives_achievable(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
+    """On a FailoverSite's switch health check (the one tagged ``dr:site-switch``)."""
+    from .props import Tags  # local: keeps this module's imports as they were
+
+    tags = Tags(args.props)
+    switch = tags.get(SITE_SWITCH_TAG)
+    if switch is MISSING:
+        return
+    if switch is UNKNOWN:
+        yield cannot_verify(f"tags.{SITE_SWITCH_TAG}")
+        return
+    inputs: dict[str, int] = {}
+    for name, key in SITE_INPUT_TAGS.items():
+        value = tags.get(key)
+        if value is UNKNOWN:
+            yield cannot_verify(f"tags.{key}")
+            return
+        number = _whole(value)
+        if number is None:
+            yield f"tag `{key}` must be whole seconds (declared: {describe(value)})"
+            return
+        inputs[name] = number
+    declared = tags.get(SITE_RTO_TAG)
+    if declared is UNKNOWN:
+        yield cannot_verify(f"tags.{SITE_RTO_TAG}")
+        return
+    minutes = _whole(declared)
+    if minutes is None:
+        yield f"tag `{SITE_RTO_TAG}` must be whole minutes on a site's switch (declared: {describe(declared)})"
+        return
+    budget, arithmetic = site_budget_seconds(inputs, str(switch), config)
+    if minutes * 60 < budget:
+        yield (
+            f"site declares {SITE_RTO_TAG}={declared}, below what its failover can achieve: {arithmetic}; "
+            f"budget = {budget} s; declare at least {-(-budget // 60)}"
+        )

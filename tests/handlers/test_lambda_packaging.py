@@ -22,6 +22,7 @@ ENTRY_POINTS = {
     "handlers.s3.restore",
     "handlers.rpo_age",
     "handlers.dynamodb.backups",
+    "handlers.failover.orchestrator",
 }
 NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto"]
 

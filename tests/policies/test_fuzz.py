@@ -239,6 +239,24 @@ RULES: list[tuple[str, str, dict[str, Any], tuple[str | int, ...], Good]] = [
         one_of("us-east-1"),
     ),
     (
+        "aws-route53-healthcheck-site-objectives-achievable",
+        "aws:route53/healthCheck:HealthCheck",
+        {
+            "type": "CLOUDWATCH_METRIC",
+            "tags": {
+                "dr:rto-regional-minutes": "5",
+                "dr:site-switch": "cloudwatch",
+                "dr:site-probe-interval-seconds": "10",
+                "dr:site-failure-threshold": "3",
+                "dr:site-ttl-seconds": "60",
+                "dr:site-config-refresh-seconds": "60",
+                "dr:site-promotion-seconds": "0",
+            },
+        },
+        ("tags", "dr:rto-regional-minutes"),
+        lambda v: isinstance(v, str) and v.isascii() and v.isdigit() and int(v) >= 4,  # budget 220 s
+    ),
+    (
         "aws-s3-bucket-objectives-declared",
         BUCKET,
         {

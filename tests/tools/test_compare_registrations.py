@@ -154,15 +154,21 @@ def test_a_name_registered_twice_cannot_be_matched(before: list[Resource]) -> No
 def test_recording_the_working_tree_sees_every_runtime_function() -> None:
     recorded = record(REPO, "prod", preview=True)
     functions = {r.name: r for r in recorded if r.type == LAMBDA_FUNCTION}
-    assert set(functions) == {
-        f"{bucket}-{purpose}"
-        for bucket in ("audio", "uploads")
-        for purpose in ("auto-restore", "replication-audit", "rpo-age")
-    } | {f"{table}-rpo-age" for table in ("users", "orders", "transactions")} | {"users-export"}
-    # The buckets' RPO-age functions run beside their replicas (S3 publishes ReplicationLatency there).
-    bucket_rpo_age = {"audio-rpo-age", "uploads-rpo-age"}
+    buckets = (
+        {
+            f"{bucket}-{purpose}"
+            for bucket in ("audio", "uploads")
+            for purpose in ("auto-restore", "replication-audit", "rpo-age")
+        }
+        | {f"{table}-rpo-age" for table in ("users", "orders", "transactions")}
+        | {"users-export"}
+    )
+    assert set(functions) == buckets | {"site-api-orchestrator"}
+    # The buckets' RPO-age functions run beside their replicas (S3 publishes ReplicationLatency there), and the
+    # failover site's orchestrator in the recovery region.
+    in_recovery = {"audio-rpo-age", "uploads-rpo-age", "site-api-orchestrator"}
     assert {name: r.provider for name, r in functions.items()} == {
-        name: f"pulumi:providers:aws {'recovery' if name in bucket_rpo_age else 'primary'}" for name in functions
+        name: f"pulumi:providers:aws {'recovery' if name in in_recovery else 'primary'}" for name in functions
     }
     rpo_age = functions["audio-rpo-age"]
     changed = dataclasses.replace(rpo_age, inputs={**rpo_age.inputs, "timeout": 1})
