@@ -245,7 +245,15 @@ def parse(
         and isinstance(raw_buckets, list)
         and len(specs) == len(raw_buckets)
     )
-    sites = _sites(raw.get("sites", []), raw, specs if buckets_whole else None, "sites" in secret_keys, found)
+    raw_tables = raw.get("tables", [])
+    tables_whole = isinstance(raw_tables, list) and len(tables) == len(raw_tables)
+    sites = _sites(
+        raw.get("sites", []),
+        specs if buckets_whole else None,
+        tables if tables_whole else None,
+        "sites" in secret_keys,
+        found,
+    )
 
     if found:
         raise ConfigError(found.lines())
@@ -367,9 +375,14 @@ def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) ->
 
 
 def _sites(
-    raw_sites: Any, raw: Mapping[str, Any], buckets: list[BucketSpec] | None, secret: bool, found: Problems
+    raw_sites: Any,
+    buckets: list[BucketSpec] | None,
+    tables: list[TableSpec] | None,
+    secret: bool,
+    found: Problems,
 ) -> list[SiteSpec]:
-    """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables."""
+    """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables.
+    ``buckets``/``tables`` are None when their list did not parse whole: its own problems say enough then."""
     top = Unit("", secret=secret, order=(0,))
     try:
         entries = TypeAdapter(list[Any]).validate_python(raw_sites, strict=True)
@@ -378,10 +391,7 @@ def _sites(
         return []
     replicated = {spec.name for spec in buckets or [] if spec.replica_bucket_name}
     declared_buckets = {spec.name for spec in buckets or []}
-    raw_tables = raw.get("tables")
-    declared_tables = (
-        {t.get("name") for t in raw_tables if isinstance(t, Mapping)} if isinstance(raw_tables, list) else set()
-    )
+    declared_tables = {spec.name for spec in tables or []}
     specs: list[SiteSpec] = []
     seen: dict[str, int] = {}
     for index, raw_entry in enumerate(entries):
@@ -402,7 +412,7 @@ def _sites(
             found.add(
                 unit, key_position(SiteEntry, "buckets"), unit.at("buckets", position), f"{unit.show(bucket)} {problem}"
             )
-        for position, table in enumerate(entry.tables):
+        for position, table in enumerate(entry.tables if tables is not None else []):
             if table not in declared_tables:
                 found.add(
                     unit,
@@ -422,7 +432,7 @@ def _sites(
         if (
             spec is not None
             and (buckets is None or set(entry.buckets) <= replicated)
-            and set(entry.tables) <= declared_tables
+            and (tables is None or set(entry.tables) <= declared_tables)
         ):
             specs.append(spec)
     return specs

@@ -178,8 +178,9 @@ def test_arc_switch_uses_its_own_pinned_provider() -> None:
 
 
 def test_route53_alarms_use_us_east_1_even_when_neither_region_is() -> None:
-    config = site_config()
+    config = site_config(tables=[])
     config["primaryRegion"], config["recoveryRegion"] = "eu-west-1", "eu-central-1"
+    del config["tables"]  # prod's tables are in US regions (and an MRSC region set)
     run = run_program(config)
     advisory = [r for r in in_site(run, ALARM) if r.inputs.get("namespace") == "AWS/Route53"]
     assert advisory and {provider_region(run, r) for r in advisory} == {"us-east-1"}

@@ -201,7 +201,7 @@ MALFORMED = [
     case(
         "tables-without-app",
         delete(("app",)),
-        problems=("app: is required when tables are declared",),
+        problems=("app: is required when sites or tables are declared",),
     ),
     case(
         "export-to-an-unknown-bucket",
