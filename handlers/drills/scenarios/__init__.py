@@ -1,0 +1,25 @@
+"""The scenario registry: every scenario ``drctl drill`` knows, in the order it runs them."""
+
+from __future__ import annotations
+
+from handlers.drills.runner import Scenario
+from handlers.drills.scenarios import buckets, regional, tables
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        buckets.ACCIDENTAL_DELETE,
+        buckets.PREFIX_CORRUPTION,
+        tables.ITEM_CORRUPTION,
+        regional.REGION_LOSS,
+    )
+}
+
+
+def select(names: list[str] | None = None, *, scheduled_only: bool = False) -> list[Scenario]:
+    """The scenarios named (all when none), in registry order; an unknown name is a ``ValueError`` naming it."""
+    unknown = sorted(set(names or ()) - set(SCENARIOS))
+    if unknown:
+        raise ValueError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    chosen = [scenario for name, scenario in SCENARIOS.items() if not names or name in names]
+    return [scenario for scenario in chosen if scenario.scheduled] if scheduled_only else chosen
