@@ -20,6 +20,7 @@ import logging
 import os
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -253,6 +254,10 @@ def local_stack(targets: StackTargets) -> Iterator[LocalEndpoints]:
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     )
     try:
+        # Backends are per process: start from nothing, even after an earlier drill in this process.
+        request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (127.0.0.1)
+            pass
         provision(targets)
         with http_endpoints() as endpoints:
             yield endpoints

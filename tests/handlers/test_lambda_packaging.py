@@ -23,7 +23,7 @@ ENTRY_POINTS = {
     "handlers.rpo_age",
     "handlers.dynamodb.backups",
 }
-NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto"]
+NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto", "matplotlib", "components"]
 
 
 def runtime_modules() -> list[str]:
