@@ -6,13 +6,15 @@ import pulumi_aws as aws
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
+from components.local import provider_args
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
 
 # Providers: one per region, never the ambient region (default providers are disabled in every stack).
-primary = aws.Provider("primary", region=settings.primary_region)
-recovery = aws.Provider("recovery", region=settings.recovery_region)
+# A local stack (localEndpoint) points every provider at the emulator instead (components/local.py).
+primary = aws.Provider("primary", region=settings.primary_region, **provider_args(settings.local_endpoint))
+recovery = aws.Provider("recovery", region=settings.recovery_region, **provider_args(settings.local_endpoint))
 
 # Components.
 alerts = AlertTopic(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
@@ -53,6 +54,15 @@ def _email(value: str) -> str:
 
 
 Region = Annotated[StrictStr, Field(min_length=1), AfterValidator(_region)]
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def _local_endpoint(value: str) -> str:
+    """Only an emulator on this machine: the key turns off credential checks, so it must never reach AWS."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or parts.hostname not in LOCAL_HOSTS or parts.path not in {"", "/"}:
+        raise dr_error("must be http://127.0.0.1:<port> or http://localhost:<port> (a local emulator such as moto)")
+    return value.rstrip("/")
 
 
 class StackConfig(BaseModel):
@@ -78,6 +88,11 @@ class StackConfig(BaseModel):
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
     buckets: list[BucketEntry] = Field(default_factory=list, description="The S3 buckets, each with its DR tier.")
+    local_endpoint: Annotated[StrictStr, AfterValidator(_local_endpoint)] | None = Field(
+        default=None,
+        alias="localEndpoint",
+        description="Point every AWS provider at a local emulator (moto) at this URL; only for Pulumi.local.yaml.",
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class StackSettings:
     alert_email: str
     batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
+    local_endpoint: str | None = None  # every provider goes to this emulator (components/local.py)
 
 
 @dataclass(frozen=True)
@@ -199,7 +215,9 @@ def parse(
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
-    return StackSettings(primary, recovery, prefix, email, batch_reports, tuple(specs))
+    return StackSettings(
+        primary, recovery, prefix, email, batch_reports, tuple(specs), local_endpoint=parsed("localEndpoint")
+    )
 
 
 def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:
