@@ -132,5 +132,6 @@ def main() -> int:
         console.print(f"report ({kind}): {path}")
     return 0 if policy_exit == 0 and report.passed else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

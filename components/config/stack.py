@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError

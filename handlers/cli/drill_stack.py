@@ -256,7 +256,7 @@ def local_stack(targets: StackTargets) -> Iterator[LocalEndpoints]:
     try:
         # Backends are per process: start from nothing, even after an earlier drill in this process.
         request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (127.0.0.1)
+        with urllib.request.urlopen(request, timeout=10):
             pass
         provision(targets)
         with http_endpoints() as endpoints:

@@ -34,7 +34,7 @@ LOCAL_EMULATED = [
     "deployed drills restore by PITR",
     "fault detection: the drill knows the fault time",
 ]
-LOCAL_WAIT = WaitPolicy(delay_seconds=0.2, max_attempts=50)
+LOCAL_WAIT = WaitPolicy(delay_seconds=1, max_attempts=30)  # moto is ACTIVE at once
 PITR_RESTORABLE_WAIT = WaitPolicy(delay_seconds=15, max_attempts=40)
 
 
