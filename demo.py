@@ -78,8 +78,13 @@ def describe(resource: Registration) -> str:
         notes.append(f"expire {rule['noncurrentVersionExpiration']['noncurrentDays']:.0f}d")
     elif kind == "Key":
         notes = ["rotation on" if p.get("enableKeyRotation") else "NO ROTATION"]
+    elif kind == "MetricAlarm" and p.get("metricQueries"):  # an anomaly-detection alarm: a band, no threshold
+        metric = next(q["metric"]["metricName"] for q in p["metricQueries"] if q.get("metric"))
+        notes = [f"{metric} above its anomaly band"]
     elif kind == "MetricAlarm":
         notes = [f"{p.get('metricName')} > {p.get('threshold'):.0f}"]
+    elif kind == "BucketMetric":
+        notes = [f"S3 request metrics ({p.get('name')})"]
     elif kind == "Role":
         notes = [f"role {p.get('tags', {}).get('dr:role')}"]
     elif kind == "Function":
