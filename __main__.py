@@ -6,6 +6,7 @@ import pulumi_aws as aws
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
+from components.drills import stack_drills
 from components.local import provider_args
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
@@ -15,7 +16,6 @@ settings = dr_settings.load(pulumi.get_project())
 # A local stack (localEndpoint) points every provider at the emulator instead (components/local.py).
 primary = aws.Provider("primary", region=settings.primary_region, **provider_args(settings.local_endpoint))
 recovery = aws.Provider("recovery", region=settings.recovery_region, **provider_args(settings.local_endpoint))
-
 # Components.
 alerts = AlertTopic(
     "dr-alerts",
@@ -44,6 +44,8 @@ def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None
 # S3 Batch Operations manifests and reports for restores too large for one machine.
 batch_reports = tiered_bucket(settings.batch_reports)
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
+# FIS replication pauses and the scheduled drill, behind the `drills` switches (components/drills.py).
+drills = stack_drills(settings, pulumi.get_stack(), (primary, recovery), {settings.primary_region: alerts.topic_arn})
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
@@ -65,3 +67,4 @@ pulumi.export(
         for spec in settings.buckets
     },
 )
+pulumi.export("drills", {"fisTemplates": drills.fis_templates if drills else {}})

@@ -27,11 +27,12 @@ from components.config.buckets import (
     Naming,
     bucket_spec,
 )
+from components.config.drills import DrillsConfig
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from components.regions import region_partitions
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets"})
+STRUCTURED_KEYS = frozenset({"buckets", "drills"})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -93,6 +94,10 @@ class StackConfig(BaseModel):
         alias="localEndpoint",
         description="Point every AWS provider at a local emulator (moto) at this URL; only for Pulumi.local.yaml.",
     )
+    drills: DrillsConfig = Field(
+        default_factory=DrillsConfig,
+        description="AWS FIS replication pauses and the scheduled drill (components/drills.py); off by default.",
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class StackSettings:
     batch_reports: BucketSpec  # the stack's own bucket for S3 Batch Operations manifests and reports
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
     local_endpoint: str | None = None  # every provider goes to this emulator (components/local.py)
+    drills: DrillsConfig = field(default_factory=DrillsConfig)
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,16 @@ def parse(
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
+    drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     return StackSettings(
-        primary, recovery, prefix, email, batch_reports, tuple(specs), local_endpoint=parsed("localEndpoint")
+        primary,
+        recovery,
+        prefix,
+        email,
+        batch_reports,
+        tuple(specs),
+        local_endpoint=parsed("localEndpoint"),
+        drills=drills,
     )
 
 
