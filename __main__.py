@@ -44,7 +44,6 @@ def tiered_bucket(spec: dr_settings.BucketSpec, batch_reports_bucket: str | None
 # S3 Batch Operations manifests and reports for restores too large for one machine.
 batch_reports = tiered_bucket(settings.batch_reports)
 buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
-# FIS replication pauses and the scheduled drill, behind the `drills` switches (components/drills.py).
 drills = stack_drills(settings, pulumi.get_stack(), (primary, recovery), {settings.primary_region: alerts.topic_arn})
 
 # Exports: what drctl and drills need to find each data store.

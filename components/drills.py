@@ -172,10 +172,10 @@ class DrillInfrastructure(pulumi.ComponentResource):
     drill_function_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DrillsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self._check(args)  # before anything is registered: nothing half-created
         super().__init__(self.TYPE, name, None, opts)
         self._name, self._args = name, args
         self._tags = {**args.tags, tags.COMPONENT: name}
-        self._check(args)
         self._account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.providers[args.recovery_region])
         ).account_id
@@ -218,7 +218,8 @@ class DrillInfrastructure(pulumi.ComponentResource):
         missing = sorted(regions - set(args.providers))
         if missing:
             raise ValueError(f"DrillsArgs.providers has no provider for {', '.join(missing)}")
-        for target in [*args.buckets, *args.tables]:
+        targets: list[FisBucket | FisTable] = [*args.buckets, *args.tables]
+        for target in targets:
             rpo = target.regional_rpo_minutes
             if args.fault_injection and rpo is not None and args.pause_minutes >= max(rpo, 1):
                 raise ValueError(

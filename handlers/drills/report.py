@@ -18,7 +18,9 @@ from handlers.metrics import publish_metrics
 JSON_NAME = "drill-report.json"
 MARKDOWN_NAME = "drill-report.md"
 PNG_NAME = "drill-report.png"
-# Metric names (docs/contract.md): dimensions Stack, Scenario, Target; published in the recovery region.
+# Metric names (docs/contract.md): dimensions Stack, Scenario, Target; published in the recovery region. The
+# whole drill's verdict is also published as DrillPassed with the dimension Stack alone: the scheduled drill's
+# alarm (components/drills.py) watches exactly that series.
 METRIC_PASSED = "DrillPassed"
 METRIC_RTO = "DrillRtoSeconds"
 METRIC_RPO = "DrillRpoSeconds"
@@ -95,8 +97,10 @@ def write_report(report: DrillReport, out: Path, *, chart: bool = True) -> dict[
 
 
 def publish(cloudwatch: Any, report: DrillReport) -> int:
-    """Each scenario's figures as ``DR/Recovery`` metrics (client in the recovery region); returns the count."""
-    published = 0
+    """Each scenario's figures as ``DR/Recovery`` metrics (client in the recovery region), then the drill's verdict
+    under the dimension ``Stack`` alone; returns the number of values published."""
+    publish_metrics(cloudwatch, {METRIC_PASSED: 1.0 if report.passed else 0.0}, {"Stack": report.stack})
+    published = 1
     for result in report.scenarios:
         dimensions = {"Stack": report.stack, "Scenario": result.scenario, "Target": result.target}
         publish_metrics(cloudwatch, {METRIC_PASSED: 1.0 if result.passed else 0.0}, dimensions)

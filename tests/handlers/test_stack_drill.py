@@ -245,9 +245,27 @@ def test_report_files_and_metrics_in_the_recovery_region(moto_endpoint: str, tmp
     assert all(set(entry) >= REQUIRED_KEYS for entry in document["scenarios"])
     assert paths["png"].stat().st_size > 10_000
     cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
-    assert drill_report.publish(cloudwatch, report) == 4 + 3 * 2
+    assert drill_report.publish(cloudwatch, report) == 1 + 4 + 3 * 2
     names = {metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="DR/Recovery")["Metrics"]}
     assert names == {"DrillPassed", "DrillRtoSeconds", "DrillRpoSeconds"}
+
+
+def test_the_drill_verdict_is_published_with_exactly_the_dimensions_its_alarm_watches(moto_endpoint: str) -> None:
+    from components.drills import DRILL_PASSED_METRIC, DRILL_SUMMARY_DIMENSION
+
+    report = _sample_report()
+    cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+    drill_report.publish(cloudwatch, report)
+    series = cloudwatch.list_metrics(Namespace="DR/Recovery", MetricName=DRILL_PASSED_METRIC)["Metrics"]
+    summary = [m["Dimensions"] for m in series if len(m["Dimensions"]) == 1]
+    # CloudWatch matches an alarm's dimensions exactly (moto's statistics match a subset, so the series list is
+    # what is compared here); the per-scenario series carry Scenario and Target as well.
+    assert summary == [[{"Name": DRILL_SUMMARY_DIMENSION, "Value": report.stack}]]
+    assert all(
+        {d["Name"] for d in m["Dimensions"]} == {"Stack", "Scenario", "Target"}
+        for m in series
+        if m["Dimensions"] != summary[0]
+    )
 
 
 def test_local_endpoints_type_is_plain_data() -> None:
