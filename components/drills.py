@@ -419,6 +419,12 @@ class DrillInfrastructure(pulumi.ComponentResource):
                         "Condition": {"StringLike": {"s3:prefix": [f"{DRILL_PREFIX}*"]}},
                     },
                     {
+                        "Sid": f"LocateReplica{sid}",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetBucketLocation"],
+                        "Resource": [replica],
+                    },
+                    {
                         "Sid": f"ReadReplicaCanaryObjects{sid}",
                         "Effect": "Allow",
                         "Action": ["s3:GetObject"],

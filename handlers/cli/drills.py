@@ -108,7 +108,7 @@ def run_stack_drill(
     """The drill of a stack: targets from its typed config, then on the local emulator or the deployed stack."""
     from handlers.cli import drill_stack  # components and moto: only when a stack drill runs
 
-    chosen = select(scenarios)  # an unknown scenario stops before anything is provisioned
+    chosen = select(scenarios, local=local)  # an unknown scenario stops before anything is provisioned
     targets = drill_stack.targets_from_settings(stack, drill_stack.stack_settings(project_dir, stack))
 
     def client(service: str, region: str) -> Any:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
+from handlers.drills.fis import FisTiming
 from handlers.drills.model import Progress, ScenarioResult, StackTargets, Status
 
 
@@ -39,8 +40,9 @@ class DrillContext:
     pre_fault_seconds: float = 2.5  # canaries written before the fault
     post_fault_seconds: float = 1.0  # and across it
     endpoints: LocalEndpoints | None = None
-    # Deployed only: FIS experiment template ids by purpose ("s3-pause-replication", ...), from the stack outputs.
+    # Deployed only: FIS experiment template ids, "s3:<bucket>" / "dynamodb:<table>" (stack output drills.fisTemplates).
     fis_templates: Mapping[str, str] = field(default_factory=dict)
+    fis_timing: FisTiming = field(default_factory=FisTiming)
     allow_production_failover: bool = False
 
     @property
@@ -55,6 +57,7 @@ class Scenario:
     failure_mode: str  # "logical" or "regional"
     run: Callable[[DrillContext], list[ScenarioResult]]
     scheduled: bool  # part of the scheduled (weekly) drill
+    deployed_only: bool = False  # needs AWS (FIS has no emulator): left out of --local unless named
 
 
 @dataclass

@@ -22,6 +22,7 @@ ENTRY_POINTS = {
     "handlers.s3.restore",
     "handlers.rpo_age",
     "handlers.dynamodb.backups",
+    "handlers.drills.scheduled",
 }
 NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto", "matplotlib", "components"]
 

@@ -12,14 +12,20 @@ SCENARIOS: dict[str, Scenario] = {
         buckets.PREFIX_CORRUPTION,
         tables.ITEM_CORRUPTION,
         regional.REGION_LOSS,
+        regional.REGIONAL_RPO_FIS,
     )
 }
 
 
-def select(names: list[str] | None = None, *, scheduled_only: bool = False) -> list[Scenario]:
-    """The scenarios named (all when none), in registry order; an unknown name is a ``ValueError`` naming it."""
+def select(names: list[str] | None = None, *, scheduled_only: bool = False, local: bool = False) -> list[Scenario]:
+    """The scenarios named (all when none; locally, all that can run on the emulator), in registry order; an
+    unknown name is a ``ValueError`` naming it. A deployed-only scenario named with ``--local`` runs and reports
+    itself as not run."""
     unknown = sorted(set(names or ()) - set(SCENARIOS))
     if unknown:
         raise ValueError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    chosen = [scenario for name, scenario in SCENARIOS.items() if not names or name in names]
+    if names:
+        chosen = [scenario for name, scenario in SCENARIOS.items() if name in names]
+    else:
+        chosen = [scenario for scenario in SCENARIOS.values() if not (local and scenario.deployed_only)]
     return [scenario for scenario in chosen if scenario.scheduled] if scheduled_only else chosen

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers.drills import fis
 from handlers.drills.model import Basis, ScenarioResult, SiteTarget, Status, judge, minutes_to_seconds, not_run
 from handlers.drills.runner import DrillContext, LocalEndpoints, Scenario
 
@@ -178,4 +179,49 @@ REGION_LOSS = Scenario(
     failure_mode="regional",
     run=run,
     scheduled=False,  # the scheduled drill measures the regional RPO with FIS only (handlers.drills.fis)
+)
+
+
+FIS_NAME = "regional-rpo-fis"
+
+
+def run_fis(context: DrillContext) -> list[ScenarioResult]:
+    """The regional RPO of each tier-1 bucket, measured while AWS FIS pauses its replication (``fis``)."""
+    if context.local:
+        return [not_run(FIS_NAME, "-", "AWS FIS has no emulator: the regional RPO under a pause is measured deployed")]
+    buckets = context.targets.tier1_buckets()
+    if not buckets:
+        return [not_run(FIS_NAME, "-", "the stack declares no tier-1 bucket")]
+    results = []
+    for bucket in buckets:
+        template = context.fis_templates.get(f"s3:{bucket.name}")
+        if not template:
+            results.append(
+                not_run(FIS_NAME, f"s3://{bucket.primary}", "no FIS template: set drills.faultInjection and deploy")
+            )
+            continue
+        results.append(
+            fis.measure_regional_rpo(
+                primary_s3=context.client("s3", bucket.primary_region),
+                replica_s3=context.client("s3", bucket.replica_region or context.targets.recovery_region),
+                fis=context.client("fis", bucket.primary_region),  # templates live in the source's Region
+                bucket=bucket,
+                template_id=template,
+                drill_id=context.drill_id,
+                prefix=f"{context.drill_prefix}{FIS_NAME}/",
+                scenario=FIS_NAME,
+                timing=context.fis_timing,
+                progress=context.progress,
+            )
+        )
+    return results
+
+
+REGIONAL_RPO_FIS = Scenario(
+    name=FIS_NAME,
+    summary="pause each tier-1 bucket's replication with AWS FIS; measure the regional RPO from replica canaries",
+    failure_mode="regional",
+    run=run_fis,
+    scheduled=True,
+    deployed_only=True,
 )
