@@ -113,7 +113,7 @@ def run_scheduled(
     buckets: Sequence[str],
     fis_templates: Mapping[str, str],
     metrics_region: str,
-    timing: FisTiming = FisTiming(),
+    timing: FisTiming | None = None,
 ) -> DrillReport:
     """Drill, publish, and return the report (plain function; ``lambda_handler`` only reads the environment)."""
     targets = scheduled_targets(client, stack, buckets, metrics_region)
@@ -121,7 +121,9 @@ def run_scheduled(
     if not fis_templates:
         skipped.add(regional.FIS_NAME)
     scenarios = [scenario for scenario in select(scheduled_only=True) if scenario.name not in skipped]
-    context = DrillContext(targets, local=False, client=client, fis_templates=fis_templates, fis_timing=timing)
+    context = DrillContext(
+        targets, local=False, client=client, fis_templates=fis_templates, fis_timing=timing or FisTiming()
+    )
     context.progress = lambda message: logger.info(message)
     report = run_drill(context, scenarios)
     publish(client("cloudwatch", metrics_region), report)
