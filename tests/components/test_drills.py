@@ -13,7 +13,7 @@ import pytest
 
 from components import drills
 from components.config.drills import schedule_seconds
-from components.drills import DrillInfrastructure, DrillsArgs, FisBucket, FisTable, alarm_window
+from components.drills import DrillInfrastructure, DrillsArgs, FisTable, alarm_window
 from tests.components.harness import ACCOUNT_ID, UNKNOWN, Registration, Run, run_capturing, run_program, stack_config
 
 TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
