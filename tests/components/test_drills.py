@@ -52,7 +52,7 @@ def fis_policy(run: Run) -> dict[str, Any]:
 
 
 def test_off_by_default_nothing_is_declared() -> None:
-    run = run_program(stack_config("prod"), preview=True)
+    run = run_program({k: v for k, v in stack_config("prod").items() if k != "drills"}, preview=True)
     assert not run.of_type(DrillInfrastructure.TYPE) and not run.of_type(TEMPLATE)
 
 
@@ -167,6 +167,10 @@ def test_every_drill_resource_has_an_explicit_provider_and_the_component_as_ance
 def test_preview_knows_every_policy_document() -> None:
     run = run_program(prod_with(faultInjection=True, scheduled=True), preview=True)
     assert all(r.inputs["policy"] != UNKNOWN for r in run.of_type(ROLE_POLICY) if r.name.startswith("dr-drills"))
+
+
+def test_prod_enables_both_switches() -> None:
+    assert stack_config("prod")["drills"] == {"faultInjection": True, "scheduled": True, "schedule": "rate(7 days)"}
 
 
 def test_fault_injection_alone_deploys_no_scheduled_drill() -> None:
