@@ -109,13 +109,23 @@ def test_an_unknown_scenario_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     assert not (tmp_path / "drill-report.json").exists()
 
 
-def test_scheduled_drills_are_the_logical_scenarios_only() -> None:
+def test_scheduled_drills_are_the_logical_scenarios_and_the_fis_measurement() -> None:
     assert [scenario.name for scenario in select(scheduled_only=True)] == [
         "bucket-accidental-delete",
         "bucket-prefix-corruption",
         "table-item-corruption",
+        "regional-rpo-fis",
     ]
     assert set(SCENARIOS) - {s.name for s in select(scheduled_only=True)} == {"region-loss-failover"}
+
+
+def test_a_local_drill_leaves_out_the_fis_measurement_unless_it_is_named() -> None:
+    assert regional.FIS_NAME not in [s.name for s in select(local=True)]
+    assert regional.FIS_NAME in [s.name for s in select()]
+    [named] = select([regional.FIS_NAME], local=True)
+    context = DrillContext(_targets(), local=True, client=_client)
+    [result] = named.run(context)
+    assert result.status is Status.not_run and "no emulator" in result.notes[0]
 
 
 @pytest.mark.slow
