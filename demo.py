@@ -82,7 +82,13 @@ def describe(resource: Registration) -> str:
         metric = next(q["metric"]["metricName"] for q in p["metricQueries"] if q.get("metric"))
         notes = [f"{metric} above its anomaly band"]
     elif kind == "MetricAlarm":
-        notes = [f"{p.get('metricName')} > {p.get('threshold'):.0f}"]
+        below = p.get("comparisonOperator") == "LessThanThreshold"
+        notes = [f"{p.get('metricName')} {'<' if below else '>'} {p.get('threshold'):.0f}"]
+        if p.get("treatMissingData") == "breaching":
+            notes.append("missing data breaches")
+    elif kind == "ExperimentTemplate":
+        notes = [f"FIS {a.get('actionId')}" for a in p.get("actions", [])]
+        notes.append(f"{len(p.get('stopConditions', []))} stop alarm(s); no pulumi up while it runs")
     elif kind == "BucketMetric":
         notes = [f"S3 request metrics ({p.get('name')})"]
     elif kind == "Role":
