@@ -5,14 +5,16 @@ import pulumi
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
+from components.drills import stack_drills
+from components.providers import regional_providers
 from components.site import failover_sites
-from components.table_estate import build_tables, regional_providers
+from components.table_estate import build_tables
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
 settings = dr_settings.load(pulumi.get_project())
 
-# Providers: one per region, never the ambient region (default providers are disabled in every stack).
-providers = regional_providers(settings)  # "primary", "recovery", then one per further region a table uses
+# Providers: one per Region, never the ambient Region (default providers are disabled in every stack).
+providers = regional_providers(settings)
 primary, recovery = providers[settings.primary_region], providers[settings.recovery_region]
 
 # Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
@@ -48,6 +50,7 @@ tables = build_tables(settings, providers, alerts.topic_arns)  # DynamoDB global
 batch_reports = tiered_bucket(
     settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
 )
+drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)
@@ -60,3 +63,4 @@ for key, value in tables.exports.items():  # tables.<name>.{name, regions, …},
 # Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
 sites = failover_sites(settings, providers, alerts.topic_arns)
 pulumi.export("sites", {name: site.exports() for name, site in sites.items()})
+pulumi.export("drills", {"fisTemplates": drills.fis_templates if drills else {}})

@@ -3,13 +3,15 @@
 1. The program under Pulumi's mock runtime (preview semantics): the resource tree grouped by component, with
    each resource's DR protections.
 2. The policy report: the same registrations through the `dr-guardrails` pack over the Analyzer protocol.
-3. A recovery drill on the embedded emulator (moto on 127.0.0.1): damage a tier-1 bucket, restore it to a point
-   in time with the runtime `drctl` uses, and measure the RTO and RPO achieved.
+3. `drctl drill --stack prod --local`: every drill scenario on the embedded emulator (moto on 127.0.0.1),
+   provisioned from the prod stack's typed config; RTO and RPO measured from canaries against the declared
+   objectives; a summary table and the report (JSON, Markdown, PNG) under reports/demo/.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from preview.project import load_project, load_stack_config
 
 REPO = Path(__file__).resolve().parent
 STACK = "prod"
-console = Console()
+REPORTS = REPO / "reports" / "demo"
+console = Console(width=max(Console().width, 132))  # the drill summary table needs the room
 
 
 def _rules(properties: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,11 +94,22 @@ def describe(resource: Registration) -> str:
         notes = [rule.get("schedule", ""), f"copies {len(rule.get('copyActions', []))}"]
     elif kind == "Key":
         notes = ["rotation on" if p.get("enableKeyRotation") else "NO ROTATION"]
+    elif kind == "MetricAlarm" and p.get("metricQueries"):  # an anomaly-detection alarm: a band, no threshold
+        metric = next(q["metric"]["metricName"] for q in p["metricQueries"] if q.get("metric"))
+        notes = [f"{metric} above its anomaly band"]
     elif kind == "MetricAlarm":
         metric = p.get("metricName") or "+".join(
             sorted({q["metric"]["metricName"] for q in p.get("metricQueries", []) if "metric" in q})
         )
-        notes = [f"{metric} > {p.get('threshold'):.0f}", p.get("region", "")]
+        below = p.get("comparisonOperator") == "LessThanThreshold"
+        notes = [f"{metric} {'<' if below else '>'} {p.get('threshold'):.0f}", p.get("region", "")]
+        if p.get("treatMissingData") == "breaching":
+            notes.append("missing data breaches")
+    elif kind == "ExperimentTemplate":
+        notes = [f"FIS {a.get('actionId')}" for a in p.get("actions", [])]
+        notes.append(f"{len(p.get('stopConditions', []))} stop alarm(s); no pulumi up while it runs")
+    elif kind == "BucketMetric":
+        notes = [f"S3 request metrics ({p.get('name')})"]
     elif kind == "Role":
         notes = [f"role {p.get('tags', {}).get('dr:role')}"]
     elif kind == "Function":
@@ -128,11 +142,25 @@ def main() -> int:
     console.rule("2. Policy report: dr-guardrails over the Analyzer protocol")
     policy_exit = preview_cli.main(["--program", str(REPO), "--stack", STACK, "--policy-pack", str(REPO / "policies")])
 
-    console.rule("3. Recovery drill on the embedded emulator")
-    from handlers.cli.drills import run_demo_drill
+    console.rule("3. Drill of every scenario on the embedded emulator (drctl drill --stack prod --local)")
+    from handlers.cli.drills import run_stack_drill, summary_table
+    from handlers.drills.report import write_report
 
-    drill_ok = run_demo_drill(console)
-    return 0 if policy_exit == 0 and drill_ok else 1
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.1f} s[/]  {message}")
+
+    report = run_stack_drill(STACK, local=True, project_dir=REPO, progress=progress)
+    paths = write_report(report, REPORTS)
+    console.print(summary_table(report, paths))
+    for result in report.scenarios:
+        if result.status.value == "not_run":
+            console.print(f"[yellow]not run[/] {result.scenario}: {'; '.join(result.notes)}")
+    console.print(f"[dim]emulator: {report.emulator_ceiling}; local RTOs are lower bounds[/]")
+    for kind, path in paths.items():
+        console.print(f"report ({kind}): {path}")
+    return 0 if policy_exit == 0 and report.passed else 1
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ COPY_VERSION_BACK_ACTIONS = [
     "s3:PutObjectTagging",
 ]
 REPLICATION_RULE_ID = "all-objects"
+# S3 request metrics for the whole bucket (the CloudWatch FilterId dimension) and the anomaly band's width.
+REQUEST_METRICS_FILTER_ID = "EntireBucket"
+DELETE_ANOMALY_BAND_WIDTH = 3
 AUDIT_SCHEDULE = "rate(1 hour)"
 # Within the RPO-age alarm's one-hour period (handlers/rpo_age.py), so a healthy bucket never breaches it.
 RPO_AGE_SCHEDULE = "rate(15 minutes)"
@@ -146,6 +149,7 @@ class TieredBucket(pulumi.ComponentResource):
             self._lifecycle(replica, profile)
             self._replication(primary, replica)
             self._auto_restore(primary)
+            self._delete_volume_alarm(primary)
             self._scheduled_audit(primary, replica)
             self._scheduled_rpo_age(primary, replica)
         else:
@@ -550,6 +554,47 @@ class TieredBucket(pulumi.ComponentResource):
                 tags=self._tags,
                 opts=self._child(where.provider),
             )
+
+    def _delete_volume_alarm(self, primary: _RegionalBucket) -> None:
+        """Unusual deletion volume on a tier-1 primary: S3 request metrics for the whole bucket, and an anomaly-
+        detection alarm on ``DeleteRequests`` in the bucket's Region (request metrics are published there, with the
+        dimensions BucketName and FilterId; S3 User Guide, "Metrics and dimensions"). An EventBridge rule sees
+        events one at a time and cannot count, hence CloudWatch."""
+        aws.s3.BucketMetric(
+            f"{self._name}-request-metrics",
+            bucket=primary.bucket.id,
+            name=REQUEST_METRICS_FILTER_ID,
+            region=primary.region,
+            opts=self._child(primary.provider),
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-delete-volume",
+            comparison_operator="GreaterThanUpperThreshold",
+            evaluation_periods=2,
+            threshold_metric_id="band",
+            metric_queries=[
+                {
+                    "id": "deletes",
+                    "return_data": True,
+                    "metric": {
+                        "namespace": "AWS/S3",
+                        "metric_name": "DeleteRequests",
+                        "dimensions": {"BucketName": primary.name, "FilterId": REQUEST_METRICS_FILTER_ID},
+                        "period": 300,
+                        "stat": "Sum",
+                    },
+                },
+                # ANOMALY_DETECTION_BAND(metric, standard deviations): CloudWatch User Guide, "Using anomaly detection".
+                {"id": "band", "expression": f"ANOMALY_DETECTION_BAND(deletes, {DELETE_ANOMALY_BAND_WIDTH})"},
+            ],
+            treat_missing_data="notBreaching",  # no deletes at all is normal
+            alarm_description=f"Unusual volume of DeleteRequests on {primary.name} (possible mass delete)",
+            alarm_actions=[self._args.alert_topic_arn],
+            ok_actions=[self._args.alert_topic_arn],
+            region=primary.region,
+            tags=self._tags,
+            opts=self._child(primary.provider),
+        )
 
     def _recovery_function(
         self,

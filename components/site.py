@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.config.sites import Endpoint, SiteSpec
 from components.config.stack import StackSettings
+from components.local import provider_args
 from components.recovery_function import (
     HANDLERS_DIR,
     METRICS_NAMESPACE,
@@ -765,7 +766,7 @@ def failover_sites(
     route53 = providers[ROUTE53_REGION]
     arc = None
     if any(site.switch == "arc" for site in settings.sites):
-        arc = aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION)
+        arc = aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION, **provider_args(settings.local_endpoint))
     buckets = {spec.name: spec for spec in settings.buckets}
     tables = {spec.name: spec for spec in settings.tables}
     return {

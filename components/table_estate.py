@@ -1,4 +1,4 @@
-"""The stack's tables in one call from ``__main__``: regional providers, the AWS Backup plans, each
+"""The stack's tables in one call from ``__main__``: the AWS Backup plans, each
 ``GlobalTable`` and the account-level DynamoDB alarms, and what the stack exports about them."""
 
 from __future__ import annotations
@@ -12,24 +12,7 @@ import pulumi_aws as aws
 
 from components.backup import TableBackup, TableBackupArgs, plan_name
 from components.config import StackSettings
-from components.site import ROUTE53_REGION
 from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
-
-
-def regional_providers(settings: StackSettings) -> dict[str, aws.Provider]:
-    """One explicit provider per region, never the ambient region: ``primary`` and ``recovery``, then one for every
-    further region a table lives in (default providers are disabled in every stack)."""
-    result = {
-        settings.primary_region: aws.Provider("primary", region=settings.primary_region),
-        settings.recovery_region: aws.Provider("recovery", region=settings.recovery_region),
-    }
-    for region in settings.table_regions:
-        if region not in result:
-            result[region] = aws.Provider(f"region-{region}", region=region)
-    # Route 53 (and its health-check metrics) lives in us-east-1, even when neither stack Region is.
-    if settings.sites and ROUTE53_REGION not in result:
-        result[ROUTE53_REGION] = aws.Provider("route53", region=ROUTE53_REGION)
-    return result
 
 
 @dataclass

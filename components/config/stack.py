@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
@@ -25,6 +26,7 @@ from components.config.buckets import (
     Naming,
     bucket_spec,
 )
+from components.config.drills import DrillsConfig
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from components.config.fields import Region
 from components.config.sites import SiteEntry, SiteSpec, site_spec
@@ -41,7 +43,7 @@ from components.config.tables import (
 from components.regions import region_partitions
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites"})
+STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites", "drills"})
 LIST_KEYS = frozenset({"buckets", "tables", "backup", "sites"})  # validated as their own units, not with the scalars
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -53,6 +55,17 @@ def _email(value: str) -> str:
     if any(not c.isprintable() or c.isspace() for c in value):
         raise dr_error("must be an email address without invisible or space characters")
     return value
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def _local_endpoint(value: str) -> str:
+    """Only an emulator on this machine: the key turns off credential checks, so it must never reach AWS."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or parts.hostname not in LOCAL_HOSTS or parts.path not in {"", "/"}:
+        raise dr_error("must be http://127.0.0.1:<port> or http://localhost:<port> (a local emulator such as moto)")
+    return value.rstrip("/")
 
 
 class StackConfig(BaseModel):
@@ -92,6 +105,15 @@ class StackConfig(BaseModel):
     sites: list[SiteEntry] = Field(
         default_factory=list, description="Failover sites: a DNS name the recovery-region orchestrator fails over."
     )
+    local_endpoint: Annotated[StrictStr, AfterValidator(_local_endpoint)] | None = Field(
+        default=None,
+        alias="localEndpoint",
+        description="Point every AWS provider at a local emulator (moto) at this URL; only for Pulumi.local.yaml.",
+    )
+    drills: DrillsConfig = Field(
+        default_factory=DrillsConfig,
+        description="AWS FIS replication pauses and the scheduled drill (components/drills.py); off by default.",
+    )
 
 
 @dataclass(frozen=True)
@@ -112,6 +134,8 @@ class StackSettings:
         return tuple(dict.fromkeys(region for table in self.tables for region in table.regions))
 
     sites: tuple[SiteSpec, ...] = field(default_factory=tuple)
+    local_endpoint: str | None = None  # every provider goes to this emulator (components/local.py)
+    drills: DrillsConfig = field(default_factory=DrillsConfig)
 
 
 @dataclass(frozen=True)
@@ -258,6 +282,7 @@ def parse(
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
+    drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     return StackSettings(
         primary,
         recovery,
@@ -269,6 +294,8 @@ def parse(
         tables=tuple(tables),
         backup=backup or DEFAULT_BACKUP_SETTINGS,
         sites=tuple(sites),
+        local_endpoint=parsed("localEndpoint"),
+        drills=drills,
     )
 
 

@@ -1,16 +1,22 @@
-"""``drctl drill-bucket`` and ``drctl drill-table``, and the bucket drill ``make demo`` runs on the emulator."""
+"""``drctl drill`` (the whole stack), ``drctl drill-bucket`` and ``drctl drill-table`` (one bucket or table)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from rich.table import Table
 
 from handlers import aws
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
-from handlers.drills.bucket import replication_to, run_bucket_drill
+from handlers.drills.bucket import run_bucket_drill
+from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
+from handlers.drills.model import Progress, Status
+from handlers.drills.report import figure_text, publish, seconds_text, write_report
+from handlers.drills.runner import DrillContext, DrillReport, run_drill
+from handlers.drills.scenarios import SCENARIOS, select
 from handlers.drills.table import DrillError, DrillMode, run_table_drill
 from handlers.dynamodb.restore import RestoreError, TableClients
 
@@ -42,65 +48,6 @@ def drill_bucket_command(
         fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
     emit(result.as_dict(), as_json)
     raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
-
-
-def run_demo_drill(console: Console) -> bool:
-    """The drill on a tier-1-shaped bucket on an in-process moto server (127.0.0.1), for `make demo`."""
-    import logging
-    import os
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's per-request access log
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="drill", AWS_SECRET_ACCESS_KEY="drill"
-    )
-    try:
-        s3 = aws.client("s3", "us-east-1", max_pool_connections=16)
-        bucket = "distronation-prod-audio-us-east-1"
-        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_object_lock_configuration(
-            Bucket=bucket,
-            ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}},
-            },
-        )
-        # A replication configuration, as on every tier-1 primary: the restore must copy, never remove markers.
-        s3.put_bucket_replication(
-            Bucket=bucket, ReplicationConfiguration=replication_to("arn:aws:s3:::distronation-prod-audio-us-west-2")
-        )
-        result = run_bucket_drill(s3, bucket, declared_rto_minutes=30, declared_rpo_minutes=0)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
-    restore = result.restore
-    console.print(
-        f"tier-1 bucket [bold]{result.bucket}[/] (object lock COMPLIANCE, replication configured): "
-        f"{result.canaries} canaries, {result.overwritten} overwritten and {result.deleted} deleted after T"
-    )
-    console.print(
-        f"restore path: {restore.get('copy_reason') or 'delete-marker removal'}; copied {restore['copied']}, "
-        f"undeleted {restore['undeleted']}, skipped {restore['skipped']}, failed {restore['failed']}, "
-        f"{restore['requests']} S3 requests"
-    )
-    verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
-    console.print(
-        f"measured RTO {result.rto_seconds:.2f} s (declared 30 min), measured RPO {result.rpo_seconds:.0f} s "
-        f"(declared 0), keys wrong {len(result.keys_wrong)}: {verdict}"
-    )
-    console.print("[dim]emulated: moto on 127.0.0.1 (replication is stored but never copies objects)[/]")
-    return result.passed
 
 
 def _message(error: BaseException) -> str:
@@ -142,3 +89,113 @@ def drill_table_command(
         stderr.print(f"[yellow]warning:[/yellow] cleanup incomplete: {result.cleanup['errors']}")
     emit(result.as_dict(), as_json)
     raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+
+
+DEFAULT_OUT = Path("reports")
+
+
+def run_stack_drill(
+    stack: str,
+    *,
+    local: bool,
+    scenarios: list[str] | None = None,
+    project_dir: Path = Path(),
+    outputs_file: Path | None = None,
+    allow_production_failover: bool = False,
+    canary_rate: float = DEFAULT_RATE_PER_SECOND,
+    progress: Progress = lambda _message: None,
+) -> DrillReport:
+    """The drill of a stack: targets from its typed config, then on the local emulator or the deployed stack."""
+    from handlers.cli import drill_stack  # components and moto: only when a stack drill runs
+
+    chosen = select(scenarios, local=local)  # an unknown scenario stops before anything is provisioned
+    targets = drill_stack.targets_from_settings(stack, drill_stack.stack_settings(project_dir, stack))
+
+    def client(service: str, region: str) -> Any:
+        return aws.client(service, region, max_pool_connections=32)
+
+    if local:
+        with drill_stack.local_stack(targets) as endpoints:
+            context = DrillContext(
+                targets, local=True, client=client, progress=progress, canary_rate=canary_rate, endpoints=endpoints
+            )
+            return run_drill(context, chosen)
+    outputs = drill_stack.read_outputs(stack, outputs_file, project_dir)
+    context = DrillContext(
+        drill_stack.apply_outputs(targets, outputs),
+        local=False,
+        client=client,
+        progress=progress,
+        canary_rate=canary_rate,
+        fis_templates=drill_stack.fis_templates(outputs),
+        allow_production_failover=allow_production_failover,
+    )
+    report = run_drill(context, chosen)
+    publish(client("cloudwatch", targets.recovery_region), report)  # audit trail in the recovery region
+    return report
+
+
+def summary_table(report: DrillReport, paths: dict[str, Path]) -> Table:
+    table = Table(title=f"drill of {report.stack} ({report.mode}): {'passed' if report.passed else 'FAILED'}")
+    for column in ("scenario", "target", "result", "RTO", "RTO target", "RPO", "RPO target"):
+        table.add_column(column)
+    colours = {Status.passed: "green", Status.failed: "red", Status.not_run: "yellow"}
+    for result in report.scenarios:
+        table.add_row(
+            result.scenario,
+            result.target,
+            f"[{colours[result.status]}]{result.status.value}[/]",
+            figure_text(result, "rto"),
+            seconds_text(result.rto_seconds_target),
+            figure_text(result, "rpo"),
+            seconds_text(result.rpo_seconds_target),
+        )
+    table.caption = "  ".join(f"{kind}: {path}" for kind, path in paths.items())
+    return table
+
+
+@app.command("drill")
+def drill_command(
+    stack: Annotated[str, typer.Option("--stack", help="Stack whose typed config declares what to drill.")],
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", help=f"Scenario to run (repeatable): {', '.join(SCENARIOS)}.")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Run on a moto server on 127.0.0.1, provisioned from the stack config.")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Directory for drill-report.{json,md,png}.")] = DEFAULT_OUT,
+    outputs: Annotated[
+        Path | None, typer.Option(help="A file of `pulumi stack output --json` (instead of running pulumi).")
+    ] = None,
+    project: Annotated[Path, typer.Option(help="Directory of Pulumi.yaml.")] = Path(),
+    allow_production_failover: Annotated[
+        bool, typer.Option(help="Fail over the real record, not drill.<record>: moves production traffic.")
+    ] = False,
+    canary_rate: Annotated[float, typer.Option(min=1, max=100, help="Canary writes per second.")] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Drill the whole stack: each scenario's RTO and RPO measured against the declared objectives (exit 1 when
+    any objective is missed or a scenario could not run)."""
+    from components.config import ConfigError
+
+    try:
+        with stderr.status(f"Drilling stack {stack}…") as status:
+            report = run_stack_drill(
+                stack,
+                local=local,
+                scenarios=scenario,
+                project_dir=project,
+                outputs_file=outputs,
+                allow_production_failover=allow_production_failover,
+                canary_rate=canary_rate,
+                progress=status.update,
+            )
+    except (ValueError, ConfigError) as error:
+        fail(_message(error), EXIT_USAGE, as_json=as_json)
+    except (ClientError, BotoCoreError) as error:
+        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+    paths = write_report(report, out)
+    stderr.print(summary_table(report, paths))
+    if as_json:
+        emit({**report.as_dict(), "paths": {kind: str(path) for kind, path in paths.items()}}, as_json=True)
+    raise typer.Exit(EXIT_OK if report.passed else EXIT_FAILED)

@@ -5,7 +5,8 @@ A drill writes canary objects, marks the recovery point T, then overwrites half 
 the restore Lambda use, then reads every canary back:
 
 - measured RTO: wall time from the start of the restore until every canary reads back as it was at T;
-- measured RPO: age of the newest canary write that was lost (0 when every canary came back).
+- measured RPO: from the canaries, by the shared rule (``handlers.drills.objectives``): the fault time minus the
+  write time of the newest canary that came back as it was before the damage (0 when the newest did).
 
 ``drctl drill-bucket`` runs it against a real bucket (use a drill prefix); ``make demo`` runs it on the embedded
 emulator with a tier-1-shaped bucket (versioning, object lock, a replication configuration so that the restore
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from handlers.drills.objectives import measured_rpo_seconds, within_objectives
+from handlers.drills.objectives import CanaryWrite, measure_rpo, within_objectives
 from handlers.s3.restore import RestoreOptions, read_bucket_protection, restore_bucket
 
 # S3 (and moto) report LastModified to the second, so T must sit clearly between the writes and the damage.
@@ -94,14 +95,16 @@ def run_bucket_drill(
     if not read_bucket_protection(s3, bucket).keeps_every_version:
         raise ValueError(f"bucket {bucket} does not have versioning Enabled: a drill there could not be restored")
     keys = canary_keys(prefix, canaries)
-    written_at: dict[str, float] = {}
-    for key in keys:
+    writes: list[CanaryWrite] = []
+    for sequence, key in enumerate(keys):
+        written_at = time.time()
         s3.put_object(Bucket=bucket, Key=key, Body=canary_body(key, 1))
-        written_at[key] = time.time()
+        writes.append(CanaryWrite(sequence, written_at, time.time()))
     sleep(TIMESTAMP_RESOLUTION_SECONDS)
     recovery_point = datetime.now(UTC)
     sleep(TIMESTAMP_RESOLUTION_SECONDS)
 
+    fault_at = time.time()
     overwritten, deleted = keys[: canaries // 2], keys[canaries // 2 : canaries // 2 + canaries // 4]
     for key in overwritten:
         s3.put_object(Bucket=bucket, Key=key, Body=canary_body(key, 2))
@@ -112,7 +115,8 @@ def run_bucket_drill(
     summary = restore_bucket(s3, RestoreOptions(bucket=bucket, at=recovery_point, prefix=prefix, workers=workers))
     keys_wrong = [key for key in keys if _read(s3, bucket, key) != canary_body(key, 1)]
     rto_seconds = time.monotonic() - started
-    rpo_seconds = measured_rpo_seconds(recovery_point, written_at, keys_wrong)
+    wrong = set(keys_wrong)
+    rpo_seconds = measure_rpo(fault_at, writes, lambda canary: keys[canary.sequence] not in wrong).rpo_seconds
     return DrillResult(
         bucket=bucket,
         prefix=prefix,

@@ -6,8 +6,8 @@ table with the same ``restore_table`` that ``drctl restore-table`` uses, validat
 reference (every canary must be back at generation 1), and reports:
 
 - measured RTO: wall time from the start of the restore until the restored table is validated;
-- measured RPO: the recovery point minus the earliest write among canaries that did not come back right
-  (0 when every canary came back).
+- measured RPO: from the canaries, by the shared rule (``handlers.drills.objectives``): the fault (the first
+  damaging write) minus the write time of the newest canary that came back right (0 when the newest did).
 
 Recovery points:
 
@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.drills.objectives import measured_rpo_seconds, within_objectives
+from handlers.drills.objectives import CanaryWrite, measure_rpo, within_objectives
 from handlers.dynamodb.restore import (
     ExpectedItem,
     Reference,
@@ -317,6 +317,7 @@ def run_table_drill(
     ids = [f"{CANARY_PREFIX}{drill_id}#{index:05d}" for index in range(canaries)]
     keys = {canary_id: canary_keys.key(canary_id) for canary_id in ids}
     written_at: dict[str, float] = {}
+    writes: list[CanaryWrite] = []
     expected: dict[str, dict[str, Any]] = {}
     backup_arn: str | None = None
     report: dict[str, Any] | None = None
@@ -327,6 +328,7 @@ def run_table_drill(
             written_at[canary_id] = time.time()
             expected[canary_id] = canary_item(keys[canary_id], 1, written_at[canary_id])
             ddb.put_item(TableName=table, Item=expected[canary_id])
+            writes.append(CanaryWrite(len(writes), written_at[canary_id], time.time()))
 
         if mode is DrillMode.backup:
             progress(f"Backing up {table}…")
@@ -346,6 +348,7 @@ def run_table_drill(
 
         overwritten = ids[: canaries // 2]
         deleted = ids[canaries // 2 : canaries // 2 + canaries // 4]
+        fault_at = time.time()
         progress(f"Damaging: overwriting {len(overwritten)} canaries, deleting {len(deleted)}…")
         for canary_id in overwritten:
             ddb.put_item(TableName=table, Item=canary_item(keys[canary_id], 2, time.time()))
@@ -390,7 +393,8 @@ def run_table_drill(
             error.add_note(f"drill cleanup after the failure: {cleaned}")
         raise
 
-    rpo_seconds = measured_rpo_seconds(recovery_point, written_at, keys_wrong)
+    wrong = set(keys_wrong)
+    rpo_seconds = measure_rpo(fault_at, writes, lambda canary: ids[canary.sequence] not in wrong).rpo_seconds
     if keep:
         cleanup: dict[str, Any] = {"kept": True}
     else:

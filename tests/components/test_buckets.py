@@ -312,7 +312,11 @@ def test_batch_reports_key_grants_every_buckets_batch_restore_role(prod: Run) ->
 
 def test_tier1_alarms_live_where_s3_publishes_their_metrics(prod: Run) -> None:
     parent = component(prod, "uploads")
-    alarms = {r.inputs["metricName"]: r for r in prod.children_of(parent.urn) if r.type.endswith(":MetricAlarm")}
+    alarms = {
+        r.inputs["metricName"]: r
+        for r in prod.children_of(parent.urn)
+        if r.type.endswith(":MetricAlarm") and "metricName" in r.inputs  # the delete-volume alarm uses metric queries
+    }
     assert set(alarms) == {"ReplicationLatency", "OperationsFailedReplication", "RecoveryPointAgeSeconds"}
     latency = alarms["ReplicationLatency"]
     assert latency.inputs["threshold"] == 900
@@ -546,3 +550,28 @@ def test_tier1_runtime_functions_are_recovery_functions_aliased_to_their_old_par
         for resource in children:
             assert resource.aliases == [{"spec": {"parentUrn": parent.urn}}], resource.name
         assert function.aliases == [], "the component itself is new; it has no earlier URN"
+
+
+@pytest.mark.parametrize("name", ["audio", "uploads"])
+def test_tier1_primary_alerts_on_unusual_delete_volume_in_its_own_region(prod: Run, name: str) -> None:
+    parent = component(prod, name)
+    primary = child(prod, parent, "aws:s3/bucket:Bucket", f"{name}-primary")
+    [metrics] = linked_to(prod, primary, "aws:s3/bucketMetric:BucketMetric")
+    assert metrics.inputs["name"] == "EntireBucket" and "filter" not in metrics.inputs
+    alarm = child(prod, parent, "aws:cloudwatch/metricAlarm:MetricAlarm", f"{name}-delete-volume")
+    deletes, band = alarm.inputs["metricQueries"]
+    assert deletes["metric"]["metricName"] == "DeleteRequests" and deletes["metric"]["namespace"] == "AWS/S3"
+    assert deletes["metric"]["dimensions"] == {
+        "BucketName": f"distronation-prod-{name}-us-east-1",
+        "FilterId": "EntireBucket",
+    }
+    assert band["expression"].startswith("ANOMALY_DETECTION_BAND(deletes")
+    assert alarm.inputs["thresholdMetricId"] == "band"
+    assert alarm.inputs["comparisonOperator"] == "GreaterThanUpperThreshold"
+    assert alarm.inputs["region"] == metrics.inputs["region"] == "us-east-1"
+    assert alarm.inputs["alarmActions"] == [f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:distronation-prod-dr-alerts"]
+
+
+def test_tier2_and_tier3_buckets_carry_no_request_metrics(prod: Run) -> None:
+    tiered = {component(prod, name).urn for name in ("profile-pictures", "reporting", "backup")}
+    assert not [m for m in prod.of_type("aws:s3/bucketMetric:BucketMetric") if m.parent in tiered]

@@ -23,8 +23,9 @@ ENTRY_POINTS = {
     "handlers.rpo_age",
     "handlers.dynamodb.backups",
     "handlers.failover.orchestrator",
+    "handlers.drills.scheduled",
 }
-NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto"]
+NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto", "matplotlib", "components"]
 
 
 def runtime_modules() -> list[str]:

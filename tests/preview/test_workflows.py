@@ -55,7 +55,7 @@ def test_pull_request_workflow_tests_then_previews_offline_then_with_the_pack() 
     assert "pull_request" in workflow["on"]
     commands = run_commands(test)
     assert commands.index("make test") < commands.index("offline-preview")
-    assert "for stack_file in Pulumi.*.yaml" in commands
+    assert ".ci/deployable-stacks" in commands and "Pulumi.*.yaml" not in commands
 
     assert preview["needs"] == "test"
     assert preview["permissions"]["id-token"] == "write"

@@ -154,6 +154,9 @@ def test_a_name_registered_twice_cannot_be_matched(before: list[Resource]) -> No
 def test_recording_the_working_tree_sees_every_runtime_function() -> None:
     recorded = record(REPO, "prod", preview=True)
     functions = {r.name: r for r in recorded if r.type == LAMBDA_FUNCTION}
+    # The scheduled drill (prod sets drills.scheduled) runs in the recovery Region, where it publishes.
+    drill = functions.pop("dr-drills-scheduled")
+    assert drill.provider == "pulumi:providers:aws recovery"
     buckets = (
         {
             f"{bucket}-{purpose}"

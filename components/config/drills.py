@@ -1,0 +1,79 @@
+"""The ``drills`` key: AWS FIS experiment templates and the scheduled drill, both off unless switched on.
+
+``faultInjection`` declares, for each tier-1 bucket (and each table the lead wires in), an AWS FIS experiment
+template that pauses replication, with its stop-condition alarm and the FIS role (``components/drills.py``).
+``scheduled`` deploys the drill runner as a Lambda on ``schedule`` in the recovery Region; its ``DrillPassed``
+alarm breaches when no passing drill was published within one schedule interval.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from components.config.errors import dr_error
+
+RATE = re.compile(r"^rate\((?P<count>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# CloudWatch: Period x EvaluationPeriods may not exceed 7 days (PutMetricAlarm, "Period"), and the drill alarm's
+# window is one schedule interval, so the interval is at most 7 days; below an hour a Lambda drill would overlap
+# the next run (canaries, restores and a FIS pause take minutes).
+MIN_INTERVAL_SECONDS = 3600
+MAX_INTERVAL_SECONDS = 7 * 86400
+DEFAULT_SCHEDULE = "rate(7 days)"
+# The FIS action's duration runs from 1 minute to 12 hours (FIS actions reference); a drill needs minutes, and a
+# pause longer than tier 1's 15-minute regional RPO would itself break the objective it measures.
+MAX_PAUSE_MINUTES = 14
+
+
+def schedule_seconds(expression: str) -> int:
+    """The interval of an EventBridge ``rate(...)`` expression, in seconds."""
+    match = RATE.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"{expression!r} is not rate(<n> minutes|hours|days)")
+    count, unit = int(match["count"]), match["unit"].rstrip("s")
+    if (count == 1) != (not match["unit"].endswith("s")):
+        raise ValueError(f"{expression!r}: EventBridge wants the singular unit for 1 and the plural otherwise")
+    return count * UNIT_SECONDS[unit]
+
+
+def _schedule(value: str) -> str:
+    try:
+        seconds = schedule_seconds(value)
+    except ValueError as error:
+        raise dr_error(
+            f"must be an EventBridge rate expression such as {DEFAULT_SCHEDULE!r} ({error}); cron is not accepted "
+            "because the drill alarm's window is derived from the interval"
+        ) from None
+    if not MIN_INTERVAL_SECONDS <= seconds <= MAX_INTERVAL_SECONDS:
+        raise dr_error("must be between rate(1 hour) and rate(7 days): the drill alarm's window is one interval")
+    return value
+
+
+class DrillsConfig(BaseModel):
+    """``dr-as-code:drills``: fault injection and the scheduled drill."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    fault_injection: StrictBool = Field(
+        default=False,
+        alias="faultInjection",
+        description="Declare AWS FIS experiment templates that pause replication of each tier-1 bucket (and table), "
+        "each with a stop-condition alarm, and their role. Never run `pulumi up` while an experiment runs.",
+    )
+    scheduled: StrictBool = Field(
+        default=False,
+        description="Deploy the drill runner as a scheduled Lambda in the recovery Region: logical-loss scenarios "
+        "and, with faultInjection, the FIS regional RPO measurement; alarm on DrillPassed.",
+    )
+    schedule: Annotated[StrictStr, AfterValidator(_schedule)] = Field(
+        default=DEFAULT_SCHEDULE,
+        description="EventBridge rate expression of the scheduled drill, between rate(1 hour) and rate(7 days).",
+    )
+    pause_minutes: Annotated[StrictInt, Field(ge=1, le=MAX_PAUSE_MINUTES)] = Field(
+        default=5,
+        alias="pauseMinutes",
+        description="Duration of each FIS replication pause (the experiment's duration parameter), in minutes.",
+    )

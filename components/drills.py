@@ -1,0 +1,575 @@
+"""Drill infrastructure behind the ``drills`` config switch: AWS FIS replication pauses and the scheduled drill.
+
+- ``faultInjection``: per tier-1 bucket an ``aws.fis.ExperimentTemplate`` running ``aws:s3:bucket-pause-replication``
+  on the primary (target resource type ``aws:s3:bucket``, target key ``Buckets``; parameters ``duration`` and
+  ``region``, the destination buckets' Region), and per table ``aws:dynamodb:global-table-pause-replication``
+  (``aws:dynamodb:global-table``, key ``Tables``; parameter ``duration``). AWS FIS User Guide, "AWS FIS Actions
+  reference", sections "Amazon S3 actions" and "Amazon DynamoDB actions". Each template lives in its source's
+  Region with a stop-condition alarm on a metric published in that Region, and one FIS role holds exactly the
+  permissions those two actions document.
+- ``scheduled``: the drill runner (``handlers.drills.scheduled``) as a ``RecoveryFunction`` in the recovery Region,
+  and an alarm there on the ``DrillPassed`` series it publishes (``DR/Recovery``, dimension ``Stack``).
+
+The S3 pause works by rewriting the bucket's replication configuration, so ``pulumi up`` must not run while an
+experiment runs (docs/runbooks/drill-production.md); every template carries a tag that says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_aws as aws
+
+from components import arns, iam, tags
+from components.buckets import REPLICATION_RULE_ID
+from components.config import StackSettings
+from components.config.drills import schedule_seconds
+from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
+from components.regions import partition
+from components.tiers import FailureMode
+
+S3_PAUSE_ACTION = "aws:s3:bucket-pause-replication"
+S3_TARGET_TYPE = "aws:s3:bucket"
+S3_TARGET_KEY = "Buckets"
+TABLE_PAUSE_ACTION = "aws:dynamodb:global-table-pause-replication"
+TABLE_TARGET_TYPE = "aws:dynamodb:global-table"
+TABLE_TARGET_KEY = "Tables"
+# An experiment template takes at most 5 stop conditions (AWS FIS quotas): one alarm per receiving Region.
+MAX_STOP_CONDITIONS = 5
+# AWS tag values allow letters, digits, spaces and + - = . _ : / @ only.
+NO_PULUMI_UP_TAG = "dr:drill-warning"
+NO_PULUMI_UP = (
+    "Do not run pulumi up while an experiment runs: the S3 pause rewrites the replication configuration. "
+    "See docs/runbooks/drill-production.md"
+)
+DRILL_PASSED_METRIC = "DrillPassed"  # handlers/drills/report.py publishes it with exactly these dimensions
+DRILL_SUMMARY_DIMENSION = "Stack"
+DRILL_FUNCTION_HANDLER = "handlers.drills.scheduled.lambda_handler"
+DRILL_PREFIX = "dr-drill/"  # handlers/drills/runner.py: every drill object lives under it
+DAY_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class FisBucket:
+    """A tier-1 bucket whose replication a drill may pause: the primary (source) and its replica."""
+
+    logical: str
+    bucket_name: str
+    region: str  # the source's Region: the template and its stop alarm live here
+    replica_bucket_name: str
+    replica_region: str
+    regional_rpo_minutes: int | None
+
+
+@dataclass(frozen=True)
+class FisTable:
+    """A global table replica whose replication a drill may pause (issue 13 wires these in)."""
+
+    logical: str
+    table_name: str
+    region: str  # the replica paused: the template and its stop alarms live here
+    receiving_regions: tuple[str, ...]  # the other replicas; ReplicationLatency has one series per pair
+    regional_rpo_minutes: int | None
+    multi_region_strong: bool = False  # MRSC tables need dynamodb:InjectError and publish no ReplicationLatency
+
+
+@dataclass(frozen=True)
+class ScheduledDrill:
+    expression: str  # EventBridge rate(...) expression
+    interval_seconds: int
+
+
+@dataclass(frozen=True)
+class DrillsArgs:
+    stack: str
+    name_prefix: str
+    providers: Mapping[str, aws.Provider]  # one per Region used, keyed by Region
+    recovery_region: str  # where the scheduled drill runs and publishes
+    alert_topic_arns: Mapping[str, pulumi.Input[str]]  # Region -> topic ARN; an alarm notifies its own Region's
+    fault_injection: bool
+    pause_minutes: int
+    buckets: Sequence[FisBucket] = ()
+    tables: Sequence[FisTable] = ()
+    schedule: ScheduledDrill | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def alarm_window(interval_seconds: int) -> tuple[int, int]:
+    """(period, evaluation periods) covering one schedule interval; CloudWatch allows at most 7 days in all, and
+    at most 1 day when the period is under an hour (PutMetricAlarm, "Period")."""
+    period = DAY_SECONDS if interval_seconds >= DAY_SECONDS else 3600
+    return period, max(1, -(-interval_seconds // period))
+
+
+def table_arn(table: FisTable, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat(
+        "arn:", partition(table.region), ":dynamodb:", table.region, ":", account, ":table/", table.table_name
+    )
+
+
+def fis_role_statements(
+    buckets: Sequence[FisBucket], tables: Sequence[FisTable], account: pulumi.Input[str]
+) -> list[dict[str, Any]]:
+    """Exactly the permissions the two actions document (FIS actions reference; FIS User Guide, "Example: Use
+    condition keys for aws:s3:bucket-pause-replication"), on exactly the drilled resources."""
+    statements: list[dict[str, Any]] = []
+    if buckets:
+        sources = sorted({arns.bucket_arn(b.bucket_name, b.region) for b in buckets})
+        statements += [
+            {
+                "Sid": "PauseReplication",
+                "Effect": "Allow",
+                "Action": ["s3:PauseReplication"],
+                "Resource": sources,
+                "Condition": {"StringEquals": {"s3:DestinationRegion": sorted({b.replica_region for b in buckets})}},
+            },
+            {
+                "Sid": "ReplicationConfigurationForPauseOnly",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"],
+                "Resource": sources,
+                "Condition": {"BoolIfExists": {"s3:IsReplicationPauseRequest": "true"}},
+            },
+            {"Sid": "FindBuckets", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+        ]
+    if tables:
+        table_arns = [table_arn(t, account) for t in tables]
+        statements.append(
+            {
+                "Sid": "PauseTableReplication",
+                "Effect": "Allow",
+                # The action adds (and removes) deny statements in the table's and its stream's resource policies.
+                "Action": [
+                    "dynamodb:PutResourcePolicy",
+                    "dynamodb:DeleteResourcePolicy",
+                    "dynamodb:GetResourcePolicy",
+                    "dynamodb:DescribeTable",
+                ],
+                "Resource": [*table_arns, *(pulumi.Output.concat(a, "/stream/*") for a in table_arns)],
+            }
+        )
+        if any(t.multi_region_strong for t in tables):
+            # Only for MRSC targets (FIS actions reference); AWS's own examples grant it on "*".
+            statements.append(
+                {"Sid": "PauseMrscReplication", "Effect": "Allow", "Action": ["dynamodb:InjectError"], "Resource": "*"}
+            )
+    if statements:
+        statements.append({"Sid": "ResolveTargets", "Effect": "Allow", "Action": ["tag:GetResources"], "Resource": "*"})
+    return statements
+
+
+class DrillInfrastructure(pulumi.ComponentResource):
+    """FIS templates (with stop alarms and the FIS role) and the scheduled drill, each only when switched on."""
+
+    TYPE: ClassVar[str] = "dr:drills:DrillInfrastructure"
+
+    fis_templates: dict[str, pulumi.Output[str]]  # "s3:<logical>" / "dynamodb:<logical>" -> template id
+    fis_role_arn: pulumi.Output[str] | None
+    drill_function_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: DrillsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self._check(args)  # before anything is registered: nothing half-created
+        super().__init__(self.TYPE, name, None, opts)
+        self._name, self._args = name, args
+        self._tags = {**args.tags, tags.COMPONENT: name}
+        self._account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=args.providers[args.recovery_region])
+        ).account_id
+        self.fis_templates = {}
+        self.fis_role_arn = None
+        self.drill_function_name = None
+        if args.fault_injection and (args.buckets or args.tables):
+            role = aws.iam.Role(
+                f"{name}-fis",
+                assume_role_policy=iam.assume_role_policy("fis.amazonaws.com"),
+                description=f"AWS FIS replication pauses for the {args.stack} drills",
+                tags={**self._tags, tags.IAM_ROLE: "runtime"},
+                opts=self._child(args.providers[args.recovery_region]),
+            )
+            policy = iam.role_policy(
+                f"{name}-fis",
+                role,
+                fis_role_statements(args.buckets, args.tables, self._account),
+                self._child(args.providers[args.recovery_region]),
+            )
+            self.fis_role_arn = role.arn
+            for bucket in args.buckets:
+                self.fis_templates[f"s3:{bucket.logical}"] = self._bucket_template(bucket, role, policy)
+            for table in args.tables:
+                self.fis_templates[f"dynamodb:{table.logical}"] = self._table_template(table, role, policy)
+        if args.schedule is not None:
+            self._scheduled_drill(args.schedule)
+        self.register_outputs(
+            {
+                "fis_templates": self.fis_templates,
+                "fis_role_arn": self.fis_role_arn,
+                "drill_function_name": self.drill_function_name,
+            }
+        )
+
+    @staticmethod
+    def _check(args: DrillsArgs) -> None:
+        """Bad input stops before anything is registered, naming what is wrong."""
+        regions = {args.recovery_region, *(b.region for b in args.buckets), *(t.region for t in args.tables)}
+        missing = sorted(regions - set(args.providers))
+        if missing:
+            raise ValueError(f"DrillsArgs.providers has no provider for {', '.join(missing)}")
+        targets: list[FisBucket | FisTable] = [*args.buckets, *args.tables]
+        for target in targets:
+            rpo = target.regional_rpo_minutes
+            if args.fault_injection and rpo is not None and args.pause_minutes >= max(rpo, 1):
+                raise ValueError(
+                    f"drills.pauseMinutes ({args.pause_minutes}) must be shorter than the regional RPO of "
+                    f"{target.logical} ({rpo} min): the pause alone would break the objective it measures"
+                )
+        for table in args.tables:
+            if not table.receiving_regions or len(table.receiving_regions) > MAX_STOP_CONDITIONS:
+                raise ValueError(
+                    f"table {table.logical}: receiving_regions must name 1 to {MAX_STOP_CONDITIONS} other Regions"
+                )
+
+    def _topics(self, region: str) -> list[pulumi.Input[str]]:
+        """The alert topic in the alarm's own Region (an alarm can only notify there); none yet on a stack that
+        has no topic in that Region, which is said at preview rather than pointing the alarm elsewhere."""
+        topic = self._args.alert_topic_arns.get(region)
+        if topic is None:
+            pulumi.log.warn(f"{self._name}: no alert topic in {region}; its drill alarms notify nobody", self)
+            return []
+        return [topic]
+
+    def _child(self, provider: aws.Provider, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=provider, **extra)
+
+    def _template_tags(self, purpose: str) -> dict[str, str]:
+        return {**self._tags, "dr:drill": purpose, NO_PULUMI_UP_TAG: NO_PULUMI_UP}
+
+    def _bucket_template(self, bucket: FisBucket, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> Any:
+        n = f"{self._name}-{bucket.logical}-pause-replication"
+        provider = self._args.providers[bucket.region]
+        # OperationsFailedReplication is published in the source Region (S3 User Guide, "Using S3 Replication
+        # metrics"), where the template runs. A pause holds objects back; failures mean the drill is doing harm.
+        stop = aws.cloudwatch.MetricAlarm(
+            f"{n}-stop",
+            name=f"dr-drill-stop-{bucket.bucket_name}",
+            namespace="AWS/S3",
+            metric_name="OperationsFailedReplication",
+            dimensions={
+                "SourceBucket": bucket.bucket_name,
+                "DestinationBucket": bucket.replica_bucket_name,
+                "RuleId": REPLICATION_RULE_ID,
+            },
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
+            alarm_description=f"Stops the FIS replication pause of {bucket.bucket_name} when objects fail to replicate",
+            alarm_actions=self._topics(bucket.region),
+            region=bucket.region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        template = aws.fis.ExperimentTemplate(
+            n,
+            description=f"Pause replication of {bucket.bucket_name} to {bucket.replica_region} for a DR drill",
+            role_arn=role.arn,
+            actions=[
+                {
+                    "name": "pause-replication",
+                    "action_id": S3_PAUSE_ACTION,
+                    "target": {"key": S3_TARGET_KEY, "value": "source"},
+                    "parameters": [
+                        {"key": "duration", "value": f"PT{self._args.pause_minutes}M"},
+                        {"key": "region", "value": bucket.replica_region},
+                        {"key": "destinationBuckets", "value": bucket.replica_bucket_name},
+                    ],
+                }
+            ],
+            targets=[
+                {
+                    "name": "source",
+                    "resource_type": S3_TARGET_TYPE,
+                    "resource_arns": [arns.bucket_arn(bucket.bucket_name, bucket.region)],
+                    "selection_mode": "ALL",
+                }
+            ],
+            stop_conditions=[{"source": "aws:cloudwatch:alarm", "value": stop.arn}],
+            region=bucket.region,
+            tags=self._template_tags(f"s3:{bucket.logical}"),
+            opts=self._child(provider, depends_on=[policy]),
+        )
+        return template.id
+
+    def _table_template(self, table: FisTable, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> Any:
+        n = f"{self._name}-{table.logical}-{table.region}-pause-replication"
+        provider = self._args.providers[table.region]
+        threshold_ms = (table.regional_rpo_minutes or 15) * 60_000
+        stops = []
+        for receiving in table.receiving_regions:
+            # ReplicationLatency (milliseconds): one series per source and receiving Region pair, in the source
+            # Region, dimensions TableName and ReceivingRegion (DynamoDB Developer Guide, "DynamoDB metrics and
+            # dimensions"). Stop the pause before the lag passes the declared regional RPO.
+            stops.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{n}-stop-{receiving}",
+                    name=f"dr-drill-stop-{table.table_name}-{table.region}-to-{receiving}",
+                    namespace="AWS/DynamoDB",
+                    metric_name="ReplicationLatency",
+                    dimensions={"TableName": table.table_name, "ReceivingRegion": receiving},
+                    statistic="Maximum",
+                    period=60,
+                    evaluation_periods=1,
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=threshold_ms,
+                    treat_missing_data="notBreaching",
+                    alarm_description=f"Stops the FIS pause of {table.table_name} before the lag to {receiving} "
+                    "passes the regional RPO",
+                    alarm_actions=self._topics(table.region),
+                    region=table.region,
+                    tags=self._tags,
+                    opts=self._child(provider),
+                )
+            )
+        template = aws.fis.ExperimentTemplate(
+            n,
+            description=f"Pause global table replication of {table.table_name} in {table.region} for a DR drill",
+            role_arn=role.arn,
+            actions=[
+                {
+                    "name": "pause-replication",
+                    "action_id": TABLE_PAUSE_ACTION,
+                    "target": {"key": TABLE_TARGET_KEY, "value": "table"},
+                    "parameters": [{"key": "duration", "value": f"PT{self._args.pause_minutes}M"}],
+                }
+            ],
+            targets=[
+                {
+                    "name": "table",
+                    "resource_type": TABLE_TARGET_TYPE,
+                    "resource_arns": [table_arn(table, self._account)],
+                    "selection_mode": "ALL",
+                }
+            ],
+            stop_conditions=[{"source": "aws:cloudwatch:alarm", "value": stop.arn} for stop in stops],
+            region=table.region,
+            tags=self._template_tags(f"dynamodb:{table.logical}"),
+            opts=self._child(provider, depends_on=[policy]),
+        )
+        return template.id
+
+    def _scheduled_drill(self, schedule: ScheduledDrill) -> None:
+        args, region = self._args, self._args.recovery_region
+        provider, account = args.providers[region], self._account
+        statements: list[Any] = [publish_metrics_statement()]
+        for bucket in args.buckets:
+            primary = arns.bucket_arn(bucket.bucket_name, bucket.region)
+            replica = arns.bucket_arn(bucket.replica_bucket_name, bucket.replica_region)
+            sid = "".join(part.capitalize() for part in bucket.logical.replace("_", "-").split("-"))
+            statements += [
+                {
+                    "Sid": f"ReadTagsAndProtection{sid}",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetBucketTagging",  # objectives come from the dr:rpo-*/dr:rto-* tags
+                        "s3:GetBucketLocation",
+                        "s3:GetBucketVersioning",
+                        "s3:GetBucketObjectLockConfiguration",
+                        "s3:GetReplicationConfiguration",
+                        "s3:GetEncryptionConfiguration",
+                        "s3:ListBucket",
+                        "s3:ListBucketVersions",
+                    ],
+                    "Resource": [primary],
+                },
+                {
+                    # Drill objects only: seed, damage (deletes without a version id only add markers) and restore.
+                    "Sid": f"DrillObjects{sid}",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersionTagging",
+                        "s3:PutObject",
+                        "s3:PutObjectTagging",
+                        "s3:DeleteObject",
+                    ],
+                    "Resource": [f"{primary}/{DRILL_PREFIX}*"],
+                },
+                arns.key_statement(
+                    f"UsePrimaryKey{sid}",
+                    ["kms:Decrypt", "kms:GenerateDataKey"],
+                    bucket.bucket_name,
+                    bucket.region,
+                    account,
+                ),
+            ]
+            if args.fault_injection:
+                statements += [
+                    {
+                        "Sid": f"ReadReplicaCanaries{sid}",
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [replica],
+                        "Condition": {"StringLike": {"s3:prefix": [f"{DRILL_PREFIX}*"]}},
+                    },
+                    {
+                        "Sid": f"LocateReplica{sid}",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetBucketLocation"],
+                        "Resource": [replica],
+                    },
+                    {
+                        "Sid": f"ReadReplicaCanaryObjects{sid}",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [f"{replica}/{DRILL_PREFIX}*"],
+                    },
+                    arns.key_statement(
+                        f"UseReplicaKey{sid}",
+                        ["kms:Decrypt"],
+                        bucket.replica_bucket_name,
+                        bucket.replica_region,
+                        account,
+                    ),
+                ]
+        if args.fault_injection and args.buckets:
+            template_regions = sorted({b.region for b in args.buckets})
+            statements.append(
+                {
+                    "Sid": "RunReplicationPauses",
+                    "Effect": "Allow",
+                    "Action": ["fis:StartExperiment", "fis:GetExperiment", "fis:StopExperiment"],
+                    "Resource": [
+                        pulumi.Output.concat("arn:", partition(r), ":fis:", r, ":", account, ":", kind, "/*")
+                        for r in template_regions
+                        for kind in ("experiment-template", "experiment")
+                    ],
+                }
+            )
+        drilled = [b.bucket_name for b in args.buckets]
+        templates = {
+            f"s3:{b.logical}": self.fis_templates[f"s3:{b.logical}"]
+            for b in args.buckets
+            if f"s3:{b.logical}" in self.fis_templates
+        }
+        function = RecoveryFunction(
+            f"{self._name}-scheduled",
+            RecoveryFunctionArgs(
+                purpose="drill",
+                function_name=f"{args.name_prefix}-dr-drill",
+                handler=DRILL_FUNCTION_HANDLER,
+                region=region,
+                provider=provider,
+                account_id=account,
+                description=f"scheduled DR drill of {args.stack}",
+                statements=statements,
+                environment={
+                    "DRILL_STACK": args.stack,
+                    "DRILL_BUCKETS": json.dumps(drilled),
+                    "DRILL_FIS_TEMPLATES": pulumi.Output.json_dumps(templates),
+                    "DRILL_METRICS_REGION": region,
+                },
+                tags=self._tags,
+                layers=[arns.powertools_layer_arn(region)],
+                schedule=Schedule(schedule.expression, f"DR drill of {args.stack}"),
+                timeout_seconds=900,  # Lambda's maximum: seeding, restores and a FIS pause take minutes
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        period, periods = alarm_window(schedule.interval_seconds)
+        # Fires when no passing drill was published in the last interval: a failed drill (0) or none at all.
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-drill-passed",
+            name=f"dr-drill-passed-{args.stack}",
+            namespace="DR/Recovery",
+            metric_name=DRILL_PASSED_METRIC,
+            dimensions={DRILL_SUMMARY_DIMENSION: args.stack},
+            statistic="Maximum",
+            period=period,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator="LessThanThreshold",
+            threshold=1,
+            treat_missing_data="breaching",
+            alarm_description=f"No passing DR drill of {args.stack} within {schedule.expression}",
+            alarm_actions=(topics := self._topics(region)),
+            ok_actions=topics,
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        self.drill_function_name = function.function_name
+
+
+def drills_args(
+    settings: StackSettings,
+    stack: str,
+    providers: Mapping[str, aws.Provider],
+    alert_topic_arns: Mapping[str, pulumi.Input[str]],
+    tables: Sequence[FisTable] = (),
+) -> DrillsArgs | None:
+    """The component's args from the stack's typed settings; None when the ``drills`` switches are all off."""
+    config = settings.drills
+    if not (config.fault_injection or config.scheduled):
+        return None
+    buckets = [
+        FisBucket(
+            logical=spec.name,
+            bucket_name=spec.primary_bucket_name,
+            region=settings.primary_region,
+            replica_bucket_name=spec.replica_bucket_name,
+            replica_region=settings.recovery_region,
+            regional_rpo_minutes=spec.objectives[FailureMode.REGIONAL].rpo_minutes
+            if FailureMode.REGIONAL in spec.objectives
+            else None,
+        )
+        for spec in settings.buckets
+        if spec.tier == 1 and spec.replica_bucket_name
+    ]
+    return DrillsArgs(
+        stack=stack,
+        name_prefix=settings.name_prefix,
+        providers=providers,
+        recovery_region=settings.recovery_region,
+        alert_topic_arns=alert_topic_arns,
+        fault_injection=config.fault_injection,
+        pause_minutes=config.pause_minutes,
+        buckets=buckets,
+        tables=tables,
+        schedule=ScheduledDrill(config.schedule, schedule_seconds(config.schedule)) if config.scheduled else None,
+    )
+
+
+def fis_tables(settings: StackSettings) -> list[FisTable]:
+    """Each global table's primary replica, whose replication a drill may pause towards the other replicas."""
+    return [
+        FisTable(
+            logical=spec.name,
+            table_name=spec.table_name,
+            region=spec.primary_region,
+            receiving_regions=spec.replica_regions,
+            regional_rpo_minutes=spec.objectives[FailureMode.REGIONAL].rpo_minutes
+            if FailureMode.REGIONAL in spec.objectives
+            else None,
+            multi_region_strong=spec.strong,
+        )
+        for spec in settings.tables
+        if spec.replica_regions
+    ]
+
+
+def stack_drills(
+    settings: StackSettings,
+    stack: str,
+    providers: Mapping[str, aws.Provider],
+    alert_topic_arns: Mapping[str, pulumi.Input[str]],
+) -> DrillInfrastructure | None:
+    """``__main__``'s one call: the component for the stack's settings (providers: Region -> provider), or None."""
+    args = drills_args(settings, stack, providers, alert_topic_arns, fis_tables(settings))
+    return None if args is None else DrillInfrastructure("dr-drills", args)

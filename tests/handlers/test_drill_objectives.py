@@ -1,0 +1,58 @@
+"""The shared RPO rule: fault time minus the write time of the newest pre-fault canary that came back."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.drills.objectives import RPO_RESOLUTION_SECONDS, CanaryWrite, measure_rpo, within_objectives
+
+FAULT = 1000.0
+
+
+def canaries(*times: float) -> list[CanaryWrite]:
+    return [CanaryWrite(sequence, at, at + 0.01) for sequence, at in enumerate(times)]
+
+
+def test_rpo_is_zero_when_the_newest_pre_fault_canary_survived() -> None:
+    written = canaries(990, 995, 999)
+    measured = measure_rpo(FAULT, written, lambda _canary: True)
+    assert measured.rpo_seconds == 0 and measured.every_pre_fault_canary_back and not measured.lower_bound
+
+
+def test_rpo_is_the_age_of_the_newest_recovered_canary_at_the_fault() -> None:
+    written = canaries(990, 995, 999)
+    measured = measure_rpo(FAULT, written, lambda canary: canary.sequence < 2)
+    assert measured.rpo_seconds == pytest.approx(5.0)
+    assert measured.lost_newest == (2,) and measured.holes == ()
+
+
+def test_post_fault_canaries_are_excluded_and_reported() -> None:
+    written = canaries(990, 999, 1001, 1002)  # the last two acknowledged after the fault
+    measured = measure_rpo(FAULT, written, lambda canary: canary.sequence in (1, 3))
+    assert measured.rpo_seconds == 0  # canary 1 is the newest pre-fault one, and it came back
+    assert (measured.pre_fault, measured.post_fault, measured.post_fault_present) == (2, 2, 1)
+    assert measured.holes == (0,)  # an older canary lost is a hole, not RPO
+
+
+def test_a_write_acknowledged_after_the_fault_is_not_pre_fault() -> None:
+    written = [CanaryWrite(0, 990, 990.1), CanaryWrite(1, 999.9, 1000.2)]
+    measured = measure_rpo(FAULT, written, lambda canary: canary.sequence == 0)
+    assert measured.rpo_seconds == 0 and measured.post_fault == 1
+
+
+def test_nothing_back_is_a_lower_bound_from_the_first_canary() -> None:
+    measured = measure_rpo(FAULT, canaries(980, 990), lambda _canary: False)
+    assert measured.lower_bound and measured.rpo_seconds == pytest.approx(20.0)
+
+
+def test_no_pre_fault_canary_cannot_be_measured() -> None:
+    with pytest.raises(ValueError, match="before the fault"):
+        measure_rpo(FAULT, canaries(1001), lambda _canary: True)
+
+
+def test_objectives_allow_the_timestamp_resolution_and_refuse_a_missing_figure() -> None:
+    assert within_objectives(10, RPO_RESOLUTION_SECONDS, 1, 0)
+    assert not within_objectives(10, RPO_RESOLUTION_SECONDS + 0.01, 1, 0)
+    assert not within_objectives(61, 0, 1, 0)
+    assert not within_objectives(None, 0, 1, None)  # declared but not measured is not a pass
+    assert within_objectives(None, None, None, None)

@@ -1,0 +1,174 @@
+"""The regional RPO under an AWS FIS replication pause (handlers/drills/fis.py).
+
+Emulated, and said so: FIS is a botocore ``Stubber`` on a real client (every request is validated against the
+service model; moto 5.2.5 stores FIS experiments but pauses nothing), and S3 replication is a thread in this test
+that copies canaries from the primary to the replica on moto until the stubbed ``StartExperiment`` returns (moto
+never replicates). The canaries, the replica reads and the RPO rule are the real ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from handlers.drills import fis
+from handlers.drills.model import BucketTarget, Objective, Status
+
+PRIMARY, REPLICA = "drill-primary", "drill-replica"
+PREFIX = "dr-drill/test/regional-rpo-fis/"
+TEMPLATE = "EXT1a2b3c4d5e6f7"
+EXPERIMENT = "EXP1a2b3c4d5e6f7"
+TIMING = fis.FisTiming(
+    hold_seconds=2.5, baseline_timeout_seconds=10, state_timeout_seconds=5, poll_seconds=0.05, canary_rate=10
+)
+
+
+class Replicator:
+    """S3 replication as this test emulates it: copy new canaries to the replica until paused."""
+
+    def __init__(self) -> None:
+        self.paused = threading.Event()
+        self.stop = threading.Event()
+        self.primary = boto3.client("s3", region_name="us-east-1")
+        self.replica = boto3.client("s3", region_name="us-west-2")
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        copied: set[str] = set()
+        while not self.stop.wait(0.05):
+            if self.paused.is_set():
+                continue
+            listing = self.primary.list_objects_v2(Bucket=PRIMARY, Prefix=PREFIX).get("Contents", [])
+            for item in listing:
+                if item["Key"] not in copied and not self.paused.is_set():
+                    body = self.primary.get_object(Bucket=PRIMARY, Key=item["Key"])["Body"].read()
+                    self.replica.put_object(Bucket=REPLICA, Key=item["Key"], Body=body)
+                    copied.add(item["Key"])
+
+
+@pytest.fixture
+def buckets(mock_aws: None) -> Iterator[Replicator]:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=PRIMARY)
+    boto3.client("s3", region_name="us-west-2").create_bucket(
+        Bucket=REPLICA, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    replicator = Replicator()
+    replicator.thread.start()
+    yield replicator
+    replicator.stop.set()
+    replicator.thread.join(timeout=5)
+
+
+def experiment(state: str) -> dict[str, Any]:
+    return {
+        "experiment": {
+            "id": EXPERIMENT,
+            "experimentTemplateId": TEMPLATE,
+            "state": {"status": state, "reason": state},
+            "creationTime": datetime.now(UTC),
+        }
+    }
+
+
+def target(rpo_minutes: float | None = 15) -> BucketTarget:
+    return BucketTarget(
+        name="audio",
+        tier=1,
+        primary=PRIMARY,
+        primary_region="us-east-1",
+        replica=REPLICA,
+        replica_region="us-west-2",
+        logical=Objective(0, 30),
+        regional=Objective(rpo_minutes, 60),
+    )
+
+
+def measure(fis_client: Any, bucket: BucketTarget) -> Any:
+    return fis.measure_regional_rpo(
+        primary_s3=boto3.client("s3", region_name="us-east-1"),
+        replica_s3=boto3.client("s3", region_name="us-west-2"),
+        fis=fis_client,
+        bucket=bucket,
+        template_id=TEMPLATE,
+        drill_id="test",
+        prefix=PREFIX,
+        scenario="regional-rpo-fis",
+        timing=TIMING,
+    )
+
+
+def stubbed_fis(replicator: Replicator, states_after_start: list[str], stop: bool) -> tuple[Any, Stubber]:
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    start_params = {"clientToken": ANY, "experimentTemplateId": TEMPLATE, "tags": {"dr:drill": "test"}}
+    stubber.add_response("start_experiment", experiment("initiating"), start_params)
+    for state in states_after_start:
+        stubber.add_response("get_experiment", experiment(state), {"id": EXPERIMENT})
+    if stop:
+        stubber.add_response("stop_experiment", experiment("stopping"), {"id": EXPERIMENT})
+        stubber.add_response("get_experiment", experiment("stopped"), {"id": EXPERIMENT})
+    # The pause takes effect when FIS accepts the start.
+    client.meta.events.register("after-call.fis.StartExperiment", lambda **_: replicator.paused.set())
+    return client, stubber
+
+
+def test_the_rpo_under_a_pause_is_measured_from_replica_canaries_and_the_experiment_is_stopped(
+    buckets: Replicator,
+) -> None:
+    # start -> initiating; polled: running; at the end: still running, so it is stopped, then stopped.
+    client, stubber = stubbed_fis(buckets, ["running", "running"], stop=True)
+    with stubber:
+        result = measure(client, target())
+        stubber.assert_no_pending_responses()
+    assert result.status is Status.passed, result.notes
+    assert result.checks["experiment_states"] == ["initiating", "running", "stopping", "stopped"]
+    # Nothing written during the pause reached the replica: the loss is at least the hold, and far below 15 min.
+    assert TIMING.hold_seconds <= result.rpo_seconds_measured < TIMING.hold_seconds + 3
+    assert result.rpo["pre_fault_recovered"] < result.rpo["pre_fault"] and not result.rpo["holes"]
+    assert result.rpo_seconds_target == 15 * 60 and result.rto_seconds_target is None
+
+
+def test_a_pause_longer_than_the_declared_regional_rpo_fails_the_drill(buckets: Replicator) -> None:
+    client, stubber = stubbed_fis(buckets, ["running", "running"], stop=True)
+    with stubber:
+        result = measure(client, target(rpo_minutes=0))
+    assert result.status is Status.failed and result.rpo_seconds_measured >= TIMING.hold_seconds
+
+
+def test_an_experiment_that_fails_to_start_measures_nothing_and_is_not_stopped_again(buckets: Replicator) -> None:
+    client, stubber = stubbed_fis(buckets, ["failed", "failed", "failed"], stop=False)
+    with stubber:
+        result = measure(client, target())
+        stubber.assert_no_pending_responses()  # no StopExperiment on a finished experiment
+    assert result.status is Status.failed and result.rpo_seconds_measured is None
+    assert any("ended failed before it reached ['running']" in note for note in result.notes)
+
+
+def test_without_working_replication_no_experiment_starts(mock_aws: None) -> None:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=PRIMARY)
+    boto3.client("s3", region_name="us-west-2").create_bucket(
+        Bucket=REPLICA, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    client = boto3.client("fis", region_name="us-east-1")
+    quick = fis.FisTiming(hold_seconds=0, baseline_timeout_seconds=0.5, poll_seconds=0.05, canary_rate=10)
+    with Stubber(client) as stubber:  # any FIS call would fail: nothing is queued
+        result = fis.measure_regional_rpo(
+            primary_s3=boto3.client("s3", region_name="us-east-1"),
+            replica_s3=boto3.client("s3", region_name="us-west-2"),
+            fis=client,
+            bucket=target(),
+            template_id=TEMPLATE,
+            drill_id="test",
+            prefix=PREFIX,
+            scenario="regional-rpo-fis",
+            timing=quick,
+        )
+        stubber.assert_no_pending_responses()
+    assert result.status is Status.failed and result.checks["experiment_id"] is None
+    assert any("replication is not working" in note for note in result.notes)
