@@ -589,8 +589,8 @@ class TieredBucket(pulumi.ComponentResource):
             ],
             treat_missing_data="notBreaching",  # no deletes at all is normal
             alarm_description=f"Unusual volume of DeleteRequests on {primary.name} (possible mass delete)",
-            alarm_actions=[self._args.alert_topic_arn],
-            ok_actions=[self._args.alert_topic_arn],
+            alarm_actions=[self._args.alert_topic_arns[primary.region]],
+            ok_actions=[self._args.alert_topic_arns[primary.region]],
             region=primary.region,
             tags=self._tags,
             opts=self._child(primary.provider),

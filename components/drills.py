@@ -547,21 +547,34 @@ def drills_args(
 
 
 def fis_tables(settings: StackSettings) -> list[FisTable]:
-    """Each global table's primary replica, whose replication a drill may pause towards the other replicas."""
-    return [
-        FisTable(
-            logical=spec.name,
-            table_name=spec.table_name,
-            region=spec.primary_region,
-            receiving_regions=spec.replica_regions,
-            regional_rpo_minutes=spec.objectives[FailureMode.REGIONAL].rpo_minutes
-            if FailureMode.REGIONAL in spec.objectives
-            else None,
-            multi_region_strong=spec.strong,
+    """Each global table's primary replica, whose replication a drill may pause towards the other replicas.
+
+    A pause at least as long as the table's regional RPO breaks the objective it would measure, so such tables (MRSC
+    with RPO 0, or an MREC RPO at or below ``drills.pauseMinutes``) get no template; their ``ReplicationLatency``
+    alarms (components/tables.py) watch the objective instead, and the preview says so."""
+    pause = settings.drills.pause_minutes
+    tables = []
+    for spec in settings.tables:
+        rpo = spec.objectives[FailureMode.REGIONAL].rpo_minutes if FailureMode.REGIONAL in spec.objectives else None
+        if not spec.replica_regions:
+            continue
+        if rpo is not None and rpo <= pause:
+            pulumi.log.info(
+                f"drills: no FIS replication pause for table {spec.name}: its regional RPO ({rpo} min) is not above "
+                f"drills.pauseMinutes ({pause} min)"
+            )
+            continue
+        tables.append(
+            FisTable(
+                logical=spec.name,
+                table_name=spec.table_name,
+                region=spec.primary_region,
+                receiving_regions=spec.replica_regions,
+                regional_rpo_minutes=rpo,
+                multi_region_strong=spec.strong,
+            )
         )
-        for spec in settings.tables
-        if spec.replica_regions
-    ]
+    return tables
 
 
 def stack_drills(
