@@ -4,7 +4,8 @@ import pulumi
 
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
-from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
+from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
+from components.keys import KeyUser
 from components.table_estate import build_tables, regional_providers
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
@@ -41,8 +42,14 @@ def tiered_bucket(
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
-buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
-tables = build_tables(settings, providers, alerts.topic_arns)  # DynamoDB global tables and their AWS Backup
+# DynamoDB global tables and their AWS Backup; before the buckets, whose key policies name the tables' export roles.
+tables = build_tables(settings, providers, alerts.topic_arns)
+buckets = {
+    spec.name: tiered_bucket(
+        spec, settings.batch_reports.primary_bucket_name, tables.bucket_key_users.get(spec.name, ())
+    )
+    for spec in settings.buckets
+}
 # S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
 batch_reports = tiered_bucket(
     settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
