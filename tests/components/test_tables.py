@@ -219,7 +219,8 @@ def test_scheduled_export_writes_under_the_bucket_key(prod: Run) -> None:
     assert not any(action.startswith("kms:") for s in statements.values() for action in s["Action"])
     [key_policy] = [r for r in prod.of_type("aws:kms/keyPolicy:KeyPolicy") if r.name == "backup-primary-key-policy"]
     grants = {s["Sid"]: s for s in json.loads(key_policy.inputs["policy"])["Statement"]}
-    assert grants["ExportUsers"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/distronation-prod-users-export"}
+    export_role = "arn:aws:iam::123456789012:role/distronation-prod-users-export"
+    assert grants["ExportUsers"]["Principal"] == {"AWS": export_role}
     assert grants["ExportUsers"]["Action"] == ["kms:GenerateDataKey", "kms:Encrypt"]
     assert grants["ExportUsers"]["Condition"] == {"StringEquals": {"kms:ViaService": ["s3.us-east-1.amazonaws.com"]}}
 
