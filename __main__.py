@@ -4,8 +4,9 @@ import pulumi
 
 from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
-from components.buckets import BUCKET_COMPONENTS, KeyUser, TieredBucket, TieredBucketArgs
+from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 from components.drills import stack_drills
+from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
 from components.providers import regional_providers
 from components.site import failover_sites
 from components.table_estate import build_tables
@@ -18,18 +19,11 @@ providers = regional_providers(settings)
 primary, recovery = providers[settings.primary_region], providers[settings.recovery_region]
 
 # Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
-alerts = AlertTopic(
-    "dr-alerts",
-    AlertTopicArgs(
-        topic_name=f"{settings.name_prefix}-dr-alerts",
-        email=settings.alert_email,
-        providers=providers,
-    ),
-)
+alerts = AlertTopic("dr-alerts", AlertTopicArgs(f"{settings.name_prefix}-dr-alerts", settings.alert_email, providers))
 
 
 def tiered_bucket(
-    spec: dr_settings.BucketSpec, reports: str | None = None, users: tuple[KeyUser, ...] = ()
+    spec: dr_settings.BucketSpec, reports: str | None = None, users: BucketKeyUsers = NO_KEY_USERS
 ) -> TieredBucket:
     args = TieredBucketArgs(
         spec=spec,
@@ -39,18 +33,25 @@ def tiered_bucket(
         recovery_provider=recovery,
         alert_topic_arns=alerts.topic_arns,
         batch_reports_bucket=reports,
-        key_users=users,
+        key_users=users.primary,
+        replica_key_users=users.replica,
     )
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
-buckets = {spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name) for spec in settings.buckets}
-tables = build_tables(settings, providers, alerts.topic_arns)  # DynamoDB global tables and their AWS Backup
+# Tables (and their AWS Backup) and drills come before the buckets, whose key policies name their roles.
+tables = build_tables(settings, providers, alerts.topic_arns)
+drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
+key_users = merge_bucket_key_users(tables.bucket_key_users, drills.bucket_key_users if drills else {})
+buckets = {
+    spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name, key_users.get(spec.name, NO_KEY_USERS))
+    for spec in settings.buckets
+}
 # S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
 batch_reports = tiered_bucket(
-    settings.batch_reports, users=tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))
+    settings.batch_reports,
+    users=BucketKeyUsers(tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))),
 )
-drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
 
 # Exports: what drctl and drills need to find each data store.
 pulumi.export("primaryRegion", settings.primary_region)

@@ -56,12 +56,6 @@ def log_group_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.
     return pulumi.Output.concat("arn:", partition(region), ":logs:", region, ":", account, ":log-group:", name)
 
 
-def kms_keys_in(region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Every key in the account and Region: statements narrow it with a condition that names no alias
-    (``kms:GrantIsForAWSResource``, ``kms:ViaService``), so no grant waits on alias propagation."""
-    return pulumi.Output.concat("arn:", partition(region), ":kms:", region, ":", account, ":key/*")
-
-
 def key_alias(bucket_name: str) -> str:
     """A name for people and the console; no permission depends on it (alias changes take minutes to apply)."""
     return f"alias/dr/{bucket_name}"

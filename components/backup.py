@@ -27,10 +27,13 @@ import pulumi_aws as aws
 
 from components import arns, iam, tags
 from components.config.tables import BackupSettings
+from components.keys import GRANT_FOR_AWS_RESOURCE, KeyUser, key_policy, via_services
 from components.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
 from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
 
 SERVICE_PRINCIPAL = "backup.amazonaws.com"
+# The services that use the stack's table and vault keys on the backup role's behalf during a job.
+KEY_SERVICES = ("dynamodb", "backup")
 # AWS Backup starts a job within this window after the scheduled time (60 minutes is AWS's minimum) and cancels
 # it when not done by the completion window.
 START_WINDOW_MINUTES = 60
@@ -82,10 +85,20 @@ class TableBackup(pulumi.ComponentResource):
             settings_resources = [self._region_settings(region) for region in (primary, recovery)]
         self.vault_names = {}
         self.vault_arns = {}
-        for region in (primary, recovery):
-            self._vault(region)
+        vault_keys = {region: self._vault(region) for region in (primary, recovery)}
         role = self._role()
         self.role_arn = role.arn
+        self._role_resource = role
+        # The vault keys grant the backup role by ARN in their own policies (components/keys.py).
+        for region, key in vault_keys.items():
+            key_policy(
+                f"{self._name}-vault-key-policy-{region}",
+                key,
+                region,
+                self._account,
+                self.key_users(region),
+                self._child(region),
+            )
         self.plan_names = {}
         for rule in dict.fromkeys(args.rules):
             self.plan_names[rule] = self._plan(rule, role, settings_resources)
@@ -110,7 +123,33 @@ class TableBackup(pulumi.ComponentResource):
             opts=self._child(region),
         )
 
-    def _vault(self, region: str) -> None:
+    def role_name(self) -> str:
+        """Explicit, so the role's ARN is known at preview and key policies can name it."""
+        return f"{self._args.name_prefix}-table-backup"
+
+    def key_users(self, region: str) -> tuple[KeyUser, ...]:
+        """The backup role as a user of a table or vault key in ``region``: AWS Backup and DynamoDB use the key on
+        its behalf during a job (kms:ViaService), and create grants for themselves (kms:GrantIsForAWSResource, a
+        condition key of kms:CreateGrant only, hence a statement of its own)."""
+        role_arn = arns.role_arn(self.role_name(), region, self._account)
+        return (
+            KeyUser(
+                "BackupRoleUsesKey",
+                role_arn,
+                self._role_resource,
+                ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"),
+                via_services(region, *KEY_SERVICES),
+            ),
+            KeyUser(
+                "BackupRoleGrantsToAwsServices",
+                role_arn,
+                self._role_resource,
+                ("kms:CreateGrant",),
+                GRANT_FOR_AWS_RESOURCE,
+            ),
+        )
+
+    def _vault(self, region: str) -> aws.kms.Key:
         lock = self._args.settings.vault_lock
         vault_name = f"{self._args.name_prefix}-dr-{region}"
         key = aws.kms.Key(
@@ -144,6 +183,7 @@ class TableBackup(pulumi.ComponentResource):
         self.vault_arns[region] = pulumi.Output.concat(
             "arn:", arns.partition(region), ":backup:", region, ":", self._account, ":backup-vault:", vault_name
         )
+        return key
 
     def _table_arns(self, suffix: str = "") -> list[pulumi.Output[str]]:
         prefix = self._args.name_prefix
@@ -164,15 +204,15 @@ class TableBackup(pulumi.ComponentResource):
         ]
 
     def _role(self) -> aws.iam.Role:
-        primary, recovery = self._args.primary_region, self._args.recovery_region
+        primary = self._args.primary_region
         role = aws.iam.Role(
             f"{self._name}-role",
+            name=self.role_name(),
             assume_role_policy=iam.assume_role_policy(SERVICE_PRINCIPAL),
             description="AWS Backup: back up, copy and restore the stack's DynamoDB tables",
             tags={**self._tags, tags.IAM_ROLE: "backup"},
             opts=self._child(primary),  # IAM is global; the explicit provider still names the account
         )
-        keys = [arns.kms_keys_in(region, self._account) for region in (primary, recovery)]
         statements: list[dict[str, Any]] = [
             # Explicit statements instead of AWSBackupServiceRolePolicyForBackup/-Restores, scoped to this stack's
             # tables (<namePrefix>-*). Actions: Service Authorization Reference, "Amazon DynamoDB" and
@@ -219,15 +259,8 @@ class TableBackup(pulumi.ComponentResource):
                 "Action": ["tag:GetResources"],
                 "Resource": "*",
             },
-            {
-                # Tables and vaults are encrypted with this stack's customer-managed keys; grants let DynamoDB and
-                # AWS Backup use them for the duration of a job only.
-                "Sid": "UseStackKeys",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
-                "Resource": keys,
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
+            # Key use (tables' and vaults' customer-managed keys) is granted in each key's policy, by this role's
+            # ARN (key_users), never here on key ARNs.
         ]
         if self._args.settings.include_rds:
             statements.append(

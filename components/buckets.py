@@ -10,7 +10,6 @@ Tiers 2 and 3 (``Tier2Bucket``, ``Tier3Bucket``) are single-region buckets with 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from components import arns, tags
 from components.alerting import topic_in
 from components.config import BucketSpec
 from components.iam import assume_role_policy, role_policy
+from components.keys import KeyUser, key_policy
+from components.keys import statement_id as _sid
 from components.recovery_function import (
     HANDLERS_DIR,
     EventTrigger,
@@ -67,17 +68,6 @@ KMS_ENCRYPTION_TYPES = ["aws:kms", "aws:kms:dsse"]
 
 
 @dataclass(frozen=True)
-class KeyUser:
-    """A role that a bucket key's policy grants ``actions`` to, by the role's ARN: no grant goes through an alias,
-    whose changes AWS documents can take up to five minutes to affect authorization."""
-
-    sid: str  # the key-policy statement's Sid (letters and digits)
-    role_arn: pulumi.Input[str]  # from the role's explicit name (arns.role_arn): known at preview
-    role: pulumi.Resource  # KMS rejects a key policy naming a principal that does not exist yet: wait for it
-    actions: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class TieredBucketArgs:
     spec: BucketSpec
     primary_region: str
@@ -91,6 +81,8 @@ class TieredBucketArgs:
     batch_reports_bucket: str | None = None
     # Roles of other components that use this bucket's primary key (the Batch restore roles, on the reports bucket).
     key_users: Sequence[KeyUser] = ()
+    # Roles of other components that use the replica's key (the scheduled drill reads replica canaries).
+    replica_key_users: Sequence[KeyUser] = ()
 
 
 @dataclass(frozen=True)
@@ -133,7 +125,10 @@ class TieredBucket(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.primary_provider)
         ).account_id
         # Who may use each bucket key, filled as the roles are created; the key policies are written last.
-        self._key_users: dict[str, list[KeyUser]] = {"primary": list(args.key_users), "replica": []}
+        self._key_users: dict[str, list[KeyUser]] = {
+            "primary": list(args.key_users),
+            "replica": list(args.replica_key_users),
+        }
 
         primary = self._regional_bucket(
             "primary", spec.primary_bucket_name, args.primary_region, args.primary_provider, profile
@@ -218,35 +213,14 @@ class TieredBucket(pulumi.ComponentResource):
         self._key_users[target.role].append(KeyUser(_sid(sid), role_arn, role, tuple(actions)))
 
     def _key_policy(self, target: _RegionalBucket) -> None:
-        """The key's policy: the account may delegate through IAM (the default key policy), and each DR role that
-        uses the key is granted its actions by ARN. Written after every role it names exists."""
-        users = self._key_users[target.role]
-        root = pulumi.Output.concat("arn:", arns.partition(target.region), ":iam::", self._account, ":root")
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "EnableIamPolicies",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            *(
-                {
-                    "Sid": user.sid,
-                    "Effect": "Allow",
-                    "Principal": {"AWS": user.role_arn},
-                    "Action": list(user.actions),
-                    "Resource": "*",  # in a key policy, "*" is this key
-                }
-                for user in users
-            ),
-        ]
-        aws.kms.KeyPolicy(
+        """The key's policy (components/keys.py), written after every role it names exists."""
+        key_policy(
             f"{self._name}-{target.role}-key-policy",
-            key_id=target.key.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
-            region=target.region,
-            opts=self._child(target.provider, depends_on=[user.role for user in users]),
+            target.key,
+            target.region,
+            self._account,
+            self._key_users[target.role],
+            self._child(target.provider),
         )
 
     def _regional_bucket(
@@ -799,12 +773,6 @@ class TieredBucket(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(replica.provider),
         )
-
-
-def _sid(words: str) -> str:
-    """A policy statement id (letters and digits only) from words: "audit checksums" -> "AuditChecksums"."""
-    parts = re.split(r"[^A-Za-z0-9]+", words)
-    return "".join(part[:1].upper() + part[1:] for part in parts if part)
 
 
 def bucket_policy_statements(bucket_arn: str, key_arn: pulumi.Input[str], profile: TierProfile) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.config import StackSettings
 from components.config.drills import schedule_seconds
+from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
 from components.regions import partition
 from components.tiers import FailureMode
@@ -180,6 +181,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.providers[args.recovery_region])
         ).account_id
         self.fis_templates = {}
+        self.bucket_key_users: dict[str, BucketKeyUsers] = {}  # logical bucket -> roles that use its keys
         self.fis_role_arn = None
         self.drill_function_name = None
         if args.fault_injection and (args.buckets or args.tables):
@@ -401,13 +403,6 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     ],
                     "Resource": [f"{primary}/{DRILL_PREFIX}*"],
                 },
-                arns.key_statement(
-                    f"UsePrimaryKey{sid}",
-                    ["kms:Decrypt", "kms:GenerateDataKey"],
-                    bucket.bucket_name,
-                    bucket.region,
-                    account,
-                ),
             ]
             if args.fault_injection:
                 statements += [
@@ -430,13 +425,6 @@ class DrillInfrastructure(pulumi.ComponentResource):
                         "Action": ["s3:GetObject"],
                         "Resource": [f"{replica}/{DRILL_PREFIX}*"],
                     },
-                    arns.key_statement(
-                        f"UseReplicaKey{sid}",
-                        ["kms:Decrypt"],
-                        bucket.replica_bucket_name,
-                        bucket.replica_region,
-                        account,
-                    ),
                 ]
         if args.fault_injection and args.buckets:
             template_regions = sorted({b.region for b in args.buckets})
@@ -482,6 +470,21 @@ class DrillInfrastructure(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
+        # Key use is granted in each bucket key's own policy, by this role's ARN (components/keys.py).
+        for bucket in args.buckets:
+            sid = "".join(part.capitalize() for part in bucket.logical.replace("_", "-").split("-"))
+            self.bucket_key_users[bucket.logical] = BucketKeyUsers(
+                primary=(
+                    KeyUser(
+                        f"ScheduledDrill{sid}", function.role_arn, function.role, ("kms:Decrypt", "kms:GenerateDataKey")
+                    ),
+                ),
+                replica=(
+                    (KeyUser(f"ScheduledDrill{sid}", function.role_arn, function.role, ("kms:Decrypt",)),)
+                    if args.fault_injection
+                    else ()
+                ),
+            )
         period, periods = alarm_window(schedule.interval_seconds)
         # Fires when no passing drill was published in the last interval: a failed drill (0) or none at all.
         aws.cloudwatch.MetricAlarm(

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from components.backup import TableBackup, TableBackupArgs, plan_name
 from components.config import StackSettings
+from components.keys import BucketKeyUsers, merge_bucket_key_users
 from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
 
 
@@ -20,6 +21,8 @@ class Tables:
     tables: dict[str, GlobalTable] = field(default_factory=dict)
     backup: TableBackup | None = None
     exports: dict[str, Any] = field(default_factory=dict)
+    # Bucket name -> the tables' export roles that use that bucket's key (its TieredBucketArgs.key_users).
+    bucket_key_users: dict[str, BucketKeyUsers] = field(default_factory=dict)
 
 
 def build_tables(
@@ -56,6 +59,7 @@ def build_tables(
                 alert_topic_arns=topics,
                 backup_plan=plan_name(settings.name_prefix, spec.backup) if spec.backup else None,
                 export_bucket=buckets[spec.export.bucket] if spec.export else None,
+                key_users={region: backup.key_users(region) for region in spec.regions} if backup else {},
             ),
             # The plan's selection exists before a table carries its tag.
             pulumi.ResourceOptions(depends_on=[backup] if backup else None),
@@ -79,4 +83,9 @@ def build_tables(
     if backup is not None:
         exports["backupVaults"] = backup.vault_names  # drctl restore-table --vault
         exports["backupRoleArn"] = backup.role_arn  # drctl restore-table --backup-role-arn
-    return Tables(tables, backup, exports)
+    bucket_key_users: dict[str, BucketKeyUsers] = {}
+    for spec in settings.tables:
+        user = tables[spec.name].export_key_user
+        if spec.export is not None and user is not None:
+            bucket_key_users = merge_bucket_key_users(bucket_key_users, {spec.export.bucket: BucketKeyUsers((user,))})
+    return Tables(tables, backup, exports, bucket_key_users)

@@ -30,6 +30,7 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.config.buckets import BucketSpec
 from components.config.tables import TableSpec
+from components.keys import KeyUser, key_policy, statement_id, via_services
 from components.recovery_function import (
     HANDLERS_DIR,
     METRICS_NAMESPACE,
@@ -65,6 +66,9 @@ class GlobalTableArgs:
     alert_topic_arns: Mapping[str, pulumi.Input[str]]  # region -> SNS topic ARN in that region
     backup_plan: str | None = None  # the AWS Backup plan whose selection matches this table's tag
     export_bucket: BucketSpec | None = None  # where the scheduled export writes (spec.export)
+    # Region -> roles of other components that use this table's key there (the AWS Backup role), granted in the
+    # key's policy by role ARN (components/keys.py).
+    key_users: Mapping[str, Sequence[KeyUser]] = field(default_factory=dict)
     handlers_dir: Path = HANDLERS_DIR
 
 
@@ -84,6 +88,8 @@ class GlobalTable(pulumi.ComponentResource):
     stream_arn: pulumi.Output[str | None]
     active_table_parameter: pulumi.Output[str]
     key_arns: dict[str, pulumi.Output[str]]
+    # The scheduled export's role as a user of the export bucket's key: that bucket's TieredBucketArgs.key_users.
+    export_key_user: KeyUser | None
 
     def __init__(self, name: str, args: GlobalTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -123,10 +129,11 @@ class GlobalTable(pulumi.ComponentResource):
         self._replication_latency_alarms()
         self._error_alarms()
         self._rpo_age(table)
+        self.export_key_user = None
         if spec.export is not None:
             if args.export_bucket is None:
                 raise ValueError(f"{name}: spec.export needs export_bucket")
-            self._scheduled_export(args.export_bucket)
+            self.export_key_user = self._scheduled_export(args.export_bucket)
 
         self.table_name = pulumi.Output.from_input(spec.table_name)
         self.table_arn = table.arn
@@ -155,6 +162,14 @@ class GlobalTable(pulumi.ComponentResource):
             tags=self._tags,
             # Losing the key loses the table's data in that region.
             opts=self._child(region, protect=True),
+        )
+        key_policy(
+            f"{self._name}-key-policy-{region}",
+            key,
+            region,
+            self._account,
+            self._args.key_users.get(region, ()),
+            self._child(region),
         )
         aws.kms.Alias(
             f"{self._name}-key-alias-{region}",
@@ -414,13 +429,13 @@ class GlobalTable(pulumi.ComponentResource):
             publish_metrics_statement(),
         ]
         if spec.backup is not None:
-            # ListRecoveryPointsByResource authorizes on the resource ARN (Service Authorization Reference).
             statements.append(
                 {
                     "Sid": "ReadBackupRecoveryPoints",
                     "Effect": "Allow",
                     "Action": ["backup:ListRecoveryPointsByResource"],
-                    "Resource": [self._table_arn(spec.primary_region)],
+                    # The Service Authorization Reference lists no resource type for this action: only "*" works.
+                    "Resource": "*",
                 }
             )
         self._recovery_function(
@@ -471,13 +486,16 @@ class GlobalTable(pulumi.ComponentResource):
             alarm_description=description,
         )
 
-    def _scheduled_export(self, bucket: BucketSpec) -> None:
-        """ExportTableToPointInTime on a schedule (handlers/dynamodb/export.py), SSE-KMS with the bucket's key."""
+    def _scheduled_export(self, bucket: BucketSpec) -> KeyUser:
+        """ExportTableToPointInTime on a schedule (handlers/dynamodb/export.py), SSE-KMS with the bucket's key.
+
+        The bucket's key policy grants this role (the returned ``KeyUser``), so the bucket is built after the
+        tables (``__main__.py``)."""
         spec = self._args.spec
         region = spec.primary_region
         bucket_arn = arns.bucket_arn(bucket.primary_bucket_name, region)
         prefix = f"dynamodb-exports/{spec.table_name}"
-        self._recovery_function(
+        function = self._recovery_function(
             "export",
             "handlers.dynamodb.export.lambda_handler",
             [
@@ -499,18 +517,17 @@ class GlobalTable(pulumi.ComponentResource):
                     "Action": ["s3:GetEncryptionConfiguration"],
                     "Resource": bucket_arn,
                 },
-                {
-                    # The bucket's key encrypts the export. Granted through S3 only, with no alias in the condition
-                    # (alias changes take minutes to apply); the role can write nothing but its own prefix.
-                    "Sid": "EncryptExport",
-                    "Effect": "Allow",
-                    "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
-                    "Resource": arns.kms_keys_in(region, self._account),
-                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                },
             ],
             {"EXPORT_TABLE": spec.table_name, "EXPORT_BUCKET": bucket.primary_bucket_name, "EXPORT_PREFIX": prefix},
             spec.export.schedule if spec.export else "rate(7 days)",
+        )
+        # The bucket's key encrypts the export, used through S3 only; the role can write nothing but its prefix.
+        return KeyUser(
+            statement_id(f"export {spec.name}"),
+            function.role_arn,
+            function.role,
+            ("kms:GenerateDataKey", "kms:Encrypt"),
+            via_services(region, "s3"),
         )
 
 

@@ -109,6 +109,7 @@ class RecordingMonitor(MockMonitor):
 class Run:
     registrations: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the project keys the program ran with
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -155,7 +156,7 @@ def run_capturing(
     """
     mocks = mocks or PreviewMocks(preview)
     monitor = RecordingMonitor(mocks)
-    run = Run(monitor.registrations)
+    run = Run(monitor.registrations, config=dict(config))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=preview, monitor=monitor)

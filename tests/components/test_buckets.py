@@ -274,17 +274,19 @@ def test_tier1_replication_role_is_least_privilege(prod: Run) -> None:
 
 def test_tier1_key_policies_grant_each_role_by_arn_after_the_role_exists(prod: Run) -> None:
     parent = component(prod, "audio")
-    roles = {r.inputs["name"]: r for r in prod.descendants_of(parent.urn) if r.type == "aws:iam/role:Role"}
+    roles = {r.inputs["name"]: r for r in prod.of_type("aws:iam/role:Role")}
     expected = {
         "primary": {
             "distronation-prod-audio-replication": ["kms:Decrypt"],
             "distronation-prod-audio-undelete": ["kms:Decrypt", "kms:GenerateDataKey"],
             "distronation-prod-audio-audit": ["kms:Decrypt"],
             "distronation-prod-audio-batch-restore": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "distronation-prod-dr-drill": ["kms:Decrypt", "kms:GenerateDataKey"],  # the scheduled drill's canaries
         },
         "replica": {
             "distronation-prod-audio-replication": ["kms:Encrypt", "kms:GenerateDataKey"],
             "distronation-prod-audio-audit": ["kms:Decrypt"],
+            "distronation-prod-dr-drill": ["kms:Decrypt"],  # reads replica canaries under a FIS pause
         },
     }
     for role_in_pair, grants in expected.items():

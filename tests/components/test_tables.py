@@ -215,9 +215,14 @@ def test_scheduled_export_writes_under_the_bucket_key(prod: Run) -> None:
     [policy] = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "users-export-policy"]
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     assert statements["Export"]["Action"] == ["dynamodb:ExportTableToPointInTime", "dynamodb:DescribeContinuousBackups"]
-    assert statements["EncryptExport"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
-    }
+    # No IAM statement names keys: the bucket key's own policy grants this role by ARN, through S3 only.
+    assert not any(action.startswith("kms:") for s in statements.values() for action in s["Action"])
+    [key_policy] = [r for r in prod.of_type("aws:kms/keyPolicy:KeyPolicy") if r.name == "backup-primary-key-policy"]
+    grants = {s["Sid"]: s for s in json.loads(key_policy.inputs["policy"])["Statement"]}
+    export_role = "arn:aws:iam::123456789012:role/distronation-prod-users-export"
+    assert grants["ExportUsers"]["Principal"] == {"AWS": export_role}
+    assert grants["ExportUsers"]["Action"] == ["kms:GenerateDataKey", "kms:Encrypt"]
+    assert grants["ExportUsers"]["Condition"] == {"StringEquals": {"kms:ViaService": ["s3.us-east-1.amazonaws.com"]}}
 
 
 # ---------------------------------------------------------------- AWS Backup

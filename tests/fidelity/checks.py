@@ -46,6 +46,8 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+TABLE = "aws:dynamodb/table:Table"
+VAULT = "aws:backup/vault:Vault"
 
 
 @dataclass(frozen=True)
@@ -360,18 +362,49 @@ def _replica_of(run: Run) -> dict[str, str]:
     return pairs
 
 
-def _expected_region(rule: str, dimensions: dict[str, str], run: Run, alarm_region: str) -> str | None:
-    regions, replicas = _bucket_regions(run), _replica_of(run)
-    source = dimensions.get("SourceBucket") or dimensions.get("Resource")
+def _table_regions(run: Run) -> dict[str, set[str]]:
+    """Table name -> the Regions it lives in: the table's own and each replica's."""
+    regions: dict[str, set[str]] = {}
+    for table in run.of_type(TABLE):
+        here = regions.setdefault(str(table.inputs.get("name")), set())
+        here.add(str(table.inputs.get("region")))
+        here.update(str(replica.get("regionName")) for replica in table.inputs.get("replicas") or [])
+    return regions
+
+
+def _split(value: Any) -> list[str]:
+    return [part for part in str(value or "").split(",") if part]
+
+
+def _published_regions(rule: str, dimensions: dict[str, str], run: Run, alarm_region: str) -> set[str]:
+    """The Regions where a metric with ``dimensions`` is published under ``rule`` (tests/fidelity/metrics.py);
+    empty when the rule cannot place it (a dimension naming nothing the stack declares)."""
     if rule == "us-east-1":
-        return "us-east-1"
+        return {"us-east-1"}
     if rule == "own":
-        return alarm_region
-    if rule == "source":
-        return regions.get(source or "")
-    if rule == "destination":
-        destination = dimensions.get("DestinationBucket") or replicas.get(source or "")
-        return regions.get(destination or "")
+        return {alarm_region}
+    if rule in ("source", "destination"):
+        regions, replicas = _bucket_regions(run), _replica_of(run)
+        source = dimensions.get("SourceBucket") or dimensions.get("Resource") or ""
+        bucket = source if rule == "source" else dimensions.get("DestinationBucket") or replicas.get(source, "")
+        return {regions[bucket]} if bucket in regions else set()
+    if rule in ("table", "table-source"):
+        table_regions = _table_regions(run).get(dimensions.get("TableName") or dimensions.get("Resource") or "", set())
+        if rule == "table":
+            return table_regions & {dimensions["Region"]} if "Region" in dimensions else table_regions
+        receiving = dimensions.get("ReceivingRegion", "")
+        return table_regions - {receiving} if receiving in table_regions else set()
+    if rule == "vault":
+        vaults = {str(v.inputs.get("name")): str(v.inputs.get("region")) for v in run.of_type(VAULT)}
+        vault = dimensions.get("BackupVaultName", "")
+        return {vaults[vault]} if vault in vaults else set()
+    if rule == "rpo-age-backup":
+        published = set()
+        for function in run.of_type(FUNCTION):
+            variables = (function.inputs.get("environment") or {}).get("variables") or {}
+            if dimensions.get("Resource") in _split(variables.get("RPO_BACKUP_PLAN_TABLES")):
+                published.add((_split(variables.get("BACKUP_REGIONS")) or [str(function.inputs.get("region"))])[0])
+        return published
     raise ValueError(f"unknown region rule {rule!r}")
 
 
@@ -413,20 +446,25 @@ def check_alarm_metrics(run: Run) -> list[Finding]:
                         f"{sorted(dimensions)} is no dimension set AWS emits for {metric} ({known.source})",
                     )
                 )
-            expected = _expected_region(known.region_rule, dimensions, run, region)
-            if expected is None:
-                findings.append(
-                    Finding(
-                        "metric", _where(alarm), "region", f"cannot tell where {metric} is published for {dimensions}"
-                    )
-                )
-            elif expected != region:
+            rule = known.rule_for(dimensions)
+            published = _published_regions(rule, dimensions, run, region) if rule else set()
+            if not published:
                 findings.append(
                     Finding(
                         "metric",
                         _where(alarm),
                         "region",
-                        f"{metric} is published in {expected} ({known.region_rule}), the alarm is in {region} "
+                        f"cannot tell where {metric} is published for {dimensions} (rule {rule}): it names nothing "
+                        "the stack declares, or the row has no rule for it",
+                    )
+                )
+            elif region not in published:
+                findings.append(
+                    Finding(
+                        "metric",
+                        _where(alarm),
+                        "region",
+                        f"{metric} is published in {', '.join(sorted(published))} ({rule}), the alarm is in {region} "
                         f"({known.source})",
                     )
                 )
@@ -454,6 +492,8 @@ class Declared:
     functions: dict[str, str]  # urn -> region
     keys: dict[str, str]  # urn -> region
     key_arns: dict[str, str]  # arn (update mode) -> region
+    tables: dict[str, set[str]]  # name -> the Regions of the table and its replicas
+    name_prefix: str | None  # the stack's namePrefix: the stem of the names it may create at run time
 
 
 def _declared(run: Run) -> Declared:
@@ -470,6 +510,8 @@ def _declared(run: Run) -> Declared:
         functions={f.urn: str(f.inputs["region"]) for f in run.of_type(FUNCTION)},
         keys={k.urn: str(k.inputs["region"]) for k in run.of_type(KEY)},
         key_arns={},
+        tables=_table_regions(run),
+        name_prefix=run.config.get("namePrefix"),
     )
 
 
@@ -495,11 +537,36 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return None if (name, region) in declared.log_groups else f"log group {name} in {region} is not declared"
     if service == "iam" and resource.startswith("role/"):
         return None if resource.removeprefix("role/") in declared.roles else f"role {resource} is not declared"
+    if service == "dynamodb":
+        return _table_problem(resource, region, declared)
     if service == "kms":
         return f"key {arn} is named by ARN text; reference the declared key (its arn output) instead"
     if service == "cloudwatch" and resource.startswith("alarm:"):
         return None
     return f"{arn} is not a declared resource and not on the external allow-list"
+
+
+# A table ARN and its sub-resources (DynamoDB's ARN formats in the Service Authorization Reference): table/<name>,
+# table/<name>/index/<index>, table/<name>/stream/<label>, table/<name>/backup/<backup>, table/<name>/export/<id>.
+TABLE_RESOURCE = re.compile(r"^table/(?P<name>[^/]+)(/(index|stream|backup|export|import)/[^/]+)?$")
+
+
+def _table_problem(resource: str, region: str, declared: Declared) -> str | None:
+    """A DynamoDB table ARN names a declared table in one of its Regions (primary or replica). The one wildcard
+    allowed is ``<namePrefix>-*``: tables a restore job creates at run time, under the stack's own prefix."""
+    match = TABLE_RESOURCE.match(resource)
+    if match is None:
+        return f"dynamodb resource {resource!r} is no table ARN the stack can declare"
+    name = match["name"]
+    if "*" in name or "?" in name:
+        if declared.name_prefix and name == f"{declared.name_prefix}-*":
+            return None
+        return f"table wildcard {name!r} is not the stack's own prefix ({declared.name_prefix}-*)"
+    if name not in declared.tables:
+        return f"table {name} is not declared"
+    if region not in declared.tables[name]:
+        return f"table {name} has no replica in {region} (it lives in {', '.join(sorted(declared.tables[name]))})"
+    return None
 
 
 def _arns_in(node: Any) -> Iterator[tuple[str, str]]:

@@ -14,7 +14,7 @@ import pytest
 from tests.components.harness import Registration, Run
 from tests.fidelity import checks
 from tests.fidelity.checks import CHECKS, Finding
-from tests.fidelity.metrics import METRICS
+from tests.fidelity.metrics import METRICS, REGION_RULES
 from tests.fidelity.stack_runs import CONFIGS, preview_run, update_run
 
 RUNS: dict[tuple[str, str], Run] = {}
@@ -255,5 +255,126 @@ def test_missing_ordering_fails(type_token: str, name: str, dependency: str, say
 
 
 def test_every_metric_row_cites_its_source_and_has_a_known_region_rule() -> None:
-    assert {r.region_rule for r in METRICS} <= {"source", "destination", "us-east-1", "own"}
+    assert set().union(*(r.rules() for r in METRICS)) <= REGION_RULES
     assert all(r.source and r.dimension_sets for r in METRICS)
+
+
+# ------------------------------------------------------------------- tables (issue 13)
+
+
+def test_dynamodb_replication_latency_alarm_in_the_receiving_region_fails() -> None:
+    """DynamoDB publishes ReplicationLatency in the source Region, one series per ReceivingRegion."""
+    name = "users-replication-latency-us-east-1-to-us-west-2"
+    run = planted("prod", name, checks.ALARM, set_input("region", "us-west-2"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+    assert "published in us-east-1 (table-source)" in found.message
+
+
+def test_throttled_requests_without_operation_fails() -> None:
+    def drop_operation(alarm: Registration) -> None:
+        del alarm.inputs["metricQueries"][0]["metric"]["dimensions"]["Operation"]
+
+    run = planted("prod", "users-throttled-us-east-1", checks.ALARM, drop_operation)
+    [found] = named(
+        checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} users-throttled-us-east-1", "metricQueries[0]"
+    )
+    assert found.property.endswith(".dimensions") and "TableName" in found.message
+
+
+def test_table_error_alarm_in_a_region_without_the_table_fails() -> None:
+    run = planted("prod", "users-system-errors-us-west-2", checks.ALARM, set_input("region", "eu-west-1"))
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} users-system-errors-us-west-2", "region")
+
+
+@pytest.mark.parametrize(
+    ("name", "region"),
+    [
+        # PITR age: published in the Region its Region dimension names, by the table's function.
+        ("users-rpo-age-pitr-us-west-2", "us-east-1"),
+        # AWS Backup age: published where the function publishes it (the first of its BACKUP_REGIONS).
+        ("users-rpo-age-backup-us-east-1", "us-west-2"),
+        # Backup jobs: published in the Region of the vault the jobs write to.
+        ("table-backup-failed-backup-jobs-us-east-1", "us-west-2"),
+    ],
+)
+def test_table_rpo_and_backup_alarms_in_another_region_fail(name: str, region: str) -> None:
+    run = planted("prod", name, checks.ALARM, set_input("region", region))
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+
+
+def test_rpo_age_of_a_resource_type_without_a_rule_fails() -> None:
+    def resource_type(alarm: Registration) -> None:
+        alarm.inputs["dimensions"] = {**alarm.inputs["dimensions"], "ResourceType": "DynamoDBStream"}
+
+    run = planted("prod", "users-rpo-age-pitr-us-east-1", checks.ALARM, resource_type)
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} users-rpo-age-pitr-us-east-1", "region")
+    assert "cannot tell" in found.message
+
+
+@pytest.mark.parametrize(
+    ("resource", "says"),
+    [
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/someone-elses-table", "not declared"),
+        ("arn:aws:dynamodb:eu-west-1:123456789012:table/distronation-prod-users", "no replica in eu-west-1"),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/*", "not the stack's own prefix"),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/distronation-*", "not the stack's own prefix"),
+    ],
+)
+def test_a_table_arn_naming_an_undeclared_table_fails(resource: str, says: str) -> None:
+    run = planted(
+        "prod",
+        "users-rpo-age-policy",
+        checks.ROLE_POLICY,
+        edit_policy(lambda statements: statements[0].update(Resource=resource)),
+    )
+    [found] = named(checks.check_references(run), "reference", f"{checks.ROLE_POLICY} users-rpo-age-policy", "policy")
+    assert says in found.message
+
+
+def test_a_key_named_by_arn_text_in_the_backup_role_fails() -> None:
+    """Key use is granted in each key's policy by role ARN; a ``key/*`` statement is the defect that replaced."""
+
+    def any_key(statements: list[dict[str, Any]]) -> None:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
+            }
+        )
+
+    run = planted("prod", "table-backup-role-policy", checks.ROLE_POLICY, edit_policy(any_key))
+    [found] = named(
+        checks.check_references(run), "reference", f"{checks.ROLE_POLICY} table-backup-role-policy", "policy"
+    )
+    assert "named by ARN text" in found.message
+
+
+def test_grant_condition_on_a_cryptographic_action_in_a_key_policy_fails() -> None:
+    """kms:GrantIsForAWSResource is a condition key of the grant operations only."""
+
+    def merged(statements: list[dict[str, Any]]) -> None:
+        statements[1]["Condition"] = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+    run = planted("prod", "users-key-policy-us-west-2", checks.KEY_POLICY, edit_policy(merged))
+    found = named(checks.check_iam_documents(run), "iam", f"{checks.KEY_POLICY} users-key-policy-us-west-2", "policy")
+    assert {f.message for f in found} == {
+        f"kms:GrantIsForAWSResource is no condition key of {action}"
+        for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+    }
+
+
+def test_table_keys_and_the_export_bucket_key_grant_dr_roles_by_arn() -> None:
+    """The backup role uses every table and vault key, the export role the export bucket's key: each by its ARN in
+    the key's own policy, after the role exists."""
+    run = stack_run("prod", "preview")
+    by_urn = run.by_urn()
+    for policy_name, role_name in (
+        ("users-key-policy-us-west-2", "distronation-prod-table-backup"),
+        ("table-backup-vault-key-policy-us-west-2", "distronation-prod-table-backup"),
+        ("backup-primary-key-policy", "distronation-prod-users-export"),
+    ):
+        [policy] = [r for r in run.of_type(checks.KEY_POLICY) if r.name == policy_name]
+        principals = {str(s["Principal"]["AWS"]) for s in json.loads(policy.inputs["policy"])["Statement"]}
+        assert f"arn:aws:iam::123456789012:role/{role_name}" in principals
+        assert role_name in {by_urn[u].inputs.get("name") for u in policy.dependencies if checks.ROLE in u}
