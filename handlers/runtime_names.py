@@ -12,3 +12,9 @@ def batch_report_prefix(bucket: str) -> str:
     """Where a restore of ``bucket`` keeps its Batch Operations manifests and reports; its Batch role may
     touch nothing else in the reports bucket."""
     return f"dr-restore/{bucket}"
+
+
+# The retention floor for on-demand table backups: pruning never deletes a backup younger than this, and
+# ``--retention-days``/``RETENTION_DAYS`` below it are refused. Defined here (dependency-free) because the Lambda
+# code ships only ``handlers/``; ``components/tiers.py`` re-exports it as the tiers' minimum backup retention.
+MIN_BACKUP_RETENTION_DAYS = 7

@@ -7,11 +7,36 @@ from typing import Annotated
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from rich.markup import escape
 
 from handlers.aws import client
-from handlers.cli import EXIT_FAILED, EXIT_USAGE, JsonOption, RegionOption, app, aws_failure, emit, fail, stderr
+from handlers.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    JsonOption,
+    RegionOption,
+    app,
+    aws_failure,
+    fail,
+    finish,
+    stderr,
+)
+from handlers.cli.validation import (
+    backup_arn_value,
+    bucket_value,
+    buckets_csv_value,
+    regions_csv_value,
+    setting_value,
+    table_value,
+    tables_csv_value,
+    time_value,
+    topic_arn_value,
+)
 from handlers.dynamodb import backups
 from handlers.dynamodb import restore as table_restore
+from handlers.runtime_names import MIN_BACKUP_RETENTION_DAYS
+from handlers.times import parse_time
 
 
 def _csv(value: str) -> list[str]:
@@ -20,37 +45,53 @@ def _csv(value: str) -> list[str]:
 
 @app.command("restore-table")
 def restore_table_command(
-    table: Annotated[str, typer.Argument(help="Source table name.")],
+    table: Annotated[str, typer.Argument(callback=table_value, help="Source table name.")],
     to: Annotated[
         str | None,
         typer.Option(
-            "--to", help="ISO 8601 point in time with offset, or 'latest' (then pass --target for idempotent re-runs)."
+            "--to",
+            callback=time_value("--to", allow_latest=True),
+            help="ISO 8601 point in time with an offset (Z or ±hh:mm), or 'latest' (then pass --target for "
+            "idempotent re-runs).",
         ),
     ] = None,
-    backup: Annotated[str | None, typer.Option("--backup", help="Backup ARN to restore from.")] = None,
+    backup: Annotated[
+        str | None, typer.Option("--backup", callback=backup_arn_value, help="Backup ARN to restore from.")
+    ] = None,
     target: Annotated[
-        str | None, typer.Option(help="New table name (default: derived from the source and restore point).")
+        str | None,
+        typer.Option(callback=table_value, help="New table name (default: derived from the source and restore point)."),
     ] = None,
     reference: Annotated[
         Path | None,
-        typer.Option(help="Reference to validate against: export (.jsonl) or expected records (.json)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Reference to validate against: export (.jsonl) or expected records (.json).",
+        ),
     ] = None,
-    sample: Annotated[int, typer.Option(help="Reference records to compare.")] = table_restore.DEFAULT_SAMPLE_SIZE,
+    sample: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Reference records to compare.")
+    ] = table_restore.DEFAULT_SAMPLE_SIZE,
     scan_segments: Annotated[
-        int, typer.Option(min=1, help="Parallel segments for the exact Scan count.")
+        int, typer.Option(min=1, max=1_000, help="Parallel segments for the exact Scan count.")
     ] = table_restore.DEFAULT_SCAN_SEGMENTS,
     cutover: Annotated[bool, typer.Option("--cutover", help="Point the application setting at the new table.")] = False,
     app_name: Annotated[
-        str | None, typer.Option("--app", envvar="DR_APP", help="Application whose setting --cutover writes.")
+        str | None,
+        typer.Option(
+            "--app", envvar="DR_APP", callback=setting_value, help="Application whose setting --cutover writes."
+        ),
     ] = None,
     logical: Annotated[
-        str | None, typer.Option(help="Logical table name in the setting (default: the dr:component tag).")
+        str | None,
+        typer.Option(callback=setting_value, help="Logical table name in the setting (default: the dr:component tag)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Cut over even when validation did not pass.")] = False,
-    wait_delay: Annotated[int, typer.Option(help="Seconds between ACTIVE checks.")] = (
+    wait_delay: Annotated[int, typer.Option(min=1, max=3_600, help="Seconds between ACTIVE checks.")] = (
         table_restore.DEFAULT_WAIT_DELAY_SECONDS
     ),
-    wait_attempts: Annotated[int, typer.Option(help="ACTIVE checks before giving up.")] = (
+    wait_attempts: Annotated[int, typer.Option(min=1, max=10_000, help="ACTIVE checks before giving up.")] = (
         table_restore.DEFAULT_WAIT_MAX_ATTEMPTS
     ),
     region: RegionOption = None,
@@ -62,7 +103,7 @@ def restore_table_command(
     if cutover and not app_name:
         fail("--cutover needs --app (or DR_APP)", as_json=as_json)
     try:
-        point = None if to in (None, "latest") else table_restore.parse_point_in_time(str(to))
+        point = None if to in (None, "latest") else parse_time(str(to), "--to")
     except ValueError as error:
         fail(str(error), as_json=as_json)
     clients = table_restore.TableClients.for_region(region)
@@ -71,7 +112,7 @@ def restore_table_command(
         if reference is not None:
             keys = table_restore.key_attribute_names(clients.dynamodb, table, backup)
             loaded = table_restore.load_reference(reference, keys, sample)
-        with stderr.status(f"Restoring {table}…"):
+        with stderr.status(f"Restoring {escape(table)}…"):
             report = table_restore.restore_table(
                 clients,
                 table,
@@ -91,10 +132,8 @@ def restore_table_command(
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, WaiterError) as error:
         aws_failure(error, as_json)
-    emit(report, as_json)
     refused_cutover = cutover and not report["cutover"]["done"]
-    if report["validation"]["ok"] is False or refused_cutover:
-        raise typer.Exit(EXIT_FAILED)
+    finish(report, EXIT_FAILED if report["validation"]["ok"] is False or refused_cutover else EXIT_OK, as_json=as_json)
 
 
 def _backup(
@@ -108,6 +147,7 @@ def _backup(
     summary_prefix: str,
     alarm_topic_arn: str | None,
     as_json: bool,
+    dry_run: bool = False,
 ) -> None:
     try:
         plan = backups.BackupPlan(
@@ -120,33 +160,71 @@ def _backup(
             summary_bucket=summary_bucket,
             summary_prefix=summary_prefix,
             alarm_topic_arn=alarm_topic_arn,
+            dry_run=dry_run,
         )
     except ValueError as error:
         fail(str(error), as_json=as_json)
     if not plan.tables or not plan.regions:
         fail("give --tables and --regions (or DR_BACKUP_TABLES and DR_REGIONS)", as_json=as_json)
     try:
-        with stderr.status(f"Backing up {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
+        verb = "Planning backups of" if dry_run else "Backing up"
+        with stderr.status(f"{verb} {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
             summary = backups.run_backups(plan, client)
     except (ClientError, BotoCoreError) as error:
         aws_failure(error, as_json)
-    emit(summary, as_json)
-    if summary["errors"]:
-        raise typer.Exit(EXIT_FAILED)
+    if dry_run and not as_json:
+        for table in summary["tables"]:
+            for pruned in table.get("would_prune", []):
+                stderr.print(
+                    f"would prune {escape(table['table'])} ({escape(table['region'])}): {escape(pruned['name'])}"
+                )
+    finish(summary, EXIT_FAILED if summary["errors"] else EXIT_OK, as_json=as_json)
 
 
 TablesOption = Annotated[
-    str, typer.Option(envvar="DR_BACKUP_TABLES", help="Comma-separated table names (global table replicas).")
+    str,
+    typer.Option(
+        envvar="DR_BACKUP_TABLES",
+        callback=tables_csv_value,
+        help="Comma-separated table names (global table replicas).",
+    ),
 ]
-RegionsOption = Annotated[str, typer.Option(envvar="DR_REGIONS", help="Comma-separated regions.")]
-RetentionOption = Annotated[int, typer.Option(help="Days to keep this tool's backups.")]
-ReleaseRetentionOption = Annotated[int, typer.Option(help="Days to keep release backups.")]
-BucketsOption = Annotated[str, typer.Option(help="Comma-separated buckets whose RPO age to publish.")]
+RegionsOption = Annotated[
+    str, typer.Option(envvar="DR_REGIONS", callback=regions_csv_value, help="Comma-separated regions.")
+]
+# The floor (components/tiers.py MIN_BACKUP_RETENTION_DAYS) as the option's minimum: Typer refuses a lower value
+# with exit 2 and a message naming the option, the value and the floor.
+RetentionOption = Annotated[
+    int,
+    typer.Option(
+        min=MIN_BACKUP_RETENTION_DAYS,
+        max=36_500,
+        help=f"Days to keep this tool's backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
+    ),
+]
+ReleaseRetentionOption = Annotated[
+    int,
+    typer.Option(
+        min=MIN_BACKUP_RETENTION_DAYS,
+        max=36_500,
+        help=f"Days to keep release backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
+    ),
+]
+BucketsOption = Annotated[
+    str, typer.Option(callback=buckets_csv_value, help="Comma-separated buckets whose RPO age to publish.")
+]
 SummaryBucketOption = Annotated[
-    str | None, typer.Option(envvar="DR_SUMMARY_BUCKET", help="Bucket for the JSON run summary.")
+    str | None,
+    typer.Option(envvar="DR_SUMMARY_BUCKET", callback=bucket_value, help="Bucket for the JSON run summary."),
 ]
 SummaryPrefixOption = Annotated[str, typer.Option(help="Key prefix for the run summary.")]
-TopicOption = Annotated[str | None, typer.Option(envvar="DR_ALERT_TOPIC_ARN", help="SNS topic for the RPO alarms.")]
+TopicOption = Annotated[
+    str | None,
+    typer.Option(envvar="DR_ALERT_TOPIC_ARN", callback=topic_arn_value, help="SNS topic for the RPO alarms."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option(help="Take, tag and delete nothing; show the backup it would take and what it would prune.")
+]
 
 
 @app.command("backup")
@@ -160,6 +238,7 @@ def backup_command(
     summary_bucket: SummaryBucketOption = None,
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Take on-demand backups, prune by retention, publish RPO age and ensure its alarms."""
@@ -174,6 +253,7 @@ def backup_command(
         summary_prefix,
         alarm_topic_arn,
         as_json,
+        dry_run,
     )
 
 
@@ -187,6 +267,7 @@ def backup_before_release_command(
     summary_bucket: SummaryBucketOption = None,
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Back up every table before a release; release backups are kept longer and the last one always."""
@@ -201,4 +282,5 @@ def backup_before_release_command(
         summary_prefix,
         alarm_topic_arn,
         as_json,
+        dry_run,
     )
