@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -119,12 +118,16 @@ class DrctlGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else EXIT_OK
-        except click.ClickException as error:
+        except typer.TyperException as error:  # Typer's usage errors (its bundled click's ClickException)
             code = error.exit_code
             if as_json:
                 emit({"error": error.format_message()}, as_json=True, code=code)
-            error.show()
-        except click.exceptions.Abort:
+            show = getattr(error, "show", None)
+            if show is not None:
+                show()
+            else:
+                stderr.print(f"[red]error:[/red] {escape(error.format_message())}")
+        except typer.Abort:
             code = EXIT_SIGINT
             if as_json:
                 emit({"error": "aborted", "interrupted": True}, as_json=True, code=code)

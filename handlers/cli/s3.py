@@ -36,8 +36,10 @@ from handlers.cli.validation import (
     bucket_value,
     key_prefix_value,
     mfa_value,
+    positive_value,
     region_value,
     role_arn_value,
+    share_value,
     time_value,
 )
 from handlers.rpo_age import bucket_region
@@ -103,7 +105,7 @@ def audit_replication_command(
     ] = None,
     prefix: Annotated[str, typer.Option(callback=key_prefix_value, help="Only keys under this prefix.")] = "",
     rtc_window_minutes: Annotated[
-        float, typer.Option(min=0.0, min_open=True, max=10_080, help="PENDING longer than this is a finding.")
+        float, typer.Option(callback=positive_value, max=10_080, help="PENDING longer than this is a finding.")
     ] = audit.DEFAULT_RTC_WINDOW.total_seconds() / 60,
     publish: Annotated[bool, typer.Option(help="Publish counts to CloudWatch DR/Recovery.")] = True,
     checksums: Annotated[
@@ -197,9 +199,7 @@ def restore_bucket_command(
     max_change_share: Annotated[
         float,
         typer.Option(
-            min=0.0,
-            max=1.0,
-            min_open=True,
+            callback=share_value,
             help="Refuse (without --yes) to overwrite or delete more than this share of the live keys.",
         ),
     ] = DEFAULT_MAX_CHANGE_SHARE,

@@ -107,3 +107,17 @@ def time_value(option: str, *, allow_latest: bool = False) -> Callable[[str | No
         return value
 
     return callback
+
+
+def positive_value(value: float | None) -> float | None:
+    """Thresholds and windows: strictly above zero (Typer's ``min`` is inclusive)."""
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value} is not above 0")
+    return value
+
+
+def share_value(value: float) -> float:
+    """A share of keys: above 0, at most 1."""
+    if not 0 < value <= 1:
+        raise typer.BadParameter(f"{value} is not a share in (0, 1]")
+    return value

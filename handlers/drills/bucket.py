@@ -93,10 +93,10 @@ def run_bucket_drill(
 ) -> DrillResult:
     # Checked before any canary is damaged: without versioning, or without a lock bucket for the restore (it
     # refuses to write without one), the damage could not be undone.
-    if not lock_bucket:
-        raise ValueError("a drill restores, and a restore that writes needs a lock bucket (--lock-bucket)")
     if not read_bucket_protection(s3, bucket).keeps_every_version:
         raise ValueError(f"bucket {bucket} does not have versioning Enabled: a drill there could not be restored")
+    if not lock_bucket:
+        raise ValueError("a drill restores, and a restore that writes needs a lock bucket (--lock-bucket)")
     keys = canary_keys(prefix, canaries)
     written_at: dict[str, float] = {}
     for key in keys:

@@ -148,6 +148,9 @@ class RestoreLock:
         if self._put_new():
             return
         held = self.read()
+        if held is not None and self._is_ours(held):
+            self.etag = held.etag  # our own write, whose response was lost and the retry refused
+            return
         if held is not None and not break_lock:
             raise LockHeld(self.lock_bucket, held)
         if held is not None:
@@ -156,6 +159,9 @@ class RestoreLock:
         if not self._put_new():
             held = self.read()
             raise LockHeld(self.lock_bucket, held or LockInfo("?", self.bucket, "", "", ""))
+
+    def _is_ours(self, held: LockInfo) -> bool:
+        return held.owner == self.owner and held.started == self.started
 
     def renew(self) -> bool:
         """Rewrite the lock only if it is still ours; False (and ``lost`` set) if it is not."""
