@@ -192,21 +192,31 @@ TablesOption = Annotated[
 RegionsOption = Annotated[
     str, typer.Option(envvar="DR_REGIONS", callback=regions_csv_value, help="Comma-separated regions.")
 ]
-# The floor (components/tiers.py MIN_BACKUP_RETENTION_DAYS) as the option's minimum: Typer refuses a lower value
-# with exit 2 and a message naming the option, the value and the floor.
+
+
+def _retention_value(days: int) -> int:
+    """The floor (components/tiers.py MIN_BACKUP_RETENTION_DAYS): a lower value is a usage error (exit 2) naming the
+    option, the value and the floor, before any backup is taken or pruned."""
+    if not MIN_BACKUP_RETENTION_DAYS <= days <= 36_500:
+        raise typer.BadParameter(
+            f"{days} days is below the retention floor of {MIN_BACKUP_RETENTION_DAYS} days"
+            if days < MIN_BACKUP_RETENTION_DAYS
+            else f"{days} days is above 36500"
+        )
+    return days
+
+
 RetentionOption = Annotated[
     int,
     typer.Option(
-        min=MIN_BACKUP_RETENTION_DAYS,
-        max=36_500,
+        callback=_retention_value,
         help=f"Days to keep this tool's backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
     ),
 ]
 ReleaseRetentionOption = Annotated[
     int,
     typer.Option(
-        min=MIN_BACKUP_RETENTION_DAYS,
-        max=36_500,
+        callback=_retention_value,
         help=f"Days to keep release backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
     ),
 ]

@@ -104,7 +104,13 @@ class RestoreLock:
         self._renewer: threading.Thread | None = None
 
     def _body(self) -> bytes:
-        body = {"owner": self.owner, "bucket": self.bucket, "prefix": self.prefix, "started": self.started}
+        body = {
+            "owner": self.owner,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "started": self.started,
+            "renewed": datetime.now(UTC).isoformat(),  # also makes each renewal's ETag new
+        }
         return json.dumps(body).encode()
 
     def read(self) -> LockInfo | None:
