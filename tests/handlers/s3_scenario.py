@@ -7,7 +7,6 @@ side of T.
 from __future__ import annotations
 
 import contextlib
-
 import random
 import threading
 import time

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from handlers import cli
 from handlers.drills import bucket as drill
 
-
 LOCK_BUCKET = "drill-reports"  # the stack's reports bucket: where the drill's restore takes its lock
 
 
