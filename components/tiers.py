@@ -15,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Every tier's minimum backup retention: pruning of on-demand table backups never deletes a younger one and a
+# shorter retention is refused (``drctl backup``, the backup Lambda). The value lives in handlers/runtime_names.py
+# because the Lambda code ships only ``handlers/``; this is the name the program uses.
+from handlers.runtime_names import MIN_BACKUP_RETENTION_DAYS as MIN_BACKUP_RETENTION_DAYS
+
 
 class FailureMode(StrEnum):
     LOGICAL = "logical"

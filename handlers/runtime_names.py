@@ -36,3 +36,8 @@ TABLE_PITR_RESOURCE_TYPE = "DynamoDBTable"  # PITR's latest restorable time, in 
 TABLE_BACKUP_RESOURCE_TYPE = "DynamoDBTableBackup"  # the newest completed AWS Backup recovery point, primary region
 # The tag GlobalTable writes and the AWS Backup selection matches (components/backup.py).
 BACKUP_PLAN_TAG = "dr:backup-plan"
+
+# The retention floor for on-demand table backups: pruning never deletes a backup younger than this, and
+# ``--retention-days``/``RETENTION_DAYS`` below it are refused. Defined here (dependency-free) because the Lambda
+# code ships only ``handlers/``; ``components/tiers.py`` re-exports it as the tiers' minimum backup retention.
+MIN_BACKUP_RETENTION_DAYS = 7

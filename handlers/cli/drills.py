@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.markup import escape
 from rich.table import Table
 
 from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, emit, fail, stderr
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RegionOption, app, fail, finish, stderr, warn
+from handlers.cli.validation import bucket_value, key_prefix_value, table_value
 from handlers.drills.bucket import run_bucket_drill
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
 from handlers.drills.model import Progress, Status
@@ -23,12 +25,28 @@ from handlers.dynamodb.restore import RestoreError, TableClients
 
 @app.command("drill-bucket")
 def drill_bucket_command(
-    bucket: Annotated[str, typer.Argument(help="Bucket to drill; canaries go under --prefix only.")],
-    prefix: Annotated[str, typer.Option(help="Key prefix for the drill's canary objects.")] = "dr-drill/",
-    canaries: Annotated[int, typer.Option(min=4, help="Number of canary objects.")] = 200,
+    bucket: Annotated[
+        str, typer.Argument(callback=bucket_value, help="Bucket to drill; canaries go under --prefix only.")
+    ],
+    prefix: Annotated[
+        str, typer.Option(callback=key_prefix_value, help="Key prefix for the drill's canary objects.")
+    ] = "dr-drill/",
+    canaries: Annotated[int, typer.Option(min=4, max=100_000, help="Number of canary objects.")] = 200,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Restore concurrency.")] = 16,
-    rto_minutes: Annotated[int | None, typer.Option(help="Declared logical RTO to check against.")] = None,
-    rpo_minutes: Annotated[int | None, typer.Option(help="Declared logical RPO to check against.")] = None,
+    rto_minutes: Annotated[
+        int | None, typer.Option(min=0, max=525_600, help="Declared logical RTO to check against.")
+    ] = None,
+    rpo_minutes: Annotated[
+        int | None, typer.Option(min=0, max=525_600, help="Declared logical RPO to check against.")
+    ] = None,
+    lock_bucket: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DR_BATCH_REPORT_BUCKET",
+            callback=bucket_value,
+            help="Bucket for the restore's single-flight lock (the stack's reports bucket).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Damage canaries under PREFIX, restore to the point before, and report the measured RTO and RPO."""
@@ -41,13 +59,13 @@ def drill_bucket_command(
             workers=workers,
             declared_rto_minutes=rto_minutes,
             declared_rpo_minutes=rpo_minutes,
+            lock_bucket=lock_bucket,
         )
     except ValueError as error:
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
         fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
-    emit(result.as_dict(), as_json)
-    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+    finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
 
 
 def _message(error: BaseException) -> str:
@@ -56,21 +74,27 @@ def _message(error: BaseException) -> str:
 
 @app.command("drill-table")
 def drill_table_command(
-    table: Annotated[str, typer.Argument(help="Table to drill; canary items use the key prefix dr-drill#.")],
+    table: Annotated[
+        str, typer.Argument(callback=table_value, help="Table to drill; canary items use the key prefix dr-drill#.")
+    ],
     mode: Annotated[
         DrillMode, typer.Option(help="Recovery point: an on-demand backup, or a PITR time (PITR must be on).")
     ] = DrillMode.backup,
-    canaries: Annotated[int, typer.Option(min=4, help="Number of canary items.")] = 200,
-    rto_minutes: Annotated[int | None, typer.Option(help="Declared logical RTO to check against.")] = None,
-    rpo_minutes: Annotated[int | None, typer.Option(help="Declared logical RPO to check against.")] = None,
+    canaries: Annotated[int, typer.Option(min=4, max=100_000, help="Number of canary items.")] = 200,
+    rto_minutes: Annotated[
+        int | None, typer.Option(min=0, max=525_600, help="Declared logical RTO to check against.")
+    ] = None,
+    rpo_minutes: Annotated[
+        int | None, typer.Option(min=0, max=525_600, help="Declared logical RPO to check against.")
+    ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the canaries, the drill table and the backup.")] = False,
-    region: Annotated[str | None, typer.Option(envvar="AWS_REGION", help="Region of the table.")] = None,
+    region: RegionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Damage canaries in TABLE, restore it into a new table, and report the measured RTO and RPO."""
     clients = TableClients.for_region(region)
     try:
-        with stderr.status(f"Drilling {table}…") as status:
+        with stderr.status(escape(f"Drilling {table}…")) as status:
             result = run_table_drill(
                 clients,
                 table,
@@ -79,16 +103,15 @@ def drill_table_command(
                 declared_rto_minutes=rto_minutes,
                 declared_rpo_minutes=rpo_minutes,
                 keep=keep,
-                progress=status.update,
+                progress=lambda text: status.update(escape(text)),
             )
     except (ValueError, RestoreError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, DrillError) as error:
         fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
     if result.cleanup.get("errors"):
-        stderr.print(f"[yellow]warning:[/yellow] cleanup incomplete: {result.cleanup['errors']}")
-    emit(result.as_dict(), as_json)
-    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+        warn(f"cleanup incomplete: {result.cleanup['errors']}")
+    finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
 
 
 DEFAULT_OUT = Path("reports")
@@ -196,6 +219,5 @@ def drill_command(
         fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
     paths = write_report(report, out)
     stderr.print(summary_table(report, paths))
-    if as_json:
-        emit({**report.as_dict(), "paths": {kind: str(path) for kind, path in paths.items()}}, as_json=True)
-    raise typer.Exit(EXIT_OK if report.passed else EXIT_FAILED)
+    result = {**report.as_dict(), "paths": {kind: str(path) for kind, path in paths.items()}}
+    finish(result if as_json else {}, EXIT_OK if report.passed else EXIT_FAILED, as_json=as_json)

@@ -7,12 +7,38 @@ from typing import Annotated
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from rich.markup import escape
 
 from handlers.aws import client
-from handlers.cli import EXIT_FAILED, EXIT_USAGE, JsonOption, RegionOption, app, aws_failure, emit, fail, stderr
+from handlers.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    JsonOption,
+    RegionOption,
+    app,
+    aws_failure,
+    fail,
+    finish,
+    stderr,
+)
+from handlers.cli.validation import (
+    backup_arn_value,
+    bucket_value,
+    buckets_csv_value,
+    key_prefix_value,
+    regions_csv_value,
+    setting_value,
+    table_value,
+    tables_csv_value,
+    time_value,
+    topic_arn_value,
+)
 from handlers.dynamodb import backups
 from handlers.dynamodb import export as table_export
 from handlers.dynamodb import restore as table_restore
+from handlers.runtime_names import MIN_BACKUP_RETENTION_DAYS
+from handlers.times import parse_time
 
 
 def _csv(value: str) -> list[str]:
@@ -21,14 +47,19 @@ def _csv(value: str) -> list[str]:
 
 @app.command("restore-table")
 def restore_table_command(
-    table: Annotated[str, typer.Argument(help="Source table name.")],
+    table: Annotated[str, typer.Argument(callback=table_value, help="Source table name.")],
     to: Annotated[
         str | None,
         typer.Option(
-            "--to", help="ISO 8601 point in time with offset, or 'latest' (then pass --target for idempotent re-runs)."
+            "--to",
+            callback=time_value("--to", allow_latest=True),
+            help="ISO 8601 point in time with an offset (Z or ±hh:mm), or 'latest' (then pass --target for "
+            "idempotent re-runs).",
         ),
     ] = None,
-    backup: Annotated[str | None, typer.Option("--backup", help="Backup ARN to restore from.")] = None,
+    backup: Annotated[
+        str | None, typer.Option("--backup", callback=backup_arn_value, help="Backup ARN to restore from.")
+    ] = None,
     recovery_point: Annotated[
         str | None,
         typer.Option("--recovery-point", help="AWS Backup recovery point ARN (arn:aws:backup:…); its region's copy."),
@@ -46,28 +77,39 @@ def restore_table_command(
         typer.Option("--accept-regional-degradation", help="Cut over from an MRSC source to a single-region table."),
     ] = False,
     target: Annotated[
-        str | None, typer.Option(help="New table name (default: derived from the source and restore point).")
+        str | None,
+        typer.Option(callback=table_value, help="New table name (default: derived from the source and restore point)."),
     ] = None,
     reference: Annotated[
         Path | None,
-        typer.Option(help="Reference to validate against: export (.jsonl) or expected records (.json)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Reference to validate against: export (.jsonl) or expected records (.json).",
+        ),
     ] = None,
-    sample: Annotated[int, typer.Option(help="Reference records to compare.")] = table_restore.DEFAULT_SAMPLE_SIZE,
+    sample: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Reference records to compare.")
+    ] = table_restore.DEFAULT_SAMPLE_SIZE,
     scan_segments: Annotated[
-        int, typer.Option(min=1, help="Parallel segments for the exact Scan count.")
+        int, typer.Option(min=1, max=1_000, help="Parallel segments for the exact Scan count.")
     ] = table_restore.DEFAULT_SCAN_SEGMENTS,
     cutover: Annotated[bool, typer.Option("--cutover", help="Point the application setting at the new table.")] = False,
     app_name: Annotated[
-        str | None, typer.Option("--app", envvar="DR_APP", help="Application whose setting --cutover writes.")
+        str | None,
+        typer.Option(
+            "--app", envvar="DR_APP", callback=setting_value, help="Application whose setting --cutover writes."
+        ),
     ] = None,
     logical: Annotated[
-        str | None, typer.Option(help="Logical table name in the setting (default: the dr:component tag).")
+        str | None,
+        typer.Option(callback=setting_value, help="Logical table name in the setting (default: the dr:component tag)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Cut over even when validation did not pass.")] = False,
-    wait_delay: Annotated[int, typer.Option(help="Seconds between ACTIVE checks.")] = (
+    wait_delay: Annotated[int, typer.Option(min=1, max=3_600, help="Seconds between ACTIVE checks.")] = (
         table_restore.DEFAULT_WAIT_DELAY_SECONDS
     ),
-    wait_attempts: Annotated[int, typer.Option(help="ACTIVE checks before giving up.")] = (
+    wait_attempts: Annotated[int, typer.Option(min=1, max=10_000, help="ACTIVE checks before giving up.")] = (
         table_restore.DEFAULT_WAIT_MAX_ATTEMPTS
     ),
     region: RegionOption = None,
@@ -79,7 +121,7 @@ def restore_table_command(
     if cutover and not app_name:
         fail("--cutover needs --app (or DR_APP)", as_json=as_json)
     try:
-        point = None if to in (None, "latest") else table_restore.parse_point_in_time(str(to))
+        point = None if to in (None, "latest") else parse_time(str(to), "--to")
     except ValueError as error:
         fail(str(error), as_json=as_json)
     clients = table_restore.TableClients.for_region(region)
@@ -88,7 +130,7 @@ def restore_table_command(
         if reference is not None:
             keys = table_restore.key_attribute_names(clients.dynamodb, table, backup)
             loaded = table_restore.load_reference(reference, keys, sample)
-        with stderr.status(f"Restoring {table}…"):
+        with stderr.status(f"Restoring {escape(table)}…"):
             report = table_restore.restore_table(
                 clients,
                 table,
@@ -117,28 +159,33 @@ def restore_table_command(
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, WaiterError) as error:
         aws_failure(error, as_json)
-    emit(report, as_json)
     refused_cutover = cutover and not report["cutover"]["done"]
-    if report["validation"]["ok"] is False or refused_cutover:
-        raise typer.Exit(EXIT_FAILED)
+    finish(report, EXIT_FAILED if report["validation"]["ok"] is False or refused_cutover else EXIT_OK, as_json=as_json)
 
 
 @app.command("export-table")
 def export_table_command(
-    table: Annotated[str, typer.Argument(help="Table to export.")],
-    bucket: Annotated[str, typer.Option(help="A DR bucket of the stack; its SSE-KMS key encrypts the export.")],
+    table: Annotated[str, typer.Argument(callback=table_value, help="Table to export.")],
+    bucket: Annotated[
+        str,
+        typer.Option(callback=bucket_value, help="A DR bucket of the stack; its SSE-KMS key encrypts the export."),
+    ],
     to: Annotated[
-        str | None, typer.Option("--to", help="ISO 8601 time with offset inside the PITR window (default: latest).")
+        str | None,
+        typer.Option(
+            "--to",
+            callback=time_value("--to"),
+            help="ISO 8601 time with an offset (Z or ±hh:mm) inside the PITR window (default: latest).",
+        ),
     ] = None,
-    prefix: Annotated[str, typer.Option(help="Key prefix of the export.")] = table_export.DEFAULT_PREFIX,
+    prefix: Annotated[
+        str, typer.Option(callback=key_prefix_value, help="Key prefix of the export.")
+    ] = table_export.DEFAULT_PREFIX,
     region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export TABLE at a point in time to S3 (ExportTableToPointInTime, SSE-KMS with the bucket's key)."""
-    try:
-        point = table_restore.parse_point_in_time(to) if to else None
-    except ValueError as error:
-        fail(str(error), as_json=as_json)
+    point = parse_time(to, "--to") if to else None  # already checked by the option's callback
     try:
         result = table_export.export_table(
             client("dynamodb", region), client("s3", region), table, bucket, to=point, prefix=prefix
@@ -147,7 +194,7 @@ def export_table_command(
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
         aws_failure(error, as_json)
-    emit(result, as_json)
+    finish(result, EXIT_OK, as_json=as_json)
 
 
 def _backup(
@@ -162,6 +209,7 @@ def _backup(
     alarm_topic_arn: str | None,
     ensure_alarms: bool,
     as_json: bool,
+    dry_run: bool = False,
 ) -> None:
     try:
         plan = backups.BackupPlan(
@@ -175,35 +223,81 @@ def _backup(
             summary_prefix=summary_prefix,
             alarm_topic_arn=alarm_topic_arn,
             ensure_alarms=ensure_alarms,
+            dry_run=dry_run,
         )
     except ValueError as error:
         fail(str(error), as_json=as_json)
     if not plan.tables or not plan.regions:
         fail("give --tables and --regions (or DR_BACKUP_TABLES and DR_REGIONS)", as_json=as_json)
     try:
-        with stderr.status(f"Backing up {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
+        verb = "Planning backups of" if dry_run else "Backing up"
+        with stderr.status(f"{verb} {len(plan.tables)} table(s) in {len(plan.regions)} region(s)…"):
             summary = backups.run_backups(plan, client)
     except (ClientError, BotoCoreError) as error:
         aws_failure(error, as_json)
-    emit(summary, as_json)
-    if summary["errors"]:
-        raise typer.Exit(EXIT_FAILED)
+    if dry_run and not as_json:
+        for table in summary["tables"]:
+            for pruned in table.get("would_prune", []):
+                stderr.print(
+                    f"would prune {escape(table['table'])} ({escape(table['region'])}): {escape(pruned['name'])}"
+                )
+    finish(summary, EXIT_FAILED if summary["errors"] else EXIT_OK, as_json=as_json)
 
 
 TablesOption = Annotated[
-    str, typer.Option(envvar="DR_BACKUP_TABLES", help="Comma-separated table names (global table replicas).")
+    str,
+    typer.Option(
+        envvar="DR_BACKUP_TABLES",
+        callback=tables_csv_value,
+        help="Comma-separated table names (global table replicas).",
+    ),
 ]
-RegionsOption = Annotated[str, typer.Option(envvar="DR_REGIONS", help="Comma-separated regions.")]
-RetentionOption = Annotated[int, typer.Option(help="Days to keep this tool's backups.")]
-ReleaseRetentionOption = Annotated[int, typer.Option(help="Days to keep release backups.")]
-BucketsOption = Annotated[str, typer.Option(help="Comma-separated buckets whose RPO age to publish.")]
+RegionsOption = Annotated[
+    str, typer.Option(envvar="DR_REGIONS", callback=regions_csv_value, help="Comma-separated regions.")
+]
+
+
+def _retention_value(days: int) -> int:
+    """The floor (components/tiers.py MIN_BACKUP_RETENTION_DAYS): a lower value is a usage error (exit 2) naming the
+    option, the value and the floor, before any backup is taken or pruned."""
+    if not MIN_BACKUP_RETENTION_DAYS <= days <= 36_500:
+        raise typer.BadParameter(
+            f"{days} days is below the retention floor of {MIN_BACKUP_RETENTION_DAYS} days"
+            if days < MIN_BACKUP_RETENTION_DAYS
+            else f"{days} days is above 36500"
+        )
+    return days
+
+
+RetentionOption = Annotated[
+    int,
+    typer.Option(
+        callback=_retention_value,
+        help=f"Days to keep this tool's backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
+    ),
+]
+ReleaseRetentionOption = Annotated[
+    int,
+    typer.Option(
+        callback=_retention_value,
+        help=f"Days to keep release backups (at least {MIN_BACKUP_RETENTION_DAYS}).",
+    ),
+]
+BucketsOption = Annotated[
+    str, typer.Option(callback=buckets_csv_value, help="Comma-separated buckets whose RPO age to publish.")
+]
 SummaryBucketOption = Annotated[
-    str | None, typer.Option(envvar="DR_SUMMARY_BUCKET", help="Bucket for the JSON run summary.")
+    str | None,
+    typer.Option(envvar="DR_SUMMARY_BUCKET", callback=bucket_value, help="Bucket for the JSON run summary."),
 ]
 SummaryPrefixOption = Annotated[str, typer.Option(help="Key prefix for the run summary.")]
 TopicOption = Annotated[
     str | None,
-    typer.Option(envvar="DR_ALERT_TOPIC_ARN", help="SNS topic for --ensure-alarms (in the alarm's own Region)."),
+    typer.Option(
+        envvar="DR_ALERT_TOPIC_ARN",
+        callback=topic_arn_value,
+        help="SNS topic for --ensure-alarms (in the alarm's own Region).",
+    ),
 ]
 EnsureAlarmsOption = Annotated[
     bool,
@@ -212,6 +306,9 @@ EnsureAlarmsOption = Annotated[
         help="Also create or update the RPO-age alarms (for resources the stack does not deploy; its own are "
         "stack resources).",
     ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option(help="Take, tag and delete nothing; show the backup it would take and what it would prune.")
 ]
 
 
@@ -227,6 +324,7 @@ def backup_command(
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
     ensure_alarms: EnsureAlarmsOption = False,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Take on-demand backups, prune by retention and publish the RPO age (its alarms with --ensure-alarms)."""
@@ -242,6 +340,7 @@ def backup_command(
         alarm_topic_arn,
         ensure_alarms,
         as_json,
+        dry_run,
     )
 
 
@@ -256,6 +355,7 @@ def backup_before_release_command(
     summary_prefix: SummaryPrefixOption = "dr/backups/",
     alarm_topic_arn: TopicOption = None,
     ensure_alarms: EnsureAlarmsOption = False,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Back up every table before a release; release backups are kept longer and the last one always."""
@@ -271,4 +371,5 @@ def backup_before_release_command(
         alarm_topic_arn,
         ensure_alarms,
         as_json,
+        dry_run,
     )

@@ -89,11 +89,15 @@ def run_bucket_drill(
     workers: int = 16,
     declared_rto_minutes: int | None = None,
     declared_rpo_minutes: int | None = None,
+    lock_bucket: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DrillResult:
-    # Checked before any canary is damaged: without versioning the damage could not be undone.
+    # Checked before any canary is damaged: without versioning, or without a lock bucket for the restore (it
+    # refuses to write without one), the damage could not be undone.
     if not read_bucket_protection(s3, bucket).keeps_every_version:
         raise ValueError(f"bucket {bucket} does not have versioning Enabled: a drill there could not be restored")
+    if not lock_bucket:
+        raise ValueError("a drill restores, and a restore that writes needs a lock bucket (--lock-bucket)")
     keys = canary_keys(prefix, canaries)
     writes: list[CanaryWrite] = []
     for sequence, key in enumerate(keys):
@@ -112,7 +116,11 @@ def run_bucket_drill(
         s3.delete_object(Bucket=bucket, Key=key)
 
     started = time.monotonic()
-    summary = restore_bucket(s3, RestoreOptions(bucket=bucket, at=recovery_point, prefix=prefix, workers=workers))
+    # Confirmed: the drill damaged these canaries itself, so the blast-radius pass would only cost requests.
+    options = RestoreOptions(
+        bucket=bucket, at=recovery_point, prefix=prefix, workers=workers, confirmed=True, lock_bucket=lock_bucket
+    )
+    summary = restore_bucket(s3, options)
     keys_wrong = [key for key in keys if _read(s3, bucket, key) != canary_body(key, 1)]
     rto_seconds = time.monotonic() - started
     wrong = set(keys_wrong)

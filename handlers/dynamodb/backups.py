@@ -9,8 +9,11 @@ and each table's RPO age (``handlers.rpo_age``) right after its backup.
   the next run in the same hour. A tagging failure is reported in the summary (``tag_errors``) and does not
   fail the run: the backup exists and its name carries the label. moto accepts ``TagResource`` on a backup
   ARN but drops the tags (``ListTagsOfResource`` there is ResourceNotFound), so on moto every re-run tags again.
-- **Pruning** touches only backups this tool named, keeps the newest one and the newest release backup of
-  each table, keeps release backups for ``release_retention_days`` and the rest for ``retention_days``.
+- **Pruning** touches only on-demand (``USER``) backups this tool named (``drctl--…``), never AWS Backup recovery
+  points or anyone else's backups; keeps the newest one and the newest release backup of each table, keeps
+  release backups for ``release_retention_days`` and the rest for ``retention_days``, and never deletes a backup
+  younger than the floor ``MIN_BACKUP_RETENTION_DAYS`` (a retention below it is refused: a typo in a retention
+  flag must not be data loss). ``dry_run`` takes nothing, deletes nothing, and reports what it would prune.
 - **RPO age** (``handlers.rpo_age``): a PITR table's ``LatestRestorableDateTime``, else its newest available
   backup; ``buckets`` in the plan get theirs from S3's ``ReplicationLatency`` in the replica's Region. Alarms are
   upserted only with ``ensure_alarms`` (never by the scheduled Lambda).
@@ -41,6 +44,7 @@ from handlers.rpo_age import (
     split_names,
     table_rpo,
 )
+from handlers.runtime_names import MIN_BACKUP_RETENTION_DAYS
 
 NAME_PREFIX = "drctl"
 RELEASE_REASON_PREFIX = "release-"
@@ -63,6 +67,16 @@ class BackupPlan:
     alarm_period_seconds: int = DEFAULT_ALARM_PERIOD_SECONDS
     # Upsert the RPO alarms (``drctl backup --ensure-alarms``); the stack's own alarms are stack resources.
     ensure_alarms: bool = False
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("retention_days", "release_retention_days"):
+            days = getattr(self, name)
+            if days < MIN_BACKUP_RETENTION_DAYS:
+                raise ValueError(
+                    f"{name} {days} is below the retention floor of {MIN_BACKUP_RETENTION_DAYS} days "
+                    "(components/tiers.py MIN_BACKUP_RETENTION_DAYS)"
+                )
 
     @property
     def alarm(self) -> RpoAlarm:
@@ -76,6 +90,7 @@ class BackupRecord:
     created: datetime
     status: str
     reason: str | None  # None: not a backup this tool named, never pruned
+    backup_type: str = "USER"  # USER (on-demand), SYSTEM, or AWS_BACKUP (a recovery point: never pruned)
 
     @property
     def is_release(self) -> bool:
@@ -120,6 +135,7 @@ def list_table_backups(dynamodb: Any, table: str) -> list[BackupRecord]:
                     created=summary["BackupCreationDateTime"].astimezone(UTC),
                     status=summary["BackupStatus"],
                     reason=reason_from_name(summary["BackupName"]),
+                    backup_type=summary.get("BackupType", "USER"),
                 )
             )
         if not page.get("LastEvaluatedBackupArn"):
@@ -178,7 +194,11 @@ def ensure_backup_tags(dynamodb: Any, record: BackupRecord, created: bool) -> st
 def select_for_pruning(
     backups: list[BackupRecord], now: datetime, retention_days: int, release_retention_days: int
 ) -> list[BackupRecord]:
-    ours = sorted((b for b in backups if b.reason is not None and b.status == "AVAILABLE"), key=lambda b: b.created)
+    """Backups to delete. Only AVAILABLE on-demand backups named ``drctl--…``; none younger than the floor."""
+    ours = sorted(
+        (b for b in backups if b.reason is not None and b.backup_type == "USER" and b.status == "AVAILABLE"),
+        key=lambda b: b.created,
+    )
     if not ours:
         return []
     protected = {ours[-1].arn}  # never prune the newest: it is the recovery point
@@ -187,7 +207,7 @@ def select_for_pruning(
         protected.add(releases[-1].arn)  # the last release must stay restorable
     expired = []
     for backup in ours:
-        keep_days = release_retention_days if backup.is_release else retention_days
+        keep_days = max(release_retention_days if backup.is_release else retention_days, MIN_BACKUP_RETENTION_DAYS)
         if backup.arn not in protected and now - backup.created > timedelta(days=keep_days):
             expired.append(backup)
     return expired
@@ -201,6 +221,8 @@ def _backup_table(
 ) -> dict[str, Any]:
     table_arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
     existing = list_table_backups(dynamodb, table)
+    if plan.dry_run:
+        return _dry_run_table(plan, table, region, now, existing)
     record, created = ensure_backup(dynamodb, table, plan.reason, now, existing)
     tag_error = ensure_backup_tags(dynamodb, record, created)
     backups = [b for b in existing if b.arn != record.arn] + [record]
@@ -225,6 +247,31 @@ def _backup_table(
     }
 
 
+def _dry_run_table(
+    plan: BackupPlan, table: str, region: str, now: datetime, existing: list[BackupRecord]
+) -> dict[str, Any]:
+    """What a run would do: the backup it would take (unless this hour's exists) and the backups it would prune,
+    counting that new backup as the newest. Nothing is created, tagged, deleted or published."""
+    name = backup_name(plan.reason, now)
+    found = next((b for b in existing if b.name == name and b.status in ("CREATING", "AVAILABLE")), None)
+    record = found or BackupRecord(arn=f"(new) {name}", name=name, created=now, status="AVAILABLE", reason=plan.reason)
+    backups = [b for b in existing if b.arn != record.arn] + [record]
+    pruned = select_for_pruning(backups, now, plan.retention_days, plan.release_retention_days)
+    return {
+        "table": table,
+        "region": region,
+        "backup_arn": None if found is None else found.arn,
+        "backup_name": name,
+        "backup_status": "would-create" if found is None else found.status,
+        "created": False,
+        "tagged": False,
+        "tag_error": None,
+        "pruned": [],
+        "would_prune": [{"arn": b.arn, "name": b.name, "created": b.created.isoformat()} for b in pruned],
+        "kept": len(backups) - len(pruned),
+    }
+
+
 def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None = None) -> dict[str, Any]:
     """Back up every table in every region; one table's failure is reported, not fatal to the others."""
     now = now or datetime.now(UTC)
@@ -238,7 +285,7 @@ def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None =
             except ClientError as error:
                 errors.append({"table": table, "region": region, "error": str(error)})
     buckets: list[dict[str, Any]] = []
-    for bucket in plan.buckets:
+    for bucket in [] if plan.dry_run else plan.buckets:
         try:
             buckets.append(bucket_rpo(clients, plan.alarm, plan.regions[0], bucket, now))
         except ClientError as error:
@@ -250,6 +297,8 @@ def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None =
         "buckets": buckets,
         "created": sum(1 for t in tables if t["created"]),
         "pruned": sum(len(t["pruned"]) for t in tables),
+        "dry_run": plan.dry_run,
+        "would_prune": sum(len(t.get("would_prune", [])) for t in tables),
         "errors": errors,
         # Not in ``errors``: the backup exists and its name carries the label, so the run has not failed.
         "tag_errors": [
@@ -260,7 +309,7 @@ def run_backups(plan: BackupPlan, clients: ClientFactory, now: datetime | None =
         "summary_key": None,
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
     }
-    if plan.summary_bucket:
+    if plan.summary_bucket and not plan.dry_run:
         key = f"{plan.summary_prefix}{now:%Y/%m/%d/%H%M%S}Z-{slug(plan.reason)}.json"
         summary["summary_key"] = key
         clients("s3", plan.regions[0]).put_object(

@@ -154,14 +154,6 @@ class SourceSettings:
     stream_arn: str | None = None
 
 
-def parse_point_in_time(value: str) -> datetime:
-    """An ISO 8601 instant with an explicit offset ('Z' accepted); a naive time would be ambiguous."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no timezone; add 'Z' or an offset")
-    return parsed.astimezone(UTC)
-
-
 def default_target_name(
     source: str, to: datetime | None, backup_arn: str | None, recovery_point_arn: str | None = None
 ) -> str:

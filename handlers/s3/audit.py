@@ -71,6 +71,13 @@ class AuditTarget:
     verify_checksums: bool = True  # one HeadObject per side per key; off = size and ETag only
     workers: int = DEFAULT_WORKERS
 
+    def __post_init__(self) -> None:
+        if self.bucket == self.replica_bucket:
+            raise ValueError(
+                f"the replica bucket {self.replica_bucket!r} is the primary itself: the audit would compare the "
+                "bucket with itself; pass the replica with --replica-bucket"
+            )
+
 
 def iter_objects(s3: Any, bucket: str, prefix: str, page_size: int = 1000) -> Iterator[ListedObject]:
     pages = s3.get_paginator("list_objects_v2").paginate(
@@ -245,6 +252,10 @@ def audit_replication(
         "findings": findings,
         "mismatches": mismatches,
         "ok": mismatches == 0,
+        # An audit of nothing proves nothing: a typo in the prefix must not read as "in sync".
+        "warning": None
+        if counts["compared"] or counts["missing"] or counts["extra"]
+        else f"nothing matched: no key under s3://{target.bucket}/{target.prefix} or its replica",
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),  # set when running against an emulator
     }
 

@@ -7,6 +7,7 @@ imports the other's types from the other, so there is no import cycle between th
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -18,6 +19,15 @@ ARCHIVED_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; above it only UploadPartCopy works
 MULTIPART_PART_SIZE = 512 * 1024**2
 DEFAULT_WORKERS = 16
+# Blast-radius guard: without confirmation a restore refuses to overwrite or put delete markers on more than this
+# share of the live keys (``--max-change-share``/``--yes``; the restore Lambda's ``"confirm": true``).
+DEFAULT_MAX_CHANGE_SHARE = 0.25
+# Memory stays bounded however many keys fail: a sample of failed keys, a few per error class, a capped number of
+# classes (the rest count under OTHER_ERRORS).
+FAILURE_SAMPLE = 50
+CLASS_SAMPLE = 5
+MAX_ERROR_CLASSES = 20
+OTHER_ERRORS = "other"
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -105,6 +115,17 @@ def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class FailFast:
+    """When failures are systemic (a denied role, a broken endpoint, a full KMS quota), stop dispatching: every
+    further request would fail the same way. Trips when the first ``first_writes`` work items all failed, or
+    when at least ``window_share`` of the last ``window`` items failed."""
+
+    first_writes: int = 50
+    window: int = 200
+    window_share: float = 0.9
+
+
+@dataclass(frozen=True)
 class RestoreOptions:
     bucket: str
     at: datetime
@@ -119,6 +140,14 @@ class RestoreOptions:
     archive_days: int = 7
     copy: CopySettings = CopySettings()
     batch: BatchOptions | None = None
+    # Skip the blast-radius pass (``--yes``; the restore Lambda's ``"confirm": true``).
+    confirmed: bool = False
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
+    # Where the single-flight lock lives (``dr-locks/<bucket>.json``); a restore that writes needs one.
+    lock_bucket: str | None = None
+    lock_owner: str = ""
+    break_lock: bool = False
+    fail_fast: FailFast = FailFast()
 
     @property
     def destination_bucket(self) -> str:
@@ -137,6 +166,48 @@ class RestoreOptions:
 SUMMARY_COUNTERS = ("undeleted", "copied", "deleted", "skipped", "archived_pending", "failed", "batched")
 
 
+class FailureTally:
+    """Failures by error class with a bounded sample of keys, and the fail-fast decision. Thread-safe through the
+    summary's lock (every call is made holding it)."""
+
+    def __init__(self, policy: FailFast) -> None:
+        self.policy = policy
+        self.classes: dict[str, dict[str, Any]] = {}
+        self.outcomes = 0
+        self.failures = 0
+        self.window: deque[bool] = deque(maxlen=policy.window)
+        self.tripped: str | None = None  # the dominant class, once systemic
+
+    def failed(self, key: str, code: str, *, aws: bool) -> None:
+        name = code if code in self.classes or len(self.classes) < MAX_ERROR_CLASSES else OTHER_ERRORS
+        entry = self.classes.setdefault(name, {"count": 0, "aws": aws, "sample": []})
+        entry["count"] += 1
+        if len(entry["sample"]) < CLASS_SAMPLE:
+            entry["sample"].append(key)
+        self._outcome(False)
+
+    def succeeded(self, n: int = 1) -> None:
+        for _ in range(min(n, self.policy.window)):
+            self._outcome(True)
+        self.outcomes += max(n - self.policy.window, 0)
+
+    def _outcome(self, ok: bool) -> None:
+        self.outcomes += 1
+        self.failures += not ok
+        self.window.append(ok)
+        if self.tripped is not None or not self.classes:
+            return
+        all_first_failed = self.outcomes >= self.policy.first_writes and self.failures == self.outcomes
+        window_full = len(self.window) == self.window.maxlen
+        share = self.window.count(False) / len(self.window)
+        if all_first_failed or (window_full and share >= self.policy.window_share):
+            self.tripped = max(self.classes, key=lambda name: self.classes[name]["count"])
+
+    @property
+    def aws_refused(self) -> bool:
+        return self.tripped is not None and bool(self.classes[self.tripped]["aws"])
+
+
 @dataclass
 class RestoreSummary:
     keys_scanned: int = 0
@@ -149,22 +220,46 @@ class RestoreSummary:
     failed: int = 0
     batched: int = 0
     bytes_copied: int = 0
-    failures: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # a sample: at most FAILURE_SAMPLE keys
+    fail_fast: FailFast = field(default_factory=FailFast, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _tally: FailureTally | None = field(default=None, repr=False)
+
+    @property
+    def tally(self) -> FailureTally:
+        if self._tally is None:
+            self._tally = FailureTally(self.fail_fast)
+        return self._tally
 
     def add(self, counter: str, n: int = 1, *, bytes_copied: int = 0) -> None:
         with self._lock:
             setattr(self, counter, getattr(self, counter) + n)
             self.bytes_copied += bytes_copied
 
-    def fail(self, key: str, reason: str) -> None:
+    def fail(self, key: str, reason: str, *, aws: bool = True) -> None:
+        """One key failed with error class ``reason`` (``aws``: AWS refused or could not be reached)."""
         with self._lock:
             self.failed += 1
-            self.failures[key] = reason
+            if len(self.failures) < FAILURE_SAMPLE:
+                self.failures[key] = reason
+            self.tally.failed(key, reason, aws=aws)
+
+    def succeeded(self, n: int = 1) -> None:
+        with self._lock:
+            self.tally.succeeded(n)
+
+    @property
+    def systemic_failure(self) -> str | None:
+        return self.tally.tripped
 
     def as_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-        values["failures"] = dict(list(self.failures.items())[:50])  # a sample keeps the JSON readable
+        values.pop("fail_fast")
+        values["failures"] = dict(self.failures)
+        values["error_classes"] = {
+            name: {"count": entry["count"], "aws": entry["aws"], "sample": list(entry["sample"])}
+            for name, entry in self.tally.classes.items()
+        }
         return values
 
 

@@ -19,13 +19,15 @@ Data versions are never deleted and governance retention is never bypassed.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
 from handlers.s3.batch import BatchCopier
+from handlers.s3.lock import RestoreLock
 from handlers.s3.plan import (
     DEFAULT_WORKERS,
     SUMMARY_COUNTERS,
@@ -49,6 +52,7 @@ from handlers.s3.plan import (
     Version,
     head_or_none,
 )
+from handlers.times import parse_time
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -482,8 +486,20 @@ def _error_code(error: Exception) -> str:
     return type(error).__name__
 
 
+class BlastRadiusRefused(ValueError):
+    """The listing-only pass found the restore would change too much (or aim before the bucket's history)."""
+
+    def __init__(self, message: str, assessment: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.assessment = assessment
+
+
 class _BucketRestore:
-    """Executes plans as the listing streams in; one thread pool, bounded in-flight work."""
+    """Executes plans as the listing streams in; one thread pool, bounded in-flight work.
+
+    It stops dispatching as soon as ``halted`` is true (a signal, a systemic failure, a lost lock): queued work is
+    cancelled, so at most ``workers`` requests are in flight when it stops.
+    """
 
     def __init__(
         self,
@@ -493,6 +509,8 @@ class _BucketRestore:
         summary: RestoreSummary,
         on_key_done: Callable[[int], None],
         batch: BatchCopier | None,
+        stop: threading.Event | None = None,
+        lock_lost: threading.Event | None = None,
     ) -> None:
         self.s3 = s3
         self.options = options
@@ -500,6 +518,8 @@ class _BucketRestore:
         self.summary = summary
         self.on_key_done = on_key_done
         self.batch = batch
+        self.stop = stop or threading.Event()
+        self.lock_lost = lock_lost or threading.Event()
         self.undelete_allowed = options.in_place and protection.undelete_allowed(options.mfa)
         self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="restore")
         # Bounded so a huge bucket streams through instead of queueing every key in memory, yet wide
@@ -508,7 +528,20 @@ class _BucketRestore:
         self.markers: list[KeyPlan] = []
         self.marker_count = 0
         self.deletes: list[str] = []
-        self.crashes: list[BaseException] = []  # unexpected errors (bugs), re-raised by finish()
+        self.crash: BaseException | None = None  # the first unexpected error (a bug), re-raised by finish()
+        self.not_done = 0  # keys planned but left undone by a stop
+        self._not_done_lock = threading.Lock()
+
+    @property
+    def halt_reason(self) -> str | None:
+        if self.stop.is_set():
+            return "interrupted"
+        if self.lock_lost.is_set():
+            return "lock lost: another process broke this restore's lock"
+        tripped = self.summary.systemic_failure
+        if tripped is not None:
+            return f"systemic failure: {tripped}"
+        return None
 
     def plan(self, history: KeyHistory) -> KeyPlan:
         wanted = version_at(history, self.options.at)
@@ -545,37 +578,64 @@ class _BucketRestore:
             self._submit(self._run_one, plan)
 
     def finish(self) -> None:
-        self._flush_markers()
-        self._flush_deletes()
-        if self.batch is not None:
+        if self.halt_reason is None:
+            self._flush_markers()
+            self._flush_deletes()
+        else:
+            self._left_undone(len(self.markers) + len(self.deletes))
+            self.markers, self.marker_count, self.deletes = [], 0, []
+        if self.batch is not None and self.halt_reason is None:
             batched_before = self.summary.batched
             for plan in self.batch.finish(self.summary):
                 self._submit(self._run_one, plan)
             self.on_key_done(self.summary.batched - batched_before)  # handed to Batch Operations: done here
-        self.pool.shutdown(wait=True)
-        if self.crashes:
-            raise self.crashes[0]
+        elif self.batch is not None:
+            self._left_undone(len(self.batch.held))
+        self.pool.shutdown(wait=True, cancel_futures=self.halt_reason is not None)
+        if self.crash is not None:
+            raise self.crash
+
+    def _left_undone(self, keys: int) -> None:
+        with self._not_done_lock:
+            self.not_done += keys
 
     # -- work items (run in the pool) ---------------------------------------------------------------
-    def _submit(self, work: Callable[[Any], None], item: Any) -> None:
+    def _submit(self, work: Callable[[Any], int], item: Any) -> None:
+        keys = len(item) if isinstance(item, list) else 1
         self.slots.acquire()
-        self.pool.submit(self._guarded, work, item).add_done_callback(self._done)
+        if self.halt_reason is not None:
+            self.slots.release()
+            self._left_undone(keys)
+            return
+        future = self.pool.submit(self._guarded, work, item)
+        future.add_done_callback(lambda done: self._done(done, keys))
 
-    def _done(self, future: Future[None]) -> None:
+    def _done(self, future: Future[None], keys: int) -> None:
         self.slots.release()
+        if future.cancelled():
+            self._left_undone(keys)
+            return
         error = future.exception()
-        if error is not None:
-            self.crashes.append(error)
+        if error is not None and self.crash is None:
+            self.crash = error
 
-    def _guarded(self, work: Callable[[Any], None], item: Any) -> None:
+    def _guarded(self, work: Callable[[Any], int], item: Any) -> None:
+        keys = [p.key for p in item] if isinstance(item, list) else [getattr(item, "key", str(item))]
+        if self.halt_reason is not None:  # queued before the stop: never started
+            self._left_undone(len(keys))
+            return
         try:
-            work(item)
+            failed = work(item)
         except (ClientError, BotoCoreError) as error:
-            keys = [p.key for p in item] if isinstance(item, list) else [getattr(item, "key", str(item))]
+            code = _error_code(error)
+            first_of_class = code not in self.summary.tally.classes
             for key in keys:
-                self.summary.fail(key, _error_code(error))
-            logger.warning("restore request failed", extra={"keys": keys[:5], "error": str(error)})
+                self.summary.fail(key, code)
+            if first_of_class:  # one log line per error class, not one per key
+                logger.warning("restore request failed", extra={"keys": keys[:5], "error": str(error)})
             self.on_key_done(len(keys))
+        else:
+            self.summary.succeeded(len(keys) - failed)
 
     def _flush_markers(self) -> None:
         if self.markers:
@@ -587,26 +647,29 @@ class _BucketRestore:
             self._submit(self._delete, [KeyPlan(key, Action.DELETE) for key in self.deletes])
             self.deletes = []
 
-    def _undelete(self, plans: list[KeyPlan]) -> None:
+    def _undelete(self, plans: list[KeyPlan]) -> int:
         restored, failed = remove_delete_markers(self.s3, self.options.bucket, plans, mfa=self.options.mfa)
         self.summary.add("undeleted", len(restored))
         for key, code in failed.items():
             self.summary.fail(key, code)
         self.on_key_done(len(plans))
+        return len(failed)
 
-    def _delete(self, plans: list[KeyPlan]) -> None:
+    def _delete(self, plans: list[KeyPlan]) -> int:
         deleted, failed = delete_current(self.s3, self.options.bucket, [plan.key for plan in plans])
         self.summary.add("deleted", len(deleted))
         for key, code in failed.items():
             self.summary.fail(key, code)
         self.on_key_done(len(plans))
+        return len(failed)
 
-    def _run_one(self, plan: KeyPlan) -> None:
+    def _run_one(self, plan: KeyPlan) -> int:
         if plan.action is Action.DELETE:
             self._delete_elsewhere(plan)
         else:
             self._copy(plan)
         self.on_key_done(1)
+        return 0
 
     def _delete_elsewhere(self, plan: KeyPlan) -> None:
         bucket, key = self.options.destination_bucket, self.options.destination_key(plan.key)
@@ -654,6 +717,74 @@ class _BucketRestore:
         self.summary.add("copied", bytes_copied=version.size)
 
 
+def assess_blast_radius(s3: Any, options: RestoreOptions, protection: BucketProtection) -> dict[str, Any]:
+    """The listing-only pass: what the restore would change, from ``ListObjectVersions`` alone (no HEAD, no
+    write). Only counts are kept, so memory does not grow with the bucket.
+
+    ``would_overwrite`` counts copies over a live key that the listing cannot show to be the same already (a copy
+    an earlier run made counts once its size and storage class match, so a re-run is not refused);
+    ``would_delete`` counts delete markers the restore would put on live keys.
+    """
+    counter = RequestCounter()
+    counter.attach(s3)
+    counts = dict.fromkeys(("keys", "live_keys", "would_overwrite", "would_delete", "would_undelete"), 0)
+    oldest: datetime | None = None
+    undelete_allowed = options.in_place and protection.undelete_allowed(options.mfa)
+    try:
+        for history in iter_key_histories(s3, options.bucket, options.prefix):
+            counts["keys"] += 1
+            first = history.entries[-1].last_modified
+            oldest = first if oldest is None or first < oldest else oldest
+            live = not history.current.is_delete_marker
+            counts["live_keys"] += live
+            wanted = version_at(history, options.at)
+            if options.in_place:
+                plan = plan_make_current(
+                    history,
+                    wanted,
+                    undelete_allowed=undelete_allowed,
+                    delete_unwanted=options.delete_created_after,
+                    etags_are_md5=protection.etags_are_md5,
+                )
+            else:
+                plan = plan_copy_elsewhere(history, wanted, delete_unwanted=options.delete_created_after)
+            if plan.action is Action.DELETE:
+                counts["would_delete"] += 1
+            elif plan.action is Action.COPY and live and plan.maybe_same_as is None:
+                counts["would_overwrite"] += 1
+            elif plan.action in (Action.COPY, Action.UNDELETE) and not live:
+                counts["would_undelete"] += 1
+    finally:
+        counter.detach()
+    changes = counts["would_overwrite"] + counts["would_delete"]
+    share = changes / counts["live_keys"] if counts["live_keys"] else (1.0 if changes else 0.0)
+    return {
+        **counts,
+        "share": round(share, 4),
+        "max_share": options.max_change_share,
+        "oldest_version": oldest.isoformat() if oldest else None,
+        "requests": counter.count,
+    }
+
+
+def _check_blast_radius(assessment: dict[str, Any], options: RestoreOptions) -> None:
+    oldest = assessment["oldest_version"]
+    if oldest is not None and options.at < datetime.fromisoformat(oldest):
+        raise BlastRadiusRefused(
+            f"--to {options.at.isoformat()} is before the oldest version under s3://{options.bucket}/"
+            f"{options.prefix} ({oldest}): nothing existed then, so the restore would only remove data; "
+            "check --to, or pass --yes",
+            assessment,
+        )
+    if assessment["keys"] and assessment["share"] > options.max_change_share:
+        raise BlastRadiusRefused(
+            f"the restore would overwrite {assessment['would_overwrite']} and put delete markers on "
+            f"{assessment['would_delete']} of {assessment['live_keys']} live keys ({assessment['share']:.0%}, above "
+            f"{options.max_change_share:.0%}): check --to and --prefix, then pass --yes (or raise --max-change-share)",
+            assessment,
+        )
+
+
 def restore_bucket(
     s3: Any,
     options: RestoreOptions,
@@ -661,20 +792,29 @@ def restore_bucket(
     s3control: Any | None = None,
     on_key_done: Callable[[int], None] = lambda _: None,
     on_key_listed: Callable[[int], None] = lambda _: None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Restore ``options.bucket`` (under ``options.prefix``) to its state at ``options.at``.
 
     ``s3`` should allow ``options.workers`` pooled connections. Returns the summary dict (the CLI's
     ``--json`` output). Every S3 request the restore sends, listing and retries included, is counted.
     ``on_key_listed`` gets the running count of keys listed (the listing streams, so the total grows),
-    ``on_key_done`` the number of keys just finished.
+    ``on_key_done`` the number of keys just finished. Setting ``stop`` (the CLI does on SIGINT/SIGTERM) stops
+    dispatching; the summary then says what was done and what was not (``stopped``, ``not_done``).
+
+    Unless ``options.confirmed`` or a dry run, a listing-only pass first refuses (``BlastRadiusRefused``) a restore
+    that would change more than ``options.max_change_share`` of the live keys or aims before the bucket's oldest
+    version. A restore that writes holds the bucket's lock (``handlers.s3.lock``) in ``options.lock_bucket``.
     """
     started = time.monotonic()
     counter = RequestCounter()
     counter.attach(s3)
     if s3control is not None:
         counter.attach(s3control)
-    summary = RestoreSummary()
+    summary = RestoreSummary(fail_fast=options.fail_fast)
+    assessment: dict[str, Any] | None = None
+    lock: RestoreLock | None = None
+    listing_complete = False
     try:
         protection = read_bucket_protection(s3, options.bucket)
         if protection.versioning == "Disabled":
@@ -689,19 +829,44 @@ def restore_bucket(
                 f"bucket {options.destination_bucket} has versioning {destination.versioning}: a restore only writes "
                 "where every overwrite and delete keeps the previous version; enable versioning first"
             )
+        if not options.dry_run and not options.lock_bucket:
+            raise ValueError(
+                "a restore that writes needs a lock bucket (--lock-bucket or DR_BATCH_REPORT_BUCKET: the stack's "
+                "reports bucket) so that two restores of one bucket cannot run at once"
+            )
+        if not options.confirmed and not options.dry_run:
+            assessment = assess_blast_radius(s3, options, protection)
+            _check_blast_radius(assessment, options)
         batch = _batch_copier(s3, s3control, options)
-        restore = _BucketRestore(s3, options, protection, summary, on_key_done, batch)
+        if not options.dry_run and options.lock_bucket:
+            lock = RestoreLock(
+                s3, options.lock_bucket, options.destination_bucket, owner=options.lock_owner, prefix=options.prefix
+            )
+            lock.acquire(break_lock=options.break_lock)
+        restore = _BucketRestore(
+            s3, options, protection, summary, on_key_done, batch, stop, lock.lost if lock else None
+        )
         try:
-            for history in iter_key_histories(s3, options.bucket, options.prefix):
-                summary.keys_scanned += 1
-                summary.versions_scanned += len(history.entries)
-                on_key_listed(summary.keys_scanned)
-                restore.dispatch(restore.plan(history))
+            with lock if lock is not None else contextlib.nullcontext():
+                try:
+                    for history in iter_key_histories(s3, options.bucket, options.prefix):
+                        if restore.halt_reason is not None:
+                            break
+                        summary.keys_scanned += 1
+                        summary.versions_scanned += len(history.entries)
+                        on_key_listed(summary.keys_scanned)
+                        restore.dispatch(restore.plan(history))
+                    else:
+                        listing_complete = True
+                finally:
+                    restore.finish()
         finally:
-            restore.finish()
+            if lock is not None:
+                lock.release()
     finally:
         counter.detach()
     result = summary.as_dict()
+    halted = restore.halt_reason
     result.update(
         bucket=options.bucket,
         to=options.at.isoformat(),
@@ -712,7 +877,17 @@ def restore_bucket(
         copy_reason=protection.copy_reason(options.mfa),
         requests=counter.count,
         seconds=round(time.monotonic() - started, 3),
+        # The listing-only pass (None with --yes or a dry run); its requests are part of ``requests``.
+        blast_radius=assessment,
+        stopped=halted,
+        listing_complete=listing_complete,
+        not_done=restore.not_done,
+        systemic_failure=summary.systemic_failure,
+        lock_broken=None if lock is None or lock.broken is None else dataclasses.asdict(lock.broken),
+        warning=None,
     )
+    if summary.keys_scanned == 0 and listing_complete:
+        result["warning"] = f"nothing matched: no key under s3://{options.bucket}/{options.prefix}"
     if batch is not None:
         result["batch_jobs"] = batch.jobs
     return result
@@ -736,19 +911,16 @@ def restore_client(workers: int = DEFAULT_WORKERS) -> Any:
     )
 
 
-def parse_point_in_time(value: str) -> datetime:
-    """ISO 8601 -> aware datetime; a time without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 # --------------------------------------------------------------------------------------------------
 # Lambda entry for automated restores
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RestoreEvent:
     """``{"bucket", "to", "prefix"?, "target_bucket"?, "target_prefix"?, "delete_created_after"?,
-    "dry_run"?, "workers"?}``"""
+    "dry_run"?, "workers"?, "confirm"?, "lock_bucket"?}``
+
+    ``to`` follows the one time rule (``handlers.times``). Above the blast-radius share the restore is refused
+    unless ``"confirm": true``. The lock bucket defaults to ``DR_BATCH_REPORT_BUCKET``."""
 
     options: RestoreOptions
 
@@ -757,7 +929,7 @@ class RestoreEvent:
         return cls(
             RestoreOptions(
                 bucket=event["bucket"],
-                at=parse_point_in_time(event["to"]),
+                at=parse_time(str(event["to"]), "to"),
                 prefix=event.get("prefix", ""),
                 target_bucket=event.get("target_bucket"),
                 target_prefix=event.get("target_prefix"),
@@ -765,6 +937,9 @@ class RestoreEvent:
                 dry_run=bool(event.get("dry_run", False)),
                 workers=int(event.get("workers", LAMBDA_WORKERS)),
                 archive_tier=event.get("archive_tier", "Standard"),
+                confirmed=event.get("confirm") is True,
+                lock_bucket=event.get("lock_bucket") or os.environ.get("DR_BATCH_REPORT_BUCKET") or None,
+                lock_owner=f"lambda {os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'restore')}",
             )
         )
 

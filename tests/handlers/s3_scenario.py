@@ -6,6 +6,7 @@ side of T.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -33,7 +34,21 @@ READ_OPERATIONS = frozenset(
 )
 
 
+# The stack's reports bucket in tests: where restores take their single-flight lock (created with every bucket).
+LOCK_BUCKET = "dr-reports-locks"
+# Restore options for tests of the restore's mechanics: a lock bucket, and the blast-radius pass skipped (its own
+# tests are in test_operator_safety.py).
+MECHANICS = {"lock_bucket": LOCK_BUCKET, "confirmed": True}
+
+
+def ensure_lock_bucket(s3: Any) -> str:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=LOCK_BUCKET)
+    return LOCK_BUCKET
+
+
 def versioned_bucket(s3: Any, name: str, *, object_lock: bool = False) -> str:
+    ensure_lock_bucket(s3)
     if object_lock:
         s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
     else:
@@ -146,7 +161,12 @@ class CallRecorder:
             self.calls.append(RecordedCall(model.name, dict(params)))
 
     def writes(self) -> list[RecordedCall]:
-        return [call for call in self.calls if call.operation not in READ_OPERATIONS]
+        """Writes to data buckets (the single-flight lock's own writes in the lock bucket are not counted)."""
+        return [
+            call
+            for call in self.calls
+            if call.operation not in READ_OPERATIONS and call.params.get("Bucket") != LOCK_BUCKET
+        ]
 
     def versioned_deletes(self) -> list[dict[str, Any]]:
         """Every delete that names a version (DeleteObject or an entry of DeleteObjects)."""

@@ -12,6 +12,15 @@ from typer.testing import CliRunner
 from handlers import cli
 from handlers.drills import bucket as drill
 
+LOCK_BUCKET = "drill-reports"  # the stack's reports bucket: where the drill's restore takes its lock
+
+
+@pytest.fixture(autouse=True)
+def lock_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    boto3.client("s3").create_bucket(Bucket=LOCK_BUCKET)
+    monkeypatch.setenv("DR_BATCH_REPORT_BUCKET", LOCK_BUCKET)
+    return LOCK_BUCKET
+
 
 def _versioned_bucket(name: str, *, replicated: bool) -> Any:
     s3 = boto3.client("s3")
@@ -25,7 +34,9 @@ def _versioned_bucket(name: str, *, replicated: bool) -> Any:
 @pytest.mark.parametrize("replicated", [False, True], ids=["marker-removal-path", "copy-only-path"])
 def test_drill_restores_every_canary_and_meets_a_zero_rpo(moto_endpoint: str, replicated: bool) -> None:
     s3 = _versioned_bucket("drilled", replicated=replicated)
-    result = drill.run_bucket_drill(s3, "drilled", canaries=40, declared_rto_minutes=30, declared_rpo_minutes=0)
+    result = drill.run_bucket_drill(
+        s3, "drilled", canaries=40, declared_rto_minutes=30, declared_rpo_minutes=0, lock_bucket=LOCK_BUCKET
+    )
     assert result.keys_wrong == []
     assert result.rpo_seconds == 0
     assert result.passed
@@ -42,7 +53,7 @@ def test_drill_fails_when_the_restore_does_not_bring_data_back(
 ) -> None:
     s3 = _versioned_bucket("broken", replicated=False)
     monkeypatch.setattr(drill, "restore_bucket", lambda *_args, **_kwargs: {"requests": 0})
-    result = drill.run_bucket_drill(s3, "broken", canaries=8, declared_rpo_minutes=0)
+    result = drill.run_bucket_drill(s3, "broken", canaries=8, declared_rpo_minutes=0, lock_bucket=LOCK_BUCKET)
     assert len(result.keys_wrong) == 6  # four overwritten, two deleted
     # The newest canaries (6 and 7) were never damaged, so by the shared rule the RPO is 0: the loss is a hole in
     # older data, which fails the drill through keys_wrong instead.
@@ -83,3 +94,13 @@ def test_drill_on_an_unversioned_bucket_is_refused_before_any_canary_is_written(
     assert result.exit_code == cli.EXIT_USAGE
     assert "versioning" in json.loads(result.stdout)["error"]
     assert "Contents" not in s3.list_objects_v2(Bucket="unversioned")  # nothing damaged that could not come back
+
+
+def test_drill_without_a_lock_bucket_is_refused_before_any_canary_is_written(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DR_BATCH_REPORT_BUCKET")
+    s3 = _versioned_bucket("unlocked", replicated=False)
+    result = CliRunner().invoke(cli.load_commands(), ["drill-bucket", "unlocked", "--canaries", "4", "--json"])
+    assert result.exit_code == 2 and "lock bucket" in json.loads(result.stdout)["error"]
+    assert s3.list_object_versions(Bucket="unlocked").get("Versions") is None

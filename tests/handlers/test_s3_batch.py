@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from handlers.s3.batch import BatchOptions, client_request_token, manifest_line
 from handlers.s3.restore import CopySettings, RestoreOptions, restore_bucket
-from tests.handlers.s3_scenario import CallRecorder, current_contents, point_in_time, versioned_bucket
+from tests.handlers.s3_scenario import MECHANICS, CallRecorder, current_contents, point_in_time, versioned_bucket
 
 BUCKET = "batch-restore"
 REPORTS = "batch-reports"
@@ -54,7 +54,7 @@ def _history(s3: Any) -> Any:
 def _options(at: Any, threshold: int) -> RestoreOptions:
     batch = BatchOptions(threshold_keys=threshold, role_arn=ROLE, report_bucket=REPORTS, account_id="123456789012")
     # big.bin counts as "too large for Batch Operations" with a 1 KiB threshold.
-    return RestoreOptions(bucket=BUCKET, at=at, batch=batch, copy=CopySettings(multipart_threshold=1024))
+    return RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, batch=batch, copy=CopySettings(multipart_threshold=1024))
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from handlers.s3.restore import (
     version_at,
 )
 from tests.handlers.s3_scenario import (
+    MECHANICS,
     CallRecorder,
     FaultInjector,
     all_entries,
@@ -202,7 +203,7 @@ def test_restore_over_a_thousand_versions_brings_back_every_key(mock_aws: None) 
     markers = delete_marker_ids(s3, BUCKET)
     recorder = CallRecorder().attach(s3)
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, workers=8))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, workers=8))
     calls = list(recorder.calls)
 
     created_after = {"created-after-t": b"new", "gone-before-t": b"new"}  # left, without the flag
@@ -228,7 +229,7 @@ def test_delete_created_after_only_adds_delete_markers(mock_aws: None) -> None:
     kept = data_versions(s3, BUCKET)
     recorder = CallRecorder().attach(s3)
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, delete_created_after=True))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, delete_created_after=True))
 
     assert current_contents(s3, BUCKET) == expected
     assert summary["deleted"] == 2 and kept <= data_versions(s3, BUCKET)
@@ -243,7 +244,9 @@ def test_dry_run_changes_nothing_and_reports_the_plan(mock_aws: None) -> None:
     before = all_entries(s3, BUCKET)
     recorder = CallRecorder().attach(s3)
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, dry_run=True, delete_created_after=True))
+    summary = restore_bucket(
+        s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, dry_run=True, delete_created_after=True)
+    )
 
     assert all_entries(s3, BUCKET) == before and recorder.writes() == []
     assert (summary["undeleted"], summary["copied"], summary["deleted"]) == (2, 4, 2)
@@ -253,10 +256,10 @@ def test_second_run_issues_no_writes(mock_aws: None) -> None:
     s3 = boto3.client("s3")
     versioned_bucket(s3, BUCKET)
     at, expected = mixed_history(s3)
-    first = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, delete_created_after=True))
+    first = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, delete_created_after=True))
     recorder = CallRecorder().attach(s3)
 
-    second = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, delete_created_after=True))
+    second = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, delete_created_after=True))
 
     assert first["copied"] == 4 and first["undeleted"] == 2
     assert recorder.writes() == []
@@ -274,7 +277,7 @@ def test_copy_keeps_metadata_tags_and_storage_class(mock_aws: None) -> None:
         lambda: _put(s3, "song.mp3", b"new", ContentType="text/plain"),
     )
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at))
 
     head = s3.head_object(Bucket=BUCKET, Key="song.mp3")
     assert summary["copied"] == 1 and s3.get_object(Bucket=BUCKET, Key="song.mp3")["Body"].read() == b"old"
@@ -312,7 +315,7 @@ def test_multipart_copy_above_the_threshold_supplies_metadata_and_tags(mock_aws:
     recorder = CallRecorder().attach(s3)
     settings = CopySettings(multipart_threshold=1024 * 1024, part_size=5 * 1024 * 1024)
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, copy=settings))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, copy=settings))
 
     assert summary["copied"] == 1 and summary["bytes_copied"] == len(body)
     assert [c.operation for c in recorder.calls].count("UploadPartCopy") == 2
@@ -327,7 +330,7 @@ def test_multipart_copy_above_the_threshold_supplies_metadata_and_tags(mock_aws:
     assert s3.get_object(Bucket=BUCKET, Key="big.bin")["Body"].read() == body
     assert s3.get_object_tagging(Bucket=BUCKET, Key="big.bin")["TagSet"] == [{"Key": "t", "Value": "v"}]
 
-    again = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, copy=settings))
+    again = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, copy=settings))
     assert (again["copied"], again["skipped"]) == (0, 1)  # a second run writes nothing
 
 
@@ -346,7 +349,7 @@ def test_compliance_locked_versions_survive_and_keys_come_back(mock_aws: None) -
     recorder = CallRecorder().attach(s3)
     aws.send_md5_on_copies(s3)  # what handlers.aws.client() does for every S3 client
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, delete_created_after=True))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, delete_created_after=True))
 
     assert summary["failed"] == 0 and current_contents(s3, BUCKET) == expected
     assert kept <= data_versions(s3, BUCKET)
@@ -358,7 +361,7 @@ def test_compliance_locked_versions_survive_and_keys_come_back(mock_aws: None) -
 def _assert_copy_only_restore(s3: Any, at: datetime, expected: dict[str, bytes], **options: Any) -> dict[str, Any]:
     markers = delete_marker_ids(s3, BUCKET)
     recorder = CallRecorder().attach(s3)
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, **options))
+    summary = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, **options))
     assert recorder.versioned_deletes() == []
     assert markers <= delete_marker_ids(s3, BUCKET)
     assert current_contents(s3, BUCKET, "") == expected | {"created-after-t": b"new", "gone-before-t": b"new"}
@@ -386,7 +389,9 @@ def test_mfa_code_allows_marker_removal_on_an_mfa_delete_bucket(mock_aws: None) 
     report_mfa_delete_enabled(s3)
     recorder = CallRecorder().attach(s3)
 
-    summary = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, mfa="arn:aws:iam::123456789012:mfa/root 123456"))
+    summary = restore_bucket(
+        s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, mfa="arn:aws:iam::123456789012:mfa/root 123456")
+    )
 
     assert summary["undeleted"] == 2 and current_contents(s3, BUCKET)["stacked"] == b"old stacked"
     deletes = [c for c in recorder.calls if c.operation == "DeleteObjects"]
@@ -413,12 +418,12 @@ def test_archived_version_is_restored_first_and_copied_by_a_later_run(mock_aws: 
     at = point_in_time(lambda: _put(s3, "cold", b"old", StorageClass="GLACIER"), lambda: _put(s3, "cold", b"new"))
     restores = restore_archived_versions_in_moto(s3)
 
-    first = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at, archive_tier="Bulk"))
+    first = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, archive_tier="Bulk"))
 
     assert (first["archived_pending"], first["copied"]) == (1, 0)
     assert restores[0]["RestoreRequest"] == {"Days": 7, "GlacierJobParameters": {"Tier": "Bulk"}}
     assert s3.get_object(Bucket=BUCKET, Key="cold")["Body"].read() == b"new"
-    second = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at))
+    second = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at))
     assert (second["archived_pending"], second["copied"], len(restores)) == (0, 1, 1)
     # The copy is archived again (its storage class is kept), so compare checksums instead of reading it.
     current = s3.head_object(Bucket=BUCKET, Key="cold", ChecksumMode="ENABLED")
@@ -432,7 +437,7 @@ def test_restore_into_another_bucket_and_prefix_is_idempotent(mock_aws: None) ->
     versioned_bucket(s3, BUCKET)
     versioned_bucket(s3, "restore-target")
     at, expected = mixed_history(s3)
-    options = RestoreOptions(bucket=BUCKET, at=at, target_bucket="restore-target", target_prefix="copy/")
+    options = RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, target_bucket="restore-target", target_prefix="copy/")
     source_before = all_entries(s3, BUCKET)
 
     first = restore_bucket(s3, options)
@@ -452,7 +457,7 @@ def test_restore_completes_under_injected_throttling_and_5xx(mock_aws: None) -> 
     versioned_bucket(s3, BUCKET)
     at, expected = mixed_history(s3, bulk=300)
     faults = FaultInjector(rate=0.15).attach(s3)
-    options = RestoreOptions(bucket=BUCKET, at=at, workers=16, delete_created_after=True)
+    options = RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, workers=16, delete_created_after=True)
 
     summary = restore_bucket(s3, options)
     first_sent, first_injected = faults.sent, faults.injected  # the first run alone, not the rerun
@@ -478,7 +483,7 @@ def test_copy_only_restore_completes_under_injected_throttling_and_5xx(mock_aws:
     markers = delete_marker_ids(s3, BUCKET)
     faults = FaultInjector(rate=0.2).attach(s3)
     first_recorder = CallRecorder().attach(s3)
-    options = RestoreOptions(bucket=BUCKET, at=at, workers=16, delete_created_after=True)
+    options = RestoreOptions(**MECHANICS, bucket=BUCKET, at=at, workers=16, delete_created_after=True)
 
     summary = restore_bucket(s3, options)
     first_sent, first_injected = faults.sent, faults.injected  # the first run alone, not the rerun
@@ -524,7 +529,7 @@ def test_sse_kms_bucket_restored_by_copy_needs_no_write_on_a_second_run(mock_aws
 
     _assert_copy_only_restore(s3, at, expected)
     recorder = CallRecorder().attach(s3)
-    again = restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=at))
+    again = restore_bucket(s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=at))
 
     assert (again["copied"], again["failed"]) == (0, 0) and recorder.writes() == []
     checked = {c.params["VersionId"] for c in recorder.calls if c.operation == "HeadObject"}
@@ -583,9 +588,13 @@ def test_writes_are_refused_where_versioning_would_not_keep_the_previous_version
     else:
         target = "unversioned-target"
         s3.create_bucket(Bucket=target)
-    options = RestoreOptions(bucket=BUCKET, at=datetime.now(UTC), target_bucket=target, delete_created_after=True)
+    options = RestoreOptions(
+        **MECHANICS, bucket=BUCKET, at=datetime.now(UTC), target_bucket=target, delete_created_after=True
+    )
 
     with pytest.raises(ValueError, match=f"bucket {target} has versioning"):
         restore_bucket(s3, options)
     # Planning alone is still allowed.
-    assert restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=options.at, target_bucket=target, dry_run=True))
+    assert restore_bucket(
+        s3, RestoreOptions(**MECHANICS, bucket=BUCKET, at=options.at, target_bucket=target, dry_run=True)
+    )

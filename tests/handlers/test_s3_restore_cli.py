@@ -18,8 +18,16 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers.cli import COMMAND_MODULES, EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, app
-from handlers.s3.restore import RestoreOptions, parse_point_in_time, restore_bucket, restore_client
-from tests.handlers.s3_scenario import all_entries, current_contents, point_in_time, versioned_bucket
+from handlers.s3.restore import RestoreOptions, restore_bucket, restore_client
+from handlers.times import parse_time
+from tests.handlers.s3_scenario import (
+    LOCK_BUCKET,
+    MECHANICS,
+    all_entries,
+    current_contents,
+    point_in_time,
+    versioned_bucket,
+)
 
 # As ``drctl``'s main() does: every command module registers on the app.
 for module in COMMAND_MODULES:
@@ -55,7 +63,8 @@ def _history(s3: Any) -> tuple[str, dict[str, bytes]]:
 
 
 @pytest.fixture
-def s3(moto_endpoint: str) -> Any:
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DR_BATCH_REPORT_BUCKET", LOCK_BUCKET)  # the lock bucket, as the stack's env gives it
     client = boto3.client("s3")
     versioned_bucket(client, BUCKET)
     return client
@@ -65,7 +74,7 @@ def test_json_summary_is_the_only_stdout(s3: Any) -> None:
     at, expected = _history(s3)
 
     result = CliRunner().invoke(
-        app, ["restore-bucket", BUCKET, "--to", at, "--json", "--workers", "4", "--delete-created-after"]
+        app, ["restore-bucket", BUCKET, "--to", at, "--json", "--workers", "4", "--delete-created-after", "--yes"]
     )
 
     assert result.exit_code == EXIT_OK, result.stderr
@@ -79,7 +88,9 @@ def test_progress_accounts_for_every_listed_key_exactly_once(s3: Any) -> None:
     at, _ = _history(s3)
     listed: list[int] = []
     done: list[int] = []
-    options = RestoreOptions(bucket=BUCKET, at=parse_point_in_time(at), delete_created_after=True, workers=4)
+    options = RestoreOptions(
+        **MECHANICS, bucket=BUCKET, at=parse_time(at, "--to"), delete_created_after=True, workers=4
+    )
 
     summary = restore_bucket(restore_client(4), options, on_key_done=done.append, on_key_listed=listed.append)
 
@@ -151,7 +162,7 @@ def test_failed_keys_give_exit_code_1(s3: Any, monkeypatch: pytest.MonkeyPatch) 
         raise s3.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
 
     monkeypatch.setattr(s3_restore, "copy_version", refuse_copies)
-    result = CliRunner().invoke(app, ["restore-bucket", BUCKET, "--to", at, "--json"])
+    result = CliRunner().invoke(app, ["restore-bucket", BUCKET, "--to", at, "--json", "--yes"])
 
     summary = json.loads(result.stdout)
     assert result.exit_code == EXIT_FAILED
@@ -164,7 +175,7 @@ def test_installed_drctl_prints_only_json_on_stdout(s3: Any, moto_endpoint: str)
     drctl = Path(sys.executable).with_name("drctl")
 
     done = subprocess.run(
-        [str(drctl), "restore-bucket", BUCKET, "--to", at, "--json"],
+        [str(drctl), "restore-bucket", BUCKET, "--to", at, "--json", "--yes"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -182,7 +193,7 @@ def test_restore_lambda_entry_is_idempotent(s3: Any, lambda_context: Any) -> Non
     from handlers.s3 import restore as s3_restore
 
     at, expected = _history(s3)
-    event = {"bucket": BUCKET, "to": at, "delete_created_after": True, "workers": 4}
+    event = {"bucket": BUCKET, "to": at, "delete_created_after": True, "workers": 4, "confirm": True}
     s3_restore._lambda_client.cache_clear()  # its module-scope client must see this test's endpoint
     try:
         first = s3_restore.lambda_handler(event, lambda_context)

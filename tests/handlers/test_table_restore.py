@@ -487,7 +487,7 @@ def test_drctl_restore_table_exits_1_on_mismatch_and_2_on_bad_time(moto_endpoint
     naive = CliRunner().invoke(app, ["restore-table", SOURCE, "--to", "2026-01-01T00:00:00", "--json"])
     assert naive.exit_code == 2
     error = json.loads(naive.stdout)  # --json: the error is the one object on stdout
-    assert error["exit_code"] == 2 and "no timezone" in error["error"]
+    assert error["exit_code"] == 2 and "has no offset" in error["error"]
 
 
 @pytest.mark.slow
