@@ -27,12 +27,15 @@ from handlers.cli.validation import (
     bucket_value,
     buckets_csv_value,
     key_prefix_value,
+    recovery_point_value,
     regions_csv_value,
+    role_arn_value,
     setting_value,
     table_value,
     tables_csv_value,
     time_value,
     topic_arn_value,
+    vault_value,
 )
 from handlers.dynamodb import backups
 from handlers.dynamodb import export as table_export
@@ -62,12 +65,22 @@ def restore_table_command(
     ] = None,
     recovery_point: Annotated[
         str | None,
-        typer.Option("--recovery-point", help="AWS Backup recovery point ARN (arn:aws:backup:…); its region's copy."),
+        typer.Option(
+            "--recovery-point",
+            callback=recovery_point_value,
+            help="AWS Backup recovery point ARN (arn:aws:backup:…); its region's copy.",
+        ),
     ] = None,
-    vault: Annotated[str | None, typer.Option("--vault", help="Backup vault of --recovery-point.")] = None,
+    vault: Annotated[
+        str | None, typer.Option("--vault", callback=vault_value, help="Backup vault of --recovery-point.")
+    ] = None,
     backup_role_arn: Annotated[
         str | None,
-        typer.Option(envvar="DR_BACKUP_ROLE_ARN", help="Role AWS Backup assumes for --recovery-point (backupRoleArn)."),
+        typer.Option(
+            envvar="DR_BACKUP_ROLE_ARN",
+            callback=role_arn_value,
+            help="Role AWS Backup assumes for --recovery-point (backupRoleArn).",
+        ),
     ] = None,
     no_replicas: Annotated[
         bool, typer.Option("--no-replicas", help="Cut over without re-adding an MREC source's replica regions.")

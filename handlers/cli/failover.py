@@ -14,21 +14,31 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, JsonOption, app, emit, fail, stderr
+from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE, JsonOption, app, fail, finish, stderr
+from handlers.cli.validation import region_value, setting_value, site_value
 from handlers.failover import orchestrator
 from handlers.failover.failback import FAILED_BACK, FailbackClients, failback
 from handlers.failover.probe import http_probe
 from handlers.failover.site import Site, load_site
 from handlers.failover.state import SiteStore
 
-EXIT_INTERRUPTED = 130  # SIGINT: the lock is released on the way out (handlers/failover/state.py)
-
-SiteOption = Annotated[str, typer.Option("--site", help="The site's name (sites[].name in the stack config).")]
+SiteOption = Annotated[
+    str, typer.Option("--site", callback=site_value, help="The site's name (sites[].name in the stack config).")
+]
 RecoveryRegionOption = Annotated[
-    str | None, typer.Option("--region", envvar="AWS_REGION", help="The site's recovery region (holds its descriptor).")
+    str | None,
+    typer.Option(
+        "--region",
+        envvar="AWS_REGION",
+        callback=region_value,
+        help="The site's recovery region (holds its descriptor).",
+    ),
 ]
 AppOption = Annotated[
-    str | None, typer.Option("--app", envvar="DR_APP", help="The app name; found from the descriptor when omitted.")
+    str | None,
+    typer.Option(
+        "--app", envvar="DR_APP", callback=setting_value, help="The app name; found from the descriptor when omitted."
+    ),
 ]
 
 
@@ -50,7 +60,8 @@ def _run(as_json: bool, work: Any) -> Any:
     try:
         return work()
     except KeyboardInterrupt:
-        fail("interrupted; the failover lock was released, re-run to continue", EXIT_INTERRUPTED, as_json=as_json)
+        # The lock is released on the way out (handlers/failover/state.py).
+        fail("interrupted; the failover lock was released, re-run to continue", EXIT_SIGINT, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
         fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
 
@@ -80,9 +91,8 @@ def failover_command(
             dry_run=dry_run,
         ),
     )
-    emit(decision.as_dict(), as_json)
     ok = decision.outcome in (orchestrator.FAILED_OVER_NOW, orchestrator.DRY_RUN, orchestrator.ALREADY_FAILED_OVER)
-    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+    finish(decision.as_dict(), EXIT_OK if ok else EXIT_FAILED, as_json=as_json)
 
 
 @app.command("failback")
@@ -103,8 +113,7 @@ def failback_command(
         rds_primary=aws.client("rds", found.primary_region) if found.database else None,
     )
     result = _run(as_json, lambda: failback(found, clients, http_probe, datetime.now(UTC), dry_run=dry_run))
-    emit(result.as_dict(), as_json)
-    raise typer.Exit(EXIT_OK if result.outcome in (FAILED_BACK, "dry-run") else EXIT_FAILED)
+    finish(result.as_dict(), EXIT_OK if result.outcome in (FAILED_BACK, "dry-run") else EXIT_FAILED, as_json=as_json)
 
 
 @app.command("status")
@@ -136,5 +145,4 @@ def status_command(
             "rtoBudget": found.budget,
         }
 
-    emit(_run(as_json, read), as_json)
-    raise typer.Exit(EXIT_OK)
+    finish(_run(as_json, read), EXIT_OK, as_json=as_json)

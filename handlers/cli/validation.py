@@ -30,6 +30,9 @@ ACCOUNT_ID = re.compile(r"\d{12}")
 # SSM parameter path segments (the application and logical names in /dr/<app>/active-table/<logical>).
 SETTING_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 MFA_VALUE = re.compile(r"\S+ \d{6}")
+SITE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # sites[].name (components/config/sites.py)
+RECOVERY_POINT_ARN = re.compile(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:/_.-]{1,1024}")
+VAULT_NAME = re.compile(r"[A-Za-z0-9_.-]{2,50}")  # AWS Backup: BackupVaultName
 MAX_KEY_BYTES = 1024  # S3 object key limit
 
 
@@ -65,6 +68,11 @@ topic_arn_value = _checked(_pattern(TOPIC_ARN), "an SNS topic ARN")
 account_value = _checked(_pattern(ACCOUNT_ID), "a 12-digit account id")
 setting_value = _checked(_pattern(SETTING_NAME), "a name of 1-128 of A-Z a-z 0-9 _ . -")
 mfa_value = _checked(_pattern(MFA_VALUE), 'a "SERIAL CODE" pair (device serial or ARN, a space, six digits)')
+site_value = _checked(_pattern(SITE_NAME), "a site name (lowercase letters, digits, inner hyphens)")
+recovery_point_value = _checked(
+    _pattern(RECOVERY_POINT_ARN), "an AWS Backup recovery point ARN (arn:aws:backup:…:recovery-point:ID)"
+)
+vault_value = _checked(_pattern(VAULT_NAME), "a backup vault name (2-50 of A-Z a-z 0-9 _ . -)")
 
 
 def _is_key_text(value: str) -> bool:

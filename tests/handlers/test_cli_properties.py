@@ -28,7 +28,13 @@ from handlers.cli import load_commands
 
 COMMAND = typer.main.get_command(load_commands())
 # Valid values for required arguments, so that only the argument under test varies.
-REQUIRED = {"bucket": "prop-bucket", "buckets": "prop-bucket", "to": "2026-01-01T00:00:00Z", "table": "orders"}
+REQUIRED = {
+    "bucket": "prop-bucket",
+    "buckets": "prop-bucket",
+    "to": "2026-01-01T00:00:00Z",
+    "table": "orders",
+    "site": "api",
+}
 REQUIRED_BY_COMMAND = {("backup-before-release", "release"): "1.0"}
 SKIPPED = {"json_output", "as_json", "help"}
 ODD_TEXT = st.one_of(
@@ -90,6 +96,11 @@ VALIDITY: dict[str, Callable[[str], bool]] = {
     "rtc_window_minutes": _number_in(0, 10_080, low_open=True),
     "retention_days": _number_in(7, 36_500),
     "release_retention_days": _number_in(7, 36_500),
+    "site": lambda text: bool(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", text)),
+    "recovery_point": lambda text: bool(
+        re.fullmatch(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:/_.-]{1,1024}", text)
+    ),
+    "vault": lambda text: bool(re.fullmatch(r"[A-Za-z0-9_.-]{2,50}", text)),
 }
 
 
