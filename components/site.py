@@ -607,8 +607,11 @@ class FailoverSite(pulumi.ComponentResource):
                 schedule=Schedule(ORCHESTRATOR_SCHEDULE, f"failover orchestrator for site {spec.name}"),
                 timeout_seconds=ORCHESTRATOR_TIMEOUT_SECONDS,
                 handlers_dir=args.handlers_dir,
+                # It writes the settings: were it to run first, PutParameter would create them and the stack's
+                # own create would then fail with ParameterAlreadyExists.
+                waits_for=args.settings,
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[parameter, *args.settings]),
+            pulumi.ResourceOptions(parent=self, depends_on=[parameter]),
         )
 
     def _advisory_alarms(
