@@ -129,9 +129,18 @@ def fis_role_statements(
                 "Condition": {"StringEquals": {"s3:DestinationRegion": sorted({b.replica_region for b in buckets})}},
             },
             {
+                # The IAM definition gives s3:GetReplicationConfiguration no s3:IsReplicationPauseRequest key, so a
+                # condition on it would be a key the action never carries: reading stays unconditional.
+                "Sid": "ReadReplicationConfiguration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration"],
+                "Resource": sources,
+            },
+            {
+                # Only the pause may rewrite the configuration (the key is s3:PutReplicationConfiguration's).
                 "Sid": "ReplicationConfigurationForPauseOnly",
                 "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"],
+                "Action": ["s3:PutReplicationConfiguration"],
                 "Resource": sources,
                 "Condition": {"BoolIfExists": {"s3:IsReplicationPauseRequest": "true"}},
             },
@@ -187,6 +196,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
         if args.fault_injection and (args.buckets or args.tables):
             role = aws.iam.Role(
                 f"{name}-fis",
+                name=f"{args.name_prefix}-dr-drill-fis",  # DR roles are named, so their ARNs are known at preview
                 assume_role_policy=iam.assume_role_policy("fis.amazonaws.com"),
                 description=f"AWS FIS replication pauses for the {args.stack} drills",
                 tags={**self._tags, tags.IAM_ROLE: "runtime"},
@@ -428,18 +438,32 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 ]
         if args.fault_injection and args.buckets:
             template_regions = sorted({b.region for b in args.buckets})
-            statements.append(
+
+            def fis_arns(*kinds: str) -> list[pulumi.Output[str]]:
+                # Template ids are unknown until created; "/*" keeps the policy known at preview, and only the
+                # Regions holding this stack's templates are named (the fidelity suite checks that they do).
+                return [
+                    pulumi.Output.concat("arn:", partition(r), ":fis:", r, ":", account, ":", kind, "/*")
+                    for r in template_regions
+                    for kind in kinds
+                ]
+
+            # Service Authorization Reference (AWS FIS): StartExperiment takes the template and the experiment it
+            # creates; GetExperiment and StopExperiment take the experiment only.
+            statements += [
                 {
                     "Sid": "RunReplicationPauses",
                     "Effect": "Allow",
-                    "Action": ["fis:StartExperiment", "fis:GetExperiment", "fis:StopExperiment"],
-                    "Resource": [
-                        pulumi.Output.concat("arn:", partition(r), ":fis:", r, ":", account, ":", kind, "/*")
-                        for r in template_regions
-                        for kind in ("experiment-template", "experiment")
-                    ],
-                }
-            )
+                    "Action": ["fis:StartExperiment"],
+                    "Resource": fis_arns("experiment-template", "experiment"),
+                },
+                {
+                    "Sid": "WatchReplicationPauses",
+                    "Effect": "Allow",
+                    "Action": ["fis:GetExperiment", "fis:StopExperiment"],
+                    "Resource": fis_arns("experiment"),
+                },
+            ]
         drilled = [b.bucket_name for b in args.buckets]
         templates = {
             f"s3:{b.logical}": self.fis_templates[f"s3:{b.logical}"]

@@ -72,6 +72,9 @@ class RecoveryFunctionArgs:
     timeout_seconds: int = 300
     memory_mb: int = 512
     handlers_dir: Path = HANDLERS_DIR
+    # What the function needs to exist before its first run besides its role policy and log group (a component's
+    # own depends_on does not reach its children).
+    waits_for: Sequence[pulumi.Resource] = ()
     # The component these children were registered under before this one existed (see __init__).
     moved_from: pulumi.Resource | None = None
 
@@ -148,7 +151,7 @@ class RecoveryFunction(pulumi.ComponentResource):
             },
             region=region,
             tags=resource_tags,
-            opts=child(depends_on=[log_group, policy]),
+            opts=child(depends_on=[log_group, policy, *args.waits_for]),
         )
 
         if args.schedule:

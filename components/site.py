@@ -100,6 +100,8 @@ class FailoverSiteArgs:
     buckets: Sequence[LinkedBucket] = field(default_factory=tuple)
     tables: Sequence[LinkedTable] = field(default_factory=tuple)
     handlers_dir: Path = HANDLERS_DIR
+    # The declared active-region/active-bucket parameters (ApplicationSettings): the orchestrator waits for them
+    settings: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class FailoverSite(pulumi.ComponentResource):
@@ -605,6 +607,9 @@ class FailoverSite(pulumi.ComponentResource):
                 schedule=Schedule(ORCHESTRATOR_SCHEDULE, f"failover orchestrator for site {spec.name}"),
                 timeout_seconds=ORCHESTRATOR_TIMEOUT_SECONDS,
                 handlers_dir=args.handlers_dir,
+                # It writes the settings: were it to run first, PutParameter would create them and the stack's
+                # own create would then fail with ParameterAlreadyExists.
+                waits_for=args.settings,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[parameter]),
         )
@@ -733,6 +738,60 @@ class FailoverSite(pulumi.ComponentResource):
         )
 
 
+@dataclass(frozen=True)
+class ApplicationSettingsArgs:
+    app: str
+    primary_region: str
+    recovery_region: str
+    primary_provider: aws.Provider
+    recovery_provider: aws.Provider
+    buckets: Mapping[str, str]  # logical -> primary bucket name, for every bucket some site links
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ApplicationSettings(pulumi.ComponentResource):
+    """The settings the orchestrators (and ``drctl failover``/``failback``) write at run time, declared once per
+    stack with their initial values, so they exist before the application reads them, ``pulumi destroy`` removes
+    them, and the orchestrator's role names parameters the stack declares. ``ignore_changes=["value"]``, as for
+    ``active-table``: the next ``pulumi up`` must not move the application back. Each is declared where the
+    runtime writes it (docs/contract.md, "Runtime names"): ``active-region`` in both Regions (the failed one best
+    effort), ``active-bucket/<logical>`` in the recovery Region. Shared by every site of the app, hence not per
+    site: two sites declaring the same parameter would collide."""
+
+    TYPE: ClassVar[str] = "dr:site:ApplicationSettings"
+
+    def __init__(self, name: str, args: ApplicationSettingsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        providers = {args.primary_region: args.primary_provider, args.recovery_region: args.recovery_provider}
+        wanted: list[tuple[str, str, str, str]] = [  # (resource name, parameter, Region, initial value)
+            (f"{name}-active-region-{region}", active_region_parameter(args.app), region, args.primary_region)
+            for region in (args.primary_region, args.recovery_region)
+        ]
+        wanted += [
+            (
+                f"{name}-active-bucket-{logical}",
+                active_bucket_parameter(args.app, logical),
+                args.recovery_region,
+                primary_name,
+            )
+            for logical, primary_name in sorted(args.buckets.items())
+        ]
+        self.parameters = [
+            aws.ssm.Parameter(
+                resource_name,
+                name=parameter,
+                type="String",  # handlers/app_setting.py writes Type String, Overwrite
+                value=initial,
+                description="Application setting; the FailoverSite orchestrator and drctl failover/failback write it",
+                region=region,
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, provider=providers[region], ignore_changes=["value"]),
+            )
+            for resource_name, parameter, region, initial in wanted
+        ]
+        self.register_outputs({"parameters": [p.name for p in self.parameters]})
+
+
 def _widget(title: str, region: str, metrics: list[list[Any]], stat: str) -> dict[str, Any]:
     return {
         "type": "metric",
@@ -769,6 +828,18 @@ def failover_sites(
         arc = aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION, **provider_args(settings.local_endpoint))
     buckets = {spec.name: spec for spec in settings.buckets}
     tables = {spec.name: spec for spec in settings.tables}
+    application = ApplicationSettings(
+        "site-settings",
+        ApplicationSettingsArgs(
+            app=settings.app,
+            primary_region=settings.primary_region,
+            recovery_region=settings.recovery_region,
+            primary_provider=primary,
+            recovery_provider=recovery,
+            buckets={name: buckets[name].primary_bucket_name for site in settings.sites for name in site.buckets},
+            tags={tags.COMPONENT: "site-settings"},
+        ),
+    )
     return {
         site.name: FailoverSite(
             f"site-{site.name}",
@@ -794,6 +865,7 @@ def failover_sites(
                     for name in site.buckets
                 ],
                 tables=[LinkedTable(name, tables[name].table_name, tables[name].regions) for name in site.tables],
+                settings=application.parameters,
             ),
         )
         for site in settings.sites

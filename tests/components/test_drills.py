@@ -88,8 +88,12 @@ def test_each_tier1_bucket_gets_a_pause_replication_template_in_its_source_regio
 
 
 def test_tier2_and_tier3_buckets_get_no_template(drilled: Run) -> None:
-    names = {r.name for r in drilled.of_type(TEMPLATE)}
-    assert names == {f"dr-drills-{logical}-pause-replication" for logical in TIER1}
+    by_target: dict[str, set[str]] = {}
+    for template in drilled.of_type(TEMPLATE):
+        by_target.setdefault(template.inputs["targets"][0]["resourceType"], set()).add(template.name)
+    assert by_target["aws:s3:bucket"] == {f"dr-drills-{logical}-pause-replication" for logical in TIER1}
+    # Tables are drilled too (components/drills.py fis_tables): only users has a regional RPO above the pause.
+    assert by_target["aws:dynamodb:global-table"] == {"dr-drills-users-us-east-1-pause-replication"}
 
 
 def test_the_fis_role_holds_only_what_the_s3_action_documents_on_the_drilled_buckets(drilled: Run) -> None:
@@ -97,9 +101,13 @@ def test_the_fis_role_holds_only_what_the_s3_action_documents_on_the_drilled_buc
     sources = sorted(f"arn:aws:s3:::{bucket}-us-east-1" for bucket in TIER1.values())
     assert statements["PauseReplication"]["Resource"] == sources
     assert statements["PauseReplication"]["Condition"] == {"StringEquals": {"s3:DestinationRegion": ["us-west-2"]}}
+    # s3:IsReplicationPauseRequest is a condition key of s3:PutReplicationConfiguration only (IAM definition).
     config = statements["ReplicationConfigurationForPauseOnly"]
-    assert config["Action"] == ["s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"]
+    assert config["Action"] == ["s3:PutReplicationConfiguration"]
     assert config["Condition"] == {"BoolIfExists": {"s3:IsReplicationPauseRequest": "true"}}
+    read = statements["ReadReplicationConfiguration"]
+    assert read["Action"] == ["s3:GetReplicationConfiguration"] and "Condition" not in read
+    assert read["Resource"] == config["Resource"] == sources
     actions = {a for s in statements.values() for a in s["Action"]}
     assert actions == {
         "s3:PauseReplication",
@@ -107,8 +115,14 @@ def test_the_fis_role_holds_only_what_the_s3_action_documents_on_the_drilled_buc
         "s3:PutReplicationConfiguration",
         "s3:ListAllMyBuckets",
         "tag:GetResources",
+        # the users table's pause (the only prod table whose regional RPO is above the pause)
+        "dynamodb:PutResourcePolicy",
+        "dynamodb:DeleteResourcePolicy",
+        "dynamodb:GetResourcePolicy",
+        "dynamodb:DescribeTable",
     }
     [role] = [r for r in drilled.of_type("aws:iam/role:Role") if r.name == "dr-drills-fis"]
+    assert role.inputs["name"] == "distronation-prod-dr-drill-fis"
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "fis.amazonaws.com"}
 
 
@@ -142,15 +156,14 @@ def test_the_drill_role_touches_only_drill_objects_and_starts_only_experiments(d
     assert objects["Resource"] == ["arn:aws:s3:::distronation-prod-audio-us-east-1/dr-drill/*"]
     assert "s3:DeleteObjectVersion" not in objects["Action"] and "s3:BypassGovernanceRetention" not in objects["Action"]
     assert statements["ReadReplicaCanaryObjectsAudio"]["Action"] == ["s3:GetObject"]
-    assert statements["RunReplicationPauses"]["Action"] == [
-        "fis:StartExperiment",
-        "fis:GetExperiment",
-        "fis:StopExperiment",
-    ]
+    # StartExperiment takes the template and the experiment; Get/StopExperiment the experiment only.
+    assert statements["RunReplicationPauses"]["Action"] == ["fis:StartExperiment"]
     assert statements["RunReplicationPauses"]["Resource"] == [
         f"arn:aws:fis:us-east-1:{ACCOUNT_ID}:experiment-template/*",
         f"arn:aws:fis:us-east-1:{ACCOUNT_ID}:experiment/*",
     ]
+    assert statements["WatchReplicationPauses"]["Action"] == ["fis:GetExperiment", "fis:StopExperiment"]
+    assert statements["WatchReplicationPauses"]["Resource"] == [f"arn:aws:fis:us-east-1:{ACCOUNT_ID}:experiment/*"]
     assert statements["PublishRecoveryMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "DR/Recovery"}
     }
@@ -175,7 +188,7 @@ def test_prod_enables_both_switches() -> None:
 
 def test_fault_injection_alone_deploys_no_scheduled_drill() -> None:
     run = run_program(prod_with(faultInjection=True), preview=True)
-    assert len(run.of_type(TEMPLATE)) == 2
+    assert len(run.of_type(TEMPLATE)) == len(TIER1) + 1  # the tier-1 buckets and the users table
     assert not [r for r in run.of_type(FUNCTION) if r.name.startswith("dr-drills")]
 
 

@@ -196,3 +196,35 @@ def test_a_declared_rto_below_the_budget_stops_the_program_with_the_arithmetic()
     assert "DNS path 220 s = detection 40 s + switch 120 s + TTL 60 s" in problem
     assert "declare at least 4" in problem
     assert run.registrations == []
+
+
+def test_the_settings_the_orchestrator_writes_are_declared_where_it_writes_them(prod: Run) -> None:
+    """active-region in both Regions, active-bucket/<logical> in the recovery Region, with their initial values;
+    a failover's value survives the next `pulumi up`, `pulumi destroy` removes them, and the orchestrator waits."""
+    settings = [r for r in prod.of_type(PARAMETER) if "site-settings" in r.urn]
+    declared = {(r.inputs["name"], r.inputs["region"]): r for r in settings}
+    assert set(declared) == {
+        ("/dr/distronation/active-region", "us-east-1"),
+        ("/dr/distronation/active-region", "us-west-2"),
+        ("/dr/distronation/active-bucket/audio", "us-west-2"),
+        ("/dr/distronation/active-bucket/uploads", "us-west-2"),
+    }
+    for (name, region), parameter in declared.items():
+        value = parameter.inputs["value"]  # pulumi-aws marks a parameter's value secret
+        initial = (
+            "us-east-1" if name.endswith("active-region") else f"distronation-prod-{name.rsplit('/', 1)[1]}-us-east-1"
+        )
+        assert value.get("value", value) == initial and parameter.inputs["type"] == "String"
+        assert parameter.ignore_changes == ["value"]
+        assert provider_region(prod, parameter) == region
+    orchestrator = by_name(in_site(prod, FUNCTION), "orchestrator")
+    assert {r.urn for r in settings} <= set(orchestrator.dependencies)
+
+
+def test_two_sites_share_one_declaration_of_each_setting() -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    second = {**config["sites"][0], "name": "web", "recordName": "web.distronation.example", "buckets": ["audio"]}
+    config["sites"].append(second)
+    run = run_program(config)
+    names = [(r.inputs["name"], r.inputs["region"]) for r in run.of_type(PARAMETER) if "site-settings" in r.urn]
+    assert len(names) == len(set(names)) == 4

@@ -14,7 +14,7 @@ import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -48,6 +48,9 @@ SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryption
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 TABLE = "aws:dynamodb/table:Table"
 VAULT = "aws:backup/vault:Vault"
+BUCKET_METRIC = "aws:s3/bucketMetric:BucketMetric"
+PARAMETER = "aws:ssm/parameter:Parameter"
+FIS_TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,20 @@ def _table_regions(run: Run) -> dict[str, set[str]]:
     return regions
 
 
+def _request_metric_filters(run: Run) -> dict[str, set[str]]:
+    """Bucket name -> the ids of its declared request-metrics configurations (aws.s3.BucketMetric)."""
+    by_urn = run.by_urn()
+    filters: dict[str, set[str]] = {}
+    for metric in run.of_type(BUCKET_METRIC):
+        buckets = [by_urn[u] for u in metric.property_dependencies.get("bucket", []) if u in by_urn]
+        names = {str(b.inputs.get("bucket")) for b in buckets if b.type == BUCKET}
+        if metric.inputs.get("bucket") not in (None, UNKNOWN):
+            names.add(str(metric.inputs["bucket"]))
+        for name in names:
+            filters.setdefault(name, set()).add(str(metric.inputs.get("name")))
+    return filters
+
+
 def _split(value: Any) -> list[str]:
     return [part for part in str(value or "").split(",") if part]
 
@@ -398,6 +415,22 @@ def _published_regions(rule: str, dimensions: dict[str, str], run: Run, alarm_re
         vaults = {str(v.inputs.get("name")): str(v.inputs.get("region")) for v in run.of_type(VAULT)}
         vault = dimensions.get("BackupVaultName", "")
         return {vaults[vault]} if vault in vaults else set()
+    if rule == "bucket-request-metrics":
+        bucket = dimensions.get("BucketName", "")
+        regions = _bucket_regions(run)
+        configured = bucket in regions and dimensions.get("FilterId") in _request_metric_filters(run).get(bucket, ())
+        return {regions[bucket]} if configured else set()
+    if rule == "site-orchestrator":
+        app = run.config.get("app")
+        sites = {f"{app}/{site.get('name')}" for site in run.config.get("sites") or []}
+        return {str(run.config["recoveryRegion"])} if dimensions.get("Site") in sites else set()
+    if rule == "drill-metrics":
+        published = set()
+        for function in run.of_type(FUNCTION):
+            variables = (function.inputs.get("environment") or {}).get("variables") or {}
+            if "DRILL_STACK" in variables and variables["DRILL_STACK"] == dimensions.get("Stack"):
+                published.add(str(variables.get("DRILL_METRICS_REGION") or function.inputs.get("region")))
+        return published
     if rule == "rpo-age-backup":
         published = set()
         for function in run.of_type(FUNCTION):
@@ -494,6 +527,8 @@ class Declared:
     key_arns: dict[str, str]  # arn (update mode) -> region
     tables: dict[str, set[str]]  # name -> the Regions of the table and its replicas
     name_prefix: str | None  # the stack's namePrefix: the stem of the names it may create at run time
+    parameters: set[tuple[str, str]] = field(default_factory=set)  # SSM parameters: (name, region)
+    fis_template_regions: set[str] = field(default_factory=set)  # Regions holding the stack's FIS templates
 
 
 def _declared(run: Run) -> Declared:
@@ -512,6 +547,8 @@ def _declared(run: Run) -> Declared:
         key_arns={},
         tables=_table_regions(run),
         name_prefix=run.config.get("namePrefix"),
+        parameters={(str(p.inputs.get("name")), str(p.inputs.get("region"))) for p in run.of_type(PARAMETER)},
+        fis_template_regions={str(t.inputs.get("region")) for t in run.of_type(FIS_TEMPLATE)},
     )
 
 
@@ -541,9 +578,41 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return _table_problem(resource, region, declared)
     if service == "kms":
         return f"key {arn} is named by ARN text; reference the declared key (its arn output) instead"
+    if service == "ssm" and resource.startswith("parameter/"):
+        return _parameter_problem(resource, region, declared)
+    if service == "fis":
+        return _fis_problem(resource, region, declared)
     if service == "cloudwatch" and resource.startswith("alarm:"):
         return None
     return f"{arn} is not a declared resource and not on the external allow-list"
+
+
+def _parameter_problem(resource: str, region: str, declared: Declared) -> str | None:
+    """An SSM parameter ARN names a parameter the stack declares in that Region. The ARN of a name with a leading
+    slash is ``parameter/a/b`` (name ``/a/b``); of a name without, ``parameter/name`` (Systems Manager User Guide,
+    "Working with parameter hierarchies"; Service Authorization Reference, AWS Systems Manager: ``parameter``)."""
+    names = {resource.removeprefix("parameter"), resource.removeprefix("parameter/")}
+    if any((name, region) in declared.parameters for name in names):
+        return None
+    declared_in = sorted(r for n, r in declared.parameters if n in names)
+    if declared_in:
+        return f"parameter {resource.removeprefix('parameter')} is declared in {', '.join(declared_in)}, not {region}"
+    return f"parameter {resource.removeprefix('parameter')} in {region} is not declared"
+
+
+# Experiments are created at run time and template ids are unknown until the templates exist, so a role that runs
+# the stack's experiments names them as ``experiment-template/*`` and ``experiment/*``. That is allowed only in a
+# Region where the stack declares FIS templates: there the wildcard covers the stack's own drills; elsewhere it
+# would grant experiments the stack never defined.
+FIS_WILDCARDS = ("experiment-template/*", "experiment/*")
+
+
+def _fis_problem(resource: str, region: str, declared: Declared) -> str | None:
+    if resource not in FIS_WILDCARDS:
+        return f"fis resource {resource!r}: only {' and '.join(FIS_WILDCARDS)} are allowed (template ids are unknown)"
+    if region not in declared.fis_template_regions:
+        return f"fis {resource} in {region}, where the stack declares no experiment template"
+    return None
 
 
 # A table ARN and its sub-resources (DynamoDB's ARN formats in the Service Authorization Reference): table/<name>,
@@ -585,6 +654,17 @@ def _arns_in(node: Any) -> Iterator[tuple[str, str]]:
     yield from walk(node, "")
 
 
+def _names_in(value: Any) -> list[str]:
+    """The names an environment value lists: a JSON list (``["a", "b"]``), else comma-separated text."""
+    text = str(value or "")
+    if text.startswith("["):
+        names = json.loads(text)  # a malformed list is a defect of its own: let it fail loudly
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"{text!r} is not a JSON list of names")
+        return names
+    return [part for part in text.split(",") if part]
+
+
 def _linked(registration: Registration, prop: str, run: Run, types: set[str]) -> list[Registration]:
     by_urn = run.by_urn()
     return [
@@ -616,7 +696,7 @@ def check_references(run: Run) -> list[Finding]:
                 if problem:
                     findings.append(Finding("reference", where, f"environment.variables.{key}", problem))
                 if key.endswith("_BUCKETS") or key.endswith("_BUCKET"):
-                    for bucket in filter(None, str(value).split(",")):
+                    for bucket in _names_in(value):
                         if bucket not in declared.buckets:
                             findings.append(
                                 Finding(

@@ -14,11 +14,17 @@ Region rules:
 - ``rpo-age-backup``: where the table's RPO-age function publishes backup ages: the first of its ``BACKUP_REGIONS``
   (its own Region when unset), as ``handlers.rpo_age.run_table_rpo_age`` does;
 - ``us-east-1``: only there (Route 53 health checks);
+- ``bucket-request-metrics``: the Region of the declared bucket named by ``BucketName``, and only when the stack
+  declares a request-metrics configuration (``aws.s3.BucketMetric``) on it whose id is ``FilterId``: S3 publishes
+  request metrics for configured filters only;
+- ``site-orchestrator``: the stack's recovery Region, when ``Site`` names a configured site (``<app>/<name>``):
+  the FailoverSite orchestrator runs and publishes there (components/site.py, handlers/failover/actions.py);
+- ``drill-metrics``: the ``DRILL_METRICS_REGION`` of the scheduled drill function whose ``DRILL_STACK`` is the
+  ``Stack`` dimension (handlers/drills/report.py publishes with the client of that Region);
 - ``own``: wherever the resource the alarm watches lives (the alarm's own Region); account-level metrics too.
 
 A row whose Region depends on what is measured gives a ``ByDimension`` rule: one rule per value of a dimension
 (``ResourceType`` of the project's ``RecoveryPointAgeSeconds``); a value with no rule cannot be placed, which fails.
-Issue 15 adds the Route 53 rows here.
 """
 
 from __future__ import annotations
@@ -38,8 +44,26 @@ DYNAMODB_GLOBAL_TABLES = (
 # AWS Backup Developer Guide, "AWS Backup metrics with Amazon CloudWatch": job metrics per resource type and vault,
 # in the Region that runs the job (the vault's).
 BACKUP_METRICS = "https://docs.aws.amazon.com/aws-backup/latest/devguide/cloudwatch.html"
+# S3 User Guide, "Metrics and dimensions" (request metrics: "Amazon S3 CloudWatch request metrics", dimensions
+# BucketName and FilterId, reported for the bucket's configured metrics filters).
+S3_REQUEST_METRICS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html"
+# Route 53 Developer Guide, "Monitoring health checks using CloudWatch": health-check metrics "are available only
+# in the US East (N. Virginia) Region", dimension HealthCheckId.
+ROUTE53_HEALTH_CHECKS = "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html"
 REGION_RULES = frozenset(
-    {"source", "destination", "table", "table-source", "vault", "rpo-age-backup", "us-east-1", "own"}
+    {
+        "source",
+        "destination",
+        "table",
+        "table-source",
+        "vault",
+        "rpo-age-backup",
+        "us-east-1",
+        "bucket-request-metrics",
+        "site-orchestrator",
+        "drill-metrics",
+        "own",
+    }
 )
 
 
@@ -94,6 +118,32 @@ METRICS: tuple[MetricRow, ...] = (
         "vault",
         (frozenset({"ResourceType", "BackupVaultName"}),),
         BACKUP_METRICS,
+    ),
+    MetricRow(
+        "AWS/S3",
+        "DeleteRequests",
+        "bucket-request-metrics",
+        (frozenset({"BucketName", "FilterId"}),),
+        S3_REQUEST_METRICS,
+    ),
+    MetricRow("AWS/Route53", "HealthCheckStatus", "us-east-1", (frozenset({"HealthCheckId"}),), ROUTE53_HEALTH_CHECKS),
+    # The FailoverSite switch: the orchestrator publishes it every round in the recovery Region, dimension
+    # Site=<app>/<name> (handlers/failover/actions.py switch_dimensions; docs/contract.md "Runtime names").
+    MetricRow(
+        "DR/Recovery",
+        "FailoverSwitch",
+        "site-orchestrator",
+        (frozenset({"Site"}),),
+        "docs/contract.md (Runtime names); handlers/failover/actions.py",
+    ),
+    # A drill's verdict: Stack alone for the whole drill, Stack/Scenario/Target per scenario
+    # (handlers/drills/report.py publish).
+    MetricRow(
+        "DR/Recovery",
+        "DrillPassed",
+        "drill-metrics",
+        (frozenset({"Stack"}), frozenset({"Stack", "Scenario", "Target"})),
+        "docs/contract.md (Runtime names); handlers/drills/report.py",
     ),
     # The project's own metric (handlers/rpo_age.py, docs/contract.md "Runtime names"), placed by what it measures:
     # a bucket's age is read from ReplicationLatency and published beside it, in the destination Region; a table's

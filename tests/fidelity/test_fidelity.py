@@ -378,3 +378,146 @@ def test_table_keys_and_the_export_bucket_key_grant_dr_roles_by_arn() -> None:
         principals = {str(s["Principal"]["AWS"]) for s in json.loads(policy.inputs["policy"])["Statement"]}
         assert f"arn:aws:iam::123456789012:role/{role_name}" in principals
         assert role_name in {by_urn[u].inputs.get("name") for u in policy.dependencies if checks.ROLE in u}
+
+
+# ------------------------------------------------------------------- request metrics, sites and drills (issues 14, 15)
+
+
+def test_delete_requests_alarm_outside_the_buckets_region_fails() -> None:
+    run = planted("prod", "audio-delete-volume", checks.ALARM, set_input("region", "us-west-2"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} audio-delete-volume", "region")
+    assert "published in us-east-1 (bucket-request-metrics)" in found.message
+
+
+def test_delete_requests_on_a_filter_the_bucket_does_not_configure_fails() -> None:
+    """S3 publishes request metrics only for a configured metrics filter: another FilterId never gets data."""
+
+    def other_filter(alarm: Registration) -> None:
+        alarm.inputs["metricQueries"][0]["metric"]["dimensions"]["FilterId"] = "NoSuchFilter"
+
+    run = planted("prod", "audio-delete-volume", checks.ALARM, other_filter)
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} audio-delete-volume", "region")
+    assert "cannot tell" in found.message
+
+
+def test_route53_health_check_alarm_outside_us_east_1_fails() -> None:
+    run = planted("prod", "site-api-primary-status", checks.ALARM, set_input("region", "us-west-2"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} site-api-primary-status", "region")
+    assert "published in us-east-1 (us-east-1)" in found.message
+
+
+@pytest.mark.parametrize("name", ["site-api-switch", "site-api-switch-silent"])
+def test_switch_alarm_outside_the_recovery_region_or_on_another_site_fails(name: str) -> None:
+    run = planted("prod", name, checks.ALARM, set_input("region", "us-east-1"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+    assert "published in us-west-2 (site-orchestrator)" in found.message
+    run = planted("prod", name, checks.ALARM, set_input("dimensions", {"Site": "distronation/web"}))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+    assert "cannot tell" in found.message
+
+
+def test_drill_passed_alarm_outside_the_drills_metrics_region_or_on_a_partial_dimension_set_fails() -> None:
+    run = planted("prod", "dr-drills-drill-passed", checks.ALARM, set_input("region", "us-east-1"))
+    [found] = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} dr-drills-drill-passed", "region")
+    assert "published in us-west-2 (drill-metrics)" in found.message
+    run = planted(
+        "prod", "dr-drills-drill-passed", checks.ALARM, set_input("dimensions", {"Stack": "test", "Scenario": "x"})
+    )
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} dr-drills-drill-passed", "metricName")
+
+
+def test_an_ssm_parameter_arn_naming_an_undeclared_parameter_or_region_fails() -> None:
+    def settings(resource: str) -> Callable[[list[dict[str, Any]]], None]:
+        def edit(statements: list[dict[str, Any]]) -> None:
+            next(s for s in statements if s["Sid"] == "WriteSettings")["Resource"] = [resource]
+
+        return edit
+
+    where = f"{checks.ROLE_POLICY} site-api-orchestrator-policy"
+    for resource, says in (
+        ("arn:aws:ssm:us-west-2:123456789012:parameter/dr/distronation/active-bucket/profile-pictures", "not declared"),
+        ("arn:aws:ssm:eu-west-1:123456789012:parameter/dr/distronation/active-region", "not eu-west-1"),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter/dr/distronation/active-bucket/audio", "not us-east-1"),
+    ):
+        run = planted("prod", "site-api-orchestrator-policy", checks.ROLE_POLICY, edit_policy(settings(resource)))
+        [found] = named(checks.check_references(run), "reference", where, "policy")
+        assert says in found.message
+
+
+def test_a_setting_the_stack_stops_declaring_fails() -> None:
+    """The orchestrator writes active-region; without its declaration the role names a parameter nobody owns."""
+    run = copy.deepcopy(stack_run("prod", "update"))
+    run.registrations = [
+        r
+        for r in run.registrations
+        if not (r.type == checks.PARAMETER and r.inputs.get("name") == "/dr/distronation/active-region")
+    ]
+    found = named(
+        checks.check_references(run), "reference", f"{checks.ROLE_POLICY} site-api-orchestrator-policy", "policy"
+    )
+    assert {f.message for f in found} == {
+        f"parameter /dr/distronation/active-region in {region} is not declared" for region in ("us-east-1", "us-west-2")
+    }
+
+
+def test_fis_wildcards_in_a_region_without_templates_fail() -> None:
+    def elsewhere(statements: list[dict[str, Any]]) -> None:
+        for statement in statements:
+            if statement["Sid"] in ("RunReplicationPauses", "WatchReplicationPauses"):
+                statement["Resource"] = [r.replace(":us-east-1:", ":eu-west-1:") for r in statement["Resource"]]
+
+    run = planted("prod", "dr-drills-scheduled-policy", checks.ROLE_POLICY, edit_policy(elsewhere))
+    found = named(
+        checks.check_references(run), "reference", f"{checks.ROLE_POLICY} dr-drills-scheduled-policy", "policy"
+    )
+    assert len(found) == 3 and all("declares no experiment template" in f.message for f in found)
+
+
+def test_a_fis_action_on_a_resource_type_it_does_not_take_fails() -> None:
+    """GetExperiment and StopExperiment take experiments, never templates (Service Authorization Reference)."""
+
+    def merged(statements: list[dict[str, Any]]) -> None:
+        start = next(s for s in statements if s["Sid"] == "RunReplicationPauses")
+        start["Action"] = ["fis:StartExperiment", "fis:GetExperiment", "fis:StopExperiment"]
+
+    run = planted("prod", "dr-drills-scheduled-policy", checks.ROLE_POLICY, edit_policy(merged))
+    found = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} dr-drills-scheduled-policy", "policy")
+    assert {f.message.split(" takes ")[0].rsplit(" ", 1)[-1] for f in found} == {
+        "fis:GetExperiment",
+        "fis:StopExperiment",
+    }
+
+
+def test_the_pause_condition_on_reading_the_replication_configuration_fails() -> None:
+    """s3:IsReplicationPauseRequest is a condition key of s3:PutReplicationConfiguration only."""
+
+    def merged(statements: list[dict[str, Any]]) -> None:
+        next(s for s in statements if s["Sid"] == "ReplicationConfigurationForPauseOnly")["Action"].insert(
+            0, "s3:GetReplicationConfiguration"
+        )
+
+    run = planted("prod", "dr-drills-fis-policy", checks.ROLE_POLICY, edit_policy(merged))
+    [found] = named(checks.check_iam_documents(run), "iam", f"{checks.ROLE_POLICY} dr-drills-fis-policy", "policy")
+    assert found.message == "s3:IsReplicationPauseRequest is no condition key of s3:GetReplicationConfiguration"
+
+
+def test_a_json_bucket_list_in_a_lambda_environment_is_read_by_name() -> None:
+    def environment(function: Registration) -> None:
+        variables = function.inputs["environment"]["variables"]
+        variables["DRILL_BUCKETS"] = json.dumps([*json.loads(variables["DRILL_BUCKETS"]), "someone-elses-bucket"])
+
+    assert not named(
+        checks.check_references(stack_run("prod", "update")),
+        "reference",
+        f"{checks.FUNCTION} dr-drills-scheduled",
+        "environment",
+    )
+    run = planted("prod", "dr-drills-scheduled", checks.FUNCTION, environment)
+    [found] = named(checks.check_references(run), "reference", f"{checks.FUNCTION} dr-drills-scheduled", "environment")
+    assert found.message == "bucket someone-elses-bucket is not declared"
+
+
+def test_the_all_features_stack_holds_every_component() -> None:
+    run = stack_run("all-features", "preview")
+    for component in ("dr:database:GlobalTable", "dr:site:FailoverSite", "dr:drills:DrillInfrastructure"):
+        assert run.of_type(component), f"all-features declares no {component}"
