@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from components import arns, iam, tags
 from components.config.tables import BackupSettings
-from components.keys import GRANT_FOR_AWS_RESOURCE, KeyUser, key_policy, via_services
+from components.keys import GRANT_FOR_AWS_RESOURCE, KeyUser, data_key, key_policy, via_services
 from components.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
 from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
 
@@ -152,14 +152,12 @@ class TableBackup(pulumi.ComponentResource):
     def _vault(self, region: str) -> aws.kms.Key:
         lock = self._args.settings.vault_lock
         vault_name = f"{self._args.name_prefix}-dr-{region}"
-        key = aws.kms.Key(
+        key = data_key(
             f"{self._name}-vault-key-{region}",
-            description=f"AWS Backup vault {vault_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            region=region,
-            tags=self._tags,
-            opts=self._child(region, protect=True),
+            f"AWS Backup vault {vault_name}",
+            region,
+            self._tags,
+            self._child(region, protect=True),
         )
         vault = aws.backup.Vault(
             f"{self._name}-vault-{region}",

@@ -22,7 +22,7 @@ from components import arns, tags
 from components.alerting import topic_in
 from components.config import BucketSpec
 from components.iam import assume_role_policy, role_policy
-from components.keys import KeyUser, key_policy
+from components.keys import KeyUser, data_key, key_policy
 from components.keys import statement_id as _sid
 from components.recovery_function import (
     HANDLERS_DIR,
@@ -232,16 +232,10 @@ class TieredBucket(pulumi.ComponentResource):
         if role == "primary" and profile.mfa_delete:
             bucket_tags |= tags.attestation_tags(spec.mfa_delete_attested)
 
-        key = aws.kms.Key(
-            f"{n}-key",
-            description=f"SSE-KMS key for {bucket_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            region=region,
-            tags=self._tags,
-            opts=self._child(provider, **self._data_opts),
+        key = data_key(
+            f"{n}-key", f"SSE-KMS key for {bucket_name}", region, self._tags, self._child(provider, **self._data_opts)
         )
-        # Policies name the key through this alias, which is known at preview (see components/arns.py).
+        # A name for people and the console; no permission depends on it (key policies grant by role ARN).
         aws.kms.Alias(
             f"{n}-key-alias",
             name=arns.key_alias(bucket_name),

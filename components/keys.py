@@ -17,6 +17,25 @@ import pulumi_aws as aws
 
 from components import arns
 
+# The longest window KMS allows: a key scheduled for deletion by mistake can be recovered for 30 days.
+KEY_DELETION_WINDOW_DAYS = 30
+
+
+def data_key(
+    name: str, description: str, region: str, tags: Mapping[str, str], opts: pulumi.ResourceOptions
+) -> aws.kms.Key:
+    """A customer-managed key for a DR data store: yearly rotation on (Security Hub KMS.4), the longest deletion window.
+    Callers protect it: losing the key loses the data it encrypts."""
+    return aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+        region=region,
+        tags=dict(tags),
+        opts=opts,
+    )
+
 
 @dataclass(frozen=True)
 class KeyUser:

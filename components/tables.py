@@ -30,7 +30,7 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.config.buckets import BucketSpec
 from components.config.tables import TableSpec
-from components.keys import KeyUser, key_policy, statement_id, via_services
+from components.keys import KeyUser, data_key, key_policy, statement_id, via_services
 from components.recovery_function import (
     HANDLERS_DIR,
     METRICS_NAMESPACE,
@@ -153,15 +153,12 @@ class GlobalTable(pulumi.ComponentResource):
 
     def _key(self, region: str) -> pulumi.Output[str]:
         spec = self._args.spec
-        key = aws.kms.Key(
+        key = data_key(
             f"{self._name}-key-{region}",
-            description=f"SSE-KMS key for DynamoDB table {spec.table_name} in {region}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            region=region,
-            tags=self._tags,
-            # Losing the key loses the table's data in that region.
-            opts=self._child(region, protect=True),
+            f"SSE-KMS key for DynamoDB table {spec.table_name} in {region}",
+            region,
+            self._tags,
+            self._child(region, protect=True),  # losing the key loses the table's data in that region
         )
         key_policy(
             f"{self._name}-key-policy-{region}",
