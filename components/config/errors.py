@@ -160,7 +160,7 @@ def _message(error: Mapping[str, Any], key: str | int, model: type[BaseModel]) -
         return KEY_MESSAGES[name], "type" if name in SHOW_TYPE else "value"
     if kind in SHOW_TYPE:
         return "must be a mapping", "type"
-    if name.endswith("Minutes") and kind in {"int_type", "greater_than_equal"}:
+    if name.endswith("Minutes") and (kind == "int_type" or (kind == "greater_than_equal" and error["ctx"]["ge"] == 0)):
         return "must be a non-negative integer number of minutes", "value"
     if kind == "int_type":
         return "must be an integer", "value"
