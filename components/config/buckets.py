@@ -22,6 +22,7 @@ from components.config.errors import (
     SECRET_NOT_SHOWN,
     Problems,
     Unit,
+    described,
     dr_error,
     key_position,
 )
@@ -38,7 +39,7 @@ from components.tiers import (
 
 # A tier-3 bucket every stack gets for S3 Batch Operations restores; no configured bucket may take its name.
 BATCH_REPORTS_NAME = "dr-batch-reports"
-LOGICAL_NAME = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+LOGICAL_NAME = described(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "must be lowercase letters, digits and inner hyphens")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The auto-restore Lambda once read "*" as the whole bucket; prefixes are literal, so a glob is a mistake.
 GLOB_CHARACTERS = ("*", "?", "[")

@@ -19,6 +19,17 @@ SECRET_NOT_SHOWN = "(secret value not shown)"
 MAX_DAYS = 36500  # S3 object lock allows at most 100 years; every day count shares that ceiling
 MAX_MINUTES = 525600  # one year
 
+# What each string pattern means, by the pattern itself: several keys share one pattern, and one key name
+# (``name``) has different patterns in different entries. Filled by ``described`` where each pattern is defined.
+PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def described(pattern: str, message: str) -> str:
+    """``pattern``, registered with the message a value that does not match it gets."""
+    PATTERN_MESSAGES[pattern] = message
+    return pattern
+
+
 # Messages for keys whose every validation error means the same thing.
 KEY_MESSAGES = {
     "tier": "must be 1, 2 or 3",
@@ -149,7 +160,7 @@ def _message(error: Mapping[str, Any], key: str | int, model: type[BaseModel]) -
         return KEY_MESSAGES[name], "type" if name in SHOW_TYPE else "value"
     if kind in SHOW_TYPE:
         return "must be a mapping", "type"
-    if name.endswith("Minutes") and kind in {"int_type", "greater_than_equal"}:
+    if name.endswith("Minutes") and (kind == "int_type" or (kind == "greater_than_equal" and error["ctx"]["ge"] == 0)):
         return "must be a non-negative integer number of minutes", "value"
     if kind == "int_type":
         return "must be an integer", "value"
@@ -159,8 +170,9 @@ def _message(error: Mapping[str, Any], key: str | int, model: type[BaseModel]) -
         return f"must be at least {error['ctx']['ge']}", "value"
     if kind == "less_than_equal":
         return f"must be at most {error['ctx']['le']}", "value"
-    if kind == "string_pattern_mismatch":  # every pattern is a logical name (components/config/buckets.py)
-        return "must be lowercase letters, digits and inner hyphens", "value"
+    if kind == "string_pattern_mismatch":
+        pattern = error["ctx"]["pattern"]
+        return PATTERN_MESSAGES.get(pattern, f"must match {pattern}"), "value"
     if kind in {"string_type", "string_too_short"}:
         return "must be a non-empty string", "value"
     if kind == "bool_type":

@@ -16,11 +16,17 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from components.config.buckets import LOGICAL_NAME
-from components.config.errors import MAX_MINUTES, Problems, Unit, dr_error, key_position
+from components.config.errors import MAX_MINUTES, Problems, Unit, described, dr_error, key_position
 from components.failover_budget import Budget, BudgetInputs, DatabaseEngine, Switch, budget
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
-HOSTED_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
+HOSTED_ZONE_ID = described(
+    r"^Z[A-Z0-9]{1,31}$", "must be a Route 53 hosted zone ID (Z, then uppercase letters and digits)"
+)
+URL_PATH = described(r"^/\S*$", "must be a URL path: '/' first, no spaces")
+DB_IDENTIFIER = described(
+    r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$", "must be an RDS identifier: a letter, then up to 62 letters, digits or hyphens"
+)
 DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
 
 
@@ -50,7 +56,7 @@ class EndpointEntry(_Entry):
 
     host: Annotated[StrictStr, Field(min_length=1), AfterValidator(_host)]
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 443
-    path: Annotated[StrictStr, Field(min_length=1, pattern=r"^/\S*$")] = "/health"
+    path: Annotated[StrictStr, Field(min_length=1, pattern=URL_PATH)] = "/health"
     protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
 
 
@@ -59,7 +65,7 @@ class DatabaseEntry(_Entry):
 
     engine: DatabaseEngine
     # Aurora: the secondary cluster's identifier; RDS: the cross-region read replica's identifier.
-    identifier: Annotated[StrictStr, Field(min_length=1, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
+    identifier: Annotated[StrictStr, Field(min_length=1, pattern=DB_IDENTIFIER)]
     global_cluster_identifier: Annotated[StrictStr, Field(min_length=1)] | None = Field(
         default=None, alias="globalClusterIdentifier"
     )

@@ -23,7 +23,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from components.config.buckets import LOGICAL_NAME, ObjectiveEntry, ObjectivesEntry
-from components.config.errors import MAX_DAYS, Problems, Unit, dr_error, key_position
+from components.config.errors import MAX_DAYS, Problems, Unit, described, dr_error, key_position
 from components.config.fields import Region
 from components.tiers import (
     BACKUP_RPO_SCHEDULES,
@@ -70,9 +70,21 @@ DEFAULT_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")
 MAX_ALARM_METRICS = 10  # a metric-math alarm sums at most 10 metrics
 # Without a replica a region is recovered from AWS Backup copies: a restore, never faster than this.
 RESTORE_FROM_COPY_MINUTES = 240
-ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
-BACKUP_VAULT_ARN = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$")
-SCHEDULE_EXPRESSION = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+ATTRIBUTE_NAME = re.compile(
+    described(r"^[A-Za-z0-9_.-]{1,255}$", "must be 1 to 255 letters, digits, '_', '-' or '.' (a DynamoDB name)")
+)
+BACKUP_VAULT_ARN = re.compile(
+    described(
+        r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
+        "must be a backup vault ARN (arn:<partition>:backup:<region>:<account>:backup-vault:<name>)",
+    )
+)
+SCHEDULE_EXPRESSION = re.compile(
+    described(
+        r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$",
+        "must be an EventBridge rate(<n> minutes|hours|days) or cron(...) expression",
+    )
+)
 
 
 def _attribute_type(value: Any) -> Any:

@@ -84,3 +84,62 @@ def test_a_declared_rto_below_the_budget_shows_the_arithmetic() -> None:
 def test_the_arc_switch_shortens_the_dns_path() -> None:
     [site] = parse(prod(switch="arc", rtoMinutes=2)).sites
     assert site.budget.switch == 5 and site.budget.rto_seconds == 110
+
+
+API = stack_config("prod")["sites"][0]
+MALFORMED_SITES = [
+    pytest.param(
+        {"secondary": copy.deepcopy(API["primary"])},
+        ["sites[0].secondary: must differ from primary: a failover to the same endpoint recovers nothing"],
+        id="secondary-equals-primary",
+    ),
+    pytest.param(
+        {
+            "database": {"engine": "rds-replica", "identifier": "db-usw2", "globalClusterIdentifier": "distronation"},
+            "rtoMinutes": 15,  # the RDS promotion's budget
+        },
+        ["sites[0].database.globalClusterIdentifier: applies to engine 'aurora-global' only"],
+        id="rds-replica-with-globalClusterIdentifier",
+    ),
+    pytest.param(
+        {"primary": {**API["primary"], "host": "API-use1.distronation.example"}},
+        ["sites[0].primary.host: must be an IP address or a lowercase DNS name, got 'API-use1.distronation.example'"],
+        id="uppercase-host",
+    ),
+    pytest.param(
+        {"secondary": {**API["secondary"], "host": "https://api-usw2.distronation.example"}},
+        [
+            (
+                "sites[0].secondary.host: must be an IP address or a lowercase DNS name, got "
+                "'https://api-usw2.distronation.example'"
+            )
+        ],
+        id="host-with-a-scheme",
+    ),
+    pytest.param(
+        {"recordName": "api"},
+        ["sites[0].recordName: must be a lowercase fully qualified DNS name, got 'api'"],
+        id="record-name-not-fully-qualified",
+    ),
+    pytest.param(
+        {"hostedZoneId": "z0123456789distronation"},
+        [
+            (
+                "sites[0].hostedZoneId: must be a Route 53 hosted zone ID (Z, then uppercase letters and digits), got "
+                "'z0123456789distronation'"
+            )
+        ],
+        id="lowercase-hosted-zone-id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("site", "expected"), MALFORMED_SITES)
+def test_a_malformed_site_is_rejected_by_key_path(site: dict[str, Any], expected: list[str]) -> None:
+    assert problems(prod(**site)) == expected
+
+
+def test_site_names_are_unique() -> None:
+    config = prod()
+    config["sites"].append({**copy.deepcopy(API), "recordName": "www.distronation.example"})
+    assert problems(config) == ["sites[1].name: duplicate site name 'api' (also sites[0])"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, parse
+from components.config.tables import OPERATIONS
 from components.tiers import FailureMode, LockMode, Objective
 from tests.components.harness import run_program_capturing, stack_config
 
@@ -217,6 +218,175 @@ MALFORMED = [
         "vault-lock-min-above-max",
         set_(("backup", "vaultLock", "minRetentionDays"), 500),
         problems=("backup.vaultLock.minRetentionDays: must not exceed maxRetentionDays (400), got 500",),
+    ),
+    case("tier-4", set_(("tables", 2, "tier"), 4), problems=("tables[2].tier: must be 1, 2 or 3, got 4",)),
+    case(
+        "attribute-declared-twice",
+        set_(
+            ("tables", 0, "attributes"),
+            [{"name": "userId", "type": "S"}, {"name": "email", "type": "S"}, {"name": "userId", "type": "S"}],
+        ),
+        problems=("tables[0].attributes[2].name: duplicate attribute 'userId'",),
+    ),
+    case(
+        "non-key-attributes-without-include",
+        set_(("tables", 0, "globalSecondaryIndexes", 0, "nonKeyAttributes"), ["displayName"]),
+        problems=(
+            "tables[0].globalSecondaryIndexes[0].nonKeyAttributes: is required with projectionType INCLUDE and only "
+            "allowed with it",
+        ),
+    ),
+    case(
+        "include-without-non-key-attributes",
+        set_(("tables", 0, "globalSecondaryIndexes", 0, "projectionType"), "INCLUDE"),
+        problems=(
+            "tables[0].globalSecondaryIndexes[0].nonKeyAttributes: is required with projectionType INCLUDE and only "
+            "allowed with it",
+        ),
+    ),
+    case(
+        "duplicate-index-name",
+        set_(
+            ("tables", 0, "globalSecondaryIndexes"),
+            [{"name": "by-email", "hashKey": "email"}, {"name": "by-email", "hashKey": "email", "rangeKey": "userId"}],
+        ),
+        problems=("tables[0].globalSecondaryIndexes: index names must be unique",),
+    ),
+    case(
+        "capacity-on-pay-per-request",
+        set_(("tables", 2, "capacity"), {"readUnits": 5, "writeUnits": 5}),
+        problems=("tables[2].capacity: only applies to billingMode PROVISIONED",),
+    ),
+    case(
+        "autoscaling-on-pay-per-request",
+        set_(
+            ("tables", 2, "autoscaling"),
+            {"minReadUnits": 5, "maxReadUnits": 50, "minWriteUnits": 5, "maxWriteUnits": 50},
+        ),
+        problems=("tables[2].autoscaling: only applies to billingMode PROVISIONED",),
+    ),
+    case(
+        "autoscaling-minimum-above-maximum",
+        set_(("tables", 2, "billingMode"), "PROVISIONED"),
+        set_(("tables", 2, "capacity"), {"readUnits": 5, "writeUnits": 5}),
+        set_(
+            ("tables", 2, "autoscaling"),
+            {"minReadUnits": 60, "maxReadUnits": 50, "minWriteUnits": 5, "maxWriteUnits": 50},
+        ),
+        problems=("tables[2].autoscaling.minReadUnits: must not exceed its maximum (50), got 60",),
+    ),
+    case(
+        "repeated-replica-region",
+        set_(("tables", 0, "replicaRegions"), ["us-west-2", "us-west-2"]),
+        problems=("tables[0].replicaRegions[1]: duplicate region 'us-west-2'",),
+    ),
+    case(
+        "replicas-without-recoveryRegion",
+        set_(("tables", 0, "replicaRegions"), ["us-east-2"]),
+        problems=(
+            "tables[0].replicaRegions: must include the stack's recoveryRegion 'us-west-2', where failover goes",
+        ),
+    ),
+    case(
+        "tier1-without-replicas",
+        delete(("tables", 0, "replicaRegions")),
+        problems=("tables[0].replicaRegions: tier 1 needs at least one replica region",),
+    ),
+    case(
+        "unknown-operation",
+        set_(("tables", 2, "operations"), ["GetItem", "GetRecords"]),
+        problems=(
+            "tables[2].operations[1]: must be a DynamoDB operation CloudWatch reports (GetItem, PutItem, UpdateItem, "
+            "DeleteItem, Query, Scan, BatchGetItem, BatchWriteItem, TransactGetItems, TransactWriteItems, "
+            "ExecuteStatement, BatchExecuteStatement, ExecuteTransaction), got 'GetRecords'",
+        ),
+    ),
+    case(
+        "empty-operations",
+        set_(("tables", 2, "operations"), []),
+        problems=("tables[2].operations: must name at least one operation the application uses",),
+    ),
+    case(
+        "duplicate-operation",
+        set_(("tables", 2, "operations"), ["GetItem", "PutItem", "GetItem"]),
+        problems=("tables[2].operations: contains duplicates",),
+    ),
+    case(
+        "eleven-operations",
+        set_(("tables", 2, "operations"), list(OPERATIONS[:11])),
+        problems=("tables[2].operations: at most 10: one metric-math alarm sums them",),
+    ),
+    case(
+        "transactions-without-usesTransactions",
+        set_(("tables", 0, "operations"), ["GetItem", "TransactWriteItems"]),
+        problems=("tables[0].operations: TransactWriteItems needs usesTransactions: true",),
+    ),
+    case(
+        "pitr-period-shorter-than-tier",
+        set_(("tables", 0, "pitrRecoveryPeriodDays"), 20),
+        problems=("tables[0].pitrRecoveryPeriodDays: may only lengthen tier 1's 35 days, got 20",),
+    ),
+    case(
+        "objective-loosens-the-tier",
+        set_(("tables", 0, "objectives"), {"regional": {"rpoMinutes": 30}}),
+        problems=(
+            "tables[0].objectives.regional.rpoMinutes: may only tighten tier 1's regional RPO of 15 min, got 30",
+        ),
+    ),
+    case(
+        "tier3-regional-objective",
+        set_(("tables", 2, "tier"), 3),
+        set_(("tables", 2, "objectives"), {"regional": {"rtoMinutes": 600}}),
+        problems=(
+            "tables[2].objectives.regional.rtoMinutes: tier 3 does not protect tables against regional loss, so it "
+            "cannot provide a regional RTO of 600 min; use a lower tier number",
+        ),
+    ),
+    case(
+        "below-the-floor-without-replicas",
+        set_(("tables", 0, "tier"), 2),
+        delete(("tables", 0, "replicaRegions")),
+        set_(("tables", 0, "objectives"), {"regional": {"rtoMinutes": 300}}),
+        problems=(
+            "tables[0].objectives.regional.rtoMinutes: tier 2 cannot provide a regional RTO of 300 min; its "
+            "mechanisms deliver 480 min at best without replicaRegions",
+        ),
+    ),
+    case(
+        "backup-on-tier3",
+        set_(("tables", 2, "tier"), 3),
+        delete(("tables", 2, "objectives")),
+        set_(("tables", 2, "backup"), {"deleteAfterDays": 35}),
+        problems=("tables[2].backup: tier 3 has no AWS Backup plan (PITR only)",),
+    ),
+    case(
+        "backup-rpo-uneven-schedule",
+        set_(("tables", 0, "backup"), {"rpoMinutes": 300}),
+        problems=(
+            "tables[0].backup.rpoMinutes: must be a schedule AWS Backup can run evenly through the day (60, 120, 180, "
+            "240, 360, 480, 720, 1440), got 300",
+        ),
+    ),
+    case(
+        "backup-rpo-looser-than-tier",
+        set_(("tables", 0, "backup"), {"rpoMinutes": 120}),
+        problems=("tables[0].backup.rpoMinutes: may only tighten tier 1's backup RPO of 60 min, got 120",),
+    ),
+    case(
+        "crossAccountVaultArn-not-a-vault",
+        set_(("backup", "crossAccountVaultArn"), "arn:aws:s3:::distronation-vault"),
+        problems=(
+            "backup.crossAccountVaultArn: must be a backup vault ARN "
+            "(arn:<partition>:backup:<region>:<account>:backup-vault:<name>), got 'arn:aws:s3:::distronation-vault'",
+        ),
+    ),
+    case(
+        "export-schedule-malformed",
+        set_(("tables", 0, "export", "schedule"), "weekly"),
+        problems=(
+            "tables[0].export.schedule: must be an EventBridge rate(<n> minutes|hours|days) or cron(...) expression, "
+            "got 'weekly'",
+        ),
     ),
 ]
 
