@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.config import StackSettings
-from components.config.drills import schedule_seconds
+from components.config.drills import MAX_STOP_CONDITIONS, schedule_seconds
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
 from components.regions import partition
@@ -40,7 +40,6 @@ TABLE_PAUSE_ACTION = "aws:dynamodb:global-table-pause-replication"
 TABLE_TARGET_TYPE = "aws:dynamodb:global-table"
 TABLE_TARGET_KEY = "Tables"
 # An experiment template takes at most 5 stop conditions (AWS FIS quotas): one alarm per receiving Region.
-MAX_STOP_CONDITIONS = 5
 # AWS tag values allow letters, digits, spaces and + - = . _ : / @ only.
 NO_PULUMI_UP_TAG = "dr:drill-warning"
 NO_PULUMI_UP = (

@@ -9,11 +9,16 @@ alarm breaches when no passing drill was published within one schedule interval.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from components.config.errors import dr_error
+from components.tiers import FailureMode
+
+if TYPE_CHECKING:
+    from components.config.tables import TableSpec
 
 RATE = re.compile(r"^rate\((?P<count>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -26,6 +31,9 @@ DEFAULT_SCHEDULE = "rate(7 days)"
 # The FIS action's duration runs from 1 minute to 12 hours (FIS actions reference); a drill needs minutes, and a
 # pause longer than tier 1's 15-minute regional RPO would itself break the objective it measures.
 MAX_PAUSE_MINUTES = 14
+# An experiment template takes at most 5 stop conditions (AWS FIS quotas); a table's pause has one stop alarm per
+# receiving Region (components/drills.py).
+MAX_STOP_CONDITIONS = 5
 
 
 def schedule_seconds(expression: str) -> int:
@@ -77,3 +85,25 @@ class DrillsConfig(BaseModel):
         alias="pauseMinutes",
         description="Duration of each FIS replication pause (the experiment's duration parameter), in minutes.",
     )
+
+
+def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tuple[str, str]]:
+    """``(key path, message)`` for tables the FIS templates could not drill, so the program stops before any
+    resource is registered instead of half-way (components/drills.py builds what passes here). Buckets need no
+    check: a bucket's regional RPO is at least 15 min (components/tiers.py) and the pause at most 14."""
+    if not drills.fault_injection:
+        return []
+    pause = drills.pause_minutes
+    problems = []
+    for index, table in enumerate(tables):
+        rpo = table.objectives[FailureMode.REGIONAL].rpo_minutes if FailureMode.REGIONAL in table.objectives else None
+        drilled = bool(table.replica_regions) and (rpo is None or rpo > pause)  # components/drills.py: fis_tables
+        if drilled and len(table.replica_regions) > MAX_STOP_CONDITIONS:
+            problems.append(
+                (
+                    f"tables[{index}].replicaRegions",
+                    f"with drills.faultInjection the table's replication pause needs one stop alarm per receiving "
+                    f"Region, and FIS allows at most {MAX_STOP_CONDITIONS}; got {len(table.replica_regions)}",
+                )
+            )
+    return problems

@@ -26,7 +26,7 @@ from components.config.buckets import (
     Naming,
     bucket_spec,
 )
-from components.config.drills import DrillsConfig
+from components.config.drills import DrillsConfig, drill_problems
 from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from components.config.fields import Region
 from components.config.sites import SiteEntry, SiteSpec, site_spec
@@ -278,11 +278,13 @@ def parse(
         "sites" in secret_keys,
         found,
     )
+    drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
+    for path, message in drill_problems(drills, tables):
+        found.add(top, key_position(StackConfig, "drills"), path, message)
 
     if found:
         raise ConfigError(found.lines())
     assert primary and recovery and prefix and email and batch_reports  # every None above added a problem
-    drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     return StackSettings(
         primary,
         recovery,

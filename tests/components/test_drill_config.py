@@ -94,3 +94,26 @@ def test_the_schedule_limits_themselves_are_accepted(schedule: str) -> None:
     run, error = run_program_capturing(prod_with(schedule=schedule, pauseMinutes=14))
     assert error is None
     assert run.registrations
+
+
+def test_a_table_with_more_receiving_regions_than_fis_stop_conditions_stops_before_any_resource() -> None:
+    config = prod_with()
+    users = next(table for table in config["tables"] if table["name"] == "users")  # drilled: RPO 15 > pause 5
+    users["replicaRegions"] = ["us-west-2", "us-west-1", "ca-central-1", "eu-west-1", "eu-central-1", "eu-west-2"]
+    run, error = run_program_capturing(config)
+    assert isinstance(error, ConfigError)
+    index = config["tables"].index(users)
+    assert (
+        f"tables[{index}].replicaRegions: with drills.faultInjection the table's replication pause needs one stop "
+        "alarm per receiving Region, and FIS allows at most 5; got 6"
+    ) in error.problems
+    assert run.registrations == []
+
+
+def test_tables_whose_regional_rpo_the_pause_would_break_get_no_template() -> None:
+    from components.config import parse
+    from components.drills import fis_tables
+
+    settings = parse(stack_config("prod"))
+    # orders: MRSC, regional RPO 0; transactions: MREC, 1 min; users: the tier's 15 min, above the 5-minute pause.
+    assert [table.logical for table in fis_tables(settings)] == ["users"]
