@@ -33,11 +33,11 @@ from components.config.tables import TableSpec
 from components.tiers import FailureMode
 from handlers import aws
 from handlers.drills.bucket import replication_to
+from handlers.drills.model import BucketTarget, Objective, SiteTarget, StackTargets, TableTarget
+from handlers.drills.runner import LocalEndpoints
 from handlers.failover.actions import SWITCH_METRIC
 from handlers.failover.site import SITE_ROOT
 from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE
-from handlers.drills.model import BucketTarget, Objective, SiteTarget, StackTargets, TableTarget
-from handlers.drills.runner import LocalEndpoints
 from preview.project import load_project, load_stack_config
 
 LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
@@ -190,13 +190,18 @@ def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> di
     if outputs_file is not None:
         document: dict[str, Any] = json.loads(outputs_file.read_text())
         return document
-    completed = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--show-secrets=false", "--stack", stack],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--show-secrets=false", "--stack", stack],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ValueError(
+            "the pulumi CLI is not installed: pass --outputs FILE (a saved `pulumi stack output --json`), or --local"
+        ) from None
     if completed.returncode != 0:
         raise ValueError(f"pulumi stack output --json --stack {stack} failed: {completed.stderr.strip()}")
     outputs: dict[str, Any] = json.loads(completed.stdout)
@@ -291,7 +296,9 @@ def provision(targets: StackTargets) -> None:
     for bucket in targets.tier1_buckets():
         s3 = aws.client("s3", bucket.primary_region)
         s3.create_bucket(
-            Bucket=bucket.primary, ObjectLockEnabledForBucket=bucket.lock_mode is not None, **_location(bucket.primary_region)
+            Bucket=bucket.primary,
+            ObjectLockEnabledForBucket=bucket.lock_mode is not None,
+            **_location(bucket.primary_region),
         )
         s3.put_bucket_versioning(Bucket=bucket.primary, VersioningConfiguration={"Status": "Enabled"})
         if bucket.lock_mode and bucket.lock_days:

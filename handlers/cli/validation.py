@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -30,6 +31,9 @@ ACCOUNT_ID = re.compile(r"\d{12}")
 # SSM parameter path segments (the application and logical names in /dr/<app>/active-table/<logical>).
 SETTING_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 MFA_VALUE = re.compile(r"\S+ \d{6}")
+# Pulumi stack names: letters, digits, hyphens, underscores and periods, optionally qualified <org>/<project>/<stack>
+# (https://www.pulumi.com/docs/iac/concepts/stacks/#create-stack).
+STACK_NAME = re.compile(r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}")
 MAX_KEY_BYTES = 1024  # S3 object key limit
 
 
@@ -65,6 +69,35 @@ topic_arn_value = _checked(_pattern(TOPIC_ARN), "an SNS topic ARN")
 account_value = _checked(_pattern(ACCOUNT_ID), "a 12-digit account id")
 setting_value = _checked(_pattern(SETTING_NAME), "a name of 1-128 of A-Z a-z 0-9 _ . -")
 mfa_value = _checked(_pattern(MFA_VALUE), 'a "SERIAL CODE" pair (device serial or ARN, a space, six digits)')
+stack_value = _checked(_pattern(STACK_NAME), "a Pulumi stack name (letters, digits, - _ . ; optionally org/project/)")
+
+
+def _is_path_text(value: str) -> bool:
+    """A path the OS can take: encodable (no lone surrogates) and without NUL, which no file system accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return bool(value) and "\x00" not in value
+
+
+def path_value(value: Path | None) -> Path | None:
+    if value is not None and not _is_path_text(str(value)):
+        raise typer.BadParameter(f"{str(value)!r} is not a usable path (UTF-8, no NUL)")
+    return value
+
+
+def one_of(known: Iterable[str], what: str) -> Callable[[list[str] | None], list[str] | None]:
+    """A repeatable option whose every value must be one of ``known``."""
+    names = tuple(known)
+
+    def callback(values: list[str] | None) -> list[str] | None:
+        unknown = [value for value in values or () if value not in names]
+        if unknown:
+            raise typer.BadParameter(f"{unknown[0]!r} is not {what}; known: {', '.join(names)}")
+        return values
+
+    return callback
 
 
 def _is_key_text(value: str) -> bool:
