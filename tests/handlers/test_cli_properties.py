@@ -28,7 +28,14 @@ from handlers.cli import load_commands
 
 COMMAND = typer.main.get_command(load_commands())
 # Valid values for required arguments, so that only the argument under test varies.
-REQUIRED = {"bucket": "prop-bucket", "buckets": "prop-bucket", "to": "2026-01-01T00:00:00Z", "table": "orders"}
+REQUIRED = {
+    "bucket": "prop-bucket",
+    "buckets": "prop-bucket",
+    "to": "2026-01-01T00:00:00Z",
+    "table": "orders",
+    # A stack with no stack file here: `drctl drill` stops at reading it (exit 2), before any drill runs.
+    "stack": "prop-no-such-stack",
+}
 REQUIRED_BY_COMMAND = {("backup-before-release", "release"): "1.0"}
 SKIPPED = {"json_output", "as_json", "help"}
 ODD_TEXT = st.one_of(
@@ -90,6 +97,13 @@ VALIDITY: dict[str, Callable[[str], bool]] = {
     "rtc_window_minutes": _number_in(0, 10_080, low_open=True),
     "retention_days": _number_in(7, 36_500),
     "release_retention_days": _number_in(7, 36_500),
+    "stack": lambda text: bool(re.fullmatch(r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}", text)),
+    "scenario": lambda text: text
+    in {"bucket-accidental-delete", "bucket-prefix-corruption", "table-item-corruption", "region-loss-failover"}
+    | {"regional-rpo-fis"},
+    "out": lambda text: _utf8(text) and bool(text) and "\x00" not in text,
+    "outputs": lambda text: False,  # a file that exists: none of the generated names does
+    "project": lambda text: text in {".", ""},  # an existing directory: only the working directory is one
 }
 
 
