@@ -79,6 +79,13 @@ def _number_in(low: float, high: float, *, low_open: bool = False) -> Callable[[
     return check
 
 
+SCENARIO_NAMES = {
+    "bucket-accidental-delete",
+    "bucket-prefix-corruption",
+    "table-item-corruption",
+    "region-loss-failover",
+    "regional-rpo-fis",
+}
 # An invalid value for these must exit 2 (other arguments accept any text, or are checked by AWS).
 VALIDITY: dict[str, Callable[[str], bool]] = {
     "bucket": _bucket,
@@ -98,9 +105,7 @@ VALIDITY: dict[str, Callable[[str], bool]] = {
     "retention_days": _number_in(7, 36_500),
     "release_retention_days": _number_in(7, 36_500),
     "stack": lambda text: bool(re.fullmatch(r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}", text)),
-    "scenario": lambda text: text
-    in {"bucket-accidental-delete", "bucket-prefix-corruption", "table-item-corruption", "region-loss-failover"}
-    | {"regional-rpo-fis"},
+    "scenario": lambda text: text in SCENARIO_NAMES,
     "out": lambda text: _utf8(text) and bool(text) and "\x00" not in text,
     "outputs": lambda text: False,  # a file that exists: none of the generated names does
     "project": lambda text: text in {".", ""},  # an existing directory: only the working directory is one
