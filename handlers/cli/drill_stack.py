@@ -4,9 +4,10 @@ CLI only (it imports ``components.config`` and moto, which the Lambda package ne
 
 - ``stack_settings``: the stack file read as the Pulumi CLI does (``preview.project``) and validated by
   ``components.config``, the same models and tier rules the components use.
-- ``targets_from_settings``: tier-1 buckets with their objectives; tables and sites when this build's config
-  models have them (``None`` otherwise, which the scenarios report as not run).
-- ``apply_outputs``: deployed names from ``pulumi stack output --json`` (or a file of it).
+- ``targets_from_settings``: tier-1 buckets, tables (``TableSpec``) and sites (``SiteSpec`` and the descriptor
+  the FailoverSite writes) with their objectives, and the reports bucket that holds the restores' locks.
+- ``apply_outputs``: deployed names from ``pulumi stack output --json`` (or a file of it): ``buckets``,
+  ``tables``, ``sites`` and ``batchReportsBucket``.
 - ``local_stack``: a moto server on 127.0.0.1 with what the drill needs provisioned from the targets, and two
   HTTP endpoints on 127.0.0.1 (healthy, failing) for the regional scenario.
 """
@@ -27,15 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from components.config import StackSettings, parse, read_config
+from components.config.sites import SiteSpec
+from components.config.tables import TableSpec
 from components.tiers import FailureMode
 from handlers import aws
 from handlers.drills.bucket import replication_to
 from handlers.drills.model import BucketTarget, Objective, SiteTarget, StackTargets, TableTarget
 from handlers.drills.runner import LocalEndpoints
+from handlers.failover.actions import SWITCH_METRIC
+from handlers.failover.site import SITE_ROOT
+from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE
 from preview.project import load_project, load_stack_config
 
 LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
-DEFAULT_SITE_RTO_BUDGET_SECONDS = 3 * 30 + 60  # three failed 30 s health checks, then a 60 s TTL (GUIDE §3)
+# components/tables.py: MREC global tables need both images; an MRSC table streams only for a consumer.
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 
 def stack_settings(project_dir: Path, stack: str) -> StackSettings:
@@ -52,30 +59,102 @@ def _objective(objectives: Mapping[Any, Any], mode: FailureMode) -> Objective:
     return Objective(declared.rpo_minutes, declared.rto_minutes)
 
 
-def _table_target(spec: Any, settings: StackSettings) -> TableTarget:
-    """GlobalTable's spec (issue 13) as the drill's target; the attribute names are the agreed export's."""
-    objectives = getattr(spec, "objectives", {}) or {}
+def _table_target(spec: TableSpec) -> TableTarget:
+    """GlobalTable's spec (``components/config/tables.py``) as the drill's target: keys with their declared
+    types, Regions, consistency mode, stream and PITR as the component builds them."""
+    types = dict(spec.attributes)
     return TableTarget(
         name=spec.name,
-        table_name=getattr(spec, "table_name", None) or f"{settings.name_prefix}-{spec.name}",
-        region=getattr(spec, "primary_region", None) or settings.primary_region,
-        partition_key=getattr(spec, "partition_key", None) or getattr(spec, "hash_key", None) or "pk",
-        sort_key=getattr(spec, "sort_key", None) or getattr(spec, "range_key", None),
-        logical=_objective(objectives, FailureMode.LOGICAL),
-        regional=_objective(objectives, FailureMode.REGIONAL),
-        replica_regions=tuple(getattr(spec, "regions", ()) or ()),
+        table_name=spec.table_name,
+        region=spec.primary_region,
+        partition_key=spec.hash_key,
+        partition_key_type=types[spec.hash_key],
+        sort_key=spec.range_key,
+        sort_key_type=types[spec.range_key] if spec.range_key else "S",
+        logical=_objective(spec.objectives, FailureMode.LOGICAL),
+        regional=_objective(spec.objectives, FailureMode.REGIONAL),
+        replica_regions=spec.replica_regions,
+        stream_enabled=spec.stream_enabled,
+        pitr_recovery_period_days=spec.pitr_recovery_period_days,
+        consistency_mode=spec.consistency_mode,
     )
 
 
-def _site_target(spec: Any) -> SiteTarget:
-    """FailoverSite's spec (issue 14) as the drill's target."""
-    objectives = getattr(spec, "objectives", {}) or {}
-    descriptor = spec.descriptor() if callable(getattr(spec, "descriptor", None)) else dataclasses.asdict(spec)
+def site_descriptor(spec: SiteSpec, settings: StackSettings, topic_arn: str | None) -> dict[str, Any]:
+    """The descriptor ``components/site.py`` (``FailoverSite._descriptor``) writes for ``spec``, from config alone:
+    the names the component derives (lock table, switch alarm, parameters) and the linked buckets and tables.
+    ``tests/handlers/test_stack_drill.py`` checks it against the component's own under the mock runtime."""
+    assert settings.app is not None  # config requires app when sites exist
+    app, qualified = settings.app, f"{settings.name_prefix}-{spec.name}"
+    buckets = {bucket.name: bucket for bucket in settings.buckets}
+    tables = {table.name: table for table in settings.tables}
+    return {
+        "name": spec.name,
+        "app": app,
+        "primaryRegion": settings.primary_region,
+        "recoveryRegion": settings.recovery_region,
+        "hostedZoneId": spec.hosted_zone_id,
+        "recordName": spec.record_name,
+        "recordType": spec.record_type,
+        "ttlSeconds": spec.ttl_seconds,
+        "primary": {"host": spec.primary.host, "url": spec.primary.url},
+        "secondary": {"host": spec.secondary.host, "url": spec.secondary.url},
+        "probeIntervalSeconds": spec.probe_interval_seconds,
+        "failureThreshold": spec.failure_threshold,
+        "healthyMinutesBeforeFailback": spec.healthy_minutes_before_failback,
+        "rpoMinutes": spec.rpo_minutes,
+        "rtoMinutes": spec.rto_minutes,
+        "autoDnsFailover": spec.auto_dns_failover,
+        "switch": {
+            "kind": "cloudwatch",
+            "namespace": RECOVERY_METRICS_NAMESPACE,
+            "metricName": SWITCH_METRIC,
+            "dimensions": {"Site": f"{app}/{spec.name}"},
+            "alarmName": f"{qualified}-failover-switch",
+            "region": settings.recovery_region,
+        }
+        if spec.switch == "cloudwatch"
+        else {"kind": "arc"},
+        "parameters": {
+            "activeRegion": f"{SITE_ROOT}/{app}/active-region",
+            "activeBuckets": {name: f"{SITE_ROOT}/{app}/active-bucket/{name}" for name in spec.buckets},
+        },
+        "lockTable": f"{qualified}-failover-lock",
+        "topicArn": topic_arn,
+        "metricsNamespace": RECOVERY_METRICS_NAMESPACE,
+        "buckets": [
+            {
+                "logical": name,
+                "primary": buckets[name].primary_bucket_name,
+                "primaryRegion": settings.primary_region,
+                "replica": buckets[name].replica_bucket_name or "",
+                "replicaRegion": settings.recovery_region,
+            }
+            for name in spec.buckets
+        ],
+        "tables": [
+            {"logical": name, "name": tables[name].table_name, "regions": list(tables[name].regions)}
+            for name in spec.tables
+        ],
+        "database": None
+        if spec.database is None
+        else {
+            "engine": spec.database.engine,
+            "identifier": spec.database.identifier,
+            "globalClusterIdentifier": spec.database.global_cluster_identifier,
+        },
+        "budget": spec.budget.as_dict(),
+    }
+
+
+def _site_target(spec: SiteSpec, settings: StackSettings) -> SiteTarget:
+    """FailoverSite's spec (``components/config/sites.py``) as the drill's target: its descriptor, declared
+    objectives and the RTO budget ``components/failover_budget.py`` computed for it."""
     return SiteTarget(
         name=spec.name,
-        descriptor=descriptor,
-        regional=_objective(objectives, FailureMode.REGIONAL),
-        rto_budget_seconds=float(getattr(spec, "rto_budget_seconds", DEFAULT_SITE_RTO_BUDGET_SECONDS)),
+        descriptor=site_descriptor(spec, settings, topic_arn=None),
+        regional=Objective(spec.rpo_minutes, spec.rto_minutes),
+        budget=spec.budget.as_dict(),
     )
 
 
@@ -95,16 +174,14 @@ def targets_from_settings(stack: str, settings: StackSettings) -> StackTargets:
         )
         for spec in settings.buckets
     )
-    # Builds without GlobalTable/FailoverSite have no such settings: None, reported as "not run" by the scenarios.
-    tables = getattr(settings, "tables", None)
-    sites = getattr(settings, "sites", None)
     return StackTargets(
         stack=stack,
         primary_region=settings.primary_region,
         recovery_region=settings.recovery_region,
         buckets=buckets,
-        tables=None if tables is None else tuple(_table_target(spec, settings) for spec in tables),
-        sites=None if sites is None else tuple(_site_target(spec) for spec in sites),
+        tables=tuple(_table_target(spec) for spec in settings.tables),
+        sites=tuple(_site_target(spec, settings) for spec in settings.sites),
+        lock_bucket=settings.batch_reports.primary_bucket_name,
     )
 
 
@@ -113,46 +190,82 @@ def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> di
     if outputs_file is not None:
         document: dict[str, Any] = json.loads(outputs_file.read_text())
         return document
-    completed = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--show-secrets=false", "--stack", stack],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--show-secrets=false", "--stack", stack],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ValueError(
+            "the pulumi CLI is not installed: pass --outputs FILE (a saved `pulumi stack output --json`), or --local"
+        ) from None
     if completed.returncode != 0:
         raise ValueError(f"pulumi stack output --json --stack {stack} failed: {completed.stderr.strip()}")
     outputs: dict[str, Any] = json.loads(completed.stdout)
     return outputs
 
 
+def _exported(outputs: Mapping[str, Any], group: str, name: str) -> Mapping[str, Any]:
+    entry = (outputs.get(group) or {}).get(name)
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"stack outputs have no {group}.{name}: deploy the stack, or pass --outputs FILE")
+    return entry
+
+
 def apply_outputs(targets: StackTargets, outputs: Mapping[str, Any]) -> StackTargets:
-    """The deployed physical names (config derives the same names, but the outputs are what exists)."""
-    exported = outputs.get("buckets") or {}
-    missing = [bucket.name for bucket in targets.buckets if bucket.name not in exported]
-    if missing:
-        raise ValueError(f"stack outputs have no buckets.{missing[0]}: deploy the stack, or pass --outputs FILE")
-    buckets = tuple(
-        dataclasses.replace(
-            bucket,
-            primary=exported[bucket.name]["primary"],
-            replica=exported[bucket.name].get("replica"),
-            replica_region=exported[bucket.name].get("replicaRegion"),
+    """The deployed physical names (config derives the same names, but the outputs are what exists): buckets,
+    ``tables.<logical>``, ``sites.<name>.descriptor`` and the reports bucket that holds the restores' locks."""
+    buckets = []
+    for bucket in targets.buckets:
+        exported = _exported(outputs, "buckets", bucket.name)
+        buckets.append(
+            dataclasses.replace(
+                bucket,
+                primary=exported["primary"],
+                replica=exported.get("replica"),
+                replica_region=exported.get("replicaRegion"),
+            )
         )
-        for bucket in targets.buckets
-    )
-    tables = targets.tables
-    if tables is not None:
-        table_outputs = outputs.get("tables") or {}
-        tables = tuple(
+    tables = []
+    for table in targets.tables or ():
+        exported = _exported(outputs, "tables", table.name)
+        regions = tuple(exported.get("regions") or (table.region, *table.replica_regions))
+        primary = str(exported.get("primaryRegion") or table.region)
+        tables.append(
             dataclasses.replace(
                 table,
-                table_name=table_outputs.get(table.name, {}).get("name", table.table_name),
-                region=table_outputs.get(table.name, {}).get("primaryRegion", table.region),
+                table_name=str(exported.get("name") or table.table_name),
+                region=primary,
+                replica_regions=tuple(region for region in regions if region != primary),
+                consistency_mode=str(exported.get("consistencyMode") or table.consistency_mode),
             )
-            for table in tables
         )
-    return dataclasses.replace(targets, buckets=buckets, tables=tables)
+    sites = []
+    for site in targets.sites or ():
+        exported = _exported(outputs, "sites", site.name)
+        sites.append(
+            dataclasses.replace(
+                site,
+                descriptor=dict(exported.get("descriptor") or site.descriptor),
+                budget=dict(exported.get("rtoBudget") or site.budget),
+            )
+        )
+    lock_bucket = outputs.get("batchReportsBucket")
+    if not lock_bucket:
+        raise ValueError(
+            "stack outputs have no batchReportsBucket: every restore a drill runs takes its lock there; deploy the "
+            "stack, or pass --outputs FILE"
+        )
+    return dataclasses.replace(
+        targets,
+        buckets=tuple(buckets),
+        tables=None if targets.tables is None else tuple(tables),
+        sites=None if targets.sites is None else tuple(sites),
+        lock_bucket=str(lock_bucket),
+    )
 
 
 def fis_templates(outputs: Mapping[str, Any]) -> dict[str, str]:
@@ -166,11 +279,27 @@ def fis_templates(outputs: Mapping[str, Any]) -> dict[str, str]:
 
 
 def provision(targets: StackTargets) -> None:
-    """What the drill drills, shaped as the components build it: tier-1 primaries with versioning, object lock
-    and their default retention, a versioned replica, and the replication configuration (stored, never copied)."""
+    """What the drill drills, shaped as the components build it, on the emulator:
+
+    - the reports bucket, where every restore takes its single-flight lock;
+    - tier-1 primaries with versioning, object lock and its default retention, a versioned replica, and the
+      replication configuration (stored, never copied);
+    - each table in every Region it spans, with its keys and their types, PITR with its recovery period,
+      deletion protection and the stream the component enables (moto ignores ``ReplicaUpdates``, so each replica
+      is a table of the same name, never replicated; indexes are left out: the drill does not read them);
+    - each site's lock table (the orchestrator's state) in the recovery Region.
+    """
+    if targets.lock_bucket:
+        aws.client("s3", targets.primary_region).create_bucket(
+            Bucket=targets.lock_bucket, **_location(targets.primary_region)
+        )
     for bucket in targets.tier1_buckets():
         s3 = aws.client("s3", bucket.primary_region)
-        s3.create_bucket(Bucket=bucket.primary, ObjectLockEnabledForBucket=bucket.lock_mode is not None)
+        s3.create_bucket(
+            Bucket=bucket.primary,
+            ObjectLockEnabledForBucket=bucket.lock_mode is not None,
+            **_location(bucket.primary_region),
+        )
         s3.put_bucket_versioning(Bucket=bucket.primary, VersioningConfiguration={"Status": "Enabled"})
         if bucket.lock_mode and bucket.lock_days:
             s3.put_object_lock_configuration(
@@ -182,25 +311,45 @@ def provision(targets: StackTargets) -> None:
             )
         if bucket.replica and bucket.replica_region:
             replica = aws.client("s3", bucket.replica_region)
-            replica.create_bucket(
-                Bucket=bucket.replica, CreateBucketConfiguration={"LocationConstraint": bucket.replica_region}
-            )
+            replica.create_bucket(Bucket=bucket.replica, **_location(bucket.replica_region))
             replica.put_bucket_versioning(Bucket=bucket.replica, VersioningConfiguration={"Status": "Enabled"})
             s3.put_bucket_replication(
                 Bucket=bucket.primary, ReplicationConfiguration=replication_to(f"arn:aws:s3:::{bucket.replica}")
             )
     for table in targets.tables or ():
-        ddb = aws.client("dynamodb", table.region)
-        keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
-        ddb.create_table(
-            TableName=table.table_name,
-            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+        for region in (table.region, *table.replica_regions):
+            _create_table(aws.client("dynamodb", region), table)
+    for site in targets.sites or ():
+        aws.client("dynamodb", targets.recovery_region).create_table(
+            TableName=site.descriptor["lockTable"],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        ddb.update_continuous_backups(
-            TableName=table.table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
+
+
+def _location(region: str) -> dict[str, Any]:
+    # us-east-1 takes no LocationConstraint (S3 API Reference, CreateBucket).
+    return {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
+def _create_table(ddb: Any, table: TableTarget) -> None:
+    keys = [(table.partition_key, "HASH", table.partition_key_type)]
+    if table.sort_key:
+        keys.append((table.sort_key, "RANGE", table.sort_key_type))
+    stream = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE} if table.stream_enabled else None
+    ddb.create_table(
+        TableName=table.table_name,
+        KeySchema=[{"AttributeName": name, "KeyType": role} for name, role, _ in keys],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, _, kind in keys],
+        BillingMode="PAY_PER_REQUEST",
+        DeletionProtectionEnabled=True,
+        **({"StreamSpecification": stream} if stream else {}),
+    )
+    pitr: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
+    if table.pitr_recovery_period_days:
+        pitr["RecoveryPeriodInDays"] = table.pitr_recovery_period_days
+    ddb.update_continuous_backups(TableName=table.table_name, PointInTimeRecoverySpecification=pitr)
 
 
 class _Endpoint(http.server.BaseHTTPRequestHandler):

@@ -12,7 +12,15 @@ from rich.table import Table
 
 from handlers import aws
 from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RegionOption, app, fail, finish, stderr, warn
-from handlers.cli.validation import bucket_value, key_prefix_value, table_value
+from handlers.cli.validation import (
+    bucket_value,
+    key_prefix_value,
+    one_of,
+    path_value,
+    positive_value,
+    stack_value,
+    table_value,
+)
 from handlers.drills.bucket import run_bucket_drill
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
 from handlers.drills.model import Progress, Status
@@ -165,44 +173,67 @@ def summary_table(report: DrillReport, paths: dict[str, Path]) -> Table:
     colours = {Status.passed: "green", Status.failed: "red", Status.not_run: "yellow"}
     for result in report.scenarios:
         table.add_row(
-            result.scenario,
-            result.target,
+            escape(result.scenario),
+            escape(result.target),
             f"[{colours[result.status]}]{result.status.value}[/]",
             figure_text(result, "rto"),
             seconds_text(result.rto_seconds_target),
             figure_text(result, "rpo"),
             seconds_text(result.rpo_seconds_target),
         )
-    table.caption = "  ".join(f"{kind}: {path}" for kind, path in paths.items())
+    table.caption = escape("  ".join(f"{kind}: {path}" for kind, path in paths.items()))
     return table
 
 
 @app.command("drill")
 def drill_command(
-    stack: Annotated[str, typer.Option("--stack", help="Stack whose typed config declares what to drill.")],
+    stack: Annotated[
+        str,
+        typer.Option("--stack", callback=stack_value, help="Stack whose typed config declares what to drill."),
+    ],
     scenario: Annotated[
-        list[str] | None, typer.Option("--scenario", help=f"Scenario to run (repeatable): {', '.join(SCENARIOS)}.")
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            callback=one_of(SCENARIOS, "a drill scenario"),
+            help=f"Scenario to run (repeatable): {', '.join(SCENARIOS)}.",
+        ),
     ] = None,
     local: Annotated[
         bool, typer.Option("--local", help="Run on a moto server on 127.0.0.1, provisioned from the stack config.")
     ] = False,
-    out: Annotated[Path, typer.Option(help="Directory for drill-report.{json,md,png}.")] = DEFAULT_OUT,
+    out: Annotated[
+        Path, typer.Option(callback=path_value, file_okay=False, help="Directory for drill-report.{json,md,png}.")
+    ] = DEFAULT_OUT,
     outputs: Annotated[
-        Path | None, typer.Option(help="A file of `pulumi stack output --json` (instead of running pulumi).")
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            callback=path_value,
+            help="A file of `pulumi stack output --json` (instead of running pulumi).",
+        ),
     ] = None,
-    project: Annotated[Path, typer.Option(help="Directory of Pulumi.yaml.")] = Path(),
+    project: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, callback=path_value, help="Directory of Pulumi.yaml."),
+    ] = Path(),
     allow_production_failover: Annotated[
         bool, typer.Option(help="Fail over the real record, not drill.<record>: moves production traffic.")
     ] = False,
-    canary_rate: Annotated[float, typer.Option(min=1, max=100, help="Canary writes per second.")] = 20.0,
+    canary_rate: Annotated[
+        float, typer.Option(min=1, max=100, callback=positive_value, help="Canary writes per second.")
+    ] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Drill the whole stack: each scenario's RTO and RPO measured against the declared objectives (exit 1 when
     any objective is missed or a scenario could not run)."""
     from components.config import ConfigError
+    from preview.errors import PreviewError
 
     try:
-        with stderr.status(f"Drilling stack {stack}…") as status:
+        with stderr.status(f"Drilling stack {escape(stack)}…") as status:
             report = run_stack_drill(
                 stack,
                 local=local,
@@ -211,13 +242,16 @@ def drill_command(
                 outputs_file=outputs,
                 allow_production_failover=allow_production_failover,
                 canary_rate=canary_rate,
-                progress=status.update,
+                progress=lambda text: status.update(escape(text)),
             )
-    except (ValueError, ConfigError) as error:
+    except (ValueError, ConfigError, PreviewError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
         fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
-    paths = write_report(report, out)
+    try:
+        paths = write_report(report, out)
+    except OSError as error:
+        fail(f"cannot write the report to {out}: {error}", EXIT_USAGE, as_json=as_json, report=report.as_dict())
     stderr.print(summary_table(report, paths))
     result = {**report.as_dict(), "paths": {kind: str(path) for kind, path in paths.items()}}
     finish(result if as_json else {}, EXIT_OK if report.passed else EXIT_FAILED, as_json=as_json)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -33,6 +34,9 @@ MFA_VALUE = re.compile(r"\S+ \d{6}")
 SITE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # sites[].name (components/config/sites.py)
 RECOVERY_POINT_ARN = re.compile(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:/_.-]{1,1024}")
 VAULT_NAME = re.compile(r"[A-Za-z0-9_.-]{2,50}")  # AWS Backup: BackupVaultName
+# Pulumi stack names: letters, digits, hyphens, underscores and periods, optionally qualified <org>/<project>/<stack>
+# (https://www.pulumi.com/docs/iac/concepts/stacks/#create-stack).
+STACK_NAME = re.compile(r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}")
 MAX_KEY_BYTES = 1024  # S3 object key limit
 
 
@@ -73,6 +77,35 @@ recovery_point_value = _checked(
     _pattern(RECOVERY_POINT_ARN), "an AWS Backup recovery point ARN (arn:aws:backup:…:recovery-point:ID)"
 )
 vault_value = _checked(_pattern(VAULT_NAME), "a backup vault name (2-50 of A-Z a-z 0-9 _ . -)")
+stack_value = _checked(_pattern(STACK_NAME), "a Pulumi stack name (letters, digits, - _ . ; optionally org/project/)")
+
+
+def _is_path_text(value: str) -> bool:
+    """A path the OS can take: encodable (no lone surrogates) and without NUL, which no file system accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return bool(value) and "\x00" not in value
+
+
+def path_value(value: Path | None) -> Path | None:
+    if value is not None and not _is_path_text(str(value)):
+        raise typer.BadParameter(f"{str(value)!r} is not a usable path (UTF-8, no NUL)")
+    return value
+
+
+def one_of(known: Iterable[str], what: str) -> Callable[[list[str] | None], list[str] | None]:
+    """A repeatable option whose every value must be one of ``known``."""
+    names = tuple(known)
+
+    def callback(values: list[str] | None) -> list[str] | None:
+        unknown = [value for value in values or () if value not in names]
+        if unknown:
+            raise typer.BadParameter(f"{unknown[0]!r} is not {what}; known: {', '.join(names)}")
+        return values
+
+    return callback
 
 
 def _is_key_text(value: str) -> bool:

@@ -51,22 +51,38 @@ class BucketTarget:
 
 @dataclass(frozen=True)
 class TableTarget:
-    name: str
+    """A table as GlobalTable builds it (``components/config/tables.py`` ``TableSpec``), as plain data."""
+
+    name: str  # logical name from config
     table_name: str
-    region: str
+    region: str  # the primary replica's Region
     partition_key: str
     sort_key: str | None
     logical: Objective
     regional: Objective = Objective(None, None)
     replica_regions: tuple[str, ...] = ()
+    # DynamoDB scalar types of the key attributes ("S", "N" or "B"), from the spec's attributes.
+    partition_key_type: str = "S"
+    sort_key_type: str = "S"
+    stream_enabled: bool = False
+    pitr_recovery_period_days: int | None = None
+    consistency_mode: str = "EVENTUAL"
 
 
 @dataclass(frozen=True)
 class SiteTarget:
     name: str
-    descriptor: Mapping[str, Any]  # the site descriptor (SSM /dr/<app>/site/<name>, issue 14)
-    regional: Objective
-    rto_budget_seconds: float  # the FailoverSite's modelled detection + DNS budget
+    # The site descriptor as ``components/site.py`` writes it (SSM /dr/<app>/site/<name>), read by
+    # ``handlers.failover.site.Site.from_descriptor``.
+    descriptor: Mapping[str, Any]
+    regional: Objective  # the site's declared rpoMinutes / rtoMinutes
+    # The FailoverSite's RTO budget (``components/failover_budget.py``, ``Budget.as_dict()``): the AWS latencies
+    # (detection, switch, TTL, promotion, config refresh) the emulator cannot show.
+    budget: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rto_budget_seconds(self) -> float:
+        return float(self.budget.get("rtoSeconds", 0))
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,9 @@ class StackTargets:
     # None: this build's config has no such store kind at all (reported, never a pass); () : none configured.
     tables: tuple[TableTarget, ...] | None = None
     sites: tuple[SiteTarget, ...] | None = None
+    # The stack's reports bucket: every restore a drill runs takes its single-flight lock there
+    # (``dr-locks/<bucket>.json``, handlers/s3/lock.py). None: bucket restores refuse to start.
+    lock_bucket: str | None = None
 
     def tier1_buckets(self) -> tuple[BucketTarget, ...]:
         return tuple(bucket for bucket in self.buckets if bucket.tier == 1)

@@ -7,7 +7,9 @@ drill judges what is deployed. It writes the JSON report to its log and publishe
 verdict ``DrillPassed{Stack}``, to CloudWatch ``DR/Recovery`` in ``DRILL_METRICS_REGION``; no chart.
 
 Environment: ``DRILL_STACK``, ``DRILL_BUCKETS`` (JSON list of primary bucket names), ``DRILL_FIS_TEMPLATES``
-(JSON object, ``s3:<logical>`` -> template id) and ``DRILL_METRICS_REGION``.
+(JSON object, ``s3:<logical>`` -> template id), ``DRILL_METRICS_REGION`` and ``DR_BATCH_REPORT_BUCKET`` (the stack's
+reports bucket: every restore the drill runs takes its single-flight lock there, ``dr-locks/<bucket>.json``; without
+it the bucket scenarios fail before damaging anything).
 """
 
 from __future__ import annotations
@@ -99,11 +101,13 @@ def bucket_target(client: ClientFactory, bucket: str, home_region: str) -> Bucke
     )
 
 
-def scheduled_targets(client: ClientFactory, stack: str, buckets: Sequence[str], metrics_region: str) -> StackTargets:
+def scheduled_targets(
+    client: ClientFactory, stack: str, buckets: Sequence[str], metrics_region: str, lock_bucket: str | None = None
+) -> StackTargets:
     targets = tuple(bucket_target(client, bucket, metrics_region) for bucket in buckets)
     primary = next((t.primary_region for t in targets), metrics_region)
-    # Tables reach the scheduled drill when GlobalTable is wired in; none here is "none configured", not unknown.
-    return StackTargets(stack, primary, metrics_region, targets, tables=(), sites=())
+    # The function is deployed with buckets only (components/drills.py): no table or site is drilled on schedule.
+    return StackTargets(stack, primary, metrics_region, targets, tables=(), sites=(), lock_bucket=lock_bucket)
 
 
 def run_scheduled(
@@ -113,10 +117,11 @@ def run_scheduled(
     buckets: Sequence[str],
     fis_templates: Mapping[str, str],
     metrics_region: str,
+    lock_bucket: str | None = None,
     timing: FisTiming | None = None,
 ) -> DrillReport:
     """Drill, publish, and return the report (plain function; ``lambda_handler`` only reads the environment)."""
-    targets = scheduled_targets(client, stack, buckets, metrics_region)
+    targets = scheduled_targets(client, stack, buckets, metrics_region, lock_bucket)
     skipped = {tables.NAME} if not targets.tables else set()
     if not fis_templates:
         skipped.add(regional.FIS_NAME)
@@ -141,6 +146,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         buckets=json.loads(os.environ["DRILL_BUCKETS"]),
         fis_templates=json.loads(os.environ.get("DRILL_FIS_TEMPLATES") or "{}"),
         metrics_region=os.environ["DRILL_METRICS_REGION"],
+        lock_bucket=os.environ.get("DR_BATCH_REPORT_BUCKET") or None,
     )
     document = report.as_dict()
     logger.info("drill report", extra={"drill_report": document})  # the JSON report, in the function's log

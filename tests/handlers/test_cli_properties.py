@@ -34,6 +34,8 @@ REQUIRED = {
     "to": "2026-01-01T00:00:00Z",
     "table": "orders",
     "site": "api",
+    # A stack with no stack file here: `drctl drill` stops at reading it (exit 2), before any drill runs.
+    "stack": "prop-no-such-stack",
 }
 REQUIRED_BY_COMMAND = {("backup-before-release", "release"): "1.0"}
 SKIPPED = {"json_output", "as_json", "help"}
@@ -78,6 +80,13 @@ def _number_in(low: float, high: float, *, low_open: bool = False) -> Callable[[
     return check
 
 
+SCENARIO_NAMES = {
+    "bucket-accidental-delete",
+    "bucket-prefix-corruption",
+    "table-item-corruption",
+    "region-loss-failover",
+    "regional-rpo-fis",
+}
 # An invalid value for these must exit 2 (other arguments accept any text, or are checked by AWS).
 VALIDITY: dict[str, Callable[[str], bool]] = {
     "bucket": _bucket,
@@ -101,6 +110,11 @@ VALIDITY: dict[str, Callable[[str], bool]] = {
         re.fullmatch(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:/_.-]{1,1024}", text)
     ),
     "vault": lambda text: bool(re.fullmatch(r"[A-Za-z0-9_.-]{2,50}", text)),
+    "stack": lambda text: bool(re.fullmatch(r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}", text)),
+    "scenario": lambda text: text in SCENARIO_NAMES,
+    "out": lambda text: _utf8(text) and bool(text) and "\x00" not in text,
+    "outputs": lambda text: False,  # a file that exists: none of the generated names does
+    "project": lambda text: text in {".", ""},  # an existing directory: only the working directory is one
 }
 
 

@@ -24,6 +24,7 @@ from handlers.drills.scenarios import regional
 from tests.components.harness import REPO
 
 PRIMARY, REPLICA = "sched-audio-us-east-1", "sched-audio-us-west-2"
+REPORTS = "sched-dr-batch-reports-us-east-1"  # the stack's reports bucket: the restores' lock
 
 
 def test_objective_tags_are_the_keys_the_components_write() -> None:
@@ -47,7 +48,7 @@ def _provision_tagged(tier: int = 1) -> None:
         lock_mode="COMPLIANCE",
         lock_days=1,
     )
-    drill_stack.provision(StackTargets("prod", "us-east-1", "us-west-2", (target,)))
+    drill_stack.provision(StackTargets("prod", "us-east-1", "us-west-2", (target,), lock_bucket=REPORTS))
     written = component_tags.objective_tags("audio", tier, TIERS[tier].defaults)
     boto3.client("s3", region_name="us-east-1").put_bucket_tagging(
         Bucket=PRIMARY, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in written.items()]}
@@ -84,10 +85,12 @@ def test_the_scheduled_lambda_runs_the_logical_scenarios_and_publishes_its_verdi
     monkeypatch.setenv("DRILL_BUCKETS", json.dumps([PRIMARY]))
     monkeypatch.setenv("DRILL_FIS_TEMPLATES", "{}")
     monkeypatch.setenv("DRILL_METRICS_REGION", "us-west-2")
+    monkeypatch.setenv("DR_BATCH_REPORT_BUCKET", REPORTS)
     document = scheduled.lambda_handler({}, None)
     names = [entry["scenario"] for entry in document["scenarios"]]
     assert names == ["bucket-accidental-delete", "bucket-prefix-corruption"]  # no tables, no FIS templates
     assert document["passed"], [entry["notes"] for entry in document["scenarios"]]
+    assert {entry["checks"]["lock"] for entry in document["scenarios"]} == {f"s3://{REPORTS}/dr-locks/{PRIMARY}.json"}
     assert {entry["rto_seconds_target"] for entry in document["scenarios"]} == {60 * 60}  # tier-1 tag: 60 min
     cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
     series = cloudwatch.list_metrics(Namespace="DR/Recovery", MetricName="DrillPassed")["Metrics"]
@@ -99,7 +102,9 @@ def test_with_fis_templates_the_schedule_adds_the_regional_measurement(monkeypat
     chosen: list[list[str]] = []
     target = BucketTarget("audio", 1, PRIMARY, "us-east-1", REPLICA, "us-west-2", Objective(0, 30), Objective(15, 60))
     monkeypatch.setattr(
-        scheduled, "scheduled_targets", lambda *_a: StackTargets("prod", "us-east-1", "us-west-2", (target,), (), ())
+        scheduled,
+        "scheduled_targets",
+        lambda *_a: StackTargets("prod", "us-east-1", "us-west-2", (target,), (), (), lock_bucket=REPORTS),
     )
     monkeypatch.setattr(scheduled, "run_drill", lambda _c, scenarios: chosen.append([s.name for s in scenarios]))
     monkeypatch.setattr(scheduled, "publish", lambda *_a: 0)
@@ -130,6 +135,19 @@ def _outputs() -> dict[str, Any]:
                 "replicaRegion": "us-west-2",
             }
             for name in names
+        },
+        "batchReportsBucket": "deployed-reports-use1",
+        "tables": {
+            name: {
+                "name": f"deployed-{name}",
+                "regions": ["us-east-1", "us-west-2"],
+                "primaryRegion": "us-east-1",
+                "consistencyMode": "STRONG" if name == "orders" else "EVENTUAL",
+            }
+            for name in ("users", "orders", "transactions")
+        },
+        "sites": {
+            "api": {"descriptor": {"name": "api", "lockTable": "deployed-api-lock"}, "rtoBudget": {"rtoSeconds": 220}}
         },
         "drills": {"fisTemplates": {"s3:audio": "EXTaudio"}},
     }
@@ -179,9 +197,24 @@ def test_apply_outputs_takes_the_deployed_names_and_refuses_a_missing_bucket() -
     )
     assert audio.logical == next(b for b in targets.buckets if b.name == "audio").logical  # objectives stay
     assert drill_stack.fis_templates(_outputs()) == {"s3:audio": "EXTaudio"}
+    assert applied.lock_bucket == "deployed-reports-use1"
+    orders = next(table for table in applied.tables or () if table.name == "orders")
+    assert (orders.table_name, orders.region, orders.replica_regions) == (
+        "deployed-orders",
+        "us-east-1",
+        ("us-west-2",),
+    )
+    assert (orders.partition_key, orders.sort_key, orders.sort_key_type) == ("orderId", "createdAt", "N")  # config
+    [site] = applied.sites or ()
+    assert site.descriptor["lockTable"] == "deployed-api-lock" and site.rto_budget_seconds == 220
+    for group, name in (("buckets", "uploads"), ("tables", "users"), ("sites", "api")):
+        broken = _outputs()
+        del broken[group][name]
+        with pytest.raises(ValueError, match=rf"stack outputs have no {group}\.{name}"):
+            drill_stack.apply_outputs(targets, broken)
     broken = _outputs()
-    del broken["buckets"]["uploads"]
-    with pytest.raises(ValueError, match=r"stack outputs have no buckets\.uploads"):
+    del broken["batchReportsBucket"]
+    with pytest.raises(ValueError, match="no batchReportsBucket"):
         drill_stack.apply_outputs(targets, broken)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ from handlers import aws, cli
 from handlers.cli import drill_stack
 from handlers.drills import report as drill_report
 from handlers.drills.chart import build_figure
-from handlers.drills.model import Basis, Objective, ScenarioResult, SiteTarget, StackTargets, Status, TableTarget
+from handlers.drills.model import Basis, BucketTarget, Objective, ScenarioResult, StackTargets, Status, TableTarget
 from handlers.drills.runner import DrillContext, DrillReport, LocalEndpoints, run_drill
 from handlers.drills.scenarios import SCENARIOS, regional, select, tables
 from tests.components.harness import REPO
@@ -38,7 +35,9 @@ def _client(service: str, region: str) -> Any:
 
 
 def _targets(**extra: Any) -> StackTargets:
-    return StackTargets(stack="t", primary_region="us-east-1", recovery_region="us-west-2", buckets=(), **extra)
+    return StackTargets(
+        **{"stack": "t", "primary_region": "us-east-1", "recovery_region": "us-west-2", "buckets": (), **extra}
+    )
 
 
 @pytest.mark.slow
@@ -71,11 +70,14 @@ def test_local_bucket_drill_of_prod_passes_and_writes_the_report(tmp_path: Path)
         assert entry["rpo"]["pre_fault"] > 0 and entry["rpo"]["holes"] == []
         assert entry["checks"]["objects_wrong_count"] == 0
         assert entry["rto_seconds_target"] == 1800 if "audio" in entry["target"] else 3600
+        primary = entry["target"].removeprefix("s3://")
+        assert entry["checks"]["lock"] == f"s3://distronation-prod-dr-batch-reports-us-east-1/dr-locks/{primary}.json"
     assert (tmp_path / "drill-report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "bucket-accidental-delete" in (tmp_path / "drill-report.md").read_text()
 
 
-def test_a_scenario_that_cannot_run_is_not_a_pass_and_exits_1(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_local_table_and_region_scenarios_of_prod_run_on_the_real_specs(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli.load_commands(),
         [
@@ -91,14 +93,42 @@ def test_a_scenario_that_cannot_run_is_not_a_pass_and_exits_1(tmp_path: Path) ->
             "table-item-corruption",
             "--scenario",
             "region-loss-failover",
+            "--canary-rate",
+            "10",
             "--json",
         ],
     )
-    assert result.exit_code == cli.EXIT_FAILED, result.output
     scenarios = json.loads(result.stdout)["scenarios"]
-    assert [entry["status"] for entry in scenarios] == ["not_run", "not_run"]
-    assert "no `tables`" in scenarios[0]["notes"][0]
-    assert "FailoverSite not available in this build" in scenarios[1]["notes"][0]
+    assert result.exit_code == cli.EXIT_OK, [(entry["target"], entry["notes"]) for entry in scenarios]
+    tables_run = [entry for entry in scenarios if entry["scenario"] == "table-item-corruption"]
+    assert [entry["target"] for entry in tables_run] == [
+        "dynamodb://distronation-prod-users",
+        "dynamodb://distronation-prod-orders",  # a numeric range key (createdAt N)
+        "dynamodb://distronation-prod-transactions",
+    ]
+    assert all(entry["checks"]["restore_mode"] == "backup" for entry in tables_run)
+    [site] = [entry for entry in scenarios if entry["scenario"] == "region-loss-failover"]
+    assert site["target"] == "site api" and site["rto_basis"] == "modelled"
+    assert site["checks"]["rounds"] == ["suspect", "suspect", "failed-over"]  # failureThreshold 3
+    assert site["rto_seconds_modelled"] == pytest.approx(site["rto_seconds_measured"] + 220, abs=0.002)
+    assert site["rto_seconds_target"] == 300 and site["checks"]["validation"]["ok"]
+
+
+def test_a_stack_without_sites_or_tables_is_not_a_pass() -> None:
+    context = DrillContext(_targets(tables=(), sites=()), local=True, client=_client)
+    [table] = tables.run(context)
+    [site] = regional.run(context)
+    assert table.status is site.status is Status.not_run
+    assert "declares no table" in table.notes[0] and "declares no site" in site.notes[0]
+
+
+def test_a_bucket_drill_without_a_lock_bucket_damages_nothing(moto_endpoint: str) -> None:
+    bucket = BucketTarget("audio", 1, "nolock-audio", "us-east-1", None, None, Objective(0, 60), Objective(None, None))
+    targets = _targets(buckets=(bucket,))
+    drill_stack.provision(targets)
+    [result] = SCENARIOS["bucket-accidental-delete"].run(DrillContext(targets, local=True, client=_client))
+    assert result.status is Status.failed and "no lock bucket" in result.notes[0]
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="nolock-audio")
 
 
 def test_an_unknown_scenario_is_a_usage_error_naming_it(tmp_path: Path) -> None:
@@ -130,7 +160,7 @@ def test_a_local_drill_leaves_out_the_fis_measurement_unless_it_is_named() -> No
 
 @pytest.mark.slow
 def test_table_scenario_restores_from_a_backup_and_measures_rpo_from_canaries(moto_endpoint: str) -> None:
-    table = TableTarget("orders", "t-orders", "us-east-1", "pk", "sk", logical=Objective(0, 60))
+    table = TableTarget("orders", "t-orders", "us-east-1", "pk", "sk", logical=Objective(0, 60), sort_key_type="N")
     targets = _targets(tables=(table,))
     drill_stack.provision(targets)
     context = DrillContext(targets, local=True, client=_client, seed_objects=30, pre_fault_seconds=1.0)
@@ -141,41 +171,59 @@ def test_table_scenario_restores_from_a_backup_and_measures_rpo_from_canaries(mo
     assert any("PITR" in step for step in result.emulated)
     ddb = boto3.client("dynamodb")
     assert ddb.list_tables()["TableNames"] == ["t-orders"]  # the restored table is gone
+    assert ddb.describe_table(TableName="t-orders")["Table"]["KeySchema"][1]["AttributeName"] == "sk"
     assert ddb.scan(TableName="t-orders", Select="COUNT")["Count"] == 0  # seeded items and canaries removed
-
-
-@dataclass
-class FakeDecision:
-    failed_over: bool
 
 
 def test_regional_scenario_drives_the_orchestrator_against_local_endpoints_only(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     probed: list[str] = []
+    real_probe = regional.failover_probe
 
-    def run_once(site: dict[str, Any], clients: Any, probe: Any, now: Any) -> FakeDecision:
-        probed.append(site["primaryEndpoint"])
-        return FakeDecision(failed_over=not probe(site["primaryEndpoint"]) and probe(site["recoveryEndpoint"]))
+    def recording_probe(url: str, timeout: float) -> Any:
+        probed.append(url)
+        return real_probe(url, timeout)
 
-    orchestrator = types.ModuleType(regional.ORCHESTRATOR_MODULE)
-    orchestrator.run_once = run_once  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "handlers.failover", types.ModuleType("handlers.failover"))
-    monkeypatch.setitem(sys.modules, regional.ORCHESTRATOR_MODULE, orchestrator)
-    monkeypatch.setattr(regional, "orchestrator_available", lambda: True)
-    site = SiteTarget(
-        "web",
-        {"primaryEndpoint": "https://www.example.com/health", "recoveryEndpoint": "https://dr.example.com/health"},
-        regional=Objective(15, 30),
-        rto_budget_seconds=150,
-    )
+    monkeypatch.setattr(regional, "failover_probe", recording_probe)
+    targets = drill_stack.targets_from_settings("prod", drill_stack.stack_settings(REPO, "prod"))
+    drill_stack.provision(targets)
+    [site] = targets.sites or ()
     with drill_stack.http_endpoints() as endpoints:
-        context = DrillContext(_targets(sites=(site,)), local=True, client=_client, endpoints=endpoints)
+        context = DrillContext(targets, local=True, client=_client, endpoints=endpoints)
         [result] = regional.run(context)
     assert result.passed, result.as_dict()
     assert probed and all(url.startswith("http://127.0.0.1:") for url in probed)
-    assert result.rto_basis is Basis.modelled and result.rto_seconds_modelled is not None
-    assert result.rto_seconds_modelled >= 150 and result.rpo_basis is Basis.modelled
+    assert result.rto_basis is Basis.modelled and result.rpo_basis is Basis.modelled
+    assert result.rto_seconds_measured is not None and result.rto_seconds_modelled is not None
+    assert site.rto_budget_seconds == 220  # components/failover_budget.py for prod's api site
+    assert result.rto_seconds_modelled == pytest.approx(result.rto_seconds_measured + 220, abs=0.002)
+    validation = result.checks["validation"]
+    assert validation["active_region"] == "us-west-2" and validation["switch_value"] == 1.0
+    assert validation["active_buckets"] == {
+        "audio": "distronation-prod-audio-us-west-2",
+        "uploads": "distronation-prod-uploads-us-west-2",
+    }
+
+
+def test_a_failing_secondary_means_no_failover_and_a_failed_drill(moto_endpoint: str) -> None:
+    targets = drill_stack.targets_from_settings("prod", drill_stack.stack_settings(REPO, "prod"))
+    drill_stack.provision(targets)
+    with drill_stack.http_endpoints() as endpoints:
+        both_down = LocalEndpoints(healthy_url=endpoints.failing_url, failing_url=endpoints.failing_url)
+        [result] = regional.run(DrillContext(targets, local=True, client=_client, endpoints=both_down))
+    assert result.status is Status.failed and result.checks["outcome"] == "standby-not-ready"
+
+
+def test_the_local_descriptor_is_the_one_the_component_writes() -> None:
+    from tests.components.harness import run_program, stack_config
+
+    run = run_program(stack_config("prod"), preview=False)
+    [parameter] = [r for r in run.of_type("aws:ssm/parameter:Parameter") if r.name == "site-api-descriptor"]
+    written = json.loads(parameter.inputs["insecureValue"])
+    settings = drill_stack.stack_settings(REPO, "prod")
+    [spec] = settings.sites
+    assert drill_stack.site_descriptor(spec, settings, topic_arn=written["topicArn"]) == written
 
 
 def test_local_probe_refuses_a_configured_endpoint() -> None:
@@ -185,14 +233,15 @@ def test_local_probe_refuses_a_configured_endpoint() -> None:
 
 def test_local_endpoints_answer_healthy_and_failing() -> None:
     with drill_stack.http_endpoints() as endpoints:
-        assert regional.http_probe(endpoints.healthy_url, local_only=True)
-        assert not regional.http_probe(endpoints.failing_url, local_only=True)
+        assert regional.http_probe(endpoints.healthy_url, local_only=True).healthy
+        assert not regional.http_probe(endpoints.failing_url, local_only=True).healthy
 
 
-def test_deployed_regional_drill_switches_the_drill_record_by_default() -> None:
+def test_deployed_regional_drill_never_moves_production_traffic_by_default() -> None:
     site = {"recordName": "www.example.com"}
-    assert regional.drill_record_site(site, allow_production_failover=False)["recordName"] == "drill.www.example.com"
-    assert regional.drill_record_site(site, allow_production_failover=True)["recordName"] == "www.example.com"
+    with pytest.raises(LookupError, match="--allow-production-failover"):
+        regional.drill_record_site(site, allow_production_failover=False)
+    assert regional.drill_record_site(site, allow_production_failover=True) == site
 
 
 def test_a_scenario_that_raises_is_reported_failed_and_the_next_still_runs() -> None:

@@ -155,11 +155,14 @@ def test_a_drill_canary_and_its_restore_copies_pass_the_upload_rules(
     s3.create_bucket(Bucket="drilled")
     s3.put_bucket_versioning(Bucket="drilled", VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_replication(Bucket="drilled", ReplicationConfiguration=drill.replication_to("arn:aws:s3:::r"))
+    s3.create_bucket(Bucket="reports")  # the stack's reports bucket: the restore's lock (dr-locks/drilled.json)
 
-    result = drill.run_bucket_drill(s3, "drilled", canaries=6, declared_rpo_minutes=0)
+    result = drill.run_bucket_drill(s3, "drilled", canaries=6, declared_rpo_minutes=0, lock_bucket="reports")
 
     assert result.passed and result.keys_wrong == []
-    operations = {operation for operation, _ in s3_writes}
+    drilled = [(operation, params) for operation, params in s3_writes if params.get("Bucket") == "drilled"]
+    operations = {operation for operation, _ in drilled}
     assert {"PutObject", "CopyObject"} <= operations, "the drill wrote canaries and the restore copied versions"
-    for operation, params in s3_writes:
+    assert any(params.get("Bucket") == "reports" for _, params in s3_writes), "the restore took its lock"
+    for operation, params in drilled:
         assert denied_by(statements, "s3:PutObject", request_context(params)) == [], (operation, params)

@@ -28,6 +28,7 @@ from handlers.drills.model import (
 )
 from handlers.drills.objectives import measure_rpo
 from handlers.drills.runner import DrillContext, Scenario
+from handlers.s3.lock import lock_key
 from handlers.s3.restore import RestoreOptions, read_bucket_protection, restore_bucket
 
 MAX_KEYS_PER_DELETE = 1000
@@ -107,6 +108,13 @@ def drill_bucket(context: DrillContext, scenario: str, bucket: BucketTarget) -> 
     if not read_bucket_protection(s3, bucket.primary).keeps_every_version:
         result.notes.append(f"{bucket.primary} does not keep every version: nothing was written or damaged")
         return result
+    lock_bucket = context.targets.lock_bucket
+    if not lock_bucket:  # checked before any damage: the restore would refuse to write without its lock
+        result.notes.append(
+            "no lock bucket (the stack's reports bucket; DR_BATCH_REPORT_BUCKET in the scheduled drill): a restore "
+            "that writes refuses without one, so nothing was written or damaged"
+        )
+        return result
     prefix = f"{context.drill_prefix}{scenario}/"
     rng = random.Random(f"{context.drill_id}/{scenario}/{bucket.name}")
     context.progress(f"{scenario} {bucket.primary}: seeding {context.seed_objects} objects under {prefix}")
@@ -136,7 +144,18 @@ def drill_bucket(context: DrillContext, scenario: str, bucket: BucketTarget) -> 
 
     at = restore_point_before(fault_at)
     context.progress(f"{scenario} {bucket.primary}: restoring {prefix} to {at.isoformat()}")
-    summary = restore_bucket(s3, RestoreOptions(bucket=bucket.primary, at=at, prefix=prefix, workers=RESTORE_WORKERS))
+    # Confirmed (``--yes``): the drill damaged this prefix itself, so the blast-radius pass would only cost requests.
+    # The single-flight lock is taken in the stack's reports bucket like any restore's.
+    options = RestoreOptions(
+        bucket=bucket.primary,
+        at=at,
+        prefix=prefix,
+        workers=RESTORE_WORKERS,
+        confirmed=True,
+        lock_bucket=lock_bucket,
+        lock_owner=f"drill {context.drill_id}",
+    )
+    summary = restore_bucket(s3, options)
     wrong = [key for key, digest in seeded.items() if _digest(_read(s3, bucket.primary, key)) != digest]
     present = {
         canary.sequence: _read(s3, bucket.primary, canary_key(prefix, canary.sequence)) == payloads[canary.sequence]
@@ -158,6 +177,7 @@ def drill_bucket(context: DrillContext, scenario: str, bucket: BucketTarget) -> 
         "canary_write_errors": writer.errors[:5],
         "restore_point": at.isoformat(),
         "restore": {k: summary.get(k) for k in ("copied", "undeleted", "skipped", "failed", "requests", "copy_reason")},
+        "lock": f"s3://{lock_bucket}/{lock_key(bucket.primary)}",
     }
     correct = not wrong and not rpo.holes and rpo.pre_fault_recovered > 0 and not summary.get("failed")
     return judge(result, correct)

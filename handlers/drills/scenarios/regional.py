@@ -1,176 +1,254 @@
 """Loss of the primary region: the FailoverSite's orchestrator fails the site over, and service comes from replicas.
 
-It drives the orchestrator (issue 14): ``handlers.failover.orchestrator.run_once(site, clients, probe, now)``
-returns a ``Decision``. A build without it reports "FailoverSite not available in this build": not run, never a
-pass.
+It drives ``handlers.failover.orchestrator`` with the site's descriptor (``handlers.failover.site.Site``):
 
-- ``--local``: the site's endpoints are replaced by two HTTP endpoints on 127.0.0.1 (the primary's fails, the
-  recovery's is healthy); the configured endpoints are never contacted. The orchestrator's time to decide and
-  switch is measured (a lower bound); the RTO judged is modelled: that time plus the site's RTO budget (health
-  checks and DNS TTL, which the emulator cannot show). The regional RPO is modelled from the replication SLA
-  (the emulator never replicates).
-- Deployed: the switch moved is the drill record ``drill.<record>`` (its own health-checked switch) unless
-  ``--allow-production-failover``; the regional RPO is measured from data while AWS FIS pauses replication
-  (``handlers.drills.fis``).
+- ``--local``: the descriptor's endpoint URLs are replaced by two HTTP endpoints on 127.0.0.1 (the primary's
+  answers 503, the secondary's 200); the configured endpoints are never contacted (the probe refuses any other
+  host). ``run_once`` is called round after round, as the scheduled orchestrator would every
+  ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds. The rounds run back to
+  back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged is modelled: that time
+  plus the site's RTO budget (``components/failover_budget.py``: detection, switch, TTL, config refresh), which
+  the emulator cannot show. Validated afterwards: the switch metric says "failed over", ``active-region`` and each
+  ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary serves. The regional RPO is
+  modelled from the replication SLA (the emulator never replicates).
+- Deployed: production traffic moves only with ``--allow-production-failover``, through the manual, controlled
+  path (``orchestrator.failover``: the same standby checks, lock and switch). The stack has no drill record
+  (``drill.<record>`` with its own switch) yet, so without the flag the scenario is not run, and says why.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers.drills import fis
 from handlers.drills.model import Basis, ScenarioResult, SiteTarget, Status, judge, minutes_to_seconds, not_run
 from handlers.drills.runner import DrillContext, LocalEndpoints, Scenario
+from handlers.failover import orchestrator
+from handlers.failover.actions import Clients, switch_dimensions
+from handlers.failover.probe import ProbeResult
+from handlers.failover.probe import http_probe as failover_probe
+from handlers.failover.site import Site
 
 NAME = "region-loss-failover"
-ORCHESTRATOR_MODULE = "handlers.failover.orchestrator"
-NOT_AVAILABLE = "FailoverSite not available in this build (no handlers.failover.orchestrator)"
 PROBE_TIMEOUT_SECONDS = 2.0
-MAX_ORCHESTRATOR_ROUNDS = 20
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
-# Keys of the site descriptor that hold endpoint URLs (issue 14's descriptor), by role.
-PRIMARY_ENDPOINT_KEYS = ("primaryEndpoint", "primary_endpoint")
-RECOVERY_ENDPOINT_KEYS = ("recoveryEndpoint", "recovery_endpoint", "secondaryEndpoint", "secondary_endpoint")
 DRILL_RECORD_PREFIX = "drill."
+NO_DRILL_RECORD = (
+    "the stack declares no drill record (drill.<record> with its own switch) for this site, and a drill never moves "
+    "production traffic by default: pass --allow-production-failover to fail over the real record"
+)
 LOCAL_EMULATED = [
     "primary region loss: the primary endpoint is an HTTP server on 127.0.0.1 that answers 503",
-    "recovery endpoint: an HTTP server on 127.0.0.1 that answers 200; the configured endpoints are never contacted",
-    "Route 53 health checks and DNS TTL: not shown by the emulator; the site's RTO budget models them",
+    "secondary endpoint: an HTTP server on 127.0.0.1 that answers 200; the configured endpoints are never contacted",
+    "probe rounds: run back to back instead of probeIntervalSeconds apart; the budget's detection term models them",
+    "Route 53 health checks, the switch alarm and DNS TTL: not shown by the emulator (moto's alarms fire nothing); "
+    "the site's RTO budget models them, and no resolver verifies DNS",
+    "table replicas: tables of the same name in each Region, never replicated (moto ignores ReplicaUpdates)",
     "replication: moto never copies objects, so the regional RPO is modelled from the replication SLA",
 ]
 
 
-def orchestrator_available() -> bool:
-    try:
-        return importlib.util.find_spec(ORCHESTRATOR_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def http_probe(url: str, *, local_only: bool) -> bool:
-    """Healthy when the endpoint answers 2xx within the timeout. Locally only 127.0.0.1 may be contacted."""
+def http_probe(url: str, *, local_only: bool) -> ProbeResult:
+    """The orchestrator's probe (``handlers.failover.probe``); locally only 127.0.0.1 may be contacted."""
     host = urllib.parse.urlsplit(url).hostname
     if local_only and host not in LOCAL_HOSTS:
         raise ValueError(f"a local drill never contacts {url}: only 127.0.0.1 endpoints are probed")
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as response:
-            return 200 <= int(response.status) < 300
-    except (urllib.error.URLError, TimeoutError, ConnectionError):
-        return False
+    return failover_probe(url, timeout=PROBE_TIMEOUT_SECONDS)
 
 
 def substitute_endpoints(descriptor: Mapping[str, Any], endpoints: LocalEndpoints) -> dict[str, Any]:
-    """The site descriptor with its endpoints replaced by the local ones; a descriptor without them is refused."""
+    """The site descriptor with its endpoint URLs replaced by the local ones (the primary's fails); hosts stay, so
+    nothing else in the descriptor changes."""
     site = dict(descriptor)
-    primary = [key for key in PRIMARY_ENDPOINT_KEYS if key in site]
-    recovery = [key for key in RECOVERY_ENDPOINT_KEYS if key in site]
-    if not primary or not recovery:
-        raise ValueError(
-            f"site descriptor has no endpoint keys ({PRIMARY_ENDPOINT_KEYS[0]}, {RECOVERY_ENDPOINT_KEYS[0]}): "
-            "the local drill cannot substitute them, so it will not run"
-        )
-    for key in primary:
-        site[key] = endpoints.failing_url
-    for key in recovery:
-        site[key] = endpoints.healthy_url
+    if not isinstance(site.get("primary"), Mapping) or not isinstance(site.get("secondary"), Mapping):
+        raise ValueError("site descriptor has no primary/secondary endpoints: the local drill cannot substitute them")
+    site["primary"] = {**site["primary"], "url": endpoints.failing_url}
+    site["secondary"] = {**site["secondary"], "url": endpoints.healthy_url}
     return site
 
 
 def drill_record_site(descriptor: Mapping[str, Any], allow_production_failover: bool) -> dict[str, Any]:
-    """Deployed: the site with its record switched to ``drill.<record>`` unless production failover is allowed."""
-    site = dict(descriptor)
-    record = site.get("recordName") or site.get("record_name")
-    if not allow_production_failover:
-        if not record:
-            raise ValueError("site descriptor has no recordName: cannot derive the drill record drill.<record>")
-        site["recordName"] = f"{DRILL_RECORD_PREFIX}{record}"
-        site["drill"] = True
-    return site
+    """Deployed: the descriptor as the drill may act on it. Only ``--allow-production-failover`` acts on the real
+    record; the drill record ``drill.<record>`` needs its own switch, which the stack does not declare yet."""
+    if allow_production_failover:
+        return dict(descriptor)
+    raise LookupError(NO_DRILL_RECORD)
 
 
-def failed_over(decision: Any) -> bool:
-    """Whether a ``Decision`` says traffic now goes to the recovery region (issue 14's Decision)."""
-    for attribute in ("failed_over", "active_is_recovery"):
-        if isinstance(getattr(decision, attribute, None), bool):
-            return bool(getattr(decision, attribute))
-    action = str(getattr(decision, "action", "") or getattr(decision, "state", "")).lower()
-    return action in {"failover", "failed_over", "failed-over", "recovery"}
+def site_clients(context: DrillContext, site: Site) -> Clients:
+    """The orchestrator's clients in the recovery Region (``orchestrator.clients_for``), from the drill's factory;
+    no RDS client without a linked database, and no DNS resolver (the emulator serves no DNS)."""
+    region = site.recovery_region
+    return Clients(
+        cloudwatch=context.client("cloudwatch", region),
+        ssm=context.client("ssm", region),
+        dynamodb=context.client("dynamodb", region),
+        sns=context.client("sns", region),
+        s3=context.client("s3", region),
+        rds=context.client("rds", region) if site.database else None,
+        ssm_primary=context.client("ssm", site.primary_region),
+    )
 
 
 def drive_orchestrator(
-    run_once: Callable[..., Any],
-    site: Mapping[str, Any],
-    clients: Any,
-    probe: Callable[[str], bool],
+    site: Site,
+    clients: Clients,
+    probe: Callable[[str], ProbeResult],
     *,
-    clock: Callable[[], float] = time.time,
-    rounds: int = MAX_ORCHESTRATOR_ROUNDS,
-) -> tuple[bool, float, list[str]]:
-    """Call ``run_once`` until it fails over; returns (failed over, seconds taken, each decision as text)."""
-    started, decisions = clock(), []
-    for _ in range(rounds):
-        decision = run_once(site, clients, probe, datetime.fromtimestamp(clock(), UTC))
-        decisions.append(repr(decision))
-        if failed_over(decision):
-            return True, clock() - started, decisions
-    return False, clock() - started, decisions
+    started_at: datetime,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[orchestrator.Decision, float, list[str]]:
+    """``run_once`` round after round, each ``probeIntervalSeconds`` later in the orchestrator's time, until it
+    acts or cannot (at most ``failureThreshold`` + 2 rounds). Returns the last decision, the wall time of all
+    rounds, and each round's outcome."""
+    began, outcomes = clock(), []
+    decision = orchestrator.Decision("not-run", site.name)
+    for index in range(site.failure_threshold + 2):
+        now = started_at + timedelta(seconds=index * site.probe_interval_seconds)
+        decision = orchestrator.run_once(site, clients, probe, now, owner="drill", clock=clock)
+        outcomes.append(decision.outcome)
+        if decision.outcome not in (orchestrator.SUSPECT, orchestrator.HEALTHY, orchestrator.CONTENDED):
+            break
+    return decision, clock() - began, outcomes
 
 
-def drill_site(context: DrillContext, site: SiteTarget, run_once: Callable[..., Any]) -> ScenarioResult:
+def _switch_value(clients: Clients, site: Site, since: datetime) -> float | None:
+    points = clients.cloudwatch.get_metric_statistics(
+        Namespace=site.switch.get("namespace", site.metrics_namespace),
+        MetricName=site.switch.get("metricName", "FailoverSwitch"),
+        Dimensions=switch_dimensions(site),
+        StartTime=since - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max((float(point["Maximum"]) for point in points), default=None)
+
+
+def _setting(ssm: Any, name: str) -> str | None:
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def validate_failover(
+    clients: Clients, site: Site, probe: Callable[[str], ProbeResult], since: datetime
+) -> dict[str, Any]:
+    """Service from the recovery Region: the switch says failed over, the settings name the recovery Region and
+    each replica bucket, and the secondary answers."""
+    buckets = {
+        bucket["logical"]: _setting(clients.ssm, site.active_bucket_parameters[bucket["logical"]])
+        for bucket in site.buckets
+    }
+    checks = {
+        "switch_value": _switch_value(clients, site, since),
+        "active_region": _setting(clients.ssm, site.active_region_parameter),
+        "active_buckets": buckets,
+        "secondary_serves": probe(site.secondary_url).healthy,
+    }
+    checks["ok"] = (
+        checks["switch_value"] == 1.0
+        and checks["active_region"] == site.recovery_region
+        and all(buckets[b["logical"]] == b["replica"] for b in site.buckets)
+        and checks["secondary_serves"]
+    )
+    return checks
+
+
+def drill_site(context: DrillContext, target: SiteTarget) -> ScenarioResult:
     result = ScenarioResult(
         scenario=NAME,
-        target=f"site {site.name}",
+        target=f"site {target.name}",
         status=Status.failed,
-        rto_seconds_target=minutes_to_seconds(site.regional.rto_minutes),
-        rpo_seconds_target=minutes_to_seconds(site.regional.rpo_minutes),
+        rto_seconds_target=minutes_to_seconds(target.regional.rto_minutes),
+        rpo_seconds_target=minutes_to_seconds(target.regional.rpo_minutes),
     )
-    region = context.targets.recovery_region
-    clients = {service: context.client(service, region) for service in ("ssm", "route53", "cloudwatch", "s3")}
+    started_at = datetime.now(UTC)
     if context.local:
         if context.endpoints is None:
             raise ValueError("a local regional drill needs the 127.0.0.1 endpoints")
-        descriptor = substitute_endpoints(site.descriptor, context.endpoints)
+        site = Site.from_descriptor(substitute_endpoints(target.descriptor, context.endpoints))
+        if site.switch_kind != "cloudwatch":
+            return not_run(
+                NAME, result.target, "a local drill emulates the CloudWatch switch only (ARC has no emulator)"
+            )
+        if site.database is not None:
+            return not_run(NAME, result.target, "a local drill cannot promote a database (moto has no replica lag)")
+
+        def probe(url: str) -> ProbeResult:
+            return http_probe(url, local_only=True)
+
+        clients = site_clients(context, site)
+        context.progress(f"{NAME} {target.name}: primary down, orchestrator rounds against 127.0.0.1")
+        decision, seconds, outcomes = drive_orchestrator(site, clients, probe, started_at=started_at)
+        checks = validate_failover(clients, site, probe, started_at) if decision.acted else {"ok": False}
         result.emulated = list(LOCAL_EMULATED)
-        ok, seconds, decisions = drive_orchestrator(
-            run_once, descriptor, clients, lambda url: http_probe(url, local_only=True)
-        )
         result.rto_seconds_measured = round(seconds, 3)
         result.rto_basis = Basis.modelled
-        result.rto_seconds_modelled = round(seconds + site.rto_budget_seconds, 3)
+        result.rto_seconds_modelled = round(seconds + target.rto_budget_seconds, 3)
         result.rpo_basis = Basis.modelled
-        result.rpo_seconds_modelled = result.rpo_seconds_target  # the replication SLA the tier is built on
-        result.notes.append("regional RPO modelled from the replication SLA; deployed drills measure it under FIS")
+        result.rpo_seconds_modelled = result.rpo_seconds_target  # the replication SLA the linked stores are built on
+        result.notes += [
+            f"RTO modelled = orchestrator {seconds:.3f} s (measured, lower bound) + budget "
+            f"{target.rto_budget_seconds:.0f} s ({_budget_text(target.budget)})",
+            "regional RPO modelled from the replication SLA; deployed drills measure it under AWS FIS",
+        ]
     else:
-        descriptor = drill_record_site(site.descriptor, context.allow_production_failover)
-        ok, seconds, decisions = drive_orchestrator(
-            run_once, descriptor, clients, lambda url: http_probe(url, local_only=False)
-        )
+        try:
+            site = Site.from_descriptor(drill_record_site(target.descriptor, context.allow_production_failover))
+        except LookupError as error:
+            return not_run(NAME, result.target, str(error))
+        clients = orchestrator.clients_for(site)
+
+        def probe(url: str) -> ProbeResult:
+            return http_probe(url, local_only=False)
+
+        began = time.monotonic()
+        decision = orchestrator.failover(site, clients, probe, started_at, reason=f"drill {context.drill_id}")
+        seconds = time.monotonic() - began
+        outcomes = [decision.outcome]
+        checks = validate_failover(clients, site, probe, started_at) if decision.acted else {"ok": False}
         result.rto_seconds_measured = round(seconds, 3)
         result.notes.append(
-            "switched the production record" if context.allow_production_failover else "switched drill." + "<record>"
+            "switched the production record through the manual path; the RTO starts at the decision (detection is "
+            "the budget's)"
         )
-    result.checks = {"failed_over": ok, "decisions": decisions[-5:]}
-    return judge(result, ok)
+    result.checks = {
+        "outcome": decision.outcome,
+        "rounds": outcomes,
+        "timings": decision.timings,
+        "reasons": decision.reasons[:5],
+        "validation": checks,
+        "budget": dict(target.budget),
+    }
+    return judge(result, decision.acted and bool(checks.get("ok")))
+
+
+def _budget_text(budget: Mapping[str, int]) -> str:
+    return ", ".join(
+        f"{label} {budget[key]} s"
+        for label, key in (
+            ("detection", "detectionSeconds"),
+            ("switch", "switchSeconds"),
+            ("TTL", "ttlSeconds"),
+            ("config refresh", "configRefreshSeconds"),
+        )
+        if key in budget
+    )
 
 
 def run(context: DrillContext) -> list[ScenarioResult]:
-    if not orchestrator_available():
-        return [not_run(NAME, "-", NOT_AVAILABLE)]
     sites = context.targets.sites
     if sites is None:
-        return [not_run(NAME, "-", "no site to fail over: this build's stack config has no `sites` (FailoverSite)")]
+        return [not_run(NAME, "-", "no site to fail over: the targets carry no sites (FailoverSite)")]
     if not sites:
         return [not_run(NAME, "-", "no site to fail over: the stack declares no site")]
-    run_once = importlib.import_module(ORCHESTRATOR_MODULE).run_once
-    return [drill_site(context, site, run_once) for site in sites]
+    return [drill_site(context, site) for site in sites]
 
 
 REGION_LOSS = Scenario(
