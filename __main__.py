@@ -48,9 +48,10 @@ buckets = {
     for spec in settings.buckets
 }
 # S3 Batch Operations manifests and reports for big restores; last: its key policy names each Batch restore role.
+batch_restore_users = BucketKeyUsers(tuple(filter(None, (b.batch_reports_key_user for b in buckets.values()))))
+reports = settings.batch_reports
 batch_reports = tiered_bucket(
-    settings.batch_reports,
-    users=BucketKeyUsers(tuple(filter(None, (b.batch_reports_key_user for b in buckets.values())))),
+    reports, users=merge_bucket_key_users(key_users, {reports.name: batch_restore_users})[reports.name]
 )
 
 # Exports: what drctl and drills need to find each data store.

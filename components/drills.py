@@ -32,6 +32,7 @@ from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
 from components.regions import partition
 from components.tiers import FailureMode
+from handlers.runtime_names import LOCK_PREFIX
 
 S3_PAUSE_ACTION = "aws:s3:bucket-pause-replication"
 S3_TARGET_TYPE = "aws:s3:bucket"
@@ -96,6 +97,10 @@ class DrillsArgs:
     tables: Sequence[FisTable] = ()
     schedule: ScheduledDrill | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The stack's reports bucket: every restore a drill runs takes its single-flight lock there (handlers/s3/lock.py).
+    lock_bucket: str | None = None
+    lock_bucket_region: str | None = None
+    lock_bucket_name: str | None = None  # its logical name (BucketSpec.name), keying bucket_key_users
 
 
 def alarm_window(interval_seconds: int) -> tuple[int, int]:
@@ -377,6 +382,16 @@ class DrillInfrastructure(pulumi.ComponentResource):
         args, region = self._args, self._args.recovery_region
         provider, account = args.providers[region], self._account
         statements: list[Any] = [publish_metrics_statement()]
+        if args.lock_bucket and args.lock_bucket_region:
+            statements.append(
+                {
+                    # Take, renew and release the restore lock (conditional writes on dr-locks/<bucket>.json).
+                    "Sid": "RestoreLocks",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"{arns.bucket_arn(args.lock_bucket, args.lock_bucket_region)}/{LOCK_PREFIX}*"],
+                }
+            )
         for bucket in args.buckets:
             primary = arns.bucket_arn(bucket.bucket_name, bucket.region)
             replica = arns.bucket_arn(bucket.replica_bucket_name, bucket.replica_region)
@@ -485,6 +500,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     "DRILL_BUCKETS": json.dumps(drilled),
                     "DRILL_FIS_TEMPLATES": pulumi.Output.json_dumps(templates),
                     "DRILL_METRICS_REGION": region,
+                    **({"DR_BATCH_REPORT_BUCKET": args.lock_bucket} if args.lock_bucket else {}),
                 },
                 tags=self._tags,
                 layers=[arns.powertools_layer_arn(region)],
@@ -508,6 +524,11 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     else ()
                 ),
             )
+        if args.lock_bucket_name:  # the reports bucket's key encrypts the restore lock objects
+            lock_user = KeyUser(
+                "ScheduledDrillLocks", function.role_arn, function.role, ("kms:Decrypt", "kms:GenerateDataKey")
+            )
+            self.bucket_key_users[args.lock_bucket_name] = BucketKeyUsers((lock_user,))
         period, periods = alarm_window(schedule.interval_seconds)
         # Fires when no passing drill was published in the last interval: a failed drill (0) or none at all.
         aws.cloudwatch.MetricAlarm(
@@ -569,6 +590,9 @@ def drills_args(
         buckets=buckets,
         tables=tables,
         schedule=ScheduledDrill(config.schedule, schedule_seconds(config.schedule)) if config.scheduled else None,
+        lock_bucket=settings.batch_reports.primary_bucket_name,
+        lock_bucket_region=settings.primary_region,
+        lock_bucket_name=settings.batch_reports.name,
     )
 
 

@@ -41,3 +41,6 @@ BACKUP_PLAN_TAG = "dr:backup-plan"
 # ``--retention-days``/``RETENTION_DAYS`` below it are refused. Defined here (dependency-free) because the Lambda
 # code ships only ``handlers/``; ``components/tiers.py`` re-exports it as the tiers' minimum backup retention.
 MIN_BACKUP_RETENTION_DAYS = 7
+
+# Single-flight restores (handlers/s3/lock.py): one lock object per destination bucket, in the stack's reports bucket.
+LOCK_PREFIX = "dr-locks/"

@@ -21,7 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-LOCK_PREFIX = "dr-locks/"
+from handlers.runtime_names import LOCK_PREFIX
+
 RENEW_SECONDS = 60.0
 # 412: the condition failed; 409: a concurrent conditional write to the same key won the race.
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})

@@ -309,7 +309,9 @@ def test_batch_reports_key_grants_every_buckets_batch_restore_role(prod: Run) ->
         s["Principal"]["AWS"] for s in policy_document(key_policy)["Statement"] if s["Sid"] != "EnableIamPolicies"
     }
     names = ("audio", "uploads", "profile-pictures", "reporting", "backup")
-    assert principals == {f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-{n}-batch-restore" for n in names}
+    batch_roles = {f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-{n}-batch-restore" for n in names}
+    # And the scheduled drill (prod sets drills.scheduled), whose restores take their lock in this bucket.
+    assert principals == batch_roles | {f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"}
 
 
 def test_tier1_alarms_live_where_s3_publishes_their_metrics(prod: Run) -> None:

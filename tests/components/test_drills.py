@@ -282,3 +282,18 @@ def test_the_alarm_window_covers_one_interval_within_cloudwatch_limits(
     period, periods = alarm_window(schedule_seconds(expression))
     assert (period, periods) == window
     assert period * periods <= 7 * 86400 and period * periods >= schedule_seconds(expression)
+
+
+def test_the_scheduled_drill_takes_its_restore_lock_in_the_reports_bucket(drilled: Run) -> None:
+    reports = "distronation-prod-dr-batch-reports-us-east-1"
+    function = named(drilled, "aws:lambda/function:Function", "dr-drills-scheduled")
+    assert function.inputs["environment"]["variables"]["DR_BATCH_REPORT_BUCKET"] == reports
+    policy = named(drilled, "aws:iam/rolePolicy:RolePolicy", "dr-drills-scheduled-policy")
+    [locks] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "RestoreLocks"]
+    assert locks["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    assert locks["Resource"] == [f"arn:aws:s3:::{reports}/dr-locks/*"]
+    # The lock objects are SSE-KMS under the reports bucket's key: its policy grants the drill role by ARN.
+    key_policy = named(drilled, "aws:kms/keyPolicy:KeyPolicy", "dr-batch-reports-primary-key-policy")
+    [grant] = [s for s in json.loads(key_policy.inputs["policy"])["Statement"] if s["Sid"] == "ScheduledDrillLocks"]
+    assert grant["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"}
+    assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
