@@ -68,7 +68,7 @@ class FisBucket:
 
 @dataclass(frozen=True)
 class FisTable:
-    """A global table replica whose replication a drill may pause (issue 13 wires these in)."""
+    """A global table replica whose replication a drill may pause (``fis_tables`` builds these from the tables)."""
 
     logical: str
     table_name: str

@@ -78,7 +78,7 @@ class LinkedBucket:
 
 @dataclass(frozen=True)
 class LinkedTable:
-    """A global table the site depends on (issue 13's GlobalTable outputs, as plain data)."""
+    """A global table the site depends on (the stack's TableSpec, as plain data): replicas checked before failover."""
 
     logical: str
     table_name: pulumi.Input[str]

@@ -1,7 +1,8 @@
 """The ``drills`` key: AWS FIS experiment templates and the scheduled drill, both off unless switched on.
 
-``faultInjection`` declares, for each tier-1 bucket (and each table the lead wires in), an AWS FIS experiment
-template that pauses replication, with its stop-condition alarm and the FIS role (``components/drills.py``).
+``faultInjection`` declares, for each tier-1 bucket (and each replicated table whose regional RPO is above the
+pause), an AWS FIS experiment template that pauses replication, with its stop-condition alarm and the FIS role
+(``components/drills.py``).
 ``scheduled`` deploys the drill runner as a Lambda on ``schedule`` in the recovery Region; its ``DrillPassed``
 alarm breaches when no passing drill was published within one schedule interval.
 """
