@@ -40,7 +40,6 @@ S3_TARGET_KEY = "Buckets"
 TABLE_PAUSE_ACTION = "aws:dynamodb:global-table-pause-replication"
 TABLE_TARGET_TYPE = "aws:dynamodb:global-table"
 TABLE_TARGET_KEY = "Tables"
-# An experiment template takes at most 5 stop conditions (AWS FIS quotas): one alarm per receiving Region.
 # AWS tag values allow letters, digits, spaces and + - = . _ : / @ only.
 NO_PULUMI_UP_TAG = "dr:drill-warning"
 NO_PULUMI_UP = (
@@ -427,6 +426,13 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     ],
                     "Resource": [f"{primary}/{DRILL_PREFIX}*"],
                 },
+                {
+                    # Every run locates the replica (handlers/drills/scheduled.py: bucket_target), paused or not.
+                    "Sid": f"LocateReplica{sid}",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketLocation"],
+                    "Resource": [replica],
+                },
             ]
             if args.fault_injection:
                 statements += [
@@ -436,12 +442,6 @@ class DrillInfrastructure(pulumi.ComponentResource):
                         "Action": ["s3:ListBucket"],
                         "Resource": [replica],
                         "Condition": {"StringLike": {"s3:prefix": [f"{DRILL_PREFIX}*"]}},
-                    },
-                    {
-                        "Sid": f"LocateReplica{sid}",
-                        "Effect": "Allow",
-                        "Action": ["s3:GetBucketLocation"],
-                        "Resource": [replica],
                     },
                     {
                         "Sid": f"ReadReplicaCanaryObjects{sid}",

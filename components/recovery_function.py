@@ -1,8 +1,8 @@
 """One recovery-runtime Lambda (code from ``handlers/``) with its log group, least-privilege role and trigger.
 
-Any component that needs the runtime builds it here: ``TieredBucket`` for the auto-restore, audit and RPO-age
-functions, and later the tables' scheduled functions and the failover orchestrator, which lives in the
-recovery region (hence ``region`` and ``provider`` are inputs, not the stack's primary).
+Any component that needs the runtime builds it here: ``TieredBucket`` (auto-restore, audit, RPO age),
+``GlobalTable`` (RPO age, scheduled export), ``FailoverSite`` (the orchestrator, in the recovery region: hence
+``region`` and ``provider`` are inputs, not the stack's primary) and the scheduled drill.
 """
 
 from __future__ import annotations

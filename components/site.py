@@ -392,7 +392,7 @@ class FailoverSite(pulumi.ComponentResource):
 
     def _lock_table(self) -> aws.dynamodb.Table:
         """Single-flight lock and the orchestrator's state (failure counts, phase). Rebuilt by the next run if
-        lost, but protected like any table so an accident never unlocks a failover midway."""
+        lost, but with deletion protection like any table so an accident never unlocks a failover midway."""
         args = self._args
         lock_tags = {
             **tags.objective_tags(
@@ -698,7 +698,7 @@ class FailoverSite(pulumi.ComponentResource):
             widgets.append(
                 _widget(
                     f"Newest recovery point age {bucket.logical} (s)",
-                    bucket.primary_region,
+                    bucket.replica_region,  # published beside the replica (handlers/rpo_age.py)
                     [
                         [
                             METRICS_NAMESPACE,

@@ -49,6 +49,10 @@ MRSC_REGION_SETS: dict[str, frozenset[str]] = {
     "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
 }
 MRSC_REGION_COUNT = 3
+# Each table's runtime functions and roles are named <namePrefix>-<table>-<purpose> (components/tables.py); Lambda
+# function names and IAM role names take at most 64 characters (CreateFunction, CreateRole).
+MAX_FUNCTION_NAME = 64
+LONGEST_FUNCTION_SUFFIX = "-rpo-age"
 # The Operation dimension values of ThrottledRequests and SystemErrors (DynamoDB "Metrics and dimensions").
 OPERATIONS = (
     "GetItem",
@@ -346,6 +350,14 @@ def table_spec(entry: TableEntry, context: TableContext, unit: Unit, problems: P
     objectives = _objectives(entry, profile, backup, report, show)
     export = _export(entry, context, report)
 
+    if context.prefix is not None:
+        longest = f"{context.prefix}-{entry.name}{LONGEST_FUNCTION_SUFFIX}"
+        if len(longest) > MAX_FUNCTION_NAME:
+            report.add(
+                ("name",),
+                f"makes the function and role name {show(longest)} longer than the {MAX_FUNCTION_NAME} characters "
+                "Lambda and IAM allow; shorten the table name or namePrefix",
+            )
     if report.count or context.prefix is None or context.primary_region is None:
         return None
     return TableSpec(

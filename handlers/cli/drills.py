@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from rich.markup import escape
 from rich.table import Table
 
@@ -100,7 +100,10 @@ def drill_table_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Damage canaries in TABLE, restore it into a new table, and report the measured RTO and RPO."""
-    clients = TableClients.for_region(region)
+    try:
+        clients = TableClients.for_region(region)
+    except NoRegionError:  # a local input problem, not AWS refusing
+        fail("no Region: pass --region or set AWS_REGION", EXIT_USAGE, as_json=as_json)
     try:
         with stderr.status(escape(f"Drilling {table}…")) as status:
             result = run_table_drill(

@@ -87,7 +87,6 @@ def failover_command(
             http_probe,
             datetime.now(UTC),
             reason="manual failover (drctl)",
-            owner="drctl-failover",
             dry_run=dry_run,
         ),
     )

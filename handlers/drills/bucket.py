@@ -80,11 +80,14 @@ def canary_keys(prefix: str, count: int) -> list[str]:
     return [f"{prefix}canary-{index:05d}.bin" for index in range(count)]
 
 
+DRILL_PREFIX = "dr-drill/"  # every drill object lives under it (components/drills.py grants only this prefix)
+
+
 def run_bucket_drill(
     s3: Any,
     bucket: str,
     *,
-    prefix: str = "dr-drill/",
+    prefix: str = DRILL_PREFIX,
     canaries: int = 200,
     workers: int = 16,
     declared_rto_minutes: int | None = None,
@@ -98,6 +101,10 @@ def run_bucket_drill(
         raise ValueError(f"bucket {bucket} does not have versioning Enabled: a drill there could not be restored")
     if not lock_bucket:
         raise ValueError("a drill restores, and a restore that writes needs a lock bucket (--lock-bucket)")
+    # The restore below is confirmed (no blast-radius pass) and covers the whole prefix, so the prefix must hold drill
+    # objects only: anywhere else it would also roll back the application's own writes made during the drill.
+    if not prefix.startswith(DRILL_PREFIX):
+        raise ValueError(f"--prefix {prefix!r} must start with {DRILL_PREFIX!r}: a drill restores everything under it")
     keys = canary_keys(prefix, canaries)
     writes: list[CanaryWrite] = []
     for sequence, key in enumerate(keys):

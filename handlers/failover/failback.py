@@ -14,6 +14,7 @@ step succeeded.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -141,7 +142,7 @@ def failback(
     probe: Probe,
     now: datetime,
     *,
-    owner: str = "drctl-failback",
+    owner: str | None = None,
     dry_run: bool = False,
     clock: Callable[[], float] | None = None,
 ) -> FailbackResult:
@@ -150,6 +151,11 @@ def failback(
     state = store.read()
     if state.phase != FAILED_OVER:
         return FailbackResult(NOT_FAILED_OVER, site.name, [f"site is in phase {state.phase!r}"])
+    if not state.failed_over_at:
+        # Without the failover time every replica change since the epoch would be copied over the primary.
+        return FailbackResult(
+            RECONCILIATION_INCOMPLETE, site.name, ["the site state has no failover time; reconcile by hand first"]
+        )
     if not probe(site.primary_url).healthy:
         return FailbackResult(WAITING_FOR_HEALTH, site.name, ["the primary endpoint fails its probe now"])
     needed = site.healthy_minutes_before_failback * 60
@@ -160,11 +166,12 @@ def failback(
             site.name,
             [f"primary healthy for {healthy_for:.0f} s of the {needed} s required (healthyMinutesBeforeFailback)"],
         )
+    owner = owner or f"drctl-failback-{uuid.uuid4()}"  # unique: two operators never share the lock
     if not store.acquire(owner, now):
         return FailbackResult(LOCKED, site.name, ["another run holds the failover lock"])
     try:
         result = FailbackResult(FAILED_BACK, site.name)
-        since = datetime.fromtimestamp(state.failed_over_at or 0, tz=now.tzinfo)
+        since = datetime.fromtimestamp(state.failed_over_at, tz=now.tzinfo)
         for bucket in site.buckets:
             if dry_run:
                 result.buckets[bucket["logical"]] = {"plan": f"copy back changes since {since.isoformat()}"}

@@ -128,7 +128,8 @@ def test_dashboard_widgets_sit_where_their_metrics_live(deployed: Run) -> None:
     assert regions["Endpoint and switch health (Route 53, us-east-1)"] == "us-east-1"
     assert regions["Failover switch (1 = failed over)"] == "us-west-2"
     assert regions["Replication latency audio (s)"] == "us-west-2"  # S3: the destination's region
-    assert regions["Newest recovery point age audio (s)"] == "us-east-1"
+    # A bucket's RPO age is read from ReplicationLatency and published beside the replica (handlers/rpo_age.py).
+    assert regions["Newest recovery point age audio (s)"] == "us-west-2"
 
 
 def test_descriptor_is_in_the_recovery_region(deployed: Run) -> None:

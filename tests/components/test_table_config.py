@@ -168,6 +168,14 @@ MALFORMED = [
         ),
     ),
     case(
+        "table-name-too-long-for-its-function-names",
+        set_(("tables", 0, "name"), "a" * 50),
+        problems=(
+            f"tables[0].name: makes the function and role name 'distronation-prod-{'a' * 50}-rpo-age' longer "
+            "than the 64 characters Lambda and IAM allow; shorten the table name or namePrefix",
+        ),
+    ),
+    case(
         "duplicate-table-name",
         set_(("tables", 2, "name"), "users"),
         problems=("tables[2].name: duplicate table name 'users' (also tables[0])",),

@@ -104,3 +104,12 @@ def test_drill_without_a_lock_bucket_is_refused_before_any_canary_is_written(
     result = CliRunner().invoke(cli.load_commands(), ["drill-bucket", "unlocked", "--canaries", "4", "--json"])
     assert result.exit_code == 2 and "lock bucket" in json.loads(result.stdout)["error"]
     assert s3.list_object_versions(Bucket="unlocked").get("Versions") is None
+
+
+@pytest.mark.parametrize("prefix", ["", "masters/", "dr-drill"])
+def test_a_drill_outside_the_drill_prefix_is_refused_before_any_write(moto_endpoint: str, prefix: str) -> None:
+    # Its restore is confirmed and covers the whole prefix: elsewhere it would roll back the application's writes.
+    s3 = _versioned_bucket("guarded", replicated=True)
+    with pytest.raises(ValueError, match="must start with 'dr-drill/'"):
+        drill.run_bucket_drill(s3, "guarded", prefix=prefix, canaries=8, lock_bucket=LOCK_BUCKET)
+    assert s3.list_object_versions(Bucket="guarded").get("Versions", []) == []

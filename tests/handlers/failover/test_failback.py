@@ -4,6 +4,7 @@ request shapes validated against the service models; RDS read-replica promotion 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -252,3 +253,20 @@ def test_arc_switch_tries_each_cluster_endpoint_until_one_answers(world: World) 
     assert actions.flip_switch(world.clients, site, failed_over=True, now=NOW) == "routing-control via us-west-2"
     for stub in made:
         stub.assert_no_pending_responses()
+
+
+def test_failback_without_a_failover_time_copies_nothing(world: World) -> None:
+    replica_s3 = boto3.client("s3", RECOVERY)
+    fail_over(world)
+    replica_s3.put_object(Bucket="distronation-prod-audio-us-west-2", Key="new.txt", Body=b"written in us-west-2")
+    healthy_rounds(world, NOW + timedelta(minutes=1), 1)
+    store = SiteStore(world.clients.dynamodb, world.site.lock_table)
+    state = store.read()
+    # A lost failover time would otherwise make every replica version since the epoch a change to copy back.
+    assert store.write(state, dataclasses.replace(state, failed_over_at=None))
+    result = failback(world.site, failback_clients(world), world.probe, NOW + timedelta(hours=1))
+    assert result.outcome == "reconciliation-incomplete"
+    assert "no failover time" in result.reasons[0]
+    primary = boto3.client("s3", PRIMARY_REGION).list_objects_v2(Bucket="distronation-prod-audio-us-east-1")
+    assert "new.txt" not in [o["Key"] for o in primary.get("Contents", [])]
+    assert store.read().phase == FAILED_OVER
