@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.config import StackSettings
-from components.config.drills import MAX_STOP_CONDITIONS, schedule_seconds
+from components.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
 from components.regions import partition
@@ -605,14 +605,12 @@ def fis_tables(settings: StackSettings) -> list[FisTable]:
     pause = settings.drills.pause_minutes
     tables = []
     for spec in settings.tables:
-        rpo = spec.objectives[FailureMode.REGIONAL].rpo_minutes if FailureMode.REGIONAL in spec.objectives else None
-        if not spec.replica_regions:
-            continue
-        if rpo is not None and rpo <= pause:
-            pulumi.log.info(
-                f"drills: no FIS replication pause for table {spec.name}: its regional RPO ({rpo} min) is not above "
-                f"drills.pauseMinutes ({pause} min)"
-            )
+        if not drilled(spec, pause):
+            if spec.replica_regions:
+                pulumi.log.info(
+                    f"drills: no FIS replication pause for table {spec.name}: its regional RPO "
+                    f"({regional_rpo(spec)} min) is not above drills.pauseMinutes ({pause} min)"
+                )
             continue
         tables.append(
             FisTable(
@@ -620,7 +618,7 @@ def fis_tables(settings: StackSettings) -> list[FisTable]:
                 table_name=spec.table_name,
                 region=spec.primary_region,
                 receiving_regions=spec.replica_regions,
-                regional_rpo_minutes=rpo,
+                regional_rpo_minutes=regional_rpo(spec),
                 multi_region_strong=spec.strong,
             )
         )

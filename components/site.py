@@ -33,6 +33,9 @@ from components.recovery_function import (
 from components.regions import partition
 from components.tiers import FailureMode, Objective
 
+# The provider appends a generated suffix to form the health check's CallerReference, which Route 53 caps at 64
+# characters (CreateHealthCheck); 38 leaves room for it.
+REFERENCE_NAME_MAX = 38
 ROUTE53_REGION = "us-east-1"  # Route 53 health-check metrics are published here only
 SWITCH_METRIC = "FailoverSwitch"  # 1 = failed over (PRIMARY unhealthy), 0 = primary active
 SWITCH_PERIOD_SECONDS = 60  # standard resolution: Route 53 alarm-based checks accept nothing finer
@@ -154,7 +157,7 @@ class FailoverSite(pulumi.ComponentResource):
                 type="CALCULATED",
                 child_healthchecks=[endpoint_checks["primary"].id, switch["primary_check"]],
                 child_health_threshold=2,
-                reference_name=f"{spec.name}-calc"[:64],
+                reference_name=f"{spec.name}-calc"[:REFERENCE_NAME_MAX],
                 tags={**self._tags, "Name": f"{self._qualified}-primary-calculated"},
                 opts=self._child(args.route53_provider),
             )
@@ -222,7 +225,7 @@ class FailoverSite(pulumi.ComponentResource):
             resource_path=endpoint.path,
             request_interval=spec.probe_interval_seconds,
             failure_threshold=spec.failure_threshold,
-            reference_name=f"{spec.name}-{role}"[:64],
+            reference_name=f"{spec.name}-{role}"[:REFERENCE_NAME_MAX],
             tags={**self._tags, "Name": f"{self._qualified}-{role}"},
             opts=self._child(self._args.route53_provider),
         )
@@ -280,7 +283,7 @@ class FailoverSite(pulumi.ComponentResource):
             cloudwatch_alarm_region=recovery,
             # A new check with no data counts as healthy; LastKnownStatus keeps DNS where the orchestrator put it.
             insufficient_data_health_status="LastKnownStatus",
-            reference_name=f"{spec.name}-switch"[:64],
+            reference_name=f"{spec.name}-switch"[:REFERENCE_NAME_MAX],
             tags={**self._tags, **self._budget_tags(), "Name": f"{self._qualified}-switch"},
             opts=self._child(args.route53_provider),
         )
@@ -332,7 +335,7 @@ class FailoverSite(pulumi.ComponentResource):
                 f"{self._name}-arc-{role}",
                 type="RECOVERY_CONTROL",
                 routing_control_arn=control.arn,
-                reference_name=f"{spec.name}-arc-{role}"[:64],
+                reference_name=f"{spec.name}-arc-{role}"[:REFERENCE_NAME_MAX],
                 tags={
                     **self._tags,
                     **(self._budget_tags() if role == "primary" else {}),

@@ -88,6 +88,18 @@ class DrillsConfig(BaseModel):
     )
 
 
+def regional_rpo(table: TableSpec) -> int | None:
+    objective = table.objectives.get(FailureMode.REGIONAL)
+    return objective.rpo_minutes if objective else None
+
+
+def drilled(table: TableSpec, pause_minutes: int) -> bool:
+    """Whether the FIS templates pause this table: it has replicas, and a pause as long as its regional RPO would not
+    by itself break the objective the drill measures (MRSC with RPO 0, or an MREC RPO at or below the pause)."""
+    rpo = regional_rpo(table)
+    return bool(table.replica_regions) and (rpo is None or rpo > pause_minutes)
+
+
 def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tuple[str, str]]:
     """``(key path, message)`` for tables the FIS templates could not drill, so the program stops before any
     resource is registered instead of half-way (components/drills.py builds what passes here). Buckets need no
@@ -97,9 +109,7 @@ def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tu
     pause = drills.pause_minutes
     problems = []
     for index, table in enumerate(tables):
-        rpo = table.objectives[FailureMode.REGIONAL].rpo_minutes if FailureMode.REGIONAL in table.objectives else None
-        drilled = bool(table.replica_regions) and (rpo is None or rpo > pause)  # components/drills.py: fis_tables
-        if drilled and len(table.replica_regions) > MAX_STOP_CONDITIONS:
+        if drilled(table, pause) and len(table.replica_regions) > MAX_STOP_CONDITIONS:
             problems.append(
                 (
                     f"tables[{index}].replicaRegions",
