@@ -88,6 +88,106 @@ class LinkedTable:
     regions: tuple[str, ...]
 
 
+def linked_stores(settings: StackSettings, site: SiteSpec) -> tuple[list[LinkedBucket], list[LinkedTable]]:
+    """The site's linked buckets and tables, resolved from the stack's typed config."""
+    buckets = {spec.name: spec for spec in settings.buckets}
+    tables = {spec.name: spec for spec in settings.tables}
+    return (
+        [
+            LinkedBucket(
+                logical=name,
+                primary_name=buckets[name].primary_bucket_name,
+                primary_region=settings.primary_region,
+                replica_name=buckets[name].replica_bucket_name or "",
+                replica_region=settings.recovery_region,
+            )
+            for name in site.buckets
+        ],
+        [LinkedTable(name, tables[name].table_name, tables[name].regions) for name in site.tables],
+    )
+
+
+def site_switch_alarm_name(name_prefix: str, site: str) -> str:
+    return f"{name_prefix}-{site}-failover-switch"
+
+
+def site_lock_table_name(name_prefix: str, site: str) -> str:
+    return f"{name_prefix}-{site}-failover-lock"
+
+
+def cloudwatch_switch(app: str, name_prefix: str, site: str, recovery_region: str) -> dict[str, Any]:
+    """How the orchestrator flips the CloudWatch switch: the metric it publishes and the alarm Route 53 reads."""
+    return {
+        "kind": "cloudwatch",
+        "namespace": METRICS_NAMESPACE,
+        "metricName": SWITCH_METRIC,
+        "dimensions": {"Site": f"{app}/{site}"},
+        "alarmName": site_switch_alarm_name(name_prefix, site),
+        "region": recovery_region,
+    }
+
+
+def describe_site(
+    spec: SiteSpec,
+    *,
+    app: str,
+    primary_region: str,
+    recovery_region: str,
+    buckets: Sequence[LinkedBucket],
+    tables: Sequence[LinkedTable],
+    switch: Mapping[str, Any],
+    lock_table: pulumi.Input[str],
+    topic_arn: pulumi.Input[str] | None,
+) -> dict[str, Any]:
+    """The site descriptor (``/dr/<app>/site/<name>``) that the orchestrator and drctl read
+    (handlers/failover/site.py): the component writes it, and a local drill builds the same from config."""
+    return {
+        "name": spec.name,
+        "app": app,
+        "primaryRegion": primary_region,
+        "recoveryRegion": recovery_region,
+        "hostedZoneId": spec.hosted_zone_id,
+        "recordName": spec.record_name,
+        "recordType": spec.record_type,
+        "ttlSeconds": spec.ttl_seconds,
+        "primary": {"host": spec.primary.host, "url": spec.primary.url},
+        "secondary": {"host": spec.secondary.host, "url": spec.secondary.url},
+        "probeIntervalSeconds": spec.probe_interval_seconds,
+        "failureThreshold": spec.failure_threshold,
+        "healthyMinutesBeforeFailback": spec.healthy_minutes_before_failback,
+        "rpoMinutes": spec.rpo_minutes,
+        "rtoMinutes": spec.rto_minutes,
+        "autoDnsFailover": spec.auto_dns_failover,
+        "switch": switch,
+        "parameters": {
+            "activeRegion": active_region_parameter(app),
+            "activeBuckets": {b.logical: active_bucket_parameter(app, b.logical) for b in buckets},
+        },
+        "lockTable": lock_table,
+        "topicArn": topic_arn,
+        "metricsNamespace": METRICS_NAMESPACE,
+        "buckets": [
+            {
+                "logical": b.logical,
+                "primary": b.primary_name,
+                "primaryRegion": b.primary_region,
+                "replica": b.replica_name,
+                "replicaRegion": b.replica_region,
+            }
+            for b in buckets
+        ],
+        "tables": [{"logical": t.logical, "name": t.table_name, "regions": list(t.regions)} for t in tables],
+        "database": None
+        if spec.database is None
+        else {
+            "engine": spec.database.engine,
+            "identifier": spec.database.identifier,
+            "globalClusterIdentifier": spec.database.global_cluster_identifier,
+        },
+        "budget": spec.budget.as_dict(),
+    }
+
+
 @dataclass(frozen=True)
 class FailoverSiteArgs:
     spec: SiteSpec
@@ -142,7 +242,9 @@ class FailoverSite(pulumi.ComponentResource):
             ),
             SITE_TAG: f"{args.app}/{spec.name}",
         }
-        self._switch_dimensions = {"Site": f"{args.app}/{spec.name}"}
+        self._switch_dimensions = cloudwatch_switch(args.app, args.name_prefix, spec.name, args.recovery_region)[
+            "dimensions"
+        ]
 
         endpoint_checks = {
             "primary": self._endpoint_check("primary", spec.primary),
@@ -236,7 +338,7 @@ class FailoverSite(pulumi.ComponentResource):
         topic = args.alert_topic_arns[recovery]
         alarm = aws.cloudwatch.MetricAlarm(
             f"{self._name}-switch",
-            name=f"{self._qualified}-failover-switch",
+            name=site_switch_alarm_name(self._args.name_prefix, self._args.spec.name),
             alarm_description=(
                 f"Failover switch of site {spec.name}: ALARM sends {spec.record_name} to the secondary. Published by "
                 "the orchestrator every run; only it (or drctl failover/failback) changes the value."
@@ -292,12 +394,8 @@ class FailoverSite(pulumi.ComponentResource):
             "primary_check": check.id,
             "alarm_name": alarm.name,
             "descriptor": {
-                "kind": "cloudwatch",
-                "namespace": METRICS_NAMESPACE,
-                "metricName": SWITCH_METRIC,
-                "dimensions": self._switch_dimensions,
-                "alarmName": alarm.name,
-                "region": recovery,
+                **cloudwatch_switch(self._args.app, self._args.name_prefix, self._args.spec.name, recovery),
+                "alarmName": alarm.name,  # the same name, as the alarm's output: the descriptor waits for the alarm
             },
         }
 
@@ -405,7 +503,7 @@ class FailoverSite(pulumi.ComponentResource):
         }
         return aws.dynamodb.Table(
             f"{self._name}-lock",
-            name=f"{self._qualified}-failover-lock",
+            name=site_lock_table_name(args.name_prefix, args.spec.name),
             billing_mode="PAY_PER_REQUEST",
             hash_key="pk",
             attributes=[{"name": "pk", "type": "S"}],
@@ -418,52 +516,18 @@ class FailoverSite(pulumi.ComponentResource):
         )
 
     def _descriptor(self, switch: Mapping[str, Any], lock: aws.dynamodb.Table) -> dict[str, Any]:
-        args, spec = self._args, self._args.spec
-        return {
-            "name": spec.name,
-            "app": args.app,
-            "primaryRegion": args.primary_region,
-            "recoveryRegion": args.recovery_region,
-            "hostedZoneId": spec.hosted_zone_id,
-            "recordName": spec.record_name,
-            "recordType": spec.record_type,
-            "ttlSeconds": spec.ttl_seconds,
-            "primary": {"host": spec.primary.host, "url": spec.primary.url},
-            "secondary": {"host": spec.secondary.host, "url": spec.secondary.url},
-            "probeIntervalSeconds": spec.probe_interval_seconds,
-            "failureThreshold": spec.failure_threshold,
-            "healthyMinutesBeforeFailback": spec.healthy_minutes_before_failback,
-            "rpoMinutes": spec.rpo_minutes,
-            "rtoMinutes": spec.rto_minutes,
-            "autoDnsFailover": spec.auto_dns_failover,
-            "switch": switch["descriptor"],
-            "parameters": {
-                "activeRegion": active_region_parameter(args.app),
-                "activeBuckets": {b.logical: active_bucket_parameter(args.app, b.logical) for b in args.buckets},
-            },
-            "lockTable": lock.name,
-            "topicArn": args.alert_topic_arns[args.recovery_region],
-            "metricsNamespace": METRICS_NAMESPACE,
-            "buckets": [
-                {
-                    "logical": b.logical,
-                    "primary": b.primary_name,
-                    "primaryRegion": b.primary_region,
-                    "replica": b.replica_name,
-                    "replicaRegion": b.replica_region,
-                }
-                for b in args.buckets
-            ],
-            "tables": [{"logical": t.logical, "name": t.table_name, "regions": list(t.regions)} for t in args.tables],
-            "database": None
-            if spec.database is None
-            else {
-                "engine": spec.database.engine,
-                "identifier": spec.database.identifier,
-                "globalClusterIdentifier": spec.database.global_cluster_identifier,
-            },
-            "budget": spec.budget.as_dict(),
-        }
+        args = self._args
+        return describe_site(
+            args.spec,
+            app=args.app,
+            primary_region=args.primary_region,
+            recovery_region=args.recovery_region,
+            buckets=args.buckets,
+            tables=args.tables,
+            switch=switch["descriptor"],
+            lock_table=lock.name,
+            topic_arn=args.alert_topic_arns[args.recovery_region],
+        )
 
     def _statements(self, switch: Mapping[str, Any], lock: aws.dynamodb.Table) -> list[dict[str, Any]]:
         """Exactly what the orchestrator touches (handlers/failover/orchestrator.py)."""
@@ -503,7 +567,7 @@ class FailoverSite(pulumi.ComponentResource):
                         ":",
                         account,
                         ":table/",
-                        f"{self._qualified}-failover-lock",
+                        site_lock_table_name(args.name_prefix, spec.name),
                     )
                 ],
             },
@@ -830,7 +894,6 @@ def failover_sites(
     if any(site.switch == "arc" for site in settings.sites):
         arc = aws.Provider("arc", region=ARC_CONTROL_PLANE_REGION, **provider_args(settings.local_endpoint))
     buckets = {spec.name: spec for spec in settings.buckets}
-    tables = {spec.name: spec for spec in settings.tables}
     application = ApplicationSettings(
         "site-settings",
         ApplicationSettingsArgs(
@@ -843,8 +906,10 @@ def failover_sites(
             tags={tags.COMPONENT: "site-settings"},
         ),
     )
-    return {
-        site.name: FailoverSite(
+    sites = {}
+    for site in settings.sites:
+        linked_buckets, linked_tables = linked_stores(settings, site)
+        sites[site.name] = FailoverSite(
             f"site-{site.name}",
             FailoverSiteArgs(
                 spec=site,
@@ -857,19 +922,9 @@ def failover_sites(
                 route53_provider=route53,
                 alert_topic_arns=topics,
                 arc_provider=arc,
-                buckets=[
-                    LinkedBucket(
-                        logical=name,
-                        primary_name=buckets[name].primary_bucket_name,
-                        primary_region=settings.primary_region,
-                        replica_name=buckets[name].replica_bucket_name or "",
-                        replica_region=settings.recovery_region,
-                    )
-                    for name in site.buckets
-                ],
-                tables=[LinkedTable(name, tables[name].table_name, tables[name].regions) for name in site.tables],
+                buckets=linked_buckets,
+                tables=linked_tables,
                 settings=application.parameters,
             ),
         )
-        for site in settings.sites
-    }
+    return sites

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import pulumi
@@ -41,6 +41,9 @@ from components.config.tables import (
     table_spec,
 )
 from components.regions import region_partitions
+
+EntryT = TypeVar("EntryT", bound=BaseModel)
+SpecT = TypeVar("SpecT")
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
 STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites", "drills"})
@@ -301,6 +304,49 @@ def parse(
     )
 
 
+def _entries(
+    raw: Any,
+    key: str,
+    noun: str,
+    order: int,
+    model: type[EntryT],
+    build: Callable[[EntryT, Unit], SpecT | None],
+    secret: bool,
+    found: Problems,
+    reserved: Mapping[str, str] | None = None,
+) -> list[SpecT]:
+    """One list key (``buckets``, ``tables``, ``sites``): each entry its own unit, validated by ``model`` and judged by
+    ``build`` (a spec, or None after reporting); names are unique, and ``reserved`` maps names no entry may take to
+    the reason. Only entries that pass every rule become specs."""
+    try:
+        entries = TypeAdapter(list[Any]).validate_python(raw, strict=True)
+    except ValidationError as error:
+        report_validation_error_at(error, raw, Unit("", secret=secret, order=(0,)), found, key=key, noun=noun)
+        return []
+    specs: list[SpecT] = []
+    seen: dict[str, int] = {}
+    for index, raw_entry in enumerate(entries):
+        unit = Unit(f"{key}[{index}]", secret=secret, order=(order, index))
+        try:
+            entry = model.model_validate(raw_entry)
+        except ValidationError as error:
+            report_validation_error(error, model, raw_entry, unit, found)
+            continue
+        spec = build(entry, unit)
+        name: str = entry.name  # type: ignore[attr-defined]
+        if name in seen:
+            problem = f"duplicate {noun.split()[0]} name {unit.show(name)} (also {key}[{seen[name]}])"
+        elif reserved and name in reserved:
+            problem = reserved[name]
+        else:
+            seen[name] = index
+            if spec is not None:
+                specs.append(spec)
+            continue
+        found.add(unit, key_position(model, "name"), unit.at("name"), problem)
+    return specs
+
+
 def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSettings | None:
     if raw_backup is None:
         return DEFAULT_BACKUP_SETTINGS
@@ -314,35 +360,16 @@ def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSe
 
 
 def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:
-    top = Unit("", secret=secret, order=(0,))
-    try:
-        entries = TypeAdapter(list[Any]).validate_python(raw_tables, strict=True)
-    except ValidationError:
-        shown = "(secret value not shown)" if secret else type(raw_tables).__name__
-        found.add(top, key_position(StackConfig, "tables"), "tables", f"must be a list of table entries, got {shown}")
-        return []
-    specs: list[TableSpec] = []
-    seen: dict[str, int] = {}
-    for index, raw_entry in enumerate(entries):
-        unit = Unit(f"tables[{index}]", secret=secret, order=(4, index))
-        try:
-            entry = TableEntry.model_validate(raw_entry)
-        except ValidationError as error:
-            report_validation_error(error, TableEntry, raw_entry, unit, found)
-            continue
-        spec = table_spec(entry, context, unit, found)
-        if entry.name in seen:
-            found.add(
-                unit,
-                key_position(TableEntry, "name"),
-                unit.at("name"),
-                f"duplicate table name {unit.show(entry.name)} (also tables[{seen[entry.name]}])",
-            )
-            continue
-        seen[entry.name] = index
-        if spec is not None:
-            specs.append(spec)
-    return specs
+    return _entries(
+        raw_tables,
+        "tables",
+        "table entries",
+        4,
+        TableEntry,
+        lambda entry, unit: table_spec(entry, context, unit, found),
+        secret,
+        found,
+    )
 
 
 def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:
@@ -365,42 +392,17 @@ def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: 
 
 
 def _buckets(raw_buckets: Any, naming: Naming, secret: bool, found: Problems) -> list[BucketSpec]:
-    top = Unit("", secret=secret, order=(0,))
-    try:
-        entries = TypeAdapter(list[Any]).validate_python(raw_buckets, strict=True)
-    except ValidationError as error:
-        report_validation_error_at(error, raw_buckets, top, found)
-        return []
-    specs: list[BucketSpec] = []
-    seen: dict[str, int] = {}
-    for index, raw_entry in enumerate(entries):
-        unit = Unit(f"buckets[{index}]", secret=secret, order=(1, index))
-        try:
-            entry = BucketEntry.model_validate(raw_entry)
-        except ValidationError as error:
-            report_validation_error(error, BucketEntry, raw_entry, unit, found)
-            continue
-        spec = bucket_spec(entry, naming, unit, found)
-        name_at = key_position(BucketEntry, "name")
-        if entry.name in seen:
-            found.add(
-                unit,
-                name_at,
-                unit.at("name"),
-                f"duplicate bucket name {unit.show(entry.name)} (also buckets[{seen[entry.name]}])",
-            )
-        elif entry.name == BATCH_REPORTS_NAME:
-            found.add(
-                unit,
-                name_at,
-                unit.at("name"),
-                f"{BATCH_REPORTS_NAME!r} is reserved for the stack's Batch Operations reports",
-            )
-        else:
-            seen[entry.name] = index
-            if spec is not None:
-                specs.append(spec)
-    return specs
+    return _entries(
+        raw_buckets,
+        "buckets",
+        "bucket entries",
+        1,
+        BucketEntry,
+        lambda entry, unit: bucket_spec(entry, naming, unit, found),
+        secret,
+        found,
+        reserved={BATCH_REPORTS_NAME: f"{BATCH_REPORTS_NAME!r} is reserved for the stack's Batch Operations reports"},
+    )
 
 
 def _sites(
@@ -410,27 +412,15 @@ def _sites(
     secret: bool,
     found: Problems,
 ) -> list[SiteSpec]:
-    """Each site entry as its own unit; links must name tier-1 buckets (they have a replica) and declared tables.
-    ``buckets``/``tables`` are None when their list did not parse whole: its own problems say enough then."""
-    top = Unit("", secret=secret, order=(0,))
-    try:
-        entries = TypeAdapter(list[Any]).validate_python(raw_sites, strict=True)
-    except ValidationError as error:
-        report_validation_error_at(error, raw_sites, top, found, key="sites", noun="site entries")
-        return []
+    """Links must name tier-1 buckets (they have a replica) and declared tables. ``buckets``/``tables`` are None
+    when their list did not parse whole: its own problems say enough then."""
     replicated = {spec.name for spec in buckets or [] if spec.replica_bucket_name}
     declared_buckets = {spec.name for spec in buckets or []}
     declared_tables = {spec.name for spec in tables or []}
-    specs: list[SiteSpec] = []
-    seen: dict[str, int] = {}
-    for index, raw_entry in enumerate(entries):
-        unit = Unit(f"sites[{index}]", secret=secret, order=(5, index))
-        try:
-            entry = SiteEntry.model_validate(raw_entry)
-        except ValidationError as error:
-            report_validation_error(error, SiteEntry, raw_entry, unit, found)
-            continue
+
+    def build(entry: SiteEntry, unit: Unit) -> SiteSpec | None:
         spec = site_spec(entry, unit, found)
+        linked = True
         for position, bucket in enumerate(entry.buckets if buckets is not None else []):
             if bucket not in declared_buckets:
                 problem = "is not a bucket of this stack"
@@ -438,39 +428,28 @@ def _sites(
                 problem = "is not a tier-1 bucket; a site fails over only to a bucket with a replica"
             else:
                 continue
+            linked = False
             found.add(
                 unit, key_position(SiteEntry, "buckets"), unit.at("buckets", position), f"{unit.show(bucket)} {problem}"
             )
         for position, table in enumerate(entry.tables if tables is not None else []):
             if table not in declared_tables:
+                linked = False
                 found.add(
                     unit,
                     key_position(SiteEntry, "tables"),
                     unit.at("tables", position),
                     f"{unit.show(table)} is not a table of this stack",
                 )
-        if entry.name in seen:
-            found.add(
-                unit,
-                key_position(SiteEntry, "name"),
-                unit.at("name"),
-                f"duplicate site name {unit.show(entry.name)} (also sites[{seen[entry.name]}])",
-            )
-            continue
-        seen[entry.name] = index
-        if (
-            spec is not None
-            and (buckets is None or set(entry.buckets) <= replicated)
-            and (tables is None or set(entry.tables) <= declared_tables)
-        ):
-            specs.append(spec)
-    return specs
+        return spec if linked else None
+
+    return _entries(raw_sites, "sites", "site entries", 5, SiteEntry, build, secret, found)
 
 
 def report_validation_error_at(
     error: ValidationError, raw: Any, unit: Unit, found: Problems, key: str = "buckets", noun: str = "bucket entries"
 ) -> None:
-    """A list key (``buckets``, ``sites``) itself has the wrong type."""
+    """A list key (``buckets``, ``tables``, ``sites``) itself has the wrong type."""
     for item in error.errors(include_input=False):
         if item["loc"]:
             continue

@@ -30,14 +30,12 @@ from typing import Any
 from components.config import StackSettings, parse, read_config
 from components.config.sites import SiteSpec
 from components.config.tables import TableSpec
+from components.site import cloudwatch_switch, describe_site, linked_stores, site_lock_table_name
 from components.tiers import FailureMode
 from handlers import aws
 from handlers.drills.bucket import replication_to
 from handlers.drills.model import BucketTarget, Objective, SiteTarget, StackTargets, TableTarget
 from handlers.drills.runner import LocalEndpoints
-from handlers.failover.actions import SWITCH_METRIC
-from handlers.failover.site import SITE_ROOT
-from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE
 from preview.project import load_project, load_stack_config
 
 LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
@@ -81,70 +79,23 @@ def _table_target(spec: TableSpec) -> TableTarget:
 
 
 def site_descriptor(spec: SiteSpec, settings: StackSettings, topic_arn: str | None) -> dict[str, Any]:
-    """The descriptor ``components/site.py`` (``FailoverSite._descriptor``) writes for ``spec``, from config alone:
-    the names the component derives (lock table, switch alarm, parameters) and the linked buckets and tables.
-    ``tests/handlers/test_stack_drill.py`` checks it against the component's own under the mock runtime."""
+    """The descriptor ``FailoverSite`` writes for ``spec`` (components/site.py: ``describe_site``), from config alone:
+    with a CloudWatch switch every name in it is derived from the config, so a local drill needs no deployed stack."""
     assert settings.app is not None  # config requires app when sites exist
-    app, qualified = settings.app, f"{settings.name_prefix}-{spec.name}"
-    buckets = {bucket.name: bucket for bucket in settings.buckets}
-    tables = {table.name: table for table in settings.tables}
-    return {
-        "name": spec.name,
-        "app": app,
-        "primaryRegion": settings.primary_region,
-        "recoveryRegion": settings.recovery_region,
-        "hostedZoneId": spec.hosted_zone_id,
-        "recordName": spec.record_name,
-        "recordType": spec.record_type,
-        "ttlSeconds": spec.ttl_seconds,
-        "primary": {"host": spec.primary.host, "url": spec.primary.url},
-        "secondary": {"host": spec.secondary.host, "url": spec.secondary.url},
-        "probeIntervalSeconds": spec.probe_interval_seconds,
-        "failureThreshold": spec.failure_threshold,
-        "healthyMinutesBeforeFailback": spec.healthy_minutes_before_failback,
-        "rpoMinutes": spec.rpo_minutes,
-        "rtoMinutes": spec.rto_minutes,
-        "autoDnsFailover": spec.auto_dns_failover,
-        "switch": {
-            "kind": "cloudwatch",
-            "namespace": RECOVERY_METRICS_NAMESPACE,
-            "metricName": SWITCH_METRIC,
-            "dimensions": {"Site": f"{app}/{spec.name}"},
-            "alarmName": f"{qualified}-failover-switch",
-            "region": settings.recovery_region,
-        }
+    buckets, tables = linked_stores(settings, spec)
+    return describe_site(
+        spec,
+        app=settings.app,
+        primary_region=settings.primary_region,
+        recovery_region=settings.recovery_region,
+        buckets=buckets,
+        tables=tables,
+        switch=cloudwatch_switch(settings.app, settings.name_prefix, spec.name, settings.recovery_region)
         if spec.switch == "cloudwatch"
         else {"kind": "arc"},
-        "parameters": {
-            "activeRegion": f"{SITE_ROOT}/{app}/active-region",
-            "activeBuckets": {name: f"{SITE_ROOT}/{app}/active-bucket/{name}" for name in spec.buckets},
-        },
-        "lockTable": f"{qualified}-failover-lock",
-        "topicArn": topic_arn,
-        "metricsNamespace": RECOVERY_METRICS_NAMESPACE,
-        "buckets": [
-            {
-                "logical": name,
-                "primary": buckets[name].primary_bucket_name,
-                "primaryRegion": settings.primary_region,
-                "replica": buckets[name].replica_bucket_name or "",
-                "replicaRegion": settings.recovery_region,
-            }
-            for name in spec.buckets
-        ],
-        "tables": [
-            {"logical": name, "name": tables[name].table_name, "regions": list(tables[name].regions)}
-            for name in spec.tables
-        ],
-        "database": None
-        if spec.database is None
-        else {
-            "engine": spec.database.engine,
-            "identifier": spec.database.identifier,
-            "globalClusterIdentifier": spec.database.global_cluster_identifier,
-        },
-        "budget": spec.budget.as_dict(),
-    }
+        lock_table=site_lock_table_name(settings.name_prefix, spec.name),
+        topic_arn=topic_arn,
+    )
 
 
 def _site_target(spec: SiteSpec, settings: StackSettings) -> SiteTarget:
