@@ -2,17 +2,18 @@
 
 import pulumi
 
-from components import config as dr_settings
 from components.alerting import AlertTopic, AlertTopicArgs
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 from components.drills import stack_drills
 from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
 from components.providers import regional_providers
 from components.site import failover_sites
+from components.stack_config import load as load_settings
 from components.table_estate import build_tables
+from stackmodel.config import BucketSpec
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
-settings = dr_settings.load(pulumi.get_project())
+settings = load_settings(pulumi.get_project())
 
 # Providers: one per Region, never the ambient Region (default providers are disabled in every stack).
 providers = regional_providers(settings)
@@ -22,9 +23,7 @@ primary, recovery = providers[settings.primary_region], providers[settings.recov
 alerts = AlertTopic("dr-alerts", AlertTopicArgs(f"{settings.name_prefix}-dr-alerts", settings.alert_email, providers))
 
 
-def tiered_bucket(
-    spec: dr_settings.BucketSpec, reports: str | None = None, users: BucketKeyUsers = NO_KEY_USERS
-) -> TieredBucket:
+def tiered_bucket(spec: BucketSpec, reports: str | None = None, users: BucketKeyUsers = NO_KEY_USERS) -> TieredBucket:
     args = TieredBucketArgs(
         spec=spec,
         primary_region=settings.primary_region,

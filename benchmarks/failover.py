@@ -4,7 +4,7 @@
    to every action done, against a moto server on 127.0.0.1 (a separate process; its ceiling is about
    150-200 requests/s) with real HTTP endpoints on 127.0.0.1. Median of several runs. Goal: <= 5 s.
 2. The modelled RTO of the prod site (probe interval 10 s, threshold 3, TTL 60 s), each term of the budget printed
-   (components/failover_budget.py). Goal: <= 3 min.
+   (stackmodel/failover_budget.py). Goal: <= 3 min.
 
     uv run python benchmarks/failover.py [--runs 5]
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.failover_budget import CONSTANTS, BudgetInputs, budget
+from stackmodel.failover_budget import CONSTANTS, BudgetInputs, budget
 
 
 def free_port() -> int:

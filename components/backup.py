@@ -26,10 +26,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, iam, tags
-from components.config.tables import BackupSettings
 from components.keys import GRANT_FOR_AWS_RESOURCE, KeyUser, data_key, key_policy, via_services
-from components.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
 from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
+from stackmodel.config.tables import BackupSettings
+from stackmodel.tiers import BACKUP_RPO_SCHEDULES, LockMode, TableBackupProfile
 
 SERVICE_PRINCIPAL = "backup.amazonaws.com"
 # The services that use the stack's table and vault keys on the backup role's behalf during a job.

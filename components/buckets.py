@@ -1,4 +1,4 @@
-"""S3 buckets per DR tier. What each tier gets is read from ``components.tiers``; nothing here decides it.
+"""S3 buckets per DR tier. What each tier gets is read from ``stackmodel.tiers``; nothing here decides it.
 
 Tier 1 (``Tier1Bucket``): a primary in the primary region and a replica in the recovery region, both with
 object lock, versioning, SSE-KMS, a public access block, BucketOwnerEnforced and a TLS-only policy.
@@ -20,7 +20,6 @@ import pulumi_aws as aws
 
 from components import arns, tags
 from components.alerting import topic_in
-from components.config import BucketSpec
 from components.iam import assume_role_policy, role_policy
 from components.keys import KeyUser, data_key, key_policy
 from components.keys import statement_id as _sid
@@ -32,7 +31,6 @@ from components.recovery_function import (
     Schedule,
     publish_metrics_statement,
 )
-from components.tiers import FailureMode, TierProfile
 from handlers.runtime_names import (
     BATCH_SERVICE_PRINCIPAL,
     RECOVERY_METRICS_NAMESPACE,
@@ -42,6 +40,8 @@ from handlers.runtime_names import (
     rpo_alarm_name,
     rpo_dimensions,
 )
+from stackmodel.config import BucketSpec
+from stackmodel.tiers import FailureMode, TierProfile
 
 RTC_THRESHOLD_MINUTES = 15
 # A restore copy: read any version and its tags, write it back as the new current version (handlers/s3/restore.py).

@@ -26,13 +26,13 @@ import pulumi_aws as aws
 
 from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
-from components.config import StackSettings
-from components.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
-from components.regions import partition
-from components.tiers import FailureMode
 from handlers.runtime_names import LOCK_PREFIX
+from stackmodel.config import StackSettings
+from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
+from stackmodel.regions import partition
+from stackmodel.tiers import FailureMode
 
 S3_PAUSE_ACTION = "aws:s3:bucket-pause-replication"
 S3_TARGET_TYPE = "aws:s3:bucket"

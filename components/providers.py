@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from components.config import StackSettings
 from components.local import provider_args
 from components.site import ROUTE53_REGION
+from stackmodel.config import StackSettings
 
 
 def regional_providers(settings: StackSettings) -> dict[str, aws.Provider]:

@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup import TableBackup, TableBackupArgs, plan_name
-from components.config import StackSettings
 from components.keys import BucketKeyUsers, merge_bucket_key_users
 from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
+from stackmodel.config import StackSettings
 
 
 @dataclass

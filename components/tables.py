@@ -1,7 +1,7 @@
 """DynamoDB global tables per DR tier (``GlobalTable``), and the account-level DynamoDB alarms per region.
 
 One ``aws.dynamodb.Table`` with ``replicas=[...]`` (global tables version 2019.11.21); never the legacy
-``aws.dynamodb.GlobalTable``. What each tier gets comes from ``components.tiers.TABLE_TIERS`` through the validated
+``aws.dynamodb.GlobalTable``. What each tier gets comes from ``stackmodel.tiers.TABLE_TIERS`` through the validated
 ``TableSpec``; nothing here decides it. Every protection is on the table and on every replica:
 
 - PITR: the tier's recovery period on the table; pulumi-aws exposes a replica's PITR as a bool only, so replicas get
@@ -28,8 +28,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, tags
-from components.config.buckets import BucketSpec
-from components.config.tables import TableSpec
 from components.keys import KeyUser, data_key, key_policy, statement_id, via_services
 from components.recovery_function import (
     HANDLERS_DIR,
@@ -39,11 +37,13 @@ from components.recovery_function import (
     Schedule,
     publish_metrics_statement,
 )
-from components.tiers import FailureMode
 from handlers.app_setting import active_table_parameter
 from handlers.runtime_names import BACKUP_PLAN_TAG, RPO_AGE_METRIC
 from handlers.runtime_names import TABLE_BACKUP_RESOURCE_TYPE as BACKUP_RESOURCE_TYPE
 from handlers.runtime_names import TABLE_PITR_RESOURCE_TYPE as PITR_RESOURCE_TYPE
+from stackmodel.config.buckets import BucketSpec
+from stackmodel.config.tables import TableSpec
+from stackmodel.tiers import FailureMode
 
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 ALARM_PERIOD_SECONDS = 60

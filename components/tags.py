@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from components.tiers import FailureMode, Objective
+from stackmodel.tiers import FailureMode, Objective
 
 TIER = "dr:tier"
 COMPONENT = "dr:component"

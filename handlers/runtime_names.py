@@ -39,7 +39,7 @@ BACKUP_PLAN_TAG = "dr:backup-plan"
 
 # The retention floor for on-demand table backups: pruning never deletes a backup younger than this, and
 # ``--retention-days``/``RETENTION_DAYS`` below it are refused. Defined here (dependency-free) because the Lambda
-# code ships only ``handlers/``; ``components/tiers.py`` re-exports it as the tiers' minimum backup retention.
+# code ships only ``handlers/``; ``stackmodel/tiers.py`` re-exports it as the tiers' minimum backup retention.
 MIN_BACKUP_RETENTION_DAYS = 7
 
 # Single-flight restores (handlers/s3/lock.py): one lock object per destination bucket, in the stack's reports bucket.

@@ -162,14 +162,14 @@ PLANTED = "\n\n".join(
         _table(
             (
                 "lock days",
-                "`components/tiers.py::TIERS`",
+                "`stackmodel/tiers.py::TIERS`",
                 "`components/buckets.py::TieredBucket._regional_bucket`",
                 "— config only",
                 "`tests/components/test_config_models.py::test_lock_days_may_only_tighten_the_tier`",
             ),
             (
                 "a renamed method and a case that is not there",
-                "`components/tiers.py::TierProfile.objective`",
+                "`stackmodel/tiers.py::TierProfile.objective`",
                 "`components/buckets.py::TieredBucket._lifecycles`",
                 "`aws-s3-bucket-versioning-enabled` `policies/dr_guardrails/s3.py::versioning_problems`",
                 "`tests/components/test_config_validation.py::test_malformed_config_fails_before_any_resource[no-such-case]`",
@@ -203,12 +203,12 @@ def test_planted_defects_are_each_reported() -> None:
 
 
 def test_links_resolve_to_every_kind_of_definition() -> None:
-    assert link_problem(ROOT, "components/tiers.py", "TIERS", None) is None  # annotated assignment
-    assert link_problem(ROOT, "components/tiers.py", "MINIMUM_STORAGE_DAYS", None) is None  # assignment
-    assert link_problem(ROOT, "components/tiers.py", "TierProfile.objective", None) is None  # method
+    assert link_problem(ROOT, "stackmodel/tiers.py", "TIERS", None) is None  # annotated assignment
+    assert link_problem(ROOT, "stackmodel/tiers.py", "MINIMUM_STORAGE_DAYS", None) is None  # assignment
+    assert link_problem(ROOT, "stackmodel/tiers.py", "TierProfile.objective", None) is None  # method
     assert link_problem(ROOT, "components/buckets.py", "TieredBucket.TYPE", None) is None  # class attribute
-    assert link_problem(ROOT, "components/tiers.py", "TierProfile.nothing", None) is not None
-    assert link_problem(ROOT, "components/tiers.py", "MINIMUM_STORAGE_DAYS.keys", None) is not None
+    assert link_problem(ROOT, "stackmodel/tiers.py", "TierProfile.nothing", None) is not None
+    assert link_problem(ROOT, "stackmodel/tiers.py", "MINIMUM_STORAGE_DAYS.keys", None) is not None
 
 
 @pytest.mark.parametrize("line", ["| a | b | c |", "| x | decided | built | enforced | proved | extra |"])

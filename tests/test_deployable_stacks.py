@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import ConfigError, parse
 from components.local import LOCAL_SERVICES
+from stackmodel.config import ConfigError, parse
 from tests.components.harness import REPO, run_program, stack_config
 
 WORKFLOWS = REPO / ".github" / "workflows"

@@ -6,6 +6,8 @@ old ``s3_batch``/``s3_restore`` pair hid its cycle, and it is planted below to p
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from tests.components.harness import REPO
 from tests.import_graph import crossings, cycles, import_graph
 
-CHECKED = ("components", "handlers", "preview")
+CHECKED = ("components", "handlers", "preview", "stackmodel")
 
 # The old pair as it was: a module-level import one way, a TYPE_CHECKING and a function-level import the other.
 OLD_S3_RESTORE = """
@@ -125,3 +127,38 @@ def test_an_s3_module_reaching_dynamodb_is_reported(tmp_path: Path) -> None:
         ("handlers.s3.restore", "handlers.dynamodb.restore")
     ]
     assert crossings(planted, "handlers.dynamodb", "handlers.s3") == []
+
+
+# Every module of the runtime and of the stack model, imported in a fresh interpreter: what actually gets loaded, so
+# an import through any chain (a shared helper that imports pulumi) is caught, not only a direct one.
+LOADED_BY = """
+import importlib, pkgutil, sys
+import {package}
+for info in pkgutil.walk_packages({package}.__path__, "{package}."):
+    importlib.import_module(info.name)
+print(sorted({{m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_aws", "components")}}))
+"""
+
+
+@pytest.mark.parametrize("package", ["handlers", "stackmodel"])
+def test_the_runtime_and_the_stack_model_never_load_pulumi_or_a_component(package: str) -> None:
+    """The Lambda package and drctl read stacks through ``stackmodel``; only the program's edge imports pulumi."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOADED_BY.format(package=package)], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_import_check_sees_a_runtime_module_that_loads_pulumi(tmp_path: Path) -> None:
+    (tmp_path / "fakeruntime").mkdir()
+    (tmp_path / "fakeruntime" / "__init__.py").write_text("")
+    (tmp_path / "fakeruntime" / "uses_model.py").write_text("import components.stack_config\n")
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOADED_BY.format(package="fakeruntime")],
+        cwd=tmp_path,
+        env={"PYTHONPATH": f"{tmp_path}:{REPO}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "['components', 'pulumi']"

@@ -1,9 +1,9 @@
 """What ``drctl drill`` drills, from the stack's typed config, and the local emulator it can run on.
 
-CLI only (it imports ``components.config`` and moto, which the Lambda package never carries):
+CLI only (it imports ``stackmodel.config`` and moto, which the Lambda package never carries):
 
 - ``stack_settings``: the stack file read as the Pulumi CLI does (``preview.project``) and validated by
-  ``components.config``, the same models and tier rules the components use.
+  ``stackmodel.config``, the same models and tier rules the components use.
 - ``targets_from_settings``: tier-1 buckets, tables (``TableSpec``) and sites (``SiteSpec`` and the descriptor
   the FailoverSite writes) with their objectives, and the reports bucket that holds the restores' locks.
 - ``apply_outputs``: deployed names from ``pulumi stack output --json`` (or a file of it): ``buckets``,
@@ -27,16 +27,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from components.config import StackSettings, parse, read_config
-from components.config.sites import SiteSpec
-from components.config.tables import TableSpec
-from components.site import cloudwatch_switch, describe_site, linked_stores, site_lock_table_name
-from components.tiers import FailureMode
 from handlers import aws
 from handlers.drills.bucket import replication_to
 from handlers.drills.model import BucketTarget, Objective, SiteTarget, StackTargets, TableTarget
 from handlers.drills.runner import LocalEndpoints
 from preview.project import load_project, load_stack_config
+from stackmodel.config import StackSettings, parse, read_config
+from stackmodel.config.sites import SiteSpec
+from stackmodel.config.tables import TableSpec
+from stackmodel.site import cloudwatch_switch, describe_site, linked_stores, site_lock_table_name
+from stackmodel.tiers import FailureMode
 
 LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
 # components/tables.py: MREC global tables need both images; an MRSC table streams only for a consumer.
@@ -58,7 +58,7 @@ def _objective(objectives: Mapping[Any, Any], mode: FailureMode) -> Objective:
 
 
 def _table_target(spec: TableSpec) -> TableTarget:
-    """GlobalTable's spec (``components/config/tables.py``) as the drill's target: keys with their declared
+    """GlobalTable's spec (``stackmodel/config/tables.py``) as the drill's target: keys with their declared
     types, Regions, consistency mode, stream and PITR as the component builds them."""
     types = dict(spec.attributes)
     return TableTarget(
@@ -99,8 +99,8 @@ def site_descriptor(spec: SiteSpec, settings: StackSettings, topic_arn: str | No
 
 
 def _site_target(spec: SiteSpec, settings: StackSettings) -> SiteTarget:
-    """FailoverSite's spec (``components/config/sites.py``) as the drill's target: its descriptor, declared
-    objectives and the RTO budget ``components/failover_budget.py`` computed for it."""
+    """FailoverSite's spec (``stackmodel/config/sites.py``) as the drill's target: its descriptor, declared
+    objectives and the RTO budget ``stackmodel/failover_budget.py`` computed for it."""
     return SiteTarget(
         name=spec.name,
         descriptor=site_descriptor(spec, settings, topic_arn=None),

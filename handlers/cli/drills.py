@@ -232,8 +232,8 @@ def drill_command(
 ) -> None:
     """Drill the whole stack: each scenario's RTO and RPO measured against the declared objectives (exit 1 when
     any objective is missed or a scenario could not run)."""
-    from components.config import ConfigError
     from preview.errors import PreviewError
+    from stackmodel.config import ConfigError
 
     try:
         with stderr.status(f"Drilling stack {escape(stack)}…") as status:

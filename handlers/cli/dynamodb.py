@@ -271,7 +271,7 @@ RegionsOption = Annotated[
 
 
 def _retention_value(days: int) -> int:
-    """The floor (components/tiers.py MIN_BACKUP_RETENTION_DAYS): a lower value is a usage error (exit 2) naming the
+    """The floor (stackmodel/tiers.py MIN_BACKUP_RETENTION_DAYS): a lower value is a usage error (exit 2) naming the
     option, the value and the floor, before any backup is taken or pruned."""
     if not MIN_BACKUP_RETENTION_DAYS <= days <= 36_500:
         raise typer.BadParameter(

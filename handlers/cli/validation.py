@@ -31,7 +31,7 @@ ACCOUNT_ID = re.compile(r"\d{12}")
 # SSM parameter path segments (the application and logical names in /dr/<app>/active-table/<logical>).
 SETTING_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 MFA_VALUE = re.compile(r"\S+ \d{6}")
-SITE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # sites[].name (components/config/sites.py)
+SITE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # sites[].name (stackmodel/config/sites.py)
 RECOVERY_POINT_ARN = re.compile(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:recovery-point:[A-Za-z0-9:/_.-]{1,1024}")
 VAULT_NAME = re.compile(r"[A-Za-z0-9_.-]{2,50}")  # AWS Backup: BackupVaultName
 # Pulumi stack names: letters, digits, hyphens, underscores and periods, optionally qualified <org>/<project>/<stack>

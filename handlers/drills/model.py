@@ -51,7 +51,7 @@ class BucketTarget:
 
 @dataclass(frozen=True)
 class TableTarget:
-    """A table as GlobalTable builds it (``components/config/tables.py`` ``TableSpec``), as plain data."""
+    """A table as GlobalTable builds it (``stackmodel/config/tables.py`` ``TableSpec``), as plain data."""
 
     name: str  # logical name from config
     table_name: str
@@ -76,7 +76,7 @@ class SiteTarget:
     # ``handlers.failover.site.Site.from_descriptor``.
     descriptor: Mapping[str, Any]
     regional: Objective  # the site's declared rpoMinutes / rtoMinutes
-    # The FailoverSite's RTO budget (``components/failover_budget.py``, ``Budget.as_dict()``): the AWS latencies
+    # The FailoverSite's RTO budget (``stackmodel/failover_budget.py``, ``Budget.as_dict()``): the AWS latencies
     # (detection, switch, TTL, promotion, config refresh) the emulator cannot show.
     budget: Mapping[str, int] = field(default_factory=dict)
 

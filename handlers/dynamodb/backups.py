@@ -75,7 +75,7 @@ class BackupPlan:
             if days < MIN_BACKUP_RETENTION_DAYS:
                 raise ValueError(
                     f"{name} {days} is below the retention floor of {MIN_BACKUP_RETENTION_DAYS} days "
-                    "(components/tiers.py MIN_BACKUP_RETENTION_DAYS)"
+                    "(stackmodel/tiers.py MIN_BACKUP_RETENTION_DAYS)"
                 )
 
     @property

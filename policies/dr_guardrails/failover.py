@@ -107,7 +107,7 @@ def check_route53_alarm_region(args: ResourceValidationArgs, config: Config) -> 
 
 
 # --- a FailoverSite's RTO budget ---------------------------------------------------------------------------------
-# The same arithmetic as components/failover_budget.py (the pack cannot import the program); its constants are this
+# The same arithmetic as stackmodel/failover_budget.py (the pack cannot import the program); its constants are this
 # policy's config defaults, and tests/policies/test_site_objectives.py proves the two tables equal.
 SITE_SWITCH_TAG = "dr:site-switch"
 SITE_INPUT_TAGS = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import tiers
+from stackmodel import tiers
 from tests.components.harness import ACCOUNT_ID, REPO, UNKNOWN, Registration, Run, run_program, stack_config
 
 S3 = "aws:s3/"
@@ -434,7 +434,7 @@ def test_preview_semantics_leave_computed_outputs_unknown(prod: Run) -> None:
 def test_main_stays_thin() -> None:
     source = (REPO / "__main__.py").read_text()
     assert len(source.splitlines()) < 70
-    assert "dr_settings.load(" in source
+    assert "load_settings(" in source
     readers = [p.name for p in (REPO / "components").glob("*.py") if "pulumi.Config(" in p.read_text()]
     assert readers == [], "components take typed args and never read pulumi.Config"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -17,12 +18,12 @@ import yaml
 from pydantic import BaseModel
 
 from components import arns
-from components.config import ConfigError, StackConfig, parse, read_config, s3_bucket_name_problems
-from components.config.buckets import BucketEntry
-from components.config.errors import MAX_DAYS, MAX_MINUTES, SECRET_NOT_SHOWN
-from components.config.schema import SCHEMA_PATH, render, stack_file_schema
-from components.regions import region_partitions
-from components.tiers import LockMode
+from stackmodel.config import ConfigError, StackConfig, parse, read_config, s3_bucket_name_problems
+from stackmodel.config.buckets import BucketEntry
+from stackmodel.config.errors import MAX_DAYS, MAX_MINUTES, SECRET_NOT_SHOWN
+from stackmodel.config.schema import SCHEMA_PATH, render, stack_file_schema
+from stackmodel.regions import region_partitions
+from stackmodel.tiers import LockMode
 from tests.components.harness import PROJECT, REPO, run_program_capturing
 from tests.components.test_config_validation import PROD, TIGHTENED, mutated, set_
 
@@ -53,17 +54,23 @@ def test_a_namespace_one_typo_from_the_project_is_an_error_suggesting_it() -> No
 
 
 def test_an_unrelated_namespace_is_ignored_with_a_warning_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack model returns the warning; the program's edge (components/stack_config.py) logs it."""
+    from components import stack_config
+
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    flat = {"acme:owner": "team-a", "pulumi:disable-default-providers": '["aws"]', "aws:region": "us-east-1"}
+    monkeypatch.setattr(stack_config.runtime_config, "get_config_env", lambda: flat)
+    monkeypatch.setattr(stack_config.runtime_config, "CONFIG", SimpleNamespace(get=dict))  # nothing set in-process
 
-    project_config = read_config(
-        {"acme:owner": "team-a", "pulumi:disable-default-providers": '["aws"]', "aws:region": "us-east-1"}, PROJECT
-    )
-
+    project_config = read_config(flat, PROJECT)
     assert project_config.problems == ()
-    assert warnings == [
-        "config key 'acme:owner' is ignored: this program reads only the dr-as-code, aws and pulumi namespaces"
-    ]
+    expected = "config key 'acme:owner' is ignored: this program reads only the dr-as-code, aws and pulumi namespaces"
+    assert project_config.ignored == (expected,)
+
+    with pytest.raises(ConfigError, match="primaryRegion: is required"):  # logged before the problems are raised
+        stack_config.load(PROJECT)
+    assert warnings == [expected]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,7 +303,7 @@ def test_a_region_without_a_published_powertools_layer_is_a_config_error() -> No
 
 
 def test_the_committed_schema_is_generated_from_the_models() -> None:
-    assert SCHEMA_PATH.read_text() == render(), "run: uv run python -m components.config.schema"
+    assert SCHEMA_PATH.read_text() == render(), "run: uv run python -m stackmodel.config.schema"
     jsonschema.Draft202012Validator.check_schema(stack_file_schema())
 
 

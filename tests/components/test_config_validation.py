@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse
-from components.tiers import FailureMode, Objective
+from stackmodel.config import ConfigError, parse
+from stackmodel.tiers import FailureMode, Objective
 from tests.components.harness import Registration, run_program, run_program_capturing, stack_config
 
 PROD = stack_config("prod")

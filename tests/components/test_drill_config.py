@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError
+from stackmodel.config import ConfigError
 from tests.components.harness import run_program_capturing, stack_config
 
 
@@ -111,8 +111,8 @@ def test_a_table_with_more_receiving_regions_than_fis_stop_conditions_stops_befo
 
 
 def test_tables_whose_regional_rpo_the_pause_would_break_get_no_template() -> None:
-    from components.config import parse
     from components.drills import fis_tables
+    from stackmodel.config import parse
 
     settings = parse(stack_config("prod"))
     # orders: MRSC, regional RPO 0; transactions: MREC, 1 min; users: the tier's 15 min, above the 5-minute pause.

@@ -12,8 +12,8 @@ import pulumi_aws as aws
 import pytest
 
 from components import drills
-from components.config.drills import schedule_seconds
 from components.drills import DrillInfrastructure, DrillsArgs, FisTable, alarm_window
+from stackmodel.config.drills import schedule_seconds
 from tests.components.harness import ACCOUNT_ID, UNKNOWN, Registration, Run, run_capturing, run_program, stack_config
 
 TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError
+from stackmodel.config import ConfigError
 from tests.components.harness import Registration, Run, run_program, run_program_capturing, stack_config
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"

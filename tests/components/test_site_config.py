@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse
-from components.failover_budget import BudgetInputs, budget
+from stackmodel.config import ConfigError, parse
+from stackmodel.failover_budget import BudgetInputs, budget
 from tests.components.harness import stack_config
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse
-from components.config.tables import OPERATIONS
-from components.tiers import FailureMode, LockMode, Objective
+from stackmodel.config import ConfigError, parse
+from stackmodel.config.tables import OPERATIONS
+from stackmodel.tiers import FailureMode, LockMode, Objective
 from tests.components.harness import run_program_capturing, stack_config
 
 PROD = stack_config("prod")

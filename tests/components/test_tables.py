@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.config import parse
+from stackmodel.config import parse
 from tests.components.harness import (
     ACCOUNT_ID,
     REPO,

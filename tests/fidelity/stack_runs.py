@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pulumi.runtime.mocks import MockResourceArgs
 
-from components.regions import partition
+from stackmodel.regions import partition
 from tests.components.harness import ACCOUNT_ID, PROJECT, REPO, PreviewMocks, Run, provider_outputs, run_program
 
 STACKS = Path(__file__).resolve().parent / "stacks"

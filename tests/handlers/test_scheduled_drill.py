@@ -15,12 +15,12 @@ import boto3
 import pytest
 
 from components import tags as component_tags
-from components.tiers import TIERS, FailureMode
 from handlers.cli import drill_stack
 from handlers.cli.drills import run_stack_drill
 from handlers.drills import scheduled
 from handlers.drills.model import BucketTarget, Objective, StackTargets, Status
 from handlers.drills.scenarios import regional
+from stackmodel.tiers import TIERS, FailureMode
 from tests.components.harness import REPO
 
 PRIMARY, REPLICA = "sched-audio-us-east-1", "sched-audio-us-west-2"

@@ -196,7 +196,7 @@ def test_regional_scenario_drives_the_orchestrator_against_local_endpoints_only(
     assert probed and all(url.startswith("http://127.0.0.1:") for url in probed)
     assert result.rto_basis is Basis.modelled and result.rpo_basis is Basis.modelled
     assert result.rto_seconds_measured is not None and result.rto_seconds_modelled is not None
-    assert site.rto_budget_seconds == 220  # components/failover_budget.py for prod's api site
+    assert site.rto_budget_seconds == 220  # stackmodel/failover_budget.py for prod's api site
     assert result.rto_seconds_modelled == pytest.approx(result.rto_seconds_measured + 220, abs=0.002)
     validation = result.checks["validation"]
     assert validation["active_region"] == "us-west-2" and validation["switch_value"] == 1.0

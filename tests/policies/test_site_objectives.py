@@ -8,9 +8,9 @@ import pytest
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components.failover_budget import CONSTANTS, BudgetInputs, budget
 from policies.dr_guardrails.catalog import SPECS
 from policies.dr_guardrails.failover import check_site_objectives_achievable
+from stackmodel.failover_budget import CONSTANTS, BudgetInputs, budget
 
 NAME = "aws-route53-healthcheck-site-objectives-achievable"
 SPEC = SPECS[NAME]

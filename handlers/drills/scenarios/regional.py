@@ -7,7 +7,7 @@ It drives ``handlers.failover.orchestrator`` with the site's descriptor (``handl
   host). ``run_once`` is called round after round, as the scheduled orchestrator would every
   ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds. The rounds run back to
   back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged is modelled: that time
-  plus the site's RTO budget (``components/failover_budget.py``: detection, switch, TTL, config refresh), which
+  plus the site's RTO budget (``stackmodel/failover_budget.py``: detection, switch, TTL, config refresh), which
   the emulator cannot show. Validated afterwards: the switch metric says "failed over", ``active-region`` and each
   ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary serves. The regional RPO is
   modelled from the replication SLA (the emulator never replicates).

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository root, for components/
 
 from components.buckets import Tier1Bucket, TieredBucketArgs
-from components.config import parse
+from stackmodel.config import parse
 
 settings = parse(
     {

@@ -22,10 +22,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from components.config.buckets import LOGICAL_NAME, ObjectiveEntry, ObjectivesEntry
-from components.config.errors import MAX_DAYS, Problems, Unit, described, dr_error, key_position
-from components.config.fields import Region
-from components.tiers import (
+from stackmodel.config.buckets import LOGICAL_NAME, ObjectiveEntry, ObjectivesEntry
+from stackmodel.config.errors import MAX_DAYS, Problems, Unit, described, dr_error, key_position
+from stackmodel.config.fields import Region
+from stackmodel.tiers import (
     BACKUP_RPO_SCHEDULES,
     COLD_STORAGE_MINIMUM_DAYS,
     DEFAULT_VAULT_LOCK,

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -44,10 +43,11 @@ KEY_MESSAGES = {
 SHOW_TYPE = frozenset({"buckets", "dict_type", "model_type", "model_attributes_type"})
 
 
-class ConfigError(pulumi.RunError, ValueError):
+class ConfigError(ValueError):
     """Invalid stack config; ``problems`` holds one ``path: message`` line per problem.
 
-    A ``pulumi.RunError``: the Python language host prints the message without a traceback.
+    The program's edge (``components/stack_config.py``) re-raises it as a ``pulumi.RunError``, which the language
+    host prints without a traceback; the stack model itself never imports pulumi.
     """
 
     def __init__(self, problems: list[str]) -> None:

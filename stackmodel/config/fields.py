@@ -6,15 +6,15 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StrictStr
 
-from components import arns
-from components.config.errors import dr_error
-from components.regions import region_partitions
+from stackmodel import powertools
+from stackmodel.config.errors import dr_error
+from stackmodel.regions import region_partitions
 
 
 def _region(value: str) -> str:
     if value not in region_partitions():
         raise dr_error("must be an AWS region botocore knows")
-    problem = arns.powertools_layer_problem(value)
+    problem = powertools.powertools_layer_problem(value)
     if problem is not None:  # every runtime Lambda uses the layer, so the ARN must exist where it deploys
         raise dr_error(f"{problem}, which every DR Lambda needs")
     return value

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
 
-from components.config.buckets import (
+from stackmodel.config.buckets import (
     BATCH_REPORTS_NAME,
     LOGICAL_NAME,
     BucketEntry,
@@ -26,11 +25,11 @@ from components.config.buckets import (
     Naming,
     bucket_spec,
 )
-from components.config.drills import DrillsConfig, drill_problems
-from components.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
-from components.config.fields import Region
-from components.config.sites import SiteEntry, SiteSpec, site_spec
-from components.config.tables import (
+from stackmodel.config.drills import DrillsConfig, drill_problems
+from stackmodel.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
+from stackmodel.config.fields import Region
+from stackmodel.config.sites import SiteEntry, SiteSpec, site_spec
+from stackmodel.config.tables import (
     DEFAULT_BACKUP_SETTINGS,
     BackupSettings,
     BackupSettingsEntry,
@@ -40,7 +39,7 @@ from components.config.tables import (
     backup_settings,
     table_spec,
 )
-from components.regions import region_partitions
+from stackmodel.regions import region_partitions
 
 EntryT = TypeVar("EntryT", bound=BaseModel)
 SpecT = TypeVar("SpecT")
@@ -148,6 +147,7 @@ class ProjectConfig:
     raw: dict[str, Any]
     secret_keys: frozenset[str]  # project keys (without namespace) whose value holds a secret
     problems: tuple[str, ...]  # keys in a namespace one typo away from the project's
+    ignored: tuple[str, ...] = ()  # warnings: keys in other namespaces, which this program never reads
 
 
 def edit_distance(first: str, second: str) -> int:
@@ -170,6 +170,7 @@ def read_config(config: Mapping[str, str], project: str, secret_keys: frozenset[
     """
     raw: dict[str, Any] = {}
     problems: list[str] = []
+    ignored: list[str] = []
     for namespaced, text in config.items():
         namespace, _, key = namespaced.partition(":")
         if namespace == project:
@@ -188,24 +189,12 @@ def read_config(config: Mapping[str, str], project: str, secret_keys: frozenset[
                 "(a key there is otherwise ignored)"
             )
         else:
-            pulumi.log.warn(
+            ignored.append(
                 f"config key {namespaced!r} is ignored: this program reads only the {project}, "
                 f"{' and '.join(sorted(PROVIDER_NAMESPACES))} namespaces"
             )
     secrets = frozenset(k.partition(":")[2] for k in secret_keys if k.partition(":")[0] == project)
-    return ProjectConfig(raw, secrets, tuple(sorted(problems)))
-
-
-def load(project: str) -> StackSettings:
-    """Parse the running program's config: what the language host passed, plus anything set in-process."""
-    from pulumi.runtime import config as runtime_config
-
-    config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret = frozenset(runtime_config.get_config_secret_keys_env()) | frozenset(
-        key for key in config if runtime_config.is_config_secret(key)
-    )
-    project_config = read_config(config, project, secret)
-    return parse(project_config.raw, secret_keys=project_config.secret_keys, problems=project_config.problems)
+    return ProjectConfig(raw, secrets, tuple(sorted(problems)), tuple(ignored))
 
 
 def parse(

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from components.config.errors import (
+from stackmodel.config.errors import (
     MAX_DAYS,
     MAX_MINUTES,
     SECRET_NOT_SHOWN,
@@ -26,7 +26,7 @@ from components.config.errors import (
     dr_error,
     key_position,
 )
-from components.tiers import (
+from stackmodel.tiers import (
     INSTANTLY_READABLE_CLASSES,
     MINIMUM_STORAGE_DAYS,
     TIERS,

@@ -5,10 +5,10 @@ entries and their tier rules; ``tables`` and ``sites`` are the places later stor
 the JSON Schema editors use for whole stack files.
 """
 
-from components.config.buckets import BATCH_REPORTS_NAME, BucketSpec, s3_bucket_name_problems
-from components.config.errors import ConfigError
-from components.config.stack import StackConfig, StackSettings, load, parse, read_config
-from components.regions import region_partitions
+from stackmodel.config.buckets import BATCH_REPORTS_NAME, BucketSpec, s3_bucket_name_problems
+from stackmodel.config.errors import ConfigError
+from stackmodel.config.stack import StackConfig, StackSettings, parse, read_config
+from stackmodel.regions import region_partitions
 
 __all__ = [
     "BATCH_REPORTS_NAME",
@@ -16,7 +16,6 @@ __all__ = [
     "ConfigError",
     "StackConfig",
     "StackSettings",
-    "load",
     "parse",
     "read_config",
     "region_partitions",

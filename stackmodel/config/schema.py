@@ -1,6 +1,6 @@
 """The JSON Schema for whole ``Pulumi.<stack>.yaml`` files, generated from the config models.
 
-``python -m components.config.schema`` rewrites ``schemas/pulumi-stack.schema.json`` (committed; a test keeps it
+``python -m stackmodel.config.schema`` rewrites ``schemas/pulumi-stack.schema.json`` (committed; a test keeps it
 in sync). Editors that run the YAML language server read it from the stack file's first line:
 ``# yaml-language-server: $schema=./schemas/pulumi-stack.schema.json``.
 """
@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from components.config.stack import StackConfig
+from stackmodel.config.stack import StackConfig
 
 PROJECT = "dr-as-code"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "pulumi-stack.schema.json"
@@ -65,7 +65,7 @@ def stack_file_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/dr-as-code/dr-as-code/schemas/pulumi-stack.schema.json",
         "title": f"Pulumi stack file for the {PROJECT} project",
-        "description": "Generated from components/config by `python -m components.config.schema`; do not edit.",
+        "description": "Generated from stackmodel/config by `python -m stackmodel.config.schema`; do not edit.",
         "type": "object",
         "properties": {
             "config": {

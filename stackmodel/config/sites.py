@@ -1,9 +1,9 @@
 """Failover sites (``sites[i]``): their shape as pydantic models, then the rules that need several keys.
 
 A site is one DNS name served by the primary region and failed over, by the orchestrator in the recovery region,
-to the secondary endpoint. The RTO budget is computed by ``components.failover_budget``; a declared RTO below it
+to the secondary endpoint. The RTO budget is computed by ``stackmodel.failover_budget``; a declared RTO below it
 is an error here, with the arithmetic in the message. Links to buckets and tables are checked against the stack's
-other entries in ``components/config/stack.py`` (this module sees one entry at a time).
+other entries in ``stackmodel/config/stack.py`` (this module sees one entry at a time).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from components.config.buckets import LOGICAL_NAME
-from components.config.errors import MAX_MINUTES, Problems, Unit, described, dr_error, key_position
-from components.failover_budget import Budget, BudgetInputs, DatabaseEngine, Switch, budget
+from stackmodel.config.buckets import LOGICAL_NAME
+from stackmodel.config.errors import MAX_MINUTES, Problems, Unit, described, dr_error, key_position
+from stackmodel.failover_budget import Budget, BudgetInputs, DatabaseEngine, Switch, budget
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 HOSTED_ZONE_ID = described(

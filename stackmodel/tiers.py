@@ -148,7 +148,7 @@ def profile(tier: int) -> TierProfile:
 # DynamoDB tables. Their mechanisms differ from buckets' (docs/contract.md, "Tables"):
 # - logical loss: PITR restores to any second of its window, into a new table (RPO 0; RTO = restore + cutover);
 # - regional loss: replicas. MREC usually replicates in about a second with no guarantee, so its floor is 1 min;
-#   a regional RPO of 0 needs MRSC (multi-Region strong consistency), checked in components/config/tables.py;
+#   a regional RPO of 0 needs MRSC (multi-Region strong consistency), checked in stackmodel/config/tables.py;
 #   without replicas, AWS Backup's copies to the recovery region bound the RPO by the backup schedule.
 
 # AWS Backup jobs cannot run less than 60 minutes apart; PITR covers anything tighter.

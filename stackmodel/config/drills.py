@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from components.config.errors import dr_error
-from components.tiers import FailureMode
+from stackmodel.config.errors import dr_error
+from stackmodel.tiers import FailureMode
 
 if TYPE_CHECKING:
-    from components.config.tables import TableSpec
+    from stackmodel.config.tables import TableSpec
 
 RATE = re.compile(r"^rate\((?P<count>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -103,7 +103,7 @@ def drilled(table: TableSpec, pause_minutes: int) -> bool:
 def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tuple[str, str]]:
     """``(key path, message)`` for tables the FIS templates could not drill, so the program stops before any
     resource is registered instead of half-way (components/drills.py builds what passes here). Buckets need no
-    check: a bucket's regional RPO is at least 15 min (components/tiers.py) and the pause at most 14."""
+    check: a bucket's regional RPO is at least 15 min (stackmodel/tiers.py) and the pause at most 14."""
     if not drills.fault_injection:
         return []
     pause = drills.pause_minutes
