@@ -99,9 +99,9 @@ def test_the_runner_marks_unanswered_values_and_turns_them_unknown_at_the_resour
 
 
 def test_result_fields_are_the_engine_names_of_the_sdk_result_type() -> None:
-    from preview import runner_runtime as runtime
-
     from pulumi_aws.kms.get_alias import GetAliasResult
+
+    from preview import runner_runtime as runtime
 
     fields = runtime.result_fields(GetAliasResult)
 
