@@ -31,6 +31,9 @@ _ERROR_KINDS: dict[type, str] = {
 }
 
 
+_RUNNER_DIR = f'"{Path(__file__).resolve().parent}/'
+
+
 def program_frames(details: str) -> str:
     """A traceback without the SDK's and the runner's frames (``--verbose`` shows it whole)."""
     lines = details.splitlines()
@@ -39,7 +42,7 @@ def program_frames(details: str) -> str:
     kept, skipping = [], False
     for line in lines[1:]:
         if line.startswith("  File "):
-            skipping = any(part in line for part in ("site-packages", "/preview/", "<frozen", "/lib/python3."))
+            skipping = any(part in line for part in ("site-packages", _RUNNER_DIR, "<frozen", "/lib/python3."))
         if not skipping and line.startswith("  "):
             kept.append(line)
     # Only the program's own frames; the exception line itself is the error message printed below it. No

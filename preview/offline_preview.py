@@ -29,6 +29,7 @@ from preview.program import (
     answers_hint,
     describe_invoke,
     record_program,
+    used_result_fields,
 )
 from preview.project import PulumiProject, load_invoke_answers, load_project, load_stack_config
 from preview.report import (
@@ -430,6 +431,7 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
         recording.stack_references_without_answers,
         recording.result_fields,
         recording.ignored_answer_keys,
+        used_result_fields(recording.registrations, recording.unanswered_invokes),
     )
     if hint:
         warnings.append(hint)

@@ -118,11 +118,26 @@ def ignored_keys_text(entries: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def used_result_fields(
+    registrations: list[dict[str, Any]] | list[Registration], calls: list[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Per invoke token, the result fields whose unknown values reached a resource input."""
+    used: dict[str, set[str]] = {}
+    for item in registrations:
+        entries = item.get("from_unanswered_invokes") if isinstance(item, dict) else item.from_unanswered_invokes
+        for entry in entries or []:
+            for number in entry.get("invokes", []):
+                if number < len(calls):
+                    used.setdefault(calls[number]["token"], set()).update(entry.get("fields", []))
+    return used
+
+
 def answers_hint(
     calls: list[dict[str, Any]],
     stack_references: list[str] | None = None,
     result_fields: Mapping[str, list[str]] | None = None,
     ignored: list[dict[str, Any]] | None = None,
+    used_fields: Mapping[str, set[str]] | None = None,
 ) -> str:
     """How to answer what offline-preview could not: the invokes and StackReferences it left unknown, with an
     example answers file in the engine's camelCase names; empty when there is nothing to answer."""
@@ -145,14 +160,16 @@ def answers_hint(
     example: dict[str, Any] = {}
     for call in calls[:2]:
         arguments = call.get("args", {})
-        # The outputs a program reads, first: not the arguments echoed back, not the id.
+        # The outputs the program used first, then others; never the arguments echoed back or the id.
+        used = set((used_fields or {}).get(call["token"], set()))
+        used |= {_camel(key) for entry in ignored if entry["token"] == call["token"] for key in entry["ignored"]}
         fields = sorted(
             (result_fields or {}).get(call["token"]) or ["someOutput"],
-            key=lambda name: (name in arguments or name == "id", name),
+            key=lambda name: (name not in used, name in arguments or name == "id", name),
         )
         example[call["token"]] = [{"args": arguments, "result": {name: "<value>" for name in fields[:3]}}]
     if stack_references:
-        example["stackReferences"] = {stack_references[0]: {"vpcId": "<value>"}}
+        example["stackReferences"] = {stack_references[0]: {"<outputName>": "<value>"}}
     lines.append(
         "Answer them with --invoke-answers FILE (YAML or JSON; each invoke token maps to a list of "
         "{args: <subset of the call's arguments>, result: <object>}; every key is the engine's camelCase name, "
@@ -264,7 +281,8 @@ def record_program(
     result_fields = dict(result.get("result_fields") or {})
     if error is not None:
         message = f"{error['type']}: {error['message']}" if error["type"] != "RunError" else error["message"]
-        hint = answers_hint(unanswered, references, result_fields, ignored)
+        used = used_result_fields(result.get("resources") or [], unanswered)
+        hint = answers_hint(unanswered, references, result_fields, ignored, used)
         if hint:
             message += "\nThis may be why: " + hint
         raise ProgramError(message, error["traceback"] or output, interpreter=interpreter)

@@ -132,7 +132,7 @@ def _track_constructions(tracker: Tracker) -> None:
 # A value of an invoke left unanswered carries this marker (plus the invoke's number) until it reaches a
 # resource input, where the monitor turns it into an unknown and remembers the invoke it came from.
 UNANSWERED_MARKER = "offline-preview-unanswered-invoke-"
-_MARKED = re.compile(re.escape(UNANSWERED_MARKER) + r"(\d+)")
+_MARKED = re.compile(re.escape(UNANSWERED_MARKER) + r"(\d+):(\w+)")
 _STRING_HINT = re.compile(r"^(typing\.)?(Optional\[)?(builtins\.)?str\]?$")
 _STRING_LIST_HINT = re.compile(
     r"^(typing\.)?(Optional\[)?(typing\.|collections\.abc\.)?(Sequence|List|list)\[(builtins\.)?str\]\]?$"
@@ -220,10 +220,13 @@ class RecordingMocks(mocks.Mocks):
         number = self._note(self.unanswered_invokes, call)
         if fields:
             self.result_fields[args.token] = sorted(fields)
-        marker = f"{UNANSWERED_MARKER}{number}"
         result = {}
         for name, hint in fields.items():
-            value = arguments[name] if name in arguments else unknown_placeholder(hint, marker)
+            value = (
+                arguments[name]
+                if name in arguments
+                else unknown_placeholder(hint, f"{UNANSWERED_MARKER}{number}:{name}")
+            )
             if value is not None:
                 result[name] = value
         return result
@@ -250,11 +253,13 @@ class RecordingMocks(mocks.Mocks):
 
 def unmark_unanswered(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, list[dict[str, Any]]]:
     """Replace every string holding an unanswered invoke's marker by an unknown; say which path came from
-    which invoke (by its number in the unanswered list)."""
+    which invoke (by its number in the unanswered list) and which of its result fields."""
     if isinstance(value, str):
-        numbers = sorted({int(found) for found in _MARKED.findall(value)})
-        if numbers:
-            return _helpers.UNKNOWN, [{"path": list(path), "invokes": numbers}]
+        markers = _MARKED.findall(value)
+        if markers:
+            numbers = sorted({int(number) for number, _ in markers})
+            fields = sorted({field for _, field in markers})
+            return _helpers.UNKNOWN, [{"path": list(path), "invokes": numbers, "fields": fields}]
         return value, []
     found: list[dict[str, Any]] = []
     if isinstance(value, list):

@@ -88,14 +88,17 @@ def test_values_of_unanswered_invokes_and_stack_references_are_named_with_their_
 def test_the_runner_marks_unanswered_values_and_turns_them_unknown_at_the_resource() -> None:
     from preview import runner_runtime as runtime
 
-    marker = runtime.UNANSWERED_MARKER + "3"
+    marker = runtime.UNANSWERED_MARKER + "3:targetKeyArn"
 
     assert runtime.unknown_placeholder("Optional[builtins.str]", marker) == marker
     assert runtime.unknown_placeholder("Sequence[builtins.str]", marker) == [marker]
     assert runtime.unknown_placeholder("builtins.int", marker) is None
     properties, found = runtime.unmark_unanswered({"tags": {"owner": "x"}, "arn": f"arn:{marker}/k", "ids": [marker]})
     assert properties == {"tags": {"owner": "x"}, "arn": UNKNOWN, "ids": [UNKNOWN]}
-    assert found == [{"path": ["arn"], "invokes": [3]}, {"path": ["ids", 0], "invokes": [3]}]
+    assert found == [
+        {"path": ["arn"], "invokes": [3], "fields": ["targetKeyArn"]},
+        {"path": ["ids", 0], "invokes": [3], "fields": ["targetKeyArn"]},
+    ]
 
 
 def test_result_fields_are_the_engine_names_of_the_sdk_result_type() -> None:
@@ -127,7 +130,7 @@ def test_the_hint_names_every_unanswered_source_with_a_camel_case_example_and_ig
         "secretString": "<value>",
         "secretId": "<value>",
     }
-    assert example["stackReferences"] == {"acme/network/prod": {"vpcId": "<value>"}}
+    assert example["stackReferences"] == {"acme/network/prod": {"<outputName>": "<value>"}}
     assert answers_hint([], [], {}, []) == ""
 
 

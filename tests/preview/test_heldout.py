@@ -141,7 +141,9 @@ def test_a_stack_reference_consumer_is_not_verifiable_until_answered(run_preview
     assert note["message"].startswith(
         "not verifiable: vpc_id (engine: vpcId) came from the unanswered StackReference acme/network/prod"
     )
-    assert '"stackReferences": {"acme/network/prod": {"vpcId": "<value>"}}' in " ".join(unanswered.document["warnings"])
+    assert '"stackReferences": {"acme/network/prod": {"<outputName>": "<value>"}}' in " ".join(
+        unanswered.document["warnings"]
+    )
     assert (answered.exit_code, answered.document["category"]) == (0, "pass"), answered.stdout
 
 
