@@ -258,15 +258,22 @@ def test_without_install_a_missing_venv_names_the_command_and_the_option(tmp_pat
 def test_a_failed_install_is_an_environment_error_and_leaves_no_half_venv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: app\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n")
-    (tmp_path / "__main__.py").write_text("")
-    (tmp_path / "requirements.txt").write_text("./no-such-local-package\n")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # nothing leaves this machine
-    monkeypatch.setenv("PULUMI_PYTHON_CMD", sys.executable)
+    program = tmp_path / "app"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: app\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n")
+    (program / "__main__.py").write_text("")
+    (program / "requirements.txt").write_text("pulumi\n")
+    # The interpreter that creates the venv gets half-way, then fails (as a full disk or a broken ensurepip would).
+    python = tmp_path / "python3"
+    python.write_text('#!/bin/sh\nmkdir -p "$3/bin"\necho "ensurepip failed" >&2\nexit 3\n')
+    python.chmod(0o755)
+    monkeypatch.setenv("PULUMI_PYTHON_CMD", str(python))
 
-    with pytest.raises(InterpreterError, match=r"--install: `.*pip install -r .*requirements.txt` exited with code"):
-        load_project(tmp_path, install=True)
-    assert not (tmp_path / "venv").exists()
+    with pytest.raises(
+        InterpreterError, match=r"--install: `.*python3 -m venv .*venv` exited with code 3:\nensurepip failed"
+    ):
+        load_project(program, install=True)
+    assert not (program / "venv").exists()
 
 
 # --- --help width -----------------------------------------------------------------------------------------
