@@ -33,6 +33,7 @@ from preview.program import (
 )
 from preview.project import PulumiProject, load_invoke_answers, load_project, load_stack_config
 from preview.report import (
+    CANNOT_VERIFY_PREFIX,
     AppliedRemediation,
     NotVerifiable,
     PolicyInfo,
@@ -194,12 +195,19 @@ def _detail(message: str, description: str) -> str:
 
 
 def _merge_key(message: str) -> tuple[str, str] | None:
-    """(child name, child's problem) of an ``-attached`` stack finding ``bucket 'b' needs X: child: problem``."""
+    """(child name, child's own message) of an ``-attached`` stack finding: ``bucket 'b' needs X: child: problem``,
+    or, when only unknowns stand in the way, ``cannot verify until deploy: child.property``."""
     match = _ATTACHED_MESSAGE.match(message)
-    return (match.group("child"), match.group("problem")) if match else None
+    if match:
+        return match.group("child"), match.group("problem")
+    match = _ATTACHED_UNKNOWN.match(message)
+    if match:
+        return match.group("child"), f"{CANNOT_VERIFY_PREFIX}: {match.group('property')}"
+    return None
 
 
 _ATTACHED_MESSAGE = re.compile(r"^bucket '(?P<bucket>[^']*)' needs [^:]*: (?P<child>[^:' ]+): (?P<problem>.+)$", re.S)
+_ATTACHED_UNKNOWN = re.compile(rf"^{CANNOT_VERIFY_PREFIX}: (?P<child>[^.:' ]+)\.(?P<property>[^,]+)$")
 
 
 def merge_attached_duplicates(findings: list[Any]) -> list[Any]:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -176,12 +177,30 @@ def test_an_attached_finding_repeating_the_childs_own_is_merged_into_it() -> Non
 
 
 def test_not_verifiable_duplicates_merge_the_same_way() -> None:
-    note = NotVerifiable("aws-s3-bucket-versioning", "u1", "t", "v", "cannot verify until deploy: status", "x")
+    note = NotVerifiable(
+        "aws-s3-bucket-policy-tls-only", "u1", "t", "site-policy", "cannot verify until deploy: policy", "x"
+    )
     twin = NotVerifiable(
-        "aws-s3-bucket-versioning-attached", "u2", "b", "site", "bucket 'site' needs versioning: v: ignored", "x"
+        "aws-s3-bucket-policy-tls-only-attached",
+        "u2",
+        "aws:s3/bucket:Bucket",
+        "site",
+        "cannot verify until deploy: site-policy.policy",
+        "x",
+    )
+    other = NotVerifiable(
+        "aws-s3-bucket-versioning-attached",
+        "u2",
+        "b",
+        "site",
+        "cannot verify until deploy: v.versioningConfiguration",
+        "x",
     )
 
-    assert merge_attached_duplicates([note, twin]) == [note, twin]  # different problem text: not a duplicate
+    assert merge_attached_duplicates([note, twin, other]) == [
+        replace(note, message=f"{note.message} (also `aws-s3-bucket-policy-tls-only-attached` on bucket 'site')"),
+        other,
+    ]
 
 
 # --- errors that say why ------------------------------------------------------------------------------
@@ -274,6 +293,32 @@ def test_a_failed_install_is_an_environment_error_and_leaves_no_half_venv(
     ):
         load_project(program, install=True)
     assert not (program / "venv").exists()
+
+
+def test_install_with_poetry_runs_poetry_install_then_asks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = tmp_path / "app"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: app\nruntime:\n  name: python\n  options:\n    toolchain: poetry\n")
+    (program / "__main__.py").write_text("")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "installed"
+    poetry = bin_dir / "poetry"
+    # A stand-in poetry: no environment until `poetry install --no-root` has run.
+    poetry.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "install --no-root" ]; then touch {marker}; exit 0; fi\n'
+        f"if [ -e {marker} ]; then echo {sys.executable}; exit 0; fi\n"
+        'echo "no environment" >&2; exit 1\n'
+    )
+    poetry.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+    with pytest.raises(InterpreterError, match=r"found no environment .*\(or pass --install\)"):
+        load_project(program)
+    assert load_project(program, install=True).python == sys.executable
 
 
 # --- --help width -----------------------------------------------------------------------------------------

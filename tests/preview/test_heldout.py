@@ -189,8 +189,9 @@ def test_a_missing_venv_is_an_environment_error_and_install_creates_it(run_previ
     installed = run(run_preview, program, "--install")
 
     assert (missing.exit_code, missing.document["category"]) == (2, "environment error")
-    assert f"create it with `cd {program} && uv sync`, or let offline-preview create it with --install" in flat(
-        missing.stderr
+    # One unwrapped line: the command stays whole in a log.
+    assert (
+        f"create it with `cd {program} && uv sync`, or let offline-preview create it with --install" in missing.stderr
     )
     assert (installed.exit_code, installed.document["category"]) == (0, "pass"), installed.stderr
     assert installed.document["interpreter"].startswith(str(program / "venv"))
