@@ -349,8 +349,8 @@ def blind_spots(recording: ProgramRecording) -> list[NotVerifiable]:
                         item.type,
                         item.name,
                         f"not verifiable: {python_path([key])} (engine: {key}) came from the unanswered "
-                        f"StackReference {', '.join(names)}; add its outputs under `stackReferences` in "
-                        "--invoke-answers FILE",
+                        f"StackReference {', '.join(names)}; add {'its' if len(names) == 1 else 'their'} outputs under "
+                        "`stackReferences` in --invoke-answers FILE",
                         "offline-preview",
                     )
                 )
