@@ -260,7 +260,11 @@ def print_report(report: PreviewReport, console: Console) -> None:
     console.print(unverifiable)
 
     advisory = len(report.violations) - mandatory
-    verdict = "[bold red]FAIL[/]" if mandatory else "[bold green]PASS[/]"
+    # Exit 0 for "not verifiable" (unless --fail-on-unverifiable), but never worded as a plain pass.
+    verdict = {
+        "violations": "[bold red]FAIL[/]",
+        "not verifiable": "[bold yellow]NOT VERIFIABLE OFFLINE[/] (no mandatory violation found)",
+    }.get(report.category, "[bold green]PASS[/]")
     console.print(
         f"{verdict}: {mandatory} mandatory, {advisory} advisory violation(s), "
         f"{len(report.not_verifiable)} not verifiable at preview, "

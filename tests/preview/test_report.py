@@ -95,6 +95,10 @@ def test_category_names_the_verdict() -> None:
     assert report(violation("advisory"), not_verifiable=(note,)).category == "not verifiable"
     assert report(violation("mandatory"), not_verifiable=(note,)).category == "violations"
     assert error_json("environment error: no venv", "", "environment error")["category"] == "environment error"
+    output = io.StringIO()
+    print_report(report(violation("advisory"), not_verifiable=(note,)), Console(file=output, width=200))
+    assert "NOT VERIFIABLE OFFLINE (no mandatory violation found): 0 mandatory, 1 advisory" in output.getvalue()
+    assert "PASS" not in output.getvalue()
 
 
 def test_terminal_report_groups_by_policy_and_resource_with_the_level() -> None:
