@@ -133,7 +133,7 @@ def _track_constructions(tracker: Tracker) -> None:
 # resource input, where the monitor turns it into an unknown and remembers the invoke it came from.
 UNANSWERED_MARKER = "offline-preview-unanswered-invoke-"
 _MARKED = re.compile(re.escape(UNANSWERED_MARKER) + r"(\d+):(\w+)")
-_STRING_HINT = re.compile(r"^(typing\.)?(Optional\[)?(builtins\.)?str\]?$")
+_STRING_HINT = re.compile(r"^(typing\.)?(Optional\[)?(_?builtins\.)?str\]?$")
 _STRING_LIST_HINT = re.compile(
     r"^(typing\.)?(Optional\[)?(typing\.|collections\.abc\.)?(Sequence|List|list)\[(builtins\.)?str\]\]?$"
 )
