@@ -135,7 +135,7 @@ UNANSWERED_MARKER = "offline-preview-unanswered-invoke-"
 _MARKED = re.compile(re.escape(UNANSWERED_MARKER) + r"(\d+):(\w+)")
 _STRING_HINT = re.compile(r"^(typing\.)?(Optional\[)?(_?builtins\.)?str\]?$")
 _STRING_LIST_HINT = re.compile(
-    r"^(typing\.)?(Optional\[)?(typing\.|collections\.abc\.)?(Sequence|List|list)\[(builtins\.)?str\]\]?$"
+    r"^(typing\.)?(Optional\[)?(typing\.|collections\.abc\.)?(Sequence|List|list)\[(_?builtins\.)?str\]\]?$"
 )
 
 

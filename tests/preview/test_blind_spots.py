@@ -94,7 +94,7 @@ def test_the_runner_marks_unanswered_values_and_turns_them_unknown_at_the_resour
     assert runtime.unknown_placeholder("Optional[builtins.str]", marker) == marker
     assert runtime.unknown_placeholder("Sequence[builtins.str]", marker) == [marker]
     assert runtime.unknown_placeholder("_builtins.str", marker) == marker  # string annotations of generated SDKs
-    assert runtime.unknown_placeholder("typing.Sequence[str]", marker) == [marker]
+    assert runtime.unknown_placeholder("typing.Sequence[_builtins.str]", marker) == [marker]
     assert runtime.unknown_placeholder("typing.Mapping[str, str]", marker) is None
     assert runtime.unknown_placeholder("builtins.int", marker) is None
     properties, found = runtime.unmark_unanswered({"tags": {"owner": "x"}, "arn": f"arn:{marker}/k", "ids": [marker]})
