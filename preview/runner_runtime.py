@@ -202,7 +202,7 @@ class RecordingMocks(mocks.Mocks):
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
         arguments = dict(args.args)
-        call = {"token": args.token, "args": arguments}
+        call = {"token": args.token, "args": self._readable(arguments)}
         fields = result_fields(self.invoke_types.get(args.token))
         answer = _answers.user_answer(self.answers, args.token, arguments)
         if answer is not _answers.UNANSWERED:
@@ -230,6 +230,19 @@ class RecordingMocks(mocks.Mocks):
             if value is not None:
                 result[name] = value
         return result
+
+    def _readable(self, value: Any) -> Any:
+        """An argument that came from another unanswered invoke, as text a reader understands."""
+        if isinstance(value, str):
+            return _MARKED.sub(
+                lambda found: f"<unknown {found.group(2)} of {self.unanswered_invokes[int(found.group(1))]['token']}>",
+                value,
+            )
+        if isinstance(value, list):
+            return [self._readable(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._readable(item) for key, item in value.items()}
+        return value
 
     def _note(self, calls: list[dict[str, Any]], call: dict[str, Any]) -> int:
         with self._lock:
