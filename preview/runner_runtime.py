@@ -104,6 +104,8 @@ def _program_location(frame: Any, program_dir: str) -> str:
     """The innermost frame of the program's own files (not its libraries, not this runner)."""
     program_dir = os.path.join(os.path.abspath(program_dir), "")
     for entry in reversed(traceback.extract_stack(frame) if frame is not None else []):
+        if entry.filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>: no file of the program
+            continue
         filename = os.path.abspath(entry.filename)
         if (
             filename.startswith(program_dir)

@@ -116,6 +116,26 @@ def test_result_fields_are_the_engine_names_of_the_sdk_result_type() -> None:
     assert "target_key_arn" not in fields
 
 
+def test_the_programs_own_line_is_a_file_of_the_program_never_a_frozen_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preview import runner_runtime as runtime
+
+    program = tmp_path / "app"
+    program.mkdir()
+    monkeypatch.chdir(program)  # the runner runs in the program's directory
+    (program / "__main__.py").write_text("import sys\nframe = sys._getframe()\n")
+    namespace: dict = {}
+    code = compile((program / "__main__.py").read_text(), str(program / "__main__.py"), "exec")
+    exec(code, namespace)
+    frozen = compile("import sys\nframe = sys._getframe()\n", "<frozen importlib._bootstrap>", "exec")
+    frozen_namespace: dict = {}
+    exec(frozen, frozen_namespace)
+
+    assert runtime._program_location(namespace["frame"], str(program)) == "__main__.py:2 (<module>)"
+    assert runtime._program_location(frozen_namespace["frame"], str(program)) == ""
+
+
 # --- hints --------------------------------------------------------------------------------------------
 
 
