@@ -169,13 +169,13 @@ def test_an_sse_kms_key_from_an_alias_lookup_is_not_verifiable_until_answered(ru
 
 
 def test_a_blocked_module_level_call_is_a_program_error_naming_its_own_line(run_preview: RunPreview) -> None:
-    # 12 s: room for a slow import of pulumi_aws on a loaded machine before the program reaches its own loop.
-    result = run(run_preview, HELDOUT / "blocked_module_call", "--program-timeout", "12")
+    # 15 s: room for a slow import of pulumi_aws on a loaded machine before the program reaches its own loop.
+    result = run(run_preview, HELDOUT / "blocked_module_call", "--program-timeout", "15")
 
     assert (result.exit_code, result.document["category"]) == (2, "program error")
     error = result.document["error"]
     assert error.startswith(
-        "program error: the program did not finish within 12 s (--program-timeout); it was waiting for: "
+        "program error: the program did not finish within 15 s (--program-timeout); it was waiting for: "
         "the program's own code at __main__.py:9 (fetch_naming_prefix)"
     ), error
     assert "resource aws:s3/bucket:Bucket" not in error  # the buckets only wait for that line
