@@ -6,6 +6,8 @@ Exit codes: 0 no mandatory violation, 1 a mandatory violation, 2 a program, conf
 from __future__ import annotations
 
 import json
+import os
+import sys
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,18 +31,36 @@ _ERROR_KINDS: dict[type, str] = {
 }
 
 
+_RUNNER_DIR = f'"{Path(__file__).resolve().parent}/'
+
+
 def program_frames(details: str) -> str:
     """A traceback without the SDK's and the runner's frames (``--verbose`` shows it whole)."""
     lines = details.splitlines()
     if not lines or not lines[0].startswith("Traceback"):
         return details
-    kept, skipping = [lines[0]], False
+    kept, skipping = [], False
     for line in lines[1:]:
         if line.startswith("  File "):
-            skipping = any(part in line for part in ("site-packages", "/preview/", "<frozen", "/lib/python3."))
-        if not skipping:
+            skipping = any(part in line for part in ("site-packages", _RUNNER_DIR, "<frozen", "/lib/python3."))
+        if not skipping and line.startswith("  "):
             kept.append(line)
-    return "\n".join(kept)
+    # Only the program's own frames; the exception line itself is the error message printed below it. No
+    # frame of the program's own: no traceback at all (a lone "Traceback" header reads like a crash).
+    return "\n".join([lines[0], *kept]) if kept else ""
+
+
+HELP_WIDTH = 120
+
+
+def keep_help_whole() -> None:
+    """Piped `--help` (CI logs, `| less`): rich falls back to 80 columns and typer cuts option names
+    (`--delete-create…`); give it a width that fits every option unless the caller chose one (COLUMNS or
+    TERMINAL_WIDTH)."""
+    import typer.rich_utils
+
+    if typer.rich_utils.MAX_WIDTH is None and not os.environ.get("COLUMNS") and not sys.stdout.isatty():
+        typer.rich_utils.MAX_WIDTH = HELP_WIDTH
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
@@ -73,6 +93,13 @@ def offline_preview(
     program_timeout: Annotated[
         float, typer.Option(min=1, help="Stop the program after this many seconds, naming what it waits for.")
     ] = PROGRAM_TIMEOUT_SECONDS,
+    install: Annotated[
+        bool,
+        typer.Option(
+            help="Create the program's missing virtualenv with its toolchain (pip, uv or poetry) from its "
+            "requirements, as `pulumi install` does. Opt-in: it runs code from a package registry."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option(help="Show the program's full traceback on a program error.")] = False,
 ) -> None:
     """Run PROGRAM under Pulumi's mock runtime with preview semantics and drive the policy pack through
@@ -89,6 +116,7 @@ def offline_preview(
         policy_config,
         invoke_answers,
         program_timeout,
+        install,
         notify=lambda message: errors.print(f"[yellow]offline-preview:[/] {escape(message)}"),
     )
     try:
@@ -96,22 +124,24 @@ def offline_preview(
     except PreviewError as exc:
         kind = _ERROR_KINDS.get(type(exc), "config error")
         details = getattr(exc, "details", "")
-        if details:
-            errors.print(escape((details if verbose else program_frames(details)).rstrip()), style="dim")
+        shown = (details if verbose else program_frames(details)).rstrip() if details else ""
+        if shown:
+            errors.print(escape(shown), style="dim", soft_wrap=True)
         interpreter = getattr(exc, "interpreter", "")
         if interpreter:
-            errors.print(f"program interpreter: {escape(interpreter)}")
-        errors.print(f"[bold red]{kind}:[/] {escape(str(exc))}")
+            errors.print(f"program interpreter: {escape(interpreter)}", soft_wrap=True)
+        # soft_wrap: a command in the message (create the venv, answer an invoke) stays whole on one line.
+        errors.print(f"[bold red]{kind}:[/] {escape(str(exc))}", soft_wrap=True)
         errors.print("[bold red]No policy was checked[/] (exit code 2).")
         if json_path is not None:
-            _write_json(json_path, error_json(f"{kind}: {exc}", interpreter))
+            _write_json(json_path, error_json(f"{kind}: {exc}", interpreter, kind))
         raise typer.Exit(EXIT_ERROR) from exc
     except Exception as exc:
         errors.print(escape(traceback.format_exc()), style="dim")
         errors.print(f"[bold red]offline-preview internal error:[/] {escape(f'{type(exc).__name__}: {exc}')}")
         errors.print("[bold red]No policy was checked[/] (exit code 2).")
         if json_path is not None:
-            _write_json(json_path, error_json(f"internal error: {type(exc).__name__}: {exc}"))
+            _write_json(json_path, error_json(f"internal error: {type(exc).__name__}: {exc}", "", "internal error"))
         raise typer.Exit(EXIT_ERROR) from exc
     if report.program_output.strip():
         # What the program printed or logged, as `pulumi preview` shows it under the stack's diagnostics.
@@ -124,6 +154,7 @@ def offline_preview(
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point, returning the exit code; usage errors exit 2 like config errors."""
+    keep_help_whole()
     try:
         typer.main.get_command(app).main(args=argv, prog_name="offline-preview", standalone_mode=True)
     except SystemExit as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,18 @@ from preview.analyzer_client import (
     to_struct,
 )
 from preview.policy_config import ConfigEntry, load_policy_config_file, resolve_policy_config
-from preview.program import PROGRAM_TIMEOUT_SECONDS, Registration, describe_invoke, record_program
+from preview.program import (
+    PROGRAM_TIMEOUT_SECONDS,
+    ProgramRecording,
+    Registration,
+    answers_hint,
+    describe_invoke,
+    record_program,
+    used_result_fields,
+)
 from preview.project import PulumiProject, load_invoke_answers, load_project, load_stack_config
 from preview.report import (
+    CANNOT_VERIFY_PREFIX,
     AppliedRemediation,
     NotVerifiable,
     PolicyInfo,
@@ -35,6 +44,28 @@ from preview.report import (
 )
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# offline-preview's own not-verifiable entries (what it could not see), beside the pack's.
+REMOTE_COMPONENT_CHECK = "offline-preview-remote-component"
+UNANSWERED_VALUE_CHECK = "offline-preview-unanswered-value"
+# What well-known multi-language components create, from their providers' documentation; shown so a reader
+# knows what went unchecked. Anything else: "whatever its provider plugin creates".
+KNOWN_COMPONENT_CHILDREN = {
+    "awsx:ec2:Vpc": "a VPC, subnets, route tables, an internet gateway, NAT gateways and Elastic IPs",
+    "awsx:ec2:DefaultVpc": "nothing new (it reads the default VPC)",
+    "awsx:ecr:Repository": "an ECR repository and its lifecycle policy",
+    "awsx:ecr:Image": "a container image pushed to ECR",
+    "awsx:ecs:FargateService": "an ECS service, task definition, IAM roles, log group and security group",
+    "awsx:ecs:EC2Service": "an ECS service, task definition, IAM roles and log group",
+    "awsx:lb:ApplicationLoadBalancer": "a load balancer, target group, listeners and security group",
+    "awsx:lb:NetworkLoadBalancer": "a load balancer, target group and listeners",
+    "awsx:cloudtrail:Trail": "a CloudTrail trail, an S3 bucket and its policy, and a log group",
+    "aws-apigateway:index:RestAPI": (
+        "an API Gateway RestApi, Deployment and Stage, Lambda permissions, and, for routes with a local_path, "
+        "an S3 bucket with the uploaded files and an IAM role"
+    ),
+}
 _ABSENT = object()
 _SEVERITY_NAMES = {1: "low", 2: "medium", 3: "high", 4: "critical"}
 _CONTROL_SUFFIX = re.compile(r"control: ([^\]]+)\]$")
@@ -48,6 +79,7 @@ class PreviewOptions:
     policy_config: Path | None = None
     invoke_answers: Path | None = None
     program_timeout: float = PROGRAM_TIMEOUT_SECONDS
+    install: bool = False
     notify: Callable[[str], None] = lambda message: None
 
 
@@ -162,6 +194,41 @@ def _detail(message: str, description: str) -> str:
     return message
 
 
+def _merge_key(message: str) -> tuple[str, str] | None:
+    """(child name, child's own message) of an ``-attached`` stack finding: ``bucket 'b' needs X: child: problem``,
+    or, when only unknowns stand in the way, ``cannot verify until deploy: child.property``."""
+    match = _ATTACHED_MESSAGE.match(message)
+    if match:
+        return match.group("child"), match.group("problem")
+    match = _ATTACHED_UNKNOWN.match(message)
+    if match:
+        return match.group("child"), f"{CANNOT_VERIFY_PREFIX}: {match.group('property')}"
+    return None
+
+
+_ATTACHED_MESSAGE = re.compile(r"^bucket '(?P<bucket>[^']*)' needs [^:]*: (?P<child>[^:' ]+): (?P<problem>.+)$", re.S)
+_ATTACHED_UNKNOWN = re.compile(rf"^{CANNOT_VERIFY_PREFIX}: (?P<child>[^.:' ]+)\.(?P<property>[^,]+)$")
+
+
+def merge_attached_duplicates(findings: list[Any]) -> list[Any]:
+    """One finding per problem: a ``<policy>-attached`` stack finding that repeats a problem ``<policy>`` already
+    reported on the bucket's child resource is folded into that finding, which then names both policies.
+    (The engine would print both; they are one defect with one fix.)"""
+    by_problem = {(item.policy, item.name, item.message): position for position, item in enumerate(findings)}
+    merged, folded = list(findings), set()
+    for position, item in enumerate(findings):
+        key = _merge_key(item.message) if item.policy.endswith("-attached") else None
+        if key is None:
+            continue
+        target = by_problem.get((item.policy.removesuffix("-attached"), key[0], key[1]))
+        if target is None or getattr(findings[target], "enforcement", "") != getattr(item, "enforcement", ""):
+            continue
+        base = merged[target]
+        merged[target] = replace(base, message=f"{base.message} (also `{item.policy}` on bucket '{item.name}')")
+        folded.add(position)
+    return [item for position, item in enumerate(merged) if position not in folded]
+
+
 class Findings:
     """Sorts diagnostics into violations and not-verifiable notes, attributing each to a resource."""
 
@@ -217,6 +284,79 @@ def _remediation(
     )
 
 
+def _contains_unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_contains_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_contains_unknown(item) for item in value)
+    return value == UNKNOWN
+
+
+def blind_spots(recording: ProgramRecording) -> list[NotVerifiable]:
+    """What offline-preview itself could not see, as not-verifiable entries: multi-language components it could
+    not expand, and inputs that are unknown only because an invoke or a StackReference had no answer."""
+    notes: list[NotVerifiable] = []
+    registrations = recording.registrations
+    references = {
+        item.urn: str(item.properties.get("name") or item.name)
+        for item in registrations
+        if item.type == STACK_REFERENCE_TYPE and item.properties.get("outputs") == UNKNOWN
+    }
+    for item in registrations:
+        if item.remote:
+            package = item.type.split(":", 1)[0]
+            version = f" {item.package_version}" if item.package_version else ""
+            creates = KNOWN_COMPONENT_CHILDREN.get(item.type, "whatever its provider plugin creates")
+            sdk = "pulumi_" + package.replace("-", "_")
+            notes.append(
+                NotVerifiable(
+                    REMOTE_COMPONENT_CHECK,
+                    item.urn,
+                    item.type,
+                    item.name,
+                    f"multi-language component {item.type} '{item.name}' from package {package}{version} "
+                    f"(Python SDK {sdk}) runs in its provider plugin, which offline-preview does not have"
+                    f": resources created inside it were not checked offline (it may create {creates}), "
+                    "and its outputs are unknown",
+                    "offline-preview",
+                )
+            )
+        for entry in item.from_unanswered_invokes:
+            calls = [
+                describe_invoke(recording.unanswered_invokes[number])
+                for number in entry["invokes"]
+                if number < len(recording.unanswered_invokes)
+            ]
+            path = entry["path"]
+            notes.append(
+                NotVerifiable(
+                    UNANSWERED_VALUE_CHECK,
+                    item.urn,
+                    item.type,
+                    item.name,
+                    f"not verifiable: {python_path(path)} (engine: {python_path(path, engine=True)}) came from the "
+                    f"unanswered invoke {' and '.join(calls)}; answer it with --invoke-answers FILE",
+                    "offline-preview",
+                )
+            )
+        for key, urns in sorted(item.property_dependencies.items()):
+            names = [references[urn] for urn in urns if urn in references]
+            if names and _contains_unknown(item.properties.get(key)):
+                notes.append(
+                    NotVerifiable(
+                        UNANSWERED_VALUE_CHECK,
+                        item.urn,
+                        item.type,
+                        item.name,
+                        f"not verifiable: {python_path([key])} (engine: {key}) came from the unanswered "
+                        f"StackReference {', '.join(names)}; add {'its' if len(names) == 1 else 'their'} outputs under "
+                        "`stackReferences` in --invoke-answers FILE",
+                        "offline-preview",
+                    )
+                )
+    return notes
+
+
 def analyze_registrations(client: AnalyzerClient, registrations: list[Registration], findings: Findings) -> None:
     """The engine's order: Remediate then Analyze per resource (registration order), AnalyzeStack once.
 
@@ -255,7 +395,7 @@ def analyze_registrations(client: AnalyzerClient, registrations: list[Registrati
 
 def run_offline_preview(options: PreviewOptions) -> PreviewReport:
     """Everything but printing; raises PreviewError subclasses for exit code 2."""
-    project = load_project(options.program_dir)
+    project = load_project(options.program_dir, options.install, options.notify)
     config = load_stack_config(project, options.stack)
     file_config: dict[str, ConfigEntry] = (
         load_policy_config_file(options.policy_config) if options.policy_config else {}
@@ -288,16 +428,21 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
             analyze_registrations(client, registrations, findings)
 
     warnings = list(resolved.warnings)
-    if recording.unanswered_invokes:
+    if recording.builtin_answers:
         warnings.append(
-            "invokes answered with empty results offline (answer them with --invoke-answers FILE): "
-            + ", ".join(describe_invoke(call) for call in recording.unanswered_invokes)
+            "invokes answered with offline-preview's built-in fake values, not your account's (account "
+            "123456789012, zones <region>a/b/c, ...; answer them with --invoke-answers FILE for real values): "
+            + ", ".join(describe_invoke(call) for call in recording.builtin_answers)
         )
-    if recording.stack_references_without_answers:
-        warnings.append(
-            "StackReference outputs are empty offline (add them under `stackReferences` in --invoke-answers): "
-            + ", ".join(recording.stack_references_without_answers)
-        )
+    hint = answers_hint(
+        recording.unanswered_invokes,
+        recording.stack_references_without_answers,
+        recording.result_fields,
+        recording.ignored_answer_keys,
+        used_result_fields(recording.registrations, recording.unanswered_invokes),
+    )
+    if hint:
+        warnings.append(hint)
     if config.secret_keys:
         warnings.append("secret config replaced by placeholders: " + ", ".join(config.secret_keys))
     return PreviewReport(
@@ -308,8 +453,8 @@ def run_offline_preview(options: PreviewOptions) -> PreviewReport:
         pack_path=str(options.policy_pack),
         resources=len(registrations),
         policy_levels={name: policy.enforcement_level for name, policy in sorted(resolved.policies.items())},
-        violations=findings.violations,
-        not_verifiable=findings.not_verifiable,
+        violations=merge_attached_duplicates(findings.violations),
+        not_verifiable=blind_spots(recording) + merge_attached_duplicates(findings.not_verifiable),
         remediations=findings.remediations,
         warnings=warnings,
         program_output=recording.output,

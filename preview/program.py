@@ -50,6 +50,11 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     properties: dict[str, Any]
     options: ResourceOptions
+    remote: bool = False
+    """A multi-language component (its provider plugin would create its children; offline it is not expanded)."""
+    package_version: str = ""
+    from_unanswered_invokes: list[dict[str, Any]] = field(default_factory=list)
+    """Input paths made unknown because they came from unanswered invokes: ``{"path": [...], "invokes": [n]}``."""
 
     @property
     def provider_urn(self) -> str:
@@ -70,6 +75,9 @@ class Registration:
             property_dependencies=data["property_dependencies"],
             properties=data["properties"],
             options=ResourceOptions(**data["options"]),
+            remote=bool(data.get("remote")),
+            package_version=str(data.get("package_version") or ""),
+            from_unanswered_invokes=list(data.get("from_unanswered_invokes") or []),
         )
 
 
@@ -81,6 +89,9 @@ class ProgramRecording:
     interpreter: str = ""
     pulumi_version: str = ""
     stack_references_without_answers: list[str] = field(default_factory=list)
+    builtin_answers: list[dict[str, Any]] = field(default_factory=list)
+    ignored_answer_keys: list[dict[str, Any]] = field(default_factory=list)
+    result_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 def describe_invoke(call: Mapping[str, Any]) -> str:
@@ -89,16 +100,82 @@ def describe_invoke(call: Mapping[str, Any]) -> str:
     return f"{call['token']}({arguments})"
 
 
-def unanswered_hint(calls: list[dict[str, Any]]) -> str:
-    """What a failing program's error gets when invokes returned empty results offline."""
-    listed = "\n".join(f"  - {describe_invoke(call)}" for call in calls)
-    first = calls[0]
-    example = json.dumps({first["token"]: [{"args": first.get("args", {}), "result": {"<output>": "<value>"}}]})
-    return (
-        f"\noffline-preview answered {len(calls)} invoke(s) with empty results, which is a likely cause:\n{listed}\n"
-        "Answer them with --invoke-answers FILE (YAML or JSON; each token maps to a list of "
-        f"{{args: <subset of the call's arguments>, result: <object>}}), for example: {example}"
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def ignored_keys_text(entries: list[dict[str, Any]]) -> str:
+    """Answered invokes whose result keys the SDK dropped (not among the result type's engine names)."""
+    parts = []
+    for entry in entries:
+        fields = set(entry.get("fields") or [])
+        keys = ", ".join(
+            f"{key} (did you mean {_camel(key)}?)" if _camel(key) in fields and _camel(key) != key else key
+            for key in entry["ignored"]
+        )
+        parts.append(f"{describe_invoke(entry)}: {keys}")
+    return "; ".join(parts)
+
+
+def used_result_fields(
+    registrations: list[dict[str, Any]] | list[Registration], calls: list[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Per invoke token, the result fields whose unknown values reached a resource input."""
+    used: dict[str, set[str]] = {}
+    for item in registrations:
+        entries = item.get("from_unanswered_invokes") if isinstance(item, dict) else item.from_unanswered_invokes
+        for entry in entries or []:
+            for number in entry.get("invokes", []):
+                if number < len(calls):
+                    used.setdefault(calls[number]["token"], set()).update(entry.get("fields", []))
+    return used
+
+
+def answers_hint(
+    calls: list[dict[str, Any]],
+    stack_references: list[str] | None = None,
+    result_fields: Mapping[str, list[str]] | None = None,
+    ignored: list[dict[str, Any]] | None = None,
+    used_fields: Mapping[str, set[str]] | None = None,
+) -> str:
+    """How to answer what offline-preview could not: the invokes and StackReferences it left unknown, with an
+    example answers file in the engine's camelCase names; empty when there is nothing to answer."""
+    stack_references, ignored = stack_references or [], ignored or []
+    if not calls and not stack_references and not ignored:
+        return ""
+    lines = []
+    if calls:
+        lines.append(f"offline-preview left {len(calls)} invoke(s) unanswered (their values are unknown offline):")
+        lines += [f"  - {describe_invoke(call)}" for call in calls]
+    if stack_references:
+        lines.append(
+            f"{len(stack_references)} StackReference(s) have no answers (their outputs are unknown offline): "
+            + ", ".join(stack_references)
+        )
+    if ignored:
+        lines.append(
+            "answer keys the SDK ignored (results use the engine's camelCase names): " + ignored_keys_text(ignored)
+        )
+    example: dict[str, Any] = {}
+    for call in calls[:2]:
+        arguments = call.get("args", {})
+        # The outputs the program used first, then others; never the arguments echoed back or the id.
+        used = set((used_fields or {}).get(call["token"], set()))
+        used |= {_camel(key) for entry in ignored if entry["token"] == call["token"] for key in entry["ignored"]}
+        fields = sorted(
+            (result_fields or {}).get(call["token"]) or ["someOutput"],
+            key=lambda name: (name not in used, name in arguments or name == "id", name),
+        )
+        example[call["token"]] = [{"args": arguments, "result": {name: "<value>" for name in fields[:3]}}]
+    if stack_references:
+        example["stackReferences"] = {stack_references[0]: {"<outputName>": "<value>"}}
+    lines.append(
+        "Answer them with --invoke-answers FILE (YAML or JSON; each invoke token maps to a list of "
+        "{args: <subset of the call's arguments>, result: <object>}; every key is the engine's camelCase name, "
+        "as in the SDK's @pulumi.getter(name=...), not the Python attribute), for example: " + json.dumps(example)
     )
+    return "\n".join(lines)
 
 
 def _status(path: Path) -> dict[str, Any]:
@@ -199,10 +276,15 @@ def record_program(
         )
     error = result["error"]
     unanswered = result.get("unanswered_invokes") or []
+    references = list(result.get("stack_references_without_answers") or [])
+    ignored = list(result.get("ignored_answer_keys") or [])
+    result_fields = dict(result.get("result_fields") or {})
     if error is not None:
         message = f"{error['type']}: {error['message']}" if error["type"] != "RunError" else error["message"]
-        if unanswered:
-            message += unanswered_hint(unanswered)
+        used = used_result_fields(result.get("resources") or [], unanswered)
+        hint = answers_hint(unanswered, references, result_fields, ignored, used)
+        if hint:
+            message += "\nThis may be why: " + hint
         raise ProgramError(message, error["traceback"] or output, interpreter=interpreter)
     return ProgramRecording(
         registrations=[Registration.from_json(item) for item in result["resources"]],
@@ -210,5 +292,8 @@ def record_program(
         output=output,
         interpreter=interpreter,
         pulumi_version=str(result.get("pulumi_version", "")),
-        stack_references_without_answers=list(result.get("stack_references_without_answers") or []),
+        stack_references_without_answers=references,
+        builtin_answers=list(result.get("builtin_answers") or []),
+        ignored_answer_keys=ignored,
+        result_fields=result_fields,
     )

@@ -11,9 +11,10 @@ parent, dependencies, property dependencies, options), the interpreter and SDK v
 unanswered, and the program's error or an environment error (an SDK the runner cannot drive). While the program
 runs, ``RESULT_JSON.status`` says what it is waiting for (offline-preview shows it after 10 s and on timeout).
 
-Only public SDK APIs are used: ``pulumi.runtime.set_mocks(monitor=...)``, ``pulumi.runtime.mocks.MockMonitor``,
-``pulumi.runtime.run_in_stack`` (the SDK's own entry point, which also runs ``pulumi.run`` programs) and
-``pulumi.runtime.settings.set_root_resource``.
+Only public SDK APIs are used (``REQUIRED_SDK_FEATURES`` lists each one, probed before the program runs):
+``pulumi.runtime.set_mocks(monitor=...)``, ``pulumi.runtime.mocks.MockMonitor``, ``pulumi.runtime.run_in_stack``
+(the SDK's own entry point, which also runs ``pulumi.run`` programs), ``pulumi.runtime.settings.set_root_resource``
+and the monitor's response messages (the invoke response in its old or new form).
 """
 
 from __future__ import annotations
@@ -70,35 +71,72 @@ def sdk_version() -> str:
         return "not installed"
 
 
+# Every SDK API runner_runtime.py uses, probed before it is loaded: (description, alternatives), where each
+# alternative is (module, dotted attribute) and one of them must exist. Keep in step with runner_runtime.py.
+REQUIRED_SDK_FEATURES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("pulumi.RunError", (("pulumi", "RunError"),)),
+    ("pulumi.runtime.run_in_stack", (("pulumi.runtime", "run_in_stack"),)),
+    ("pulumi.runtime.settings.set_root_resource", (("pulumi.runtime.settings", "set_root_resource"),)),
+    ("pulumi.runtime.settings.get_stack", (("pulumi.runtime.settings", "get_stack"),)),
+    ("pulumi.runtime.mocks.Mocks", (("pulumi.runtime.mocks", "Mocks"),)),
+    ("pulumi.runtime.mocks.MockCallArgs", (("pulumi.runtime.mocks", "MockCallArgs"),)),
+    ("pulumi.runtime.mocks.MockMonitor", (("pulumi.runtime.mocks", "MockMonitor"),)),
+    (
+        "pulumi.runtime.mocks.MockMonitor.ResourceRegistration",
+        (("pulumi.runtime.mocks", "MockMonitor.ResourceRegistration"),),
+    ),
+    (
+        "pulumi.runtime.proto.resource_pb2.RegisterResourceResponse",
+        (("pulumi.runtime.proto.resource_pb2", "RegisterResourceResponse"),),
+    ),
+    (
+        "pulumi.runtime.proto.resource_pb2.ReadResourceResponse",
+        (("pulumi.runtime.proto.resource_pb2", "ReadResourceResponse"),),
+    ),
+    (
+        "an invoke response type (pulumi.runtime.proto.resource_pb2.ResourceInvokeResponse or "
+        "pulumi.runtime.proto.provider_pb2.InvokeResponse)",
+        (
+            ("pulumi.runtime.proto.resource_pb2", "ResourceInvokeResponse"),
+            ("pulumi.runtime.proto.provider_pb2", "InvokeResponse"),
+        ),
+    ),
+    ("google.protobuf.json_format.MessageToDict", (("google.protobuf.json_format", "MessageToDict"),)),
+)
+
+
+def _has(module: str, attribute: str) -> bool:
+    try:
+        found: Any = importlib.import_module(module)
+    except ImportError:
+        return False
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            return False
+    return True
+
+
 def missing_sdk_features() -> list[str]:
-    """The public SDK APIs the runner needs that this interpreter's pulumi lacks (empty when all are there)."""
-    missing: list[str] = []
+    """The SDK APIs the runner needs that this interpreter's pulumi lacks (empty when all are there)."""
     try:
         import pulumi.runtime as runtime
     except Exception as exc:
         return [f"an importable pulumi.runtime ({type(exc).__name__}: {exc})"]
+    missing: list[str] = []
     set_mocks = getattr(runtime, "set_mocks", None)
     if set_mocks is None:
         missing.append("pulumi.runtime.set_mocks")
     else:
         parameters = inspect.signature(set_mocks).parameters
         missing += [
-            f"pulumi.runtime.set_mocks({name}=...)" for name in ("preview", "monitor") if name not in parameters
+            f"pulumi.runtime.set_mocks({name}=...)"
+            for name in ("preview", "monitor", "logger")
+            if name not in parameters
         ]
-    for module, name in (("pulumi.runtime", "run_in_stack"), ("pulumi.runtime.settings", "set_root_resource")):
-        try:
-            found = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            found = None
-        if found is None:
-            missing.append(f"{module}.{name}")
-    try:
-        from pulumi.runtime import mocks
-
-        if not hasattr(mocks, "MockMonitor"):
-            missing.append("pulumi.runtime.mocks.MockMonitor")
-    except ImportError:
-        missing.append("pulumi.runtime.mocks")
+    for description, alternatives in REQUIRED_SDK_FEATURES:
+        if not any(_has(module, attribute) for module, attribute in alternatives):
+            missing.append(description)
     return missing
 
 

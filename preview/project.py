@@ -11,12 +11,16 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from preview import stack_yaml
 from preview.errors import InterpreterError, InvokeAnswersError, StackConfigError
+from preview.install import create_virtualenv, poetry_install
 
 SECRET_PLACEHOLDER = "offline-preview-secret-placeholder"
 
@@ -59,9 +63,12 @@ def _venv_python(venv: Path) -> Path | None:
     return None
 
 
-def python_interpreter(directory: Path, runtime: Any) -> str:
+def python_interpreter(
+    directory: Path, runtime: Any, install: bool = False, notify: Callable[[str], None] = lambda message: None
+) -> str:
     """The interpreter the Pulumi CLI's Python language host would use for this project (Pulumi.yaml or
-    PulumiPolicy.yaml `runtime`); never installs anything and never falls back silently.
+    PulumiPolicy.yaml `runtime`); never falls back silently, and installs only with ``install=True``
+    (`--install`: a missing virtualenv is created with the project's toolchain, see preview/install.py).
 
     - ``toolchain: uv``: ``virtualenv`` if set, else ``<project>/.venv``; missing means "run `uv sync`";
     - ``toolchain: poetry``: ``poetry env info --executable`` in the project directory;
@@ -72,11 +79,14 @@ def python_interpreter(directory: Path, runtime: Any) -> str:
     toolchain = str(options.get("toolchain") or "pip")
     virtualenv = options.get("virtualenv")
     if toolchain == "poetry":
-        return _poetry_interpreter(directory)
+        return _poetry_interpreter(directory, install, notify)
     if virtualenv or toolchain == "uv":
         venv_text = str(virtualenv or ".venv")
         venv = Path(venv_text) if Path(venv_text).is_absolute() else directory / venv_text
         python = _venv_python(venv)
+        if python is None and install:
+            create_virtualenv(directory, venv, toolchain, notify)
+            python = _venv_python(venv)
         if python is None:
             create = (
                 f"cd {directory} && uv sync"
@@ -85,7 +95,7 @@ def python_interpreter(directory: Path, runtime: Any) -> str:
             )
             raise InterpreterError(
                 f"the program's virtualenv {venv} (toolchain {toolchain}) does not exist; create it with "
-                f"`{create}` (offline-preview never installs anything)"
+                f"`{create}`, or let offline-preview create it with --install"
             )
         return str(python)
     command = os.environ.get("PULUMI_PYTHON_CMD") or shutil.which("python3") or shutil.which("python")
@@ -94,26 +104,41 @@ def python_interpreter(directory: Path, runtime: Any) -> str:
     return shutil.which(command) or command
 
 
-def _poetry_interpreter(directory: Path) -> str:
-    instruction = f"run `cd {directory} && poetry install` to create the environment"
+def _poetry_interpreter(directory: Path, install: bool, notify: Callable[[str], None]) -> str:
+    instruction = f"run `cd {directory} && poetry install` to create the environment (or pass --install)"
     poetry = shutil.which("poetry")
     if poetry is None:
         raise InterpreterError(
             f"the project uses toolchain poetry, but poetry is not on PATH; install poetry and {instruction}"
         )
-    completed = subprocess.run(
-        [poetry, "env", "info", "--executable"], cwd=directory, capture_output=True, text=True, check=False, timeout=60
-    )
-    executable = completed.stdout.strip()
-    if completed.returncode != 0 or not executable or not Path(executable).exists():
-        raise InterpreterError(
-            f"`poetry env info --executable` found no environment for {directory} "
-            f"({(completed.stderr or completed.stdout).strip() or 'no output'}); {instruction}"
+
+    def executable() -> tuple[str, str]:
+        completed = subprocess.run(
+            [poetry, "env", "info", "--executable"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
-    return executable
+        found = completed.stdout.strip() if completed.returncode == 0 else ""
+        return (found if found and Path(found).exists() else ""), (completed.stderr or completed.stdout).strip()
+
+    found, output = executable()
+    if not found and install:
+        poetry_install(directory, poetry, notify)
+        found, output = executable()
+    if not found:
+        raise InterpreterError(
+            f"`poetry env info --executable` found no environment for {directory} ({output or 'no output'}); "
+            f"{instruction}"
+        )
+    return found
 
 
-def load_project(directory: Path) -> PulumiProject:
+def load_project(
+    directory: Path, install: bool = False, notify: Callable[[str], None] = lambda message: None
+) -> PulumiProject:
     directory = directory.resolve()
     project_file = directory / "Pulumi.yaml"
     if not project_file.exists():
@@ -134,7 +159,7 @@ def load_project(directory: Path) -> PulumiProject:
         name=name,
         directory=directory,
         main_path=main_path,
-        python=python_interpreter(directory, runtime),
+        python=python_interpreter(directory, runtime, install, notify),
         description=str(document.get("description") or ""),
     )
 
@@ -205,30 +230,67 @@ def load_stack_config(project: PulumiProject, stack: str) -> StackConfig:
     return StackConfig(values=values, secret_keys=secret_keys)
 
 
-def load_invoke_answers(path: Path) -> dict[str, Any]:
-    """The --invoke-answers file (YAML or JSON): ``token: [{args, result}, ...]`` plus ``stackReferences``."""
+def _yaml_error_text(exc: Exception) -> str:
+    """A YAML syntax error as ``line N, column M: problem`` (1-based, as editors count)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = " ".join(str(part) for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part)
+    if mark is None:
+        return str(exc)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem or exc}"
+
+
+def _entry_lines(text: str) -> dict[str, int]:
+    """The line of each top-level key and of each list entry below it (``token[2]``), for error messages."""
     try:
-        document = stack_yaml.loads(path.read_text(encoding="utf-8")) or {}
+        root = yaml.compose(text, Loader=stack_yaml.GoYamlLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    for key, value in getattr(root, "value", []) if isinstance(root, yaml.MappingNode) else []:
+        lines[str(key.value)] = key.start_mark.line + 1
+        if isinstance(value, yaml.SequenceNode):
+            for position, item in enumerate(value.value):
+                lines[f"{key.value}[{position}]"] = item.start_mark.line + 1
+    return lines
+
+
+def load_invoke_answers(path: Path) -> dict[str, Any]:
+    """The --invoke-answers file (YAML or JSON): ``token: [{args, result}, ...]`` plus ``stackReferences``.
+    A malformed file is an InvokeAnswersError naming its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvokeAnswersError(f"cannot read invoke answers {path}: {exc}") from exc
-    except ValueError as exc:  # StackFileError and yaml.YAMLError
+    try:
+        document = stack_yaml.loads(text) or {}
+    except stack_yaml.StackFileError as exc:
         raise InvokeAnswersError(f"invoke answers {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InvokeAnswersError(f"invoke answers {path}: {_yaml_error_text(exc)}") from exc
     if not isinstance(document, dict):
         raise InvokeAnswersError(f"invoke answers {path} must hold a mapping of invoke tokens")
+    lines = _entry_lines(text)
+
+    def at(key: str) -> str:
+        return f"line {lines[key]}: " if key in lines else ""
+
     problems = []
     for token, entries in document.items():
         if token == "stackReferences":
             if not isinstance(entries, dict) or not all(isinstance(value, dict) for value in entries.values()):
-                problems.append("stackReferences: must map each stack name to a mapping of outputs")
+                problems.append(f"{at(token)}stackReferences: must map each stack name to a mapping of outputs")
             continue
         if not isinstance(entries, list):
-            problems.append(f"{token}: must be a list of {{args, result}} entries")
+            problems.append(f"{at(token)}{token}: must be a list of {{args, result}} entries")
             continue
         for position, entry in enumerate(entries):
+            where = at(f"{token}[{position}]") or at(token)
             if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
-                problems.append(f"{token}[{position}]: needs `result` (a mapping) and optional `args` (a mapping)")
+                problems.append(
+                    f"{where}{token}[{position}]: needs `result` (a mapping) and optional `args` (a mapping)"
+                )
             elif not isinstance(entry.get("args", {}), dict):
-                problems.append(f"{token}[{position}].args: must be a mapping")
+                problems.append(f"{where}{token}[{position}].args: must be a mapping")
     if problems:
         raise InvokeAnswersError(f"invoke answers {path}: " + "; ".join(problems))
     # JSON round trip: what the runner receives (dates and other YAML types never reach it).

@@ -118,8 +118,17 @@ class PreviewReport:
         info = self.policy_info.get(policy)
         return {"severity": info.severity if info else "", "control": info.control if info else ""}
 
+    @property
+    def category(self) -> str:
+        """The verdict in one word group: "violations" (a mandatory one), "not verifiable" (nothing mandatory
+        failed, but something could not be checked offline) or "pass"."""
+        if self.mandatory_violations:
+            return "violations"
+        return "not verifiable" if self.not_verifiable else "pass"
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "category": self.category,
             "resources": self.resources,
             "violations": [
                 {
@@ -134,7 +143,7 @@ class PreviewReport:
                 for item in self.violations
             ],
             "not_verifiable": [
-                {"policy": item.policy, "urn": item.urn, "name": item.name, "message": item.message}
+                {"policy": item.policy, "urn": item.urn, "type": item.type, "name": item.name, "message": item.message}
                 for item in self.not_verifiable
             ],
             "remediations": [
@@ -158,9 +167,16 @@ class PreviewReport:
         }
 
 
-def error_json(message: str, interpreter: str = "") -> dict[str, Any]:
-    """The --json document when the program or config is broken: nothing was checked."""
-    document: dict[str, Any] = {"resources": 0, "violations": [], "not_verifiable": [], "error": message}
+def error_json(message: str, interpreter: str = "", category: str = "") -> dict[str, Any]:
+    """The --json document when the program or config is broken: nothing was checked. ``category`` is the
+    error's kind ("program error", "environment error", ...)."""
+    document: dict[str, Any] = {
+        "category": category or message.split(":", 1)[0],
+        "resources": 0,
+        "violations": [],
+        "not_verifiable": [],
+        "error": message,
+    }
     if interpreter:
         document["interpreter"] = interpreter
     return document
@@ -191,7 +207,7 @@ def print_report(report: PreviewReport, console: Console) -> None:
     if report.interpreter:
         console.print(f"program interpreter: {escape(report.interpreter)}")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
     icon = "❌" if mandatory else ("⚠️ " if report.violations or report.not_verifiable else "✅")
     policies = Tree(f"{icon} [bold]Policy violations[/] ({len(report.violations)})")
@@ -234,8 +250,9 @@ def print_report(report: PreviewReport, console: Console) -> None:
     unverifiable = Tree(f"❔ [bold]Not verifiable at preview[/] ({len(report.not_verifiable)})")
     for policy, resources in sorted(_grouped(report.not_verifiable).items()):
         # The policy's configured level: the SDK reports its unknown-value notes as advisory whatever it is.
-        level = report.policy_levels.get(policy, "unknown level")
-        branch = unverifiable.add(f"[bold]{escape(policy)}[/] ({escape(level)} policy)")
+        level = report.policy_levels.get(policy)
+        kind = f"{level} policy" if level else "offline-preview's own check: what it could not see"
+        branch = unverifiable.add(f"[bold]{escape(policy)}[/] ({escape(kind)})")
         for (type_, name), notes in sorted(resources.items()):
             leaf = branch.add(_resource_label(type_, name))
             for note in notes:
@@ -243,7 +260,11 @@ def print_report(report: PreviewReport, console: Console) -> None:
     console.print(unverifiable)
 
     advisory = len(report.violations) - mandatory
-    verdict = "[bold red]FAIL[/]" if mandatory else "[bold green]PASS[/]"
+    # Exit 0 for "not verifiable" (unless --fail-on-unverifiable), but never worded as a plain pass.
+    verdict = {
+        "violations": "[bold red]FAIL[/]",
+        "not verifiable": "[bold yellow]NOT VERIFIABLE OFFLINE[/] (no mandatory violation found)",
+    }.get(report.category, "[bold green]PASS[/]")
     console.print(
         f"{verdict}: {mandatory} mandatory, {advisory} advisory violation(s), "
         f"{len(report.not_verifiable)} not verifiable at preview, "

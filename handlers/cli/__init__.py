@@ -79,6 +79,15 @@ def _prepare_streams() -> None:
     route_runtime_logs_to_stderr()
 
 
+def _keep_help_whole() -> None:
+    """Piped `--help` falls back to 80 columns, where typer cuts option names (`--delete-create…`); use a
+    width that fits them unless the caller chose one (COLUMNS or TERMINAL_WIDTH)."""
+    import typer.rich_utils
+
+    if typer.rich_utils.MAX_WIDTH is None and not os.environ.get("COLUMNS") and not sys.stdout.isatty():
+        typer.rich_utils.MAX_WIDTH = 140
+
+
 def route_runtime_logs_to_stderr() -> None:
     """Point every stream handler that writes to stdout (Powertools' default) at stderr."""
     stdouts = {id(sys.stdout), id(sys.__stdout__)}
@@ -110,6 +119,7 @@ class DrctlGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         as_json = _json_requested(argv)
         _prepare_streams()
+        _keep_help_whole()
         try:
             result = super().main(
                 args=argv,

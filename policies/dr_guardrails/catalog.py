@@ -68,7 +68,7 @@ CATALOG: tuple[PolicySpec, ...] = (
         ),
         severity=Severity.HIGH,
         controls=(_security_hub("S3.20"),),
-        remediation_steps=s3.MFA_RUNBOOK,
+        remediation_steps=s3.MFA_REMEDIATION,
         config={"tiers": _MFA_TIERS, "exceptions": EXCEPTIONS_SCHEMA},
         check=s3.check_mfa_delete,
     ),

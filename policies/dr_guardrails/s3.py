@@ -43,10 +43,27 @@ MFA_RUNBOOK: Final = (
     "Only the root user can enable MFA delete "
     "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html): as root, run "
     "`aws s3api put-bucket-versioning --bucket <name> --versioning-configuration "
-    "Status=Enabled,MFADelete=Enabled --mfa '<root-mfa-device-arn> <current-code>'`, then record the "
-    f"date in the stack config so the component writes the `{MFA_ATTESTED_TAG}` tag; `drctl` checks "
-    "the live state after deploy. Never put an MFA code in config."
+    "Status=Enabled,MFADelete=Enabled --mfa '<root-mfa-device-arn> <current-code>'`, then {record}; `drctl` "
+    "checks the live state after deploy. Never put an MFA code in config."
 )
+# dr-as-code's components tag every child with `dr:component`: only their buckets get advice in that project's
+# config terms; any other program is told which argument of its own resource to set.
+COMPONENT_TAG: Final = "dr:component"
+
+
+def mfa_runbook(bucket: PolicyResource, tags: Any) -> str:
+    if isinstance(tags.get(COMPONENT_TAG), str):
+        record = (
+            "record the date as the bucket's `mfaDeleteAttested` in the stack config so the component writes "
+            f"the `{MFA_ATTESTED_TAG}` tag"
+        )
+    else:
+        record = f"add the tag `{MFA_ATTESTED_TAG}: <YYYY-MM-DD>` to the `tags` argument of bucket '{bucket.name}'"
+    return MFA_RUNBOOK.format(record=record)
+
+
+MFA_REMEDIATION: Final = MFA_RUNBOOK.format(record=f"tag the bucket `{MFA_ATTESTED_TAG}: <YYYY-MM-DD>`")
+
 
 Problems = Callable[[Any, Config], Iterable[str]]
 
@@ -362,7 +379,7 @@ def check_mfa_delete(index: StackIndex, config: Config) -> Iterator[tuple[str, s
             (
                 f"bucket '{bucket.name}' requires MFA delete ({_tier_reason(index, bucket, config)}): configured: no "
                 f'versioning resource declares mfaDelete "Enabled" and there is no valid `{MFA_ATTESTED_TAG}` '
-                f"tag.{notes}{expired} To satisfy: {MFA_RUNBOOK}"
+                f"tag.{notes}{expired} To satisfy: {mfa_runbook(bucket, index.tags(bucket))}"
             ),
         )
 

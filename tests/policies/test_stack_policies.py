@@ -335,6 +335,21 @@ def test_replica_buckets_are_exempt_from_mfa_delete_and_replication() -> None:
     assert reported == {urn("aws:s3/bucket:Bucket", "audio-replica")}
 
 
+def test_mfa_advice_uses_this_projects_config_only_for_its_own_components() -> None:
+    component = compliant_stack()
+    _set("audio-primary", ("tags", "dr:mfa-delete-attested"), DELETE)(component)
+    other = compliant_stack()
+    _set("audio-primary", ("tags", "dr:mfa-delete-attested"), DELETE)(other)
+    _set("audio-primary", ("tags", "dr:component"), DELETE)(other)
+
+    (component_message,) = messages(run_stack("aws-s3-bucket-mfa-delete-enabled", component))
+    (other_message,) = messages(run_stack("aws-s3-bucket-mfa-delete-enabled", other))
+
+    assert "`mfaDeleteAttested` in the stack config" in component_message
+    assert "add the tag `dr:mfa-delete-attested: <YYYY-MM-DD>` to the `tags` argument of bucket" in other_message
+    assert "stack config" not in other_message and "mfaDeleteAttested" not in other_message
+
+
 def test_declared_mfa_delete_satisfies_without_attestation() -> None:
     stack = compliant_stack()
     _set("audio-primary", ("tags", "dr:mfa-delete-attested"), DELETE)(stack)

@@ -14,7 +14,7 @@ from tests.preview.conftest import FIXTURE_PACK, PROGRAMS, REPO_ROOT, RunPreview
 pytestmark = pytest.mark.slow
 
 VIOLATION_KEYS = {"policy", "enforcement", "urn", "type", "name", "message", "severity", "control"}
-NOT_VERIFIABLE_KEYS = {"policy", "urn", "name", "message"}
+NOT_VERIFIABLE_KEYS = {"policy", "urn", "type", "name", "message"}
 
 
 def test_console_script_passes_a_compliant_program_and_writes_the_json_contract(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from preview.report import (
     PolicyInfo,
     PreviewReport,
     Violation,
+    error_json,
     is_not_verifiable,
     print_report,
     python_path,
@@ -75,8 +76,29 @@ def test_json_document_has_the_contract_keys() -> None:
         }
     ]
     assert document["not_verifiable"] == [
-        {"policy": "versioning", "urn": URN, "name": "audio", "message": "cannot verify until deploy"}
+        {
+            "policy": "versioning",
+            "urn": URN,
+            "type": "aws:s3/bucket:Bucket",
+            "name": "audio",
+            "message": "cannot verify until deploy",
+        }
     ]
+    assert document["category"] == "violations"
+
+
+def test_category_names_the_verdict() -> None:
+    note = NotVerifiable("versioning", URN, "aws:s3/bucket:Bucket", "audio", "cannot verify until deploy", "mandatory")
+
+    assert report().category == "pass"
+    assert report(violation("advisory")).category == "pass"
+    assert report(violation("advisory"), not_verifiable=(note,)).category == "not verifiable"
+    assert report(violation("mandatory"), not_verifiable=(note,)).category == "violations"
+    assert error_json("environment error: no venv", "", "environment error")["category"] == "environment error"
+    output = io.StringIO()
+    print_report(report(violation("advisory"), not_verifiable=(note,)), Console(file=output, width=200))
+    assert "NOT VERIFIABLE OFFLINE (no mandatory violation found): 0 mandatory, 1 advisory" in output.getvalue()
+    assert "PASS" not in output.getvalue()
 
 
 def test_terminal_report_groups_by_policy_and_resource_with_the_level() -> None:

@@ -8,6 +8,8 @@ The stack's `scenario` picks one:
 - inline-bucket: a compliant pulumi-aws v7 bucket declared with inline arguments;
 - databases: an RDS instance and an Aurora cluster, one protected, one not;
 - blocks: an input that never resolves (offline-preview must stop it and name the resource);
+- failing-invokes: a program that fails on an unanswered invoke's value (json.loads of a secret), beside a
+  StackReference without answers;
 - run-error: a config check that ends with pulumi.RunError.
 """
 
@@ -146,6 +148,11 @@ elif scenario == "databases":
 elif scenario == "blocks":
     never = asyncio.get_event_loop().create_future()
     aws.s3.Bucket("stuck", bucket=pulumi.Output.from_input(never), opts=opts)
+
+elif scenario == "failing-invokes":
+    network = pulumi.StackReference("acme/network/prod")
+    settings = json.loads(aws.secretsmanager.get_secret_version(secret_id="db-settings").secret_string)
+    aws.rds.Instance("db", engine=settings["engine"], instance_class="db.t4g.micro", opts=opts)
 
 elif scenario == "run-error":
     raise pulumi.RunError("invalid stack config (1 problem(s)):\n  - buckets[0].tier: must be 1, 2 or 3, got 4")
