@@ -3,6 +3,7 @@
 import pulumi
 
 from components.alerting import AlertTopic, AlertTopicArgs
+from components.backup_estate import finish_backup, prepare_backup
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 from components.drills import stack_drills
 from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
@@ -39,9 +40,14 @@ def tiered_bucket(spec: BucketSpec, reports: str | None = None, users: BucketKey
 
 
 # Tables (and their AWS Backup) and drills come before the buckets, whose key policies name their roles.
-tables = build_tables(settings, providers, alerts.topic_arns)
+# AWS Backup: the account opt-in and isolated vaults first, the tables' plans, then S3, restore tests and audit.
+backup = prepare_backup(settings, providers)
+opt_in = backup.settings.resources if backup.settings else []
+tables = build_tables(settings, providers, alerts.topic_arns, backup.isolated, opt_in)
+backup = finish_backup(settings, providers, alerts.topic_arns, backup, tables.backup)
 drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
 key_users = merge_bucket_key_users(tables.bucket_key_users, drills.bucket_key_users if drills else {})
+key_users = merge_bucket_key_users(key_users, backup.bucket_key_users)  # AWS Backup for S3 reads the buckets
 buckets = {
     spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name, key_users.get(spec.name, NO_KEY_USERS))
     for spec in settings.buckets
@@ -60,6 +66,8 @@ pulumi.export("alertTopicArns", alerts.topic_arns)  # Region -> topic (alarms no
 pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
 pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in buckets.items()})
 for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
+    pulumi.export(key, value)
+for key, value in backup.exports.items():  # backupStatus: what `drctl backup status` reads
     pulumi.export(key, value)
 # Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
 sites = failover_sites(settings, providers, alerts.topic_arns)
