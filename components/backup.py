@@ -214,7 +214,7 @@ class TableBackup(pulumi.ComponentResource):
         primary = self._args.primary_region
         partition = arns.partition(primary)
         found: list[pulumi.Input[str]] = [
-            pulumi.Output.concat("arn:", partition, ":backup:", primary, ":", self._account, ":recovery-point:*")
+            f"arn:{partition}:backup:{primary}:*:recovery-point:*"
         ]
         if self._args.settings.include_rds:
             for kind in ("snapshot", "cluster-snapshot"):

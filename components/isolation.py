@@ -450,9 +450,7 @@ class BucketBackup(pulumi.ComponentResource):
                 "Sid": "TagRecoveryPoints",
                 "Effect": "Allow",
                 "Action": ["backup:TagResource"],
-                "Resource": pulumi.Output.concat(
-                    "arn:", partition, ":backup:", region, ":", self._account, ":recovery-point:*"
-                ),
+                "Resource": f"arn:{partition}:backup:{region}:*:recovery-point:*",
             },
             # AWSBackupServiceRolePolicyForS3Restore (v2): restores go back into these buckets (in place, or a
             # restore job's new bucket under the stack's prefix).
@@ -500,9 +498,7 @@ class BucketBackup(pulumi.ComponentResource):
                 "Sid": "CopyFromVaults",
                 "Effect": "Allow",
                 "Action": ["backup:CopyFromBackupVault"],
-                "Resource": pulumi.Output.concat(
-                    "arn:", partition, ":backup:", region, ":", self._account, ":recovery-point:*"
-                ),
+                "Resource": f"arn:{partition}:backup:{region}:*:recovery-point:*",
             },
             # kms:Decrypt on the bucket keys and the vault key is granted in each key's policy (key_users).
         ]

