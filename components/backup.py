@@ -217,10 +217,8 @@ class TableBackup(pulumi.ComponentResource):
             f"arn:{partition}:backup:{primary}:*:recovery-point:*"
         ]
         if self._args.settings.include_rds:
-            for kind in ("snapshot", "cluster-snapshot"):
-                found.append(
-                    pulumi.Output.concat("arn:", partition, ":rds:", primary, ":", self._account, f":{kind}:awsbackup:*")
-                )
+            # RDS recovery points are snapshots AWS Backup names awsbackup:job-…; the template's id has no ':'.
+            found += [f"arn:{partition}:rds:{primary}:*:{kind}:*" for kind in ("snapshot", "cluster-snapshot")]
         return found
 
     def _role(self) -> aws.iam.Role:
