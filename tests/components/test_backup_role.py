@@ -2,7 +2,7 @@
 
 A schema or IAM-action check cannot see a *missing* permission: the table backup role once dropped
 ``backup:CopyIntoBackupVault``/``DescribeBackupVault``/``CopyFromBackupVault`` and every copy job failed. Here every
-action of every kept managed statement (tests/components/data/aws_managed_backup_policies.json, with its source)
+action of every kept managed statement (tests/fidelity/aws_managed_backup_policies.json, with its source)
 must be granted by the custom role, or be named in ``NOT_GRANTED`` with the reason; key actions may come from the
 key policies instead (components/keys.py grants the roles by ARN), which the test reads too.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from tests.components.harness import Run, run_program, stack_config
 
-MANAGED = json.loads((Path(__file__).parent / "data" / "aws_managed_backup_policies.json").read_text())
+MANAGED = json.loads((Path(__file__).parent.parent / "fidelity" / "aws_managed_backup_policies.json").read_text())
 PROD = stack_config("prod")
 # Actions of the managed statements the custom roles deliberately leave out, and why.
 NOT_GRANTED: dict[str, dict[str, str]] = {

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -29,6 +30,7 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALIAS = "aws:kms/alias:Alias"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -897,3 +899,80 @@ CHECKS: dict[str, Callable[[Run], list[Finding]]] = {
     "reference": check_references,
     "ordering": check_ordering,
 }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Custom AWS Backup roles against the AWS managed policies they replace. A missing permission is invisible to the
+# IAM check (which validates what is there), so each custom role must grant every action of the managed statements
+# kept in aws_managed_backup_policies.json (its source inside), from its inline policy or from a key policy that
+# names it. The role is recognised by its component: TableBackup's and BucketBackup's "<name>-role".
+MANAGED_BACKUP_POLICIES = json.loads((Path(__file__).parent / "aws_managed_backup_policies.json").read_text())
+BACKUP_ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # component type -> (managed policies it replaces, services of the actions compared)
+    "dr:backup:TableBackup": (("AWSBackupServiceRolePolicyForBackup",), ("dynamodb", "backup", "tag", "kms")),
+    "dr:backup:BucketBackup": (
+        ("AWSBackupServiceRolePolicyForS3Backup", "AWSBackupServiceRolePolicyForS3Restore"),
+        ("s3", "events", "cloudwatch", "backup", "kms"),
+    ),
+}
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def check_backup_roles(run: Run) -> list[Finding]:
+    by_urn = run.by_urn()
+    findings = []
+    key_grants: dict[str, set[str]] = {}  # role name -> actions key policies grant it
+    for key_policy in run.of_type(KEY_POLICY):
+        document = key_policy.inputs.get("policy")
+        if not isinstance(document, str) or document == UNKNOWN:
+            continue
+        for statement in json.loads(document)["Statement"]:
+            for principal in _as_list((statement.get("Principal") or {}).get("AWS")):
+                if ":role/" in str(principal):
+                    key_grants.setdefault(str(principal).rsplit(":role/", 1)[1], set()).update(
+                        _as_list(statement["Action"])
+                    )
+    for role in run.of_type(ROLE):
+        parent = by_urn.get(role.parent)
+        if parent is None or parent.type not in BACKUP_ROLES:
+            continue
+        managed, services = BACKUP_ROLES[parent.type]
+        policies = [p for p in run.of_type(ROLE_POLICY) if p.name == f"{role.name}-policy"]
+        granted = set(key_grants.get(str(role.inputs.get("name")), set()))
+        for policy in policies:
+            document = policy.inputs.get("policy")
+            if isinstance(document, str) and document != UNKNOWN:
+                granted.update(a for s in json.loads(document)["Statement"] for a in _as_list(s["Action"]))
+        for name in managed:
+            for statement in MANAGED_BACKUP_POLICIES[name]:
+                for action in _as_list(statement["Action"]):
+                    if action.split(":")[0] in services and action not in granted:
+                        findings.append(
+                            Finding(
+                                "backup-role",
+                                _where(role),
+                                "policy",
+                                f"{action} of {name} ({statement.get('Sid', 'unnamed statement')}) is not granted",
+                            )
+                        )
+    return findings
+
+
+def check_event_targets(run: Run) -> list[Finding]:
+    """An EventBridge target names a declared topic in the rule's own Region (EventBridge targets an SNS topic of
+    its Region; the job-failure notifications, components/backup_events.py)."""
+    declared = _declared(run)
+    findings = []
+    for target in run.of_type(EVENT_TARGET):
+        arn = str(target.inputs.get("arn", ""))
+        if arn.startswith("arn:") and ":sns:" in arn:
+            if problem := _arn_problem(arn, declared, str(target.inputs.get("region"))):
+                findings.append(Finding("reference", _where(target), "arn", problem))
+    return findings
+
+
+CHECKS["backup-role"] = check_backup_roles
+CHECKS["event-target"] = check_event_targets
