@@ -282,7 +282,7 @@ def test_the_plan_runs_hourly_with_lifecycle_and_a_copy_to_the_recovery_vault(pr
         },
         {
             # Tier 1's isolated copy: DynamoDB goes to the backup account's vault (stacks/isolated-vault).
-            "destinationVaultArn": "arn:aws:backup:us-west-2:123456789012:backup-vault:distronation-prod-isolated-us-west-2",
+            "destinationVaultArn": "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2",
             "lifecycle": {"coldStorageAfter": 7, "deleteAfter": 120},
         },
     ]
@@ -330,7 +330,7 @@ def test_the_backup_role_is_scoped_to_the_stack_tables_and_keys(prod: Run) -> No
     assert copy_into["Resource"] == [
         f"arn:aws:backup:us-east-1:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-east-1",
         f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-west-2",
-        "arn:aws:backup:us-west-2:123456789012:backup-vault:distronation-prod-isolated-us-west-2",
+        "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2",
     ]
     assert not [r for r in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "backup" in r.name]
 
