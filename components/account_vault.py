@@ -79,7 +79,13 @@ class AccountVault(pulumi.ComponentResource):
                             "Sid": "OrganisationCopiesThroughBackup",
                             "Effect": "Allow",
                             "Principal": {"AWS": "*"},
-                            "Action": ["kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"],
+                            "Action": [
+                                "kms:Encrypt",
+                                "kms:ReEncryptFrom",
+                                "kms:ReEncryptTo",
+                                "kms:GenerateDataKey",
+                                "kms:DescribeKey",
+                            ],
                             "Resource": "*",
                             "Condition": {
                                 "StringEquals": {

@@ -85,7 +85,11 @@ class AlertTopic(pulumi.ComponentResource):
                             {
                                 "Sid": "AccountOwnsTopic",
                                 "Effect": "Allow",
-                                "Principal": {"AWS": pulumi.Output.concat("arn:", arns.partition(region), ":iam::", account, ":root")},
+                                "Principal": {
+                                    "AWS": pulumi.Output.concat(
+                                        "arn:", arns.partition(region), ":iam::", account, ":root"
+                                    )
+                                },
                                 "Action": ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"],
                                 "Resource": self.topic_arns[region],
                             },

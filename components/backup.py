@@ -213,9 +213,7 @@ class TableBackup(pulumi.ComponentResource):
     def _recovery_point_arns(self) -> list[pulumi.Input[str]]:
         primary = self._args.primary_region
         partition = arns.partition(primary)
-        found: list[pulumi.Input[str]] = [
-            f"arn:{partition}:backup:{primary}:*:recovery-point:*"
-        ]
+        found: list[pulumi.Input[str]] = [f"arn:{partition}:backup:{primary}:*:recovery-point:*"]
         if self._args.settings.include_rds:
             # RDS recovery points are snapshots AWS Backup names awsbackup:job-…; the template's id has no ':'.
             found += [f"arn:{partition}:rds:{primary}:*:{kind}:*" for kind in ("snapshot", "cluster-snapshot")]

@@ -121,9 +121,7 @@ def finish_backup(
     return estate
 
 
-def backup_status_export(
-    settings: StackSettings, estate: BackupEstate, tables: TableBackup | None
-) -> dict[str, Any]:
+def backup_status_export(settings: StackSettings, estate: BackupEstate, tables: TableBackup | None) -> dict[str, Any]:
     """What ``drctl backup status`` reads: every store in AWS Backup, its vaults and their RPOs."""
     stores: list[dict[str, Any]] = []
     isolated = estate.isolated
@@ -139,15 +137,23 @@ def backup_status_export(
                 {"role": "recovery", "region": recovery, "name": tables.vault_names[recovery], "rpoMinutes": rpo},
             ]
             if isolated and spec.tier in settings.backup.isolation.tiers and isolated.for_type(DYNAMODB):
-                vaults.append(_isolated_vault(settings, isolated, DYNAMODB, ISOLATION[spec.tier].account_compromise.rpo_minutes))
+                vaults.append(
+                    _isolated_vault(settings, isolated, DYNAMODB, ISOLATION[spec.tier].account_compromise.rpo_minutes)
+                )
             stores.append(
                 {
                     "name": spec.name,
                     "kind": "table",
                     "region": primary,
                     "resourceArn": pulumi.Output.concat(
-                        "arn:", arns.partition(primary), ":dynamodb:", primary, ":", tables.account_id,
-                        ":table/", spec.table_name,
+                        "arn:",
+                        arns.partition(primary),
+                        ":dynamodb:",
+                        primary,
+                        ":",
+                        tables.account_id,
+                        ":table/",
+                        spec.table_name,
                     ),
                     "vaults": vaults,
                     "restoreTested": tested and spec.tier == 1,
@@ -156,18 +162,23 @@ def backup_status_export(
             )
     if estate.buckets is not None:
         region = s3_backup_region(settings)
-        for spec in bucket_backup_specs(settings):
+        for bucket in bucket_backup_specs(settings):
             vaults = [
-                {"role": "source", "region": region, "name": estate.buckets.vault_name, "rpoMinutes": S3_SNAPSHOT_RPO_MINUTES}
+                {
+                    "role": "source",
+                    "region": region,
+                    "name": estate.buckets.vault_name,
+                    "rpoMinutes": S3_SNAPSHOT_RPO_MINUTES,
+                }
             ]
             if isolated and isolated.for_type(S3):
                 vaults.append(_isolated_vault(settings, isolated, S3, ISOLATION[1].account_compromise.rpo_minutes))
             stores.append(
                 {
-                    "name": spec.name,
+                    "name": bucket.name,
                     "kind": "bucket",
                     "region": region,
-                    "resourceArn": arns.bucket_arn(backed_up_bucket_name(spec, settings.backup.s3.target), region),
+                    "resourceArn": arns.bucket_arn(backed_up_bucket_name(bucket, settings.backup.s3.target), region),
                     "vaults": vaults,
                     "restoreTested": tested,
                     "restoreTestRegion": region,
@@ -216,7 +227,7 @@ class RestoreTesting(pulumi.ComponentResource):
                     tables.vault_arns[primary],
                     {
                         "protected_resource_arns": ["*"],
-                        "protected_resource_conditions": aws.backup.RestoreTestingSelectionProtectedResourceConditionsArgs(
+                        "protected_resource_conditions": aws.backup.RestoreTestingSelectionProtectedResourceConditionsArgs(  # noqa: E501
                             string_equals=[
                                 aws.backup.RestoreTestingSelectionProtectedResourceConditionsStringEqualArgs(
                                     key=f"aws:ResourceTag/{tags.TIER}", value="1"
@@ -282,7 +293,7 @@ class RestoreTesting(pulumi.ComponentResource):
         )
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
         partition = arns.partition(region)
-        statements = [
+        statements: list[dict[str, Any]] = [
             {
                 "Sid": "RestoreTables",
                 "Effect": "Allow",
@@ -439,7 +450,9 @@ class BackupAudit(pulumi.ComponentResource):
                 requiredFrequencyValue=str(tier1.rpo_minutes // 60),
                 requiredRetentionDays=str(settings.backup.s3.snapshot_retention_days),
             ),
-            control("BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK", requiredRetentionDays=str(lock.min_retention_days)),
+            control(
+                "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK", requiredRetentionDays=str(lock.min_retention_days)
+            ),
             control("BACKUP_RECOVERY_POINT_ENCRYPTED"),
             control("BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"),
             control(

@@ -37,9 +37,11 @@ from stackmodel.config import BucketSpec, StackSettings
 from stackmodel.config.isolation import (
     DYNAMODB,
     S3,
-    AirGappedVault as AirGappedVaultSettings,
     account_vault_arn,
     isolated_vault_name,
+)
+from stackmodel.config.isolation import (
+    AirGappedVault as AirGappedVaultSettings,
 )
 from stackmodel.tiers import S3_SNAPSHOT_RPO_MINUTES, LockMode, VaultLockProfile
 
@@ -151,7 +153,14 @@ class AirGappedVault(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
         # From the name, so copy actions and role policies that name it are known at preview.
         self.vault_arn = pulumi.Output.concat(
-            "arn:", arns.partition(region), ":backup:", region, ":", account.account_id, ":backup-vault:", self.vault_name
+            "arn:",
+            arns.partition(region),
+            ":backup:",
+            region,
+            ":",
+            account.account_id,
+            ":backup-vault:",
+            self.vault_name,
         )
         if vault.recovery_account_id is not None:
             # AWS RAM: the recovery account restores from the vault even when this account is lost
@@ -204,9 +213,7 @@ def isolated_vaults(settings: StackSettings, providers: Mapping[str, aws.Provide
     lag_arn: pulumi.Input[str] | None = None
     account_arn: str | None = None
     if isolation.air_gapped is not None:
-        vault = AirGappedVault(
-            "isolated-vault", settings.name_prefix, region, isolation.air_gapped, providers[region]
-        )
+        vault = AirGappedVault("isolated-vault", settings.name_prefix, region, isolation.air_gapped, providers[region])
         lag_arn = vault.vault_arn
         names["air-gapped"] = vault.vault_name
     if isolation.vault_account is not None:
@@ -331,9 +338,7 @@ class BucketBackup(pulumi.ComponentResource):
             ],
             region=region,
             tags=resource_tags,
-            opts=pulumi.ResourceOptions.merge(
-                self._child, pulumi.ResourceOptions(depends_on=[vault, *args.waits_for])
-            ),
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[vault, *args.waits_for])),
         )
         aws.backup.Selection(
             f"{name}-selection",
@@ -388,7 +393,7 @@ class BucketBackup(pulumi.ComponentResource):
         if args.isolated_vault_arn is not None:
             copy_vaults.append(args.isolated_vault_arn)
         statements: list[dict[str, Any]] = [
-            # AWSBackupServiceRolePolicyForS3Backup (v5), scoped to these buckets (tests/components/test_backup_role.py).
+            # AWSBackupServiceRolePolicyForS3Backup (v5), scoped to these buckets (tests/fidelity backup-role check).
             {
                 "Sid": "S3BucketPermissions",
                 "Effect": "Allow",
@@ -504,4 +509,3 @@ class BucketBackup(pulumi.ComponentResource):
         ]
         iam.role_policy(f"{name}-role", role, statements, self._child)
         return role
-

@@ -13,7 +13,6 @@ from pulumi.runtime import config as runtime_config
 
 from preview import stack_yaml
 from preview.project import config_string
-
 from stackmodel.config import ConfigError, StackSettings, parse, read_config
 
 
@@ -45,7 +44,7 @@ def settings_from_stack_file(path: Path) -> StackSettings:
     try:
         document = stack_yaml.load_file(path) or {}
     except (OSError, stack_yaml.StackFileError) as error:
-        raise StackConfigError(f"cannot read {path}: {error}") from None
+        raise StackConfigError([f"cannot read {path}: {error}"]) from None
     declared = document.get("config") or {} if isinstance(document, dict) else {}
     values = {str(key): config_string(value) for key, value in declared.items()}
     project_config = read_config(values, MAIN_PROJECT)

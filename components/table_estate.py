@@ -40,9 +40,7 @@ def build_tables(
         return Tables()
     rules = tuple(dict.fromkeys(t.backup for t in settings.tables if t.backup is not None))
     isolated_tiers = settings.backup.isolation.tiers
-    isolated_rules = frozenset(
-        t.backup for t in settings.tables if t.backup is not None and t.tier in isolated_tiers
-    )
+    isolated_rules = frozenset(t.backup for t in settings.tables if t.backup is not None and t.tier in isolated_tiers)
     isolated_arn = isolated.for_type(DYNAMODB) if isolated is not None else None
     backup = (
         TableBackup(

@@ -165,7 +165,9 @@ def restore_bucket_command(
     ] = None,
     backup_role_arn: Annotated[
         str | None,
-        typer.Option(envvar="DR_BUCKET_BACKUP_ROLE_ARN", callback=role_arn_value, help="Role AWS Backup restores with."),
+        typer.Option(
+            envvar="DR_BUCKET_BACKUP_ROLE_ARN", callback=role_arn_value, help="Role AWS Backup restores with."
+        ),
     ] = None,
     vault: Annotated[str | None, typer.Option(help="Vault holding the recovery point (default: looked up).")] = None,
     prefix: Annotated[str, typer.Option(callback=key_prefix_value, help="Only keys under this prefix.")] = "",

@@ -58,10 +58,7 @@ def _isolated_destinations(plan: PolicyResource, index: StackIndex) -> Any:
             continue
         destinations += [lookup(copies, c, "destinationVaultArn") for c in range(len(copies))]
     parsed = [_vault_arn_parts(d) for d in destinations]
-    if any(p is None and d is UNKNOWN for p, d in zip(parsed, destinations, strict=True)):
-        unknown = True
-    else:
-        unknown = False
+    unknown = any(p is None and d is UNKNOWN for p, d in zip(parsed, destinations, strict=True))
     own_accounts = {p[1] for p in parsed if p is not None and (p[2], p[0]) in own_vaults}
     for part in parsed:
         if part is None:
@@ -108,9 +105,12 @@ def check_isolated_copies(index: StackIndex, config: Config) -> Iterator[tuple[s
             continue
         plan = plans.get(plan_name) if isinstance(plan_name, str) else None
         if plan is None:
-            yield table.urn, (
-                f"the table is in tier {tags.get('dr:tier')} but no AWS Backup plan copies it out of the account "
-                f"(tag {BACKUP_PLAN_TAG}={plan_name if plan_name is not MISSING else 'missing'})"
+            yield (
+                table.urn,
+                (
+                    f"the table is in tier {tags.get('dr:tier')} but no AWS Backup plan copies it out of the account "
+                    f"(tag {BACKUP_PLAN_TAG}={plan_name if plan_name is not MISSING else 'missing'})"
+                ),
             )
             continue
         verdict = isolated(plan)
@@ -153,9 +153,12 @@ def check_isolated_copies(index: StackIndex, config: Config) -> Iterator[tuple[s
         if any(v is UNKNOWN for v in verdicts_here):
             yield bucket.urn, cannot_verify("the copy destinations of the bucket's backup plan")
         else:
-            yield bucket.urn, (
-                f"the bucket is in tier {tags.get('dr:tier')} but neither it nor its replica is in an AWS Backup plan "
-                "that copies to an isolated vault"
+            yield (
+                bucket.urn,
+                (
+                    f"the bucket is in tier {tags.get('dr:tier')} but neither it nor its replica is in an AWS Backup "
+                    "plan that copies to an isolated vault"
+                ),
             )
 
 
@@ -166,9 +169,12 @@ def check_isolated_vault_locks(index: StackIndex, config: Config) -> Iterator[tu
         if low is None or high is None:
             yield vault.urn, cannot_verify("minRetentionDays/maxRetentionDays")
         elif low < max(minimum, AIR_GAPPED_MIN_RETENTION_DAYS) or high < low:
-            yield vault.urn, (
-                f"an air-gapped vault needs minRetentionDays >= {max(minimum, AIR_GAPPED_MIN_RETENTION_DAYS)} and "
-                f"maxRetentionDays >= minRetentionDays (declared {low:g}-{high:g})"
+            yield (
+                vault.urn,
+                (
+                    f"an air-gapped vault needs minRetentionDays >= {max(minimum, AIR_GAPPED_MIN_RETENTION_DAYS)} and "
+                    f"maxRetentionDays >= minRetentionDays (declared {low:g}-{high:g})"
+                ),
             )
     locks: dict[str, list[PolicyResource]] = {}
     for lock in _of(index, types.BACKUP_VAULT_LOCK):
@@ -193,4 +199,7 @@ def check_isolated_vault_locks(index: StackIndex, config: Config) -> Iterator[tu
             elif changeable is MISSING or changeable is None:
                 yield lock.urn, "the isolated vault's lock is GOVERNANCE: set changeable_for_days (COMPLIANCE)"
             elif low is not None and low < minimum:
-                yield lock.urn, f"the isolated vault's lock keeps recovery points at least {low:g} days, under {minimum}"
+                yield (
+                    lock.urn,
+                    f"the isolated vault's lock keeps recovery points at least {low:g} days, under {minimum}",
+                )

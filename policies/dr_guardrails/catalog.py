@@ -562,7 +562,8 @@ CATALOG = CATALOG + tuple(
 )
 
 # --- AWS Backup: isolated copies (components/isolation.py, components/account_vault.py) -------------------------
-CATALOG = CATALOG + (
+CATALOG = (
+    *CATALOG,
     PolicySpec(
         name="aws-backup-plan-isolated-copy",
         description=(

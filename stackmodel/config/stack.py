@@ -26,9 +26,9 @@ from stackmodel.config.buckets import (
     bucket_spec,
 )
 from stackmodel.config.drills import DrillsConfig, drill_problems
-from stackmodel.config.isolation import DYNAMODB, S3, IsolatedStore, isolation_problems
 from stackmodel.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from stackmodel.config.fields import Region
+from stackmodel.config.isolation import DYNAMODB, S3, IsolatedStore, isolation_problems
 from stackmodel.config.sites import SiteEntry, SiteSpec, site_spec
 from stackmodel.config.tables import (
     DEFAULT_BACKUP_SETTINGS,

@@ -45,6 +45,7 @@ from stackmodel.tiers import (
     MIN_BACKUP_RPO_MINUTES,
     MREC_REGIONAL_RPO_FLOOR_MINUTES,
     PITR_PERIOD_RANGE,
+    S3_CONTINUOUS_MAX_DAYS,
     TABLE_TIERS,
     FailureMode,
     LockMode,
@@ -229,6 +230,9 @@ class BackupSettingsEntry(_Entry):
     audit: StrictBool = False
 
 
+DEFAULT_S3_BACKUP = S3Backup("replica", S3_CONTINUOUS_MAX_DAYS, 35)
+
+
 @dataclass(frozen=True)
 class BackupSettings:
     manage_region_settings: bool  # aws.backup.RegionSettings: only ever writes true, for the types the stack owns
@@ -236,7 +240,7 @@ class BackupSettings:
     include_rds: bool
     cross_account_vault_arn: str | None
     isolation: Isolation = NO_ISOLATION
-    s3: S3Backup = S3Backup("replica", 35, 35)
+    s3: S3Backup = DEFAULT_S3_BACKUP
     restore_testing: RestoreTesting | None = None
     audit: bool = False
 

@@ -27,6 +27,8 @@ provider = aws.Provider(
     assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=account.role_arn, session_name="dr-isolated-vault")],
     allowed_account_ids=[account.account_id],
 )
-vault = AccountVault("isolated-vault", AccountVaultArgs(settings.name_prefix, settings.recovery_region, account, provider))
+vault = AccountVault(
+    "isolated-vault", AccountVaultArgs(settings.name_prefix, settings.recovery_region, account, provider)
+)
 pulumi.export("vaultArn", vault.vault_arn)
 pulumi.export("vaultName", vault.vault_name)

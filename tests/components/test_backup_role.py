@@ -29,7 +29,10 @@ REPLACES = {
     "table-backup-role": ("AWSBackupServiceRolePolicyForBackup",),
     "bucket-backup-role": ("AWSBackupServiceRolePolicyForS3Backup", "AWSBackupServiceRolePolicyForS3Restore"),
 }
-ROLE_SERVICES = {"table-backup-role": ("dynamodb", "backup", "tag"), "bucket-backup-role": ("s3", "events", "cloudwatch", "backup", "kms")}
+ROLE_SERVICES = {
+    "table-backup-role": ("dynamodb", "backup", "tag"),
+    "bucket-backup-role": ("s3", "events", "cloudwatch", "backup", "kms"),
+}
 
 
 @pytest.fixture(scope="module")

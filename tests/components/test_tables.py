@@ -33,6 +33,8 @@ KEY = "aws:kms/key:Key"
 TABLES = {"users": "EVENTUAL", "orders": "STRONG", "transactions": "EVENTUAL"}
 PLAN = "distronation-prod-tables-60m-cold7d-keep120d"
 SNS = "arn:aws:sns:{region}:" + ACCOUNT_ID + ":distronation-prod-dr-alerts"
+# backup.vaultAccount in Pulumi.prod.yaml: the vault stacks/isolated-vault builds in the backup account.
+ISOLATED_VAULT = "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2"
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +284,7 @@ def test_the_plan_runs_hourly_with_lifecycle_and_a_copy_to_the_recovery_vault(pr
         },
         {
             # Tier 1's isolated copy: DynamoDB goes to the backup account's vault (stacks/isolated-vault).
-            "destinationVaultArn": "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2",
+            "destinationVaultArn": ISOLATED_VAULT,
             "lifecycle": {"coldStorageAfter": 7, "deleteAfter": 120},
         },
     ]
@@ -311,7 +313,10 @@ def test_rds_enters_the_selection_only_behind_its_switch() -> None:
     run = run_program({**PROD, "backup": {**PROD["backup"], "includeRds": True}}, preview=True)
     [selection] = [s for s in run.of_type("aws:backup/selection:Selection") if s.name.startswith("table-backup")]
     assert [r.split(":")[2] for r in selection.inputs["resources"]] == ["dynamodb", "rds", "rds"]
-    opt_in = {r.inputs["region"]: r.inputs["resourceTypeOptInPreference"] for r in run.of_type("aws:backup/regionSettings:RegionSettings")}
+    opt_in = {
+        r.inputs["region"]: r.inputs["resourceTypeOptInPreference"]
+        for r in run.of_type("aws:backup/regionSettings:RegionSettings")
+    }
     assert opt_in["us-east-1"] == {"Aurora": True, "DynamoDB": True, "RDS": True}
 
 
@@ -330,7 +335,7 @@ def test_the_backup_role_is_scoped_to_the_stack_tables_and_keys(prod: Run) -> No
     assert copy_into["Resource"] == [
         f"arn:aws:backup:us-east-1:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-east-1",
         f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-west-2",
-        "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2",
+        ISOLATED_VAULT,
     ]
     assert not [r for r in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "backup" in r.name]
 

@@ -563,7 +563,10 @@ def _declared(run: Run) -> Declared:
         name_prefix=run.config.get("namePrefix"),
         parameters={(str(p.inputs.get("name")), str(p.inputs.get("region"))) for p in run.of_type(PARAMETER)},
         fis_template_regions={str(t.inputs.get("region")) for t in run.of_type(FIS_TEMPLATE)},
-        vaults={(str(v.inputs.get("name")), str(v.inputs.get("region"))) for v in run.of_type(VAULT) + run.of_type(LAG_VAULT)},
+        vaults={
+            (str(v.inputs.get("name")), str(v.inputs.get("region")))
+            for v in run.of_type(VAULT) + run.of_type(LAG_VAULT)
+        },
         account_vault_arns=_account_vault_arns(run),
     )
 
@@ -571,7 +574,9 @@ def _declared(run: Run) -> Declared:
 def _account_vault_arns(run: Run) -> set[str]:
     from stackmodel.config.isolation import account_vault_arn
 
-    account = (run.config.get("backup") or {}).get("vaultAccount") if isinstance(run.config.get("backup"), dict) else None
+    account = (
+        (run.config.get("backup") or {}).get("vaultAccount") if isinstance(run.config.get("backup"), dict) else None
+    )
     prefix, region = run.config.get("namePrefix"), run.config.get("recoveryRegion")
     if not account or not prefix or not region:
         return set()
@@ -968,9 +973,9 @@ def check_event_targets(run: Run) -> list[Finding]:
     findings = []
     for target in run.of_type(EVENT_TARGET):
         arn = str(target.inputs.get("arn", ""))
-        if arn.startswith("arn:") and ":sns:" in arn:
-            if problem := _arn_problem(arn, declared, str(target.inputs.get("region"))):
-                findings.append(Finding("reference", _where(target), "arn", problem))
+        problem = _arn_problem(arn, declared, str(target.inputs.get("region"))) if ":sns:" in arn else None
+        if problem:
+            findings.append(Finding("reference", _where(target), "arn", problem))
     return findings
 
 

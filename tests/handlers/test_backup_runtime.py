@@ -91,11 +91,17 @@ def test_an_empty_restored_bucket_is_reported_failed(restored: tuple[Any, Any]) 
     dynamodb, s3 = restored
     s3.create_bucket(Bucket="restored-audio", CreateBucketConfiguration={"LocationConstraint": REGION})
     backup, stub = stubbed_backup()
-    stub.add_response("describe_restore_job", _restore_job("S3", "arn:aws:s3:::restored-audio"), {"RestoreJobId": "job-1"})
+    stub.add_response(
+        "describe_restore_job", _restore_job("S3", "arn:aws:s3:::restored-audio"), {"RestoreJobId": "job-1"}
+    )
     stub.add_response(
         "put_restore_validation_result",
         {},
-        {"RestoreJobId": "job-1", "ValidationStatus": "FAILED", "ValidationStatusMessage": "restored bucket restored-audio is empty"},
+        {
+            "RestoreJobId": "job-1",
+            "ValidationStatus": "FAILED",
+            "ValidationStatusMessage": "restored bucket restored-audio is empty",
+        },
     )
     with stub:
         verdict = validate_restore(backup, dynamodb, s3, "job-1", None, "dr-drill/canary")
@@ -125,13 +131,21 @@ def test_restore_from_backup_starts_a_new_bucket_restore_and_tracks_it_to_comple
         {"RestoreMetadata": {"DestinationBucketName": "prod-audio-replica", "RestoreTime": ""}},
         {"BackupVaultName": "prod-dr-s3-us-west-2", "RecoveryPointArn": POINT},
     )
-    stub.add_response("start_restore_job", {"RestoreJobId": "r-1"}, {
-        "RecoveryPointArn": POINT,
-        "Metadata": {"DestinationBucketName": "prod-audio-replica", "RestoreTime": "2026-12-07T10:00:00+00:00", "NewBucket": "true"},
-        "IamRoleArn": "arn:aws:iam::111122223333:role/prod-bucket-backup",
-        "IdempotencyToken": "t-1",
-        "ResourceType": "S3",
-    })
+    stub.add_response(
+        "start_restore_job",
+        {"RestoreJobId": "r-1"},
+        {
+            "RecoveryPointArn": POINT,
+            "Metadata": {
+                "DestinationBucketName": "prod-audio-replica",
+                "RestoreTime": "2026-12-07T10:00:00+00:00",
+                "NewBucket": "true",
+            },
+            "IamRoleArn": "arn:aws:iam::111122223333:role/prod-bucket-backup",
+            "IdempotencyToken": "t-1",
+            "ResourceType": "S3",
+        },
+    )
     for status in ("PENDING", "RUNNING", "COMPLETED"):
         stub.add_response(
             "describe_restore_job",
@@ -192,7 +206,16 @@ def _status(source_age: timedelta, copy_state: str, message: str | None, validat
     )
     stub.add_response(
         "list_copy_jobs",
-        {"CopyJobs": [{"CopyJobId": "c-0", "CompletionDate": NOW - timedelta(hours=3), "CreationDate": NOW - timedelta(hours=4), "State": "COMPLETED"}]},
+        {
+            "CopyJobs": [
+                {
+                    "CopyJobId": "c-0",
+                    "CompletionDate": NOW - timedelta(hours=3),
+                    "CreationDate": NOW - timedelta(hours=4),
+                    "State": "COMPLETED",
+                }
+            ]
+        },
         {"ByResourceArn": BUCKET_ARN, "ByDestinationVaultArn": stub_any(), "ByState": "COMPLETED"},
     )
     copy: dict[str, Any] = {"CopyJobId": "c-1", "CreationDate": NOW - timedelta(hours=1), "State": copy_state}

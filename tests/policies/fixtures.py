@@ -220,7 +220,12 @@ def add_isolated_backups(stack: Stack) -> None:
     stack.add(
         AIR_GAPPED_VAULT,
         "vault-air-gapped",
-        {"name": "acme-isolated", "minRetentionDays": 7, "maxRetentionDays": 400, "tags": {"dr:isolated": "air-gapped"}},
+        {
+            "name": "acme-isolated",
+            "minRetentionDays": 7,
+            "maxRetentionDays": 400,
+            "tags": {"dr:isolated": "air-gapped"},
+        },
         region=RECOVERY,
     )
     copy_lifecycle = {"deleteAfter": 120}
@@ -234,8 +239,14 @@ def add_isolated_backups(stack: Stack) -> None:
                     "ruleName": "hourly",
                     "targetVaultName": "acme-dr-primary",
                     "copyActions": [
-                        {"destinationVaultArn": vault_arn(RECOVERY, OWN_ACCOUNT, "acme-dr-recovery"), "lifecycle": copy_lifecycle},
-                        {"destinationVaultArn": vault_arn(RECOVERY, VAULT_ACCOUNT, "acme-isolated"), "lifecycle": copy_lifecycle},
+                        {
+                            "destinationVaultArn": vault_arn(RECOVERY, OWN_ACCOUNT, "acme-dr-recovery"),
+                            "lifecycle": copy_lifecycle,
+                        },
+                        {
+                            "destinationVaultArn": vault_arn(RECOVERY, VAULT_ACCOUNT, "acme-isolated"),
+                            "lifecycle": copy_lifecycle,
+                        },
                     ],
                 }
             ],

@@ -62,7 +62,9 @@ def test_an_air_gapped_vault_under_seven_days_fails() -> None:
 
 def test_an_isolated_vault_needs_a_compliance_lock() -> None:
     stack = compliant_stack()
-    stack.add(BACKUP_VAULT, "account-vault", {"name": "acme-isolated", "tags": {"dr:isolated": "account"}}, region=RECOVERY)
+    stack.add(
+        BACKUP_VAULT, "account-vault", {"name": "acme-isolated", "tags": {"dr:isolated": "account"}}, region=RECOVERY
+    )
     assert messages(run_stack(LOCK, stack)) == [
         "an isolated vault needs a COMPLIANCE vault lock (aws.backup.VaultLockConfiguration)"
     ]

@@ -17,7 +17,6 @@ from pulumi_policy.deserialize import serialize_properties
 from tests.policies.fixtures import (
     RECOVERY,
     VAULT_ACCOUNT,
-    vault_arn,
     compliant_stack,
     object_lock_props,
     pab_props,
@@ -25,6 +24,7 @@ from tests.policies.fixtures import (
     table_props,
     table_replica_props,
     tls_policy,
+    vault_arn,
     versioning_props,
 )
 from tests.policies.support import (
