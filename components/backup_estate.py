@@ -43,7 +43,7 @@ from components.keys import BucketKeyUsers
 from components.recovery_function import EventTrigger, RecoveryFunction, RecoveryFunctionArgs
 from stackmodel.config import StackSettings
 from stackmodel.config.isolation import DYNAMODB, S3
-from stackmodel.tiers import ISOLATION, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS
+from stackmodel.tiers import ISOLATION, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS, FailureMode
 
 VALIDATION_HANDLER = "handlers.backup.restore_validation.lambda_handler"
 # The controls named in pulumi-aws's backup.Framework example; no other name is cited here.
@@ -118,6 +118,12 @@ def finish_backup(
     if settings.backup.audit:
         BackupAudit("backup-audit", settings, providers[settings.primary_region])
     estate.exports = {"backupStatus": backup_status_export(settings, estate, tables)}
+    if estate.buckets is not None:  # drctl restore-bucket --from-backup --vault … --backup-role-arn …
+        estate.exports["bucketBackup"] = {
+            "region": s3_backup_region(settings),
+            "vault": estate.buckets.vault_name,
+            "roleArn": estate.buckets.role_arn,
+        }
     return estate
 
 
@@ -158,6 +164,10 @@ def backup_status_export(settings: StackSettings, estate: BackupEstate, tables: 
                     "vaults": vaults,
                     "restoreTested": tested and spec.tier == 1,
                     "restoreTestRegion": primary,
+                    # A restore test's duration is judged against the logical RTO (a restore into a new table),
+                    # the age of the point it restored against the backup RPO.
+                    "restoreRtoMinutes": spec.objectives[FailureMode.LOGICAL].rto_minutes,
+                    "restoreRpoMinutes": rpo,
                 }
             )
     if estate.buckets is not None:
@@ -182,6 +192,8 @@ def backup_status_export(settings: StackSettings, estate: BackupEstate, tables: 
                     "vaults": vaults,
                     "restoreTested": tested,
                     "restoreTestRegion": region,
+                    "restoreRtoMinutes": bucket.objectives[FailureMode.LOGICAL].rto_minutes,
+                    "restoreRpoMinutes": S3_SNAPSHOT_RPO_MINUTES,  # restore tests pick the daily snapshots
                 }
             )
     return {"stores": stores}

@@ -255,3 +255,111 @@ def test_status_is_unmet_for_an_old_recovery_point_a_failed_copy_or_a_failed_val
     assert not store.met
     assert len(store.problems) == 3
     assert "RPO 1440 min" in store.problems[0]
+
+
+def test_restore_tests_become_drill_rows_with_the_measured_rto_and_the_restored_points_age() -> None:
+    from handlers.backup.restore_tests import restore_test_rows
+    from handlers.drills.model import Status
+
+    document = _status_document()
+    document["stores"][0] |= {"restoreRtoMinutes": 30, "restoreRpoMinutes": 1440}
+    document["stores"].append(
+        {**document["stores"][0], "name": "uploads", "resourceArn": "arn:aws:s3:::prod-uploads-replica"}
+    )
+    backup, stub = stubbed_backup()
+    created = NOW - timedelta(days=1)
+    stub.add_response(
+        "list_restore_jobs_by_protected_resource",
+        {
+            "RestoreJobs": [
+                {  # an operator's restore: not a test, never a row
+                    "RestoreJobId": "manual",
+                    "CreationDate": NOW - timedelta(hours=1),
+                    "CompletionDate": NOW,
+                    "Status": "COMPLETED",
+                },
+                {
+                    "RestoreJobId": "r-1",
+                    "CreationDate": created,
+                    "CompletionDate": created + timedelta(minutes=25),
+                    "RecoveryPointCreationDate": created - timedelta(hours=20),
+                    "Status": "COMPLETED",
+                    "ValidationStatus": "SUCCESSFUL",
+                    "CreatedBy": {"RestoreTestingPlanArn": PLAN_ARN},
+                },
+            ]
+        },
+        {"ResourceArn": BUCKET_ARN},
+    )
+    stub.add_response(
+        "list_restore_jobs_by_protected_resource",
+        {"RestoreJobs": []},
+        {"ResourceArn": "arn:aws:s3:::prod-uploads-replica"},
+    )
+    with stub:
+        audio, uploads = restore_test_rows(lambda region: backup, document, NOW)
+    assert audio.status is Status.passed and audio.checks["restore_job_id"] == "r-1"
+    assert (audio.rto_seconds_measured, audio.rpo_seconds_measured) == (25 * 60, 20 * 3600)
+    assert (audio.rto_seconds_target, audio.rpo_seconds_target) == (30 * 60, 1440 * 60)
+    assert uploads.status is Status.not_run  # no test yet: never a pass
+
+
+def test_a_restore_test_slower_than_the_rto_fails_its_row() -> None:
+    from handlers.backup.restore_tests import restore_test_rows
+    from handlers.drills.model import Status
+
+    document = _status_document()
+    document["stores"][0] |= {"restoreRtoMinutes": 30, "restoreRpoMinutes": 1440}
+    backup, stub = stubbed_backup()
+    stub.add_response(
+        "list_restore_jobs_by_protected_resource",
+        {
+            "RestoreJobs": [
+                {
+                    "RestoreJobId": "r-2",
+                    "CreationDate": NOW - timedelta(hours=2),
+                    "CompletionDate": NOW - timedelta(minutes=10),
+                    "RecoveryPointCreationDate": NOW - timedelta(hours=3),
+                    "Status": "COMPLETED",
+                    "ValidationStatus": "SUCCESSFUL",
+                    "CreatedBy": {"RestoreTestingPlanArn": PLAN_ARN},
+                }
+            ]
+        },
+        {"ResourceArn": BUCKET_ARN},
+    )
+    with stub:
+        [row] = restore_test_rows(lambda region: backup, document, NOW)
+    assert row.status is Status.failed and "outside the objectives" in row.notes[-1]
+
+
+def test_prod_exports_what_backup_status_and_the_drill_read() -> None:
+    import runpy
+
+    from tests.components.harness import REPO, run_capturing, stack_config
+
+    exported: dict[str, Any] = {}
+
+    def program() -> None:
+        import pulumi
+
+        original = pulumi.export
+        pulumi.export = lambda key, value: exported.__setitem__(key, value)  # type: ignore[assignment]
+        try:
+            runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+        finally:
+            pulumi.export = original
+
+    _, error = run_capturing(program, stack_config("prod"), preview=True)
+    assert error is None
+    stores = {store["name"]: store for store in exported["backupStatus"]["stores"]}
+    assert set(stores) == {"users", "orders", "transactions", "audio", "uploads"}
+    audio = stores["audio"]
+    assert audio["resourceArn"] == "arn:aws:s3:::distronation-prod-audio-us-west-2"
+    assert [(v["role"], v.get("account", "this")) for v in audio["vaults"]] == [
+        ("source", "this"),
+        ("isolated", "this"),
+    ]
+    users = stores["users"]
+    assert [v["role"] for v in users["vaults"]] == ["source", "recovery", "isolated"]
+    assert users["vaults"][2]["account"] == "other" and users["restoreTested"]
