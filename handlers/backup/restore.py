@@ -6,8 +6,8 @@ compromised account, a deleted bucket, corrupted versions), so the in-place vers
 (point-in-time restore within its window, ``--to``) or a snapshot (its own time only; copies in the isolated vault
 are snapshots: copies lose point-in-time restore).
 
-The restore goes into a new bucket unless ``--target-bucket`` names an existing one; AWS Backup writes every object
-version it restores as a new version, so nothing existing is overwritten in place.
+The restore goes back into the recovery point's bucket (each restored object becomes a new version there, so no
+existing version is lost), or into a new bucket ``--target-bucket`` that the restore job creates.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class RestoreProgress:
 def restore_metadata(
     backup: Any, recovery_point_arn: str, vault_name: str, target_bucket: str | None, to: datetime | None
 ) -> dict[str, str]:
-    """The metadata AWS Backup offers for this recovery point, pointed at a new bucket (or ``target_bucket``)."""
+    """The metadata AWS Backup offers for this recovery point: back into its bucket, or into a new bucket
+    ``target_bucket`` that the restore creates (the backup role creates only ``<namePrefix>-restore-…``)."""
     offered: dict[str, str] = dict(
         backup.get_recovery_point_restore_metadata(BackupVaultName=vault_name, RecoveryPointArn=recovery_point_arn)[
             "RestoreMetadata"
@@ -51,9 +52,9 @@ def restore_metadata(
     metadata = dict(offered)
     if target_bucket is not None:
         metadata["DestinationBucketName"] = target_bucket
-        metadata["NewBucket"] = "false"
-    else:
         metadata["NewBucket"] = "true"
+    else:
+        metadata["NewBucket"] = "false"
     if to is not None:
         if RESTORE_TIME_KEY not in offered:
             raise RestoreRefused(

@@ -137,7 +137,7 @@ def test_restore_from_backup_starts_a_new_bucket_restore_and_tracks_it_to_comple
         {
             "RecoveryPointArn": POINT,
             "Metadata": {
-                "DestinationBucketName": "prod-audio-replica",
+                "DestinationBucketName": "prod-restore-audio",
                 "RestoreTime": "2026-12-07T10:00:00+00:00",
                 "NewBucket": "true",
             },
@@ -154,7 +154,8 @@ def test_restore_from_backup_starts_a_new_bucket_restore_and_tracks_it_to_comple
         )
     sleeps: list[float] = []
     with stub:
-        metadata = restore_metadata(backup, POINT, "prod-dr-s3-us-west-2", None, datetime(2026, 12, 7, 10, tzinfo=UTC))
+        at = datetime(2026, 12, 7, 10, tzinfo=UTC)
+        metadata = restore_metadata(backup, POINT, "prod-dr-s3-us-west-2", "prod-restore-audio", at)
         job = start_bucket_restore(backup, POINT, "arn:aws:iam::111122223333:role/prod-bucket-backup", metadata, "t-1")
         states = [p.status for p in track_restore(backup, job, poll_seconds=5, sleep=sleeps.append)]
     assert states == ["PENDING", "RUNNING", "COMPLETED"] and sleeps == [5, 5]
@@ -363,3 +364,15 @@ def test_prod_exports_what_backup_status_and_the_drill_read() -> None:
     users = stores["users"]
     assert [v["role"] for v in users["vaults"]] == ["source", "recovery", "isolated"]
     assert users["vaults"][2]["account"] == "other" and users["restoreTested"]
+
+
+def test_without_a_target_the_restore_goes_back_into_the_recovery_points_bucket() -> None:
+    backup, stub = stubbed_backup()
+    stub.add_response(
+        "get_recovery_point_restore_metadata",
+        {"RestoreMetadata": {"DestinationBucketName": "prod-audio-replica"}},
+        {"BackupVaultName": "isolated", "RecoveryPointArn": POINT},
+    )
+    with stub:
+        metadata = restore_metadata(backup, POINT, "isolated", None, None)
+    assert metadata == {"DestinationBucketName": "prod-audio-replica", "NewBucket": "false"}
