@@ -41,6 +41,7 @@ from components.isolation import (
 )
 from components.keys import BucketKeyUsers
 from components.recovery_function import EventTrigger, RecoveryFunction, RecoveryFunctionArgs
+from components.table_estate import Tables, build_tables
 from stackmodel.config import StackSettings
 from stackmodel.config.isolation import DYNAMODB, S3
 from stackmodel.tiers import ISOLATION, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS, FailureMode
@@ -504,3 +505,13 @@ class BackupAudit(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({})
+
+
+def build_tables_with_backup(
+    settings: StackSettings, providers: Mapping[str, aws.Provider], topics: Mapping[str, pulumi.Input[str]]
+) -> tuple[Tables, BackupEstate]:
+    """The account opt-in and isolated vaults first, the tables and their plans, then S3, restore tests and audit."""
+    estate = prepare_backup(settings, providers)
+    opt_in = estate.settings.resources if estate.settings else []
+    tables = build_tables(settings, providers, topics, estate.isolated, opt_in)
+    return tables, finish_backup(settings, providers, topics, estate, tables.backup)
