@@ -142,3 +142,23 @@ def test_the_second_program_builds_the_other_accounts_vault_through_the_assumed_
     [statement] = policy["Statement"]
     assert statement["Action"] == "backup:CopyIntoBackupVault"
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-distronation01"}}
+
+
+def test_every_enum_the_backup_resources_send_is_one_botocore_knows(prod: Run) -> None:
+    import botocore.session
+
+    from components.backup_events import FAILED_JOB_STATES
+
+    model = botocore.session.get_session().get_service_model("backup")
+
+    def enum(shape: str) -> set[str]:
+        return set(model.shape_for(shape).enum)
+
+    for plan in prod.of_type("aws:backup/restoreTestingPlan:RestoreTestingPlan"):
+        selection = plan.inputs["recoveryPointSelection"]
+        assert selection["algorithm"] in enum("RestoreTestingRecoveryPointSelectionAlgorithm")
+        assert set(selection["recoveryPointTypes"]) <= enum("RestoreTestingRecoveryPointType")
+    # The job-failure pattern: backup jobs can end FAILED, EXPIRED or ABORTED; copy jobs only FAILED (CopyJobState).
+    assert set(FAILED_JOB_STATES) <= enum("BackupJobState")
+    assert set(FAILED_JOB_STATES) & enum("CopyJobState") == {"FAILED"}
+    assert {"SUCCESSFUL", "FAILED"} <= enum("RestoreValidationStatus")  # what the validation function reports
