@@ -376,3 +376,50 @@ def test_without_a_target_the_restore_goes_back_into_the_recovery_points_bucket(
     with stub:
         metadata = restore_metadata(backup, POINT, "isolated", None, None)
     assert metadata == {"DestinationBucketName": "prod-audio-replica", "NewBucket": "false"}
+
+
+def test_drctl_backup_status_exits_1_with_one_json_object_when_an_objective_is_unmet(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import handlers.cli.backup as cli_backup
+    from handlers.cli import load_commands
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"backupStatus": _status_document()}))
+    backup, stub = stubbed_backup()
+    stub.add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": []},
+        {"BackupVaultName": stub_any(), "ByResourceArn": BUCKET_ARN},
+    )
+    stub.add_response(
+        "list_copy_jobs",
+        {"CopyJobs": []},
+        {"ByResourceArn": BUCKET_ARN, "ByDestinationVaultArn": stub_any(), "ByState": "COMPLETED"},
+    )
+    stub.add_response("list_copy_jobs", {"CopyJobs": []}, {"ByResourceArn": BUCKET_ARN})
+    stub.add_response("list_restore_jobs_by_protected_resource", {"RestoreJobs": []}, {"ResourceArn": BUCKET_ARN})
+    monkeypatch.setattr(cli_backup, "client", lambda service, region: backup)
+    with stub:
+        result = CliRunner().invoke(load_commands(), ["backup", "status", "--outputs", str(outputs), "--json"])
+    assert result.exit_code == 1
+    [line] = result.stdout.strip().splitlines()
+    document = json.loads(line)
+    assert document["exit_code"] == 1 and document["unmet"] == ["audio"]
+    problems = document["stores"][0]["problems"]
+    assert "source vault prod-dr-s3-us-west-2: no recovery point" in problems
+    assert "no restore test has run" in problems
+
+
+def test_drctl_backup_without_a_subcommand_still_takes_on_demand_backups() -> None:
+    from typer.testing import CliRunner
+
+    from handlers.cli import load_commands
+
+    result = CliRunner().invoke(load_commands(), ["backup", "--help"])
+    assert result.exit_code == 0
+    assert "--tables" in result.stdout and "status" in result.stdout
