@@ -3,13 +3,13 @@
 import pulumi
 
 from components.alerting import AlertTopic, AlertTopicArgs
+from components.backup_estate import build_tables_with_backup
 from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 from components.drills import stack_drills
 from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
 from components.providers import regional_providers
 from components.site import failover_sites
 from components.stack_config import load as load_settings
-from components.table_estate import build_tables
 from stackmodel.config import BucketSpec
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
@@ -38,10 +38,11 @@ def tiered_bucket(spec: BucketSpec, reports: str | None = None, users: BucketKey
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
-# Tables (and their AWS Backup) and drills come before the buckets, whose key policies name their roles.
-tables = build_tables(settings, providers, alerts.topic_arns)
+# Tables with AWS Backup (isolated vaults, S3, restore tests, audit) and drills precede the buckets' key policies.
+tables, backup = build_tables_with_backup(settings, providers, alerts.topic_arns)
 drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
 key_users = merge_bucket_key_users(tables.bucket_key_users, drills.bucket_key_users if drills else {})
+key_users = merge_bucket_key_users(key_users, backup.bucket_key_users)  # AWS Backup for S3 reads the buckets
 buckets = {
     spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name, key_users.get(spec.name, NO_KEY_USERS))
     for spec in settings.buckets
@@ -59,7 +60,8 @@ pulumi.export("recoveryRegion", settings.recovery_region)
 pulumi.export("alertTopicArns", alerts.topic_arns)  # Region -> topic (alarms notify their own Region's)
 pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl --batch-report-bucket
 pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in buckets.items()})
-for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
+# tables.<name>.{name, regions, …}, backupVaults, backupRoleArn; backupStatus (drctl backup status), bucketBackup
+for key, value in {**tables.exports, **backup.exports}.items():
     pulumi.export(key, value)
 # Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
 sites = failover_sites(settings, providers, alerts.topic_arns)

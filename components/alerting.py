@@ -73,6 +73,40 @@ class AlertTopic(pulumi.ComponentResource):
             ).account_id
             # Built from the name so alarm actions and IAM statements that use it are known at preview.
             self.topic_arns[region] = arns.sns_topic_arn(args.topic_name, region, account)
+            # EventBridge rules (AWS Backup job failures, components/backup_events.py) publish as the events
+            # service: the topic's policy must allow it, for this account's rules only.
+            aws.sns.TopicPolicy(
+                f"{child_name}-policy",
+                arn=topic.arn,
+                policy=pulumi.Output.json_dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "AccountOwnsTopic",
+                                "Effect": "Allow",
+                                "Principal": {
+                                    "AWS": pulumi.Output.concat(
+                                        "arn:", arns.partition(region), ":iam::", account, ":root"
+                                    )
+                                },
+                                "Action": ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"],
+                                "Resource": self.topic_arns[region],
+                            },
+                            {
+                                "Sid": "EventBridgeRulesPublish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": self.topic_arns[region],
+                                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                            },
+                        ],
+                    }
+                ),
+                region=region,
+                opts=child,
+            )
         self.register_outputs({"topic_arns": self.topic_arns})
 
 

@@ -1,31 +1,37 @@
 """AWS Backup for the tables: the managed engine for scheduled backups (seed 002), without a Lambda of ours.
 
-- ``aws.backup.RegionSettings`` turns on advanced DynamoDB backup (cross-region copies and cold storage need it) in
-  the primary and recovery regions, behind ``backup.manageRegionSettings``: the resource **overwrites** the
-  region's whole opt-in map, so a stack that does not own the account's settings leaves it off;
+- ``aws.backup.RegionSettings`` opts the account into AWS Backup for the types the stack protects, behind
+  ``backup.manageRegionSettings``, and only ever writes ``true``: the setting applies to the whole account and
+  Region, and Aurora, Neptune and DocumentDB need the opt-in even when a plan names them, so a ``false`` for a
+  type the stack does not own would switch off every other plan's backups (``region_opt_in``);
 - a vault per region, each with its own KMS key (rotation on) and a vault lock. pulumi-aws derives the lock's mode
   from ``changeable_for_days``: omitted is GOVERNANCE, set is COMPLIANCE, which becomes immutable after that many
   days (so a test stack in COMPLIANCE leaves vaults nobody can delete before their retention ends);
 - one plan per distinct backup rule in the primary region: its schedule follows the backup RPO, its lifecycle moves
   recovery points to cold storage and deletes them (config checked ``delete_after >= cold_storage_after + 90`` and
-  that the retention fits both vault locks), with a copy to the recovery region's vault and an optional
-  cross-account copy (needs AWS Organizations; org-wide coverage needs an Organizations backup policy);
-- a selection on the tag ``dr:backup-plan=<plan>`` that ``GlobalTable`` writes, limited to DynamoDB table ARNs (and
-  RDS ARNs behind ``backup.includeRds``), so buckets carrying a tier tag never land in AWS Backup too;
-- a least-privilege role that AWS Backup assumes to back up, copy and restore;
-- an alarm on failed backup jobs in the region that runs them.
+  that the retention fits both vault locks), with a copy to the recovery region's vault, a copy to the isolated
+  vault for the tiers whose isolated copies are on (components/isolation.py), and an optional cross-account copy;
+- a selection on the tag ``dr:backup-plan=<plan>`` that ``GlobalTable`` writes, as ``conditions`` (documented AND
+  semantics) over DynamoDB table ARNs (and RDS ARNs behind ``backup.includeRds``), so buckets carrying a tier tag
+  never land in this plan;
+- a least-privilege role that AWS Backup assumes to back up, copy and restore, compared line by line with
+  ``AWSBackupServiceRolePolicyForBackup`` in tests/components/test_backup_role.py: the copy statements are scoped to
+  the vaults it copies between;
+- an EventBridge rule on AWS Backup's job state-change events that sends every failed, expired or aborted backup
+  and copy job to the alert topic (components/backup_events.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
 import pulumi_aws as aws
 
 from components import arns, iam, tags
+from components.backup_events import failed_job_notifications
 from components.keys import GRANT_FOR_AWS_RESOURCE, KeyUser, data_key, key_policy, via_services
 from handlers.runtime_names import BACKUP_PLAN_TAG as BACKUP_SELECTION_TAG
 from stackmodel.config.tables import BackupSettings
@@ -60,6 +66,11 @@ class TableBackupArgs:
     alert_topic_arns: Mapping[str, pulumi.Input[str]]
     settings: BackupSettings
     rules: tuple[TableBackupProfile, ...]  # one plan each; tables pick theirs through plan_name()
+    # The isolated vault (components/isolation.py) and the rules whose tables' tier copies there.
+    isolated_vault_arn: pulumi.Input[str] | None = None
+    isolated_rules: frozenset[TableBackupProfile] = frozenset()
+    # The account's AWS Backup opt-in (BackupAccountSettings): plans wait for it.
+    waits_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class TableBackup(pulumi.ComponentResource):
@@ -68,6 +79,7 @@ class TableBackup(pulumi.ComponentResource):
     vault_names: dict[str, str]
     vault_arns: dict[str, pulumi.Output[str]]
     role_arn: pulumi.Output[str]
+    account_id: pulumi.Output[str]
     plan_names: dict[TableBackupProfile, str]
 
     def __init__(self, name: str, args: TableBackupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -79,10 +91,8 @@ class TableBackup(pulumi.ComponentResource):
         self._account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.providers[primary])
         ).account_id
+        self.account_id = self._account
 
-        settings_resources: list[pulumi.Resource] = []
-        if args.settings.manage_region_settings:
-            settings_resources = [self._region_settings(region) for region in (primary, recovery)]
         self.vault_names = {}
         self.vault_arns = {}
         vault_keys = {region: self._vault(region) for region in (primary, recovery)}
@@ -101,8 +111,9 @@ class TableBackup(pulumi.ComponentResource):
             )
         self.plan_names = {}
         for rule in dict.fromkeys(args.rules):
-            self.plan_names[rule] = self._plan(rule, role, settings_resources)
-        self._failed_jobs_alarm(primary)
+            self.plan_names[rule] = self._plan(rule, role, list(args.waits_for))
+        # Backup jobs and the copy jobs out of the primary vault both run in the primary Region.
+        failed_job_notifications(name, [primary], args.providers, args.alert_topic_arns, self, self._tags)
 
         self.register_outputs(
             {"vault_names": self.vault_names, "vault_arns": self.vault_arns, "role_arn": self.role_arn}
@@ -110,18 +121,6 @@ class TableBackup(pulumi.ComponentResource):
 
     def _child(self, region: str, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.providers[region], **extra)
-
-    def _region_settings(self, region: str) -> aws.backup.RegionSettings:
-        rds = self._args.settings.include_rds
-        return aws.backup.RegionSettings(
-            f"{self._name}-region-settings-{region}",
-            # Overwrites the region's opt-in map: every resource type not listed here is turned off.
-            resource_type_opt_in_preference={"DynamoDB": True, "RDS": rds, "Aurora": rds},
-            # Advanced DynamoDB backup: cross-region and cross-account copies, cold storage, tags on recovery points.
-            resource_type_management_preference={"DynamoDB": True},
-            region=region,
-            opts=self._child(region),
-        )
 
     def role_name(self) -> str:
         """Explicit, so the role's ARN is known at preview and key policies can name it."""
@@ -201,6 +200,25 @@ class TableBackup(pulumi.ComponentResource):
             for region in (self._args.primary_region, self._args.recovery_region)
         ]
 
+    def copy_vault_arns(self) -> list[pulumi.Input[str]]:
+        """Every vault a copy starts from or lands in: both Regions' vaults, the isolated vault and the optional
+        cross-account vault."""
+        found: list[pulumi.Input[str]] = list(self.vault_arns.values())
+        if self._args.isolated_vault_arn is not None and self._args.isolated_rules:
+            found.append(self._args.isolated_vault_arn)
+        if self._args.settings.cross_account_vault_arn:
+            found.append(self._args.settings.cross_account_vault_arn)
+        return found
+
+    def _recovery_point_arns(self) -> list[pulumi.Input[str]]:
+        primary = self._args.primary_region
+        partition = arns.partition(primary)
+        found: list[pulumi.Input[str]] = [f"arn:{partition}:backup:{primary}:*:recovery-point:*"]
+        if self._args.settings.include_rds:
+            # RDS recovery points are snapshots AWS Backup names awsbackup:job-…; the template's id has no ':'.
+            found += [f"arn:{partition}:rds:{primary}:*:{kind}:*" for kind in ("snapshot", "cluster-snapshot")]
+        return found
+
     def _role(self) -> aws.iam.Role:
         primary = self._args.primary_region
         role = aws.iam.Role(
@@ -250,6 +268,23 @@ class TableBackup(pulumi.ComponentResource):
                 ],
                 "Resource": self._table_arns(),
             },
+            # Copies (AWSBackupServiceRolePolicyForBackup: BackupVaultPermissions, BackupVaultCopyPermissions),
+            # scoped to the vaults this role copies between: without them every copy job fails.
+            {
+                "Sid": "CopyIntoVaults",
+                "Effect": "Allow",
+                "Action": ["backup:CopyIntoBackupVault", "backup:DescribeBackupVault"],
+                "Resource": self.copy_vault_arns(),
+            },
+            {
+                # The resource of CopyFromBackupVault is the recovery point being copied (Service Authorization
+                # Reference, AWS Backup: arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId});
+                # advanced DynamoDB backups are AWS Backup recovery points in the primary vault's Region.
+                "Sid": "CopyFromVaults",
+                "Effect": "Allow",
+                "Action": ["backup:CopyFromBackupVault"],
+                "Resource": self._recovery_point_arns(),
+            },
             {
                 # Tag-based selection lists resources by tag; tag:GetResources has no resource ARN.
                 "Sid": "SelectByTag",
@@ -293,6 +328,8 @@ class TableBackup(pulumi.ComponentResource):
             cold_storage_after=cold, delete_after=rule.delete_after_days
         )
         destinations: list[pulumi.Input[str]] = [self.vault_arns[recovery]]
+        if args.isolated_vault_arn is not None and rule in args.isolated_rules:
+            destinations.append(args.isolated_vault_arn)
         if args.settings.cross_account_vault_arn:
             destinations.append(args.settings.cross_account_vault_arn)
         copies = [
@@ -331,30 +368,17 @@ class TableBackup(pulumi.ComponentResource):
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=resources,
-            selection_tags=[{"type": "STRINGEQUALS", "key": BACKUP_SELECTION_TAG, "value": name}],
+            # Conditions AND together (AWS Backup API reference, BackupSelection: "Conditions"), unlike ListOfTags.
+            conditions=[
+                aws.backup.SelectionConditionArgs(
+                    string_equals=[
+                        aws.backup.SelectionConditionStringEqualArgs(
+                            key=f"aws:ResourceTag/{BACKUP_SELECTION_TAG}", value=name
+                        )
+                    ]
+                )
+            ],
             region=primary,
             opts=self._child(primary),
         )
         return name
-
-    def _failed_jobs_alarm(self, region: str) -> None:
-        """AWS Backup publishes job metrics in the region that runs the job (namespace AWS/Backup)."""
-        topic = self._args.alert_topic_arns[region]
-        aws.cloudwatch.MetricAlarm(
-            f"{self._name}-failed-backup-jobs-{region}",
-            namespace="AWS/Backup",
-            metric_name="NumberOfBackupJobsFailed",
-            dimensions={"ResourceType": "DynamoDB", "BackupVaultName": self.vault_names[region]},
-            statistic="Sum",
-            period=3600,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_description=f"AWS Backup jobs into {self.vault_names[region]} failed",
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            region=region,
-            tags=self._tags,
-            opts=self._child(region),
-        )

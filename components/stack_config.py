@@ -6,9 +6,13 @@ Pulumi warning; ``stackmodel`` itself imports no pulumi, so the runtime and drct
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from preview import stack_yaml
+from preview.project import config_string
 from stackmodel.config import ConfigError, StackSettings, parse, read_config
 
 
@@ -25,6 +29,25 @@ def load(project: str) -> StackSettings:
     project_config = read_config(config, project, secret)
     for warning in project_config.ignored:
         pulumi.log.warn(warning)
+    try:
+        return parse(project_config.raw, secret_keys=project_config.secret_keys, problems=project_config.problems)
+    except ConfigError as error:
+        raise StackConfigError(error.problems) from None
+
+
+MAIN_PROJECT = "dr-as-code"
+
+
+def settings_from_stack_file(path: Path) -> StackSettings:
+    """Another stack's settings from its file (go-yaml semantics, as the CLI reads it): the second program
+    (stacks/isolated-vault) serves the main stack's one declaration instead of repeating it."""
+    try:
+        document = stack_yaml.load_file(path) or {}
+    except (OSError, stack_yaml.StackFileError) as error:
+        raise StackConfigError([f"cannot read {path}: {error}"]) from None
+    declared = document.get("config") or {} if isinstance(document, dict) else {}
+    values = {str(key): config_string(value) for key, value in declared.items()}
+    project_config = read_config(values, MAIN_PROJECT)
     try:
         return parse(project_config.raw, secret_keys=project_config.secret_keys, problems=project_config.problems)
     except ConfigError as error:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +11,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup import TableBackup, TableBackupArgs, plan_name
+from components.isolation import IsolatedVaults
 from components.keys import BucketKeyUsers, merge_bucket_key_users
 from components.tables import DynamoDbAccountAlarms, DynamoDbAccountAlarmsArgs, GlobalTable, GlobalTableArgs
 from stackmodel.config import StackSettings
+from stackmodel.config.isolation import DYNAMODB
 
 
 @dataclass
@@ -26,12 +28,20 @@ class Tables:
 
 
 def build_tables(
-    settings: StackSettings, providers: Mapping[str, aws.Provider], topics: Mapping[str, pulumi.Input[str]]
+    settings: StackSettings,
+    providers: Mapping[str, aws.Provider],
+    topics: Mapping[str, pulumi.Input[str]],
+    isolated: IsolatedVaults | None = None,
+    waits_for: Sequence[pulumi.Resource] = (),
 ) -> Tables:
-    """``topics``: Region -> alert topic ARN, for every Region a table lives in (an alarm notifies its own Region's)."""
+    """``topics``: Region -> alert topic ARN, for every Region a table lives in (an alarm notifies its own Region's).
+    ``isolated``: where the tables of a tier with isolated copies copy to; ``waits_for``: the account's opt-in."""
     if not settings.tables:
         return Tables()
     rules = tuple(dict.fromkeys(t.backup for t in settings.tables if t.backup is not None))
+    isolated_tiers = settings.backup.isolation.tiers
+    isolated_rules = frozenset(t.backup for t in settings.tables if t.backup is not None and t.tier in isolated_tiers)
+    isolated_arn = isolated.for_type(DYNAMODB) if isolated is not None else None
     backup = (
         TableBackup(
             "table-backup",
@@ -43,6 +53,9 @@ def build_tables(
                 topics,
                 settings.backup,
                 rules,
+                isolated_vault_arn=isolated_arn,
+                isolated_rules=isolated_rules if isolated_arn is not None else frozenset(),
+                waits_for=tuple(waits_for),
             ),
         )
         if rules

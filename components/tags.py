@@ -12,6 +12,8 @@ from stackmodel.tiers import FailureMode, Objective
 
 TIER = "dr:tier"
 COMPONENT = "dr:component"
+# An isolated vault ("air-gapped", or "account" in stacks/isolated-vault): the pack checks its lock.
+ISOLATED = "dr:isolated"
 BUCKET_ROLE = "dr:bucket-role"
 IAM_ROLE = "dr:role"
 MFA_DELETE_ATTESTED = "dr:mfa-delete-attested"

@@ -3,7 +3,8 @@
 Objectives are held per failure mode because the mechanisms differ (seed 000's summary table):
 - logical loss (accidental delete, overwrite, corruption): versioning + object lock give RPO 0;
 - regional loss: cross-region replication with RTC gives RPO 15 min for 99.99% of objects
-  (delete markers are outside that SLA).
+  (delete markers are outside that SLA);
+- account compromise: only a copy outside the account survives (``ISOLATION`` at the end of this module).
 
 ``defaults`` are what a resource gets when it declares nothing; ``floors`` are the tightest objectives the
 tier's mechanisms can deliver. A resource may tighten its tier's defaults down to the floor; ``None`` means
@@ -243,3 +244,45 @@ class VaultLockProfile:
 DEFAULT_VAULT_LOCK = VaultLockProfile(
     LockMode.GOVERNANCE, min_retention_days=7, max_retention_days=400, changeable_for_days=3
 )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Account compromise (ransomware, a stolen admin credential): every recovery point inside the account can be
+# deleted or re-encrypted by whoever holds it, so only a copy *outside* the account counts. Its objective is held
+# apart from ``FailureMode`` because a different mechanism delivers it (isolated copies, not versioning or
+# replicas) and only stores of a tier whose isolated copies are on carry it; the RPO is the interval between copies
+# that reach the isolated vault (a daily S3 snapshot: 24 h; copies of continuous backups lose point-in-time restore),
+# the RTO a restore from that vault into a clean account (docs/runbooks/recover-from-account-compromise.md).
+ACCOUNT_COMPROMISE = "account-compromise"
+
+# A logically air-gapped vault: AWS requires a minimum retention of at least 7 days (CreateLogicallyAirGappedBackupVault
+# MinRetentionDays) and a maximum; a copy whose lifecycle falls outside [min, max] fails.
+AIR_GAPPED_MIN_RETENTION_DAYS = 7
+# AWS Backup for S3: continuous backups keep at most 35 days of point-in-time restore.
+S3_CONTINUOUS_MAX_DAYS = 35
+# The periodic S3 snapshot copied to the isolated vault: daily, so the isolated copy's RPO is 24 h.
+S3_SNAPSHOT_RPO_MINUTES = 1440
+# A restore-testing selection takes '*' with conditions or at most 30 ARNs; its validation window is 0-168 h
+# (CreateRestoreTestingSelection, ValidationWindowHours).
+MAX_RESTORE_TEST_ARNS = 30
+RESTORE_VALIDATION_WINDOW_HOURS = (0, 168)
+
+
+@dataclass(frozen=True)
+class IsolationProfile:
+    """What a tier gets against account compromise: whether its recovery points are copied to an isolated vault by
+    default, and the objective those copies give (``None`` fields: not covered, even when switched on)."""
+
+    tier: int
+    isolated_copy_default: bool
+    account_compromise: Objective
+
+
+ISOLATION: dict[int, IsolationProfile] = {
+    # Daily S3 snapshots (tables copy each hourly backup) restored into a clean account: a day of data at worst,
+    # half a day to stand the account up (bootstrap, keys, vault share) and restore.
+    1: IsolationProfile(1, True, Objective(rpo_minutes=1440, rto_minutes=720)),
+    # Opt-in: the daily table backup copied out; restoring without a rehearsed runbook takes longer.
+    2: IsolationProfile(2, False, Objective(rpo_minutes=1440, rto_minutes=1440)),
+    3: IsolationProfile(3, False, NOT_COVERED),
+}

@@ -56,6 +56,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "handlers.cli.s3",
     "handlers.cli.drills",
     "handlers.cli.failover",
+    "handlers.cli.backup",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -165,6 +166,13 @@ def run_stack_drill(
         allow_production_failover=allow_production_failover,
     )
     report = run_drill(context, chosen)
+    backup_status = outputs.get("backupStatus")
+    if isinstance(backup_status, dict):  # AWS Backup restore tests: the measured RTO on AWS of a restore from backup
+        from handlers.backup.restore_tests import restore_test_rows
+
+        report.scenarios.extend(
+            restore_test_rows(lambda region: client("backup", region), backup_status, datetime.now(UTC))
+        )
     publish(client("cloudwatch", targets.recovery_region), report)  # audit trail in the recovery region
     return report
 

@@ -325,8 +325,14 @@ DryRunOption = Annotated[
 ]
 
 
-@app.command("backup")
+# `drctl backup` takes on-demand backups; `drctl backup status` (handlers/cli/backup.py) reports AWS Backup.
+backup_app = typer.Typer(help="On-demand table backups (no subcommand), or `status` of AWS Backup.")
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.callback(invoke_without_command=True)
 def backup_command(
+    ctx: typer.Context,
     tables: TablesOption = "",
     regions: RegionsOption = "",
     reason: Annotated[str, typer.Option(help="Why; part of the backup name, e.g. pre-migration.")] = "manual",
@@ -341,6 +347,8 @@ def backup_command(
     as_json: JsonOption = False,
 ) -> None:
     """Take on-demand backups, prune by retention and publish the RPO age (its alarms with --ensure-alarms)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _backup(
         tables,
         regions,

@@ -148,11 +148,28 @@ def audit_replication_command(
 
 @app.command("restore-bucket")
 def restore_bucket_command(
-    bucket: Annotated[str, typer.Argument(callback=bucket_value, help="Bucket to restore (it must be versioned).")],
+    bucket: Annotated[
+        str | None,
+        typer.Argument(callback=bucket_value, help="Bucket to restore (it must be versioned); not with --from-backup."),
+    ] = None,
     to: Annotated[
-        str,
+        str | None,
         typer.Option("--to", callback=time_value("--to"), help="Point in time, ISO 8601 with an offset (Z or ±hh:mm)."),
-    ],
+    ] = None,
+    from_backup: Annotated[
+        str | None,
+        typer.Option(
+            "--from-backup",
+            help="Restore from this AWS Backup recovery point ARN instead (README, 'Restoring from AWS Backup').",
+        ),
+    ] = None,
+    backup_role_arn: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DR_BUCKET_BACKUP_ROLE_ARN", callback=role_arn_value, help="Role AWS Backup restores with."
+        ),
+    ] = None,
+    vault: Annotated[str | None, typer.Option(help="Vault holding the recovery point (default: looked up).")] = None,
     prefix: Annotated[str, typer.Option(callback=key_prefix_value, help="Only keys under this prefix.")] = "",
     target_bucket: Annotated[
         str | None, typer.Option(callback=bucket_value, help="Restore into this bucket instead.")
@@ -215,7 +232,15 @@ def restore_bucket_command(
         bool, typer.Option(help="Show the lock another restore holds, then break it (only if that restore is dead).")
     ] = False,
 ) -> None:
-    """Restore BUCKET (or a prefix) to how it was at --to, undeleting or copying each changed key."""
+    """Restore BUCKET (or a prefix) to how it was at --to, undeleting or copying each changed key; or, with
+    --from-backup, start and track an AWS Backup restore of that recovery point."""
+    if from_backup is not None:
+        from handlers.cli.backup import restore_from_backup
+
+        restore_from_backup(from_backup, to, target_bucket, backup_role_arn, vault, json_output)
+        return
+    if bucket is None or to is None:
+        fail("BUCKET and --to are required (or restore from AWS Backup with --from-backup ARN)", as_json=json_output)
     at = parse_time(to, "--to")  # checked by the option's callback already
     try:
         options = RestoreOptions(

@@ -6,7 +6,7 @@ from typing import Final
 
 from pulumi_policy import Policy, Severity
 
-from . import databases, dynamodb, failover, iam, kms, objectives, s3, types
+from . import backup, databases, dynamodb, failover, iam, kms, objectives, s3, types
 from .config import EXCEPTIONS_SCHEMA, tiers_schema
 from .framework import Control, PolicySpec
 
@@ -559,6 +559,48 @@ CATALOG = CATALOG + tuple(
     )
     for stem, resource_types, noun, checks in _DATABASES
     for check, controls in checks.items()
+)
+
+# --- AWS Backup: isolated copies (components/isolation.py, components/account_vault.py) -------------------------
+CATALOG = (
+    *CATALOG,
+    PolicySpec(
+        name="aws-backup-plan-isolated-copy",
+        description=(
+            "Checks that every table and bucket of the configured tiers is copied by AWS Backup to an isolated vault "
+            "(a logically air-gapped vault of the stack, or a vault in another account)."
+        ),
+        severity=Severity.HIGH,
+        controls=(),  # DR-specific: AWS Backup's cross-account control name is not confirmed here (docs/contract.md)
+        remediation_steps=(
+            "Configure backup.airGappedVault or backup.vaultAccount and keep backup.isolatedCopies on for the tier, "
+            "or give the plan a copy action to such a vault."
+        ),
+        config={"tiers": tiers_schema(["1"], "need a recovery point outside the account (account compromise)")},
+        check=backup.check_isolated_copies,
+    ),
+    PolicySpec(
+        name="aws-backup-vault-isolated-compliance-lock",
+        description=(
+            "Checks that every isolated vault is compliance-locked: air-gapped vaults with at least the minimum "
+            "retention, vaults tagged dr:isolated with a COMPLIANCE VaultLockConfiguration."
+        ),
+        severity=Severity.HIGH,
+        controls=(_aws_config("backup-recovery-point-manual-deletion-disabled"),),
+        remediation_steps=(
+            "Give the vault an aws.backup.VaultLockConfiguration with changeable_for_days (COMPLIANCE) and a "
+            "minimum retention of at least minRetentionDays; air-gapped vaults: min_retention_days >= 7."
+        ),
+        config={
+            "minRetentionDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 7,
+                "description": "Shortest retention an isolated vault may allow, in days.",
+            }
+        },
+        check=backup.check_isolated_vault_locks,
+    ),
 )
 
 SPECS: Final = {spec.name: spec for spec in CATALOG}

@@ -28,6 +28,7 @@ from stackmodel.config.buckets import (
 from stackmodel.config.drills import DrillsConfig, drill_problems
 from stackmodel.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from stackmodel.config.fields import Region
+from stackmodel.config.isolation import DYNAMODB, S3, IsolatedStore, isolation_problems
 from stackmodel.config.sites import SiteEntry, SiteSpec, site_spec
 from stackmodel.config.tables import (
     DEFAULT_BACKUP_SETTINGS,
@@ -273,6 +274,15 @@ def parse(
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     for path, message in drill_problems(drills, tables):
         found.add(top, key_position(StackConfig, "drills"), path, message)
+    if backup is not None and buckets_whole and tables_whole:
+        for path, message in isolation_problems(
+            backup.isolation,
+            backup.s3,
+            backup.restore_testing,
+            isolated_stores(backup, specs, tables),
+            (primary if backup.s3.target == "primary" else recovery) if regions_ok else None,
+        ):
+            found.add(top, key_position(StackConfig, "backup"), path, message)
 
     if found:
         raise ConfigError(found.lines())
@@ -291,6 +301,23 @@ def parse(
         local_endpoint=parsed("localEndpoint"),
         drills=drills,
     )
+
+
+def isolated_stores(backup: BackupSettings, buckets: list[BucketSpec], tables: list[TableSpec]) -> list[IsolatedStore]:
+    """The stores whose tier copies to an isolated vault: tier-1 buckets (AWS Backup for S3) and tables with an
+    AWS Backup rule. components/isolation.py builds the copies for exactly these."""
+    tiers = backup.isolation.tiers
+    stores = [
+        IsolatedStore(f"buckets[{index}]", S3, backup.s3.snapshot_retention_days)
+        for index, spec in enumerate(buckets)
+        if spec.tier == 1 and 1 in tiers
+    ]
+    stores += [
+        IsolatedStore(f"tables[{index}]", DYNAMODB, spec.backup.delete_after_days)
+        for index, spec in enumerate(tables)
+        if spec.backup is not None and spec.tier in tiers
+    ]
+    return stores
 
 
 def _entries(

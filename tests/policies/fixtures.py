@@ -140,7 +140,7 @@ def table_props() -> dict[str, Any]:
         "deletionProtectionEnabled": True,
         "streamEnabled": True,
         "replicas": [{"regionName": RECOVERY, "pointInTimeRecovery": True, "deletionProtectionEnabled": True}],
-        "tags": objective_tags("1", "5", "60", "5", "15"),
+        "tags": {**objective_tags("1", "5", "60", "5", "15"), "dr:backup-plan": "acme-tables-60m"},
     }
 
 
@@ -196,6 +196,85 @@ def add_bucket_children(
     stack.add(PAB, f"{bucket}-pab", pab_props(), region=region, links=link)
     stack.add(
         BUCKET_POLICY, f"{bucket}-tls", {"bucket": UNKNOWN_STR, "policy": tls_policy()}, region=region, links=link
+    )
+
+
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
+BACKUP_VAULT = "aws:backup/vault:Vault"
+AIR_GAPPED_VAULT = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
+VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+OWN_ACCOUNT = "111122223333"
+VAULT_ACCOUNT = "444455556666"
+
+
+def vault_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
+
+
+def add_isolated_backups(stack: Stack) -> None:
+    """AWS Backup as the components build it: the table plan copies to the recovery vault and to the other
+    account's vault; the replica's S3 plan copies its daily snapshot to the air-gapped vault."""
+    stack.add(BACKUP_VAULT, "vault-primary", {"name": "acme-dr-primary", "tags": {}}, region=PRIMARY)
+    stack.add(BACKUP_VAULT, "vault-recovery", {"name": "acme-dr-recovery", "tags": {}}, region=RECOVERY)
+    stack.add(
+        AIR_GAPPED_VAULT,
+        "vault-air-gapped",
+        {
+            "name": "acme-isolated",
+            "minRetentionDays": 7,
+            "maxRetentionDays": 400,
+            "tags": {"dr:isolated": "air-gapped"},
+        },
+        region=RECOVERY,
+    )
+    copy_lifecycle = {"deleteAfter": 120}
+    stack.add(
+        BACKUP_PLAN,
+        "tables-plan",
+        {
+            "name": "acme-tables-60m",
+            "rules": [
+                {
+                    "ruleName": "hourly",
+                    "targetVaultName": "acme-dr-primary",
+                    "copyActions": [
+                        {
+                            "destinationVaultArn": vault_arn(RECOVERY, OWN_ACCOUNT, "acme-dr-recovery"),
+                            "lifecycle": copy_lifecycle,
+                        },
+                        {
+                            "destinationVaultArn": vault_arn(RECOVERY, VAULT_ACCOUNT, "acme-isolated"),
+                            "lifecycle": copy_lifecycle,
+                        },
+                    ],
+                }
+            ],
+        },
+        region=PRIMARY,
+    )
+    stack.add(
+        BACKUP_PLAN,
+        "buckets-plan",
+        {
+            "name": "acme-buckets",
+            "rules": [
+                {"ruleName": "continuous", "targetVaultName": "acme-dr-recovery", "enableContinuousBackup": True},
+                {
+                    "ruleName": "daily-snapshot",
+                    "targetVaultName": "acme-dr-recovery",
+                    "copyActions": [{"destinationVaultArn": vault_arn(RECOVERY, OWN_ACCOUNT, "acme-isolated")}],
+                },
+            ],
+        },
+        region=RECOVERY,
+    )
+    stack.add(
+        BACKUP_SELECTION,
+        "buckets-selection",
+        {"planId": UNKNOWN_STR, "resources": ["arn:aws:s3:::acme-audio-replica"]},
+        region=RECOVERY,
+        links={"planId": ["buckets-plan"]},
     )
 
 
@@ -279,6 +358,7 @@ def compliant_stack() -> Stack:
         region=PRIMARY,
         links={"globalTableArn": ["orders"]},
     )
+    add_isolated_backups(stack)
     # failover site
     stack.add(
         HEALTH_CHECK,

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from pulumi_policy.deserialize import serialize_properties
 
 from tests.policies.fixtures import (
+    RECOVERY,
+    VAULT_ACCOUNT,
     compliant_stack,
     object_lock_props,
     pab_props,
@@ -22,6 +24,7 @@ from tests.policies.fixtures import (
     table_props,
     table_replica_props,
     tls_policy,
+    vault_arn,
     versioning_props,
 )
 from tests.policies.support import (
@@ -384,7 +387,21 @@ STACK_RULES: list[tuple[str, str, tuple[str | int, ...], Good]] = [
         ("versioningConfiguration", "mfaDelete"),
         lambda v: v != "Enabled" and v not in UNKNOWNS,
     ),
+    # The table plan's isolated copy: only the other account's vault ARN keeps the table copied out.
+    (
+        "aws-backup-plan-isolated-copy",
+        "tables-plan",
+        ("rules", 0, "copyActions", 1, "destinationVaultArn"),
+        lambda v: v == ISOLATED_VAULT_ARN,
+    ),
+    (
+        "aws-backup-vault-isolated-compliance-lock",
+        "vault-air-gapped",
+        ("minRetentionDays",),
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 7 <= v <= 400,
+    ),
 ]
+ISOLATED_VAULT_ARN = vault_arn(RECOVERY, VAULT_ACCOUNT, "acme-isolated")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""AWS Backup at run time: job states, restore-test validation, restores from a recovery point, and status."""

@@ -1,0 +1,110 @@
+"""Isolated copies in the stack config (stackmodel/config/isolation.py) and the account-compromise objectives
+(stackmodel/tiers.py): what a vault cannot hold, retentions outside a vault's bounds, and the limits of restore
+testing are config errors naming the key, before any resource."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stackmodel.config import ConfigError, parse
+from stackmodel.config.isolation import (
+    AIR_GAPPED_VAULT_TYPES,
+    DYNAMODB,
+    S3,
+    account_vault_arn,
+    isolated_vault_name,
+    s3_backup_available,
+)
+from stackmodel.tiers import ISOLATION, NOT_COVERED, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS
+from tests.components.harness import run_program_capturing, stack_config
+
+PROD = stack_config("prod")
+
+
+def with_backup(**changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(PROD)
+    backup = config["backup"]
+    for key, value in changes.items():
+        if value is None:
+            backup.pop(key, None)
+        else:
+            backup[key] = value
+    return config
+
+
+def problems(config: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse(config)
+    return list(raised.value.problems)
+
+
+def test_prod_copies_s3_to_the_air_gapped_vault_and_tables_to_the_other_account() -> None:
+    isolation = parse(PROD).backup.isolation
+    assert isolation.tiers == frozenset({1})
+    assert isolation.kind_for(S3) == "air-gapped" and isolation.kind_for(DYNAMODB) == "account"
+    assert isolated_vault_name("distronation-prod", "us-west-2") == "distronation-prod-isolated-us-west-2"
+    assert account_vault_arn("distronation-prod", "us-west-2", "345678901234").startswith(
+        "arn:aws:backup:us-west-2:345678901234:backup-vault:"
+    )
+
+
+def test_a_table_the_air_gapped_vault_cannot_hold_is_a_config_error() -> None:
+    assert DYNAMODB not in AIR_GAPPED_VAULT_TYPES  # not confirmed in 'Feature availability by resource'
+    found = problems(with_backup(vaultAccount=None))
+    assert len(found) == 3  # users, orders, transactions
+    assert all("DynamoDB" in line and "Feature availability by resource" in line for line in found)
+    assert found[0].startswith("tables[0]: needs an isolated copy of DynamoDB")
+
+
+def test_switching_the_tier_off_needs_no_isolated_vault_for_it() -> None:
+    parse(with_backup(vaultAccount=None, isolatedCopies={"tier1": False}))
+
+
+def test_a_copy_retention_outside_the_vault_bounds_is_a_config_error() -> None:
+    lag = {**PROD["backup"]["airGappedVault"], "maxRetentionDays": 20}
+    found = problems(with_backup(airGappedVault=lag))
+    assert len(found) == 2  # audio and uploads keep their snapshot copies 35 days
+    assert all("35 days, outside backup.airGappedVault's retention (7-20 days)" in line for line in found)
+
+
+def test_an_air_gapped_minimum_under_seven_days_is_refused() -> None:
+    lag = {**PROD["backup"]["airGappedVault"], "minRetentionDays": 3}
+    [line] = problems(with_backup(airGappedVault=lag))
+    assert "airGappedVault.minRetentionDays" in line
+
+
+def test_a_restore_test_validation_window_over_168_hours_is_refused() -> None:
+    [line] = problems(with_backup(restoreTesting={"validationWindowHours": 169}))
+    assert "restoreTesting.validationWindowHours" in line
+
+
+def test_more_than_30_tier1_buckets_cannot_share_one_restore_test_selection() -> None:
+    config = copy.deepcopy(PROD)
+    config["buckets"] += [{"name": f"extra-{n}", "tier": 1, "mfaDeleteAttested": "2026-11-20"} for n in range(29)]
+    assert any("at most 30 buckets" in line for line in problems(config))
+
+
+def test_a_region_without_aws_backup_for_s3_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackmodel.config import isolation
+
+    assert s3_backup_available("us-west-2")
+    monkeypatch.setattr(isolation, "S3_BACKUP_UNAVAILABLE_REGIONS", frozenset({"us-west-2"}))
+    assert any("AWS Backup for S3 is not offered in us-west-2" in line for line in problems(PROD))
+
+
+def test_a_config_error_registers_nothing() -> None:
+    run, error = run_program_capturing(with_backup(vaultAccount=None))
+    assert isinstance(error, ConfigError)
+    assert [r for r in run.registrations if r.custom] == []
+
+
+def test_account_compromise_objectives_per_tier() -> None:
+    # Tier 1: a daily isolated snapshot bounds the RPO (24 h), not the regional RPO.
+    assert ISOLATION[1].isolated_copy_default and ISOLATION[1].account_compromise.rpo_minutes == S3_SNAPSHOT_RPO_MINUTES
+    tier1_table = TABLE_TIERS[1].backup
+    assert tier1_table is not None and tier1_table.rpo_minutes <= ISOLATION[1].account_compromise.rpo_minutes
+    assert not ISOLATION[2].isolated_copy_default and ISOLATION[2].account_compromise.rpo_minutes == 1440
+    assert ISOLATION[3].account_compromise == NOT_COVERED
