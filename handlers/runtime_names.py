@@ -44,3 +44,19 @@ MIN_BACKUP_RETENTION_DAYS = 7
 
 # Single-flight restores (handlers/s3/lock.py): one lock object per destination bucket, in the stack's reports bucket.
 LOCK_PREFIX = "dr-locks/"
+
+# Restore planning at scale (handlers/s3/inventory.py, components/inventory.py): S3 Inventory writes
+# ``<INVENTORY_PREFIX>/<source bucket>/<INVENTORY_CONFIG_ID>/<YYYY-MM-DDTHH-MMZ>/manifest.json`` (and ``data/``,
+# ``hive/dt=.../``) into the reports bucket of the source's Region; Firehose writes the change journal beside it.
+INVENTORY_PREFIX = "dr-inventory"
+INVENTORY_CONFIG_ID = "dr-versions"
+JOURNAL_PREFIX = "dr-journal"
+
+
+def inventory_root(bucket: str) -> str:
+    return f"{INVENTORY_PREFIX}/{bucket}/{INVENTORY_CONFIG_ID}/"
+
+
+def journal_root(bucket: str) -> str:
+    """Firehose's prefix for ``bucket``'s object events: ``dr-journal/<bucket>/dt=YYYY-MM-DD/``."""
+    return f"{JOURNAL_PREFIX}/{bucket}/"
