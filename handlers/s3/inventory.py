@@ -187,6 +187,12 @@ class DuckDBEngine:
             for row in rows:
                 yield dict(zip(names, row, strict=True))
 
+    def plan_batches(self, parameters: PlanParameters, batch_rows: int = 1_000_000) -> Any:
+        """The plan as an Arrow ``RecordBatchReader`` (streamed: the benchmark writes it to Parquet)."""
+        cursor = self.connect().cursor()
+        cursor.execute(render(query_text("restore_plan"), **self.relations()), parameters.values())
+        return cursor.to_arrow_reader(batch_rows)
+
     def query(self, sql_name: str, values: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self.connect().cursor()
         cursor.execute(render(query_text(sql_name), **self.relations()), list(values))
