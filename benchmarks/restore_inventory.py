@@ -189,7 +189,7 @@ def inventory_and_journal(model: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
             "sequencer": _strings("", model["modified"] * 16 + ordinal, 20),
             "size": _sizes(model),
             "etag": pc.if_else(pa.array(marker), pa.scalar(None, pa.string()), etag),
-            "deletion_type": pa.array(np.where(marker, "Delete Marker Created", None)),
+            "deletion_type": pc.if_else(pa.array(marker), "Delete Marker Created", pa.scalar(None, pa.string())),
             "reason": pa.array(np.where(marker, "DeleteObject", "PutObject")),
             "requester": pa.nulls(key_index.size, pa.string()),
             "source_ip_address": pa.nulls(key_index.size, pa.string()),

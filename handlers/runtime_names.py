@@ -60,3 +60,24 @@ def inventory_root(bucket: str) -> str:
 def journal_root(bucket: str) -> str:
     """Firehose's prefix for ``bucket``'s object events: ``dr-journal/<bucket>/dt=YYYY-MM-DD/``."""
     return f"{JOURNAL_PREFIX}/{bucket}/"
+
+
+# The Glue database and tables over the inventory and the journal (components/inventory.py), which
+# ``drctl restore-bucket --plan-from inventory --engine athena`` and ``drctl audit-objects --engine athena`` query.
+RECOVERY_DATABASE = "dr_recovery"
+
+
+def _glue_name(bucket: str) -> str:
+    return bucket.replace("-", "_").replace(".", "_")
+
+
+def inventory_table(bucket: str) -> str:
+    return f"inventory_{_glue_name(bucket)}"
+
+
+def journal_table(bucket: str) -> str:
+    return f"journal_{_glue_name(bucket)}"
+
+
+def recovery_workgroup(region: str) -> str:
+    return f"dr-recovery-{region}"

@@ -144,6 +144,14 @@ EMPTY_JOURNAL = (
 )
 
 
+EMPTY_INVENTORY = (
+    "(SELECT CAST(NULL AS VARCHAR) AS bucket, CAST(NULL AS VARCHAR) AS key, CAST(NULL AS VARCHAR) AS version_id, "
+    "CAST(NULL AS BOOLEAN) AS is_latest, CAST(NULL AS BOOLEAN) AS is_delete_marker, CAST(NULL AS BIGINT) AS size, "
+    "CAST(NULL AS TIMESTAMP) AS last_modified_date, CAST(NULL AS VARCHAR) AS e_tag, "
+    "CAST(NULL AS VARCHAR) AS storage_class, CAST(NULL AS VARCHAR) AS checksum_algorithm WHERE 1 = 0)"
+)
+
+
 def _parquet_relation(paths: Sequence[str]) -> str:
     quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
     return f"read_parquet([{quoted}])"
@@ -174,12 +182,13 @@ class DuckDBEngine:
         return self._connection
 
     def relations(self) -> dict[str, str]:
-        if not self.inventory_files:
-            raise ValueError("the inventory report has no data files")
         journal = _parquet_relation(self.journal_files) if self.journal_files else EMPTY_JOURNAL
-        return {"inventory": _parquet_relation(self.inventory_files), "journal": journal}
+        inventory = _parquet_relation(self.inventory_files) if self.inventory_files else EMPTY_INVENTORY
+        return {"inventory": inventory, "journal": journal}
 
     def plan_rows(self, parameters: PlanParameters) -> Iterator[dict[str, Any]]:
+        if not self.inventory_files:
+            raise ValueError("the inventory report has no data files")
         cursor = self.connect().cursor()
         cursor.execute(render(query_text("restore_plan"), **self.relations()), parameters.values())
         names = [column[0] for column in cursor.description]
@@ -464,3 +473,92 @@ def plan_signature(plan: KeyPlan | None) -> tuple[Any, ...] | None:
         tuple(sorted(plan.markers)),
         plan.maybe_same_as.version_id if plan.maybe_same_as else None,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Audit from the same tables
+# --------------------------------------------------------------------------------------------------
+AUDIT_ACTIONS = ("create", "overwrite", "delete")
+
+
+def audit_objects(
+    engine: Engine, bucket: str, since: datetime, *, prefix: str = "", actions: Sequence[str] = AUDIT_ACTIONS
+) -> list[dict[str, Any]]:
+    """Who changed what under ``prefix`` since ``since`` (``sql/audit_objects.sql``), keeping ``actions``."""
+    unknown = sorted(set(actions) - set(AUDIT_ACTIONS))
+    if unknown:
+        raise ValueError(f"--actions: unknown {', '.join(unknown)} (choose from {', '.join(AUDIT_ACTIONS)})")
+    rows = engine.query("audit_objects", [bucket, prefix, _timestamp_literal(since)])
+    return [row for row in rows if row["action"] in actions]
+
+
+def deletion_spikes(engine: Engine, bucket: str, since: datetime, min_deletes: int) -> list[dict[str, Any]]:
+    """5-minute windows with at least ``min_deletes`` deleted objects (``sql/deletion_spikes.sql``)."""
+    return engine.query("deletion_spikes", [bucket, _timestamp_literal(since), min_deletes])
+
+
+@contextlib.contextmanager
+def duckdb_journal(reports_s3: Any, reports_bucket: str, bucket: str, since: datetime) -> Iterator[DuckDBEngine]:
+    """DuckDB over local copies of the newest report (if any) and the journal's day partitions from ``since``."""
+    report = latest_report(reports_s3, reports_bucket, bucket)
+    with temporary_folder() as folder:
+        inventory = download(reports_s3, reports_bucket, report.files if report else (), Path(folder) / "inventory")
+        journal = download(
+            reports_s3,
+            reports_bucket,
+            journal_keys(reports_s3, reports_bucket, bucket, since),
+            Path(folder) / "journal",
+        )
+        yield DuckDBEngine(inventory, journal, temp_directory=str(Path(folder) / "spill"))
+
+
+def compare_with_listing(
+    s3: Any, options: RestoreOptions, protection: BucketProtection, planner: InventoryPlanner
+) -> dict[str, Any]:
+    """``--dry-run --check-against-listing``: both plans of every key, and where they differ (memory grows with the
+    keys: a check for buckets a listing can still plan)."""
+    from handlers.s3.restore import ListingPlanner
+
+    inventory = {planned.plan.key: planned.plan for planned in planner.planned_keys(s3, options, protection)}
+    listing = {planned.plan.key: planned.plan for planned in ListingPlanner().planned_keys(s3, options, protection)}
+    return plans_differ(inventory, listing)
+
+
+def versions_from_storage_metrics(cloudwatch: Any, bucket: str, now: datetime | None = None) -> int | None:
+    """The bucket's object count from S3's daily storage metric ``NumberOfObjects`` (every version and delete marker
+    counts; AWS/S3, dimensions BucketName and StorageType=AllStorageTypes, published once a day in the bucket's
+    Region), or None when there is no datapoint."""
+    end = now or datetime.now(UTC)
+    response = cloudwatch.get_metric_statistics(
+        Namespace="AWS/S3",
+        MetricName="NumberOfObjects",
+        Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": "AllStorageTypes"}],
+        StartTime=end - timedelta(days=3),
+        EndTime=end,
+        Period=86400,
+        Statistics=["Average"],
+    )
+    points = sorted(response.get("Datapoints", []), key=lambda point: point["Timestamp"])
+    return int(points[-1]["Average"]) if points else None
+
+
+@contextlib.contextmanager
+def athena_planner(
+    s3: Any, athena: Any, reports_bucket: str, bucket: str, *, workgroup: str, database: str, settle: timedelta
+) -> Iterator[InventoryPlanner | None]:
+    """The inventory planner on Athena: the newest report's partition of the bucket's Glue tables."""
+    from handlers.runtime_names import inventory_table, journal_table
+
+    report = latest_report(s3, reports_bucket, bucket)
+    if report is None:
+        yield None
+        return
+    engine = AthenaEngine(
+        athena,
+        workgroup,
+        database,
+        inventory_table(bucket),
+        journal_table(bucket),
+        report_partition=f"{report.created:%Y-%m-%d-%H-%M}",
+    )
+    yield InventoryPlanner(engine, report, settle=settle)

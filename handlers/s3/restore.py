@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger, Metrics
@@ -771,6 +771,14 @@ class BlastRadius:
         }
 
 
+class Planner(Protocol):
+    """Decides every key of a restore (``ListingPlanner``; ``handlers.s3.inventory.InventoryPlanner``)."""
+
+    def planned_keys(self, s3: Any, options: RestoreOptions, protection: BucketProtection) -> Iterator[PlannedKey]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
 class ListingPlanner:
     """Plans from one streamed ``ListObjectVersions`` pass (the default; flat memory, ~11,000 versions/s here)."""
 
@@ -790,7 +798,7 @@ class ListingPlanner:
 
 
 def assess_blast_radius(
-    s3: Any, options: RestoreOptions, protection: BucketProtection, planner: ListingPlanner | None = None
+    s3: Any, options: RestoreOptions, protection: BucketProtection, planner: Planner | None = None
 ) -> dict[str, Any]:
     """The planning-only pass: what the restore would change (no HEAD, no write); with the listing planner, from
     ``ListObjectVersions`` alone."""
@@ -831,7 +839,7 @@ def restore_bucket(
     on_key_done: Callable[[int], None] = lambda _: None,
     on_key_listed: Callable[[int], None] = lambda _: None,
     stop: threading.Event | None = None,
-    planner: ListingPlanner | None = None,
+    planner: Planner | None = None,
 ) -> dict[str, Any]:
     """Restore ``options.bucket`` (under ``options.prefix``) to its state at ``options.at``.
 

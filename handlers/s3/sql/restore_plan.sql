@@ -2,11 +2,11 @@
 --
 -- Run unchanged by DuckDB (drctl, locally) and by Athena (Trino) on AWS, so it keeps to their common subset:
 -- no QUALIFY (a ROW_NUMBER() subquery instead), no named WINDOW clause, positional ? parameters bound once in
--- `params`, and only the two FROM relations are templated ({inventory}, {journal}; handlers/s3/inventory.py).
+-- `params`, and only the two FROM relations are templated (inventory and journal; handlers/s3/inventory.py).
 --
--- {inventory}: one S3 Inventory report (IncludedObjectVersions=All, Parquet): bucket, key, version_id,
+-- inventory: one S3 Inventory report (IncludedObjectVersions=All, Parquet): bucket, key, version_id,
 --              is_delete_marker, size, last_modified_date, e_tag, storage_class, checksum_algorithm.
--- {journal}:   S3 -> EventBridge object events, flattened by the rule's input transformer and written by Firehose as
+-- journal:   S3 -> EventBridge object events, flattened by the rule's input transformer and written by Firehose as
 --              Parquet: event_time, detail_type, bucket, key, version_id, sequencer, size, etag, deletion_type.
 --
 -- Decisions, the same as handlers/s3/restore.py (plan_make_current, plan_copy_elsewhere):
