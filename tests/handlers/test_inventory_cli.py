@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from handlers.cli import COMMAND_MODULES, EXIT_OK, EXIT_USAGE, app
 from handlers.s3.batch import track_jobs
 from handlers.s3.inventory import AthenaEngine, PlanParameters, query_text, render
+from handlers.s3.inventory_files import journal_keys, write_journal
 from tests.handlers.inventory_scenario import JournalRecorder, snapshot_inventory
 from tests.handlers.s3_scenario import LOCK_BUCKET, current_contents, point_in_time, versioned_bucket
 
@@ -183,15 +184,14 @@ def test_audit_objects_filters_actions_and_prefix_and_finds_spikes(s3: Any) -> N
 def test_audit_objects_de_duplicates_repeated_deliveries(s3: Any) -> None:
     at, _, journal = _history(s3, report=False)
     rows = journal.journal_rows()
-    journal.events = []  # write the same events twice: EventBridge delivers at least once
-    from handlers.s3.inventory_files import write_journal
-
     write_journal(s3, LOCK_BUCKET, BUCKET, rows)
-    write_journal(s3, LOCK_BUCKET, BUCKET, rows[-4:])
+    # A second delivery of the last four events, in another Firehose object.
+    write_journal(s3, LOCK_BUCKET, BUCKET, [{**row, "request_id": "redelivered"} for row in rows[-4:]])
 
     code, report, _ = _run(["audit-objects", "--bucket", BUCKET, "--since", at, "--json"])
 
     assert code == EXIT_OK and sum(report["counts"].values()) == 4
+    assert len(journal_keys(s3, LOCK_BUCKET, BUCKET, datetime(2000, 1, 1))) == 2
 
 
 def test_audit_objects_rejects_unknown_actions(s3: Any) -> None:
