@@ -107,23 +107,24 @@ entries AS (
     WHERE coalesce(j.removed, 0) = 0 AND (i.key IS NOT NULL OR j.created = 1)
 ),
 
+-- One sort: every window below shares its partition and order. Entries are ordered newest first; for every key
+-- that is not listed again, LastModified falls along that order, so "after T" is simply LastModified > T and the
+-- wanted entry is the first at or before T.
 ranked AS (
     SELECT
         e.*,
         ROW_NUMBER() OVER (PARTITION BY e.key ORDER BY e.order_sequencer DESC, e.last_modified DESC) AS newest,
-        LEAD(e.last_modified) OVER (
+        LAG(e.last_modified) OVER (
             PARTITION BY e.key ORDER BY e.order_sequencer DESC, e.last_modified DESC
-        ) AS next_last_modified,
-        LEAD(e.order_sequencer) OVER (
+        ) AS newer_modified,
+        LAG(e.order_sequencer) OVER (
             PARTITION BY e.key ORDER BY e.order_sequencer DESC, e.last_modified DESC
-        ) AS next_sequencer,
-        sum(CASE WHEN e.last_modified > p.restore_at THEN 1 ELSE 0 END) OVER (PARTITION BY e.key) AS after_count
+        ) AS newer_sequencer
     FROM (
         -- Sequencers of one key compare as hex strings once right-padded with zeros to one length; a version
         -- with one is newer than every version without (those predate the journal).
-        SELECT entries.*, coalesce(rpad(entries.sequencer, 64, '0'), '') AS order_sequencer FROM entries
+        SELECT entries.*, coalesce(rpad(entries.sequencer, 32, '0'), '') AS order_sequencer FROM entries
     ) AS e
-    CROSS JOIN params AS p
 ),
 
 per_key AS (
@@ -137,7 +138,7 @@ per_key AS (
         max(CASE WHEN r.newest = 1 THEN r.storage_class END) AS current_class,
         max(CASE WHEN r.newest = 1 THEN r.etag END) AS current_etag,
         max(CASE WHEN r.newest = 1 THEN r.last_modified END) AS current_modified,
-        max(CASE WHEN r.wanted = 1 THEN 1 ELSE 0 END) AS has_wanted,
+        max(r.wanted) AS has_wanted,
         max(CASE WHEN r.wanted = 1 THEN r.version_id END) AS wanted_version,
         max(CASE WHEN r.wanted = 1 THEN r.is_marker END) AS wanted_marker,
         max(CASE WHEN r.wanted = 1 THEN r.size END) AS wanted_size,
@@ -146,12 +147,17 @@ per_key AS (
         max(CASE WHEN r.wanted = 1 THEN r.last_modified END) AS wanted_modified,
         max(CASE WHEN r.wanted = 1 THEN r.checksum_algorithm END) AS wanted_checksum,
         max(CASE WHEN r.wanted = 1 THEN r.journal_only END) AS wanted_journal_only,
-        sum(CASE WHEN r.newest <= r.after_count AND r.is_marker = 0 THEN 1 ELSE 0 END) AS data_after,
-        array_agg(r.version_id) FILTER (WHERE r.newest <= r.after_count AND r.is_marker = 1) AS markers,
+        sum(CASE WHEN r.after = 1 AND r.is_marker = 0 THEN 1 ELSE 0 END) AS data_after,
+        array_agg(r.version_id) FILTER (WHERE r.after = 1 AND r.is_marker = 1) AS markers,
         max(
             CASE
-                WHEN r.order_sequencer = '' AND r.next_sequencer = '' AND r.next_last_modified = r.last_modified THEN 1
+                -- equal LastModified and no sequencers to order them
+                WHEN r.order_sequencer = '' AND r.newer_sequencer = '' AND r.newer_modified = r.last_modified THEN 1
+                -- LastModified against the order (an event missing from the journal)
+                WHEN r.newer_modified < r.last_modified THEN 1
+                -- a time that cannot place a journal-only version for certain on one side of T
                 WHEN r.journal_only = 1 AND r.last_modified BETWEEN p.uncertain_from AND p.uncertain_to THEN 1
+                -- events that may still have siblings in flight
                 WHEN r.recent = 1 THEN 1
                 ELSE 0
             END
@@ -159,8 +165,11 @@ per_key AS (
     FROM (
         SELECT
             ranked.*,
+            CASE WHEN ranked.last_modified > prm.restore_at THEN 1 ELSE 0 END AS after,
             CASE
-                WHEN ranked.newest = ranked.after_count + 1 AND ranked.last_modified <= prm.restore_at THEN 1 ELSE 0
+                WHEN ranked.last_modified <= prm.restore_at
+                    AND (ranked.newer_modified IS NULL OR ranked.newer_modified > prm.restore_at)
+                THEN 1 ELSE 0
             END AS wanted
         FROM ranked
         CROSS JOIN params AS prm
