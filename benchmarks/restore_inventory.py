@@ -485,22 +485,37 @@ def load() -> str:
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def bench_size(versions: int, runs: int, folder: Path, threads: int, memory_limit: str) -> dict[str, Any]:
+def generate_worker(versions: int, folder: str) -> None:
+    """Write the report, the journal and the ground truth (a worker: the parent stays small, so the planners'
+    peak RSS read from ``wait4`` is theirs alone)."""
     started = time.perf_counter()
     model = history(versions)
     inventory, journal = inventory_and_journal(model)
-    truth = expected_plan(model)
-    paths = {name: str(folder / f"{name}-{versions}.parquet") for name in ("inventory", "journal", "truth", "plan")}
+    paths = {
+        name: str(Path(folder) / f"{name}-{versions}.parquet") for name in ("inventory", "journal", "truth", "plan")
+    }
     write_parquet(inventory, INVENTORY_SCHEMA, paths["inventory"])
     write_parquet(journal, JOURNAL_SCHEMA, paths["journal"])
-    pq.write_table(truth, paths["truth"])
-    counts = ground_truth(model)
-    entries = int(model["key_index"].size)
-    del model, inventory, journal, truth
-    generated = time.perf_counter() - started
+    pq.write_table(expected_plan(model), paths["truth"])
+    print(
+        json.dumps(
+            {
+                "paths": paths,
+                "counts": ground_truth(model),
+                "entries": int(model["key_index"].size),
+                "seconds": time.perf_counter() - started,
+            }
+        )
+    )
+
+
+def bench_size(versions: int, runs: int, folder: Path, threads: int, memory_limit: str) -> dict[str, Any]:
+    generated = run_worker(["--worker-generate", str(versions), str(folder)])
+    paths, counts, entries = generated["paths"], generated["counts"], generated["entries"]
     print(
         f"\n{entries:,} versions ({counts}), {pq.ParquetFile(paths['inventory']).metadata.num_rows:,} in the report, "
-        f"{pq.ParquetFile(paths['journal']).metadata.num_rows:,} journal events; generated in {generated:.1f}s",
+        f"{pq.ParquetFile(paths['journal']).metadata.num_rows:,} journal events; generated in "
+        f"{generated['seconds']:.1f}s",
         file=sys.stderr,
     )
     timings = []
@@ -636,6 +651,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker-duckdb":
         inv, jrn, out, threads, memory, spill = sys.argv[2:8]
         duckdb_worker(inv, jrn, out, int(threads), memory, spill)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker-generate":
+        generate_worker(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--worker-endpoint":
         endpoint_worker(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--worker-listing":
