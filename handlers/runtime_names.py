@@ -51,6 +51,18 @@ LOCK_PREFIX = "dr-locks/"
 INVENTORY_PREFIX = "dr-inventory"
 INVENTORY_CONFIG_ID = "dr-versions"
 JOURNAL_PREFIX = "dr-journal"
+# The inventory's optional fields the planner reads (S3 API InventoryOptionalField; the checksum field holds only the
+# algorithm), beside the fields IncludedObjectVersions=All always adds (version id, is-latest, delete marker).
+INVENTORY_OPTIONAL_FIELDS = (
+    "Size",
+    "LastModifiedDate",
+    "ETag",
+    "StorageClass",
+    "ObjectLockRetainUntilDate",
+    "ObjectLockMode",
+    "ObjectLockLegalHoldStatus",
+    "ChecksumAlgorithm",
+)
 
 
 def inventory_root(bucket: str) -> str:

@@ -47,18 +47,6 @@ INVENTORY_SCHEMA = pa.schema(
         ("checksum_algorithm", pa.string()),
     ]
 )
-# The optional fields the stack's inventory configuration asks for (components/inventory.py), in S3's names.
-INVENTORY_OPTIONAL_FIELDS = (
-    "Size",
-    "LastModifiedDate",
-    "ETag",
-    "StorageClass",
-    "ObjectLockRetainUntilDate",
-    "ObjectLockMode",
-    "ObjectLockLegalHoldStatus",
-    "ChecksumAlgorithm",
-)
-
 JOURNAL_SCHEMA = pa.schema(
     [
         ("event_time", pa.timestamp("ms")),
