@@ -16,6 +16,7 @@ settings = load_settings(pulumi.get_project())
 
 # Providers: one per Region, never the ambient Region (default providers are disabled in every stack).
 providers = regional_providers(settings)
+primary, recovery = providers[settings.primary_region], providers[settings.recovery_region]
 
 # Components. An alert topic in each Region that holds alarms: an alarm can only notify a topic in its own Region.
 alerts = AlertTopic("dr-alerts", AlertTopicArgs(f"{settings.name_prefix}-dr-alerts", settings.alert_email, providers))
