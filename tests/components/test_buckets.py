@@ -487,7 +487,9 @@ def test_a_whole_bucket_prefix_reaches_the_handler_as_protecting_every_key(prod:
     assert json.loads(encoded) == [""]
     assert auto_restore.is_protected("any/key", auto_restore.parse_prefixes(encoded))
     [notification] = [
-        r for r in prod.children_of(parent.urn) if r.type.endswith(":BucketNotification") and r.inputs.get("lambdaFunctions")
+        r
+        for r in prod.children_of(parent.urn)
+        if r.type.endswith(":BucketNotification") and r.inputs.get("lambdaFunctions")
     ]
     assert notification.inputs["lambdaFunctions"][0].get("filterPrefix") is None  # no filter: every key
 
