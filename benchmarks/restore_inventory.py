@@ -54,7 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from handlers.s3.inventory import DuckDBEngine, PlanParameters, plan_signature  # noqa: E402
-from handlers.s3.inventory_files import INVENTORY_SCHEMA, JOURNAL_SCHEMA, write_parquet  # noqa: E402
+from handlers.s3.inventory_files import inventory_schema, journal_schema, write_parquet  # noqa: E402
 from handlers.s3.plan import RestoreOptions  # noqa: E402
 from handlers.s3.restore import BucketProtection, ListingPlanner  # noqa: E402
 
@@ -196,7 +196,7 @@ def inventory_and_journal(model: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
             "request_id": pa.nulls(key_index.size, pa.string()),
         }
     ).filter(events)
-    return inventory.cast(INVENTORY_SCHEMA), journal.cast(JOURNAL_SCHEMA)
+    return inventory.cast(inventory_schema()), journal.cast(journal_schema())
 
 
 def _sizes(model: dict[str, Any]) -> pa.Array:
@@ -494,8 +494,8 @@ def generate_worker(versions: int, folder: str) -> None:
     paths = {
         name: str(Path(folder) / f"{name}-{versions}.parquet") for name in ("inventory", "journal", "truth", "plan")
     }
-    write_parquet(inventory, INVENTORY_SCHEMA, paths["inventory"])
-    write_parquet(journal, JOURNAL_SCHEMA, paths["journal"])
+    write_parquet(inventory, inventory_schema(), paths["inventory"])
+    write_parquet(journal, journal_schema(), paths["journal"])
     pq.write_table(expected_plan(model), paths["truth"])
     print(
         json.dumps(

@@ -20,50 +20,68 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from handlers.runtime_names import INVENTORY_CONFIG_ID, INVENTORY_PREFIX, inventory_root, journal_root
 
-# The Parquet inventory's columns the planner reads, in S3's names and types (Athena's table for a Parquet
-# inventory: last_modified_date is a timestamp, size a bigint). Timestamps are UTC without a zone.
-INVENTORY_SCHEMA = pa.schema(
-    [
-        ("bucket", pa.string()),
-        ("key", pa.string()),
-        ("version_id", pa.string()),
-        ("is_latest", pa.bool_()),
-        ("is_delete_marker", pa.bool_()),
-        ("size", pa.int64()),
-        ("last_modified_date", pa.timestamp("ms")),
-        ("e_tag", pa.string()),
-        ("storage_class", pa.string()),
-        ("object_lock_retain_until_date", pa.timestamp("ms")),
-        ("object_lock_mode", pa.string()),
-        ("object_lock_legal_hold_status", pa.string()),
-        ("checksum_algorithm", pa.string()),
-    ]
-)
-JOURNAL_SCHEMA = pa.schema(
-    [
-        ("event_time", pa.timestamp("ms")),
-        ("detail_type", pa.string()),
-        ("bucket", pa.string()),
-        ("key", pa.string()),
-        ("version_id", pa.string()),
-        ("sequencer", pa.string()),
-        ("size", pa.int64()),
-        ("etag", pa.string()),
-        ("deletion_type", pa.string()),
-        ("reason", pa.string()),
-        ("requester", pa.string()),
-        ("source_ip_address", pa.string()),
-        ("request_id", pa.string()),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported on first use: drctl and the benchmark have it, the Lambda runtime (which imports every module
+# of handlers/ outside the CLI, tests/handlers/test_lambda_packaging.py) does not.
+
+
+@cache
+def inventory_schema() -> pa.Schema:
+    """The Parquet inventory's columns the planner reads, in S3's names and types (Athena's table for a Parquet
+    inventory: last_modified_date is a timestamp, size a bigint). Timestamps are UTC without a zone."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("bucket", pa.string()),
+            ("key", pa.string()),
+            ("version_id", pa.string()),
+            ("is_latest", pa.bool_()),
+            ("is_delete_marker", pa.bool_()),
+            ("size", pa.int64()),
+            ("last_modified_date", pa.timestamp("ms")),
+            ("e_tag", pa.string()),
+            ("storage_class", pa.string()),
+            ("object_lock_retain_until_date", pa.timestamp("ms")),
+            ("object_lock_mode", pa.string()),
+            ("object_lock_legal_hold_status", pa.string()),
+            ("checksum_algorithm", pa.string()),
+        ]
+    )
+
+
+@cache
+def journal_schema() -> pa.Schema:
+    """The journal's columns: S3's EventBridge events as the rule's input transformer flattens them."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("event_time", pa.timestamp("ms")),
+            ("detail_type", pa.string()),
+            ("bucket", pa.string()),
+            ("key", pa.string()),
+            ("version_id", pa.string()),
+            ("sequencer", pa.string()),
+            ("size", pa.int64()),
+            ("etag", pa.string()),
+            ("deletion_type", pa.string()),
+            ("reason", pa.string()),
+            ("requester", pa.string()),
+            ("source_ip_address", pa.string()),
+            ("request_id", pa.string()),
+        ]
+    )
+
+
 REPORT_FOLDER_FORMAT = "%Y-%m-%dT%H-%MZ"
 ROW_GROUP = 1_000_000
 
@@ -165,6 +183,9 @@ def listing_rows(s3: Any, bucket: str, prefix: str = "") -> Iterator[dict[str, A
 
 
 def write_parquet(rows: Iterable[dict[str, Any]] | pa.Table, schema: pa.Schema, sink: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if isinstance(rows, pa.Table):
         pq.write_table(rows.cast(schema), sink, row_group_size=ROW_GROUP, compression="snappy")
         return
@@ -191,7 +212,7 @@ def write_inventory_report(
     root = inventory_root(source_bucket)
     folder = created.strftime(REPORT_FOLDER_FORMAT)
     buffer = io.BytesIO()
-    write_parquet(rows, INVENTORY_SCHEMA, buffer)
+    write_parquet(rows, inventory_schema(), buffer)
     data = buffer.getvalue()
     data_key = f"{root}data/{hashlib.sha256(data).hexdigest()[:32]}.parquet"
     s3.put_object(Bucket=reports_bucket, Key=data_key, Body=data)
@@ -201,7 +222,7 @@ def write_inventory_report(
         "version": "2016-11-30",
         "creationTimestamp": str(int(created.replace(tzinfo=UTC).timestamp() * 1000)),
         "fileFormat": "Parquet",
-        "fileSchema": "message s3.inventory { " + " ".join(f"{f.name};" for f in INVENTORY_SCHEMA) + " }",
+        "fileSchema": "message s3.inventory { " + " ".join(f"{f.name};" for f in inventory_schema()) + " }",
         "files": [{"key": data_key, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()}],
     }
     s3.put_object(Bucket=reports_bucket, Key=f"{root}{folder}/manifest.json", Body=json.dumps(manifest).encode())
@@ -219,7 +240,7 @@ def write_journal(s3: Any, reports_bucket: str, source_bucket: str, events: list
     keys = []
     for day, rows in sorted(by_day.items()):
         buffer = io.BytesIO()
-        write_parquet(rows, JOURNAL_SCHEMA, buffer)
+        write_parquet(rows, journal_schema(), buffer)
         data = buffer.getvalue()
         key = f"{journal_root(source_bucket)}dt={day}/{hashlib.sha256(data).hexdigest()[:32]}.parquet"
         s3.put_object(Bucket=reports_bucket, Key=key, Body=data)
@@ -234,11 +255,11 @@ def temporary_folder() -> tempfile.TemporaryDirectory[str]:
 __all__ = [
     "INVENTORY_CONFIG_ID",
     "INVENTORY_PREFIX",
-    "INVENTORY_SCHEMA",
-    "JOURNAL_SCHEMA",
     "InventoryReport",
     "download",
+    "inventory_schema",
     "journal_keys",
+    "journal_schema",
     "latest_report",
     "listing_rows",
     "write_inventory_report",

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.s3.inventory import DuckDBEngine, InventoryPlanner, plan_from_row, plan_signature
-from handlers.s3.inventory_files import INVENTORY_SCHEMA, JOURNAL_SCHEMA, InventoryReport, write_parquet
+from handlers.s3.inventory_files import InventoryReport, inventory_schema, journal_schema, write_parquet
 from handlers.s3.plan import KeyHistory, RestoreOptions, Version
 from handlers.s3.restore import BucketProtection, plan_key
 
@@ -106,8 +106,8 @@ def _files(histories: dict[str, list[Version]], report_at: datetime, folder: Pat
                     }
                 )
     inventory, journal = str(folder / "inventory.parquet"), str(folder / "journal.parquet")
-    write_parquet(inventory_rows, INVENTORY_SCHEMA, inventory)
-    write_parquet(journal_rows, JOURNAL_SCHEMA, journal)
+    write_parquet(inventory_rows, inventory_schema(), inventory)
+    write_parquet(journal_rows, journal_schema(), journal)
     return inventory, journal
 
 
