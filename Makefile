@@ -7,7 +7,7 @@ endif
 RUN := $(UV) run --frozen
 PYTEST_WORKERS ?= 2
 
-.PHONY: install lint typecheck test test-fast demo bench mutation compare-registrations
+.PHONY: install lint typecheck test test-fast demo bench bench-inventory mutation compare-registrations
 
 # Bytecode up front: the policy pack and program runner start in fresh interpreters many times.
 install:
@@ -36,6 +36,11 @@ demo: install
 bench: install
 	$(RUN) python benchmarks/policy_pack.py
 	$(RUN) --group bench python benchmarks/restore_bucket.py
+
+# Restore planning at scale (issue 21): the SQL planner on 1M and 10M versions, the listing planner at 1M; several
+# minutes and about 2 GB of temporary Parquet, so not part of `make bench`.
+bench-inventory: install
+	$(RUN) --group bench python benchmarks/restore_inventory.py
 
 # Mutation testing of the restore planner ([tool.mutmut] in pyproject.toml), with the tests that exercise it; not part
 # of `make test` (a few minutes on two cores). Prints every mutant's result; survivors are listed by `mutmut results`.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -21,6 +21,13 @@ import pulumi_aws as aws
 from components import arns, tags
 from components.alerting import topic_in
 from components.iam import assume_role_policy, role_policy
+from components.inventory import (
+    JournalRoles,
+    bucket_inventory,
+    inventory_delivery_statement,
+    inventory_key_statement,
+    journal_roles,
+)
 from components.keys import KeyUser, data_key, key_policy
 from components.keys import statement_id as _sid
 from components.recovery_function import (
@@ -44,6 +51,9 @@ from stackmodel.config import BucketSpec
 from stackmodel.tiers import FailureMode, TierProfile
 
 RTC_THRESHOLD_MINUTES = 15
+# S3 Intelligent-Tiering monitors and auto-tiers objects of at least 128 KiB only (S3 User Guide, "How S3
+# Intelligent-Tiering works"); smaller ones would pay a transition and stay in the frequent tier.
+INTELLIGENT_TIERING_MIN_BYTES = 128 * 1024
 # A restore copy: read any version and its tags, write it back as the new current version (handlers/s3/restore.py).
 COPY_VERSION_BACK_ACTIONS = [
     "s3:GetObject",
@@ -83,6 +93,13 @@ class TieredBucketArgs:
     key_users: Sequence[KeyUser] = ()
     # Roles of other components that use the replica's key (the scheduled drill reads replica canaries).
     replica_key_users: Sequence[KeyUser] = ()
+    # Region -> the reports bucket there, which receives the S3 Inventory and the change journal of this bucket's
+    # copies in that Region (S3 delivers an inventory only within the source's Region). Tiers with a versioned
+    # inventory get one per Region listed.
+    inventory_reports: Mapping[str, str] = field(default_factory=dict)
+    # For a reports bucket: the ARNs of the source buckets whose inventories it receives (its policy and key policy
+    # grant S3 Inventory delivery for exactly these).
+    inventory_sources: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,9 @@ class TieredBucket(pulumi.ComponentResource):
     batch_restore_role_arn: pulumi.Output[str | None]
     # The Batch restore role as a user of the reports bucket's key (TieredBucketArgs.key_users of that bucket).
     batch_reports_key_user: KeyUser | None
+    # The change journal's roles of each copy with a versioned inventory (RecoveryCatalog builds the streams; the
+    # reports bucket of the copy's Region grants their delivery role its key).
+    journal_roles: list[JournalRoles]
 
     def __init__(self, name: str, args: TieredBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -125,6 +145,7 @@ class TieredBucket(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self, provider=args.primary_provider)
         ).account_id
         # Who may use each bucket key, filled as the roles are created; the key policies are written last.
+        self._notified: set[str] = set()  # copies whose S3 notification configuration exists already
         self._key_users: dict[str, list[KeyUser]] = {
             "primary": list(args.key_users),
             "replica": list(args.replica_key_users),
@@ -150,10 +171,18 @@ class TieredBucket(pulumi.ComponentResource):
         else:
             self._lifecycle(primary, profile)
         batch_role = self._batch_restore_role(primary, args.batch_reports_bucket) if args.batch_reports_bucket else None
+        self.journal_roles = []
+        if profile.versioned_inventory:
+            for regional in (primary, replica):
+                if regional is not None and regional.region in args.inventory_reports:
+                    self._versioned_inventory(regional, args.inventory_reports[regional.region])
         for regional in (primary, replica):
             if regional is not None:
                 self._key_policy(regional)
 
+        self.primary_name = primary.name  # known at preview: derived from config
+        self.primary_key_arn = primary.key.arn
+        self.objective_tags = dict(self._tags)
         self.primary_bucket_name = pulumi.Output.from_input(primary.name)
         self.primary_bucket_arn = pulumi.Output.from_input(primary.arn)
         self.primary_region = pulumi.Output.from_input(primary.region)
@@ -214,6 +243,7 @@ class TieredBucket(pulumi.ComponentResource):
 
     def _key_policy(self, target: _RegionalBucket) -> None:
         """The key's policy (components/keys.py), written after every role it names exists."""
+        inventory_sources = list(self._args.inventory_sources) if target.role == "primary" else []
         key_policy(
             f"{self._name}-{target.role}-key-policy",
             target.key,
@@ -221,6 +251,7 @@ class TieredBucket(pulumi.ComponentResource):
             self._account,
             self._key_users[target.role],
             self._child(target.provider),
+            service_statements=[inventory_key_statement(inventory_sources, self._account)] if inventory_sources else (),
         )
 
     def _regional_bucket(
@@ -310,7 +341,20 @@ class TieredBucket(pulumi.ComponentResource):
             f"{n}-tls-only",
             bucket=bucket.id,
             # A structured document in AWS's own JSON names: at a first preview only the key ARN is unknown.
-            policy=cast(Any, {"Version": "2012-10-17", "Statement": bucket_policy_statements(arn, key.arn, profile)}),
+            policy=cast(
+                Any,
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        *bucket_policy_statements(arn, key.arn, profile),
+                        *(
+                            [inventory_delivery_statement(arn, self._args.inventory_sources, self._account)]
+                            if role == "primary" and self._args.inventory_sources
+                            else []
+                        ),
+                    ],
+                },
+            ),
             region=region,
             # S3 rejects a bucket policy while the public access block is being changed.
             opts=self._child(provider, depends_on=[public_access_block]),
@@ -352,10 +396,27 @@ class TieredBucket(pulumi.ComponentResource):
                 else None
             ),
         )
+        rules = [rule]
+        if profile.current_intelligent_tiering_days is not None:
+            rules.append(
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="current-intelligent-tiering",
+                    status="Enabled",
+                    # Objects under 128 KiB are never auto-tiered by Intelligent-Tiering: they stay STANDARD.
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        object_size_greater_than=INTELLIGENT_TIERING_MIN_BYTES
+                    ),
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=profile.current_intelligent_tiering_days, storage_class="INTELLIGENT_TIERING"
+                        )
+                    ],
+                )
+            )
         aws.s3.BucketLifecycleConfiguration(
             f"{self._name}-{target.role}-lifecycle",
             bucket=target.bucket.id,
-            rules=[rule],
+            rules=rules,
             region=target.region,
             opts=self._child(target.provider, depends_on=[target.versioning]),
         )
@@ -401,6 +462,35 @@ class TieredBucket(pulumi.ComponentResource):
             primary, "batch restore", self._role_arn("batch-restore"), role, "kms:Decrypt", "kms:GenerateDataKey"
         )
         return role
+
+    def _versioned_inventory(self, target: _RegionalBucket, reports_bucket: str) -> None:
+        """A daily inventory of every version into the reports bucket of the copy's Region, S3's object events to
+        EventBridge, and the journal's roles (components/inventory.py)."""
+        n = f"{self._name}-{target.role}"
+        bucket_inventory(
+            f"{n}-inventory", target.bucket, target.region, reports_bucket, self._account, self._child(target.provider)
+        )
+        if target.role not in self._notified:
+            aws.s3.BucketNotification(
+                f"{n}-events",
+                bucket=target.bucket.id,
+                eventbridge=True,
+                region=target.region,
+                opts=self._child(target.provider),
+            )
+        short = "p" if target.role == "primary" else "r"
+        self.journal_roles.append(
+            journal_roles(
+                f"{n}-journal",
+                target.name,
+                target.region,
+                reports_bucket,
+                (self._role_name(f"journal-{short}"), self._role_name(f"journal-events-{short}")),
+                self._account,
+                {**self._tags, tags.IAM_ROLE: "runtime"},
+                self._child(target.provider),
+            )
+        )
 
     def _replication(self, primary: _RegionalBucket, replica: _RegionalBucket) -> None:
         spec = self._args.spec
@@ -650,6 +740,7 @@ class TieredBucket(pulumi.ComponentResource):
             trigger=EventTrigger(principal="s3.amazonaws.com", source_arn=primary.arn, source_account=self._account),
         )
         self._grant_key(primary, "auto restore", function.role_arn, function.role, "kms:Decrypt", "kms:GenerateDataKey")
+        self._notified.add(primary.role)
         aws.s3.BucketNotification(
             f"{self._name}-auto-restore-notification",
             bucket=primary.bucket.id,
@@ -661,6 +752,8 @@ class TieredBucket(pulumi.ComponentResource):
                 }
                 for prefix in spec.protected_prefixes
             ],
+            # One notification configuration per bucket: the change journal's EventBridge delivery lives here too.
+            eventbridge=self._args.spec.profile.versioned_inventory,
             region=region,
             # S3 checks that it may invoke the function when the notification is saved: depending on the
             # component waits for all its children, the invoke permission among them.

@@ -95,6 +95,7 @@ def key_policy(
     account: pulumi.Input[str],
     users: Sequence[KeyUser],
     opts: pulumi.ResourceOptions,
+    service_statements: Sequence[Mapping[str, Any]] = (),
 ) -> aws.kms.KeyPolicy:
     """The key's policy: the account may delegate through IAM (the default key policy), and each DR role that uses
     the key is granted its actions by ARN. Written after every role it names exists."""
@@ -112,6 +113,8 @@ def key_policy(
             }
             for user in users
         ),
+        # Grants to AWS services by service principal (S3 Inventory delivering SSE-KMS reports).
+        *(dict(statement) for statement in service_statements),
     ]
     return aws.kms.KeyPolicy(
         name,

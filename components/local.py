@@ -12,12 +12,15 @@ from typing import Any
 # Every AWS service the program's components call, by the provider's endpoint key (pulumi-aws ProviderEndpointArgs).
 LOCAL_SERVICES = (
     "applicationautoscaling",
+    "athena",
     "backup",
     "cloudwatch",
     "cloudwatchevents",
     "cloudwatchlogs",
     "dynamodb",
+    "firehose",
     "fis",
+    "glue",
     "iam",
     "kms",
     "lambda_",

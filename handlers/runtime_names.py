@@ -44,3 +44,52 @@ MIN_BACKUP_RETENTION_DAYS = 7
 
 # Single-flight restores (handlers/s3/lock.py): one lock object per destination bucket, in the stack's reports bucket.
 LOCK_PREFIX = "dr-locks/"
+
+# Restore planning at scale (handlers/s3/inventory.py, components/inventory.py): S3 Inventory writes
+# ``<INVENTORY_PREFIX>/<source bucket>/<INVENTORY_CONFIG_ID>/<YYYY-MM-DDTHH-MMZ>/manifest.json`` (and ``data/``,
+# ``hive/dt=.../``) into the reports bucket of the source's Region; Firehose writes the change journal beside it.
+INVENTORY_PREFIX = "dr-inventory"
+INVENTORY_CONFIG_ID = "dr-versions"
+JOURNAL_PREFIX = "dr-journal"
+# The inventory's optional fields the planner reads (S3 API InventoryOptionalField; the checksum field holds only the
+# algorithm), beside the fields IncludedObjectVersions=All always adds (version id, is-latest, delete marker).
+INVENTORY_OPTIONAL_FIELDS = (
+    "Size",
+    "LastModifiedDate",
+    "ETag",
+    "StorageClass",
+    "ObjectLockRetainUntilDate",
+    "ObjectLockMode",
+    "ObjectLockLegalHoldStatus",
+    "ChecksumAlgorithm",
+)
+
+
+def inventory_root(bucket: str) -> str:
+    return f"{INVENTORY_PREFIX}/{bucket}/{INVENTORY_CONFIG_ID}/"
+
+
+def journal_root(bucket: str) -> str:
+    """Firehose's prefix for ``bucket``'s object events: ``dr-journal/<bucket>/dt=YYYY-MM-DD/``."""
+    return f"{JOURNAL_PREFIX}/{bucket}/"
+
+
+# The Glue database and tables over the inventory and the journal (components/inventory.py), which
+# ``drctl restore-bucket --plan-from inventory --engine athena`` and ``drctl audit-objects --engine athena`` query.
+RECOVERY_DATABASE = "dr_recovery"
+
+
+def _glue_name(bucket: str) -> str:
+    return bucket.replace("-", "_").replace(".", "_")
+
+
+def inventory_table(bucket: str) -> str:
+    return f"inventory_{_glue_name(bucket)}"
+
+
+def journal_table(bucket: str) -> str:
+    return f"journal_{_glue_name(bucket)}"
+
+
+def recovery_workgroup(region: str) -> str:
+    return f"dr-recovery-{region}"

@@ -78,6 +78,13 @@ class TierProfile:
     # The bucket policy refuses an upload that asks for any encryption type but SSE-KMS (the replication role
     # can only use the bucket's key, so anything else would fail to replicate).
     kms_only_uploads: bool = False
+    # A daily S3 Inventory of every version and a change journal of object events: restores of any size are planned
+    # from them with SQL (handlers/s3/sql/restore_plan.sql), on the primary and on a replica.
+    versioned_inventory: bool = False
+    # Lifecycle moves current versions larger than 128 KiB to INTELLIGENT_TIERING after this many days (seed 003).
+    # Never on an MFA-delete primary, which carries no lifecycle; smaller objects are never auto-tiered and would
+    # only pay the transition (S3 User Guide, "How S3 Intelligent-Tiering works").
+    current_intelligent_tiering_days: int | None = None
 
     def objective(self, mode: FailureMode) -> Objective:
         return self.defaults[mode]
@@ -106,6 +113,8 @@ TIERS: dict[int, TierProfile] = {
         default_transitions=Transitions(standard_ia_days=30, glacier_days=90, deep_archive_days=180),
         default_noncurrent_expiration_days=365,
         delete_auto_restore=True,
+        versioned_inventory=True,
+        current_intelligent_tiering_days=0,  # the replica only: the primary has MFA delete and no lifecycle
     ),
     2: TierProfile(
         tier=2,
@@ -124,6 +133,8 @@ TIERS: dict[int, TierProfile] = {
         cross_region_replica=False,
         default_transitions=Transitions(standard_ia_days=30, glacier_days=60, deep_archive_days=None),
         default_noncurrent_expiration_days=180,
+        versioned_inventory=True,
+        current_intelligent_tiering_days=0,
     ),
     3: TierProfile(
         tier=3,
@@ -136,7 +147,7 @@ TIERS: dict[int, TierProfile] = {
         cross_region_replica=False,
         default_transitions=Transitions(standard_ia_days=None, glacier_days=None, deep_archive_days=None),
         default_noncurrent_expiration_days=30,
-        current_standard_ia_days=30,
+        current_intelligent_tiering_days=0,
     ),
 }
 

@@ -3,6 +3,9 @@ prefix, see ``handlers.s3.restore``) and ``verify-mfa-delete``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
 from enum import StrEnum
@@ -43,7 +46,9 @@ from handlers.cli.validation import (
     time_value,
 )
 from handlers.rpo_age import bucket_region
-from handlers.s3 import audit
+from handlers.runtime_names import RECOVERY_DATABASE, inventory_table, journal_table, recovery_workgroup
+from handlers.s3 import audit, inventory
+from handlers.s3.batch import track_jobs
 from handlers.s3.lock import LockHeld
 from handlers.s3.mfa_delete import mfa_delete_state
 from handlers.s3.plan import DEFAULT_MAX_CHANGE_SHARE, BatchOptions
@@ -51,6 +56,7 @@ from handlers.s3.restore import (
     DEFAULT_WORKERS,
     BlastRadiusRefused,
     RestoreOptions,
+    read_bucket_protection,
     restore_bucket,
     restore_client,
 )
@@ -61,6 +67,21 @@ def _each_bucket(values: list[str]) -> list[str]:
     for value in values:
         bucket_value(value)
     return values
+
+
+class PlanSource(StrEnum):
+    LISTING = "listing"
+    INVENTORY = "inventory"
+
+
+class SqlEngine(StrEnum):
+    DUCKDB = "duckdb"
+    ATHENA = "athena"
+
+
+# Past this many versions a listing takes long enough (about 11,000 versions/s here; paid LIST requests on S3) that
+# drctl suggests --plan-from inventory (docs/runbooks/restore-bucket.md).
+DEFAULT_SUGGEST_INVENTORY_VERSIONS = 5_000_000
 
 
 class ArchiveTier(StrEnum):
@@ -231,6 +252,57 @@ def restore_bucket_command(
     break_lock: Annotated[
         bool, typer.Option(help="Show the lock another restore holds, then break it (only if that restore is dead).")
     ] = False,
+    plan_from: Annotated[
+        PlanSource,
+        typer.Option(
+            help="Plan from a listing of every version, or with SQL from S3 Inventory and the change journal "
+            "(until the first report arrives, drctl plans from a listing and says so)."
+        ),
+    ] = PlanSource.LISTING,
+    engine: Annotated[
+        SqlEngine,
+        typer.Option(help="Where --plan-from inventory runs its SQL: duckdb here, or athena (the stack's workgroup)."),
+    ] = SqlEngine.DUCKDB,
+    inventory_bucket: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DR_INVENTORY_BUCKET",
+            callback=bucket_value,
+            help="Bucket holding the inventory reports and the journal (default: --batch-report-bucket; a tier-1 "
+            "replica's is in the recovery Region).",
+        ),
+    ] = None,
+    journal_settle_seconds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=86_400,
+            help="Keys with journal events this recent are planned from their own listing (events still in flight).",
+        ),
+    ] = int(inventory.DEFAULT_SETTLE.total_seconds()),
+    check_against_listing: Annotated[
+        bool,
+        typer.Option(
+            help="With --dry-run --plan-from inventory: also plan from a listing and report every difference."
+        ),
+    ] = False,
+    athena_workgroup: Annotated[
+        str | None, typer.Option(envvar="DR_ATHENA_WORKGROUP", help="Athena workgroup (default: dr-recovery-<region>).")
+    ] = None,
+    athena_database: Annotated[
+        str, typer.Option(envvar="DR_ATHENA_DATABASE", help="Glue database of the inventory and journal tables.")
+    ] = RECOVERY_DATABASE,
+    track_batch_seconds: Annotated[
+        int, typer.Option(min=0, max=86_400, help="Follow submitted Batch Operations jobs this long (0: do not wait).")
+    ] = 0,
+    suggest_inventory_above: Annotated[
+        int,
+        typer.Option(
+            envvar="DR_INVENTORY_SUGGEST_VERSIONS",
+            min=1,
+            help="Suggest --plan-from inventory when the bucket holds more versions than this.",
+        ),
+    ] = DEFAULT_SUGGEST_INVENTORY_VERSIONS,
 ) -> None:
     """Restore BUCKET (or a prefix) to how it was at --to, undeleting or copying each changed key; or, with
     --from-backup, start and track an AWS Backup restore of that recovery point."""
@@ -264,8 +336,23 @@ def restore_bucket_command(
         # One client, its pool sized to the workers, shared by every thread.
         s3 = restore_client(workers)
         s3control = aws.client("s3control") if options.batch else None
+        if check_against_listing and not (dry_run and plan_from is PlanSource.INVENTORY):
+            raise ValueError("--check-against-listing needs --dry-run and --plan-from inventory")
+        if plan_from is PlanSource.LISTING:
+            _suggest_inventory_before_listing(bucket, None, suggest_inventory_above)
+        planning = _inventory_planner(
+            s3,
+            plan_from,
+            engine,
+            bucket,
+            inventory_bucket or batch_report_bucket or lock_bucket,
+            journal_settle_seconds,
+            athena_workgroup,
+            athena_database,
+        )
         # The listing streams, so the bar's total is the keys listed so far and grows until the listing ends.
         with (
+            planning as planner,
             interruptible(json_output, f"the restore of {bucket}") as interruption,
             Progress(
                 SpinnerColumn(),
@@ -286,7 +373,13 @@ def restore_bucket_command(
                 on_key_done=lambda n: progress.advance(task, n),
                 on_key_listed=lambda listed: progress.update(task, total=listed),
                 stop=interruption.stop,
+                planner=planner,
             )
+            _after_planning(summary, s3, options, planner, plan_from, check_against_listing, suggest_inventory_above)
+            if summary.get("batch_jobs") and track_batch_seconds and s3control is not None and options.batch:
+                summary["batch_jobs"] = track_jobs(
+                    s3control, options.batch.account_id, summary["batch_jobs"], timeout_seconds=track_batch_seconds
+                )
     except BlastRadiusRefused as error:
         fail(str(error), EXIT_USAGE, as_json=json_output, blast_radius=error.assessment)
     except LockHeld as error:
@@ -296,6 +389,92 @@ def restore_bucket_command(
     except (ClientError, BotoCoreError) as error:
         aws_failure(error, json_output)
     finish(summary, _restore_exit_code(summary, interruption.code), as_json=json_output)
+
+
+@contextmanager
+def _inventory_planner(
+    s3: Any,
+    plan_from: PlanSource,
+    engine: SqlEngine,
+    bucket: str,
+    inventory_bucket: str | None,
+    settle_seconds: int,
+    workgroup: str | None,
+    database: str,
+) -> Iterator[inventory.InventoryPlanner | None]:
+    """The inventory planner, or None (the listing planner) for --plan-from listing and before the first report."""
+    if plan_from is PlanSource.LISTING:
+        yield None
+        return
+    if not inventory_bucket:
+        raise ValueError(
+            "--plan-from inventory needs --inventory-bucket (or --batch-report-bucket, DR_INVENTORY_BUCKET)"
+        )
+    settle = timedelta(seconds=settle_seconds)
+    if engine is SqlEngine.ATHENA:
+        athena = aws.client("athena")
+        region = athena.meta.region_name
+        with inventory.athena_planner(
+            s3,
+            athena,
+            inventory_bucket,
+            bucket,
+            workgroup=workgroup or recovery_workgroup(region),
+            database=database,
+            settle=settle,
+        ) as planner:
+            _say_if_no_report(planner, bucket, inventory_bucket)
+            yield planner
+        return
+    with inventory.duckdb_planner(s3, s3, inventory_bucket, bucket, settle=settle) as planner:
+        _say_if_no_report(planner, bucket, inventory_bucket)
+        yield planner
+
+
+def _say_if_no_report(planner: inventory.InventoryPlanner | None, bucket: str, inventory_bucket: str) -> None:
+    if planner is None:
+        warn(
+            f"no S3 Inventory report for {bucket} in s3://{inventory_bucket} yet (the first arrives within 48 h of "
+            "enabling it): planning from a listing instead"
+        )
+
+
+def _after_planning(
+    summary: dict[str, Any],
+    s3: Any,
+    options: RestoreOptions,
+    planner: inventory.InventoryPlanner | None,
+    plan_from: PlanSource,
+    check_against_listing: bool,
+    suggest_above: int,
+) -> None:
+    """Say which planner ran and why; compare the plans when asked; suggest the inventory for a large bucket."""
+    if plan_from is PlanSource.INVENTORY and planner is None:
+        summary["planner_note"] = "no inventory report yet: planned from a listing"
+    if check_against_listing and planner is not None:
+        check = inventory.compare_with_listing(s3, options, read_bucket_protection(s3, options.bucket), planner)
+        summary["plan_check"] = check
+        if check["differences"]:
+            warn(f"the inventory plan differs from the listing plan on {check['differences']} key(s)")
+    if planner is None and summary["versions_scanned"] > suggest_above:
+        summary["inventory_suggested"] = True
+        warn(
+            f"{summary['versions_scanned']:,} versions listed (above {suggest_above:,}): next time plan with SQL, "
+            "--plan-from inventory (docs/runbooks/restore-bucket.md)"
+        )
+
+
+def _suggest_inventory_before_listing(bucket: str, region: str | None, suggest_above: int) -> None:
+    """Before a listing restore: S3's daily NumberOfObjects says how long the listing will take."""
+    try:
+        count = inventory.versions_from_storage_metrics(client("cloudwatch", region), bucket)
+    except (ClientError, BotoCoreError):
+        return  # a hint only: no permission or no metric is no reason to stop a restore
+    if count is not None and count > suggest_above:
+        warn(
+            f"{bucket} holds about {count:,} versions and delete markers (S3 NumberOfObjects): a listing plans about "
+            "11,000 a second; --plan-from inventory plans them with SQL (docs/runbooks/restore-bucket.md)"
+        )
 
 
 def _restore_exit_code(summary: dict[str, Any], signal_code: int | None) -> int:
@@ -344,3 +523,131 @@ def verify_mfa_delete(
         EXIT_OK if compliant else EXIT_FAILED,
         as_json=as_json,
     )
+
+
+def _actions_value(value: str) -> str:
+    actions = [action.strip() for action in value.split(",") if action.strip()]
+    unknown = sorted(set(actions) - set(inventory.AUDIT_ACTIONS))
+    if not actions or unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown) or 'nothing'} is not one of {', '.join(inventory.AUDIT_ACTIONS)}",
+            param_hint="--actions",
+        )
+    return value
+
+
+@app.command("audit-objects")
+def audit_objects_command(
+    bucket: Annotated[str, typer.Option(callback=bucket_value, help="Bucket whose object changes to list.")],
+    since: Annotated[
+        str,
+        typer.Option(callback=time_value("--since"), help="From this time, ISO 8601 with an offset (Z or ±hh:mm)."),
+    ],
+    key_prefix: Annotated[str, typer.Option(callback=key_prefix_value, help="Only keys under this prefix.")] = "",
+    actions: Annotated[
+        str, typer.Option(callback=_actions_value, help="Comma-separated: create, overwrite, delete.")
+    ] = ",".join(inventory.AUDIT_ACTIONS),
+    inventory_bucket: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DR_INVENTORY_BUCKET",
+            callback=bucket_value,
+            help="Bucket holding the journal and inventory reports (the reports bucket in the bucket's Region).",
+        ),
+    ] = None,
+    engine: Annotated[
+        SqlEngine, typer.Option(help="duckdb here, or athena (the stack's workgroup).")
+    ] = SqlEngine.DUCKDB,
+    athena_workgroup: Annotated[
+        str | None, typer.Option(envvar="DR_ATHENA_WORKGROUP", help="Athena workgroup (default: dr-recovery-<region>).")
+    ] = None,
+    athena_database: Annotated[
+        str, typer.Option(envvar="DR_ATHENA_DATABASE", help="Glue database of the inventory and journal tables.")
+    ] = RECOVERY_DATABASE,
+    spikes_min_deletes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Also list 5-minute windows with at least this many deleted objects."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1_000_000, help="Print at most this many changes.")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Who created, overwrote or deleted which objects since --since, from the change journal (S3 -> EventBridge ->
+    Firehose Parquet) with DuckDB or Athena; CloudTrail data events add who for requests the journal lacks."""
+    reports = inventory_bucket or os.environ.get("DR_BATCH_REPORT_BUCKET")
+    if not reports:
+        fail("audit-objects needs --inventory-bucket (or DR_INVENTORY_BUCKET, DR_BATCH_REPORT_BUCKET)", as_json=as_json)
+    start = parse_time(since, "--since")
+    chosen = [action.strip() for action in actions.split(",") if action.strip()]
+    try:
+        s3 = aws.client("s3")
+        with _journal_engine(s3, engine, reports, bucket, start, athena_workgroup, athena_database) as sql:
+            changes = inventory.audit_objects(sql, bucket, start, prefix=key_prefix, actions=chosen)
+            spikes = inventory.deletion_spikes(sql, bucket, start, spikes_min_deletes) if spikes_min_deletes else None
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE, as_json=as_json)
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    counts = {action: sum(1 for change in changes if change["action"] == action) for action in chosen}
+    report: dict[str, Any] = {
+        "bucket": bucket,
+        "since": start.isoformat(),
+        "prefix": key_prefix,
+        "engine": engine.value,
+        "counts": counts,
+        "changes": [_jsonable(change) for change in changes[:limit]],
+        "truncated": len(changes) > limit,
+    }
+    if spikes is not None:
+        report["deletion_spikes"] = [_jsonable(spike) for spike in spikes]
+    if not as_json:
+        _print_changes(report)
+    finish(report, EXIT_OK, as_json=as_json)
+
+
+@contextmanager
+def _journal_engine(
+    s3: Any,
+    engine: SqlEngine,
+    reports_bucket: str,
+    bucket: str,
+    since: Any,
+    workgroup: str | None,
+    database: str,
+) -> Iterator[inventory.Engine]:
+    if engine is SqlEngine.ATHENA:
+        athena = aws.client("athena")
+        report = inventory.latest_report(s3, reports_bucket, bucket)
+        yield inventory.AthenaEngine(
+            athena,
+            workgroup or recovery_workgroup(athena.meta.region_name),
+            database,
+            inventory_table(bucket),
+            journal_table(bucket),
+            report_partition=f"{report.created:%Y-%m-%d-%H-%M}" if report else "none",
+        )
+        return
+    with inventory.duckdb_journal(s3, reports_bucket, bucket, since) as duck:
+        yield duck
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.isoformat() if hasattr(value, "isoformat") else value for name, value in row.items()}
+
+
+def _print_changes(report: dict[str, Any]) -> None:
+    table = Table(title=escape(f"{report['bucket']}/{report['prefix']} since {report['since']}"))
+    for column in ("time", "action", "key", "version", "requester", "source IP"):
+        table.add_column(column)
+    for change in report["changes"][:50]:
+        table.add_row(
+            escape(str(change["event_time"])),
+            escape(str(change["action"]) + (f" ({change['deletion_type']})" if change.get("deletion_type") else "")),
+            escape(repr(change["key"])),
+            escape(str(change["version_id"])),
+            escape(str(change.get("requester") or "")),
+            escape(str(change.get("source_ip_address") or "")),
+        )
+    stderr.print(table)
+    stderr.print(escape(f"counts: {report['counts']}" + (" (truncated)" if report["truncated"] else "")))
+    for spike in report.get("deletion_spikes") or []:
+        stderr.print(escape(f"deletion spike: {spike}"))

@@ -161,3 +161,29 @@ class BatchCopier:
             summary.add("batched", self.counts[storage_class])
         self.manifests = {}
         return local
+
+
+TERMINAL_JOB_STATES = frozenset({"Complete", "Failed", "Cancelled"})
+
+
+def track_jobs(
+    s3control: Any, account_id: str, jobs: list[dict[str, Any]], *, timeout_seconds: float, poll_seconds: float = 10
+) -> list[dict[str, Any]]:
+    """Follow Batch Operations jobs until each ends or ``timeout_seconds`` pass; returns each job with its status
+    and task counts (``DescribeJob``'s ``ProgressSummary``)."""
+    import time
+
+    deadline = time.monotonic() + timeout_seconds
+    tracked = [dict(job) for job in jobs]
+    while True:
+        for job in tracked:
+            if job.get("status") in TERMINAL_JOB_STATES:
+                continue
+            described = s3control.describe_job(AccountId=account_id, JobId=job["job_id"])["Job"]
+            job["status"] = described["Status"]
+            progress = described.get("ProgressSummary", {})
+            job["tasks_succeeded"] = progress.get("NumberOfTasksSucceeded", 0)
+            job["tasks_failed"] = progress.get("NumberOfTasksFailed", 0)
+        if all(job.get("status") in TERMINAL_JOB_STATES for job in tracked) or time.monotonic() >= deadline:
+            return tracked
+        time.sleep(poll_seconds)

@@ -60,6 +60,22 @@ CATALOG: tuple[PolicySpec, ...] = (
         config={"tiers": tiers_schema(ALL_TIERS, "must be versioned")},
         check=s3.require_child("versioning", s3.versioning_problems, "versioning Enabled"),
     ),
+    PolicySpec(
+        name="aws-s3-bucket-inventory-versioned",
+        description=(
+            "Checks that every S3 bucket of the configured tiers has a daily Parquet S3 Inventory of all object "
+            "versions (IncludedObjectVersions All), from which restores of any size are planned."
+        ),
+        severity=Severity.MEDIUM,
+        controls=(),  # no Security Hub control or Config managed rule covers S3 Inventory
+        remediation_steps=(
+            'Declare aws.s3.Inventory(bucket=<bucket>.id, included_object_versions="All", '
+            'schedule={"frequency": "Daily"}, destination={"bucket": {"format": "Parquet", ...}}) delivering to a '
+            "bucket in the same Region (components/inventory.py::bucket_inventory)."
+        ),
+        config={"tiers": tiers_schema(["1"], "need a versioned inventory (restore planning at scale)")},
+        check=s3.require_child("inventory", s3.inventory_problems, "a daily Parquet inventory of every version"),
+    ),
     # --- S3: MFA delete -------------------------------------------------------------------------
     PolicySpec(
         name="aws-s3-bucket-mfa-delete-enabled",

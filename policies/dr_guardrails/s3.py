@@ -76,6 +76,19 @@ def versioning_problems(props: Any, _config: Config) -> Iterator[str]:
     yield from expect(props, ("versioningConfiguration", "status"), "Enabled")
 
 
+def inventory_problems(props: Any, _config: Config) -> Iterator[str]:
+    """A restore plan needs every version (only IncludedObjectVersions=All reports version ids and delete markers),
+    daily, in Parquet (the format the SQL planner reads), and the configuration switched on."""
+    yield from expect(props, ("includedObjectVersions",), "All")
+    yield from expect(props, ("schedule", "frequency"), "Daily")
+    yield from expect(props, ("destination", "bucket", "format"), "Parquet")
+    enabled = lookup(props, "enabled")
+    if enabled is UNKNOWN:
+        yield cannot_verify("enabled")
+    elif enabled is not None and enabled is not True:
+        yield f"`enabled` must be True (declared: {describe(enabled)})"
+
+
 def object_lock_retention_problems(props: Any, config: Config) -> Iterator[str]:
     enabled = lookup(props, "objectLockEnabled")  # the provider defaults it to "Enabled"
     if enabled is UNKNOWN:
@@ -270,6 +283,7 @@ _CHILD_NOUNS: Final = {
     "replication": "BucketReplicationConfig",
     "public_access_block": "BucketPublicAccessBlock",
     "policy": "BucketPolicy",
+    "inventory": "Inventory",
 }
 
 

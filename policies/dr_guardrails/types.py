@@ -30,6 +30,7 @@ ENCRYPTION_CONFIGURATION: Final = frozenset(
 REPLICATION_CONFIGURATION: Final = frozenset({"aws:s3/bucketReplicationConfig:BucketReplicationConfig"})
 PUBLIC_ACCESS_BLOCK: Final = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
 BUCKET_POLICY: Final = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
+INVENTORY: Final = frozenset({"aws:s3/inventory:Inventory"})
 
 TABLE: Final = frozenset({"aws:dynamodb/table:Table"})
 TABLE_REPLICA: Final = frozenset({"aws:dynamodb/tableReplica:TableReplica"})
@@ -54,6 +55,7 @@ BUCKET_CHILDREN: Final = {
     "replication": REPLICATION_CONFIGURATION,
     "public_access_block": PUBLIC_ACCESS_BLOCK,
     "policy": BUCKET_POLICY,
+    "inventory": INVENTORY,
 }
 """Child kind -> tokens of the S3 resources that attach to a bucket through their ``bucket`` input."""
 

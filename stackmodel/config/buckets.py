@@ -39,6 +39,8 @@ from stackmodel.tiers import (
 
 # A tier-3 bucket every stack gets for S3 Batch Operations restores; no configured bucket may take its name.
 BATCH_REPORTS_NAME = "dr-batch-reports"
+# The reports bucket's twin in the recovery Region (StackSettings.recovery_reports): tier-1 replicas' inventories.
+RECOVERY_REPORTS_NAME = "dr-recovery-reports"
 LOGICAL_NAME = described(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$", "must be lowercase letters, digits and inner hyphens")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The auto-restore Lambda once read "*" as the whole bucket; prefixes are literal, so a glob is a mistake.

@@ -8,6 +8,7 @@ parsed, and all problems are merged into one ``ConfigError``: top-level keys fir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, Ty
 from stackmodel.config.buckets import (
     BATCH_REPORTS_NAME,
     LOGICAL_NAME,
+    RECOVERY_REPORTS_NAME,
     BucketEntry,
     BucketSpec,
     Naming,
@@ -130,6 +132,25 @@ class StackSettings:
     app: str | None = None
     tables: tuple[TableSpec, ...] = field(default_factory=tuple)
     backup: BackupSettings = DEFAULT_BACKUP_SETTINGS
+
+    @property
+    def recovery_reports(self) -> BucketSpec:
+        """The reports bucket's twin in the recovery Region: S3 Inventory delivers only within the source's Region,
+        so a tier-1 replica's inventory and change journal land here (components/inventory.py)."""
+        return dataclasses.replace(
+            self.batch_reports,
+            name=RECOVERY_REPORTS_NAME,
+            qualified_name=f"{self.name_prefix}-{RECOVERY_REPORTS_NAME}",
+            primary_bucket_name=f"{self.name_prefix}-{BATCH_REPORTS_NAME}-{self.recovery_region}",
+        )
+
+    @property
+    def inventory_reports(self) -> dict[str, str]:
+        """Region -> the reports bucket there (TieredBucketArgs.inventory_reports)."""
+        return {
+            self.primary_region: self.batch_reports.primary_bucket_name,
+            self.recovery_region: self.recovery_reports.primary_bucket_name,
+        }
 
     @property
     def table_regions(self) -> tuple[str, ...]:

@@ -53,6 +53,11 @@ VAULT = "aws:backup/vault:Vault"
 BUCKET_METRIC = "aws:s3/bucketMetric:BucketMetric"
 PARAMETER = "aws:ssm/parameter:Parameter"
 FIS_TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
+INVENTORY = "aws:s3/inventory:Inventory"
+GLUE_DATABASE = "aws:glue/catalogDatabase:CatalogDatabase"
+GLUE_TABLE = "aws:glue/catalogTable:CatalogTable"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+WORKGROUP = "aws:athena/workgroup:Workgroup"
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,25 @@ ENUM_INPUTS: tuple[tuple[str, str, Validator, str], ...] = (
     (REPLICATION, "rules[].destination.replicationTime.status", _model("s3", "ReplicationTimeStatus"), "botocore"),
     (REPLICATION, "rules[].destination.metrics.status", _model("s3", "MetricsStatus"), "botocore"),
     (PERMISSION, "action", lambda v: str(v).lower() in _iam_actions(), "IAM definition"),
+    # S3 Inventory: only IncludedObjectVersions=All reports version ids and delete markers (handlers/s3/inventory.py).
+    (INVENTORY, "includedObjectVersions", _model("s3", "InventoryIncludedObjectVersions"), "botocore"),
+    (INVENTORY, "schedule.frequency", _model("s3", "InventoryFrequency"), "botocore"),
+    (INVENTORY, "destination.bucket.format", _model("s3", "InventoryFormat"), "botocore"),
+    (INVENTORY, "optionalFields[]", _model("s3", "InventoryOptionalField"), "botocore"),
+    (
+        WORKGROUP,
+        "configuration.resultConfiguration.encryptionConfiguration.encryptionOption",
+        _model("athena", "EncryptionOption"),
+        "botocore",
+    ),
+    (
+        FIREHOSE,
+        "extendedS3Configuration.dataFormatConversionConfiguration.outputFormatConfiguration.serializer"
+        ".parquetSerDe.compression",
+        _model("firehose", "ParquetCompression"),
+        "botocore",
+    ),
+    (FIREHOSE, "serverSideEncryption.keyType", _model("firehose", "KeyType"), "botocore"),
 )
 
 
@@ -543,6 +567,9 @@ class Declared:
     # backup.vaultAccount names in the other account (deployed by stacks/isolated-vault).
     vaults: set[tuple[str, str]] = field(default_factory=set)
     account_vault_arns: set[str] = field(default_factory=set)
+    # Glue catalog resources per Region ("catalog", "database/<db>", "table/<db>/<table>") and Firehose streams.
+    glue: set[tuple[str, str]] = field(default_factory=set)
+    streams: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _declared(run: Run) -> Declared:
@@ -568,6 +595,8 @@ def _declared(run: Run) -> Declared:
             for v in run.of_type(VAULT) + run.of_type(LAG_VAULT)
         },
         account_vault_arns=_account_vault_arns(run),
+        glue=_glue_resources(run),
+        streams={(str(s.inputs.get("name")), str(s.inputs.get("region"))) for s in run.of_type(FIREHOSE)},
     )
 
 
@@ -581,6 +610,39 @@ def _account_vault_arns(run: Run) -> set[str]:
     if not account or not prefix or not region:
         return set()
     return {account_vault_arn(str(prefix), str(region), str(account["accountId"]))}
+
+
+def _inventory_destination(
+    registration: Registration, declared: Declared, where: str, region: str | None
+) -> list[Finding]:
+    """S3 delivers an inventory only to a bucket in the source bucket's Region (S3 User Guide, "Configuring Amazon
+    S3 Inventory": "the destination bucket must be in the same AWS Region as the source bucket")."""
+    arn = str(((registration.inputs.get("destination") or {}).get("bucket") or {}).get("bucketArn", ""))
+    bucket = arn.rsplit(":", 1)[-1]
+    if bucket not in declared.buckets:
+        return [Finding("reference", where, "destination.bucket.bucketArn", f"bucket {bucket!r} is not declared")]
+    if declared.buckets[bucket] != region:
+        return [
+            Finding(
+                "reference",
+                where,
+                "destination.bucket.bucketArn",
+                f"bucket {bucket} is in {declared.buckets[bucket]}, the inventory's source in {region}",
+            )
+        ]
+    return []
+
+
+def _glue_resources(run: Run) -> set[tuple[str, str]]:
+    """What Glue ARNs may name (Service Authorization Reference, AWS Glue: catalog, database, table)."""
+    found: set[tuple[str, str]] = set()
+    for database in run.of_type(GLUE_DATABASE):
+        region = str(database.inputs.get("region"))
+        found |= {(region, "catalog"), (region, f"database/{database.inputs.get('name')}")}
+    for table in run.of_type(GLUE_TABLE):
+        region = str(table.inputs.get("region"))
+        found.add((region, f"table/{table.inputs.get('databaseName')}/{table.inputs.get('name')}"))
+    return found
 
 
 def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str | None:
@@ -619,6 +681,11 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return _fis_problem(resource, region, declared)
     if service == "cloudwatch" and resource.startswith("alarm:"):
         return None
+    if service == "glue":
+        return None if (region, resource) in declared.glue else f"Glue {resource} in {region} is not declared"
+    if service == "firehose" and resource.startswith("deliverystream/"):
+        name = resource.removeprefix("deliverystream/")
+        return None if (name, region) in declared.streams else f"delivery stream {name} in {region} is not declared"
     if service == "backup":
         return _backup_problem(arn, resource, region, declared)
     if service == "rds" and resource in ("snapshot:*", "cluster-snapshot:*"):
@@ -805,9 +872,14 @@ def check_references(run: Run) -> list[Finding]:
                         )
                 if not _linked(registration, "keyId", run, {KEY}):
                     findings.append(Finding("reference", where, "keyId", "linked to no declared key"))
+        elif registration.type == INVENTORY:
+            findings += _inventory_destination(registration, declared, where, region)
         elif registration.type == NOTIFICATION:
             functions = _linked(registration, "lambdaFunctions", run, {FUNCTION})
-            if not functions:
+            # A notification that only turns on EventBridge delivery (the change journal) invokes no function.
+            if not functions and (
+                registration.inputs.get("lambdaFunctions") or not registration.inputs.get("eventbridge")
+            ):
                 findings.append(Finding("reference", where, "lambdaFunctions", "linked to no declared function"))
             for function in functions:
                 if declared.functions[function.urn] != region:

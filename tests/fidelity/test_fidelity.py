@@ -134,6 +134,7 @@ def test_a_metric_without_a_row_fails() -> None:
         (checks.LOG_GROUP, "audio-auto-restore-logs", "retentionInDays", 45),
         (checks.SUBSCRIPTION, "dr-alerts-email", "protocol", "e-mail"),
         (checks.EVENT_RULE, "audio-rpo-age", "scheduleExpression", "rate(15 minute)"),
+        (checks.INVENTORY, "audio-primary-inventory", "includedObjectVersions", "Every"),
     ],
 )
 def test_an_input_aws_does_not_accept_fails(type_token: str, name: str, key: str, value: Any) -> None:
@@ -552,3 +553,57 @@ def test_the_all_features_stack_holds_every_component() -> None:
     run = stack_run("all-features", "preview")
     for component in ("dr:database:GlobalTable", "dr:site:FailoverSite", "dr:drills:DrillInfrastructure"):
         assert run.of_type(component), f"all-features declares no {component}"
+
+
+def test_an_inventory_optional_field_aws_does_not_accept_fails() -> None:
+    def field(inventory: Registration) -> None:
+        inventory.inputs["optionalFields"] = [*inventory.inputs["optionalFields"], "VersionId"]
+
+    run = planted("prod", "audio-primary-inventory", checks.INVENTORY, field)
+    [found] = named(
+        checks.check_enum_inputs(run), "enum", f"{checks.INVENTORY} audio-primary-inventory", "optionalFields"
+    )
+    assert "VersionId" in found.message
+
+
+def test_an_inventory_format_aws_does_not_accept_fails() -> None:
+    def json_format(inventory: Registration) -> None:
+        inventory.inputs["destination"]["bucket"]["format"] = "JSON"
+
+    run = planted("prod", "audio-primary-inventory", checks.INVENTORY, json_format)
+    [found] = named(
+        checks.check_enum_inputs(run),
+        "enum",
+        f"{checks.INVENTORY} audio-primary-inventory",
+        "destination.bucket.format",
+    )
+    assert "JSON" in found.message
+
+
+def test_an_inventory_delivered_to_another_region_fails() -> None:
+    """The replica's inventory pointed at the primary Region's reports bucket: S3 would refuse the configuration."""
+
+    def primary_reports(inventory: Registration) -> None:
+        destination = inventory.inputs["destination"]["bucket"]
+        destination["bucketArn"] = destination["bucketArn"].replace("us-west-2", "us-east-1")
+
+    run = planted("prod", "audio-replica-inventory", checks.INVENTORY, primary_reports)
+    [found] = named(
+        checks.check_references(run), "reference", f"{checks.INVENTORY} audio-replica-inventory", "destination"
+    )
+    assert "us-east-1" in found.message and "us-west-2" in found.message
+
+
+def test_a_journal_role_naming_an_undeclared_stream_fails() -> None:
+    run = planted("prod", "audio-primary-journal-events-policy", checks.ROLE_POLICY, edit_policy(_other_stream))
+    [found] = named(
+        checks.check_references(run),
+        "reference",
+        f"{checks.ROLE_POLICY} audio-primary-journal-events-policy",
+        "policy.Statement[0].Resource",
+    )
+    assert "delivery stream" in found.message
+
+
+def _other_stream(statements: list[dict[str, Any]]) -> None:
+    statements[0]["Resource"] = statements[0]["Resource"].replace("dr-journal-", "dr-journal-other-")

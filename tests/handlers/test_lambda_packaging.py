@@ -25,7 +25,19 @@ ENTRY_POINTS = {
     "handlers.failover.orchestrator",
     "handlers.drills.scheduled",
 }
-NOT_IN_LAMBDA = ["typer", "rich", "click", "pulumi", "pulumi_aws", "yaml", "moto", "matplotlib", "components"]
+NOT_IN_LAMBDA = [
+    "typer",
+    "rich",
+    "click",
+    "pulumi",
+    "pulumi_aws",
+    "yaml",
+    "moto",
+    "matplotlib",
+    "components",
+    "pyarrow",  # the SQL planner's Parquet files: drctl only (a default dependency group)
+    "duckdb",
+]
 
 
 def runtime_modules() -> list[str]:

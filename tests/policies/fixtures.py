@@ -278,6 +278,25 @@ def add_isolated_backups(stack: Stack) -> None:
     )
 
 
+INVENTORY = "aws:s3/inventory:Inventory"
+
+
+def inventory_props() -> dict[str, Any]:
+    """A daily Parquet inventory of every version (components/inventory.py::bucket_inventory)."""
+    return {
+        "bucket": UNKNOWN_STR,
+        "name": "dr-versions",
+        "includedObjectVersions": "All",
+        "schedule": {"frequency": "Daily"},
+        "destination": {"bucket": {"bucketArn": "arn:aws:s3:::acme-reports", "format": "Parquet"}},
+        "enabled": True,
+    }
+
+
+def add_inventory(stack: Stack, bucket: str, region: str) -> None:
+    stack.add(INVENTORY, f"{bucket}-inventory", inventory_props(), region=region, links={"bucket": [bucket]})
+
+
 def compliant_stack() -> Stack:
     """A prod-like estate: tier-1 audio (primary + replica), tier-2 reporting, tier-3 backup, a global
     table, a failover site and the DR IAM roles. Every policy passes on it with default config."""
@@ -294,6 +313,7 @@ def compliant_stack() -> Stack:
         region=PRIMARY,
     )
     add_bucket_children(stack, "audio-primary", PRIMARY, lock_mode="COMPLIANCE")
+    add_inventory(stack, "audio-primary", PRIMARY)
     stack.add(
         BUCKET,
         "audio-replica",
@@ -301,6 +321,7 @@ def compliant_stack() -> Stack:
         region=RECOVERY,
     )
     add_bucket_children(stack, "audio-replica", RECOVERY, lock_mode="COMPLIANCE")
+    add_inventory(stack, "audio-replica", RECOVERY)
     stack.add(
         LIFECYCLE,
         "audio-replica-lifecycle",

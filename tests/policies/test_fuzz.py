@@ -341,6 +341,12 @@ def _past_date(value: Any) -> bool:
 # policy, resource, path, predicate for compliant values (stack-level rules)
 STACK_RULES: list[tuple[str, str, tuple[str | int, ...], Good]] = [
     (
+        "aws-s3-bucket-inventory-versioned",
+        "audio-primary-inventory",
+        ("includedObjectVersions",),
+        one_of("All"),
+    ),
+    (
         "aws-s3-bucket-versioning-attached",
         "reporting-versioning",
         ("versioningConfiguration", "status"),

@@ -96,6 +96,25 @@ RULE = ("rules", 0)
 
 # policy, one change, resource(s) that must be reported, text a message must contain
 CASES: list[tuple[str, Callable[[Stack], None], str | tuple[str, ...], str]] = [
+    ("aws-s3-bucket-inventory-versioned", _remove("audio-replica-inventory"), "audio-replica", "no Inventory"),
+    (
+        "aws-s3-bucket-inventory-versioned",
+        _set("audio-primary-inventory", ("includedObjectVersions",), "Current"),
+        "audio-primary",
+        "includedObjectVersions",
+    ),
+    (
+        "aws-s3-bucket-inventory-versioned",
+        _set("audio-primary-inventory", ("destination", "bucket", "format"), "CSV"),
+        "audio-primary",
+        "format",
+    ),
+    (
+        "aws-s3-bucket-inventory-versioned",
+        _set("audio-primary-inventory", ("enabled",), False),
+        "audio-primary",
+        "enabled",
+    ),
     ("aws-s3-bucket-versioning-attached", _remove("reporting-versioning"), "reporting", "no BucketVersioning"),
     (
         "aws-s3-bucket-versioning-attached",

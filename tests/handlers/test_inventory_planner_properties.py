@@ -1,0 +1,156 @@
+"""Property: on any history, the SQL planner (DuckDB over an inventory report and a journal) decides every key as
+``handlers.s3.restore.plan_key`` decides it from a listing of the same history.
+
+Histories are generated (no emulator): puts and deletes hours apart, a report taken at some point (what existed
+then, with is-latest as of then), and a journal of every event since the report's time minus the 48 h margin (with
+growing sequencers), so that versions only in the report, in both, and only in the journal all occur.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handlers.s3.inventory import DuckDBEngine, InventoryPlanner, plan_from_row, plan_signature
+from handlers.s3.inventory_files import InventoryReport, inventory_schema, journal_schema, write_parquet
+from handlers.s3.plan import KeyHistory, RestoreOptions, Version
+from handlers.s3.restore import BucketProtection, plan_key
+
+BUCKET = "property-bucket"
+START = datetime(2026, 3, 1, tzinfo=UTC)
+STEP = timedelta(hours=10)  # farther apart than the margin in places: some versions predate the journal
+
+operation = st.one_of(
+    st.tuples(st.just("put"), st.integers(min_value=1, max_value=3), st.sampled_from(["a", "b", "c-2"])),
+    st.tuples(st.just("delete"), st.just(0), st.just("")),
+)
+history_strategy = st.lists(
+    st.lists(operation, min_size=1, max_size=5), min_size=1, max_size=6
+)  # keys -> their operations
+
+
+def _build(operations: list[list[tuple[str, int, str]]]) -> tuple[dict[str, list[Version]], datetime]:
+    """Versions per key, oldest first, at distinct times (one global clock, STEP apart)."""
+    clock = START
+    histories: dict[str, list[Version]] = {}
+    for index, ops in enumerate(operations):
+        key = f"k/{index} é"
+        versions = []
+        for number, (kind, size, etag) in enumerate(ops):
+            clock += STEP
+            versions.append(
+                Version(
+                    key=key,
+                    version_id=f"v{index}-{number}",
+                    last_modified=clock,
+                    is_latest=False,
+                    is_delete_marker=kind == "delete",
+                    size=0 if kind == "delete" else size,
+                    etag="" if kind == "delete" else etag,
+                )
+            )
+        histories[key] = versions
+    return histories, clock
+
+
+def _listing_plans(histories: dict[str, list[Version]], options: RestoreOptions, protection: BucketProtection) -> dict:
+    plans = {}
+    for key, versions in histories.items():
+        newest_first = list(reversed(versions))
+        newest_first[0] = Version(**{**newest_first[0].__dict__, "is_latest": True})
+        plans[key] = plan_signature(plan_key(KeyHistory(key, tuple(newest_first)), options, protection))
+    return plans
+
+
+def _files(histories: dict[str, list[Version]], report_at: datetime, folder: Path) -> tuple[str, str]:
+    inventory_rows: list[dict[str, Any]] = []
+    journal_rows: list[dict[str, Any]] = []
+    sequence = 0
+    since = report_at - timedelta(hours=48)
+    for versions in histories.values():
+        reported = [v for v in versions if v.last_modified <= report_at]
+        for version in reported:
+            inventory_rows.append(
+                {
+                    "bucket": BUCKET,
+                    "key": version.key,
+                    "version_id": version.version_id,
+                    "is_latest": version is reported[-1],
+                    "is_delete_marker": version.is_delete_marker,
+                    "size": None if version.is_delete_marker else version.size,
+                    "last_modified_date": version.last_modified.replace(tzinfo=None),
+                    "e_tag": None if version.is_delete_marker else version.etag,
+                    "storage_class": None if version.is_delete_marker else "STANDARD",
+                }
+            )
+        for version in versions:
+            sequence += 1
+            if version.last_modified >= since:
+                journal_rows.append(
+                    {
+                        "event_time": version.last_modified.replace(tzinfo=None),
+                        "detail_type": "Object Deleted" if version.is_delete_marker else "Object Created",
+                        "bucket": BUCKET,
+                        "key": version.key,
+                        "version_id": version.version_id,
+                        # Sequencers grow with every write; trailing zeros vary their length, not their value once
+                        # right-padded (S3's rule for comparing them).
+                        "sequencer": f"{0x617F0829932900 + sequence:X}{'0' * (sequence % 3)}",
+                        "size": None if version.is_delete_marker else version.size,
+                        "etag": None if version.is_delete_marker else version.etag,
+                        "deletion_type": "Delete Marker Created" if version.is_delete_marker else None,
+                    }
+                )
+    inventory, journal = str(folder / "inventory.parquet"), str(folder / "journal.parquet")
+    write_parquet(inventory_rows, inventory_schema(), inventory)
+    write_parquet(journal_rows, journal_schema(), journal)
+    return inventory, journal
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    operations=history_strategy,
+    report_step=st.integers(min_value=0, max_value=30),
+    restore_step=st.integers(min_value=-1, max_value=30),
+    in_place=st.booleans(),
+    replicated=st.booleans(),
+    delete_unwanted=st.booleans(),
+    kms=st.booleans(),
+)
+def test_sql_and_listing_planners_agree(
+    tmp_path: Path,
+    operations: list[list[tuple[str, int, str]]],
+    report_step: int,
+    restore_step: int,
+    in_place: bool,
+    replicated: bool,
+    delete_unwanted: bool,
+    kms: bool,
+) -> None:
+    histories, last = _build(operations)
+    report_at = min(START + report_step * STEP + timedelta(minutes=30), last)
+    at = START + restore_step * STEP + timedelta(minutes=30)  # never within seconds of a write
+    options = RestoreOptions(
+        bucket=BUCKET,
+        at=at,
+        target_bucket=None if in_place else "elsewhere",
+        delete_created_after=delete_unwanted,
+    )
+    protection = BucketProtection(
+        versioning="Enabled", mfa_delete=False, replicated=replicated, kms_default_encryption=kms
+    )
+    folder = tmp_path / f"{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    inventory, journal = _files(histories, report_at, folder)
+    report = InventoryReport("reports", BUCKET, "manifest.json", report_at.replace(tzinfo=None), (inventory,))
+    planner = InventoryPlanner(DuckDBEngine([inventory], [journal]), report, now=last + timedelta(days=1))
+
+    rows = list(planner.engine.plan_rows(planner.parameters(options, protection)))
+
+    assert not [row["key"] for row in rows if row["relist"]], "distinct times and a full journal: nothing to list"
+    sql = {row["key"]: plan_signature(plan_from_row(row, "STANDARD")) for row in rows}
+    assert sql == _listing_plans(histories, options, protection)
