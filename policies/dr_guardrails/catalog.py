@@ -9,6 +9,7 @@ from pulumi_policy import Policy, Severity
 from . import databases, dynamodb, failover, iam, kms, objectives, s3, types
 from .config import EXCEPTIONS_SCHEMA, tiers_schema
 from .framework import Control, PolicySpec
+from .tiers import tier_minimum_schema
 
 PACK_NAME: Final = "dr-guardrails"
 
@@ -24,12 +25,11 @@ def _aws_config(rule: str) -> Control:
     return Control("Config", rule)
 
 
-_MIN_RETENTION = {
-    "type": "integer",
-    "minimum": 1,
-    "default": 7,
-    "description": "Minimum default object-lock retention, in days (years count as 365 days).",
-}
+# The tiers' object-lock floors (stackmodel/tiers.py TIERS default_lock_days; tests/policies/test_config.py proves
+# them equal). Tier 3 has no object lock; a lock it declares anyway is held to the lowest minimum.
+_LOCK_MINIMUMS = tier_minimum_schema(
+    {"1": 30, "2": 7}, "default object-lock retention, in days (years count as 365 days),"
+)
 _ALLOWED_MODES = {
     "type": "array",
     "items": {"type": "string", "enum": LOCK_MODES},
@@ -108,10 +108,13 @@ CATALOG: tuple[PolicySpec, ...] = (
         ),
         severity=Severity.HIGH,
         controls=(_security_hub("S3.15"), _aws_config("s3-bucket-default-lock-enabled")),
-        remediation_steps="Set rule.default_retention with mode COMPLIANCE or GOVERNANCE and days >= minRetentionDays.",
+        remediation_steps=(
+            "Set rule.default_retention with mode COMPLIANCE or GOVERNANCE and days at least the bucket tier's "
+            "minimum (tier1MinDays/tier2MinDays; a configuration alone is held to the lowest)."
+        ),
         resource_types=types.OBJECT_LOCK_CONFIGURATION | types.BUCKET,
-        config={"minRetentionDays": _MIN_RETENTION, "allowedModes": _ALLOWED_MODES},
-        check=s3.resource_check(s3.object_lock_retention_problems, "object_lock"),
+        config={**_LOCK_MINIMUMS, "allowedModes": _ALLOWED_MODES},
+        check=s3.check_object_lock_retention,
     ),
     PolicySpec(
         name="aws-s3-bucket-object-lock-attached",
@@ -124,10 +127,15 @@ CATALOG: tuple[PolicySpec, ...] = (
         remediation_steps="Declare aws.s3.BucketObjectLockConfiguration for the bucket with a default retention.",
         config={
             "tiers": tiers_schema(["1", "2"], "need object lock"),
-            "minRetentionDays": _MIN_RETENTION,
+            **_LOCK_MINIMUMS,
             "allowedModes": _ALLOWED_MODES,
         },
-        check=s3.require_child("object_lock", s3.object_lock_retention_problems, "an object-lock default retention"),
+        check=s3.require_child(
+            "object_lock",
+            s3.object_lock_retention_problems,
+            "an object-lock default retention",
+            s3.lock_minimum_config,
+        ),
     ),
     # --- S3: replication ------------------------------------------------------------------------
     PolicySpec(
@@ -236,20 +244,13 @@ CATALOG: tuple[PolicySpec, ...] = (
         severity=Severity.HIGH,
         controls=(_security_hub("DynamoDB.2"), _aws_config("dynamodb-pitr-enabled")),
         remediation_steps=(
-            'Set point_in_time_recovery={"enabled": True, "recovery_period_in_days": N} on the table (remediated at '
-            "deploy at the `remediate` level, only when the pack runs there), and point_in_time_recovery=True on "
+            'Set point_in_time_recovery={"enabled": True, "recovery_period_in_days": N} on the table, N at least its '
+            "tier's minimum (remediated at deploy at the `remediate` level, only when the pack runs there), and "
+            "point_in_time_recovery=True on "
             "each replica and TableReplica (never remediated: the provider defaults them to false)."
         ),
         resource_types=types.TABLE | types.TABLE_REPLICA,
-        config={
-            "minRecoveryPeriodDays": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 35,
-                "default": 35,
-                "description": "Minimum PITR recovery period in days (an unset period is AWS's default of 35).",
-            }
-        },
+        config=dynamodb.PITR_SCHEMA,
         check=dynamodb.pitr_problems,
         fix=dynamodb.fix_pitr,
     ),

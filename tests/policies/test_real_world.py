@@ -383,7 +383,7 @@ def test_retention_in_years_counts_365_days_a_year(years: int, minimum: int, pas
         "aws-s3-bucket-object-lock-retention",
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
         props,
-        config={"minRetentionDays": minimum},
+        config={"tier1MinDays": minimum, "tier2MinDays": minimum},
     )
     assert (found == []) is passes, found
 
