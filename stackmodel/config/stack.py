@@ -84,11 +84,16 @@ class StackConfig(BaseModel):
         alias="recoveryRegion",
         description="Region that holds replicas and takes over on failover. Must differ from primaryRegion.",
     )
-    name_prefix: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)] = Field(
+    # S3 reserves the prefix xn-- for bucket names (bucket naming rules); every bucket name starts with namePrefix.
+    name_prefix: Annotated[
+        StrictStr, Field(min_length=1, pattern=LOGICAL_NAME, json_schema_extra={"not": {"pattern": "^xn--"}})
+    ] = Field(
         alias="namePrefix",
         description="Stem of every physical resource name (<namePrefix>-<bucket>-<region>); keep it globally unique.",
     )
-    alert_email: Annotated[StrictStr, Field(min_length=1), AfterValidator(_email)] = Field(
+    alert_email: Annotated[
+        StrictStr, Field(min_length=1, json_schema_extra={"pattern": EMAIL.pattern}), AfterValidator(_email)
+    ] = Field(
         alias="alertEmail",
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
