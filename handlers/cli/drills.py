@@ -11,7 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RegionOption, app, fail, finish, stderr, warn
+from handlers.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    RegionOption,
+    app,
+    aws_failure,
+    fail,
+    finish,
+    no_region,
+    stderr,
+    warn,
+)
 from handlers.cli.validation import (
     bucket_value,
     key_prefix_value,
@@ -72,7 +84,7 @@ def drill_bucket_command(
     except ValueError as error:
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
 
 
@@ -103,7 +115,7 @@ def drill_table_command(
     try:
         clients = TableClients.for_region(region)
     except NoRegionError:  # a local input problem, not AWS refusing
-        fail("no Region: pass --region or set AWS_REGION", EXIT_USAGE, as_json=as_json)
+        no_region(as_json)
     try:
         with stderr.status(escape(f"Drilling {table}…")) as status:
             result = run_table_drill(
@@ -119,7 +131,7 @@ def drill_table_command(
     except (ValueError, RestoreError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, DrillError) as error:
-        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     if result.cleanup.get("errors"):
         warn(f"cleanup incomplete: {result.cleanup['errors']}")
     finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
@@ -250,7 +262,7 @@ def drill_command(
     except (ValueError, ConfigError, PreviewError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     try:
         paths = write_report(report, out)
     except OSError as error:

@@ -99,15 +99,16 @@ def drilled(table: TableSpec, pause_minutes: int) -> bool:
     return bool(table.replica_regions) and (rpo is None or rpo > pause_minutes)
 
 
-def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tuple[str, str]]:
+def drill_problems(drills: DrillsConfig, tables: Sequence[tuple[int, TableSpec]]) -> list[tuple[str, str]]:
     """``(key path, message)`` for tables the FIS templates could not drill, so the program stops before any
     resource is registered instead of half-way (components/drills.py builds what passes here). Buckets need no
-    check: a bucket's regional RPO is at least 15 min (stackmodel/tiers.py) and the pause at most 14."""
+    check: a bucket's regional RPO is at least 15 min (stackmodel/tiers.py) and the pause at most 14. ``tables`` pairs
+    each valid spec with its index in the config's list (an invalid entry before it must not shift the path)."""
     if not drills.fault_injection:
         return []
     pause = drills.pause_minutes
     problems = []
-    for index, table in enumerate(tables):
+    for index, table in tables:
         if drilled(table, pause) and len(table.replica_regions) > MAX_STOP_CONDITIONS:
             problems.append(
                 (

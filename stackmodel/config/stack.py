@@ -276,7 +276,7 @@ def parse(
         found,
     )
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
-    for path, message in drill_problems(drills, tables):
+    for path, message in drill_problems(drills, _config_positions(raw_tables, tables)):
         found.add(top, key_position(StackConfig, "drills"), path, message)
 
     if found:
@@ -351,6 +351,15 @@ def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSe
         report_validation_error(error, BackupSettingsEntry, raw_backup, unit, found)
         return None
     return backup_settings(entry, unit, found)
+
+
+def _config_positions(raw_tables: Any, tables: list[TableSpec]) -> list[tuple[int, TableSpec]]:
+    """Each valid table with its index in the config's list (the first entry of a name is the one kept)."""
+    positions: dict[str, int] = {}
+    for index, entry in enumerate(raw_tables if isinstance(raw_tables, list) else []):
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            positions.setdefault(entry["name"], index)
+    return [(positions[table.name], table) for table in tables]
 
 
 def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:

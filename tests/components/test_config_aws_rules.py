@@ -311,3 +311,20 @@ def test_the_schema_host_rule_says_what_the_validator_says(host: str) -> None:
     except Exception:  # pydantic's ValidationError
         accepted = False
     assert jsonschema.Draft202012Validator(schema).is_valid(host) is accepted, host
+
+
+def test_a_fis_problem_is_reported_under_the_table_s_own_index() -> None:
+    """drill_problems used to enumerate the valid tables only, so an invalid entry before shifted the path."""
+    config = copy.deepcopy(PROD)
+    wide = copy.deepcopy(config["tables"][0])
+    del wide["export"]
+    wide.update(name="sessions", replicaRegions=["us-west-2", "us-east-2", "us-west-1", "ca-central-1",
+                                                 "eu-west-1", "eu-west-2"])  # fmt: skip
+    config["tables"].append(wide)
+    config["tables"][0]["hashKey"] = "id"  # invalid: not an attribute
+    found = problems(config)
+    assert any(line.startswith("tables[0].hashKey:") for line in found)
+    assert (
+        "tables[3].replicaRegions: with drills.faultInjection the table's replication pause needs one stop alarm per "
+        "receiving Region, and FIS allows at most 5; got 6"
+    ) in found
