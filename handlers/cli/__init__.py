@@ -217,12 +217,12 @@ RegionOption = Annotated[
 ]
 
 
-def aws_failure(error: Exception, as_json: bool) -> NoReturn:
+def aws_failure(error: Exception, as_json: bool, **details: Any) -> NoReturn:
     """Exit 3 for AWS refusing or unreachable; a missing Region is decided locally (exit 2)."""
     if isinstance(error, NoRegionError):
         no_region(as_json)
     detail = "; ".join([str(error), *getattr(error, "__notes__", [])])
-    fail(f"AWS refused or could not be reached: {detail}", EXIT_AWS, as_json=as_json)
+    fail(f"AWS refused or could not be reached: {detail}", EXIT_AWS, as_json=as_json, **details)
 
 
 def no_region(as_json: bool) -> NoReturn:

@@ -626,11 +626,14 @@ class _BucketRestore:
             return
         try:
             failed = work(item)
-        except (ClientError, BotoCoreError) as error:
-            code = _error_code(error)
+        except Exception as error:
+            # AWS refusing (ClientError/BotoCoreError) or anything else per key: an unparseable response, say. Each
+            # is counted by class, so a failure that hits every key stops the restore early like a refusal does.
+            aws = isinstance(error, ClientError | BotoCoreError)
+            code = _error_code(error) if aws else type(error).__name__
             first_of_class = code not in self.summary.tally.classes
             for key in keys:
-                self.summary.fail(key, code)
+                self.summary.fail(key, code, aws=aws)
             if first_of_class:  # one log line per error class, not one per key
                 logger.warning("restore request failed", extra={"keys": keys[:5], "error": str(error)})
             self.on_key_done(len(keys))
@@ -860,6 +863,15 @@ def restore_bucket(
                         listing_complete = True
                 finally:
                     restore.finish()
+        except Exception as error:
+            # What was done before the error, so the operator always gets the counts (the CLI prints them).
+            error.restore_summary = {  # type: ignore[attr-defined]
+                **summary.as_dict(),
+                "not_done": restore.not_done,
+                "listing_complete": listing_complete,
+                "systemic_failure": summary.systemic_failure,
+            }
+            raise
         finally:
             if lock is not None:
                 lock.release()

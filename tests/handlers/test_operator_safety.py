@@ -477,3 +477,62 @@ def test_a_writing_restore_refuses_without_a_lock_bucket(s3: Any) -> None:
     with pytest.raises(ValueError, match="lock bucket"):
         restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=parse_time(at, "--to"), confirmed=True))
     assert restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=parse_time(at, "--to"), dry_run=True))["copied"] == 1
+
+
+class GarbleCopies:
+    """Every CopyObject is answered 200 with an unparseable ``LastModified`` (botocore ``before-send``)."""
+
+    def __init__(self) -> None:
+        self.copies = 0
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-send.s3.CopyObject", self._garble)
+        return client
+
+    def _garble(self, request: Any, **_: Any) -> AWSResponse:
+        with self._lock:
+            self.copies += 1
+
+        class Body:
+            def stream(self, **_: Any) -> Any:
+                yield (
+                    b'<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><LastModified>not a time</LastModified>'
+                    b"<ETag>&quot;0&quot;</ETag></CopyObjectResult>"
+                )
+
+        return AWSResponse(request.url, 200, {"Content-Type": "application/xml"}, Body())
+
+
+def test_unparseable_copy_responses_stop_early_and_the_summary_is_printed(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23 item 10: any per-key failure counts toward the systemic rule, and the counts are always printed."""
+    replicate(s3, BUCKET, "safety-replica")
+    at, _expected = overwritten_history(s3, 300)
+    garbler = GarbleCopies()
+    import handlers.cli.s3 as cli_s3
+
+    monkeypatch.setattr(cli_s3, "restore_client", lambda n: garbler.attach(restore_client(n)))
+    result = invoke(["restore-bucket", BUCKET, "--to", at, "--workers", "4", "--yes", "--json"])
+
+    summary = one_json_object(result.stdout)
+    assert result.exit_code == EXIT_FAILED, (result.stdout, result.stderr)
+    assert summary["systemic_failure"] is not None and summary["copied"] == 0
+    assert garbler.copies < 100, f"{garbler.copies} copies sent after the failure was systemic"
+    assert summary["failed"] >= 50 and summary["not_done"] > 0
+    assert summary["failed"] + summary["not_done"] + summary["skipped"] <= 300
+    assert "stopped early" in result.stderr
+
+
+def test_alternating_successes_and_failures_are_not_systemic() -> None:
+    """Half the keys failing is not "every request fails the same way": the first-writes rule needs all of them."""
+    from handlers.s3.plan import FailFast, RestoreSummary
+
+    summary = RestoreSummary(fail_fast=FailFast(first_writes=50, window=200, window_share=0.9))
+    for index in range(1_000):
+        if index % 2:
+            summary.fail(f"key-{index}", "AccessDenied")
+        else:
+            summary.succeeded()
+    assert summary.systemic_failure is None and summary.failed == 500
