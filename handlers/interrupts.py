@@ -21,7 +21,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -120,3 +120,32 @@ def shielded() -> Iterator[None]:
 def mark_emitted() -> None:
     if _state is not None:
         _state.emitted = True
+
+
+class StopFlag(threading.Event):
+    """A stop flag that orders work against itself: :meth:`admit` and :meth:`set` take one lock, so anything
+    admitted was admitted before the flag was set, and nothing is admitted after (``restore-bucket`` admits each
+    write request through it: no write is dispatched after the stop).
+
+    ``admitted_when_set`` is how many were admitted when the flag was set (None until then).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order = threading.RLock()  # reentrant: the signal handler may run while the main thread holds it
+        self.admitted = 0
+        self.admitted_when_set: int | None = None
+
+    def set(self) -> None:
+        with self._order:
+            if self.admitted_when_set is None:
+                self.admitted_when_set = self.admitted
+            super().set()
+
+    def admit(self, halted: Callable[[], bool] = lambda: False) -> bool:
+        """Admit one unit of work unless the flag is set or ``halted()``; counted when admitted."""
+        with self._order:
+            if self.is_set() or halted():
+                return False
+            self.admitted += 1
+            return True

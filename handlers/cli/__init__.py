@@ -236,7 +236,7 @@ class Interruption:
     """What the first SIGINT/SIGTERM set: ``stop`` for the work to poll, ``code`` 130 or 143 (None: not stopped)."""
 
     def __init__(self) -> None:
-        self.stop = threading.Event()
+        self.stop = interrupts.StopFlag()  # the restore admits each write through it
         self.code: int | None = None
 
 
