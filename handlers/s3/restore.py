@@ -567,8 +567,7 @@ class _BucketRestore:
 
     def admit_write(self, model: Any, params: dict[str, Any] | None = None, **_: Any) -> None:
         """botocore ``before-parameter-build`` (the API parameters): a write is sent only if admitted before any stop
-        (``StopFlag.admit``); the
-        lock's own requests (renew, release) always go."""
+        (``StopFlag.admit``); the lock's own requests (renew, release) always go."""
         params = params or {}
         lock_request = params.get("Bucket") == self.options.lock_bucket and str(params.get("Key", "")).startswith(
             LOCK_PREFIX
