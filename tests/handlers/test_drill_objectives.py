@@ -56,3 +56,47 @@ def test_objectives_allow_the_timestamp_resolution_and_refuse_a_missing_figure()
     assert not within_objectives(61, 0, 1, 0)
     assert not within_objectives(None, 0, 1, None)  # declared but not measured is not a pass
     assert within_objectives(None, None, None, None)
+
+
+# --- the fault on a clean boundary (issue 23 item 14: the stack drill lost its newest canaries under load) -------
+
+
+def test_no_canary_write_is_in_flight_or_starts_while_paused() -> None:
+    import threading
+    import time
+
+    from handlers.drills.canaries import CanaryWriter
+
+    in_flight = threading.Event()
+    during_pause: list[int] = []
+    paused = threading.Event()
+
+    def write(sequence: int, _written_at: float) -> None:
+        in_flight.set()
+        if paused.is_set():
+            during_pause.append(sequence)
+        time.sleep(0.02)  # a slow PutObject
+        in_flight.clear()
+
+    with CanaryWriter(write, rate_per_second=200) as writer:
+        writer.wait_for(3)
+        with writer.paused():
+            paused.set()
+            assert not in_flight.is_set()
+            written = len(writer.written)
+            time.sleep(0.2)
+            assert len(writer.written) == written
+            paused.clear()
+        writer.wait_for(written + 2)
+    assert during_pause == []
+
+
+def test_past_the_next_second_lands_in_a_later_second_even_when_sleep_returns_early() -> None:
+    from handlers.drills.scenarios.buckets import SECOND_MARGIN, past_the_next_second, restore_point_before
+
+    times = iter([100.7, 100.95, 101.005, 101.2])
+    slept: list[float] = []
+    now = past_the_next_second(clock=lambda: next(times), sleep=slept.append)
+    assert now == 101.2 and len(slept) == 3 and slept[0] == pytest.approx(101 + SECOND_MARGIN - 100.7)
+    # Anything acknowledged before the call (second 100 at the latest) is before the restore point.
+    assert restore_point_before(now).timestamp() > 100.999 - 1e-6
