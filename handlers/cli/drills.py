@@ -30,9 +30,11 @@ from handlers.cli.validation import (
     one_of,
     path_value,
     positive_value,
+    region_value,
     stack_value,
     table_value,
 )
+from handlers.drills import fis
 from handlers.drills.bucket import run_bucket_drill
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
 from handlers.drills.model import Progress, Status
@@ -135,6 +137,52 @@ def drill_table_command(
     if result.cleanup.get("errors"):
         warn(f"cleanup incomplete: {result.cleanup['errors']}")
     finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
+
+
+@app.command("drill-experiments")
+def drill_experiments_command(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", callback=each_region, help="Region to check (repeatable).")
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", callback=stack_value, help="Check every Region of this stack's typed config."),
+    ] = None,
+    project: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, callback=path_value, help="Directory of Pulumi.yaml."),
+    ] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """List drill FIS experiments still active (exit 1 when any): run before `pulumi up`, which must never change
+    the replication a pause holds (the deploy workflow does)."""
+    from preview.errors import PreviewError
+    from stackmodel.config import ConfigError
+
+    regions = list(region or [])
+    if stack:
+        from handlers.cli import drill_stack
+
+        try:
+            settings = drill_stack.stack_settings(project, stack)
+        except (ValueError, ConfigError, PreviewError) as error:
+            fail(_message(error), EXIT_USAGE, as_json=as_json)
+        regions += [settings.primary_region, settings.recovery_region]
+    regions = sorted(set(regions))
+    if not regions:
+        fail("give --region or --stack", EXIT_USAGE, as_json=as_json)
+    try:
+        active = {name: fis.running_drill_experiments(aws.client("fis", name)) for name in regions}
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    found = {name: experiments for name, experiments in active.items() if experiments}
+    if found and not as_json:
+        warn(f"drill experiments still active: {found}; wait for them (or stop them) before `pulumi up`")
+    finish({"active": found, "regions": regions}, EXIT_FAILED if found else EXIT_OK, as_json=as_json)
+
+
+def each_region(values: list[str] | None) -> list[str]:
+    return [str(region_value(value)) for value in values or []]
 
 
 DEFAULT_OUT = Path("reports")
