@@ -40,7 +40,10 @@ SUITES = {
                 "tests/handlers/test_same_object.py",
                 "tests/handlers/test_restore_planner.py",
             ),
-            (*(f"handlers.s3.restore.x_{name}__mutmut_*" for name in PLANNER), "handlers.s3.restore.xǁBucketProtectionǁ*"),
+            (
+                *(f"handlers.s3.restore.x_{name}__mutmut_*" for name in PLANNER),
+                "handlers.s3.restore.xǁBucketProtectionǁ*",
+            ),
         ),
         Suite(
             "handlers/s3/plan.py",
@@ -93,7 +96,7 @@ def _configure(target: Path, suite: Suite) -> None:
     (target / "pyproject.toml").write_text(pyproject[:start] + block + (pyproject[end:] if end != -1 else ""))
 
 
-def run(suite: Suite) -> dict[str, str]:
+def run(suite: Suite) -> tuple[dict[str, str], dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         target = Path(scratch)
         _copy_tree(target)
@@ -102,15 +105,22 @@ def run(suite: Suite) -> dict[str, str]:
         listed = subprocess.run(
             [str(MUTMUT), "results", "--all", "true"], cwd=target, capture_output=True, text=True, check=False
         ).stdout
-    results = {}
-    for line in listed.splitlines():
-        match = STATUS.match(line)
-        if match and "__mutmut_" in match["name"]:
-            results[match["name"]] = match["status"].strip()
-    return results
+        results = {}
+        for line in listed.splitlines():
+            match = STATUS.match(line)
+            if match and "__mutmut_" in match["name"]:
+                results[match["name"]] = match["status"].strip()
+        diffs = {
+            name: subprocess.run(
+                [str(MUTMUT), "show", name], cwd=target, capture_output=True, text=True, check=False
+            ).stdout
+            for name, status in results.items()
+            if status != "killed" and name not in suite.equivalent
+        }
+    return results, diffs
 
 
-def report(suite: Suite, results: dict[str, str]) -> float:
+def report(suite: Suite, results: dict[str, str], diffs: dict[str, str]) -> float:
     killed = [name for name, status in results.items() if status == "killed"]
     equivalent = [name for name in results if name in suite.equivalent]
     survived = [name for name, status in results.items() if status != "killed" and name not in suite.equivalent]
@@ -120,6 +130,7 @@ def report(suite: Suite, results: dict[str, str]) -> float:
           f"{len(survived)} not killed: score {score:.1%}")  # fmt: skip
     for name in survived:
         print(f"   not killed: {name} ({results[name]})")
+        print("      " + "\n      ".join(line for line in diffs.get(name, "").splitlines() if line[:1] in "+-"))
     for name in equivalent:
         print(f"   equivalent: {name}: {suite.equivalent[name]}")
     return score
@@ -127,7 +138,7 @@ def report(suite: Suite, results: dict[str, str]) -> float:
 
 def main(modules: list[str]) -> int:
     chosen = [SUITES[module] for module in modules] if modules else list(SUITES.values())
-    scores = {suite.module: report(suite, run(suite)) for suite in chosen}
+    scores = {suite.module: report(suite, *run(suite)) for suite in chosen}
     print("\nper-module scores:", ", ".join(f"{module} {score:.1%}" for module, score in scores.items()))
     return 0
 
