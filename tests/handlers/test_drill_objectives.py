@@ -100,3 +100,41 @@ def test_past_the_next_second_lands_in_a_later_second_even_when_sleep_returns_ea
     assert now == 101.2 and len(slept) == 3 and slept[0] == pytest.approx(101 + SECOND_MARGIN - 100.7)
     # Anything acknowledged before the call (second 100 at the latest) is before the restore point.
     assert restore_point_before(now).timestamp() > 100.999 - 1e-6
+
+
+# --- boundaries the mutation run found unguarded (issue 23 item 12) ---------------------------------------------
+
+
+def test_a_canary_acknowledged_at_the_fault_instant_is_pre_fault() -> None:
+    measured = measure_rpo(FAULT, [CanaryWrite(0, 999.0, 999.5), CanaryWrite(1, 999.9, FAULT)], lambda c: True)
+    assert (measured.pre_fault, measured.post_fault) == (2, 0) and measured.newest_pre_fault == 1
+
+
+def test_every_field_of_the_measurement_and_its_document() -> None:
+    written = [CanaryWrite(0, 990.0, 990.1), CanaryWrite(1, 995.4321, 995.5), CanaryWrite(2, 999.0, 999.1)]
+    measured = measure_rpo(FAULT, written, lambda canary: canary.sequence < 2)
+    assert measured.rpo_seconds == 4.568  # rounded to the millisecond
+    assert not measured.lower_bound and measured.fault_at == FAULT
+    assert (measured.newest_pre_fault, measured.newest_recovered) == (2, 1)
+    document = measured.as_dict()
+    assert document["every_pre_fault_canary_back"] is False and document["rpo_seconds"] == 4.568
+    assert document["lost_newest"] == (2,) and document["holes"] == ()
+
+
+def test_nothing_back_has_no_holes_and_loses_everything_newest() -> None:
+    measured = measure_rpo(FAULT, canaries(980, 985, 990), lambda _canary: False)
+    assert measured.holes == () and measured.lost_newest == (0, 1, 2) and measured.newest_recovered is None
+
+
+def test_the_no_pre_fault_message_is_exact() -> None:
+    with pytest.raises(
+        ValueError, match=r"^no canary was acknowledged before the fault: the drill cannot measure an RPO$"
+    ):
+        measure_rpo(FAULT, canaries(1001), lambda _canary: True)
+
+
+def test_objective_boundaries_are_inclusive_and_in_seconds() -> None:
+    assert within_objectives(60, None, 1, None)  # exactly the RTO
+    assert within_objectives(None, 61.0, None, 1)  # 60 s + the resolution
+    assert not within_objectives(None, 61.5, None, 1)
+    assert within_objectives(None, 30.0, None, 1)

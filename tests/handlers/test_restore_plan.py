@@ -161,9 +161,22 @@ def test_summary_default_fail_fast_trips_after_fifty_failures() -> None:
     assert FailFast() == FailFast(first_writes=50, window=200, window_share=0.9)
 
 
-def test_summary_tally_is_created_once() -> None:
+def test_summary_tally_is_created_once_and_one_success_is_the_default() -> None:
     summary = RestoreSummary()
     assert summary.tally is summary.tally
+    summary.succeeded()
+    assert summary.tally.outcomes == 1
+
+
+def test_summary_document_has_exactly_its_keys_and_copies_the_failures() -> None:
+    summary = RestoreSummary()
+    summary.fail("k", "AccessDenied")
+    document = summary.as_dict()
+    assert set(document) == {
+        "keys_scanned", "versions_scanned", "undeleted", "copied", "deleted", "skipped", "archived_pending",
+        "failed", "batched", "bytes_copied", "failures", "error_classes",
+    }  # fmt: skip
+    assert document["failures"] == {"k": "AccessDenied"} and document["failures"] is not summary.failures
 
 
 # ---------------------------------------------------------------- value types
