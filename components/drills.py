@@ -267,6 +267,11 @@ class DrillInfrastructure(pulumi.ComponentResource):
         provider = self._args.providers[bucket.region]
         # OperationsFailedReplication is published in the source Region (S3 User Guide, "Using S3 Replication
         # metrics"), where the template runs. A pause holds objects back; failures mean the drill is doing harm.
+        # It does not bound the pause itself: paused objects are pending, not failed. OperationsPendingReplication
+        # (a backlog count, no time bound) and ReplicationLatency (seconds behind, reported as objects replicate, so
+        # it shows a pause only after it ends) are published in the destination Region only (same page, column
+        # "Which Region is this metric published in?"); this stop condition lives with the template in the source
+        # Region, so the pause is bounded by its FIS duration (drills.pauseMinutes, below every regional RPO).
         stop = aws.cloudwatch.MetricAlarm(
             f"{n}-stop",
             name=f"dr-drill-stop-{bucket.bucket_name}",
