@@ -138,3 +138,71 @@ def test_objective_boundaries_are_inclusive_and_in_seconds() -> None:
     assert within_objectives(None, 61.0, None, 1)  # 60 s + the resolution
     assert not within_objectives(None, 61.5, None, 1)
     assert within_objectives(None, 30.0, None, 1)
+
+
+# --- the canary writer (issue 23 item 12: canaries.py in the mutation scope) ------------------------------------
+
+
+def test_a_rate_must_be_positive() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    for rate in (0, -1):
+        with pytest.raises(ValueError, match=r"^rate_per_second must be positive$"):
+            CanaryWriter(lambda *_: None, rate_per_second=rate)
+    CanaryWriter(lambda *_: None, rate_per_second=0.001)
+
+
+def test_each_canary_carries_its_write_time_and_acknowledgement_from_the_clock() -> None:
+    import itertools
+
+    from handlers.drills.canaries import CanaryWriter
+
+    ticks = itertools.count(1000)
+    seen: list[tuple[int, float]] = []
+    writer = CanaryWriter(lambda sequence, at: seen.append((sequence, at)), rate_per_second=1000,
+                          clock=lambda: float(next(ticks)))  # fmt: skip
+    with writer:
+        writer.wait_for(3)
+    written = writer.written[:3]
+    assert [c.sequence for c in written] == [0, 1, 2]
+    assert all(c.acknowledged_at > c.written_at for c in written)
+    assert [(s, at) for s, at in seen[:3]] == [(c.sequence, c.written_at) for c in written]
+
+
+def test_a_failed_write_is_recorded_and_not_a_canary() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    def write(sequence: int, _at: float) -> None:
+        if sequence == 1:
+            raise RuntimeError("boom")
+
+    with CanaryWriter(write, rate_per_second=500) as writer:
+        writer.wait_for(3)
+    sequences = [c.sequence for c in writer.written]
+    assert 1 not in sequences and sequences[:2] == [0, 2] and writer.errors[0] == "canary 1: boom"
+
+
+def test_waiting_for_more_canaries_than_come_times_out_naming_the_count() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    def refuse(_sequence: int, _at: float) -> None:
+        raise RuntimeError("down")
+
+    with (
+        CanaryWriter(refuse, rate_per_second=100) as writer,
+        pytest.raises(TimeoutError, match=r"^only 0 of 2 canaries"),
+    ):
+        writer.wait_for(2, timeout=0.3)
+
+
+def test_the_rate_bounds_the_writes() -> None:
+    import time
+
+    from handlers.drills.canaries import CanaryWriter
+
+    writer = CanaryWriter(lambda *_: None, rate_per_second=10)
+    writer.start()
+    time.sleep(1.0)
+    written = writer.stop()
+    assert 1 <= len(written) <= 12  # at most one per 0.1 s (plus the first), whatever the scheduling
+    assert writer.stop() == written  # stopping twice changes nothing
