@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -296,10 +296,14 @@ def test_audit_refuses_a_replica_equal_to_the_primary(s3: Any) -> None:
 
 class WriteClock:
     """Every write request the restore sends (botocore ``before-parameter-build``, registered after the restore's own
-    gate, so it sees exactly the writes that were admitted); after ``signal_after`` completed writes it sends SIGINT."""
+    gate, so it sees exactly the writes that were admitted); after ``signal_after`` completed writes it sends SIGINT
+    to the main thread (where Python runs handlers; a process-directed signal may land on a worker and wait for the
+    main thread's next bytecode), and holds every admitted write until the stop is set, so no scheduling delay lets
+    the restore finish before the handler runs."""
 
-    def __init__(self, signal_after: int) -> None:
+    def __init__(self, signal_after: int, stop_flag: Callable[[], Any]) -> None:
         self.signal_after = signal_after
+        self.stop_flag = stop_flag
         self.sent = 0
         self.completed = 0
         self.signalled = False
@@ -320,6 +324,8 @@ class WriteClock:
         if self._is_restore_write(model, params):
             with self._lock:
                 self.sent += 1
+            if self.signalled:
+                assert self.stop_flag().wait(120), "the SIGINT handler never set the stop"
 
     def _after(self, model: Any, params: dict[str, Any] | None = None, **_: Any) -> None:
         if not self._is_restore_write(model, params):
@@ -329,7 +335,7 @@ class WriteClock:
             send = self.completed == self.signal_after
         if send:
             self.signalled = True
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def test_ctrl_c_stops_dispatching_reports_and_a_rerun_converges(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -339,16 +345,17 @@ def test_ctrl_c_stops_dispatching_reports_and_a_rerun_converges(s3: Any, monkeyp
     admitted before the stop: an equality of counts, not a time window. (The old check counted writes completed
     after ``os.kill``: a signal delivered to a worker thread runs its handler only when the main thread next
     executes Python, so under load many writes were legitimately dispatched between the kill and the stop, and
-    a work item already running could still send its write after the stop.)
+    a work item already running could still send its write after the stop.) The signal goes to the main thread and
+    admitted writes wait for the stop, so the interrupted run always stops part-way.
     """
     replicate(s3, BUCKET, "safety-replica")  # copy path: one CopyObject per key
     at, expected = overwritten_history(s3, 120)
     workers = 4
-    clock = WriteClock(signal_after=20)
+    flags: list[Any] = []
+    clock = WriteClock(signal_after=20, stop_flag=lambda: flags[0])
     import handlers.cli.s3 as cli_s3
 
     real_restore = cli_s3.restore_bucket
-    flags: list[Any] = []
 
     def restore_keeping_the_flag(*args: Any, **kwargs: Any) -> Any:
         flags.append(kwargs["stop"])
