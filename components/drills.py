@@ -267,6 +267,11 @@ class DrillInfrastructure(pulumi.ComponentResource):
         provider = self._args.providers[bucket.region]
         # OperationsFailedReplication is published in the source Region (S3 User Guide, "Using S3 Replication
         # metrics"), where the template runs. A pause holds objects back; failures mean the drill is doing harm.
+        # It does not bound the pause itself: paused objects are pending, not failed. OperationsPendingReplication
+        # (a backlog count, no time bound) and ReplicationLatency (seconds behind, reported as objects replicate, so
+        # it shows a pause only after it ends) are published in the destination Region only (same page, column
+        # "Which Region is this metric published in?"); this stop condition lives with the template in the source
+        # Region, so the pause is bounded by its FIS duration (drills.pauseMinutes, below every regional RPO).
         stop = aws.cloudwatch.MetricAlarm(
             f"{n}-stop",
             name=f"dr-drill-stop-{bucket.bucket_name}",
@@ -323,7 +328,13 @@ class DrillInfrastructure(pulumi.ComponentResource):
     def _table_template(self, table: FisTable, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> Any:
         n = f"{self._name}-{table.logical}-{table.region}-pause-replication"
         provider = self._args.providers[table.region]
-        threshold_ms = (table.regional_rpo_minutes or 15) * 60_000
+        rpo_minutes = table.regional_rpo_minutes or 15
+        threshold_ms = rpo_minutes * 60_000
+        # While replication is paused nothing replicates, so ReplicationLatency has no datapoints at all: missing
+        # data counts as breaching, over a window of the RPO (at most a day of 1-minute periods, PutMetricAlarm), so
+        # a pause that outlives the RPO stops as surely as a lag above it. The drill writes before it starts the
+        # experiment, which brings the alarm back to OK (FIS does not start with a stop condition in ALARM).
+        window = min(rpo_minutes, 1440)
         stops = []
         for receiving in table.receiving_regions:
             # ReplicationLatency (milliseconds): one series per source and receiving Region pair, in the source
@@ -338,10 +349,11 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     dimensions={"TableName": table.table_name, "ReceivingRegion": receiving},
                     statistic="Maximum",
                     period=60,
-                    evaluation_periods=1,
+                    evaluation_periods=window,
+                    datapoints_to_alarm=window,
                     comparison_operator="GreaterThanThreshold",
                     threshold=threshold_ms,
-                    treat_missing_data="notBreaching",
+                    treat_missing_data="breaching",
                     alarm_description=f"Stops the FIS pause of {table.table_name} before the lag to {receiving} "
                     "passes the regional RPO",
                     alarm_actions=self._topics(table.region),
@@ -506,6 +518,9 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 layers=[arns.powertools_layer_arn(region)],
                 schedule=Schedule(schedule.expression, f"DR drill of {args.stack}"),
                 timeout_seconds=900,  # Lambda's maximum: seeding, restores and a FIS pause take minutes
+                # A timed-out drill is not retried: a retry would pause production replication again and find
+                # the restore lock of the run that timed out (GUIDE: async invocations retry twice by default).
+                async_retries=0,
             ),
             pulumi.ResourceOptions(parent=self),
         )

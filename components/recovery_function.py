@@ -71,6 +71,9 @@ class RecoveryFunctionArgs:
     trigger: EventTrigger | None = None
     timeout_seconds: int = 300
     memory_mb: int = 512
+    # Retries of a failed or timed-out asynchronous invocation (EventBridge, S3): Lambda's default is 2
+    # (FunctionEventInvokeConfig.MaximumRetryAttempts, 0-2). None keeps the default.
+    async_retries: int | None = None
     handlers_dir: Path = HANDLERS_DIR
     # What the function needs to exist before its first run besides its role policy and log group (a component's
     # own depends_on does not reach its children).
@@ -181,6 +184,15 @@ class RecoveryFunction(pulumi.ComponentResource):
                 principal=args.trigger.principal,
                 source_arn=args.trigger.source_arn,
                 source_account=args.trigger.source_account,
+                region=region,
+                opts=child(),
+            )
+
+        if args.async_retries is not None:
+            aws.lambda_.FunctionEventInvokeConfig(
+                name,
+                function_name=function.name,
+                maximum_retry_attempts=args.async_retries,
                 region=region,
                 opts=child(),
             )

@@ -28,10 +28,12 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
+from botocore.exceptions import NoRegionError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from handlers import interrupts
 from handlers.cli.validation import region_value
 
 # Exit codes shared by every command.
@@ -121,31 +123,50 @@ class DrctlGroup(TyperGroup):
         as_json = _json_requested(argv)
         _prepare_streams()
         _keep_help_whole()
-        try:
-            result = super().main(
-                args=argv,
-                prog_name=prog_name or "drctl",
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
-            code = result if isinstance(result, int) else EXIT_OK
-        except typer.TyperException as error:  # Typer's usage errors (its bundled click's ClickException)
-            code = error.exit_code
-            if as_json:
-                emit({"error": error.format_message()}, as_json=True, code=code)
-            show = getattr(error, "show", None)
-            if show is not None:
-                show()
-            else:
-                stderr.print(f"[red]error:[/red] {escape(error.format_message())}")
-        except typer.Abort:
-            code = EXIT_SIGINT
-            if as_json:
-                emit({"error": "aborted", "interrupted": True}, as_json=True, code=code)
+        with interrupts.guarded() as guard:
+            try:
+                result = super().main(
+                    args=argv,
+                    prog_name=prog_name or "drctl",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
+                code = result if isinstance(result, int) else EXIT_OK
+            except typer.TyperException as error:  # Typer's usage errors (its bundled click's ClickException)
+                code = error.exit_code
+                if as_json:
+                    emit({"error": error.format_message()}, as_json=True, code=code)
+                show = getattr(error, "show", None)
+                if show is not None:
+                    show()
+                else:
+                    stderr.print(f"[red]error:[/red] {escape(error.format_message())}")
+            except typer.Abort:
+                code = EXIT_SIGINT
+                if as_json and not guard.emitted:
+                    emit({"error": "aborted", "interrupted": True}, as_json=True, code=code)
+            except interrupts.Interrupted as stop:
+                code = _report_interruption(stop, as_json, emitted=guard.emitted)
+            if code in (EXIT_SIGINT, EXIT_SIGTERM) and as_json and not guard.emitted:
+                # typer turns a KeyboardInterrupt raised elsewhere into a bare Exit(130): still one object.
+                emit({"error": "interrupted", "interrupted": True}, as_json=True, code=code)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _report_interruption(stop: interrupts.Interrupted, as_json: bool, *, emitted: bool) -> int:
+    """The one report of a command stopped by a signal: what was cleaned up, and exit 130 or 143."""
+    cleanup = getattr(stop, "cleanup", None)
+    message = f"interrupted by {stop.name}" + ("; the drill cleaned up after itself" if cleanup else "")
+    stderr.print(f"[red]error:[/red] {escape(message)}")
+    if cleanup and cleanup.get("errors"):
+        warn(f"cleanup incomplete: {cleanup['errors']}")
+    if as_json and not emitted:
+        details = {"cleanup": cleanup} if cleanup is not None else {}
+        emit({"error": message, "interrupted": True, "signal": stop.name, **details}, as_json=True, code=stop.code)
+    return stop.code
 
 
 app = typer.Typer(
@@ -163,6 +184,7 @@ def emit(result: dict[str, Any], as_json: bool, code: int = EXIT_OK) -> None:
     if as_json:
         sys.stdout.write(json.dumps({**result, "exit_code": code}, default=str, sort_keys=True) + "\n")
         sys.stdout.flush()
+        interrupts.mark_emitted()
     else:
         for key, value in result.items():
             stderr.print(f"[bold]{escape(str(key))}[/bold]: {escape(str(value))}")
@@ -206,8 +228,16 @@ RegionOption = Annotated[
 ]
 
 
-def aws_failure(error: Exception, as_json: bool) -> NoReturn:
-    fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+def aws_failure(error: Exception, as_json: bool, **details: Any) -> NoReturn:
+    """Exit 3 for AWS refusing or unreachable; a missing Region is decided locally (exit 2)."""
+    if isinstance(error, NoRegionError):
+        no_region(as_json)
+    detail = "; ".join([str(error), *getattr(error, "__notes__", [])])
+    fail(f"AWS refused or could not be reached: {detail}", EXIT_AWS, as_json=as_json, **details)
+
+
+def no_region(as_json: bool) -> NoReturn:
+    fail("no Region: pass --region or set AWS_REGION", EXIT_USAGE, as_json=as_json)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -217,7 +247,7 @@ class Interruption:
     """What the first SIGINT/SIGTERM set: ``stop`` for the work to poll, ``code`` 130 or 143 (None: not stopped)."""
 
     def __init__(self) -> None:
-        self.stop = threading.Event()
+        self.stop = interrupts.StopFlag()  # the restore admits each write through it
         self.code: int | None = None
 
 
@@ -234,7 +264,8 @@ def interruptible(as_json: bool, what: str) -> Iterator[Interruption]:
         code = 128 + signum
         if interruption.code is not None:
             message = f"{what} abandoned on a second signal; in-flight requests were not awaited"
-            if as_json:
+            guard = interrupts.current()
+            if as_json and not (guard is not None and guard.emitted):
                 sys.stdout.write(
                     json.dumps({"abandoned": True, "error": message, "exit_code": code}, sort_keys=True) + "\n"
                 )

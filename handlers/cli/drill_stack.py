@@ -139,8 +139,7 @@ def targets_from_settings(stack: str, settings: StackSettings) -> StackTargets:
 def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> dict[str, Any]:
     """``pulumi stack output --json`` for the stack, or the same document from a file."""
     if outputs_file is not None:
-        document: dict[str, Any] = json.loads(outputs_file.read_text())
-        return document
+        return _outputs_object(json.loads(outputs_file.read_text()), str(outputs_file))
     try:
         completed = subprocess.run(
             ["pulumi", "stack", "output", "--json", "--show-secrets=false", "--stack", stack],
@@ -155,12 +154,18 @@ def read_outputs(stack: str, outputs_file: Path | None, project_dir: Path) -> di
         ) from None
     if completed.returncode != 0:
         raise ValueError(f"pulumi stack output --json --stack {stack} failed: {completed.stderr.strip()}")
-    outputs: dict[str, Any] = json.loads(completed.stdout)
-    return outputs
+    return _outputs_object(json.loads(completed.stdout), "pulumi stack output --json")
+
+
+def _outputs_object(document: Any, source: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise ValueError(f"{source} holds a JSON {type(document).__name__}, not the object of stack outputs")
+    return document
 
 
 def _exported(outputs: Mapping[str, Any], group: str, name: str) -> Mapping[str, Any]:
-    entry = (outputs.get(group) or {}).get(name)
+    section = outputs.get(group) or {}
+    entry = section.get(name) if isinstance(section, Mapping) else None
     if not isinstance(entry, Mapping):
         raise ValueError(f"stack outputs have no {group}.{name}: deploy the stack, or pass --outputs FILE")
     return entry

@@ -12,16 +12,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RegionOption, app, fail, finish, stderr, warn
+from handlers.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    RegionOption,
+    app,
+    aws_failure,
+    fail,
+    finish,
+    no_region,
+    stderr,
+    warn,
+)
 from handlers.cli.validation import (
     bucket_value,
     key_prefix_value,
     one_of,
     path_value,
     positive_value,
+    region_value,
     stack_value,
     table_value,
 )
+from handlers.drills import fis
 from handlers.drills.bucket import run_bucket_drill
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
 from handlers.drills.model import Progress, Status
@@ -73,7 +87,7 @@ def drill_bucket_command(
     except ValueError as error:
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
 
 
@@ -104,7 +118,7 @@ def drill_table_command(
     try:
         clients = TableClients.for_region(region)
     except NoRegionError:  # a local input problem, not AWS refusing
-        fail("no Region: pass --region or set AWS_REGION", EXIT_USAGE, as_json=as_json)
+        no_region(as_json)
     try:
         with stderr.status(escape(f"Drilling {table}…")) as status:
             result = run_table_drill(
@@ -120,10 +134,56 @@ def drill_table_command(
     except (ValueError, RestoreError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError, DrillError) as error:
-        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     if result.cleanup.get("errors"):
         warn(f"cleanup incomplete: {result.cleanup['errors']}")
     finish(result.as_dict(), EXIT_OK if result.passed else EXIT_FAILED, as_json=as_json)
+
+
+@app.command("drill-experiments")
+def drill_experiments_command(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", callback=each_region, help="Region to check (repeatable).")
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", callback=stack_value, help="Check every Region of this stack's typed config."),
+    ] = None,
+    project: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, callback=path_value, help="Directory of Pulumi.yaml."),
+    ] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """List drill FIS experiments still active (exit 1 when any): run before `pulumi up`, which must never change
+    the replication a pause holds (the deploy workflow does)."""
+    from preview.errors import PreviewError
+    from stackmodel.config import ConfigError
+
+    regions = list(region or [])
+    if stack:
+        from handlers.cli import drill_stack
+
+        try:
+            settings = drill_stack.stack_settings(project, stack)
+        except (ValueError, ConfigError, PreviewError) as error:
+            fail(_message(error), EXIT_USAGE, as_json=as_json)
+        regions += [settings.primary_region, settings.recovery_region]
+    regions = sorted(set(regions))
+    if not regions:
+        fail("give --region or --stack", EXIT_USAGE, as_json=as_json)
+    try:
+        active = {name: fis.running_drill_experiments(aws.client("fis", name)) for name in regions}
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    found = {name: experiments for name, experiments in active.items() if experiments}
+    if found and not as_json:
+        warn(f"drill experiments still active: {found}; wait for them (or stop them) before `pulumi up`")
+    finish({"active": found, "regions": regions}, EXIT_FAILED if found else EXIT_OK, as_json=as_json)
+
+
+def each_region(values: list[str] | None) -> list[str]:
+    return [str(region_value(value)) for value in values or []]
 
 
 DEFAULT_OUT = Path("reports")
@@ -258,7 +318,7 @@ def drill_command(
     except (ValueError, ConfigError, PreviewError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {_message(error)}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     try:
         paths = write_report(report, out)
     except OSError as error:

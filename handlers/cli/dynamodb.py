@@ -137,8 +137,8 @@ def restore_table_command(
         point = None if to in (None, "latest") else parse_time(str(to), "--to")
     except ValueError as error:
         fail(str(error), as_json=as_json)
-    clients = table_restore.TableClients.for_region(region)
     try:
+        clients = table_restore.TableClients.for_region(region)
         loaded = None
         if reference is not None:
             keys = table_restore.key_attribute_names(clients.dynamodb, table, backup)

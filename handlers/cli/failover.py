@@ -13,8 +13,19 @@ from typing import Annotated, Any
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
-from handlers.cli import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE, JsonOption, app, fail, finish, stderr
+from handlers import aws, interrupts
+from handlers.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    JsonOption,
+    app,
+    aws_failure,
+    fail,
+    finish,
+    stderr,
+)
 from handlers.cli.validation import region_value, setting_value, site_value
 from handlers.failover import orchestrator
 from handlers.failover.failback import FAILED_BACK, FailbackClients, failback
@@ -50,7 +61,7 @@ def _site(site: str, region: str | None, app_name: str | None, as_json: bool) ->
     except (LookupError, ValueError) as error:
         fail(str(error), EXIT_USAGE, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
     if found.recovery_region != region:
         fail(f"site {site!r} recovers to {found.recovery_region}, not {region}", EXIT_USAGE, as_json=as_json)
     return found
@@ -59,11 +70,12 @@ def _site(site: str, region: str | None, app_name: str | None, as_json: bool) ->
 def _run(as_json: bool, work: Any) -> Any:
     try:
         return work()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, interrupts.Interrupted) as stop:
         # The lock is released on the way out (handlers/failover/state.py).
-        fail("interrupted; the failover lock was released, re-run to continue", EXIT_SIGINT, as_json=as_json)
+        code = stop.code if isinstance(stop, interrupts.Interrupted) else EXIT_SIGINT
+        fail("interrupted; the failover lock was released, re-run to continue", code, as_json=as_json)
     except (ClientError, BotoCoreError) as error:
-        fail(f"AWS refused or could not be reached: {error}", EXIT_AWS, as_json=as_json)
+        aws_failure(error, as_json)
 
 
 @app.command("failover")
@@ -126,7 +138,15 @@ def status_command(
     found = _site(site, region, app_name, as_json)
 
     def read() -> dict[str, Any]:
-        state = SiteStore(aws.client("dynamodb", found.recovery_region), found.lock_table).read()
+        try:
+            state = SiteStore(aws.client("dynamodb", found.recovery_region), found.lock_table).read()
+        except (KeyError, TypeError, ValueError) as error:  # a state item written by hand or by another version
+            fail(
+                f"the site's state item in {found.lock_table} is malformed (missing or wrong-typed {error}); "
+                "fix or delete the item (the orchestrator writes a fresh one)",
+                EXIT_FAILED,
+                as_json=as_json,
+            )
         ssm = aws.client("ssm", found.recovery_region)
         from handlers.app_setting import read_setting
 

@@ -385,9 +385,9 @@ def restore_bucket_command(
     except LockHeld as error:
         fail(str(error), EXIT_FAILED, as_json=json_output, lock=asdict(error.info))
     except ValueError as error:
-        fail(str(error), EXIT_USAGE, as_json=json_output)
+        fail(str(error), EXIT_USAGE, as_json=json_output, **_done_so_far(error))
     except (ClientError, BotoCoreError) as error:
-        aws_failure(error, json_output)
+        aws_failure(error, json_output, **_done_so_far(error))
     finish(summary, _restore_exit_code(summary, interruption.code), as_json=json_output)
 
 
@@ -475,6 +475,19 @@ def _suggest_inventory_before_listing(bucket: str, region: str | None, suggest_a
             f"{bucket} holds about {count:,} versions and delete markers (S3 NumberOfObjects): a listing plans about "
             "11,000 a second; --plan-from inventory plans them with SQL (docs/runbooks/restore-bucket.md)"
         )
+
+
+def _done_so_far(error: BaseException) -> dict[str, Any]:
+    """The counts of a restore stopped by an error after it began (``restore_summary``), printed and returned."""
+    done: dict[str, Any] | None = getattr(error, "restore_summary", None)
+    if done is None:
+        return {}
+    stderr.print(
+        f"[yellow]stopped by the error:[/yellow] {done['copied']} copied, {done['undeleted']} undeleted, "
+        f"{done['deleted']} deleted, {done['failed']} failed; {done['not_done']} planned key(s) not done. Run the "
+        "same command again after fixing the cause: it skips what is done."
+    )
+    return {"summary": done}
 
 
 def _restore_exit_code(summary: dict[str, Any], signal_code: int | None) -> int:

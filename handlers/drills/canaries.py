@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from handlers.drills.objectives import CanaryWrite
@@ -43,6 +44,7 @@ class CanaryWriter:
         self._clock = clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # held around each write: ``paused`` waits for the one in flight
         self._thread: threading.Thread | None = None
         self._written: list[CanaryWrite] = []
         self.errors: list[str] = []
@@ -61,14 +63,17 @@ class CanaryWriter:
     def _run(self) -> None:
         sequence = 0
         while not self._stop.is_set():
-            written_at = self._clock()
-            try:
-                self._write(sequence, written_at)
-            except Exception as error:  # recorded; the drill reports it and the canary does not count
-                self.errors.append(f"canary {sequence}: {error}")
-            else:
-                with self._lock:
-                    self._written.append(CanaryWrite(sequence, written_at, self._clock()))
+            with self._writing:
+                if self._stop.is_set():
+                    break
+                written_at = self._clock()
+                try:
+                    self._write(sequence, written_at)
+                except Exception as error:  # recorded; the drill reports it and the canary does not count
+                    self.errors.append(f"canary {sequence}: {error}")
+                else:
+                    with self._lock:
+                        self._written.append(CanaryWrite(sequence, written_at, self._clock()))
             sequence += 1
             self._stop.wait(max(0.0, self._interval - (self._clock() - written_at)))
 
@@ -81,6 +86,13 @@ class CanaryWriter:
                     f"only {len(self.written)} of {count} canaries written in {timeout} s: {self.errors}"
                 )
             time.sleep(self._interval / 2)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Inside the block no canary write is in flight and none starts: a fault placed here separates every
+        acknowledged canary from the fault, whatever the scheduling (the writes resume after the block)."""
+        with self._writing:
+            yield
 
     def stop(self) -> list[CanaryWrite]:
         self._stop.set()

@@ -55,11 +55,41 @@ def _state(response: dict[str, Any]) -> str:
     return str(response["experiment"]["state"]["status"])
 
 
+# Experiment states before a terminal one (FIS API reference, ExperimentState).
+ACTIVE_STATES = frozenset({"pending", "initiating", "running", "stopping"})
+DRILL_TAG = "dr:drill"  # every experiment a drill starts carries it (start_experiment below)
+
+
+def running_drill_experiments(fis: Any) -> list[dict[str, Any]]:
+    """Drill experiments not yet finished in the client's Region: a ``pulumi up`` (or another drill) must wait for
+    them, since the stack would change the replication they pause."""
+    found, token = [], None
+    while True:
+        page = fis.list_experiments(**({"nextToken": token} if token else {}))
+        for experiment in page.get("experiments", []):
+            state = experiment.get("state", {}).get("status")
+            if state in ACTIVE_STATES and DRILL_TAG in (experiment.get("tags") or {}):
+                found.append(
+                    {
+                        "id": experiment.get("id"),
+                        "template": experiment.get("experimentTemplateId"),
+                        "state": state,
+                        "drill": experiment["tags"][DRILL_TAG],
+                    }
+                )
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
 def start_experiment(fis: Any, template_id: str, drill_id: str) -> Experiment:
+    running = running_drill_experiments(fis)
+    if running:
+        raise ExperimentError(f"another drill's experiment is still active, not starting a second pause: {running}")
     response = fis.start_experiment(
         clientToken=f"{drill_id}-{template_id}"[:64],  # idempotent: a retried start runs one experiment
         experimentTemplateId=template_id,
-        tags={"dr:drill": drill_id},
+        tags={DRILL_TAG: drill_id},
     )
     experiment = Experiment(response["experiment"]["id"])
     experiment.states.append(_state(response))

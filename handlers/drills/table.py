@@ -35,6 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handlers import interrupts
 from handlers.drills.objectives import CanaryWrite, measure_rpo, within_objectives
 from handlers.dynamodb.restore import (
     ExpectedItem,
@@ -224,8 +225,38 @@ def clean_up(
     *,
     wait: WaitPolicy,
     sleep: Callable[[float], None],
+    backup_name: str | None = None,
 ) -> dict[str, Any]:
-    """Remove everything the drill made; each step is tried even when an earlier one failed, and reported."""
+    """Remove everything the drill made; each step is tried even when an earlier one failed, and reported.
+
+    It runs to the end even on a second Ctrl-C or a SIGTERM (``handlers.interrupts.shielded``): the drilled table is
+    the application's own. A backup whose ARN never came back (an interrupt during CreateBackup) is found by name.
+    """
+    with interrupts.shielded():
+        return _clean_up(clients, table, keys, restored_table, backup_arn, backup_name, wait=wait, sleep=sleep)
+
+
+def _drill_backup(dynamodb: Any, table: str, name: str) -> str | None:
+    """The drill's backup by name: an interrupt can land after DynamoDB created it but before its ARN came back."""
+    pages = dynamodb.get_paginator("list_backups").paginate(TableName=table, BackupType="USER")
+    return next(
+        (summary["BackupArn"] for page in pages for summary in page.get("BackupSummaries", [])
+         if summary.get("BackupName") == name),
+        None,
+    )  # fmt: skip
+
+
+def _clean_up(
+    clients: TableClients,
+    table: str,
+    keys: list[dict[str, Any]],
+    restored_table: str,
+    backup_arn: str | None,
+    backup_name: str | None,
+    *,
+    wait: WaitPolicy,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
     ddb = clients.dynamodb
     cleaned: dict[str, Any] = {
         "canaries_deleted": 0,
@@ -275,8 +306,9 @@ def clean_up(
         cleaned["restored_table_deleted"] = True
 
     def delete_backup() -> None:
-        if backup_arn:
-            ddb.delete_backup(BackupArn=backup_arn)
+        arn = backup_arn or (_drill_backup(ddb, table, backup_name) if backup_name else None)
+        if arn:
+            ddb.delete_backup(BackupArn=arn)
             cleaned["backup_deleted"] = True
 
     attempt("canaries", delete_canaries)
@@ -320,6 +352,7 @@ def run_table_drill(
     writes: list[CanaryWrite] = []
     expected: dict[str, dict[str, Any]] = {}
     backup_arn: str | None = None
+    backup_name = f"{table[:200]}-dr-drill-{drill_id}" if mode is DrillMode.backup else None
     report: dict[str, Any] | None = None
     warnings: list[str] = []
     try:
@@ -332,8 +365,7 @@ def run_table_drill(
 
         if mode is DrillMode.backup:
             progress(f"Backing up {table}…")
-            name = f"{table[:200]}-dr-drill-{started_at:%Y%m%dT%H%M%SZ}"
-            details = ddb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
+            details = ddb.create_backup(TableName=table, BackupName=backup_name)["BackupDetails"]
             backup_arn = str(details["BackupArn"])
             # The backup holds every write acknowledged before this time (the request's time marker).
             created = details.get("BackupCreationDateTime")
@@ -389,8 +421,12 @@ def run_table_drill(
         restore_report = report
     except BaseException as error:  # an interrupted drill must not leave its canaries and tables behind either
         if not keep:
-            cleaned = clean_up(clients, table, list(keys.values()), restored_table, backup_arn, wait=wait, sleep=sleep)
+            cleaned = clean_up(
+                clients, table, list(keys.values()), restored_table, backup_arn,
+                wait=wait, sleep=sleep, backup_name=backup_name,
+            )  # fmt: skip
             error.add_note(f"drill cleanup after the failure: {cleaned}")
+            error.cleanup = cleaned  # type: ignore[attr-defined]  # reported by drctl's one JSON object
         raise
 
     wrong = set(keys_wrong)
@@ -399,7 +435,10 @@ def run_table_drill(
         cleanup: dict[str, Any] = {"kept": True}
     else:
         progress("Cleaning up the canaries, the drill table and the backup…")
-        cleanup = clean_up(clients, table, list(keys.values()), restored_table, backup_arn, wait=wait, sleep=sleep)
+        cleanup = clean_up(
+            clients, table, list(keys.values()), restored_table, backup_arn, wait=wait, sleep=sleep,
+            backup_name=backup_name,
+        )  # fmt: skip
     return TableDrillResult(
         table=table,
         mode=mode.value,

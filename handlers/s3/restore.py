@@ -38,6 +38,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import aws
+from handlers.interrupts import StopFlag
+from handlers.runtime_names import LOCK_PREFIX
 from handlers.s3.batch import BatchCopier
 from handlers.s3.lock import RestoreLock
 from handlers.s3.plan import (
@@ -509,11 +511,31 @@ class BlastRadiusRefused(ValueError):
         self.assessment = assessment
 
 
+# Every request that changes an object; each is admitted through the stop flag (``_BucketRestore.admit_write``).
+GATED_WRITES = frozenset(
+    {
+        "CopyObject",
+        "DeleteObject",
+        "DeleteObjects",
+        "PutObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "RestoreObject",
+    }
+)
+
+
+class DispatchRefused(Exception):
+    """A write not sent because the restore was stopping (the key is counted as not done)."""
+
+
 class _BucketRestore:
     """Executes plans as the listing streams in; one thread pool, bounded in-flight work.
 
     It stops dispatching as soon as ``halted`` is true (a signal, a systemic failure, a lost lock): queued work is
-    cancelled, so at most ``workers`` requests are in flight when it stops.
+    cancelled, and every write request is admitted through the stop flag, so none is sent after the stop is set
+    (a work item already running stops at its next write; its key counts as not done).
     """
 
     def __init__(
@@ -524,7 +546,7 @@ class _BucketRestore:
         summary: RestoreSummary,
         on_key_done: Callable[[int], None],
         batch: BatchCopier | None,
-        stop: threading.Event | None = None,
+        stop: StopFlag | None = None,
         lock_lost: threading.Event | None = None,
     ) -> None:
         self.s3 = s3
@@ -533,7 +555,7 @@ class _BucketRestore:
         self.summary = summary
         self.on_key_done = on_key_done
         self.batch = batch
-        self.stop = stop or threading.Event()
+        self.stop = stop if stop is not None else StopFlag()
         self.lock_lost = lock_lost or threading.Event()
         self.undelete_allowed = options.in_place and protection.undelete_allowed(options.mfa)
         self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="restore")
@@ -557,6 +579,18 @@ class _BucketRestore:
         if tripped is not None:
             return f"systemic failure: {tripped}"
         return None
+
+    def admit_write(self, model: Any, params: dict[str, Any] | None = None, **_: Any) -> None:
+        """botocore ``before-parameter-build`` (the API parameters): a write is sent only if admitted before any stop
+        (``StopFlag.admit``); the lock's own requests (renew, release) always go."""
+        params = params or {}
+        lock_request = params.get("Bucket") == self.options.lock_bucket and str(params.get("Key", "")).startswith(
+            LOCK_PREFIX
+        )
+        if model.name not in GATED_WRITES or lock_request:
+            return
+        if not self.stop.admit(lambda: self.halt_reason is not None):
+            raise DispatchRefused(f"{model.name} s3://{params.get('Bucket')}/{params.get('Key')}")
 
     def plan(self, history: KeyHistory) -> KeyPlan:
         return plan_key(history, self.options, self.protection)
@@ -632,11 +666,17 @@ class _BucketRestore:
             return
         try:
             failed = work(item)
-        except (ClientError, BotoCoreError) as error:
-            code = _error_code(error)
+        except DispatchRefused:  # stopped before its write was sent: left for the re-run
+            self._left_undone(len(keys))
+            return
+        except Exception as error:
+            # AWS refusing (ClientError/BotoCoreError) or anything else per key: an unparseable response, say. Each
+            # is counted by class, so a failure that hits every key stops the restore early like a refusal does.
+            aws = isinstance(error, ClientError | BotoCoreError)
+            code = _error_code(error) if aws else type(error).__name__
             first_of_class = code not in self.summary.tally.classes
             for key in keys:
-                self.summary.fail(key, code)
+                self.summary.fail(key, code, aws=aws)
             if first_of_class:  # one log line per error class, not one per key
                 logger.warning("restore request failed", extra={"keys": keys[:5], "error": str(error)})
             self.on_key_done(len(keys))
@@ -838,7 +878,7 @@ def restore_bucket(
     s3control: Any | None = None,
     on_key_done: Callable[[int], None] = lambda _: None,
     on_key_listed: Callable[[int], None] = lambda _: None,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
     planner: Planner | None = None,
 ) -> dict[str, Any]:
     """Restore ``options.bucket`` (under ``options.prefix``) to its state at ``options.at``.
@@ -896,6 +936,7 @@ def restore_bucket(
         restore = _BucketRestore(
             s3, options, protection, summary, on_key_done, batch, stop, lock.lost if lock else None
         )
+        s3.meta.events.register("before-parameter-build.s3", restore.admit_write, unique_id=f"admit-{id(restore)}")
         try:
             with lock if lock is not None else contextlib.nullcontext():
                 try:
@@ -910,7 +951,17 @@ def restore_bucket(
                         listing_complete = True
                 finally:
                     restore.finish()
+        except Exception as error:
+            # What was done before the error, so the operator always gets the counts (the CLI prints them).
+            error.restore_summary = {  # type: ignore[attr-defined]
+                **summary.as_dict(),
+                "not_done": restore.not_done,
+                "listing_complete": listing_complete,
+                "systemic_failure": summary.systemic_failure,
+            }
+            raise
         finally:
+            s3.meta.events.unregister("before-parameter-build.s3", unique_id=f"admit-{id(restore)}")
             if lock is not None:
                 lock.release()
     finally:

@@ -11,14 +11,14 @@ instances and clusters, Neptune clusters; DocumentDB clusters have no `copy_tags
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 from pulumi_policy import ResourceValidationArgs
 
 from . import types
 from .framework import Config
 from .props import UNKNOWN, Tags, argument, cannot_verify, describe, expect, is_absent, lookup, number
-from .tiers import TIER_TAG, VALID_TIERS
+from .tiers import TIER_TAG, tier_minimum, tier_minimum_schema
 
 # Provider defaults when `backup_retention_period` is not set (pulumi-aws docs: rds.Instance "Default is `0`";
 # rds.Cluster, docdb.Cluster, neptune.Cluster "Default `1`").
@@ -28,19 +28,9 @@ DEFAULT_RETENTION_DAYS: Final = {
 }
 CLUSTER_ENGINES: Final = ("aurora", "docdb", "neptune")
 
-RETENTION_SCHEMA: Final = {
-    f"tier{tier}MinDays": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 35,
-        "default": days,
-        "description": (
-            f"Minimum automated-backup retention (days of point-in-time recovery) for `dr:tier` {tier}"
-            + (" and for databases without a valid `dr:tier` tag." if tier == "1" else ".")
-        ),
-    }
-    for tier, days in (("1", 35), ("2", 14), ("3", 7))
-}
+RETENTION_SCHEMA: Final = tier_minimum_schema(
+    {"1": 35, "2": 14, "3": 7}, "automated-backup retention (days of point-in-time recovery)", maximum=35
+)
 
 
 def is_cluster_member(args: ResourceValidationArgs) -> bool:
@@ -53,16 +43,6 @@ def is_cluster_member(args: ResourceValidationArgs) -> bool:
     return (not is_absent(cluster)) or (isinstance(engine, str) and engine.startswith(CLUSTER_ENGINES))
 
 
-def _required_days(tags: Tags, config: Config) -> tuple[Any, str]:
-    """(minimum days or UNKNOWN, how the tier was decided)."""
-    tier = tags.get(TIER_TAG)
-    if tier is UNKNOWN:
-        return UNKNOWN, ""
-    if isinstance(tier, str) and tier in VALID_TIERS:
-        return config[f"tier{tier}MinDays"], f"`{TIER_TAG}` {tier}"
-    return config["tier1MinDays"], f"a database without a valid `{TIER_TAG}` tag (checked as tier 1)"
-
-
 def backup_retention_problems(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
     if is_cluster_member(args):
         return
@@ -73,7 +53,7 @@ def backup_retention_problems(args: ResourceValidationArgs, config: Config) -> I
         return
     default = DEFAULT_RETENTION_DAYS[args.resource_type]
     days = number(value) if number(value) is not None else (default if is_absent(value) else -1)
-    required, scope = _required_days(Tags(args.props), config)
+    required, scope = tier_minimum(Tags(args.props), config)
     if required is UNKNOWN:
         if days < config["tier1MinDays"]:
             yield cannot_verify(f"tags.{TIER_TAG} (it decides the minimum backup retention)")

@@ -11,6 +11,7 @@ from . import types
 from .framework import Config
 from .props import (
     UNKNOWN,
+    Tags,
     cannot_verify,
     describe,
     elements,
@@ -21,6 +22,10 @@ from .props import (
     number,
     shallow_copy,
 )
+from .tiers import TIER_TAG, tier_minimum, tier_minimum_schema
+
+# The tiers' PITR periods (stackmodel/tiers.py TABLE_TIERS; tests/policies/test_config.py proves them equal).
+PITR_SCHEMA: Final = tier_minimum_schema({"1": 35, "2": 14, "3": 7}, "PITR recovery period in days", maximum=35)
 
 AWS_DEFAULT_PITR_DAYS: Final = 35  # pulumi-aws: recoveryPeriodInDays defaults to 35
 
@@ -32,11 +37,17 @@ def pitr_problems(args: ResourceValidationArgs, config: Config) -> Iterator[str]
         return
     yield from expect(props, ("pointInTimeRecovery", "enabled"), True)
     period = lookup(props, "pointInTimeRecovery", "recoveryPeriodInDays")
-    minimum = config["minRecoveryPeriodDays"]
+    minimum, scope = tier_minimum(Tags(props), config)
     if period is UNKNOWN:
         yield cannot_verify("pointInTimeRecovery.recoveryPeriodInDays")
+    elif minimum is UNKNOWN:
+        if _period_days(period) < config["tier1MinDays"]:
+            yield cannot_verify(f"tags.{TIER_TAG} (it decides the minimum PITR recovery period)")
     elif _period_days(period) < minimum:
-        yield f"pointInTimeRecovery.recoveryPeriodInDays must be at least {minimum} (declared: {describe(period)})"
+        yield (
+            f"pointInTimeRecovery.recoveryPeriodInDays must be at least {minimum} for {scope} "
+            f"(declared: {describe(period)})"
+        )
     yield from _each_inline_replica(props, "pointInTimeRecovery")
 
 
@@ -63,7 +74,7 @@ def _period_days(period: Any) -> float:
 
 
 def fix_pitr(args: ResourceValidationArgs, config: Config) -> dict[str, Any] | None:
-    """Turn on the table's own PITR block, and raise a too-short recovery period.
+    """Turn on the table's own PITR block, and raise a too-short recovery period to its tier's minimum.
 
     Only properties without a provider default are remediated, because under the engine Remediate runs after
     the provider's Check has filled schema defaults: the `point_in_time_recovery` block has none and its
@@ -80,14 +91,17 @@ def fix_pitr(args: ResourceValidationArgs, config: Config) -> dict[str, Any] | N
     if pitr is UNKNOWN:
         return None
     period = lookup(pitr, "recoveryPeriodInDays")
-    too_short = number(period) is not None and _period_days(period) < config["minRecoveryPeriodDays"]
+    minimum, _scope = tier_minimum(Tags(props), config)
+    if minimum is UNKNOWN:  # the tier decides the period: never raise it blind
+        minimum = 0
+    too_short = number(period) is not None and _period_days(period) < minimum
     if lookup(pitr, "enabled") is True and not too_short:
         return None
     fixed = shallow_copy(props)
     new_pitr = shallow_copy(pitr)
     new_pitr["enabled"] = True
     if too_short:
-        new_pitr["recoveryPeriodInDays"] = config["minRecoveryPeriodDays"]
+        new_pitr["recoveryPeriodInDays"] = minimum
     fixed["pointInTimeRecovery"] = new_pitr
     return fixed
 

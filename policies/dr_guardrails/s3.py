@@ -35,7 +35,7 @@ from .props import (
     region_of,
     to_plain,
 )
-from .tiers import MFA_ATTESTED_TAG, TIER_TAG, VALID_TIERS, in_scope
+from .tiers import MFA_ATTESTED_TAG, TIER_TAG, VALID_TIERS, in_scope, lowest_tier_minimum, tier_minimum
 
 KMS_ALGORITHMS: Final = ("aws:kms", "aws:kms:dsse")
 PUBLIC_ACCESS_BLOCK_FLAGS: Final = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -111,8 +111,43 @@ def object_lock_retention_problems(props: Any, config: Config) -> Iterator[str]:
     retention_days = number(days) if number(days) is not None else _years_to_days(years)
     minimum = config["minRetentionDays"]
     if retention_days is None or retention_days < minimum:
-        declared = f"{describe(days)} days / {describe(years)} years"
-        yield f"default retention must be at least {minimum} days (declared: {declared})"
+        scope = f" for {config['minimumScope']}" if config.get("minimumScope") else ""
+        yield f"default retention must be at least {minimum} days{scope} (declared: {_declared_retention(days, years)})"
+
+
+def _declared_retention(days: Any, years: Any) -> str:
+    if not is_absent(days):
+        return f"{describe(days)} days"
+    if not is_absent(years):
+        return f"{describe(years)} years"
+    return "neither days nor years is set"
+
+
+def lock_minimum_config(config: Config, tags: Tags | None) -> Config:
+    """The object-lock config with ``minRetentionDays`` resolved from the bucket's tier (``tier<N>MinDays``).
+
+    A lock configuration alone carries no tags (the tier is on its bucket): the resource policy holds it to the
+    lowest tier minimum, and ``aws-s3-bucket-object-lock-attached`` checks the bucket's own tier.
+    """
+    if tags is None:
+        return {**config, "minRetentionDays": lowest_tier_minimum(config), "minimumScope": "any tier (the lowest)"}
+    minimum, scope = tier_minimum(tags, config)
+    if minimum is UNKNOWN:  # require_child reports the unknown tier when the strictest minimum is not met
+        return {**config, "minRetentionDays": config["tier1MinDays"], "minimumScope": ""}
+    return {**config, "minRetentionDays": minimum, "minimumScope": scope}
+
+
+def check_object_lock_retention(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
+    """The resource policy: a lock configuration (lowest tier minimum) or a bucket's inline lock (its tier's)."""
+    if args.resource_type in types.BUCKET:
+        child = _inline_child(args, "object_lock")
+        if child is not None:
+            tier_config = lock_minimum_config(config, Tags(args.props))
+            argument_name = INLINE_ARGUMENTS["object_lock"][0]
+            problems = object_lock_retention_problems(child.props, tier_config)
+            yield from (f"inline {argument_name}: {problem}" for problem in problems)
+        return
+    yield from object_lock_retention_problems(args.props, lock_minimum_config(config, None))
 
 
 def _years_to_days(years: Any) -> float | None:
@@ -288,16 +323,20 @@ _CHILD_NOUNS: Final = {
 
 
 def require_child(
-    kind: str, problems: Problems, what: str
+    kind: str, problems: Problems, what: str, bucket_config: Callable[[Config, Tags], Config] | None = None
 ) -> Callable[[StackIndex, Config], Iterator[tuple[str, str]]]:
-    """A stack check: every bucket of the configured tiers has a compliant ``kind`` child."""
+    """A stack check: every bucket of the configured tiers has a compliant ``kind`` child.
+
+    ``bucket_config`` derives a bucket's own config from its tags (a tier's minimum, say).
+    """
 
     def check(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
         for bucket in index.buckets:
             scope = in_scope(index.tags(bucket), config["tiers"])
             if scope is False:
                 continue
-            findings = child_findings(index, bucket, kind, problems, config)
+            own_config = bucket_config(config, index.tags(bucket)) if bucket_config else config
+            findings = child_findings(index, bucket, kind, problems, own_config)
             if findings.verdict is not True and scope is UNKNOWN:
                 yield (
                     bucket.urn,

@@ -26,6 +26,7 @@ from stackmodel.config.errors import (
     dr_error,
     key_position,
 )
+from stackmodel.config.formats import ISO_DATE_PATTERN
 from stackmodel.tiers import (
     INSTANTLY_READABLE_CLASSES,
     MINIMUM_STORAGE_DAYS,
@@ -85,7 +86,9 @@ class TransitionsEntry(_Entry):
 
     KEEP_KEY_ORDER: ClassVar[bool] = True  # the order objects move through the classes
 
-    standard_ia_days: Days | None = Field(default=None, alias="standardIaDays")
+    standard_ia_days: (
+        Annotated[Days, Field(json_schema_extra={"minimum": MINIMUM_STORAGE_DAYS["STANDARD_IA"]})] | None
+    ) = Field(default=None, alias="standardIaDays")
     glacier_days: Days | None = Field(default=None, alias="glacierDays")
     deep_archive_days: Days | None = Field(default=None, alias="deepArchiveDays")
 
@@ -105,7 +108,9 @@ class ObjectivesEntry(_Entry):
 class BucketEntry(_Entry):
     """One ``buckets[i]`` entry as written in the stack file."""
 
-    name: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)]
+    name: Annotated[
+        StrictStr, Field(min_length=1, pattern=LOGICAL_NAME, json_schema_extra={"not": {"const": BATCH_REPORTS_NAME}})
+    ]
     tier: Annotated[Literal[1, 2, 3], BeforeValidator(_tier)]
     lock_days: Days | None = Field(default=None, alias="lockDays")
     lock_mode: LockMode | None = Field(default=None, alias="lockMode")
@@ -114,12 +119,12 @@ class BucketEntry(_Entry):
     replica_storage_class: Literal["STANDARD", "STANDARD_IA"] | None = Field(default=None, alias="replicaStorageClass")
     auto_restore: StrictBool | None = Field(default=None, alias="autoRestore")
     protected_prefixes: list[Annotated[StrictStr, BeforeValidator(_prefix)]] | None = Field(
-        default=None, alias="protectedPrefixes"
+        default=None, alias="protectedPrefixes", json_schema_extra={"uniqueItems": True}
     )
     objectives: ObjectivesEntry | None = None
-    mfa_delete_attested: Annotated[dt.date, BeforeValidator(_attestation)] | None = Field(
-        default=None, alias="mfaDeleteAttested"
-    )
+    mfa_delete_attested: (
+        Annotated[dt.date, BeforeValidator(_attestation), Field(json_schema_extra={"pattern": ISO_DATE_PATTERN})] | None
+    ) = Field(default=None, alias="mfaDeleteAttested")
 
 
 @dataclass(frozen=True)

@@ -9,26 +9,30 @@ alarm breaches when no passing drill was published within one schedule interval.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from stackmodel.config.errors import dr_error
+from stackmodel.config.schedules import rate_seconds
 from stackmodel.tiers import FailureMode
 
 if TYPE_CHECKING:
     from stackmodel.config.tables import TableSpec
 
-RATE = re.compile(r"^rate\((?P<count>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
-UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # CloudWatch: Period x EvaluationPeriods may not exceed 7 days (PutMetricAlarm, "Period"), and the drill alarm's
 # window is one schedule interval, so the interval is at most 7 days; below an hour a Lambda drill would overlap
 # the next run (canaries, restores and a FIS pause take minutes).
 MIN_INTERVAL_SECONDS = 3600
 MAX_INTERVAL_SECONDS = 7 * 86400
 DEFAULT_SCHEDULE = "rate(7 days)"
+# The same rule for the JSON Schema (editors): rate(1 hour) to rate(7 days) in EventBridge's grammar; a test checks it
+# against _schedule for every count.
+DRILL_SCHEDULE_PATTERN = (
+    r"^rate\((1 (hour|day)|([2-7]) days|([2-9]|[1-9][0-9]|1[0-5][0-9]|16[0-8]) hours"
+    r"|(6[0-9]|[7-9][0-9]|[1-9][0-9]{2}|[1-9][0-9]{3}|100[0-7][0-9]|10080) minutes)\)$"
+)
 # The FIS action's duration runs from 1 minute to 12 hours (FIS actions reference); a drill needs minutes, and a
 # pause longer than tier 1's 15-minute regional RPO would itself break the objective it measures.
 MAX_PAUSE_MINUTES = 14
@@ -38,14 +42,8 @@ MAX_STOP_CONDITIONS = 5
 
 
 def schedule_seconds(expression: str) -> int:
-    """The interval of an EventBridge ``rate(...)`` expression, in seconds."""
-    match = RATE.fullmatch(expression)
-    if match is None:
-        raise ValueError(f"{expression!r} is not rate(<n> minutes|hours|days)")
-    count, unit = int(match["count"]), match["unit"].rstrip("s")
-    if (count == 1) != (not match["unit"].endswith("s")):
-        raise ValueError(f"{expression!r}: EventBridge wants the singular unit for 1 and the plural otherwise")
-    return count * UNIT_SECONDS[unit]
+    """The interval of an EventBridge ``rate(...)`` expression, in seconds (stackmodel/config/schedules.py)."""
+    return rate_seconds(expression)
 
 
 def _schedule(value: str) -> str:
@@ -79,6 +77,7 @@ class DrillsConfig(BaseModel):
     )
     schedule: Annotated[StrictStr, AfterValidator(_schedule)] = Field(
         default=DEFAULT_SCHEDULE,
+        json_schema_extra={"pattern": DRILL_SCHEDULE_PATTERN},
         description="EventBridge rate expression of the scheduled drill, between rate(1 hour) and rate(7 days).",
     )
     pause_minutes: Annotated[StrictInt, Field(ge=1, le=MAX_PAUSE_MINUTES)] = Field(
@@ -100,15 +99,16 @@ def drilled(table: TableSpec, pause_minutes: int) -> bool:
     return bool(table.replica_regions) and (rpo is None or rpo > pause_minutes)
 
 
-def drill_problems(drills: DrillsConfig, tables: Sequence[TableSpec]) -> list[tuple[str, str]]:
+def drill_problems(drills: DrillsConfig, tables: Sequence[tuple[int, TableSpec]]) -> list[tuple[str, str]]:
     """``(key path, message)`` for tables the FIS templates could not drill, so the program stops before any
     resource is registered instead of half-way (components/drills.py builds what passes here). Buckets need no
-    check: a bucket's regional RPO is at least 15 min (stackmodel/tiers.py) and the pause at most 14."""
+    check: a bucket's regional RPO is at least 15 min (stackmodel/tiers.py) and the pause at most 14. ``tables`` pairs
+    each valid spec with its index in the config's list (an invalid entry before it must not shift the path)."""
     if not drills.fault_injection:
         return []
     pause = drills.pause_minutes
     problems = []
-    for index, table in enumerate(tables):
+    for index, table in tables:
         if drilled(table, pause) and len(table.replica_regions) > MAX_STOP_CONDITIONS:
             problems.append(
                 (

@@ -175,6 +175,16 @@ def _message(error: Mapping[str, Any], key: str | int, model: type[BaseModel]) -
         return PATTERN_MESSAGES.get(pattern, f"must match {pattern}"), "value"
     if kind in {"string_type", "string_too_short"}:
         return "must be a non-empty string", "value"
+    if kind in {"literal_error", "enum"}:
+        return f"must be one of {error['ctx']['expected']}", "value"
+    if kind == "string_too_long":
+        return f"must be at most {error['ctx']['max_length']} characters", "value"
+    if kind == "list_type":
+        return "must be a list", "type"
+    if kind == "too_short":
+        return f"must have at least {error['ctx']['min_length']} item(s)", "none"
+    if kind == "too_long":
+        return f"must have at most {error['ctx']['max_length']} item(s)", "none"
     if kind == "bool_type":
         return "must be true or false", "value"
     return f"is not valid ({kind})", "value"

@@ -20,4 +20,11 @@ def _region(value: str) -> str:
     return value
 
 
-Region = Annotated[StrictStr, Field(min_length=1), AfterValidator(_region)]
+def _deployable_regions() -> list[str]:
+    """The regions ``_region`` accepts, for the JSON Schema's enum."""
+    return sorted(r for r in region_partitions() if powertools.powertools_layer_problem(r) is None)
+
+
+Region = Annotated[
+    StrictStr, Field(min_length=1, json_schema_extra={"enum": _deployable_regions()}), AfterValidator(_region)
+]

@@ -17,25 +17,40 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from stackmodel.config.buckets import LOGICAL_NAME
 from stackmodel.config.errors import MAX_MINUTES, Problems, Unit, described, dr_error, key_position
+from stackmodel.config.formats import HOSTNAME_PATTERN, PUBLIC_HOST
 from stackmodel.failover_budget import Budget, BudgetInputs, DatabaseEngine, Switch, budget
 
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+HOSTNAME = re.compile(HOSTNAME_PATTERN)
 HOSTED_ZONE_ID = described(
     r"^Z[A-Z0-9]{1,31}$", "must be a Route 53 hosted zone ID (Z, then uppercase letters and digits)"
 )
 URL_PATH = described(r"^/\S*$", "must be a URL path: '/' first, no spaces")
+# Route 53 HealthCheckConfig.ResourcePath: at most 255 characters.
+MAX_PATH_LENGTH = 255
+# RDS DBInstanceIdentifier / DBClusterIdentifier / GlobalClusterIdentifier: 1 to 63 letters, digits or hyphens, a
+# letter first, no hyphen last and no two hyphens in a row (RDS API reference, CreateDBInstance, CreateGlobalCluster).
 DB_IDENTIFIER = described(
-    r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$", "must be an RDS identifier: a letter, then up to 62 letters, digits or hyphens"
+    r"^[a-zA-Z](-?[a-zA-Z0-9])*$",
+    "must be an RDS identifier: a letter, then letters, digits or single hyphens, not ending with a hyphen",
 )
+MAX_DB_IDENTIFIER = 63
 DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
 
 
 def _host(value: str) -> str:
     try:
-        ipaddress.ip_address(value)
-        return value
+        address = ipaddress.ip_address(value)
     except ValueError:
-        pass
+        address = None
+    if address is not None:
+        # Route 53 "can't check the health of endpoints for which the IP address is in local, private, non-routable,
+        # or multicast ranges" (Route 53 API reference, HealthCheckConfig, IPAddress).
+        if not address.is_global or address.is_multicast:
+            raise dr_error(
+                "must be a public IP address or a DNS name: Route 53 health checkers cannot reach private, loopback, "
+                "link-local, multicast or other non-routable addresses"
+            )
+        return value
     if not HOSTNAME.fullmatch(value):
         raise dr_error("must be an IP address or a lowercase DNS name")
     return value
@@ -47,6 +62,14 @@ def _record_name(value: str) -> str:
     return value.rstrip(".")
 
 
+def _unique(names: list[str]) -> list[str]:
+    """A store linked twice would be failed over once and hide that another was meant (``[audio, audio]``)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise dr_error(f"must name each store once; repeated: {', '.join(repeated)}")
+    return names
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -54,9 +77,9 @@ class _Entry(BaseModel):
 class EndpointEntry(_Entry):
     """Where one region serves the site."""
 
-    host: Annotated[StrictStr, Field(min_length=1), AfterValidator(_host)]
+    host: Annotated[StrictStr, Field(min_length=1, json_schema_extra=PUBLIC_HOST), AfterValidator(_host)]
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 443
-    path: Annotated[StrictStr, Field(min_length=1, pattern=URL_PATH)] = "/health"
+    path: Annotated[StrictStr, Field(min_length=1, max_length=MAX_PATH_LENGTH, pattern=URL_PATH)] = "/health"
     protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
 
 
@@ -65,10 +88,10 @@ class DatabaseEntry(_Entry):
 
     engine: DatabaseEngine
     # Aurora: the secondary cluster's identifier; RDS: the cross-region read replica's identifier.
-    identifier: Annotated[StrictStr, Field(min_length=1, pattern=DB_IDENTIFIER)]
-    global_cluster_identifier: Annotated[StrictStr, Field(min_length=1)] | None = Field(
-        default=None, alias="globalClusterIdentifier"
-    )
+    identifier: Annotated[StrictStr, Field(min_length=1, max_length=MAX_DB_IDENTIFIER, pattern=DB_IDENTIFIER)]
+    global_cluster_identifier: (
+        Annotated[StrictStr, Field(min_length=1, max_length=MAX_DB_IDENTIFIER, pattern=DB_IDENTIFIER)] | None
+    ) = Field(default=None, alias="globalClusterIdentifier")
     promotion_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] | None = Field(default=None, alias="promotionSeconds")
 
 
@@ -79,7 +102,9 @@ class SiteEntry(_Entry):
 
     name: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=LOGICAL_NAME)]
     hosted_zone_id: Annotated[StrictStr, Field(pattern=HOSTED_ZONE_ID)] = Field(alias="hostedZoneId")
-    record_name: Annotated[StrictStr, Field(min_length=1), AfterValidator(_record_name)] = Field(alias="recordName")
+    record_name: Annotated[
+        StrictStr, Field(min_length=1, json_schema_extra={"pattern": HOSTNAME_PATTERN}), AfterValidator(_record_name)
+    ] = Field(alias="recordName")
     primary: EndpointEntry
     secondary: EndpointEntry
     # Route 53 endpoint health checks run every 10 or 30 s with a failure threshold of 1-10
@@ -96,8 +121,12 @@ class SiteEntry(_Entry):
     healthy_minutes_before_failback: Annotated[StrictInt, Field(ge=1, le=10080)] = Field(
         default=DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK, alias="healthyMinutesBeforeFailback"
     )
-    buckets: list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]] = Field(default_factory=list)
-    tables: list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]] = Field(default_factory=list)
+    buckets: Annotated[list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]], AfterValidator(_unique)] = Field(
+        default_factory=list, json_schema_extra={"uniqueItems": True}
+    )
+    tables: Annotated[list[Annotated[StrictStr, Field(pattern=LOGICAL_NAME)]], AfterValidator(_unique)] = Field(
+        default_factory=list, json_schema_extra={"uniqueItems": True}
+    )
     database: DatabaseEntry | None = None
 
 
@@ -202,6 +231,14 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems) -> SiteSpec | None:
             key_position(SiteEntry, "autoDnsFailover"),
             unit.at("autoDnsFailover"),
             "applies to the CloudWatch switch only; with switch 'arc' the routing control is the only switch",
+        )
+    if entry.auto_dns_failover and (entry.buckets or entry.tables or entry.database):
+        found.add(
+            unit,
+            key_position(SiteEntry, "autoDnsFailover"),
+            unit.at("autoDnsFailover"),
+            "is for stateless sites only (no buckets, tables or database): DNS may move before the orchestrator "
+            "has moved the linked stores (docs/runbooks/failover.md)",
         )
     database = entry.database
     if database and database.engine == "aurora-global" and not database.global_cluster_identifier:

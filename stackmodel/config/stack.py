@@ -87,11 +87,16 @@ class StackConfig(BaseModel):
         alias="recoveryRegion",
         description="Region that holds replicas and takes over on failover. Must differ from primaryRegion.",
     )
-    name_prefix: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)] = Field(
+    # S3 reserves the prefix xn-- for bucket names (bucket naming rules); every bucket name starts with namePrefix.
+    name_prefix: Annotated[
+        StrictStr, Field(min_length=1, pattern=LOGICAL_NAME, json_schema_extra={"not": {"pattern": "^xn--"}})
+    ] = Field(
         alias="namePrefix",
         description="Stem of every physical resource name (<namePrefix>-<bucket>-<region>); keep it globally unique.",
     )
-    alert_email: Annotated[StrictStr, Field(min_length=1), AfterValidator(_email)] = Field(
+    alert_email: Annotated[
+        StrictStr, Field(min_length=1, json_schema_extra={"pattern": EMAIL.pattern}), AfterValidator(_email)
+    ] = Field(
         alias="alertEmail",
         description="Email address subscribed to the DR alert topic (replication latency, failures, RPO age).",
     )
@@ -293,7 +298,7 @@ def parse(
         found,
     )
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
-    for path, message in drill_problems(drills, tables):
+    for path, message in drill_problems(drills, _config_positions(raw_tables, tables)):
         found.add(top, key_position(StackConfig, "drills"), path, message)
     if backup is not None and buckets_whole and tables_whole:
         for path, message in isolation_problems(
@@ -394,6 +399,15 @@ def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSe
         report_validation_error(error, BackupSettingsEntry, raw_backup, unit, found)
         return None
     return backup_settings(entry, unit, found)
+
+
+def _config_positions(raw_tables: Any, tables: list[TableSpec]) -> list[tuple[int, TableSpec]]:
+    """Each valid table with its index in the config's list (the first entry of a name is the one kept)."""
+    positions: dict[str, int] = {}
+    for index, entry in enumerate(raw_tables if isinstance(raw_tables, list) else []):
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            positions.setdefault(entry["name"], index)
+    return [(positions[table.name], table) for table in tables]
 
 
 def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from stackmodel.config.buckets import LOGICAL_NAME, ObjectiveEntry, ObjectivesEntry
 from stackmodel.config.errors import MAX_DAYS, Problems, Unit, described, dr_error, key_position
@@ -38,6 +38,9 @@ from stackmodel.config.isolation import (
     VaultAccount,
     VaultAccountEntry,
 )
+from stackmodel.config.schedules import SHAPE_PATTERN as SCHEDULE_SHAPE_PATTERN
+from stackmodel.config.schedules import schedule_problem
+from stackmodel.regions import region_partitions
 from stackmodel.tiers import (
     BACKUP_RPO_SCHEDULES,
     COLD_STORAGE_MINIMUM_DAYS,
@@ -97,12 +100,6 @@ BACKUP_VAULT_ARN = re.compile(
         "must be a backup vault ARN (arn:<partition>:backup:<region>:<account>:backup-vault:<name>)",
     )
 )
-SCHEDULE_EXPRESSION = re.compile(
-    described(
-        r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$",
-        "must be an EventBridge rate(<n> minutes|hours|days) or cron(...) expression",
-    )
-)
 
 
 def _attribute_type(value: Any) -> Any:
@@ -114,6 +111,16 @@ def _attribute_type(value: Any) -> Any:
 def _tier(value: Any) -> Any:
     if not isinstance(value, int) or isinstance(value, bool) or value not in TABLE_TIERS:
         raise dr_error("must be 1, 2 or 3")
+    return value
+
+
+def _schedule(value: str) -> str:
+    problem = schedule_problem(value)
+    if problem is not None:
+        raise dr_error(
+            f"must be an EventBridge schedule: rate(<n> minute|minutes|hour|hours|day|days) or cron(<minutes> <hours> "
+            f"<day-of-month> <month> <day-of-week> <year>) with '?' in one day field ({problem})"
+        )
     return value
 
 
@@ -134,7 +141,7 @@ class _Entry(BaseModel):
 
 class AttributeEntry(_Entry):
     name: AttributeName
-    type: Annotated[StrictStr, BeforeValidator(_attribute_type)]
+    type: Annotated[StrictStr, BeforeValidator(_attribute_type), Field(json_schema_extra={"enum": ["S", "N", "B"]})]
 
 
 class CapacityEntry(_Entry):
@@ -150,8 +157,14 @@ class AutoscalingEntry(_Entry):
     target_utilization: Annotated[StrictInt, Field(ge=20, le=90)] = Field(default=70, alias="targetUtilization")
 
 
+# DynamoDB IndexName: 3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.' (CreateTable, GlobalSecondaryIndex).
+INDEX_NAME = described(
+    r"^[A-Za-z0-9_.-]{3,255}$", "must be 3 to 255 letters, digits, '_', '-' or '.' (a DynamoDB index name)"
+)
+
+
 class IndexEntry(_Entry):
-    name: Annotated[StrictStr, Field(min_length=3, max_length=255)]
+    name: Annotated[StrictStr, Field(pattern=INDEX_NAME)]
     hash_key: AttributeName = Field(alias="hashKey")
     range_key: AttributeName | None = Field(default=None, alias="rangeKey")
     projection_type: Literal["ALL", "KEYS_ONLY", "INCLUDE"] = Field(default="ALL", alias="projectionType")
@@ -161,7 +174,9 @@ class IndexEntry(_Entry):
 class TableBackupEntry(_Entry):
     """Overrides of the tier's AWS Backup rule."""
 
-    rpo_minutes: StrictInt | None = Field(default=None, alias="rpoMinutes")
+    rpo_minutes: Annotated[StrictInt, Field(json_schema_extra={"enum": sorted(BACKUP_RPO_SCHEDULES)})] | None = Field(
+        default=None, alias="rpoMinutes"
+    )
     cold_storage_after_days: Days | None = Field(default=None, alias="coldStorageAfterDays")
     delete_after_days: Days | None = Field(default=None, alias="deleteAfterDays")
 
@@ -170,14 +185,16 @@ class ExportEntry(_Entry):
     """A scheduled ``ExportTableToPointInTime`` into one of the stack's buckets (``drctl export-table`` by hand)."""
 
     bucket: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)]
-    schedule: Annotated[StrictStr, Field(pattern=SCHEDULE_EXPRESSION.pattern)] = "rate(7 days)"
+    schedule: Annotated[
+        StrictStr, AfterValidator(_schedule), Field(json_schema_extra={"pattern": SCHEDULE_SHAPE_PATTERN})
+    ] = "rate(7 days)"
 
 
 class TableEntry(_Entry):
     """One ``tables[i]`` entry as written in the stack file."""
 
     name: Annotated[StrictStr, Field(min_length=1, pattern=LOGICAL_NAME)]
-    tier: Annotated[int, BeforeValidator(_tier)]
+    tier: Annotated[int, BeforeValidator(_tier), Field(json_schema_extra={"enum": sorted(TABLE_TIERS)})]
     hash_key: AttributeName = Field(alias="hashKey")
     range_key: AttributeName | None = Field(default=None, alias="rangeKey")
     attributes: Annotated[list[AttributeEntry], Field(min_length=1)]
@@ -185,7 +202,9 @@ class TableEntry(_Entry):
     capacity: CapacityEntry | None = None
     autoscaling: AutoscalingEntry | None = None
     global_secondary_indexes: list[IndexEntry] = Field(default_factory=list, alias="globalSecondaryIndexes")
-    replica_regions: list[Region] = Field(default_factory=list, alias="replicaRegions")
+    replica_regions: list[Region] = Field(
+        default_factory=list, alias="replicaRegions", json_schema_extra={"uniqueItems": True}
+    )
     consistency_mode: Literal["EVENTUAL", "STRONG"] = Field(default="EVENTUAL", alias="consistencyMode")
     witness_region: Region | None = Field(default=None, alias="witnessRegion")
     ttl_attribute: AttributeName | None = Field(default=None, alias="ttlAttribute")
@@ -193,8 +212,21 @@ class TableEntry(_Entry):
     stream_consumers: list[Annotated[StrictStr, Field(min_length=1)]] = Field(
         default_factory=list, alias="streamConsumers"
     )
-    operations: list[Annotated[StrictStr, BeforeValidator(_operation)]] | None = None
-    pitr_recovery_period_days: StrictInt | None = Field(default=None, alias="pitrRecoveryPeriodDays")
+    operations: (
+        Annotated[
+            list[
+                Annotated[StrictStr, BeforeValidator(_operation), Field(json_schema_extra={"enum": list(OPERATIONS)})]
+            ],
+            Field(json_schema_extra={"uniqueItems": True, "minItems": 1, "maxItems": MAX_ALARM_METRICS}),
+        ]
+        | None
+    ) = None
+    pitr_recovery_period_days: (
+        Annotated[
+            StrictInt, Field(json_schema_extra={"minimum": PITR_PERIOD_RANGE[0], "maximum": PITR_PERIOD_RANGE[1]})
+        ]
+        | None
+    ) = Field(default=None, alias="pitrRecoveryPeriodDays")
     objectives: ObjectivesEntry | None = None
     backup: TableBackupEntry | None = None
     export: ExportEntry | None = None
@@ -539,8 +571,15 @@ def _check_regions(
     show = report.unit.show
     primary = context.primary_region
     seen: set[str] = set()
+    home = region_partitions().get(primary) if primary else None
     for position, region in enumerate(entry.replica_regions):
-        if region == primary:
+        if home is not None and region_partitions()[region] != home:
+            report.add(
+                ("replicaRegions", position),
+                f"{show(region)} is in partition {region_partitions()[region]!r}, the table's primary region "
+                f"{show(primary)} in {home!r}: a global table replicates within one partition",
+            )
+        elif region == primary:
             report.add(("replicaRegions", position), f"{show(region)} is the primary region; replicas go elsewhere")
         elif region in seen:
             report.add(("replicaRegions", position), f"duplicate region {show(region)}")
@@ -552,6 +591,8 @@ def _check_regions(
             ("replicaRegions",),
             f"must include the stack's recoveryRegion {show(context.recovery_region)}, where failover goes",
         )
+    if entry.witness_region is not None and home is not None and region_partitions()[entry.witness_region] != home:
+        report.add(("witnessRegion",), f"must be in the primary region's partition {home!r}")
     if entry.witness_region is not None and entry.witness_region in {primary, *entry.replica_regions}:
         report.add(("witnessRegion",), "must differ from the table's primary and replica regions")
     return tuple(entry.replica_regions)

@@ -136,6 +136,8 @@ def test_the_scheduled_drill_runs_weekly_in_the_recovery_region_with_its_alarm(d
     assert env["DRILL_METRICS_REGION"] == "us-west-2" and env["DRILL_STACK"] == "test"
     [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-scheduled"]
     assert rule.inputs["scheduleExpression"] == "rate(7 days)"
+    [retries] = drilled.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert retries.inputs["maximumRetryAttempts"] == 0  # a timed-out drill is never re-run with a new FIS pause
     alarm = named(drilled, ALARM, "dr-drills-drill-passed")
     assert alarm.inputs["region"] == env["DRILL_METRICS_REGION"]  # the Region the runner publishes in
     assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == ("DR/Recovery", "DrillPassed")
@@ -238,6 +240,10 @@ def test_a_table_input_gets_a_global_table_pause_with_a_stop_alarm_per_receiving
         ("us-east-1", "eu-west-1"),
     }
     assert all(s.inputs["metricName"] == "ReplicationLatency" and s.inputs["threshold"] == 15 * 60_000 for s in stops)
+    # A pause leaves no datapoints: missing data breaches, over the RPO's window (issue 23 item 11).
+    assert all(s.inputs["treatMissingData"] == "breaching" for s in stops)
+    assert all((s.inputs["evaluationPeriods"], s.inputs["datapointsToAlarm"], s.inputs["period"]) == (15, 15, 60)
+               for s in stops)  # fmt: skip
     assert len(template.inputs["stopConditions"]) == 2
     statements = fis_policy(run)
     assert statements["PauseTableReplication"]["Resource"] == [

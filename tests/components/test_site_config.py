@@ -50,7 +50,7 @@ def test_every_problem_is_reported_by_key_path() -> None:
 def test_cross_key_rules_of_one_site() -> None:
     found = problems(
         prod(
-            secondary={"host": "10.0.0.1"},
+            secondary={"host": "52.94.76.10"},
             switch="arc",
             autoDnsFailover=True,
             database={"engine": "aurora-global", "identifier": "db-usw2"},

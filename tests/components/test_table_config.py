@@ -392,8 +392,9 @@ MALFORMED = [
         "export-schedule-malformed",
         set_(("tables", 0, "export", "schedule"), "weekly"),
         problems=(
-            "tables[0].export.schedule: must be an EventBridge rate(<n> minutes|hours|days) or cron(...) expression, "
-            "got 'weekly'",
+            "tables[0].export.schedule: must be an EventBridge schedule: rate(<n> minute|minutes|hour|hours|day|days) "
+            "or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>) with '?' in one day field "
+            "('weekly' is neither rate(<n> minutes|hours|days) nor cron(<6 fields>)), got 'weekly'",
         ),
     ),
 ]

@@ -56,3 +56,153 @@ def test_objectives_allow_the_timestamp_resolution_and_refuse_a_missing_figure()
     assert not within_objectives(61, 0, 1, 0)
     assert not within_objectives(None, 0, 1, None)  # declared but not measured is not a pass
     assert within_objectives(None, None, None, None)
+
+
+# --- the fault on a clean boundary (issue 23 item 14: the stack drill lost its newest canaries under load) -------
+
+
+def test_no_canary_write_is_in_flight_or_starts_while_paused() -> None:
+    import threading
+    import time
+
+    from handlers.drills.canaries import CanaryWriter
+
+    in_flight = threading.Event()
+    during_pause: list[int] = []
+    paused = threading.Event()
+
+    def write(sequence: int, _written_at: float) -> None:
+        in_flight.set()
+        if paused.is_set():
+            during_pause.append(sequence)
+        time.sleep(0.02)  # a slow PutObject
+        in_flight.clear()
+
+    with CanaryWriter(write, rate_per_second=200) as writer:
+        writer.wait_for(3)
+        with writer.paused():
+            paused.set()
+            assert not in_flight.is_set()
+            written = len(writer.written)
+            time.sleep(0.2)
+            assert len(writer.written) == written
+            paused.clear()
+        writer.wait_for(written + 2)
+    assert during_pause == []
+
+
+def test_past_the_next_second_lands_in_a_later_second_even_when_sleep_returns_early() -> None:
+    from handlers.drills.scenarios.buckets import SECOND_MARGIN, past_the_next_second, restore_point_before
+
+    times = iter([100.7, 100.95, 101.005, 101.2])
+    slept: list[float] = []
+    now = past_the_next_second(clock=lambda: next(times), sleep=slept.append)
+    assert now == 101.2 and len(slept) == 3 and slept[0] == pytest.approx(101 + SECOND_MARGIN - 100.7)
+    # Anything acknowledged before the call (second 100 at the latest) is before the restore point.
+    assert restore_point_before(now).timestamp() > 100.999 - 1e-6
+
+
+# --- boundaries the mutation run found unguarded (issue 23 item 12) ---------------------------------------------
+
+
+def test_a_canary_acknowledged_at_the_fault_instant_is_pre_fault() -> None:
+    measured = measure_rpo(FAULT, [CanaryWrite(0, 999.0, 999.5), CanaryWrite(1, 999.9, FAULT)], lambda c: True)
+    assert (measured.pre_fault, measured.post_fault) == (2, 0) and measured.newest_pre_fault == 1
+
+
+def test_every_field_of_the_measurement_and_its_document() -> None:
+    written = [CanaryWrite(0, 990.0, 990.1), CanaryWrite(1, 995.4321, 995.5), CanaryWrite(2, 999.0, 999.1)]
+    measured = measure_rpo(FAULT, written, lambda canary: canary.sequence < 2)
+    assert measured.rpo_seconds == 4.568  # rounded to the millisecond
+    assert not measured.lower_bound and measured.fault_at == FAULT
+    assert (measured.newest_pre_fault, measured.newest_recovered) == (2, 1)
+    document = measured.as_dict()
+    assert document["every_pre_fault_canary_back"] is False and document["rpo_seconds"] == 4.568
+    assert document["lost_newest"] == (2,) and document["holes"] == ()
+
+
+def test_nothing_back_has_no_holes_and_loses_everything_newest() -> None:
+    measured = measure_rpo(FAULT, canaries(980, 985, 990), lambda _canary: False)
+    assert measured.holes == () and measured.lost_newest == (0, 1, 2) and measured.newest_recovered is None
+
+
+def test_the_no_pre_fault_message_is_exact() -> None:
+    with pytest.raises(
+        ValueError, match=r"^no canary was acknowledged before the fault: the drill cannot measure an RPO$"
+    ):
+        measure_rpo(FAULT, canaries(1001), lambda _canary: True)
+
+
+def test_objective_boundaries_are_inclusive_and_in_seconds() -> None:
+    assert within_objectives(60, None, 1, None)  # exactly the RTO
+    assert within_objectives(None, 61.0, None, 1)  # 60 s + the resolution
+    assert not within_objectives(None, 61.5, None, 1)
+    assert within_objectives(None, 30.0, None, 1)
+
+
+# --- the canary writer (issue 23 item 12: canaries.py in the mutation scope) ------------------------------------
+
+
+def test_a_rate_must_be_positive() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    for rate in (0, -1):
+        with pytest.raises(ValueError, match=r"^rate_per_second must be positive$"):
+            CanaryWriter(lambda *_: None, rate_per_second=rate)
+    CanaryWriter(lambda *_: None, rate_per_second=0.001)
+
+
+def test_each_canary_carries_its_write_time_and_acknowledgement_from_the_clock() -> None:
+    import itertools
+
+    from handlers.drills.canaries import CanaryWriter
+
+    ticks = itertools.count(1000)
+    seen: list[tuple[int, float]] = []
+    writer = CanaryWriter(lambda sequence, at: seen.append((sequence, at)), rate_per_second=1000,
+                          clock=lambda: float(next(ticks)))  # fmt: skip
+    with writer:
+        writer.wait_for(3)
+    written = writer.written[:3]
+    assert [c.sequence for c in written] == [0, 1, 2]
+    assert all(c.acknowledged_at > c.written_at for c in written)
+    assert [(s, at) for s, at in seen[:3]] == [(c.sequence, c.written_at) for c in written]
+
+
+def test_a_failed_write_is_recorded_and_not_a_canary() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    def write(sequence: int, _at: float) -> None:
+        if sequence == 1:
+            raise RuntimeError("boom")
+
+    with CanaryWriter(write, rate_per_second=500) as writer:
+        writer.wait_for(3)
+    sequences = [c.sequence for c in writer.written]
+    assert 1 not in sequences and sequences[:2] == [0, 2] and writer.errors[0] == "canary 1: boom"
+
+
+def test_waiting_for_more_canaries_than_come_times_out_naming_the_count() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    def refuse(_sequence: int, _at: float) -> None:
+        raise RuntimeError("down")
+
+    with (
+        CanaryWriter(refuse, rate_per_second=100) as writer,
+        pytest.raises(TimeoutError, match=r"^only 0 of 2 canaries"),
+    ):
+        writer.wait_for(2, timeout=0.3)
+
+
+def test_the_rate_bounds_the_writes() -> None:
+    import time
+
+    from handlers.drills.canaries import CanaryWriter
+
+    writer = CanaryWriter(lambda *_: None, rate_per_second=10)
+    writer.start()
+    time.sleep(1.0)
+    written = writer.stop()
+    assert 1 <= len(written) <= 12  # at most one per 0.1 s (plus the first), whatever the scheduling
+    assert writer.stop() == written  # stopping twice changes nothing

@@ -107,6 +107,7 @@ def stubbed_fis(replicator: Replicator, states_after_start: list[str], stop: boo
     client = boto3.client("fis", region_name="us-east-1")
     stubber = Stubber(client)
     start_params = {"clientToken": ANY, "experimentTemplateId": TEMPLATE, "tags": {"dr:drill": "test"}}
+    stubber.add_response("list_experiments", {"experiments": []}, {})  # no other drill's pause is active
     stubber.add_response("start_experiment", experiment("initiating"), start_params)
     for state in states_after_start:
         stubber.add_response("get_experiment", experiment(state), {"id": EXPERIMENT})
@@ -172,3 +173,66 @@ def test_without_working_replication_no_experiment_starts(mock_aws: None) -> Non
         stubber.assert_no_pending_responses()
     assert result.status is Status.failed and result.checks["experiment_id"] is None
     assert any("replication is not working" in note for note in result.notes)
+
+
+# ---------------------------------------------------------------- no overlapping pauses (issue 23 item 11)
+
+
+def _listed(*experiments: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
+    return {
+        "experiments": [
+            {"id": eid, "experimentTemplateId": "EXT1", "state": {"status": state}, "tags": tags}
+            for eid, state, tags in experiments
+        ]
+    }
+
+
+def test_only_active_drill_experiments_are_reported_across_pages() -> None:
+    from handlers.drills.fis import running_drill_experiments
+
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    first = _listed(("EXP1", "running", {"dr:drill": "d1"}), ("EXP2", "completed", {"dr:drill": "d0"}))
+    stubber.add_response("list_experiments", {**first, "nextToken": "page2"}, {})
+    second = _listed(("EXP3", "running", {"team": "chaos"}), ("EXP4", "initiating", {"dr:drill": "d2"}))
+    stubber.add_response("list_experiments", second, {"nextToken": "page2"})
+    with stubber:
+        found = running_drill_experiments(client)
+        stubber.assert_no_pending_responses()
+    assert [(e["id"], e["state"], e["drill"]) for e in found] == [
+        ("EXP1", "running", "d1"),
+        ("EXP4", "initiating", "d2"),
+    ]
+
+
+def test_a_drill_never_starts_a_second_pause() -> None:
+    from handlers.drills.fis import ExperimentError, start_experiment
+
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("list_experiments", _listed(("EXP1", "running", {"dr:drill": "other"})), {})
+    with stubber, pytest.raises(ExperimentError, match="still active"):
+        start_experiment(client, TEMPLATE, "test")
+    stubber.assert_no_pending_responses()  # no StartExperiment was sent
+
+
+def test_drctl_drill_experiments_exits_1_while_one_is_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from handlers import aws
+    from handlers.cli import load_commands
+
+    stubbed = {}
+    for region, listing in (("us-east-1", _listed(("EXP1", "running", {"dr:drill": "d1"}))), ("us-west-2", _listed())):
+        client = boto3.client("fis", region_name=region)
+        stubber = Stubber(client)
+        stubber.add_response("list_experiments", listing, {})
+        stubber.activate()
+        stubbed[region] = client
+    monkeypatch.setattr(aws, "client", lambda service, region=None, **_: stubbed[region])
+    result = CliRunner().invoke(load_commands(), ["drill-experiments", "--stack", "prod", "--json"])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["regions"] == ["us-east-1", "us-west-2"] and list(document["active"]) == ["us-east-1"]

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import signal
 import threading
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from handlers.dynamodb.backups import BackupPlan, BackupRecord, run_backups, sel
 from handlers.runtime_names import MIN_BACKUP_RETENTION_DAYS
 from handlers.s3 import audit
 from handlers.s3.lock import LockHeld, RestoreLock, lock_key
-from handlers.s3.restore import RestoreEvent, RestoreOptions, restore_bucket, restore_client
+from handlers.s3.restore import GATED_WRITES, RestoreEvent, RestoreOptions, restore_bucket, restore_client
 from handlers.times import TimeError, parse_time
 from tests.handlers.s3_scenario import (
     LOCK_BUCKET,
@@ -296,58 +295,84 @@ def test_audit_refuses_a_replica_equal_to_the_primary(s3: Any) -> None:
 
 
 class WriteClock:
-    """Completion time of every write request (botocore ``after-call``); sends SIGINT after ``signal_after``."""
+    """Every write request the restore sends (botocore ``before-parameter-build``, registered after the restore's own
+    gate, so it sees exactly the writes that were admitted); after ``signal_after`` completed writes it sends SIGINT
+    to the main thread (where Python runs handlers; a process-directed signal may land on a worker and wait for the
+    main thread's next bytecode), and holds every admitted write until the stop is set, so no scheduling delay lets
+    the restore finish before the handler runs."""
 
-    def __init__(self, signal_after: int, stop_seen: threading.Event) -> None:
+    def __init__(self, signal_after: int, stop_flag: Callable[[], Any]) -> None:
         self.signal_after = signal_after
-        self.stop_seen = stop_seen
-        self.completed: list[float] = []
-        self.signalled_at: float | None = None
+        self.stop_flag = stop_flag
+        self.sent = 0
+        self.completed = 0
+        self.signalled = False
         self._lock = threading.Lock()
 
     def attach(self, client: Any) -> Any:
+        client.meta.events.register_last("before-parameter-build.s3", self._before)
         client.meta.events.register("after-call.s3", self._after)
         return client
 
+    @staticmethod
+    def _is_restore_write(model: Any, params: dict[str, Any] | None) -> bool:
+        params = params or {}
+        lock_request = params.get("Bucket") == LOCK_BUCKET and str(params.get("Key", "")).startswith("dr-locks/")
+        return model.name in GATED_WRITES and not lock_request
+
+    def _before(self, model: Any, params: dict[str, Any] | None = None, **_: Any) -> None:
+        if self._is_restore_write(model, params):
+            with self._lock:
+                self.sent += 1
+            if self.signalled:
+                assert self.stop_flag().wait(120), "the SIGINT handler never set the stop"
+
     def _after(self, model: Any, params: dict[str, Any] | None = None, **_: Any) -> None:
-        if model.name not in WRITE_OPERATIONS or (params or {}).get("Bucket") == LOCK_BUCKET:
+        if not self._is_restore_write(model, params):
             return
         with self._lock:
-            self.completed.append(time.monotonic())
-            send = len(self.completed) == self.signal_after
-            if send:
-                self.signalled_at = time.monotonic()
+            self.completed += 1
+            send = self.completed == self.signal_after
         if send:
-            os.kill(os.getpid(), signal.SIGINT)
-            self.stop_seen.wait(5)  # the main thread's handler has run
+            self.signalled = True
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def test_ctrl_c_stops_dispatching_reports_and_a_rerun_converges(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No write is dispatched after the stop is set, whatever the scheduling.
+
+    The stop flag admits each write and is set under one lock (``StopFlag``), so the writes sent are exactly those
+    admitted before the stop: an equality of counts, not a time window. (The old check counted writes completed
+    after ``os.kill``: a signal delivered to a worker thread runs its handler only when the main thread next
+    executes Python, so under load many writes were legitimately dispatched between the kill and the stop, and
+    a work item already running could still send its write after the stop.) The signal goes to the main thread and
+    admitted writes wait for the stop, so the interrupted run always stops part-way.
+    """
     replicate(s3, BUCKET, "safety-replica")  # copy path: one CopyObject per key
     at, expected = overwritten_history(s3, 120)
     workers = 4
-    stop_seen = threading.Event()
-    clock = WriteClock(signal_after=20, stop_seen=stop_seen)
+    flags: list[Any] = []
+    clock = WriteClock(signal_after=20, stop_flag=lambda: flags[0])
     import handlers.cli.s3 as cli_s3
 
     real_restore = cli_s3.restore_bucket
 
-    def restore_watching_stop(*args: Any, **kwargs: Any) -> Any:
-        stop: threading.Event = kwargs["stop"]
-        threading.Thread(target=lambda: stop.wait(60) and stop_seen.set(), daemon=True).start()
+    def restore_keeping_the_flag(*args: Any, **kwargs: Any) -> Any:
+        flags.append(kwargs["stop"])
         return real_restore(*args, **kwargs)
 
     monkeypatch.setattr(cli_s3, "restore_client", lambda n: clock.attach(restore_client(n)))
-    monkeypatch.setattr(cli_s3, "restore_bucket", restore_watching_stop)
+    monkeypatch.setattr(cli_s3, "restore_bucket", restore_keeping_the_flag)
 
     result = invoke(["restore-bucket", BUCKET, "--to", at, "--workers", str(workers), "--yes", "--json"])
 
     assert result.exit_code == EXIT_SIGINT
     summary = one_json_object(result.stdout)
     assert summary["exit_code"] == EXIT_SIGINT and summary["stopped"] == "interrupted"
-    assert clock.signalled_at is not None
-    after_signal = [moment for moment in clock.completed if moment > clock.signalled_at]
-    assert len(after_signal) <= workers, f"{len(after_signal)} writes completed after the signal"
+    [flag] = flags
+    assert clock.signalled and flag.is_set()
+    assert clock.sent == flag.admitted_when_set, "a write was sent after the stop was set"
+    assert clock.sent >= 20 and summary["copied"] <= clock.sent
     assert summary["copied"] < 120 and summary["copied"] + summary["not_done"] + summary["skipped"] >= 20
     assert "stopped" in result.stderr
     monkeypatch.setattr(cli_s3, "restore_bucket", real_restore)
@@ -477,3 +502,62 @@ def test_a_writing_restore_refuses_without_a_lock_bucket(s3: Any) -> None:
     with pytest.raises(ValueError, match="lock bucket"):
         restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=parse_time(at, "--to"), confirmed=True))
     assert restore_bucket(s3, RestoreOptions(bucket=BUCKET, at=parse_time(at, "--to"), dry_run=True))["copied"] == 1
+
+
+class GarbleCopies:
+    """Every CopyObject is answered 200 with an unparseable ``LastModified`` (botocore ``before-send``)."""
+
+    def __init__(self) -> None:
+        self.copies = 0
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-send.s3.CopyObject", self._garble)
+        return client
+
+    def _garble(self, request: Any, **_: Any) -> AWSResponse:
+        with self._lock:
+            self.copies += 1
+
+        class Body:
+            def stream(self, **_: Any) -> Any:
+                yield (
+                    b'<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><LastModified>not a time</LastModified>'
+                    b"<ETag>&quot;0&quot;</ETag></CopyObjectResult>"
+                )
+
+        return AWSResponse(request.url, 200, {"Content-Type": "application/xml"}, Body())
+
+
+def test_unparseable_copy_responses_stop_early_and_the_summary_is_printed(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23 item 10: any per-key failure counts toward the systemic rule, and the counts are always printed."""
+    replicate(s3, BUCKET, "safety-replica")
+    at, _expected = overwritten_history(s3, 300)
+    garbler = GarbleCopies()
+    import handlers.cli.s3 as cli_s3
+
+    monkeypatch.setattr(cli_s3, "restore_client", lambda n: garbler.attach(restore_client(n)))
+    result = invoke(["restore-bucket", BUCKET, "--to", at, "--workers", "4", "--yes", "--json"])
+
+    summary = one_json_object(result.stdout)
+    assert result.exit_code == EXIT_FAILED, (result.stdout, result.stderr)
+    assert summary["systemic_failure"] is not None and summary["copied"] == 0
+    assert garbler.copies < 100, f"{garbler.copies} copies sent after the failure was systemic"
+    assert summary["failed"] >= 50 and summary["not_done"] > 0
+    assert summary["failed"] + summary["not_done"] + summary["skipped"] <= 300
+    assert "stopped early" in result.stderr
+
+
+def test_alternating_successes_and_failures_are_not_systemic() -> None:
+    """Half the keys failing is not "every request fails the same way": the first-writes rule needs all of them."""
+    from handlers.s3.plan import FailFast, RestoreSummary
+
+    summary = RestoreSummary(fail_fast=FailFast(first_writes=50, window=200, window_share=0.9))
+    for index in range(1_000):
+        if index % 2:
+            summary.fail(f"key-{index}", "AccessDenied")
+        else:
+            summary.succeeded()
+    assert summary.systemic_failure is None and summary.failed == 500

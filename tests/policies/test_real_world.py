@@ -383,7 +383,7 @@ def test_retention_in_years_counts_365_days_a_year(years: int, minimum: int, pas
         "aws-s3-bucket-object-lock-retention",
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
         props,
-        config={"minRetentionDays": minimum},
+        config={"tier1MinDays": minimum, "tier2MinDays": minimum},
     )
     assert (found == []) is passes, found
 
@@ -430,3 +430,31 @@ def test_every_table_and_every_objective_rule_is_checked() -> None:
     found = run_stack("aws-dynamodb-table-objectives-achievable", stack)
     regional = {resource_urn for resource_urn, message in found if "dr:rpo-regional-minutes=5" in message}
     assert regional == {urn(table, "no-replica"), urn(table, "unknown-pitr")}, found
+
+
+# Words a control's title must contain for each database check (issue 23 item 13: IDs came from memory).
+CHECK_WORDS = {
+    "backup-retention": ("backup",),
+    "deletion-protection": ("deletion protection",),
+    "copy-tags-to-snapshot": ("copy tags to snapshots",),
+}
+
+
+def test_every_database_control_has_a_verified_title_that_matches_its_check() -> None:
+    from policies.dr_guardrails.catalog import CATALOG, VERIFIED_CONTROL_TITLES
+
+    checked = 0
+    for spec in CATALOG:
+        stem, _, check = (
+            spec.name.partition("-cluster-") if "-cluster-" in spec.name else spec.name.partition("-instance-")
+        )
+        if not stem.startswith(("aws-rds", "aws-docdb", "aws-neptune")):
+            continue
+        for control in spec.controls:
+            if control.framework != "Security Hub":
+                continue
+            title, source = VERIFIED_CONTROL_TITLES[control.id]
+            assert source.startswith("https://docs.aws.amazon.com/securityhub/"), control.id
+            assert any(word in title for word in CHECK_WORDS[check]), (spec.name, control.id, title)
+            checked += 1
+    assert checked == 10

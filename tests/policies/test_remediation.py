@@ -87,10 +87,10 @@ def test_pitr_fix_turns_on_the_table_block_and_raises_a_short_period() -> None:
 
 def test_pitr_fix_adds_a_missing_block_and_respects_configured_minimum() -> None:
     props = changed(table_props(), ("pointInTimeRecovery",), DELETE)
-    fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, props, config={"minRecoveryPeriodDays": 14.0}))
+    fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, props, config={"tier1MinDays": 14.0}))
     assert fixed["pointInTimeRecovery"] == {"enabled": True}
     short = changed(table_props(), ("pointInTimeRecovery", "recoveryPeriodInDays"), 7)
-    fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, short, config={"minRecoveryPeriodDays": 14.0}))
+    fixed = to_plain(remediate("aws-dynamodb-table-pitr-enabled", TABLE, short, config={"tier1MinDays": 14.0}))
     assert fixed["pointInTimeRecovery"]["recoveryPeriodInDays"] == 14
 
 

@@ -84,3 +84,11 @@ def test_main_workflow_runs_up_per_stack_in_its_environment_and_never_mfa_delete
     assert "Never attempts MFA delete" in text
     # No step may touch MFA delete: only root can, with a live code (docs/runbooks/mfa-delete.md).
     assert "--mfa" not in text and "MFADelete" not in text
+
+
+def test_main_workflow_checks_for_active_drill_experiments_before_up() -> None:
+    """Issue 23 item 11: a scheduled FIS pause can overlap a deploy; `pulumi up` waits for it (exit 1 stops the job)."""
+    steps = load("main.yml")["jobs"]["up"]["steps"]
+    guard = next(i for i, step in enumerate(steps) if "drctl drill-experiments" in step.get("run", ""))
+    up = next(i for i, step in enumerate(steps) if step.get("uses") == "pulumi/actions@v7")
+    assert guard < up and '--stack "${{ matrix.stack }}"' in steps[guard]["run"]

@@ -13,6 +13,7 @@ import hashlib
 import math
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,9 +87,23 @@ def corrupt_prefix(s3: Any, bucket: str, keys: list[str], rng: random.Random) ->
         s3.put_object(Bucket=bucket, Key=key, Body=b"ENCRYPTED:" + rng.randbytes(512))
 
 
+SECOND_MARGIN = 0.01  # seconds past the boundary, so the fault's own second is surely a later one
+
+
 def restore_point_before(fault_at: float) -> datetime:
     """The last instant S3's whole-second timestamps can place before the fault."""
     return datetime.fromtimestamp(math.floor(fault_at) - 0.001, UTC)
+
+
+def past_the_next_second(clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> float:
+    """Sleep into the next whole second and return the time: every write acknowledged before the call carries a
+    LastModified of an earlier second, so ``restore_point_before`` of the returned time recovers all of them."""
+    now = clock()
+    boundary = math.floor(now) + 1
+    while now < boundary + SECOND_MARGIN:
+        sleep(boundary + SECOND_MARGIN - now)
+        now = clock()
+    return now
 
 
 def drill_bucket(context: DrillContext, scenario: str, bucket: BucketTarget) -> ScenarioResult:
@@ -131,8 +146,12 @@ def drill_bucket(context: DrillContext, scenario: str, bucket: BucketTarget) -> 
     try:
         time.sleep(context.pre_fault_seconds)
         writer.wait_for(3)
-        fault_at = time.time()
-        damaged = _keys_under(s3, bucket.primary, prefix)
+        # The restore point is a whole second before the fault (S3's LastModified resolution). A canary acknowledged
+        # in the fault's own second could not be recovered by any point-in-time restore, and how many fall there
+        # depends on scheduling: so no canary is written from here until the fault sits in a later second.
+        with writer.paused():
+            fault_at = past_the_next_second()
+            damaged = _keys_under(s3, bucket.primary, prefix)
         context.progress(f"{scenario} {bucket.primary}: fault on {len(damaged)} objects, canaries still writing")
         if scenario == ACCIDENTAL_DELETE_NAME:
             delete_prefix(s3, bucket.primary, damaged)

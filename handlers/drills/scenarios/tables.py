@@ -152,7 +152,10 @@ def drill_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
         }
         recovered_at = time.time()
     finally:
-        cleanup = clean_up(clients, table.table_name, keys, restored, backup_arn, wait=wait, sleep=time.sleep)
+        cleanup = clean_up(
+            clients, table.table_name, keys, restored, backup_arn, wait=wait, sleep=time.sleep,
+            backup_name=f"dr-drill-{context.drill_id}" if context.local else None,
+        )  # fmt: skip
 
     rpo = measure_rpo(fault_at, canaries, lambda canary: present[canary.sequence])
     result.rto_seconds_measured = round(recovered_at - fault_at, 3)
