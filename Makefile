@@ -20,7 +20,7 @@ lint: install
 
 # Two runs: the program and the policy pack each have a __main__.py (the pack is published on its own).
 typecheck: install
-	$(RUN) mypy components handlers preview stackmodel tools demo.py __main__.py
+	$(RUN) mypy components emulator handlers preview stackmodel tools demo.py __main__.py
 	$(RUN) mypy policies/dr_guardrails policies/__main__.py
 
 test: lint typecheck
