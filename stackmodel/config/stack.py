@@ -269,6 +269,7 @@ def parse(
         tables if tables_whole else None,
         "sites" in secret_keys,
         found,
+        recovery if regions_ok else None,
     )
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     for path, message in drill_problems(drills, tables):
@@ -400,6 +401,7 @@ def _sites(
     tables: list[TableSpec] | None,
     secret: bool,
     found: Problems,
+    recovery_region: str | None = None,
 ) -> list[SiteSpec]:
     """Links must name tier-1 buckets (they have a replica) and declared tables. ``buckets``/``tables`` are None
     when their list did not parse whole: its own problems say enough then."""
@@ -408,7 +410,7 @@ def _sites(
     declared_tables = {spec.name for spec in tables or []}
 
     def build(entry: SiteEntry, unit: Unit) -> SiteSpec | None:
-        spec = site_spec(entry, unit, found)
+        spec = site_spec(entry, unit, found, recovery_region)
         linked = True
         for position, bucket in enumerate(entry.buckets if buckets is not None else []):
             if bucket not in declared_buckets:
