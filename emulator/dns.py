@@ -276,8 +276,9 @@ class CachingResolver:
         return answers
 
     def resolve(self, name: str, record_type: str = "A") -> str:
-        """The final target of ``name``: the address of an A/AAAA answer, or, when the chain of CNAMEs leaves the
-        zones the name servers answer for, the last name (the network maps it to its local server)."""
+        """The final target of ``name``: the address of an A/AAAA answer, or, when a CNAME names a host the name
+        servers hold no record for (outside their zones, or a host without a record), that name: the network maps
+        it to its local server."""
         current = name.rstrip(".").lower()
         for _ in range(MAX_CNAME_CHAIN):
             answers = self.lookup(current, record_type)
@@ -293,8 +294,10 @@ class CachingResolver:
             if outside:
                 return current
             try:
-                self.lookup(current, record_type)
+                final = not self.lookup(current, record_type)  # no record here (NXDOMAIN/empty): a host name
             except OSError:  # outside the emulated zones (REFUSED): the network maps the name
+                final = True
+            if final:
                 with self._lock:
                     self._outside[current] = self.clock() + cname.ttl
                 return current

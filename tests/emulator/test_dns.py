@@ -54,6 +54,7 @@ def zone_with_failover(
             "ResourceRecords": [{"Value": "api-usw2.example.net"}],
         },
         {"Name": f"plain.{ZONE}", "Type": "A", "TTL": 300, "ResourceRecords": [{"Value": "10.1.2.3"}]},
+        {"Name": f"alias.{ZONE}", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": f"host.{ZONE}"}]},
     ]
     route53.change_resource_record_sets(
         HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": r} for r in records]}
@@ -131,3 +132,14 @@ def test_resolver_returns_addresses_of_a_records(moto: str) -> None:  # noqa: F8
 def test_resolver_with_no_name_server_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="at least one name server"):
         CachingResolver([])
+
+
+def test_resolver_stops_at_a_cname_target_without_records(moto: str) -> None:  # noqa: F811
+    """The site's records name the Regions' hosts (``api-use1...``): no record for them in the zone, so the
+    resolver hands the host name to the network, as the workload connects to it with that ``Host``."""
+    r53, _ = zone_with_failover(moto, ttl=30)
+    with name_servers(r53, ZONE) as servers:
+        resolver = CachingResolver(servers.addresses())
+        assert resolver.resolve(f"alias.{ZONE}") == f"host.{ZONE}"
+        assert resolver.resolve(f"alias.{ZONE}") == f"host.{ZONE}"
+        assert resolver.hits >= 1
