@@ -407,7 +407,9 @@ def transition_round(
     finishing = action == "finish"
     if finishing:
         changes |= {"phase": FAILED_OVER if state.phase == FAILING_OVER else PRIMARY, "failures": 0}
-        changes |= {"first_failure_at": None, "primary_healthy_since": None}
+        changes |= {"primary_healthy_since": None}
+        if state.phase == FAILING_BACK:  # the failover keeps it: its detection time is reported from it
+            changes |= {"first_failure_at": None}
     notes = {action: step.note} if step.note else None
     if not store.advance(owner, state.phase, changes, now=t, done={action: iso(now)}, notes=notes):
         return _progress(

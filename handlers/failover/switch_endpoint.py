@@ -23,7 +23,10 @@ from botocore.config import Config
 
 FAILED_OVER, PRIMARY = "failed-over", "primary"
 TIMEOUT_SECONDS = 1.0
-TABLE_VARIABLE = "LOCK_TABLE"  # the site's lock table (components/site.py sets it)
+TABLE_VARIABLE = "LOCK_TABLE"  # the site's lock table (components/site_switch.py sets it)
+# Path -> state item: the site's switch, and the drill record's (stackmodel/site.py's SWITCH_PATH, DRILL_SWITCH_PATH
+# and DRILL_SWITCH_ITEM; repeated here because the function ships handlers/ only, and a test keeps them equal).
+ITEMS = {"/": "state", "/drill": "drill"}
 
 _cache: dict[str, str] = {}
 _client: Any = None
@@ -45,11 +48,11 @@ def _dynamodb() -> Any:
         return _client
 
 
-def read_switch(dynamodb: Any, table: str) -> str:
-    """``failed-over`` or ``primary`` from the state item (a missing item or attribute is ``primary``)."""
+def read_switch(dynamodb: Any, table: str, item_key: str = "state") -> str:
+    """``failed-over`` or ``primary`` from the item (a missing item or attribute is ``primary``)."""
     item = dynamodb.get_item(
         TableName=table,
-        Key={"pk": {"S": "state"}},
+        Key={"pk": {"S": item_key}},
         ConsistentRead=True,
         ProjectionExpression="#switch",
         ExpressionAttributeNames={"#switch": "switch"},
@@ -71,22 +74,27 @@ def answer(switch: str, source: str) -> dict[str, Any]:
     }
 
 
-def respond(dynamodb: Any, table: str | None) -> dict[str, Any]:
-    """The answer for one request: live when the table answers, else the cache, else ``primary``."""
+def respond(dynamodb: Any, table: str | None, path: str = "/") -> dict[str, Any]:
+    """The answer for one request: live when the table answers, else the cache, else ``primary``. An unknown
+    path answers ``primary`` (404) without reading anything."""
+    item_key = ITEMS.get(path.rstrip("/") or "/")
+    if item_key is None:
+        return answer(PRIMARY, "default")
     try:
         if not table:
             raise LookupError(f"{TABLE_VARIABLE} is not set")
-        switch = read_switch(dynamodb, table)
-    except Exception:  # noqa: BLE001 - whatever fails, a checker must never see a 5xx
-        cached = _cache.get("switch")
+        switch = read_switch(dynamodb, table, item_key)
+    except Exception:  # whatever fails, a checker must never see a 5xx
+        cached = _cache.get(item_key)
         return answer(cached, "cached") if cached else answer(PRIMARY, "default")
-    _cache["switch"] = switch
+    _cache[item_key] = switch
     return answer(switch, "live")
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    path = str((event or {}).get("rawPath") or "/")
     try:
         client = _dynamodb()
-    except Exception:  # noqa: BLE001 - no region or credentials: still an answer, never a 5xx
+    except Exception:  # no region or credentials: still an answer, never a 5xx
         client = None
-    return respond(client, os.environ.get(TABLE_VARIABLE))
+    return respond(client, os.environ.get(TABLE_VARIABLE), path)
