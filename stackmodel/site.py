@@ -90,6 +90,7 @@ class LinkedTable:
     logical: str
     table_name: Any
     regions: tuple[str, ...]
+    strong: bool = False  # MRSC: synchronous, so no ReplicationLatency metric
 
 
 def linked_stores(settings: StackSettings, site: SiteSpec) -> tuple[list[LinkedBucket], list[LinkedTable]]:
@@ -107,7 +108,10 @@ def linked_stores(settings: StackSettings, site: SiteSpec) -> tuple[list[LinkedB
             )
             for name in site.buckets
         ],
-        [LinkedTable(name, tables[name].table_name, tables[name].regions) for name in site.tables],
+        [
+            LinkedTable(name, tables[name].table_name, tables[name].regions, tables[name].consistency_mode == "STRONG")
+            for name in site.tables
+        ],
     )
 
 
@@ -309,7 +313,7 @@ def _endpoint_check(endpoint: Mapping[str, Any], interval: int, threshold: int) 
     return config
 
 
-def _alarm(logical: str, switch: Mapping[str, Any]) -> AlarmSpec:
+def switch_alarm(logical: str, switch: Mapping[str, Any]) -> AlarmSpec:
     return AlarmSpec(
         logical,
         {
@@ -350,7 +354,7 @@ def _switch_checks(prefix: str, switch: Mapping[str, Any]) -> tuple[list[CheckSp
         },
         protect=True,
     )
-    alarms = [_alarm(f"{prefix}switch-alarm", switch)]
+    alarms = [switch_alarm(f"{prefix}switch-alarm", switch)]
     if kind == "cloudwatch":
         return [alarm_check], alarms, alarm_check.logical
     endpoint_check = CheckSpec(
