@@ -194,6 +194,7 @@ class Route53Emulator:
         route53: Any,
         *,
         network: Network,
+        control: Any | None = None,
         cloudwatch: Callable[[str], Any],
         routing_controls: RoutingControls | None = None,
         checker_regions: Sequence[str] = DEFAULT_CHECKER_REGIONS,
@@ -205,7 +206,8 @@ class Route53Emulator:
             raise ValueError("checker_regions: Route 53 needs at least three health-checking Regions")
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
-        self.route53 = route53
+        self.route53 = route53  # reads (the data plane's view of what is stored)
+        self.control = control if control is not None else route53  # CreateHealthCheck, UpdateHealthCheck
         self.network = network
         self.cloudwatch = cloudwatch
         self.routing_controls = routing_controls or RoutingControls()
@@ -230,7 +232,7 @@ class Route53Emulator:
     def create_health_check(self, config: Mapping[str, Any], caller_reference: str | None = None) -> str:
         """moto's ``CreateHealthCheck``, then AWS's stored extras: the alarm identifier with a copy of the alarm's
         settings (read now, as Route 53 does), ``InsufficientDataHealthStatus`` and ``RoutingControlArn``."""
-        created = self.route53.create_health_check(
+        created = self.control.create_health_check(
             CallerReference=caller_reference or uuid.uuid4().hex, HealthCheckConfig=dict(config)
         )["HealthCheck"]
         check_id = str(created["Id"])
@@ -240,7 +242,7 @@ class Route53Emulator:
     def update_health_check(self, check_id: str, **changes: Any) -> None:
         """moto's ``UpdateHealthCheck``; an alarm check re-copies the alarm's settings (the documented deploy step
         after an alarm changes)."""
-        self.route53.update_health_check(HealthCheckId=check_id, **changes)
+        self.control.update_health_check(HealthCheckId=check_id, **changes)
         merged = {**self._extra.get(check_id, {}), **changes}
         self._remember(check_id, merged)
         with self._lock:
