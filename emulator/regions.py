@@ -180,6 +180,9 @@ class Emulator:
         self._interceptors: list[Interceptor] = []
         self._loss_listeners: list[Callable[[str, bool], None]] = []
         self._local = threading.local()
+        self._client_lock = threading.Lock()
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._session: Any = None
 
     # lifecycle -----------------------------------------------------------------------------------------------
 
@@ -272,24 +275,43 @@ class Emulator:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
 
-    def client(self, service: str, region: str, *, emulator_traffic: bool = False, **kwargs: Any) -> Any:
-        """A boto3 client through ``region``'s proxy (the runtime's own factory, so tests exercise it).
+    def client(
+        self, service: str, region: str, *, emulator_traffic: bool = False, upstream: bool = False, **kwargs: Any
+    ) -> Any:
+        """A boto3 client through ``region``'s proxy, with the runtime's retry and timeout config
+        (``handlers.aws.client_config(**kwargs)``). Cached per arguments: clients are thread-safe, and one
+        botocore session loads each service model once (a fresh session costs ~0.5 s per client here).
 
-        ``emulator_traffic`` marks the requests as the emulator's own (replica writes), which interceptors skip.
+        ``emulator_traffic`` marks the requests as the emulator's own (replica writes), which interceptors skip;
+        ``upstream`` goes straight to moto, past the Region checks (the emulator's own bookkeeping only).
         """
-        import boto3
+        key = (service, region, emulator_traffic, upstream, tuple(sorted(kwargs.items())))
+        with self._client_lock:
+            cached = self._clients.get(key)
+            if cached is not None:
+                return cached
+            import boto3
+            import botocore.session
 
-        from handlers.aws import client_config, send_md5_on_copies
+            from handlers.aws import client_config, send_md5_on_copies
 
-        session: Any = boto3.session.Session(**FAKE_CREDENTIALS)
-        new_client = session.client(
-            service, region_name=region, endpoint_url=self.endpoint(region), config=client_config(**kwargs)
-        )
-        if service == "s3":
-            send_md5_on_copies(new_client)
-        if emulator_traffic:
-            mark_emulator_traffic(new_client)
-        return new_client
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    botocore_session=botocore.session.get_session(),
+                    **FAKE_CREDENTIALS,  # type: ignore[arg-type]
+                )
+            new_client = self._session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.upstream if upstream else self.endpoint(region),
+                config=client_config(**kwargs),
+            )
+            if service == "s3":
+                send_md5_on_copies(new_client)
+            if emulator_traffic:
+                mark_emulator_traffic(new_client)
+            self._clients[key] = new_client
+            return new_client
 
     # faults --------------------------------------------------------------------------------------------------
 
@@ -331,6 +353,16 @@ class Emulator:
         """Run ``interceptor(request, forward)`` around every request that passed the Region checks."""
         with self._lock:
             self._interceptors.append(interceptor)
+
+    def remove_interceptor(self, interceptor: Interceptor) -> None:
+        with self._lock:
+            if interceptor in self._interceptors:
+                self._interceptors.remove(interceptor)
+
+    def remove_region_listener(self, listener: Callable[[str, bool], None]) -> None:
+        with self._lock:
+            if listener in self._loss_listeners:
+                self._loss_listeners.remove(listener)
 
     def stats(self) -> dict[str, dict[str, float]]:
         return {

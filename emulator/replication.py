@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree import ElementTree
 
-from emulator.regions import FAKE_CREDENTIALS, Emulator, Forward, ProxiedRequest, ProxiedResponse
+from emulator.regions import Emulator, Forward, ProxiedRequest, ProxiedResponse
 
 RTC_BOUND_SECONDS = 15 * 60  # S3 RTC: 99.99 % of objects within 15 minutes (S3 User Guide, "S3 RTC")
 CONFIG_CACHE_SECONDS = 1.0
@@ -206,7 +206,6 @@ class Replicator:
         self._item_times: dict[tuple[str, str, str], float] = {}
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._config_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._threads: list[threading.Thread] = []
         self._running = False
         self.counters: dict[str, int] = defaultdict(int)
@@ -259,6 +258,8 @@ class Replicator:
         return self
 
     def stop(self) -> None:
+        self.emulator.remove_interceptor(self._intercept)
+        self.emulator.remove_region_listener(self._region_changed)
         with self._wake:
             self._running = False
             self._wake.notify_all()
@@ -752,29 +753,9 @@ class Replicator:
         return self._client(service, region, proxied=False)
 
     def _client(self, service: str, region: str, *, proxied: bool) -> Any:
-        slot = (service, region, proxied)
-        with self._lock:
-            known = self._clients.get(slot)
-        if known is not None:
-            return known
-        if proxied:
-            made = self.emulator.client(service, region, emulator_traffic=True, max_attempts=1)
-        else:
-            import boto3
-
-            from emulator.regions import mark_emulator_traffic
-            from handlers.aws import client_config
-
-            session: Any = boto3.session.Session(**FAKE_CREDENTIALS)
-            made = session.client(
-                service,
-                region_name=region,
-                endpoint_url=self.emulator.upstream,
-                config=client_config(max_attempts=2),
-            )
-            mark_emulator_traffic(made)
-        with self._lock:
-            return self._clients.setdefault(slot, made)
+        return self.emulator.client(
+            service, region, emulator_traffic=True, upstream=not proxied, max_attempts=1 if proxied else 2
+        )
 
 
 def _key_id(key: Mapping[str, Any]) -> str:
