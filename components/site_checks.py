@@ -146,7 +146,7 @@ class SiteChecks(pulumi.ComponentResource):
                 f"{args.site_name}-{role}-status",
                 name=f"{args.qualified}-{role}-health-check",
                 alarm_description=f"Advisory: Route 53 reports the {role} health check of site {args.site} "
-                "unhealthy (the orchestrator decides failover from its own probes and probe.<record>)",
+                "unhealthy (the orchestrator decides failover from its own probes)",
                 namespace="AWS/Route53",
                 metric_name="HealthCheckStatus",
                 dimensions={"HealthCheckId": self.check_ids[logical]},

@@ -30,6 +30,7 @@ from stackmodel.site import (
     SWITCH_FUNCTION_MEMORY_MB,
     SWITCH_FUNCTION_TIMEOUT_SECONDS,
     cloudwatch_switch,
+    drill_record_name,
     endpoint_switch,
     has_function_urls,
     site_lock_table_name,
@@ -85,7 +86,12 @@ class SiteSwitch(pulumi.ComponentResource):
             self.descriptor = self._arc()
         else:
             main = cloudwatch_switch(args.app, args.name_prefix, spec.name, recovery)
-            self._alarm(f"{site}-switch", main, "ALARM sends the record to the secondary")
+            self._alarm(
+                f"{site}-switch",
+                main,
+                f"Failover switch of site {spec.name}: ALARM sends {spec.record_name} to the secondary. Published by "
+                "the orchestrator every run; only it (or drctl failover/failback) changes the value.",
+            )
             self._silent_alarm(main)
             if spec.switch == "endpoint":
                 assert url is not None  # checked above
@@ -93,7 +99,14 @@ class SiteSwitch(pulumi.ComponentResource):
             self.descriptor = main
         drill = cloudwatch_switch(args.app, args.name_prefix, spec.name, recovery, drill=True)
         # New with the drill record: no earlier URN, so no alias.
-        self._alarm(f"{site}-drill-switch", drill, "ALARM sends the drill record (only) to the secondary", new=True)
+        self._alarm(
+            f"{site}-drill-switch",
+            drill,
+            f"Drill switch of site {spec.name}: ALARM sends {drill_record_name(spec.record_name)} (never the site's "
+            "record) to the secondary; only drctl drill --scenario switch-latency changes the value. Route 53 reads "
+            "the metric, not this alarm's state.",
+            new=True,
+        )
         if url is not None:
             drill = endpoint_switch(args.app, args.name_prefix, spec.name, recovery, drill=True, **url)
         self.drill_descriptor = drill
@@ -102,7 +115,7 @@ class SiteSwitch(pulumi.ComponentResource):
     def _child(self, provider: aws.Provider, *, new: bool = False, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=provider, aliases=None if new else self._moved_aliases, **extra)
 
-    def _alarm(self, resource_name: str, switch: Mapping[str, Any], effect: str, *, new: bool = False) -> None:
+    def _alarm(self, resource_name: str, switch: Mapping[str, Any], description: str, *, new: bool = False) -> None:
         """The switch alarm from the plan's ``PutMetricAlarm`` shape (stackmodel.site.switch_alarm): the same
         definition the rehearsal provisions."""
         args = self._args
@@ -110,10 +123,7 @@ class SiteSwitch(pulumi.ComponentResource):
         aws.cloudwatch.MetricAlarm(
             resource_name,
             name=switch["alarmName"],
-            alarm_description=(
-                f"Failover switch of site {args.spec.name}: {effect}. Published by the orchestrator every round; only "
-                "it (or drctl failover/failback/drill) changes the value. Route 53 reads the metric, not this state."
-            ),
+            alarm_description=description,
             namespace=config["Namespace"],
             metric_name=config["MetricName"],
             dimensions={d["Name"]: d["Value"] for d in config["Dimensions"]},
@@ -229,7 +239,8 @@ class SiteSwitch(pulumi.ComponentResource):
             region=recovery,
             opts=new,
         )
-        host = function_url.function_url.apply(lambda value: value.split("://", 1)[-1].split("/", 1)[0])
+        # https://<url-id>.lambda-url.<region>.on.aws/ -> the host the check connects to (and sends as SNI)
+        host = function_url.function_url.apply(lambda value: (value or "").split("://", 1)[-1].split("/", 1)[0])
         return {"url": function_url.function_url, "host": host}
 
     def _arc(self) -> dict[str, Any]:
