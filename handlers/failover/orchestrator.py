@@ -757,12 +757,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools import Logger
 
     logger = Logger()
-    remaining = context.get_remaining_time_in_millis() / 1000
     parameter = os.environ["SITE_PARAMETER"]
     site = load_site(aws.cached_client("ssm"), parameter.rsplit("/", 1)[-1], app=parameter.split("/")[2])
+    clients = clients_for(site)
     owner = f"orchestrator-{getattr(context, 'aws_request_id', None) or uuid.uuid4()}"
+    # Counted after the setup (the descriptor read, the clients): a round starts only while a whole one still fits.
+    remaining = context.get_remaining_time_in_millis() / 1000
     seconds = max(0.0, min(RUN_SECONDS, remaining - ROUND_BUDGET_SECONDS))
-    decisions = run_rounds(site, clients_for(site), http_probe, owner=owner, seconds=seconds)
+    decisions = run_rounds(site, clients, http_probe, owner=owner, seconds=seconds)
     last = decisions[-1]
     logger.info("failover rounds done", extra={"outcomes": [d.outcome for d in decisions], "last": last.as_dict()})
     return {

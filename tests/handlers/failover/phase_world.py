@@ -20,10 +20,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
-from werkzeug.serving import make_server
 from dnslib import CNAME, QTYPE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
+from werkzeug.serving import make_server
 
 from handlers.app_setting import read_setting
 from handlers.failover import actions
@@ -197,9 +197,8 @@ def invariants(world: PhaseWorld, state: State | None = None) -> list[str]:
             problems.append(f"failed-over but switch={state.switch} settings={found}")
         if set(state.done) != set(("begin", "database", "settings", "switch", "dns", "report", "finish")):
             problems.append(f"failed-over with actions pending: done={sorted(state.done)}")
-    if state.phase == PRIMARY:
-        if state.switch != PRIMARY or on_recovery:
-            problems.append(f"primary but switch={state.switch} settings={found}")
+    if state.phase == PRIMARY and (state.switch != PRIMARY or on_recovery):
+        problems.append(f"primary but switch={state.switch} settings={found}")
     if state.switch == FAILED_OVER and state.phase == PRIMARY:
         problems.append("switch failed over in phase primary")
     answers = actions.resolve(world.clients(), site.record_name, site.record_type) or []
