@@ -16,7 +16,8 @@
 - one HTTP server per Region standing for the site's endpoint there (``/health`` answers 200 while the Region is
   available, 503 once it is lost), and the switch endpoint: the function URL's host served by a local HTTP server
   that hands each request, as a function URL payload v2.0 event, to
-  ``handlers.failover.switch_endpoint.lambda_handler`` (unreachable while the recovery Region is lost).
+  ``handlers.failover.switch_endpoint.lambda_handler`` invoked through ``emulator.functions`` with its configured
+  timeout (unreachable while the recovery Region is lost).
 
 Host names (the endpoints' hosts and the function URL's) reach these servers through ``HostMap``, which the
 emulated checkers and the workload use in place of the OS resolver; no name is ever looked up outside.
@@ -31,7 +32,7 @@ import http.server
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from emulator.dns import CachingResolver, NameServers
 from emulator.regions import Emulator
 from emulator.route53 import DEFAULT_CHECKER_REGIONS, Route53Emulator, RoutingControls
 from handlers.drills.model import SiteTarget, StackTargets
-from stackmodel.site import Route53Plan, route53_plan
+from stackmodel.site import SWITCH_FUNCTION_TIMEOUT_SECONDS, Route53Plan, route53_plan
 
 ROUTE53_REGION = "us-east-1"  # Route 53's control plane
 LOOPBACK = "127.0.0.1"
@@ -165,12 +166,31 @@ def switch_endpoint(
     return Switch
 
 
-def in_process_switch(event: dict[str, Any]) -> Mapping[str, Any]:
-    """The switch function in this process (a warm container: its module cache persists between requests)."""
-    from handlers.failover import switch_endpoint as function
+SWITCH_HANDLER = "handlers.failover.switch_endpoint:lambda_handler"
 
-    response: Mapping[str, Any] = function.lambda_handler(event, None)
-    return response
+
+def function_switch(emulator: Emulator, region: str, lock_table: str) -> Invoke:
+    """The switch function invoked as Lambda would (``emulator.functions``: a warm worker process per concurrent
+    request, killed at the function's timeout), in ``region`` with its lock table. It builds its DynamoDB client
+    with boto3 alone (the function ships no ``handlers.aws``), so the Region's endpoint is given the way botocore
+    reads it for one service (``AWS_ENDPOINT_URL_DYNAMODB``)."""
+    from emulator.functions import invoke
+
+    env = {
+        **emulator.environment(),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL_DYNAMODB": emulator.endpoint(region),
+        "LOCK_TABLE": lock_table,
+    }
+
+    def call(event: dict[str, Any]) -> Mapping[str, Any]:
+        result = invoke(SWITCH_HANDLER, event, timeout_seconds=SWITCH_FUNCTION_TIMEOUT_SECONDS, env=env)
+        if result.outcome != "ok" or not isinstance(result.payload, Mapping):
+            raise RuntimeError(f"switch function {result.outcome}: {result.payload}")
+        return result.payload
+
+    return call
 
 
 @dataclass
@@ -340,15 +360,17 @@ def rehearsal_stack(
     *,
     time_scale: float = 1.0,
     checker_regions: tuple[str, ...] = DEFAULT_CHECKER_REGIONS,
-    switch_invoke: Invoke = in_process_switch,
+    switch_invoke: Callable[[Emulator, str, str], Invoke] = function_switch,
     routing_controls: RoutingControls | None = None,
     emulator: Emulator | None = None,
+    witness_regions: Sequence[str] = (),
 ) -> Iterator[RehearsalStack]:
     """Everything the rehearsal runs on (module docstring), stopped and the environment restored afterwards."""
     from handlers.cli.drill_stack import provision
 
     owned = emulator is None
-    emulator = emulator or Emulator(regions_of(targets))
+    # moto in its own process: the checkers, name servers, proxies and workload share this one (GUIDE: faster)
+    emulator = emulator or Emulator([*regions_of(targets), *witness_regions], separate_process=True)
     if owned:
         emulator.start()
     with contextlib.ExitStack() as stack:
@@ -383,7 +405,8 @@ def rehearsal_stack(
             switches = [descriptor["switch"], (descriptor.get("drill") or {}).get("switch") or {}]
             # one function URL serves the site's switch and the drill record's (by path)
             for host in {switch["host"] for switch in switches if switch.get("kind") == "endpoint"}:
-                handler = switch_endpoint(emulator, targets.recovery_region, host, switch_invoke)
+                invoke = switch_invoke(emulator, targets.recovery_region, str(descriptor["lockTable"]))
+                handler = switch_endpoint(emulator, targets.recovery_region, host, invoke)
                 network.add(host, stack.enter_context(serving(handler)))
             plan = route53_plan(descriptor)
             zone_id, zone_name, check_ids = provision_route53(route53, client, descriptor, plan)

@@ -433,6 +433,8 @@ class Route53Emulator:
         if state.config.get("Disabled"):
             raw = True  # a disabled check is considered healthy (Inverted still applies)
         elif state.type in ENDPOINT_TYPES:
+            if not any(checker.verdict is not None for checker in state.checkers):
+                return True  # a new check, no checker has reported yet: healthy, inverted or not
             raw = self._endpoint_status(state)
         elif state.type == "CALCULATED":
             children = state.config.get("ChildHealthChecks") or []
@@ -448,8 +450,6 @@ class Route53Emulator:
 
     def _endpoint_status(self, state: CheckState) -> bool:
         verdicts = [checker.verdict for checker in state.checkers if checker.verdict is not None]
-        if not verdicts:
-            return True  # a new check is healthy
         return sum(verdicts) / len(state.checkers) > HEALTHY_SHARE
 
     def _alarm_status(self, state: CheckState) -> bool:

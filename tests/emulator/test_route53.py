@@ -174,9 +174,10 @@ def test_a_check_is_healthy_while_more_than_18_percent_of_checkers_say_so(
     assert r53.status("c") is expected
 
 
-def test_a_new_check_without_results_is_healthy(moto: str) -> None:
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_new_check_without_results_is_healthy(moto: str, inverted: bool) -> None:
     r53 = emulator(moto, network_for())
-    state = CheckState("c", endpoint_check(Inverted=False))
+    state = CheckState("c", endpoint_check(Inverted=inverted))
     state.checkers = [Checker(f"r{i}", 0) for i in range(3)]
     r53._checks = {"c": state}
     assert r53.status("c") is True
