@@ -12,8 +12,10 @@ API (docs/design/failover-and-rehearsal.md §5)::
         emulator.add_interceptor(hook)        # hook(request, forward) -> ProxiedResponse (the replicator's seam)
         emulator.stats()                      # requests and proxy time per Region
 
-How a lost Region fails (moto serves every bucket from any endpoint and keeps one table set per Region, keyed
-by the request's SigV4 signing Region, so the endpoint alone would not be a fault):
+How a lost Region fails. moto (5.2.5) partitions differently from AWS: S3 has one bucket namespace per account
+(``s3_backends[account]["aws"]``, each bucket carrying its ``region_name``) served from every endpoint, and
+DynamoDB, SSM, CloudWatch, ... keep one backend per Region chosen by the request's SigV4 signing Region (so a
+global table is one independent table of the same name per Region). The endpoint alone would not be a fault:
 
 - its own endpoint resets every connection (what a client sees when a Region's endpoints are gone);
 - through any other endpoint, a request whose **resource** lives in it answers 503 ``ServiceUnavailable``:

@@ -329,7 +329,10 @@ class Replicator:
         if request.service == "s3" and request.bucket:
             response = forward()
             if 200 <= response.status < 300:
-                self._capture_s3(request, response)
+                try:
+                    self._capture_s3(request, response)
+                except Exception:  # never turn an acknowledged write into an error; count it instead
+                    self.counters["capture-errors"] += 1
             return response
         target = request.target or ""
         if target.startswith(_DYNAMODB_PREFIX) and request.signing_region:
@@ -482,7 +485,11 @@ class Replicator:
         except json.JSONDecodeError:
             return forward()
         region = request.signing_region or request.endpoint_region
-        writes = self._item_writes(operation, body, region)
+        try:
+            writes = self._item_writes(operation, body, region)
+        except Exception:  # e.g. the table does not exist there: moto answers the request itself
+            self.counters["capture-errors"] += 1
+            return forward()
         if not writes:
             return forward()
         tables = {self._tables[table] for table, _, _ in writes}

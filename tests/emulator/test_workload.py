@@ -71,7 +71,9 @@ def stack() -> Iterator[dict[str, Any]]:
                 BillingMode="PAY_PER_REQUEST",
             )
         replicator.add_global_table(TABLE, [EAST, WEST])
-        servers, hosts, seen = [], {}, []
+        servers: list[http.server.ThreadingHTTPServer] = []
+        hosts: dict[str, tuple[str, int]] = {}
+        seen: list[str] = []
         for host, region in ((PRIMARY_HOST, EAST), (SECONDARY_HOST, WEST)):
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _endpoint(emulator, region, seen))
             server.daemon_threads = True
@@ -198,7 +200,7 @@ def test_region_loss_measures_rto_and_rpo_and_late_delivery_closes_the_gap(stack
     emulator.restore_region(EAST)
     assert stack["replicator"].wait_until_idle(LAG + SLACK)
     assert workload.rpo(fault_at, WEST, store="s3").rpo_seconds == 0  # delivered late: nothing lost for ever
-    assert workload.missing_after(WEST) == [] or all(r.region == EAST for r in workload.missing_after(WEST))
+    assert workload.missing_after(WEST) == []  # every acknowledged canary, of both stores, is readable there
     summary = summarize(records)
     assert summary["acknowledgedByRoute"][f"{WEST}->{WEST}"] > 0 and summary["failed"] > 0
     _settings(emulator, WEST, EAST)
