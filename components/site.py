@@ -39,6 +39,7 @@ from stackmodel.site import (
     LinkedBucket,
     LinkedTable,
     active_bucket_parameter,
+    active_epoch_parameter,
     active_region_parameter,
     describe_site,
     linked_stores,
@@ -323,6 +324,11 @@ class ApplicationSettings(pulumi.ComponentResource):
         providers = {args.primary_region: args.primary_provider, args.recovery_region: args.recovery_provider}
         wanted: list[tuple[str, str, str, str]] = [  # (resource name, parameter, Region, initial value)
             (f"{name}-active-region-{region}", active_region_parameter(args.app), region, args.primary_region)
+            for region in (args.primary_region, args.recovery_region)
+        ]
+        # The fencing token beside it (+1 per transition): an application refuses orders of an older epoch.
+        wanted += [
+            (f"{name}-active-epoch-{region}", active_epoch_parameter(args.app), region, "0")
             for region in (args.primary_region, args.recovery_region)
         ]
         wanted += [

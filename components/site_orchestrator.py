@@ -28,6 +28,7 @@ from stackmodel.site import (
     LinkedBucket,
     LinkedTable,
     active_bucket_parameter,
+    active_epoch_parameter,
     active_region_parameter,
     site_lock_table_name,
     site_parameter,
@@ -102,7 +103,7 @@ class SiteOrchestrator(pulumi.ComponentResource):
         def parameter_arn(region: str, name: str) -> pulumi.Output[str]:
             return pulumi.Output.concat("arn:", part, ":ssm:", region, ":", account, ":parameter", name)
 
-        settings = [active_region_parameter(args.app), f"/dr/{args.app}/active-epoch"] + [
+        settings = [active_region_parameter(args.app), active_epoch_parameter(args.app)] + [
             active_bucket_parameter(args.app, b) for b in spec.buckets
         ]
         statements: list[dict[str, Any]] = [
@@ -118,7 +119,11 @@ class SiteOrchestrator(pulumi.ComponentResource):
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameter", "ssm:PutParameter"],
                 "Resource": [parameter_arn(recovery, name) for name in settings]
-                + [parameter_arn(primary, active_region_parameter(args.app))],  # best effort in the failed region
+                # best effort in the failed region
+                + [
+                    parameter_arn(primary, name)
+                    for name in (active_region_parameter(args.app), active_epoch_parameter(args.app))
+                ],
             },
             {
                 "Sid": "Lock",

@@ -64,6 +64,11 @@ def active_region_parameter(app: str) -> str:
     return f"/dr/{app}/active-region"
 
 
+def active_epoch_parameter(app: str) -> str:
+    """The fencing token written with active-region (docs/design/failover-and-rehearsal.md §1)."""
+    return f"/dr/{app}/active-epoch"
+
+
 def active_bucket_parameter(app: str, logical: str) -> str:
     return f"/dr/{app}/active-bucket/{logical}"
 
@@ -194,6 +199,7 @@ def describe_site(
         "probe": {"recordName": probe_record_name(spec.record_name)},
         "parameters": {
             "activeRegion": active_region_parameter(app),
+            "activeEpoch": active_epoch_parameter(app),
             "activeBuckets": {b.logical: active_bucket_parameter(app, b.logical) for b in buckets},
         },
         "lockTable": lock_table,

@@ -392,13 +392,15 @@ def test_the_settings_the_orchestrator_writes_are_declared_where_it_writes_them(
     assert set(declared) == {
         ("/dr/distronation/active-region", "us-east-1"),
         ("/dr/distronation/active-region", "us-west-2"),
+        ("/dr/distronation/active-epoch", "us-east-1"),
+        ("/dr/distronation/active-epoch", "us-west-2"),
         ("/dr/distronation/active-bucket/audio", "us-west-2"),
         ("/dr/distronation/active-bucket/uploads", "us-west-2"),
     }
     for (name, region), parameter in declared.items():
         value = parameter.inputs["value"]  # pulumi-aws marks a parameter's value secret
-        initial = (
-            "us-east-1" if name.endswith("active-region") else f"distronation-prod-{name.rsplit('/', 1)[1]}-us-east-1"
+        initial = {"active-region": "us-east-1", "active-epoch": "0"}.get(
+            name.rsplit("/", 1)[1], f"distronation-prod-{name.rsplit('/', 1)[1]}-us-east-1"
         )
         assert value.get("value", value) == initial and parameter.inputs["type"] == "String"
         assert parameter.ignore_changes == ["value"]
@@ -413,7 +415,7 @@ def test_two_sites_share_one_declaration_of_each_setting() -> None:
     config["sites"].append(second)
     run = run_program(config)
     names = [(r.inputs["name"], r.inputs["region"]) for r in run.of_type(PARAMETER) if "site-settings" in r.urn]
-    assert len(names) == len(set(names)) == 4
+    assert len(names) == len(set(names)) == 6
 
 
 # Every resource FailoverSite registered before it was split into child components (06673cf), by type and name.
