@@ -68,6 +68,7 @@ import random
 import threading
 import time
 import urllib.parse
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ from emulator.regions import Emulator, Forward, ProxiedRequest, ProxiedResponse
 
 RTC_BOUND_SECONDS = 15 * 60  # S3 RTC: 99.99 % of objects within 15 minutes (S3 User Guide, "S3 RTC")
 CONFIG_CACHE_SECONDS = 1.0
+# Delivery threads per destination Region; one key always goes to the same thread, so its writes stay in order.
+DELIVERY_SHARDS = 4
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _DYNAMODB_PREFIX = "DynamoDB_20120810."
 
@@ -194,7 +197,7 @@ class Replicator:
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
-        self._queues: dict[str, list[_Task]] = defaultdict(list)  # by destination Region
+        self._queues: dict[tuple[str, int], list[_Task]] = defaultdict(list)  # by (destination Region, shard)
         self._held: list[_Task] = []
         self._in_flight = 0
         self._sequence = itertools.count()
@@ -251,10 +254,13 @@ class Replicator:
         self.emulator.add_interceptor(self._intercept)
         self.emulator.on_region_change(self._region_changed)
         for region in self.emulator.regions:
-            thread = threading.Thread(target=self._deliver_loop, args=(region,), name=f"replicate-{region}")
-            thread.daemon = True
-            thread.start()
-            self._threads.append(thread)
+            for shard in range(DELIVERY_SHARDS):
+                thread = threading.Thread(
+                    target=self._deliver_loop, args=((region, shard),), name=f"replicate-{region}-{shard}"
+                )
+                thread.daemon = True
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self) -> None:
@@ -654,7 +660,7 @@ class Replicator:
                 task.held = True
                 self._held.append(task)
             else:
-                heapq.heappush(self._queues[task.destination_region], task)
+                heapq.heappush(self._queues[_shard(task)], task)
             self._wake.notify_all()
 
     def _blocked(self, task: _Task) -> bool:
@@ -677,7 +683,7 @@ class Replicator:
             ordering = (task.destination_region, task.destination, task.key)
             task.due = max(now + lag.draw(self._rng), self._last_due.get(ordering, 0.0) + 1e-6)
             self._last_due[ordering] = task.due
-            heapq.heappush(self._queues[task.destination_region], task)
+            heapq.heappush(self._queues[_shard(task)], task)
         self._held = still_held
         self._wake.notify_all()
 
@@ -695,11 +701,11 @@ class Replicator:
             else:
                 self._release_held()
 
-    def _deliver_loop(self, region: str) -> None:
+    def _deliver_loop(self, slot: tuple[str, int]) -> None:
         while True:
             with self._wake:
                 while self._running:
-                    queue = self._queues[region]
+                    queue = self._queues[slot]
                     if queue and queue[0].due <= time.time():
                         task = heapq.heappop(queue)
                         if self._blocked(task):
@@ -723,7 +729,7 @@ class Replicator:
                         self._held.append(task)
                     else:
                         task.due = time.time() + 0.2
-                        heapq.heappush(self._queues[region], task)
+                        heapq.heappush(self._queues[slot], task)
                     self._wake.notify_all()
                 continue
             with self._wake:
@@ -763,6 +769,10 @@ class Replicator:
         return self.emulator.client(
             service, region, emulator_traffic=True, upstream=not proxied, max_attempts=1 if proxied else 2
         )
+
+
+def _shard(task: _Task) -> tuple[str, int]:
+    return task.destination_region, zlib.crc32(f"{task.destination}/{task.key}".encode()) % DELIVERY_SHARDS
 
 
 def _key_id(key: Mapping[str, Any]) -> str:
