@@ -7,7 +7,7 @@ endif
 RUN := $(UV) run --frozen
 PYTEST_WORKERS ?= 2
 
-.PHONY: install lint typecheck test test-fast demo bench mutation compare-registrations
+.PHONY: install lint typecheck test test-fast demo bench mutation mutation-failover compare-registrations
 
 # Bytecode up front: the policy pack and program runner start in fresh interpreters many times.
 install:
@@ -40,11 +40,29 @@ bench: install
 # Mutation testing of the restore planner ([tool.mutmut] in pyproject.toml), with the tests that exercise it; not part
 # of `make test` (a few minutes on two cores). Prints every mutant's result; survivors are listed by `mutmut results`.
 MUTATED := version_at plan_make_current plan_copy_elsewhere same_object content_identities
-mutation:
+mutation: mutation-failover
 	rm -rf mutants
 	$(RUN) --group mutation mutmut run $(foreach f,$(MUTATED),"handlers.s3.restore.x_$(f)__mutmut_*") \
 		"handlers.s3.restore.xǁBucketProtectionǁ*"
 	$(RUN) --group mutation mutmut results
+
+# Mutation testing of the failover budget and the pack's site rule (issue 18), with its own [tool.mutmut] table
+# (tools/mutation_failover.toml) in its own work directory, beside `mutation`'s. Equivalent mutants are listed in
+# docs/runbooks/failover.md ("Mutation testing").
+MUTATION_FAILOVER := .mutation-failover
+MUTATED_FAILOVER := "stackmodel.failover_budget.*" \
+	"policies.dr_guardrails.failover.x__whole__mutmut_*" \
+	"policies.dr_guardrails.failover.x_site_budget_seconds__mutmut_*" \
+	"policies.dr_guardrails.failover.x_check_site_objectives_achievable__mutmut_*"
+mutation-failover:
+	rm -rf $(MUTATION_FAILOVER) && mkdir -p $(MUTATION_FAILOVER)
+	cp -r stackmodel policies handlers components preview emulator tests Pulumi.yaml Pulumi.prod.yaml uv.lock \
+		$(MUTATION_FAILOVER)/
+	$(RUN) python -c "import re; t = open('pyproject.toml').read(); \
+		t = re.sub(r'\n\[tool\.mutmut\]\n.*?(?=\n\[|\Z)', '\n', t, flags=re.S); \
+		open('$(MUTATION_FAILOVER)/pyproject.toml', 'w').write(t + '\n' + open('tools/mutation_failover.toml').read())"
+	cd $(MUTATION_FAILOVER) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut run $(MUTATED_FAILOVER)
+	cd $(MUTATION_FAILOVER) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut results
 
 # What the prod stack registers at BASE versus the working tree (tools/compare_registrations.py); exit 1 on a difference.
 BASE ?= HEAD
