@@ -28,8 +28,9 @@ marker (DeleteObject/DeleteObjects without a version id) replicates only when th
 a delete naming a version never replicates (S3 User Guide, "What is replicated with replication
 configurations": "deletes ... of a specific object version ... are not replicated"). Two-way replication is two
 buckets with rules pointing at each other: each bucket's application writes replicate and replicas do not
-bounce back. Replica modification sync (``SourceSelectionCriteria.ReplicaModifications``) would replicate
-metadata changes of replicas: not emulated (no metadata-change capture; see the module's limits below).
+bounce back. Tag changes (PutObjectTagging) on a replicated source version follow it to its replicas; on a
+replica they go back to the source only when the replica's bucket has a rule to it with replica modification
+sync (``SourceSelectionCriteria.ReplicaModifications``) enabled.
 
 **DynamoDB MREC** (``add_global_table(..., mode="MREC")``; moto keeps one independent table per Region and no
 replica links, so the replica set is registered here): an item written in one Region's table reaches every
@@ -52,8 +53,9 @@ option where they are lost for ever (recorded as ``lost`` deliveries).
 
 Limits (named so reports can list what is emulated): replica version ids differ from the source's (moto assigns
 them; the source version id is in ``Delivery.source_version_id``); replicas carry no ``ReplicationStatus``;
-object lock retention of the source is not copied (the destination's default retention applies); replica
-modification sync and S3 RTC metrics are not emulated; DynamoDB transactions replicate item by item (as AWS).
+object lock retention of the source is not copied (the destination's default retention applies); of the metadata
+changes only tags replicate (not ACLs, retention or legal holds); S3 RTC metrics are not emulated; DynamoDB
+transactions replicate item by item (as AWS).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ RTC_BOUND_SECONDS = 15 * 60  # S3 RTC: 99.99 % of objects within 15 minutes (S3 
 CONFIG_CACHE_SECONDS = 1.0
 # Delivery threads per destination Region; one key always goes to the same thread, so its writes stay in order.
 DELIVERY_SHARDS = 4
+MAX_ATTEMPTS = 20  # failures that are not a lost Region or a pause (those hold work without limit)
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _DYNAMODB_PREFIX = "DynamoDB_20120810."
 
@@ -152,10 +155,10 @@ class Delivery:
     source: str  # bucket or table
     destination: str
     key: str  # object key, or the item key as JSON
-    change: Literal["version", "delete-marker", "put", "delete"]
+    change: Literal["version", "delete-marker", "tags", "put", "delete"]
     written_at: float
     delivered_at: float
-    outcome: Literal["applied", "superseded", "skipped", "lost"]
+    outcome: Literal["applied", "superseded", "skipped", "lost", "failed"]
     source_version_id: str | None = None
     held: bool = False  # waited for a lost Region or a pause
 
@@ -178,6 +181,7 @@ class _Task:
     written_at: float = field(compare=False)
     payload: dict[str, Any] = field(compare=False, default_factory=dict)
     held: bool = field(compare=False, default=False)
+    attempts: int = field(compare=False, default=0)
 
 
 class Replicator:
@@ -209,9 +213,13 @@ class Replicator:
         self._item_times: dict[tuple[str, str, str], float] = {}
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._config_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        # source version <-> replica versions (moto gives a replica its own version id)
+        self._replicas: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
+        self._origins: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._threads: list[threading.Thread] = []
         self._running = False
         self.counters: dict[str, int] = defaultdict(int)
+        self.last_error: str | None = None
 
     # configuration -------------------------------------------------------------------------------------------
 
@@ -363,11 +371,63 @@ class Replicator:
         ) or (request.method == "POST" and "uploadId" in query):
             if version_id:
                 self._enqueue_s3(region, bucket, key, "version", version_id)
+        elif request.method == "PUT" and "tagging" in query:
+            named = query.get("versionId", [])
+            tagged = (named[0] if named else None) or version_id or self._current_version(bucket, key, region)
+            if tagged:
+                self._enqueue_tags(region, bucket, key, tagged)
         elif request.method == "DELETE" and "uploadId" not in query:
             if "versionId" in query:
                 self.counters["s3-version-deletes-not-replicated"] += 1
             elif response.header("x-amz-delete-marker") == "true" and version_id:
                 self._enqueue_s3(region, bucket, key, "delete-marker", version_id)
+
+    def _current_version(self, bucket: str, key: str, region: str) -> str | None:
+        try:
+            head = self._upstream_client("s3", region).head_object(Bucket=bucket, Key=key)
+        except Exception:
+            return None
+        return head.get("VersionId")
+
+    def _enqueue_tags(self, region: str, bucket: str, key: str, version_id: str) -> None:
+        """A tag change: on a source version it follows its replica; on a replica it goes back to the source
+        only when the replica's bucket has a rule to it with replica modification sync enabled."""
+        with self._lock:
+            replicas = list(self._replicas.get((bucket, key, version_id), ()))
+            origin = self._origins.get((bucket, key, version_id))
+        targets = list(replicas)
+        if origin is not None:
+            synced = any(
+                str(rule.get("Destination", {}).get("Bucket", "")).split(":::")[-1] == origin[0]
+                and rule.get("Status") == "Enabled"
+                and rule.get("SourceSelectionCriteria", {}).get("ReplicaModifications", {}).get("Status") == "Enabled"
+                for rule in self._rules(bucket, region)
+            )
+            if synced:
+                targets.append(origin)
+            else:
+                self.counters["s3-replica-modifications-not-synced"] += 1
+        written_at = time.time()
+        for destination, destination_version in targets:
+            destination_region = self.emulator.bucket_region(destination)
+            if destination_region is None:
+                continue
+            self._schedule(
+                _Task(
+                    due=0.0,
+                    sequence=0,
+                    service="s3",
+                    source_region=region,
+                    destination_region=destination_region,
+                    source=bucket,
+                    destination=destination,
+                    key=key,
+                    change="tags",
+                    written_at=written_at,
+                    payload={"version_id": version_id, "destination_version_id": destination_version},
+                ),
+                self.s3_lag,
+            )
 
     def _capture_delete_objects(self, request: ProxiedRequest, response: ProxiedResponse) -> None:
         try:
@@ -448,11 +508,20 @@ class Replicator:
         return [(rule, destination) for destination, rule in chosen.items()]
 
     def _deliver_s3(self, task: _Task) -> str:
-        rule = task.payload["rule"]
+        rule = task.payload.get("rule", {})
         source = self._proxied_client("s3", task.source_region)
         destination = self._proxied_client("s3", task.destination_region)
         if task.change == "delete-marker":
             destination.delete_object(Bucket=task.destination, Key=task.key)
+            return "applied"
+        if task.change == "tags":
+            tags = source.get_object_tagging(Bucket=task.source, Key=task.key, VersionId=task.payload["version_id"])
+            destination.put_object_tagging(
+                Bucket=task.destination,
+                Key=task.key,
+                VersionId=task.payload["destination_version_id"],
+                Tagging={"TagSet": tags["TagSet"]},
+            )
             return "applied"
         try:
             got = source.get_object(Bucket=task.source, Key=task.key, VersionId=task.payload["version_id"])
@@ -480,7 +549,12 @@ class Replicator:
             put["StorageClass"] = storage_class
         if tags:
             put["Tagging"] = urllib.parse.urlencode({tag["Key"]: tag["Value"] for tag in tags})
-        destination.put_object(**put)
+        written = destination.put_object(**put)
+        if written.get("VersionId"):
+            replica = (task.destination, str(written["VersionId"]))
+            with self._lock:
+                self._replicas[(task.source, task.key, task.payload["version_id"])].append(replica)
+                self._origins[(task.destination, task.key, replica[1])] = (task.source, task.payload["version_id"])
         return "applied"
 
     # DynamoDB ----------------------------------------------------------------------------------------------------
@@ -720,14 +794,18 @@ class Replicator:
                     return
             try:
                 outcome = self._deliver_s3(task) if task.service == "s3" else self._deliver_dynamodb(task)
-            except Exception:  # a Region lost mid-delivery, or a transient error: hold or retry, never drop
+            except Exception as error:  # a Region lost mid-delivery (held), a transient error (retried)
                 with self._wake:
                     self._in_flight -= 1
                     self.counters["delivery-retries"] += 1
+                    self.last_error = f"{task.service} {task.change} {task.destination}/{task.key}: {error!r}"
                     if self._blocked(task):
                         task.held = True
                         self._held.append(task)
+                    elif task.attempts + 1 >= MAX_ATTEMPTS:
+                        self._record(task, time.time(), "failed")  # S3's FAILED: not retried again
                     else:
+                        task.attempts += 1
                         task.due = time.time() + 0.2
                         heapq.heappush(self._queues[slot], task)
                     self._wake.notify_all()
