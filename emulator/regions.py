@@ -510,6 +510,8 @@ class Emulator:
             body = self._replication.get(bucket)
         if body is not None:
             return _replication_from_xml(body)
+        if self._moto is not None:  # in-process moto: read what it stored (written past the proxies)
+            return _replication_from_moto(bucket)
         response = self.upstream_request("GET", f"/{urllib.parse.quote(bucket)}?replication", region=self.regions[0])
         if response.status != 200:
             return None
@@ -540,6 +542,41 @@ def _replication_from_xml(body: bytes) -> dict[str, Any]:
         return result
 
     converted = convert(ElementTree.fromstring(body))
+    converted.setdefault("Rules", [])
+    return dict(converted)
+
+
+def _replication_from_moto(bucket: str) -> dict[str, Any] | None:
+    """The configuration as an in-process moto stored it (xmltodict's shape) -> boto3's shape."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    try:
+        stored = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket_replication(bucket)
+    except Exception:
+        return None
+    if not stored:
+        return None
+
+    def listed(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [value] if value is not None else []
+
+    def normalised(value: Any, name: str = "") -> Any:
+        if isinstance(value, dict):
+            result: dict[str, Any] = {}
+            for key, inner in value.items():
+                if key == "Rule":
+                    result["Rules"] = [normalised(rule) for rule in listed(inner)]
+                elif key == "Tag" and name == "And":
+                    result["Tags"] = [normalised(tag) for tag in listed(inner)]
+                else:
+                    result[key] = normalised(inner, key)
+            return result
+        if name == "Priority":
+            return int(value)
+        return "" if value is None else value
+
+    converted = normalised(dict(stored))
     converted.setdefault("Rules", [])
     return dict(converted)
 

@@ -19,9 +19,9 @@ again (a replica is never replicated again, as in AWS).
 
 **S3 cross-Region replication** reads each bucket's own rules as stored (``Emulator.bucket_replication``: the
 accepted PutBucketReplication, since moto's GetBucketReplication drops filters and delete-marker settings;
-cached 1 s):
-a new version (PutObject, CopyObject, CompleteMultipartUpload) matching an enabled rule's filter (prefix, tags,
-``And``; the highest ``Priority`` per destination) is copied to the destination bucket after a lag drawn from
+cached 1 s): a new version (PutObject, CopyObject, CompleteMultipartUpload) matching an enabled rule's filter
+(prefix, tags, ``And``, as the object was written; the highest ``Priority`` per destination) is copied to the
+destination bucket after a lag drawn from
 ``s3_lag`` (body, content type, user metadata, tags, the rule's storage class), in write order per key. A delete
 marker (DeleteObject/DeleteObjects without a version id) replicates only when the rule's
 ``DeleteMarkerReplication`` is ``Enabled`` (or the rule is in the legacy V1 schema, which replicates them);
@@ -370,7 +370,13 @@ class Replicator:
             and not (set(query) & {"partNumber", "uploadId", "tagging", "acl", "retention", "legal-hold"})
         ) or (request.method == "POST" and "uploadId" in query):
             if version_id:
-                self._enqueue_s3(region, bucket, key, "version", version_id)
+                tagging = request.headers.get("x-amz-tagging")
+                tags = (
+                    [{"Key": k, "Value": v} for k, v in urllib.parse.parse_qsl(tagging, keep_blank_values=True)]
+                    if tagging is not None
+                    else None  # copies and multipart uploads: read back if a rule filters on tags
+                )
+                self._enqueue_s3(region, bucket, key, "version", version_id, tags=tags)
         elif request.method == "PUT" and "tagging" in query:
             named = query.get("versionId", [])
             tagged = (named[0] if named else None) or version_id or self._current_version(bucket, key, region)
@@ -466,9 +472,22 @@ class Replicator:
             self._config_cache[bucket] = (now, rules)
         return rules
 
-    def _enqueue_s3(self, region: str, bucket: str, key: str, change: str, version_id: str | None) -> None:
+    def _enqueue_s3(
+        self,
+        region: str,
+        bucket: str,
+        key: str,
+        change: str,
+        version_id: str | None,
+        *,
+        tags: list[dict[str, str]] | None = None,
+    ) -> None:
         written_at = time.time()
-        for rule, destination in self._destinations(bucket, region, key):
+        if tags is None and change == "version" and any(_rule_tags(rule) for rule in self._rules(bucket, region)):
+            tags = self._upstream_client("s3", region).get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id)[
+                "TagSet"
+            ]
+        for rule, destination in self._destinations(bucket, region, key, tags or []):
             if change == "delete-marker" and not _replicates_delete_markers(rule):
                 self.counters["s3-delete-markers-not-replicated"] += 1
                 continue
@@ -493,11 +512,16 @@ class Replicator:
                 self.s3_lag,
             )
 
-    def _destinations(self, bucket: str, region: str, key: str) -> list[tuple[dict[str, Any], str]]:
-        """(rule, destination bucket) per destination: the highest-priority enabled rule whose prefix matches."""
+    def _destinations(
+        self, bucket: str, region: str, key: str, tags: list[dict[str, str]]
+    ) -> list[tuple[dict[str, Any], str]]:
+        """(rule, destination bucket) per destination: the highest-priority enabled rule whose filter (prefix and
+        tags, as the object was written) matches."""
         chosen: dict[str, dict[str, Any]] = {}
         for rule in self._rules(bucket, region):
             if rule.get("Status") != "Enabled" or not key.startswith(_rule_prefix(rule)):
+                continue
+            if not _tags_match(rule, tags):
                 continue
             destination = str(rule.get("Destination", {}).get("Bucket", "")).split(":::")[-1]
             if not destination:
@@ -533,8 +557,6 @@ class Replicator:
         tags = source.get_object_tagging(Bucket=task.source, Key=task.key, VersionId=task.payload["version_id"])[
             "TagSet"
         ]
-        if not _tags_match(rule, tags):
-            return "skipped"
         put: dict[str, Any] = {
             "Bucket": task.destination,
             "Key": task.key,

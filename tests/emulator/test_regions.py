@@ -151,3 +151,35 @@ def test_restoring_a_region_brings_back_its_data(fresh: Emulator) -> None:
 def test_unknown_region_is_named(fresh: Emulator) -> None:
     with pytest.raises(KeyError, match="eu-west-1"):
         fresh.lose_region("eu-west-1")
+
+
+def test_replication_rules_are_read_as_written_even_past_the_proxies(fresh: Emulator) -> None:
+    """moto's GetBucketReplication answers an empty prefix and DeleteMarkerReplication Disabled for every rule;
+    the emulator reads the configuration as stored, whether it came through a proxy or straight to moto."""
+    rules = [
+        {
+            "ID": "logs",
+            "Priority": 2,
+            "Status": "Enabled",
+            "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "k", "Value": "v"}]}},
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": "arn:aws:s3:::replica", "StorageClass": "STANDARD_IA"},
+        },
+        {
+            "ID": "all",
+            "Priority": 1,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "Destination": {"Bucket": "arn:aws:s3:::replica"},
+        },
+    ]
+    for bucket, upstream in (("rules-proxied", False), ("rules-direct", True)):
+        s3 = fresh.client("s3", EAST, upstream=upstream)
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_replication(
+            Bucket=bucket, ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r", "Rules": rules}
+        )
+        stored = fresh.bucket_replication(bucket)
+        assert stored is not None and stored["Rules"] == rules, bucket

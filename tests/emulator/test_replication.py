@@ -217,6 +217,44 @@ def test_s3_tag_changes_follow_replicas_and_come_back_only_with_replica_modifica
     assert east.get_object_tagging(Bucket=source, Key="t")["TagSet"] == [{"Key": "from", "Value": expected}]
 
 
+def test_s3_tag_filters_are_matched_against_the_tags_written(emulator: Emulator, replicator: Replicator) -> None:
+    source, replica = _buckets(emulator, delete_markers=False)
+    emulator.client("s3", EAST).put_bucket_replication(
+        Bucket=source,
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/replication",
+            "Rules": [
+                {
+                    "ID": "tagged",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {"And": {"Prefix": "", "Tags": [{"Key": "replicate", "Value": "yes"}]}},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                }
+            ],
+        },
+    )
+    time.sleep(1.1)  # the replicator caches a bucket's rules for 1 s
+    s3 = emulator.client("s3", EAST)
+    s3.put_object(Bucket=source, Key="untagged", Body=b"no")
+    s3.put_object(Bucket=source, Key="tagged", Body=b"yes", Tagging="replicate=yes")
+    assert _eventually(lambda: _replica_body(emulator, replica, "tagged") == b"yes")
+    assert replicator.wait_until_idle(SLACK)
+    assert _replica_body(emulator, replica, "untagged") is None
+    tags = emulator.client("s3", WEST).get_object_tagging(Bucket=replica, Key="tagged")["TagSet"]
+    assert tags == [{"Key": "replicate", "Value": "yes"}]
+
+
+def test_s3_delete_objects_markers_follow_the_rule(emulator: Emulator, replicator: Replicator) -> None:
+    source, replica = _buckets(emulator, delete_markers=True)
+    s3 = emulator.client("s3", EAST)
+    s3.put_object(Bucket=source, Key="batch", Body=b"v1")
+    assert _eventually(lambda: _replica_body(emulator, replica, "batch") == b"v1")
+    s3.delete_objects(Bucket=source, Delete={"Objects": [{"Key": "batch"}]})
+    assert _eventually(lambda: _replica_body(emulator, replica, "batch") is None)
+
+
 # DynamoDB MREC ---------------------------------------------------------------------------------------------------
 
 
