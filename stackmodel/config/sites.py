@@ -41,6 +41,15 @@ MIN_UNRESERVED_CONCURRENCY = 100
 MIN_UNRESERVED_CONCURRENCY_SMALL_ACCOUNT = 50
 DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY = 2  # a run may overlap the next one-minute tick (timeout 90 s)
 DEFAULT_SWITCH_RESERVED_CONCURRENCY = 10  # checkers send a few requests a second; each answer takes milliseconds
+# The descriptor (stackmodel/site.py describe_site) is an Advanced SSM parameter: at most 8 KB (Systems Manager User
+# Guide, "Managing parameter tiers"). Its size, measured with describe_site and the longest names the stack allows
+# (app 20, prefix 30, 63-character bucket names, 255-character table names, three Regions, function-URL host):
+# about 2,460 bytes without linked stores, +406 per bucket, +389 per table; the site's own hosts and record name
+# appear 2 and 3 times. The ceilings below round those up, so an accepted site always fits.
+DESCRIPTOR_LIMIT_BYTES = 8192
+DESCRIPTOR_BASE_BYTES = 2500
+DESCRIPTOR_BUCKET_BYTES = 410
+DESCRIPTOR_TABLE_BYTES = 400
 # Lambda function URLs are not offered in these Regions (Lambda Developer Guide, "Creating and managing Lambda
 # function URLs", https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html, the note under the URL
 # format). The switch endpoint is a function URL, so such a recovery Region is a config error for switch
@@ -265,6 +274,22 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems, recovery_region: st
             f"'endpoint' needs a Lambda function URL, which {recovery_region} (the recovery Region) does not offer "
             "(Lambda Developer Guide, 'Creating and managing Lambda function URLs'); use switch 'cloudwatch' (its "
             "budget is longer and estimated) or 'arc'",
+        )
+    descriptor = (
+        DESCRIPTOR_BASE_BYTES
+        + 3 * len(entry.record_name)
+        + 2 * (len(entry.primary.host) + len(entry.secondary.host))
+        + DESCRIPTOR_BUCKET_BYTES * len(entry.buckets)
+        + DESCRIPTOR_TABLE_BYTES * len(entry.tables)
+    )
+    if descriptor > DESCRIPTOR_LIMIT_BYTES:
+        found.add(
+            unit,
+            key_position(SiteEntry, "buckets"),
+            unit.at("buckets"),
+            f"with {len(entry.buckets)} buckets and {len(entry.tables)} tables the site's descriptor can reach "
+            f"{descriptor} bytes, over the {DESCRIPTOR_LIMIT_BYTES} an Advanced SSM parameter holds: link fewer "
+            "stores, or split the application into two sites",
         )
     reserved = entry.orchestrator_reserved_concurrency + (
         entry.switch_reserved_concurrency if recovery_region not in FUNCTION_URL_UNSUPPORTED_REGIONS else 0

@@ -213,3 +213,16 @@ def test_site_names_are_unique() -> None:
     config = prod()
     config["sites"].append({**copy.deepcopy(API), "recordName": "www.distronation.example"})
     assert problems(config) == ["sites[1].name: duplicate site name 'api' (also sites[0])"]
+
+
+def test_a_descriptor_that_could_outgrow_an_advanced_parameter_is_refused() -> None:
+    """8 KB (Advanced tier): 2,500 + 406-byte buckets + 389-byte tables, measured with the longest names."""
+    config = prod()
+    names = [f"extra{i}" for i in range(14)]
+    config["sites"][0]["tables"] = [*config["sites"][0]["tables"], *names]
+    config["tables"] = [*config["tables"], *({**config["tables"][0], "name": name} for name in names)]
+    found = problems(config)
+    assert any(
+        line.startswith("sites[0].buckets: with 2 buckets and 17 tables the site's descriptor can reach")
+        for line in found
+    ), found
