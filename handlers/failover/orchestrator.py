@@ -575,6 +575,7 @@ def run_rounds(
     stop: threading.Event | None = None,
     until: Callable[[Decision], bool] = lambda decision: False,
     first: Callable[[], Decision] | None = None,
+    release: bool = True,
 ) -> list[Decision]:
     """Rounds for ``seconds``; a round starts only while ``seconds`` have not passed, so the run ends within
     ``seconds + round_budget``. Stops early on ``stop`` or when ``until(decision)``. Releases the lock on the way
@@ -606,7 +607,8 @@ def run_rounds(
             else:
                 sleep(delay)
     finally:
-        store.release(owner)
+        if release:
+            store.release(owner)
 
 
 def failover(
@@ -622,6 +624,7 @@ def failover(
     seconds: float = 3600.0,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    release: bool = True,
 ) -> Decision:
     """The manual, controlled failover (``drctl failover``): the same standby checks, lock and actions as an
     unplanned one, plus the lag gate. A run on a site already failing over finishes its pending actions."""
@@ -649,7 +652,7 @@ def failover(
         )
         if first.outcome != STARTED:
             return first
-    return _drive(site, clients, probe, owner, seconds, stop, clock)
+    return _drive(site, clients, probe, owner, seconds, stop, clock, release)
 
 
 def failback(
@@ -663,6 +666,7 @@ def failback(
     seconds: float = 3600.0,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    release: bool = True,
 ) -> Decision:
     """``drctl failback``: once the primary passes its probe now and has been healthy for
     ``healthyMinutesBeforeFailback`` (both vantage points), begin (or continue) the failback and drive it."""
@@ -690,7 +694,7 @@ def failback(
         first = start_failback(site, clients, probe, now, owner=owner, reason="drctl failback", dry_run=dry_run)
         if first.outcome != STARTED:
             return first
-    return _drive(site, clients, probe, owner, seconds, stop, clock)
+    return _drive(site, clients, probe, owner, seconds, stop, clock, release)
 
 
 def _drive(
@@ -701,6 +705,7 @@ def _drive(
     seconds: float,
     stop: threading.Event | None,
     clock: Callable[[], float],
+    release: bool = True,
 ) -> Decision:
     """Rounds until the transition settles, an action fails (the re-run retries it), the lock is lost, ``stop``
     is set or ``seconds`` pass; the lock is released on the way out."""
@@ -714,6 +719,7 @@ def _drive(
         clock=clock,
         stop=stop,
         until=lambda d: d.outcome in (*SETTLED, ACTION_FAILED, LOST_LOCK, NOT_FAILED_OVER),
+        release=release,
     )
     return decisions[-1]
 
