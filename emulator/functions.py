@@ -220,17 +220,17 @@ class _Worker:
     def call(self, event: Any, timeout_seconds: float, request_id: str) -> tuple[Outcome, Any, float]:
         started = time.time()
         deadline = started + timeout_seconds
-        _write_frame(self._in, {"event": event, "deadline": deadline, "request_id": request_id})
-        if not self._wait_readable(deadline - time.time()):
-            self.kill()
-            return (
-                "timeout",
-                {"errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"},
-                time.time() - started,
-            )
         try:
+            _write_frame(self._in, {"event": event, "deadline": deadline, "request_id": request_id})
+            if not self._wait_readable(deadline - time.time()):
+                self.kill()
+                return (
+                    "timeout",
+                    {"errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"},
+                    time.time() - started,
+                )
             message = _read_frame(self._out)
-        except EOFError:
+        except (EOFError, OSError, ValueError):  # the process died, or was killed (runner closed) mid-call
             self.kill()
             return (
                 "error",
@@ -273,6 +273,7 @@ class FunctionRunner:
         self._lock = threading.Lock()
         self._replace = replace_after_timeout
         self._closed = False
+        self._workers: list[_Worker] = []
 
     @staticmethod
     def _environment(handler: str, env: Mapping[str, str] | None, timeout_seconds: float) -> dict[str, str]:
@@ -292,11 +293,23 @@ class FunctionRunner:
         """Start ``count`` workers for ``handler`` now (each imports the module once) and wait until ready."""
         _check_handler(handler)
         key = self._key(handler, env)
-        workers = [_Worker(handler, self._environment(handler, env, timeout_seconds)) for _ in range(count)]
+        workers = [self._spawn(handler, env, timeout_seconds) for _ in range(count)]
         for worker in workers:
             if worker.wait_ready(INIT_TIMEOUT_SECONDS):
                 with self._lock:
-                    self._pools.setdefault(key, _Pool()).idle.append(worker)
+                    if not self._closed:
+                        self._pools.setdefault(key, _Pool()).idle.append(worker)
+                        continue
+            worker.kill()
+
+    def _spawn(self, handler: str, env: Mapping[str, str] | None, timeout_seconds: float) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("FunctionRunner is closed")
+            worker = _Worker(handler, self._environment(handler, env, timeout_seconds))
+            self._workers.append(worker)
+            self._workers = [known for known in self._workers if known.alive]
+            return worker
 
     def invoke(
         self,
@@ -327,7 +340,7 @@ class FunctionRunner:
         request_id = str(uuid.uuid4())
         try:
             if worker is None:
-                worker = _Worker(handler, self._environment(handler, env, timeout_seconds))
+                worker = self._spawn(handler, env, timeout_seconds)
                 if not worker.wait_ready(INIT_TIMEOUT_SECONDS):
                     return Invocation("error", worker.init_error, 0.0, True, worker.init_seconds, request_id)
             outcome, payload, duration = worker.call(event, timeout_seconds, request_id)
@@ -349,9 +362,10 @@ class FunctionRunner:
         )
 
     def close(self) -> None:
+        """Kill every worker this runner started, idle or busy (a busy invocation then reports an error)."""
         with self._lock:
             self._closed = True
-            workers = [worker for pool in self._pools.values() for worker in pool.idle]
+            workers = list(self._workers)
             self._pools.clear()
         for worker in workers:
             worker.kill()

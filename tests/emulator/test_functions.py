@@ -58,6 +58,10 @@ def unserialisable(event: Any, context: Any) -> Any:
     return {1, 2}
 
 
+def exit_process(event: Any, context: Any) -> None:
+    os._exit(3)
+
+
 def print_and_return(event: Any, context: Any) -> str:
     print("a print must not corrupt the protocol")
     return "fine"
@@ -152,3 +156,27 @@ def test_bad_arguments_are_named(runner: FunctionRunner) -> None:
         runner.invoke(f"{HERE}:report", {}, timeout_seconds=0)
     with pytest.raises(ValueError, match="event: not JSON"):
         runner.invoke(f"{HERE}:report", {"x": object()}, timeout_seconds=1)
+
+
+def test_a_process_that_dies_is_an_error_and_is_replaced(runner: FunctionRunner) -> None:
+    died = runner.invoke(f"{HERE}:exit_process", {}, timeout_seconds=5)
+    assert died.outcome == "error" and died.payload["errorType"] == "Runtime.ExitError"
+    assert runner.invoke(f"{HERE}:report", {}, timeout_seconds=5).outcome == "ok"
+
+
+def test_close_ends_busy_workers_too(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = FunctionRunner()
+    runner.prewarm(f"{HERE}:outlive")
+    marker = tmp_path / "finished"
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(
+            runner.invoke, f"{HERE}:outlive", {"seconds": 3, "marker": str(marker)}, timeout_seconds=10
+        )
+        time.sleep(0.5)
+        runner.close()
+        result = pending.result(timeout=5)
+    assert result.outcome == "error"
+    time.sleep(3)
+    assert not marker.exists()
