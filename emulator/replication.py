@@ -196,8 +196,11 @@ class Replicator:
         seed: int | None = None,
     ) -> None:
         self.emulator = emulator
+        # Defaults: S3 CRR replicates most objects in seconds (RTC bounds 99.99 % by 15 minutes: ``Lag.rtc()``);
+        # MREC: "newly written items are usually propagated to all replica tables within a second" (DynamoDB
+        # Developer Guide, "Best practices for global table design", key facts about MREC).
         self.s3_lag = s3_lag or Lag.seconds()
-        self.dynamodb_lag = dynamodb_lag or Lag.seconds(median=1.0)
+        self.dynamodb_lag = dynamodb_lag or Lag.seconds(median=0.5)
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
