@@ -267,6 +267,38 @@ def local_descriptor(
     return local
 
 
+# The descriptor's time values the runtime reads (handlers/failover: probe interval, TTL, failback hold-down, and the
+# budget's terms for the DNS confirmation and the failback's hold); the runtime's own constants (run, round budget,
+# poll, lease) are divided by DR_TIME_SCALE in the runtime.
+SCALED_SECONDS = ("probeIntervalSeconds", "ttlSeconds")
+SCALED_MINUTES = ("healthyMinutesBeforeFailback",)
+
+
+def runtime_descriptor(descriptor: Mapping[str, Any], time_scale: float) -> dict[str, Any]:
+    """The descriptor the runtime reads in the scaled profile: its time values divided by ``time_scale``. They are
+    integers in the descriptor, so the factor must divide each of them; anything else is refused, never rounded."""
+    scaled = json.loads(json.dumps(descriptor))
+    if time_scale == 1:
+        return scaled
+
+    def divide(where: str, value: Any) -> int:
+        result = float(value) / time_scale
+        if result != int(result) or (value and not result):
+            raise ValueError(
+                f"time scale {time_scale:g} does not divide the site's {where} ({value}): choose a factor that "
+                "divides every time constant of the stack"
+            )
+        return int(result)
+
+    for key in (*SCALED_SECONDS, *SCALED_MINUTES):
+        scaled[key] = divide(key, scaled[key])
+    scaled["budget"] = {
+        key: divide(f"budget {key}", value) if key.endswith("Seconds") else value
+        for key, value in (scaled.get("budget") or {}).items()
+    }
+    return scaled
+
+
 def provision_route53(
     route53: Route53Emulator, client: Callable[[str, str], Any], descriptor: Mapping[str, Any], plan: Route53Plan
 ) -> tuple[str, str, dict[str, str]]:
@@ -309,9 +341,9 @@ def provision_route53(
     return zone_id, zone_name, ids
 
 
-def write_settings(client: Callable[[str, str], Any], descriptor: Mapping[str, Any]) -> None:
+def write_settings(client: Callable[[str, str], Any], descriptor: Mapping[str, Any], time_scale: float = 1.0) -> None:
     """The application's settings as the stack declares them, naming the primary, in both Regions; and the
-    descriptor where the orchestrator reads it."""
+    descriptor where the orchestrator reads it (``runtime_descriptor``: scaled)."""
     primary, recovery = str(descriptor["primaryRegion"]), str(descriptor["recoveryRegion"])
     parameters = descriptor["parameters"]
     values = {parameters["activeRegion"]: primary}
@@ -324,7 +356,7 @@ def write_settings(client: Callable[[str, str], Any], descriptor: Mapping[str, A
             ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     client("ssm", recovery).put_parameter(
         Name=f"/dr/{descriptor['app']}/site/{descriptor['name']}",
-        Value=json.dumps(descriptor),
+        Value=json.dumps(runtime_descriptor(descriptor, time_scale)),
         Type="String",
         Tier="Advanced",  # the component's tier: a descriptor over 4 KB
         Overwrite=True,
@@ -411,7 +443,7 @@ def rehearsal_stack(
             plan = route53_plan(descriptor)
             zone_id, zone_name, check_ids = provision_route53(route53, client, descriptor, plan)
             descriptor["hostedZoneId"] = zone_id
-            write_settings(client, descriptor)
+            write_settings(client, descriptor, time_scale)
             local = dataclasses.replace(target, descriptor=descriptor)
             local_targets.append(local)
             sites.append(LocalSite(target.name, local, plan, zone_id, zone_name, check_ids))

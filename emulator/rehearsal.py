@@ -168,6 +168,54 @@ class Schedule:
         return [result for _, result in self.invocations if result.outcome == "error"]
 
 
+class Timeline:
+    """When phase, switch, the active-region setting and the DNS answer changed (sampled every ``interval``)."""
+
+    def __init__(self, rehearsal: Rehearsal, interval: float = 0.2) -> None:
+        self.rehearsal = rehearsal
+        self.interval = interval
+        self.changes: list[tuple[float, str, Any]] = []  # (epoch seconds, what, new value)
+        self._last: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="timeline", daemon=True)
+
+    def start(self) -> Timeline:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _sample(self) -> dict[str, Any]:
+        sample: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            state = self.rehearsal.state()
+            sample.update(phase=state.phase, switch=state.switch)
+        with contextlib.suppress(Exception):
+            regions = set(self.rehearsal.dns_regions().values())
+            sample["dns"] = regions.pop() if len(regions) == 1 else sorted(str(r) for r in regions)
+        with contextlib.suppress(Exception):
+            parameter = self.rehearsal.descriptor["parameters"]["activeRegion"]
+            ssm = self.rehearsal.client("ssm", self.rehearsal.recovery)
+            sample["active-region"] = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+        return sample
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            now = time.time()
+            for what, value in self._sample().items():
+                if self._last.get(what) != value:
+                    self._last[what] = value
+                    self.changes.append((now, what, value))
+
+    def first(self, what: str, value: Any, after: float) -> float | None:
+        return next((at for at, name, new in self.changes if name == what and new == value and at >= after), None)
+
+    def since(self, start: float, scale: Callable[[float], float]) -> list[str]:
+        return [f"+{scale(at - start):.1f} s {what} = {value}" for at, what, value in self.changes if at >= start]
+
+
 class Rehearsal:
     """The scenarios of one site on one rehearsal stack (module docstring)."""
 
@@ -214,6 +262,7 @@ class Rehearsal:
             interval_seconds=profile.canary_interval_seconds,
         )
         self.schedule = Schedule(self)
+        self.timeline = Timeline(self)
         self.started = False
         self.fault_at: float | None = None
 
@@ -233,11 +282,13 @@ class Rehearsal:
         self.replicator.start()
         self.workload.start()
         self.schedule.start()
+        self.timeline.start()
         self.started = True
 
     def stop(self) -> None:
         if not self.started:
             return
+        self.timeline.stop()
         self.schedule.stop()
         self.workload.stop()
         self.replicator.stop()
@@ -350,6 +401,12 @@ class Rehearsal:
         self.progress(f"{name}: workload writing, orchestrator every {self.profile.wall(SCHEDULE_SECONDS):g} s")
         time.sleep(self.profile.wall(self.profile.pre_fault_seconds))
         before = self.agreement()
+        counts = summarize(self.workload.records())
+        self.progress(f"{name}: before the fault {counts['acknowledged']} writes acknowledged, {before}")
+        if not counts["acknowledged"]:
+            result.checks["workload"] = counts
+            result.notes.append("the workload had no write acknowledged before the fault: nothing to measure")
+            return judge(result, False)
         began = time.time()
         self.fault_at = fault_at = time.time()
         self.stack.emulator.lose_region(self.primary)
@@ -389,7 +446,22 @@ class Rehearsal:
             }
         )
         rto_text = "-" if rto_wall is None else f"{rto_wall:.2f} s wall x {self.profile.time_scale:g}"
+        result.checks["timeline"] = self.timeline.since(fault_at, self.profile.stack)
+        milestones = {
+            "failover begun": self.timeline.first("phase", "failing-over", fault_at),
+            "settings moved": self.timeline.first("active-region", self.recovery, fault_at),
+            "switch flipped": self.timeline.first("switch", "failed-over", fault_at),
+            "DNS answers the secondary": self.timeline.first("dns", self.recovery, fault_at),
+            "failed over": self.timeline.first("phase", PHASE_FAILED_OVER, fault_at),
+        }
+        result.checks["milestones_seconds"] = {
+            what: None if at is None else self.profile.stack(at - fault_at) for what, at in milestones.items()
+        }
         result.notes += [
+            "after the fault (scaled back): "
+            + ", ".join(
+                f"{what} +{seconds:.0f} s" for what, seconds in result.checks["milestones_seconds"].items() if seconds
+            ),
             f"basis: {self.profile.basis_label}; figures scaled back to the stack's time",
             f"RTO measured {result.rto_seconds_measured} s ({rto_text}) beside the modelled budget {budget:.0f} s "
             f"({_budget_text(site_target.budget)})",

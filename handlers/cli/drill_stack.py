@@ -300,9 +300,11 @@ def provision(targets: StackTargets, client: Callable[[str, str], Any] | None = 
             replica = client("s3", bucket.replica_region)
             replica.create_bucket(Bucket=bucket.replica, **_location(bucket.replica_region))
             replica.put_bucket_versioning(Bucket=bucket.replica, VersioningConfiguration={"Status": "Enabled"})
-            s3.put_bucket_replication(
-                Bucket=bucket.primary, ReplicationConfiguration=replication_to(f"arn:aws:s3:::{bucket.replica}")
-            )
+            configuration = replication_to(f"arn:aws:s3:::{bucket.replica}")
+            # The same rule as an explicit empty prefix (every object, as the component's empty filter): the
+            # rehearsal's replicator reads an empty <Filter/> back as text, not as "no condition".
+            configuration["Rules"][0]["Filter"] = {"Prefix": ""}
+            s3.put_bucket_replication(Bucket=bucket.primary, ReplicationConfiguration=configuration)
     for table in targets.tables or ():
         for region in (table.region, *table.replica_regions):
             _create_table(client("dynamodb", region), table)
