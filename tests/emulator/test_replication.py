@@ -22,12 +22,23 @@ from emulator.replication import RTC_BOUND_SECONDS, Lag, Replicator
 EAST, EAST2, WEST = "us-east-1", "us-east-2", "us-west-2"
 LAG = 0.4
 SLACK = 3.0  # seconds of scheduling jitter allowed on 2 busy shared cores
+SLOW_LAG = 2.0
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     with Emulator([EAST, EAST2, WEST]) as started:
         yield started
+
+
+@pytest.fixture
+def slow_replicator(emulator: Emulator) -> Iterator[Replicator]:
+    """A lag long enough that a write is surely still in flight when the test acts right after it."""
+    started = Replicator(emulator, s3_lag=Lag.fixed(SLOW_LAG), dynamodb_lag=Lag.fixed(SLOW_LAG)).start()
+    yield started
+    started.stop()
+    for region in emulator.regions:
+        emulator.restore_region(region)
 
 
 @pytest.fixture
@@ -130,8 +141,11 @@ def test_lag_distributions_are_bounded() -> None:
 
 def test_s3_new_version_arrives_after_the_lag(emulator: Emulator, replicator: Replicator) -> None:
     source, replica = _buckets(emulator, delete_markers=False)
+    written = time.monotonic()
     emulator.client("s3", EAST).put_object(Bucket=source, Key="a.txt", Body=b"v1", Metadata={"m": "1"})
-    assert _replica_body(emulator, replica, "a.txt") is None  # well before the lag ends
+    early = _replica_body(emulator, replica, "a.txt")
+    if time.monotonic() - written < LAG / 2:  # only meaningful when the machine did not stall
+        assert early is None
     assert _eventually(lambda: _replica_body(emulator, replica, "a.txt") == b"v1")
     assert replicator.wait_until_idle(SLACK)  # the delivery is recorded once the copy returned
     delivery = next(d for d in replicator.deliveries() if d.source == source)
@@ -261,13 +275,16 @@ def test_s3_delete_objects_markers_follow_the_rule(emulator: Emulator, replicato
 def test_mrec_item_reaches_the_other_replica_after_the_lag(emulator: Emulator, replicator: Replicator) -> None:
     table = _table(emulator, (EAST, WEST))
     replicator.add_global_table(table, [EAST, WEST])
+    written = time.monotonic()
     emulator.client("dynamodb", EAST).update_item(
         TableName=table,
         Key={"pk": {"S": "k"}},
         UpdateExpression="SET v = :v",
         ExpressionAttributeValues={":v": {"N": "1"}},
     )
-    assert _item(emulator, table, WEST, "k") is None
+    early = _item(emulator, table, WEST, "k")
+    if time.monotonic() - written < LAG / 2:  # only meaningful when the machine did not stall
+        assert early is None
     assert _eventually(lambda: _item(emulator, table, WEST, "k") == {"pk": {"S": "k"}, "v": {"N": "1"}})
     assert replicator.wait_until_idle(SLACK)
     delivery = next(d for d in replicator.deliveries() if d.source == table)
@@ -279,9 +296,11 @@ def test_mrec_item_reaches_the_other_replica_after_the_lag(emulator: Emulator, r
 def test_mrec_concurrent_writes_resolve_last_writer_wins(emulator: Emulator, replicator: Replicator) -> None:
     table = _table(emulator, (EAST, WEST))
     replicator.add_global_table(table, [EAST, WEST])
+    replicator.pause(table)  # both writes in flight at once, however slow the machine
     emulator.client("dynamodb", EAST).put_item(TableName=table, Item={"pk": {"S": "k"}, "v": {"S": "east"}})
-    time.sleep(0.05)  # inside the lag: both writes are in flight at once
+    time.sleep(0.05)
     emulator.client("dynamodb", WEST).put_item(TableName=table, Item={"pk": {"S": "k"}, "v": {"S": "west"}})
+    replicator.resume(table)
     assert replicator.wait_until_idle(LAG + SLACK)
     assert _item(emulator, table, EAST, "k") == {"pk": {"S": "k"}, "v": {"S": "west"}}
     assert _item(emulator, table, WEST, "k") == {"pk": {"S": "k"}, "v": {"S": "west"}}
@@ -293,8 +312,9 @@ def test_mrec_concurrent_writes_resolve_last_writer_wins(emulator: Emulator, rep
 
 
 def test_in_flight_writes_of_a_lost_region_are_unavailable_then_delivered_late(
-    emulator: Emulator, replicator: Replicator
+    emulator: Emulator, slow_replicator: Replicator
 ) -> None:
+    replicator = slow_replicator
     table = _table(emulator, (EAST, WEST))
     replicator.add_global_table(table, [EAST, WEST])
     source, replica = _buckets(emulator, delete_markers=False)
@@ -302,25 +322,28 @@ def test_in_flight_writes_of_a_lost_region_are_unavailable_then_delivered_late(
     emulator.client("s3", EAST).put_object(Bucket=source, Key="late", Body=b"late")
     emulator.lose_region(EAST)
     lost_at = time.time()
-    time.sleep(LAG * 3)
+    time.sleep(SLOW_LAG + 0.5)  # past the lag: they would have arrived
     assert _item(emulator, table, WEST, "k") is None and _replica_body(emulator, replica, "late") is None
     assert replicator.pending()["held"] == 2
     emulator.restore_region(EAST)
-    assert _eventually(lambda: _item(emulator, table, WEST, "k") is not None)
-    assert _eventually(lambda: _replica_body(emulator, replica, "late") == b"late")
+    restored_at = time.time()
+    assert _eventually(lambda: _item(emulator, table, WEST, "k") is not None, SLOW_LAG + SLACK)
+    assert _eventually(lambda: _replica_body(emulator, replica, "late") == b"late", SLOW_LAG + SLACK)
     assert replicator.wait_until_idle(SLACK)
     late = [d for d in replicator.deliveries() if d.source in (table, source)]
-    assert all(d.held and d.delivered_at > lost_at + LAG * 3 for d in late)
+    assert len(late) == 2 and all(d.held and d.delivered_at >= restored_at + SLOW_LAG for d in late)
+    assert all(d.written_at < lost_at for d in late)
 
 
-def test_permanent_loss_is_an_explicit_option(emulator: Emulator, replicator: Replicator) -> None:
+def test_permanent_loss_is_an_explicit_option(emulator: Emulator, slow_replicator: Replicator) -> None:
+    replicator = slow_replicator
     table = _table(emulator, (EAST, WEST))
     replicator.add_global_table(table, [EAST, WEST])
     emulator.client("dynamodb", EAST).put_item(TableName=table, Item={"pk": {"S": "gone"}})
     emulator.lose_region(EAST)
     lost = replicator.drop_unreplicated(EAST)
     emulator.restore_region(EAST)
-    time.sleep(LAG * 2)
+    time.sleep(SLOW_LAG + 0.5)
     assert [d.outcome for d in lost] == ["lost"] and _item(emulator, table, WEST, "gone") is None
 
 
