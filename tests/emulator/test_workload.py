@@ -183,8 +183,11 @@ def test_region_loss_measures_rto_and_rpo_and_late_delivery_closes_the_gap(stack
     workload = _workload(stack, answers, refresh=0.2, prefix="loss/")
     with workload:
         time.sleep(1.0)
+        stack["replicator"].pause()  # the last canaries before the fault surely still in flight, however slow
+        time.sleep(0.5)
         emulator.lose_region(EAST)
         fault_at = time.time()
+        stack["replicator"].resume()  # what was written in us-east-1 stays held: the Region is lost
         time.sleep(0.5)
         _settings(emulator, WEST, WEST)  # the orchestrator's "settings" step, then DNS
         answers.target = SECONDARY_HOST
