@@ -51,6 +51,10 @@ replication status information": a transient failure such as an unavailable Regi
 that were not yet replicated are propagated when it recovers). ``drop_unreplicated(region)`` is the explicit
 option where they are lost for ever (recorded as ``lost`` deliveries).
 
+Each applied delivery also publishes the ``ReplicationLatency`` datapoint AWS would (S3: destination Region,
+rules with metrics or RTC enabled; MREC: source Region, per receiving Region), so RPO-age readers and alarms
+see data; the pending-operations and pending-bytes gauges are not published.
+
 Limits (named so reports can list what is emulated): replica version ids differ from the source's (moto assigns
 them; the source version id is in ``Delivery.source_version_id``); replicas carry no ``ReplicationStatus``;
 object lock retention of the source is not copied (the destination's default retention applies); of the metadata
@@ -74,6 +78,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 from xml.etree import ElementTree
 
@@ -262,6 +267,7 @@ class Replicator:
             for service in ("s3", "dynamodb"):
                 self._proxied_client(service, region)
                 self._upstream_client(service, region)
+            self._upstream_client("cloudwatch", region)
         self.emulator.add_interceptor(self._intercept)
         self.emulator.on_region_change(self._region_changed)
         for region in self.emulator.regions:
@@ -837,8 +843,62 @@ class Replicator:
                 continue
             with self._wake:
                 self._in_flight -= 1
-                self._record(task, time.time(), outcome)
+                delivery = self._record(task, time.time(), outcome)
                 self._wake.notify_all()
+            if outcome == "applied":
+                self._publish_latency(task, delivery)
+
+    def _publish_latency(self, task: _Task, delivery: Delivery) -> None:
+        """The ReplicationLatency datapoint AWS would publish for this delivery, where AWS publishes it.
+
+        S3: ``AWS/S3`` ``ReplicationLatency`` (seconds; SourceBucket, DestinationBucket, RuleId) in the
+        destination's Region, only for rules with replication metrics or RTC enabled (S3 User Guide, "Using S3
+        Replication metrics"). MREC: ``AWS/DynamoDB`` ``ReplicationLatency`` (milliseconds; TableName,
+        ReceivingRegion) in the source Region; MRSC tables publish none (DynamoDB metrics and dimensions).
+        """
+        if task.service == "s3":
+            if task.change == "tags":
+                return
+            destination = task.payload.get("rule", {}).get("Destination", {})
+            enabled = "Enabled" in (
+                destination.get("Metrics", {}).get("Status"),
+                destination.get("ReplicationTime", {}).get("Status"),
+            )
+            if not enabled:
+                return
+            region, namespace, unit, value = task.destination_region, "AWS/S3", "Seconds", delivery.lag_seconds
+            dimensions = [
+                {"Name": "SourceBucket", "Value": task.source},
+                {"Name": "DestinationBucket", "Value": task.destination},
+                {"Name": "RuleId", "Value": str(task.payload["rule"].get("ID", ""))},
+            ]
+        else:
+            table = self._tables.get(task.source)
+            if table is None or table.mode != "MREC":
+                return
+            region, namespace, unit = task.source_region, "AWS/DynamoDB", "Milliseconds"
+            value = 1000 * delivery.lag_seconds
+            dimensions = [
+                {"Name": "TableName", "Value": task.source},
+                {"Name": "ReceivingRegion", "Value": task.destination_region},
+            ]
+        if not self.emulator.is_available(region):
+            return
+        try:
+            self._upstream_client("cloudwatch", region).put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {
+                        "MetricName": "ReplicationLatency",
+                        "Dimensions": dimensions,
+                        "Timestamp": datetime.fromtimestamp(delivery.delivered_at, UTC),
+                        "Value": value,
+                        "Unit": unit,
+                    }
+                ],
+            )
+        except Exception:
+            self.counters["metric-errors"] += 1
 
     def _record(self, task: _Task, at: float, outcome: str) -> Delivery:
         delivery = Delivery(

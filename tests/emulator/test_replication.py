@@ -72,6 +72,7 @@ def _buckets(
     prefix: str = "",
     two_way: bool = False,
     replica_modifications: bool = False,
+    metrics: bool = False,
 ) -> tuple[str, str]:
     source, replica = _name("src"), _name("dst")
     for bucket, region in ((source, EAST), (replica, WEST)):
@@ -93,6 +94,8 @@ def _buckets(
         }
         if replica_modifications:
             rule["SourceSelectionCriteria"] = {"ReplicaModifications": {"Status": "Enabled"}}
+        if metrics:
+            rule["Destination"]["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
         emulator.client("s3", region).put_bucket_replication(
             Bucket=from_bucket,
             ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/replication", "Rules": [rule]},
@@ -123,6 +126,22 @@ def _item(emulator: Emulator, table: str, region: str, key: str) -> dict[str, An
     got = emulator.client("dynamodb", region).get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
     item: dict[str, Any] | None = got.get("Item")
     return item
+
+
+def _mrec_latency_ms(emulator: Emulator, table: str) -> float | None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    points = emulator.client("cloudwatch", EAST).get_metric_statistics(
+        Namespace="AWS/DynamoDB",
+        MetricName="ReplicationLatency",
+        Dimensions=[{"Name": "TableName", "Value": table}, {"Name": "ReceivingRegion", "Value": WEST}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max(float(point["Maximum"]) for point in points) if points else None
 
 
 # lag -------------------------------------------------------------------------------------------------------------
@@ -269,6 +288,29 @@ def test_s3_delete_objects_markers_follow_the_rule(emulator: Emulator, replicato
     assert _eventually(lambda: _replica_body(emulator, replica, "batch") is None)
 
 
+@pytest.mark.parametrize("metrics", [True, False])
+def test_s3_replication_latency_is_published_where_aws_publishes_it(
+    emulator: Emulator, replicator: Replicator, metrics: bool
+) -> None:
+    """Read back by the runtime's own reader (handlers/rpo_age.py), in the destination's Region."""
+    from datetime import UTC, datetime
+
+    from handlers.rpo_age import bucket_recovery_point_age
+
+    source, replica = _buckets(emulator, delete_markers=False, metrics=metrics)
+    emulator.client("s3", EAST).put_object(Bucket=source, Key="m", Body=b"m")
+    assert _eventually(lambda: _replica_body(emulator, replica, "m") == b"m")
+    assert replicator.wait_until_idle(SLACK)
+    time.sleep(1.1)  # moto's GetMetricStatistics drops the end time's fraction: a datapoint this second is missed
+    age, basis = bucket_recovery_point_age(
+        emulator.client("cloudwatch", WEST), source, [(replica, "to-replica")], datetime.now(UTC)
+    )
+    if metrics:
+        assert basis == "replication-latency" and age is not None and LAG <= age < LAG + SLACK
+    else:
+        assert (age, basis) == (None, "no-replication-metrics")  # S3 publishes nothing without metrics or RTC
+
+
 # DynamoDB MREC ---------------------------------------------------------------------------------------------------
 
 
@@ -289,6 +331,8 @@ def test_mrec_item_reaches_the_other_replica_after_the_lag(emulator: Emulator, r
     assert replicator.wait_until_idle(SLACK)
     delivery = next(d for d in replicator.deliveries() if d.source == table)
     assert LAG <= delivery.lag_seconds < LAG + SLACK
+    assert _eventually(lambda: _mrec_latency_ms(emulator, table) is not None)  # in the source Region
+    assert LAG * 1000 <= (_mrec_latency_ms(emulator, table) or 0) < (LAG + SLACK) * 1000
     emulator.client("dynamodb", EAST).delete_item(TableName=table, Key={"pk": {"S": "k"}})
     assert _eventually(lambda: _item(emulator, table, WEST, "k") is None)
 
