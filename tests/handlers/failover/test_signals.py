@@ -22,6 +22,7 @@ from tests.handlers.failover.conftest import PRIMARY_HOST, RECOVERY, SITE
 from tests.handlers.failover.phase_world import PhaseWorld, atomic_moto, atomic_moto_server, invariants, make_world
 
 __all__ = ["atomic_moto", "atomic_moto_server"]  # fixtures
+pytestmark = pytest.mark.slow  # about 4 minutes: every drctl run is a new process on a shared machine
 
 # Runs in the child before drctl: INJECT="Operation:nth:error" answers the nth call of Operation (and its retries)
 # with a 500; "Operation:nth:sleep:seconds" delays it. Retry back-off is shortened so five attempts take no time.
@@ -46,7 +47,10 @@ if spec:
         def stream(self, **_):
             yield self.body
 
-    XML = b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>injected 500</Message></Error></ErrorResponse>"
+    XML = (
+        b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+        b"<Message>injected 500</Message></Error></ErrorResponse>"
+    )
     JSON = b'{"__type": "InternalServerError", "message": "injected 500"}'
 
     def create_client(self, *args, **kwargs):
