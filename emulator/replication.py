@@ -41,7 +41,9 @@ tables work", conflict resolution for MREC: last writer wins): an older write ar
 
 **DynamoDB MRSC** (``mode="MRSC"``, three replicas or two plus a ``witness``): the proxy applies a write to
 every available replica **before** acknowledging it, and refuses it (503 ``ServiceUnavailable``, the
-emulator's choice of error) while fewer than a majority of the Region set (replicas + witness) is available.
+emulator's choice of error) while fewer than a majority of the Region set (replicas + witness) is available,
+and answers ``ReplicatedWriteConflictException`` to a write on an item that a write from another Region is
+modifying at that moment.
 A lost replica catches up on restore.
 
 **Region loss**: work out of a lost Region (the source is read through its proxy) or into one is **held**, not
@@ -220,6 +222,7 @@ class Replicator:
         self._key_schemas: dict[tuple[str, str], list[str]] = {}
         self._item_times: dict[tuple[str, str, str], float] = {}
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._key_holders: dict[tuple[str, str], str] = {}  # item -> Region of the application write holding it
         self._config_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         # source version <-> replica versions (moto gives a replica its own version id)
         self._replicas: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
@@ -613,10 +616,18 @@ class Replicator:
                     f"MRSC table {table.name}: no majority of its Region set is available "
                     f"({len(available)} of {len(table.members)}: {', '.join(available) or 'none'})",
                 )
-        locks = [self._key_lock(table, key_id) for table, key_id in sorted({(t, k) for t, k, _ in writes})]
-        for lock in locks:
-            lock.acquire()
+        slots = sorted({(table, key_id) for table, key_id, _ in writes})
+        held: list[tuple[str, str]] = []
         try:
+            for slot in slots:
+                if not self._acquire_key(slot, region):
+                    return _json_error(
+                        400,
+                        "ReplicatedWriteConflictException",
+                        "The request was rejected because one or more items in the request are being modified by "
+                        "a request in another Region.",
+                    )
+                held.append(slot)
             response = forward()
             if response.status != 200:
                 return response
@@ -630,8 +641,28 @@ class Replicator:
                 self._captured(self._tables[table_name], region, key_id, item, written_at)
             return response
         finally:
-            for lock in reversed(locks):
-                lock.release()
+            for slot in reversed(held):
+                self._release_key(slot)
+
+    def _acquire_key(self, slot: tuple[str, str], region: str) -> bool:
+        """Take an item's write lock. MRSC: False when a write from another Region holds it (DynamoDB answers
+        ReplicatedWriteConflictException, botocore's model: "being modified by a request in another Region");
+        writes from the same Region, and MREC writes, wait their turn."""
+        lock = self._key_lock(*slot)
+        strict = self._tables[slot[0]].mode == "MRSC"
+        while not lock.acquire(timeout=0.01):
+            with self._lock:
+                holder = self._key_holders.get(slot)
+            if strict and holder is not None and holder != region:
+                return False
+        with self._lock:
+            self._key_holders[slot] = region
+        return True
+
+    def _release_key(self, slot: tuple[str, str]) -> None:
+        with self._lock:
+            self._key_holders.pop(slot, None)
+        self._key_lock(*slot).release()
 
     def _item_writes(
         self, operation: str, body: Mapping[str, Any], region: str

@@ -428,6 +428,39 @@ def test_mrsc_needs_a_majority_of_the_region_set(emulator: Emulator, replicator:
     assert _eventually(lambda: _item(emulator, table, WEST, "two") is not None)  # the lost replica catches up
 
 
+def test_mrsc_concurrent_writes_from_two_regions_conflict(emulator: Emulator, replicator: Replicator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emulator.regions import Forward, ProxiedRequest, ProxiedResponse
+
+    table = _table(emulator, (EAST, EAST2, WEST))
+    replicator.add_global_table(table, [EAST, EAST2, WEST], mode="MRSC")
+
+    def slow_east_writes(request: ProxiedRequest, forward: Forward) -> ProxiedResponse:
+        if request.signing_region == EAST and (request.target or "").endswith("PutItem"):
+            time.sleep(1.5)  # inside the replicator's item lock: this write is "in progress" for 1.5 s
+        return forward()
+
+    emulator.add_interceptor(slow_east_writes)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            east = pool.submit(
+                emulator.client("dynamodb", EAST).put_item, TableName=table, Item={"pk": {"S": "k"}, "v": {"S": "e"}}
+            )
+            time.sleep(0.5)
+            with pytest.raises(ClientError) as conflict:
+                emulator.client("dynamodb", EAST2, max_attempts=1).put_item(
+                    TableName=table, Item={"pk": {"S": "k"}, "v": {"S": "e2"}}
+                )
+            east.result(timeout=10)
+    finally:
+        emulator.remove_interceptor(slow_east_writes)
+    assert conflict.value.response["Error"]["Code"] == "ReplicatedWriteConflictException"
+    assert all(
+        _item(emulator, table, region, "k") == {"pk": {"S": "k"}, "v": {"S": "e"}} for region in (EAST, EAST2, WEST)
+    )
+
+
 def test_mrsc_configuration_is_checked() -> None:
     with Emulator([EAST, EAST2]) as small:
         replicator = Replicator(small)
