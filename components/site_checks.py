@@ -66,9 +66,7 @@ class SiteChecks(pulumi.ComponentResource):
     def __init__(self, name: str, args: SiteChecksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self._args = args
-        primary_record = next(
-            r for r in args.plan.records if r.failover == "PRIMARY" and not r.name.startswith(("drill.", "probe."))
-        )
+        primary_record = next(r for r in args.plan.records if r.set_identifier == f"{args.site}-primary")
         self._primary_logical = primary_record.check_logical
         self.check_ids = {}
         for check in args.plan.checks:  # children come before their calculated parent in the plan
