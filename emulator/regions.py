@@ -519,6 +519,7 @@ class Emulator:
 
 
 _LIST_ELEMENTS = {"Rule", "Tag"}
+_LEAF_ELEMENTS = {"Prefix", "ID", "Key", "Value", "Status", "Bucket", "Role", "StorageClass", "Account", "Priority"}
 
 
 def _replication_from_xml(body: bytes) -> dict[str, Any]:
@@ -527,7 +528,9 @@ def _replication_from_xml(body: bytes) -> dict[str, Any]:
     def convert(element: ElementTree.Element) -> Any:
         children = list(element)
         if not children:
-            return (element.text or "").strip()
+            text = (element.text or "").strip()
+            # An empty container (``<Filter/>``: every object) is a dict; an empty leaf (``<Prefix/>``) a string.
+            return text if text or element.tag.rsplit("}", 1)[-1] in _LEAF_ELEMENTS else {}
         result: dict[str, Any] = {}
         for child in children:
             name = child.tag.rsplit("}", 1)[-1]

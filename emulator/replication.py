@@ -998,14 +998,14 @@ def _json_error(status: int, code: str, message: str) -> ProxiedResponse:
 def _rule_prefix(rule: Mapping[str, Any]) -> str:
     if "Filter" not in rule:
         return str(rule.get("Prefix", ""))
-    rule_filter = rule["Filter"]
+    rule_filter = rule["Filter"] or {}
     if "And" in rule_filter:
         return str(rule_filter["And"].get("Prefix", ""))
     return str(rule_filter.get("Prefix", ""))
 
 
 def _rule_tags(rule: Mapping[str, Any]) -> list[dict[str, str]]:
-    rule_filter = rule.get("Filter", {})
+    rule_filter = rule.get("Filter") or {}
     if "Tag" in rule_filter:
         return [rule_filter["Tag"]]
     return list(rule_filter.get("And", {}).get("Tags", []))

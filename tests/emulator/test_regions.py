@@ -183,3 +183,24 @@ def test_replication_rules_are_read_as_written_even_past_the_proxies(fresh: Emul
         )
         stored = fresh.bucket_replication(bucket)
         assert stored is not None and stored["Rules"] == rules, bucket
+
+
+def test_an_empty_filter_reads_back_as_an_empty_filter(fresh: Emulator) -> None:
+    """``Filter: {}`` (every object, V2 schema) must not read back as a string or as the legacy schema."""
+    s3 = fresh.client("s3", EAST)
+    s3.create_bucket(Bucket="rules-empty-filter")
+    s3.put_bucket_versioning(Bucket="rules-empty-filter", VersioningConfiguration={"Status": "Enabled"})
+    rule = {
+        "ID": "everything",
+        "Priority": 1,
+        "Status": "Enabled",
+        "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": "arn:aws:s3:::replica"},
+    }
+    s3.put_bucket_replication(
+        Bucket="rules-empty-filter",
+        ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r", "Rules": [rule]},
+    )
+    stored = fresh.bucket_replication("rules-empty-filter")
+    assert stored is not None and stored["Rules"] == [rule]
