@@ -22,7 +22,8 @@ accepted PutBucketReplication, since moto's GetBucketReplication drops filters a
 cached 1 s): a new version (PutObject, CopyObject, CompleteMultipartUpload) matching an enabled rule's filter
 (prefix, tags, ``And``, as the object was written; the highest ``Priority`` per destination) is copied to the
 destination bucket after a lag drawn from
-``s3_lag`` (body, content type, user metadata, tags, the rule's storage class), in write order per key. A delete
+``s3_lag`` (``s3_rtc_lag`` instead, when given, for rules with S3 RTC enabled) (body, content type, user
+metadata, tags, the rule's storage class), in write order per key. A delete
 marker (DeleteObject/DeleteObjects without a version id) replicates only when the rule's
 ``DeleteMarkerReplication`` is ``Enabled`` (or the rule is in the legacy V1 schema, which replicates them);
 a delete naming a version never replicates (S3 User Guide, "What is replicated with replication
@@ -199,6 +200,7 @@ class Replicator:
         emulator: Emulator,
         *,
         s3_lag: Lag | None = None,
+        s3_rtc_lag: Lag | None = None,
         dynamodb_lag: Lag | None = None,
         seed: int | None = None,
     ) -> None:
@@ -207,6 +209,7 @@ class Replicator:
         # MREC: "newly written items are usually propagated to all replica tables within a second" (DynamoDB
         # Developer Guide, "Best practices for global table design", key facts about MREC).
         self.s3_lag = s3_lag or Lag.seconds()
+        self.s3_rtc_lag = s3_rtc_lag  # rules with S3 RTC (ReplicationTime enabled), when given; else s3_lag
         self.dynamodb_lag = dynamodb_lag or Lag.seconds(median=0.5)
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
@@ -521,8 +524,12 @@ class Replicator:
                     written_at=written_at,
                     payload={"version_id": version_id, "rule": rule},
                 ),
-                self.s3_lag,
+                self._s3_lag_for(rule),
             )
+
+    def _s3_lag_for(self, rule: Mapping[str, Any]) -> Lag:
+        rtc = (rule.get("Destination") or {}).get("ReplicationTime") or {}
+        return self.s3_rtc_lag if self.s3_rtc_lag is not None and rtc.get("Status") == "Enabled" else self.s3_lag
 
     def _destinations(
         self, bucket: str, region: str, key: str, tags: list[dict[str, str]]
@@ -815,7 +822,7 @@ class Replicator:
             if self._blocked(task):
                 still_held.append(task)
                 continue
-            lag = self.s3_lag if task.service == "s3" else self.dynamodb_lag
+            lag = self._s3_lag_for(task.payload.get("rule", {})) if task.service == "s3" else self.dynamodb_lag
             ordering = (task.destination_region, task.destination, task.key)
             task.due = max(now + lag.draw(self._rng), self._last_due.get(ordering, 0.0) + 1e-6)
             self._last_due[ordering] = task.due

@@ -73,6 +73,7 @@ def _buckets(
     two_way: bool = False,
     replica_modifications: bool = False,
     metrics: bool = False,
+    rtc: bool = False,
 ) -> tuple[str, str]:
     source, replica = _name("src"), _name("dst")
     for bucket, region in ((source, EAST), (replica, WEST)):
@@ -96,6 +97,8 @@ def _buckets(
             rule["SourceSelectionCriteria"] = {"ReplicaModifications": {"Status": "Enabled"}}
         if metrics:
             rule["Destination"]["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
+        if rtc:
+            rule["Destination"]["ReplicationTime"] = {"Status": "Enabled", "Time": {"Minutes": 15}}
         emulator.client("s3", region).put_bucket_replication(
             Bucket=from_bucket,
             ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/replication", "Rules": [rule]},
@@ -309,6 +312,18 @@ def test_s3_replication_latency_is_published_where_aws_publishes_it(
         assert basis == "replication-latency" and age is not None and LAG <= age < LAG + SLACK
     else:
         assert (age, basis) == (None, "no-replication-metrics")  # S3 publishes nothing without metrics or RTC
+
+
+def test_rules_with_rtc_draw_from_the_rtc_distribution(emulator: Emulator) -> None:
+    with Replicator(emulator, s3_lag=Lag.fixed(0.3), s3_rtc_lag=Lag.fixed(1.5)) as replicator:
+        plain, plain_replica = _buckets(emulator, delete_markers=False)
+        timed, timed_replica = _buckets(emulator, delete_markers=False, rtc=True, metrics=True)
+        for bucket in (plain, timed):
+            emulator.client("s3", EAST).put_object(Bucket=bucket, Key="k", Body=b"k")
+        assert replicator.wait_until_idle(1.5 + SLACK)
+        lags = {d.source: d.lag_seconds for d in replicator.deliveries()}
+    assert 0.3 <= lags[plain] < 0.3 + SLACK and 1.5 <= lags[timed] < 1.5 + SLACK
+    assert _replica_body(emulator, plain_replica, "k") == _replica_body(emulator, timed_replica, "k") == b"k"
 
 
 # DynamoDB MREC ---------------------------------------------------------------------------------------------------
