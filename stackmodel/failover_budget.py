@@ -220,10 +220,6 @@ def _table(constants: dict[str, int] | None) -> dict[str, int]:
     return {name: c.seconds for name, c in CONSTANTS.items()} | (constants or {})
 
 
-def detection_seconds(inputs: BudgetInputs, constants: dict[str, int] | None = None) -> int:
-    return inputs.failure_threshold * inputs.probe_interval_seconds + _table(constants)["scheduleGapSeconds"]
-
-
 def budget(inputs: BudgetInputs, constants: dict[str, int] | None = None) -> Budget:
     """The site's RTO budget; ``constants`` overrides the table (the pack passes its configured values)."""
     table = _table(constants)

@@ -226,3 +226,36 @@ def test_a_descriptor_that_could_outgrow_an_advanced_parameter_is_refused() -> N
         line.startswith("sites[0].buckets: with 2 buckets and 17 tables the site's descriptor can reach")
         for line in found
     ), found
+
+
+def test_database_promotion_defaults_are_labelled_estimates() -> None:
+    aurora = {"engine": "aurora-global", "identifier": "db-usw2", "globalClusterIdentifier": "distronation"}
+    [site] = parse(prod(database=aurora, rtoMinutes=5)).sites
+    assert site.budget.promotion == 120  # the Aurora estimate, not the RDS one
+    assert next(t for t in site.budget.terms if t.name == "promotionSeconds").label == "estimate"
+    [rds] = parse(prod(database={"engine": "rds-replica", "identifier": "db-usw2"}, rtoMinutes=15)).sites
+    assert rds.budget.promotion == 600
+    [declared] = parse(prod(database={**aurora, "promotionSeconds": 45}, rtoMinutes=3)).sites
+    assert next(t for t in declared.budget.terms if t.name == "promotionSeconds").label == "configured"
+    [none] = parse(stack_config("prod")).sites
+    assert next(t for t in none.budget.terms if t.name == "promotionSeconds").label == "configured"
+
+
+def test_the_budget_as_the_descriptor_and_drctl_read_it() -> None:
+    [site] = parse(stack_config("prod")).sites
+    assert site.budget.as_dict() == {
+        "detectionSeconds": 40,
+        "actionsSeconds": 10,
+        "promotionSeconds": 0,
+        "switchSeconds": 40,
+        "ttlSeconds": 30,
+        "configRefreshSeconds": 30,
+        "dnsPathSeconds": 120,
+        "appPathSeconds": 80,
+        "rtoSeconds": 120,
+        "rtoMinutes": 2,
+    }
+    assert "autoDnsFailover" not in site.budget.explain()
+    [auto] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2)).sites
+    assert auto.budget.as_dict()["autoDnsPathSeconds"] == 120 and auto.budget.as_dict()["dnsPathSeconds"] == 120
+    assert "autoDnsFailover path 120 s (DNS takes 120 s)" in auto.budget.explain()

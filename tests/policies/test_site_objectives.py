@@ -10,7 +10,7 @@ from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.dr_guardrails.catalog import SPECS
-from policies.dr_guardrails.failover import check_site_objectives_achievable
+from policies.dr_guardrails.failover import check_site_objectives_achievable, site_budget_seconds
 from stackmodel.failover_budget import CONSTANTS, PACK_CONSTANTS, BudgetInputs, budget
 
 NAME = "aws-route53-healthcheck-site-objectives-achievable"
@@ -131,3 +131,54 @@ def test_an_unknown_tag_is_reported_not_passed(key: str) -> None:
 def test_an_unrecognised_switch_is_reported_not_passed() -> None:
     [message] = violations({**PROD_TAGS, "dr:site-switch": "dns"})
     assert "must be one of endpoint, cloudwatch, arc" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("dr:site-switch", "dns", 'tag `dr:site-switch` must be one of endpoint, cloudwatch, arc (declared: "dns")'),
+        ("dr:site-ttl-seconds", "ten", 'tag `dr:site-ttl-seconds` must be whole seconds (declared: "ten")'),
+        # A Unicode digit passes str.isdigit(); the pack takes ASCII digits only.
+        ("dr:site-ttl-seconds", "\u0663", 'tag `dr:site-ttl-seconds` must be whole seconds (declared: "\\u0663")'),
+        ("dr:site-auto-dns-failover", "yes", 'tag `dr:site-auto-dns-failover` must be true or false (declared: "yes")'),
+        (
+            "dr:site-name-server-delay-seconds",
+            "-5",
+            'tag `dr:site-name-server-delay-seconds` must be whole seconds (declared: "-5")',
+        ),
+        (
+            "dr:rto-regional-minutes",
+            "2.5",
+            'tag `dr:rto-regional-minutes` must be whole minutes on a site\'s switch (declared: "2.5")',
+        ),
+    ],
+)
+def test_a_malformed_tag_is_reported_with_its_value(key: str, value: str, expected: str) -> None:
+    assert violations({**PROD_TAGS, key: value}) == [expected]
+
+
+def test_the_application_path_can_set_the_budget() -> None:
+    tags = {**PROD_TAGS, "dr:site-config-refresh-seconds": "300"}  # 40 + 10 + 0 + 300 > the DNS path's 120
+    [message] = violations(tags)
+    assert "application path 350 s" in message and "budget = 350 s" in message
+    assert program_budget(tags) == 350
+
+
+def test_auto_dns_failover_message_shows_both_dns_paths() -> None:
+    tags = {
+        **PROD_TAGS,
+        "dr:site-auto-dns-failover": "true",
+        "dr:site-ttl-seconds": "60",
+        "dr:rto-regional-minutes": "1",
+    }
+    [message] = violations(tags)
+    assert message.startswith(
+        "site declares dr:rto-regional-minutes=1, below what its failover can achieve: DNS path 150 s"
+    )
+    assert "autoDnsFailover path 120 s (DNS takes 120 s)" in message and "budget = 120 s" in message
+
+
+def test_the_budget_function_defaults_to_no_auto_dns_path() -> None:
+    inputs = {"probeInterval": 10, "failureThreshold": 3, "ttl": 60, "configRefresh": 30, "promotion": 0}
+    seconds, text = site_budget_seconds(inputs, "endpoint", SPEC.resolved_config({}))
+    assert seconds == 150 and "autoDnsFailover" not in text
