@@ -204,3 +204,14 @@ def test_an_empty_filter_reads_back_as_an_empty_filter(fresh: Emulator) -> None:
     )
     stored = fresh.bucket_replication("rules-empty-filter")
     assert stored is not None and stored["Rules"] == [rule]
+
+
+def test_moto_as_a_separate_process_serves_the_same_way() -> None:
+    with Emulator([EAST, WEST], separate_process=True) as separate:
+        _bucket(separate, "regions-separate", WEST)
+        separate.lose_region(WEST)
+        with pytest.raises(ClientError) as refused:
+            separate.client("s3", EAST, max_attempts=1).get_object(Bucket="regions-separate", Key="k")
+        assert _code(refused.value) == "ServiceUnavailable"
+        process = separate._moto_process
+    assert process is not None and process.poll() is not None  # stopped with the emulator
