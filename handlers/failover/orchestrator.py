@@ -718,7 +718,7 @@ def _drive(
         round_budget=seconds,
         clock=clock,
         stop=stop,
-        until=lambda d: d.outcome in (*SETTLED, ACTION_FAILED, LOST_LOCK, NOT_FAILED_OVER),
+        until=lambda d: d.outcome in (*SETTLED, ACTION_FAILED, LOST_LOCK, LOCKED, NOT_FAILED_OVER),
         release=release,
     )
     return decisions[-1]
