@@ -676,9 +676,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._reset()
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
-        signing_region, service, resource_region, bucket = emulator._locate(
-            self.command, self.path, headers, body, region
-        )
+        try:
+            signing_region, service, resource_region, bucket = emulator._locate(
+                self.command, self.path, headers, body, region
+            )
+        except Exception:  # the location lookup failed: judge the request by its endpoint alone
+            signing_region, service, resource_region, bucket = None, None, region, None
         request = ProxiedRequest(
             self.command, self.path, headers, body, region, signing_region, service, resource_region, bucket
         )
