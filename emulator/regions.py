@@ -5,12 +5,17 @@ API (docs/design/failover-and-rehearsal.md §5)::
     with Emulator(["us-east-1", "us-west-2"]) as emulator:      # starts moto + one proxy per Region
         emulator.endpoint("us-west-2")        # "http://127.0.0.1:<port>"
         emulator.environment()                # {"DR_REGION_ENDPOINTS": json, fake credentials, ...}
-        emulator.client("s3", "us-west-2")    # boto3 client through that Region's proxy (handlers.aws.client)
+        emulator.client("s3", "us-west-2")    # cached boto3 client through that Region's proxy, with the
+                                              # runtime's config (handlers.aws.client_config(**kwargs));
+                                              # upstream=True goes straight to moto (bookkeeping only)
         emulator.lose_region("us-east-1")     # every client of us-east-1 fails, whatever endpoint it uses
         emulator.is_available("us-east-1")    # False
         emulator.restore_region("us-east-1")  # back, with the data it had
+        emulator.on_region_change(listener)   # listener(region, lost) after each lose/restore
         emulator.add_interceptor(hook)        # hook(request, forward) -> ProxiedResponse (the replicator's seam)
-        emulator.stats()                      # requests and proxy time per Region
+        emulator.bucket_region("b"), emulator.bucket_replication("b")   # as stored (see below)
+        emulator.stats()                      # requests, refusals and proxy overhead per Region
+    Emulator(regions, separate_process=True)  # moto as `python -m moto.server` (faster for long runs)
 
 How a lost Region fails. moto (5.2.5) partitions differently from AWS: S3 has one bucket namespace per account
 (``s3_backends[account]["aws"]``, each bucket carrying its ``region_name``) served from every endpoint, and

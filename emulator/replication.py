@@ -2,7 +2,8 @@
 
 API::
 
-    replicator = Replicator(emulator, s3_lag=Lag.seconds(), dynamodb_lag=Lag.seconds(median=0.5), seed=7)
+    replicator = Replicator(emulator, s3_lag=Lag.seconds(), dynamodb_lag=Lag.seconds(median=0.5), seed=7,
+                            s3_rtc_lag=Lag.rtc())                # optional: rules with S3 RTC enabled
     replicator.add_global_table("orders", ["us-east-1", "us-west-2"])              # MREC
     replicator.add_global_table("ledger", ["us-east-1", "us-east-2"], mode="MRSC", witness="us-west-2")
     replicator.start()                    # captures writes in the proxies from now on; stop() ends it
@@ -11,6 +12,7 @@ API::
     replicator.pending()                  # {"queued": n, "held": n}: held = waiting for a lost Region or a pause
     replicator.deliveries()               # list[Delivery]: what reached which Region, when, and its lag
     replicator.drop_unreplicated("us-east-1")   # the explicit permanent-loss option (default: delivered late)
+    replicator.counters, replicator.last_error  # e.g. version deletes not replicated; the last delivery error
 
 Writes are captured where AWS sees them: in the Region proxies, after moto acknowledged them (an interceptor),
 so whatever client wrote them (the application, drctl, a function) they replicate. The replicator's own reads and
