@@ -29,6 +29,7 @@ global table is one independent table of the same name per Region). The endpoint
   control plane and IAM in us-east-1), everything else (DynamoDB tables, SSM, CloudWatch, Lambda, ...) by the
   signing Region, which is where moto keeps the resource.
 
+DynamoDB writes reach moto one at a time per Region (moto's conditional writes are not atomic; DynamoDB's are).
 The emulated DNS data plane (emulator/dns.py) is not behind these proxies and keeps answering. Restoring a Region
 reopens its endpoint; moto kept its data. Nothing but 127.0.0.1 is ever contacted: the upstream is the local moto
 server and the proxies bind 127.0.0.1 only.
@@ -71,6 +72,19 @@ FAKE_CREDENTIALS = {
     "aws_access_key_id": "testing",
     "aws_secret_access_key": "testing",
     "aws_session_token": "testing",
+}
+# moto checks a write's condition and then writes without a lock, so two concurrent conditional writes can both
+# succeed, which DynamoDB never allows (conditional writes and transactions are atomic: Developer Guide,
+# "Condition expressions", "TransactWriteItems"). The proxies send DynamoDB writes to moto one at a time per Region.
+_DYNAMODB_WRITES = {
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
 }
 _CREDENTIAL = re.compile(r"Credential=[^/\s,]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _HOP_BY_HOP = {
@@ -184,6 +198,7 @@ class Emulator:
         self._lock = threading.RLock()
         self._bucket_regions: dict[str, str] = {}
         self._replication: dict[str, bytes] = {}
+        self._write_locks: dict[str, threading.Lock] = {}
         self._interceptors: list[Interceptor] = []
         self._loss_listeners: list[Callable[[str, bool], None]] = []
         self._local = threading.local()
@@ -475,11 +490,21 @@ class Emulator:
                     raise
         raise AssertionError("unreachable")
 
+    def _write_lock(self, region: str) -> threading.Lock:
+        with self._lock:
+            return self._write_locks.setdefault(region, threading.Lock())
+
     def _handle(self, request: ProxiedRequest) -> ProxiedResponse:
         headers = {name: value for name, value in request.headers.items() if name not in _HOP_BY_HOP}
         headers.pop(EMULATOR_HEADER, None)
 
+        target = request.target or ""
+        atomic = target.startswith("DynamoDB_") and target.rsplit(".", 1)[-1] in _DYNAMODB_WRITES
+
         def forward() -> ProxiedResponse:
+            if atomic:
+                with self._write_lock(request.signing_region or request.endpoint_region):
+                    return self._send_upstream(request.method, request.path, headers, request.body)
             return self._send_upstream(request.method, request.path, headers, request.body)
 
         with self._lock:

@@ -215,3 +215,38 @@ def test_moto_as_a_separate_process_serves_the_same_way() -> None:
         assert _code(refused.value) == "ServiceUnavailable"
         process = separate._moto_process
     assert process is not None and process.poll() is not None  # stopped with the emulator
+
+
+def test_concurrent_conditional_writes_through_the_proxies_are_atomic(fresh: Emulator) -> None:
+    """DynamoDB never lets two conditional writes on one item both succeed; moto alone can (no lock between its
+    condition check and its write). Through the proxies, exactly one writer wins each item."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dynamodb = fresh.client("dynamodb", EAST, max_attempts=1, max_pool_connections=16)
+    dynamodb.create_table(
+        TableName="regions-locks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def claim(job: tuple[int, int]) -> bool:
+        item, writer = job
+        try:
+            dynamodb.put_item(
+                TableName="regions-locks",
+                Item={"pk": {"S": f"lock-{item}"}, "owner": {"N": str(writer)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            assert _code(error) == "ConditionalCheckFailedException"
+            return False
+        return True
+
+    jobs = [(item, writer) for item in range(50) for writer in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(claim, jobs))
+    winners: dict[int, int] = {}
+    for (item, _writer), success in zip(jobs, won, strict=True):
+        winners[item] = winners.get(item, 0) + success
+    assert set(winners.values()) == {1}
