@@ -70,6 +70,7 @@ transactions replicate item by item (as AWS).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -785,10 +786,13 @@ class Replicator:
             else self._proxied_client("dynamodb", task.destination_region)
         )
         item = task.payload["item"]
-        if item is None:
-            dynamodb.delete_item(TableName=task.destination, Key=json.loads(task.key))
-        else:
-            dynamodb.put_item(TableName=task.destination, Item=item)
+        # Straight to moto (MRSC) skips the proxy's one-write-at-a-time: take the Region's write lock here.
+        serial = self.emulator._write_lock(task.destination_region) if direct else contextlib.nullcontext()
+        with serial:
+            if item is None:
+                dynamodb.delete_item(TableName=task.destination, Key=json.loads(task.key))
+            else:
+                dynamodb.put_item(TableName=task.destination, Item=item)
         with self._lock:
             self._item_times[slot] = task.written_at
         return "applied"
