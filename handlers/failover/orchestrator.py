@@ -727,6 +727,22 @@ def _drive(
 # --- clients and the Lambda entry point ------------------------------------------------------------------------------
 
 
+class LazyClient:
+    """A client created on first use: a cold start (the Lambda's, each ``drctl`` run) builds only the clients the
+    rounds it runs need (each costs a botocore session: tenths of a second, seconds on a busy machine)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+        return getattr(self._client, name)
+
+
 def clients_for(site: Site) -> Clients:
     recovery, primary = site.recovery_region, site.primary_region
 
@@ -740,19 +756,25 @@ def clients_for(site: Site) -> Clients:
             config=aws.client_config(max_attempts=2),
         )
 
+    def lazy(service: str, region: str, **options: Any) -> LazyClient:
+        return LazyClient(lambda: aws.client(service, region, **options))
+
+    def warm(service: str) -> LazyClient:  # the recovery region's: kept by a warm container between invocations
+        return LazyClient(lambda: aws.cached_client(service, recovery))
+
     return Clients(
-        cloudwatch=aws.cached_client("cloudwatch", recovery),
-        ssm=aws.cached_client("ssm", recovery),
-        dynamodb=aws.cached_client("dynamodb", recovery),
-        sns=aws.cached_client("sns", recovery),
-        s3=aws.cached_client("s3", recovery),
-        rds=aws.cached_client("rds", recovery) if site.database else None,
-        ssm_primary=aws.client("ssm", primary, max_attempts=1),
+        cloudwatch=warm("cloudwatch"),
+        ssm=warm("ssm"),
+        dynamodb=warm("dynamodb"),
+        sns=warm("sns"),
+        s3=warm("s3"),
+        rds=warm("rds") if site.database else None,
+        ssm_primary=lazy("ssm", primary, max_attempts=1),  # best effort: the region may be gone
         arc=arc,
         resolver=site_resolver(site.record_name, os.environ.get("DR_DNS_NAMESERVERS")),
-        s3_primary=aws.client("s3", primary, max_attempts=2),
-        dynamodb_primary=aws.client("dynamodb", primary, max_attempts=1),
-        rds_primary=aws.client("rds", primary, max_attempts=1) if site.database else None,
+        s3_primary=lazy("s3", primary, max_attempts=2),
+        dynamodb_primary=lazy("dynamodb", primary, max_attempts=1),
+        rds_primary=lazy("rds", primary, max_attempts=1) if site.database else None,
         sleep=time.sleep,
     )
 
