@@ -113,7 +113,9 @@ class SiteSwitch(pulumi.ComponentResource):
         self.register_outputs({"descriptor": self.descriptor, "drill_descriptor": self.drill_descriptor})
 
     def _child(self, provider: aws.Provider, *, new: bool = False, **extra: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=provider, aliases=None if new else self._moved_aliases, **extra)
+        return pulumi.ResourceOptions(
+            parent=self, provider=provider, aliases=None if new else self._moved_aliases, **extra
+        )
 
     def _alarm(self, resource_name: str, switch: Mapping[str, Any], description: str, *, new: bool = False) -> None:
         """The switch alarm from the plan's ``PutMetricAlarm`` shape (stackmodel.site.switch_alarm): the same
