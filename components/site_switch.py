@@ -8,8 +8,9 @@
   publishes every round).
 - ``arc``: a Route 53 ARC cluster, control panel, two routing controls and an "at least one On" rule.
 
-The alarm, its silent-orchestrator companion and the drill's alarm exist for every kind but ``arc`` (the drill
-record always flips on an endpoint/alarm pair: it measures the name-server delay every kind shares).
+The alarm and its silent-orchestrator companion exist for every kind but ``arc``. The drill record always flips on
+its own endpoint/alarm pair, whatever the kind (it measures the name-server delay every kind shares), so the switch
+function exists wherever the recovery Region offers function URLs.
 """
 
 from __future__ import annotations
