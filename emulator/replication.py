@@ -13,6 +13,7 @@ API::
     replicator.deliveries()               # list[Delivery]: what reached which Region, when, and its lag
     replicator.drop_unreplicated("us-east-1")   # the explicit permanent-loss option (default: delivered late)
     replicator.counters, replicator.last_error  # e.g. version deletes not replicated; the last delivery error
+    replicator.summary()                  # per service: outcomes, held, measured lag median/p95/max (reports)
 
 Writes are captured where AWS sees them: in the Region proxies, after moto acknowledged them (an interceptor),
 so whatever client wrote them (the application, drctl, a function) they replicate. The replicator's own reads and
@@ -341,6 +342,29 @@ class Replicator:
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
+
+    def summary(self) -> dict[str, Any]:
+        """For a report: per service, deliveries by outcome, how many waited for a lost Region or a pause, and
+        the measured lag (median, p95, max seconds) of those applied."""
+        result: dict[str, Any] = {"pending": self.pending(), "counters": dict(self.counters)}
+        for service in ("s3", "dynamodb"):
+            ours = [d for d in self.deliveries() if d.service == service]
+            lags = sorted(d.lag_seconds for d in ours if d.outcome == "applied")
+            outcomes: dict[str, int] = defaultdict(int)
+            for delivery in ours:
+                outcomes[delivery.outcome] += 1
+            result[service] = {
+                "outcomes": dict(outcomes),
+                "held": sum(1 for d in ours if d.held),
+                "lagSeconds": {
+                    "median": round(lags[len(lags) // 2], 3),
+                    "p95": round(lags[int(0.95 * (len(lags) - 1))], 3),
+                    "max": round(lags[-1], 3),
+                }
+                if lags
+                else None,
+            }
+        return result
 
     def wait_until_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or being delivered (held work excepted); False on timeout."""

@@ -172,6 +172,8 @@ def test_s3_new_version_arrives_after_the_lag(emulator: Emulator, replicator: Re
     assert replicator.wait_until_idle(SLACK)  # the delivery is recorded once the copy returned
     delivery = next(d for d in replicator.deliveries() if d.source == source)
     assert delivery.outcome == "applied" and LAG <= delivery.lag_seconds < LAG + SLACK
+    summary = replicator.summary()["s3"]
+    assert summary["outcomes"] == {"applied": 1} and LAG <= summary["lagSeconds"]["max"] < LAG + SLACK
     head = emulator.client("s3", WEST).head_object(Bucket=replica, Key="a.txt")
     assert head["Metadata"] == {"m": "1"}
 
