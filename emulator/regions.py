@@ -25,9 +25,9 @@ global table is one independent table of the same name per Region). The endpoint
 - its own endpoint resets every connection (what a client sees when a Region's endpoints are gone);
 - through any other endpoint, a request whose **resource** lives in it answers 503 ``ServiceUnavailable``:
   S3 requests by the bucket's location (``GetBucketLocation``, cached; ``CreateBucket`` by its
-  ``LocationConstraint``), global services by their owner Region (``GLOBAL_SERVICE_OWNERS``: the Route 53
-  control plane and IAM in us-east-1), everything else (DynamoDB tables, SSM, CloudWatch, Lambda, ...) by the
-  signing Region, which is where moto keeps the resource.
+  ``LocationConstraint``; a server-side copy by its source bucket's too), global services by their owner
+  Region (``GLOBAL_SERVICE_OWNERS``: the Route 53 control plane and IAM in us-east-1), everything else
+  (DynamoDB tables, SSM, CloudWatch, Lambda, ...) by the signing Region, which is where moto keeps the resource.
 
 DynamoDB writes reach moto one at a time per Region (moto's conditional writes are not atomic; DynamoDB's are).
 The emulated DNS data plane (emulator/dns.py) is not behind these proxies and keeps answering. Restoring a Region
@@ -445,6 +445,17 @@ class Emulator:
             return signing_region, service, self.bucket_region(bucket) or signing_region or endpoint, bucket
         return signing_region, service, signing_region or endpoint, None
 
+    def _copy_source_region(self, request: ProxiedRequest) -> str | None:
+        """A server-side copy (CopyObject, UploadPartCopy) also needs its source bucket's Region."""
+        source = request.headers.get("x-amz-copy-source") if request.service == "s3" else None
+        if not source:
+            return None
+        bucket = urllib.parse.unquote(source).lstrip("/").split("/", 1)[0]
+        try:
+            return self.bucket_region(bucket)
+        except Exception:
+            return None
+
     # upstream ------------------------------------------------------------------------------------------------
 
     def upstream_request(
@@ -715,9 +726,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         request = ProxiedRequest(
             self.command, self.path, headers, body, region, signing_region, service, resource_region, bucket
         )
-        if not emulator.is_available(resource_region):
+        unavailable = next(
+            (r for r in (resource_region, emulator._copy_source_region(request)) if r and not emulator.is_available(r)),
+            None,
+        )
+        if unavailable is not None:
             stats.refused += 1
-            response = unavailable_response(request, resource_region)
+            response = unavailable_response(request, unavailable)
         else:
             try:
                 with _timed(emulator) as upstream_timer:

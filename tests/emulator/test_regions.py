@@ -250,3 +250,18 @@ def test_concurrent_conditional_writes_through_the_proxies_are_atomic(fresh: Emu
     for (item, _writer), success in zip(jobs, won, strict=True):
         winners[item] = winners.get(item, 0) + success
     assert set(winners.values()) == {1}
+
+
+def test_a_copy_out_of_a_lost_regions_bucket_fails(fresh: Emulator) -> None:
+    _bucket(fresh, "regions-copy-source", WEST)
+    _bucket(fresh, "regions-copy-target", EAST)
+    east = fresh.client("s3", EAST, max_attempts=1)
+    east.copy_object(
+        Bucket="regions-copy-target", Key="copied", CopySource={"Bucket": "regions-copy-source", "Key": "k"}
+    )
+    fresh.lose_region(WEST)
+    with pytest.raises(ClientError) as refused:
+        east.copy_object(
+            Bucket="regions-copy-target", Key="again", CopySource={"Bucket": "regions-copy-source", "Key": "k"}
+        )
+    assert _code(refused.value) == "ServiceUnavailable"
