@@ -236,6 +236,7 @@ class RehearsalStack:
             "AWS_DEFAULT_REGION": str(site.descriptor["recoveryRegion"]),
             "SITE_PARAMETER": f"/dr/{site.descriptor['app']}/site/{site.name}",
             "LOCK_TABLE": str(site.descriptor["lockTable"]),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",  # the report says what happened; the rounds' logs would drown it
         }
         if site.name_servers is not None:
             env["DR_DNS_NAMESERVERS"] = site.name_servers.environment_value()

@@ -316,6 +316,10 @@ class Rehearsal:
 
     # --- what agrees ---------------------------------------------------------------------------------------------
 
+    def name_servers(self) -> list[tuple[str, int]]:
+        assert self.site.name_servers is not None
+        return self.site.name_servers.addresses()
+
     def dns_regions(self) -> dict[str, str | None]:
         """What each of the zone's name servers answers for the record, as the Region it names."""
         hosts = {
@@ -640,6 +644,51 @@ def _budget_text(budget: Mapping[str, Any]) -> str:
         ("config refresh", "configRefreshSeconds"),
     )
     return ", ".join(f"{label} {budget[key]} s" for label, key in keys if key in budget)
+
+
+class LocalRehearsals:
+    """The rehearsal of each site of a drilled stack, started on first use (one ``RehearsalStack`` for all sites)
+    and kept across scenarios: region loss, then failback, then the overlapping rounds run on the same site."""
+
+    def __init__(
+        self,
+        targets: Any,
+        profile: Profile,
+        *,
+        witnesses: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.targets = targets
+        self.profile = profile
+        self.witnesses = dict(witnesses or {})
+        self.progress = progress
+        self._exit = contextlib.ExitStack()
+        self._stack: RehearsalStack | None = None
+        self._sites: dict[str, Rehearsal] = {}
+
+    def for_site(self, name: str) -> Rehearsal:
+        from emulator.provision import rehearsal_stack
+
+        if self._stack is None:
+            self.progress(f"rehearsal: starting the two-Region emulator ({self.profile.basis_label})")
+            self._stack = self._exit.enter_context(
+                rehearsal_stack(
+                    self.targets,
+                    time_scale=self.profile.time_scale,
+                    checker_regions=self.profile.checker_regions,
+                    witness_regions=sorted(set(self.witnesses.values())),
+                )
+            )
+        if name not in self._sites:
+            rehearsal = Rehearsal(
+                self._stack, self._stack.site(name), self.profile, witnesses=self.witnesses, progress=self.progress
+            )
+            self._exit.callback(rehearsal.stop)
+            self._sites[name] = rehearsal
+        return self._sites[name]
+
+    def close(self) -> None:
+        self._exit.close()
 
 
 @contextlib.contextmanager

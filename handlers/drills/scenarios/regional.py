@@ -2,15 +2,19 @@
 
 It drives ``handlers.failover.orchestrator`` with the site's descriptor (``handlers.failover.site.Site``):
 
-- ``--local``: the descriptor's endpoint URLs are replaced by two HTTP endpoints on 127.0.0.1 (the primary's
-  answers 503, the secondary's 200); the configured endpoints are never contacted (the probe refuses any other
-  host). ``run_once`` is called round after round, as the scheduled orchestrator would every
-  ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds. The rounds run back to
-  back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged is modelled: that time
-  plus the site's RTO budget (``stackmodel/failover_budget.py``: detection, switch, TTL, config refresh), which
-  the emulator cannot show. Validated afterwards: the switch metric says "failed over", ``active-region`` and each
-  ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary serves. The regional RPO is
-  modelled from the replication SLA (the emulator never replicates).
+- ``--local`` with the rehearsal (``context.rehearsal``, what ``drctl drill --local`` gives): region loss measured
+  end to end on emulated AWS (``emulator/rehearsal.py``): RTO from the fault to the first canary acknowledged in the
+  recovery Region through DNS and settings, RPO from the canaries missing there, both measured (scaled profile:
+  labelled and scaled back), the modelled budget beside them.
+- ``--local`` without it (a caller that gives only two endpoints): the descriptor's endpoint URLs are replaced by
+  two HTTP endpoints on 127.0.0.1 (the primary's answers 503, the secondary's 200); the configured endpoints are
+  never contacted (the probe refuses any other host). ``run_once`` is called round after round, as the scheduled
+  orchestrator would every ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds.
+  The rounds run back to back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged
+  is modelled: that time plus the site's RTO budget (``stackmodel/failover_budget.py``: detection, switch, TTL,
+  config refresh), which the emulator cannot show. Validated afterwards: the switch metric says "failed over",
+  ``active-region`` and each ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary
+  serves. The regional RPO is modelled from the replication SLA (the emulator never replicates).
 - Deployed: production traffic moves only with ``--allow-production-failover``, through the manual, controlled
   path (``orchestrator.failover``: the same standby checks, lock and switch). The stack has no drill record
   (``drill.<record>`` with its own switch) yet, so without the flag the scenario is not run, and says why.
@@ -169,6 +173,15 @@ def drill_site(context: DrillContext, target: SiteTarget) -> ScenarioResult:
         rpo_seconds_target=minutes_to_seconds(target.regional.rpo_minutes),
     )
     started_at = datetime.now(UTC)
+    if context.local and context.rehearsal is not None:
+        # The two-Region rehearsal (emulator/rehearsal.py): the Region really lost, replication, Route 53's
+        # checkers, DNS with TTLs, the orchestrator's Lambda on its schedule and timeout, and a workload.
+        site_name = target.name
+        if str(target.descriptor.get("switch", {}).get("kind")) == "arc":
+            return not_run(NAME, result.target, "the rehearsal has no ARC cluster data plane to fail over through")
+        if target.descriptor.get("database") is not None:
+            return not_run(NAME, result.target, "the rehearsal cannot promote a database (moto has no replica lag)")
+        return context.rehearsal.for_site(site_name).region_loss(NAME)  # type: ignore[no-any-return]
     if context.local:
         if context.endpoints is None:
             raise ValueError("a local regional drill needs the 127.0.0.1 endpoints")
