@@ -29,8 +29,8 @@ destination bucket after a lag drawn from
 metadata, tags, the rule's storage class), in write order per key. A delete
 marker (DeleteObject/DeleteObjects without a version id) replicates only when the rule's
 ``DeleteMarkerReplication`` is ``Enabled`` (or the rule is in the legacy V1 schema, which replicates them);
-a delete naming a version never replicates (S3 User Guide, "What is replicated with replication
-configurations": "deletes ... of a specific object version ... are not replicated"). Two-way replication is two
+a delete naming a version never replicates (S3 User Guide, "What does Amazon S3 replicate?": a delete that
+specifies the version ID to delete is not replicated; the GUIDE's "Batch undelete" says the same). Two-way replication is two
 buckets with rules pointing at each other: each bucket's application writes replicate and replicas do not
 bounce back. Tag changes (PutObjectTagging) on a replicated source version follow it to its replicas; on a
 replica they go back to the source only when the replica's bucket has a rule to it with replica modification
@@ -210,8 +210,8 @@ class Replicator:
     ) -> None:
         self.emulator = emulator
         # Defaults: S3 CRR replicates most objects in seconds (RTC bounds 99.99 % by 15 minutes: ``Lag.rtc()``);
-        # MREC: "newly written items are usually propagated to all replica tables within a second" (DynamoDB
-        # Developer Guide, "Best practices for global table design", key facts about MREC).
+        # MREC: newly written items usually reach every replica table within a second (DynamoDB Developer
+        # Guide, "Best practices for global table design", key facts about MREC).
         self.s3_lag = s3_lag or Lag.seconds()
         self.s3_rtc_lag = s3_rtc_lag  # rules with S3 RTC (ReplicationTime enabled), when given; else s3_lag
         self.dynamodb_lag = dynamodb_lag or Lag.seconds(median=0.5)
