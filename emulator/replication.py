@@ -21,20 +21,19 @@ writes go through the Region proxies like any client's, marked as emulator traff
 again (a replica is never replicated again, as in AWS).
 
 **S3 cross-Region replication** reads each bucket's own rules as stored (``Emulator.bucket_replication``: the
-accepted PutBucketReplication, since moto's GetBucketReplication drops filters and delete-marker settings;
-cached 1 s): a new version (PutObject, CopyObject, CompleteMultipartUpload) matching an enabled rule's filter
-(prefix, tags, ``And``, as the object was written; the highest ``Priority`` per destination) is copied to the
-destination bucket after a lag drawn from
-``s3_lag`` (``s3_rtc_lag`` instead, when given, for rules with S3 RTC enabled) (body, content type, user
-metadata, tags, the rule's storage class), in write order per key. A delete
-marker (DeleteObject/DeleteObjects without a version id) replicates only when the rule's
-``DeleteMarkerReplication`` is ``Enabled`` (or the rule is in the legacy V1 schema, which replicates them);
-a delete naming a version never replicates (S3 User Guide, "What does Amazon S3 replicate?": a delete that
-specifies the version ID to delete is not replicated; the GUIDE's "Batch undelete" says the same). Two-way replication is two
-buckets with rules pointing at each other: each bucket's application writes replicate and replicas do not
-bounce back. Tag changes (PutObjectTagging) on a replicated source version follow it to its replicas; on a
-replica they go back to the source only when the replica's bucket has a rule to it with replica modification
-sync (``SourceSelectionCriteria.ReplicaModifications``) enabled.
+accepted PutBucketReplication, since moto's GetBucketReplication drops filters and delete-marker settings; cached 1
+s): a new version (PutObject, CopyObject, CompleteMultipartUpload) matching an enabled rule's filter (prefix, tags,
+``And``, as the object was written; the highest ``Priority`` per destination) is copied to the destination bucket
+after a lag drawn from ``s3_lag`` (``s3_rtc_lag`` instead, when given, for rules with S3 RTC enabled) (body, content
+type, user metadata, tags, the rule's storage class), in write order per key. A delete marker
+(DeleteObject/DeleteObjects without a version id) replicates only when the rule's ``DeleteMarkerReplication`` is
+``Enabled`` (or the rule is in the legacy V1 schema, which replicates them); a delete naming a version never
+replicates (S3 User Guide, "What does Amazon S3 replicate?": a delete that specifies the version ID to delete is not
+replicated; the GUIDE's "Batch undelete" says the same). Two-way replication is two buckets with rules pointing at
+each other: each bucket's application writes replicate and replicas do not bounce back. Tag changes
+(PutObjectTagging) on a replicated source version follow it to its replicas; on a replica they go back to the source
+only when the replica's bucket has a rule to it with replica modification sync
+(``SourceSelectionCriteria.ReplicaModifications``) enabled.
 
 **DynamoDB MREC** (``add_global_table(..., mode="MREC")``; moto keeps one independent table per Region and no
 replica links, so the replica set is registered here): an item written in one Region's table reaches every
