@@ -251,3 +251,34 @@ def test_aurora_failback_moves_the_settings_only_once_the_old_primary_reports_it
     assert store.read().notes["database"] == "old primary is the writer"
     assert run_once(world.site, clients, world.probe, datetime.now(UTC), owner="fb").done[-1] == "settings"
     assert settings(world)["region"] == PRIMARY_REGION
+
+
+def test_the_lock_is_renewed_during_the_reconcile_and_a_round_out_of_time_stops_it(
+    world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconcile renews the lease per page (reconcile.py) through the round's renewal, which answers False
+    past the round's deadline: the walk stops, the action stays pending, and the next round resumes it."""
+    failed_over(world)
+    boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key="new.txt", Body=b"x")
+    renewals: list[tuple[bool, float | None, float | None]] = []
+    real = reconcile.reconcile_bucket
+
+    def renewing(*args: Any, options: Any, **kwargs: Any) -> Any:
+        before = world.store().read().lock_expires_at
+        time.sleep(1.1)
+        renewed = options.renew()
+        renewals.append((renewed, before, world.store().read().lock_expires_at))
+        return real(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile_bucket", renewing)
+    assert step(world).outcome == orchestrator.STARTED
+    store, clients = world.store(), world.clients()
+    late = orchestrator.transition_round(
+        world.site, clients, store, "failback", datetime.now(UTC), deadline=time.monotonic() - 1
+    )
+    assert late.outcome == orchestrator.WAITING and "reconcile-1" not in store.read().done
+    assert renewals[-1][0] is False and "stopped" in late.reasons[0]
+    on_time = run_once(world.site, clients, world.probe, datetime.now(UTC), owner="failback")
+    assert on_time.outcome == orchestrator.ADVANCED and on_time.done[-1] == "reconcile-1"
+    renewed, before, after = renewals[-1]
+    assert renewed is True and (after or 0) > (before or 0)  # the lease was extended during the work
