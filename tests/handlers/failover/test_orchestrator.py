@@ -256,6 +256,7 @@ def test_overlapping_runs_during_a_failover_make_one_transition_and_always_agree
 # --- the Lambda under its real timeout ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_lambda_fails_over_across_invocations_within_its_configured_timeout(world: PhaseWorld) -> None:
     """Each invocation runs in its own process killed at the configured timeout (emulator/functions.py), with
     every time constant divided by 10 (the rehearsal's scaled profile): timeout 9 s, rounds for 5.5 s, a new
@@ -361,3 +362,63 @@ def test_an_arc_switch_without_the_secondary_control_is_refused(world: PhaseWorl
     site = Site.from_descriptor({**world.document, "switch": {"kind": "arc", "routingControlArn": PRIMARY_CONTROL}})
     with pytest.raises(ValueError, match="secondaryRoutingControlArn"):
         actions.routing_control_arns(site)
+
+
+# --- DNS reads from the zone's name servers (handlers/failover/dns.py, stdlib only) --------------------------------
+
+
+class Delegation:
+    """A recursive resolver's view (NS and A of the zone's name servers) and what the authoritative server saw."""
+
+    def __init__(self, authoritative_port: int) -> None:
+        self.port = authoritative_port  # where the A record of the name server points in a real delegation
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        from dnslib import NS, QTYPE, RR, A
+
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".")
+        if request.q.qtype == QTYPE.NS and name == "distronation.example":
+            reply.add_answer(RR(name, QTYPE.NS, rdata=NS("ns-1.awsdns.example"), ttl=60))
+        elif request.q.qtype == QTYPE.A and name == "ns-1.awsdns.example":
+            reply.add_answer(RR(name, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
+        return reply
+
+
+def test_dns_reads_ask_the_authoritative_servers_without_recursion(world: PhaseWorld) -> None:
+    from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+    from handlers.failover import dns
+
+    assert dns.parse_servers("127.0.0.1:5353, 10.0.0.2,[::1]:53") == [
+        ("127.0.0.1", 5353),
+        ("10.0.0.2", 53),
+        ("::1", 53),
+    ]
+    seen: list[int] = []
+
+    class Recording(BaseResolver):  # type: ignore[misc]
+        def resolve(self, request: Any, handler: Any) -> Any:
+            seen.append(request.header.rd)
+            return world.zone.resolve(request, handler)
+
+    authoritative = DNSServer(Recording(), port=0, address="127.0.0.1", logger=DNSLogger(log="-request,-reply"))
+    authoritative.start_thread()
+    recursive = DNSServer(
+        Delegation(authoritative.server.server_address[1]),
+        port=0,
+        address="127.0.0.1",
+        logger=DNSLogger(log="-request,-reply"),
+    )
+    recursive.start_thread()
+    try:
+        found = dns.zone_nameservers("api.distronation.example", ("127.0.0.1", recursive.server.server_address[1]))
+        assert found == [("127.0.0.1", 53)]  # the delegation, walked up from the record's name
+        resolver = dns.site_resolver("api.distronation.example", f"127.0.0.1:{authoritative.server.server_address[1]}")
+        answers = resolver("probe.api.distronation.example", "CNAME")
+        assert [a.value for a in answers] == ["api-use1.distronation.example"] and seen == [0]  # RD clear
+        with pytest.raises(OSError, match="no name server answered"):
+            dns.authoritative_resolver(lambda: [("127.0.0.1", 9)])("api.distronation.example", "CNAME")
+    finally:
+        authoritative.stop()
+        recursive.stop()
