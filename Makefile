@@ -33,6 +33,13 @@ test-fast: install
 demo: install
 	$(RUN) python -m demo
 
+# The two-Region rehearsal of the prod stack on the real clock, with the stack's own settings (not part of `make
+# test`): region loss, failback after prod's 30-minute hold-down, the two races and the switch latency. About
+# 45 minutes (README "Try it without an AWS account"); the report goes to reports/rehearsal/.
+rehearsal: install
+	$(RUN) drctl drill --stack prod --local --time-scale 1 --out reports/rehearsal \
+		--scenario switch-latency --scenario region-loss-failover --scenario failback --scenario race-overlapping-rounds
+
 bench: install
 	$(RUN) python benchmarks/policy_pack.py
 	$(RUN) --group bench python benchmarks/restore_bucket.py
