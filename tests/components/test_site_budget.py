@@ -135,3 +135,25 @@ def test_constants_can_be_overridden_as_the_pack_configures_them() -> None:
     model = budget(PROD, {"nameServerDelaySeconds": 5, "scheduleGapSeconds": 0})
     assert model.detection == 30 and model.switch == 15 and model.rto_seconds == 85
     assert term(PROD, "scheduleGapSeconds") == (10, "estimate")
+
+
+def test_configured_and_measured_terms_name_the_key_they_come_from() -> None:
+    """The source column a reader checks (docs/runbooks/failover.md): each term names its config key."""
+    declared = BudgetInputs(
+        10, 3, 30, 30, database="aurora-global", promotion_seconds=45, measured_name_server_delay_seconds=12
+    )
+    sources = {t.name: t.source for t in budget(declared).terms}
+    assert sources["failureThreshold x probeIntervalSeconds"] == "the site's probeIntervalSeconds x failureThreshold"
+    assert sources["promotionSeconds"] == "aurora-global promotion (database.promotionSeconds)"
+    assert sources["nameServerDelaySeconds"] == (
+        "the site's measuredNameServerDelaySeconds (p95 of `drctl drill --scenario switch-latency`)"
+    )
+    assert sources["ttlSeconds"] == "the site's ttlSeconds (counts in full in the worst case)"
+    assert sources["configRefreshSeconds"] == "the site's configRefreshSeconds"
+    assert {t.name: t.source for t in budget(PROD).terms}["promotionSeconds"] == "no database"
+    assert term(PROD, "configRefreshSeconds") == (30, "configured")
+
+
+def test_the_auto_dns_explanation_keeps_the_switched_path() -> None:
+    text = budget(BudgetInputs(10, 3, 60, 30, auto_dns_failover=True)).explain()
+    assert text.startswith("DNS path 150 s = detection 40 s + actions 10 s + database promotion 0 s + switch 40 s")

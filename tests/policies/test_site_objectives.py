@@ -157,6 +157,12 @@ def test_a_malformed_tag_is_reported_with_its_value(key: str, value: str, expect
     assert violations({**PROD_TAGS, key: value}) == [expected]
 
 
+def test_a_promotion_on_the_application_path_adds_to_it() -> None:
+    tags = {**PROD_TAGS, "dr:site-config-refresh-seconds": "300", "dr:site-promotion-seconds": "45"}
+    [message] = violations(tags)  # application 40 + 10 + 45 + 300; DNS 40 + 10 + 45 + 40 + 30
+    assert "budget = 395 s" in message and program_budget(tags) == 395
+
+
 def test_the_application_path_can_set_the_budget() -> None:
     tags = {**PROD_TAGS, "dr:site-config-refresh-seconds": "300"}  # 40 + 10 + 0 + 300 > the DNS path's 120
     [message] = violations(tags)
