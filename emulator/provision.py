@@ -169,12 +169,17 @@ def switch_endpoint(
 SWITCH_HANDLER = "handlers.failover.switch_endpoint:lambda_handler"
 
 
+# Warm execution environments of the switch function kept locally; requests beyond them wait for one. (Deployed it
+# reserves switchReservedConcurrency, 10 by default; here every environment is a Python process on shared cores.)
+LOCAL_SWITCH_CONCURRENCY = 2
+
+
 def function_switch(emulator: Emulator, region: str, lock_table: str) -> Invoke:
     """The switch function invoked as Lambda would (``emulator.functions``: a warm worker process per concurrent
     request, killed at the function's timeout), in ``region`` with its lock table. It builds its DynamoDB client
     with boto3 alone (the function ships no ``handlers.aws``), so the Region's endpoint is given the way botocore
     reads it for one service (``AWS_ENDPOINT_URL_DYNAMODB``)."""
-    from emulator.functions import invoke
+    from emulator.functions import default_runner, invoke
 
     env = {
         **emulator.environment(),
@@ -184,8 +189,14 @@ def function_switch(emulator: Emulator, region: str, lock_table: str) -> Invoke:
         "LOCK_TABLE": lock_table,
     }
 
+    default_runner().prewarm(
+        SWITCH_HANDLER, env=env, count=LOCAL_SWITCH_CONCURRENCY, timeout_seconds=SWITCH_FUNCTION_TIMEOUT_SECONDS
+    )
+    slots = threading.BoundedSemaphore(LOCAL_SWITCH_CONCURRENCY)
+
     def call(event: dict[str, Any]) -> Mapping[str, Any]:
-        result = invoke(SWITCH_HANDLER, event, timeout_seconds=SWITCH_FUNCTION_TIMEOUT_SECONDS, env=env)
+        with slots:
+            result = invoke(SWITCH_HANDLER, event, timeout_seconds=SWITCH_FUNCTION_TIMEOUT_SECONDS, env=env)
         if result.outcome != "ok" or not isinstance(result.payload, Mapping):
             raise RuntimeError(f"switch function {result.outcome}: {result.payload}")
         return result.payload
