@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from handlers.failover import orchestrator, reconcile
-from handlers.failover.failback import parse_iso
+from handlers.failover.failback import hold_seconds, parse_iso
 from handlers.failover.orchestrator import run_once
 from handlers.failover.state import FAILED_OVER, FAILING_BACK, PRIMARY
 from tests.handlers.failover.conftest import PRIMARY as PRIMARY_REGION
@@ -76,8 +76,9 @@ def test_a_healthy_primary_starts_the_failback_from_the_round_and_every_step_fol
         assert len(decisions) < 40, [d.outcome for d in decisions]
         time.sleep(0 if decisions[-1].outcome in orchestrator.CONTINUE_AT_ONCE else 0.5)
     assert decisions[0].outcome == orchestrator.STARTED  # the round began it: both vantage points say healthy
-    assert orchestrator.WAITING in [d.outcome for d in decisions]  # the hold-down is polled, never slept
     state = world.store().read()
+    held = parse_iso(state.done["hold"]) - parse_iso(state.done["switch"])
+    assert held.total_seconds() >= hold_seconds(world.site)  # polled by rounds until config refresh + switch + TTL
     order = [a for a, _ in sorted(state.done.items(), key=lambda item: parse_iso(item[1]))]
     assert order == list(orchestrator.FAILBACK_ACTIONS)
     assert (state.phase, state.switch, state.epoch) == (PRIMARY, "primary", 2)
