@@ -220,7 +220,9 @@ def _watch_primary(
             reasons.append("the vantage points disagree or one is unknown: no failure counted")
         return Decision(SUSPECT, site.name, failures, reasons, phase=state.phase)
     reason = f"both vantage points saw the primary fail {failures} rounds in a row ({direct.detail})"
-    return start_failover(site, clients, probe, now, owner=owner, reason=reason, manual=False)
+    # An unready standby is alerted once, on the round that reached the threshold, not on every round after it.
+    alert = failures == site.failure_threshold
+    return start_failover(site, clients, probe, now, owner=owner, reason=reason, manual=False, alert=alert)
 
 
 def _say(vote: bool | None) -> str:
@@ -267,11 +269,12 @@ def start_failover(
     manual: bool,
     accept_data_loss: bool = False,
     dry_run: bool = False,
+    alert: bool = True,
 ) -> Decision:
     """Standby checks, the lag gate (manual only), then ``begin`` under the lock."""
     problems, lag = actions.standby_problems(clients, site, probe, now)
     if problems:
-        if not dry_run:
+        if alert and not dry_run:
             actions.notify(
                 clients,
                 site,

@@ -422,3 +422,20 @@ def test_dns_reads_ask_the_authoritative_servers_without_recursion(world: PhaseW
     finally:
         authoritative.stop()
         recursive.stop()
+
+
+def test_an_unready_standby_is_alerted_once_and_nothing_moves(
+    world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.primary.mode = "failing"
+    world.secondary.mode = "failing"
+    clients = world.clients()
+    sent: list[dict[str, Any]] = []
+    publish = clients.sns.publish
+    monkeypatch.setattr(clients.sns, "publish", lambda **kw: sent.append(kw) or publish(**kw))
+    decisions = run_rounds(world.site, clients, world.probe, owner="t", seconds=4.5)
+    assert [d.outcome for d in decisions][:2] == [orchestrator.SUSPECT, orchestrator.SUSPECT]
+    assert {d.outcome for d in decisions[2:]} == {orchestrator.STANDBY_NOT_READY} and len(decisions) >= 4
+    assert any("secondary endpoint" in reason for reason in decisions[-1].reasons)
+    assert len(sent) == 1 and "not ready" in sent[0]["Subject"]
+    assert world.store().read().phase == PRIMARY and settings(world)["region"] is None
