@@ -59,9 +59,9 @@ CONSTANTS: dict[str, Constant] = {
     "orchestratorActionSeconds": Constant(
         10,
         "estimate",
-        "begin + settings + switch, one bounded round each, run back to back once detection confirmed; about 0.1 s "
-        "on moto (benchmarks/failover.py), real API latency unmeasured; measure with a drill (DecisionSeconds + "
-        "SwitchSeconds metrics)",
+        "begin, database, settings and switch, one bounded round each, run back to back once detection is confirmed; "
+        "about 1.3 s over 4 rounds on moto (benchmarks/failover.py), real API latency unmeasured; measure with a "
+        "drill (DecisionSeconds + SwitchSeconds metrics)",
     ),
     "switchCheckSeconds": Constant(
         10,
