@@ -550,6 +550,28 @@ class Rehearsal:
             f"in {self.primary} after failback; {len(missing)} lost",
             f"reconcile conflicts reported: {conflicts.get('conflicts', 'none reported')}",
         ]
+        timed_out = result.checks["invocations"]["timeouts"]
+        if timed_out:
+            pending = [
+                a
+                for a in (
+                    "begin",
+                    "reconcile-1",
+                    "database",
+                    "settings",
+                    "switch",
+                    "hold",
+                    "reconcile-2",
+                    "report",
+                    "finish",
+                )
+                if a not in after["done"]
+            ]
+            result.notes.append(
+                f"{timed_out} orchestrator invocations outlived their {ORCHESTRATOR_TIMEOUT_SECONDS} s timeout and were "
+                f"killed while the failback was in phase {after['phase']} with {pending[:1] or ['nothing']} pending: "
+                "that step does not fit the function's round budget"
+            )
         judge(result, back and settled and not missing and not self.schedule.timeouts())
         race.checks.update({"probe_round": reconcile_race, "after": after, "fired": probe_thread is not None})
         race.notes.append(
