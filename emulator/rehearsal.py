@@ -568,7 +568,7 @@ class Rehearsal:
                 if a not in after["done"]
             ]
             result.notes.append(
-                f"{timed_out} orchestrator invocations outlived their {ORCHESTRATOR_TIMEOUT_SECONDS} s timeout and were "
+                f"{timed_out} orchestrator invocations outlived their {ORCHESTRATOR_TIMEOUT_SECONDS} s timeout, were "
                 f"killed while the failback was in phase {after['phase']} with {pending[:1] or ['nothing']} pending: "
                 "that step does not fit the function's round budget"
             )
