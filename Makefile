@@ -7,7 +7,8 @@ endif
 RUN := $(UV) run --frozen
 PYTEST_WORKERS ?= 2
 
-.PHONY: install lint typecheck test test-fast demo bench mutation mutation-failover compare-registrations
+.PHONY: install lint typecheck test test-fast demo bench mutation mutation-failover mutation-failover-runtime \
+	compare-registrations
 
 # Bytecode up front: the policy pack and program runner start in fresh interpreters many times.
 install:
@@ -47,7 +48,7 @@ bench: install
 # Mutation testing of the restore planner ([tool.mutmut] in pyproject.toml), with the tests that exercise it; not part
 # of `make test` (a few minutes on two cores). Prints every mutant's result; survivors are listed by `mutmut results`.
 MUTATED := version_at plan_make_current plan_copy_elsewhere same_object content_identities
-mutation: mutation-failover
+mutation: mutation-failover mutation-failover-runtime
 	rm -rf mutants
 	$(RUN) --group mutation mutmut run $(foreach f,$(MUTATED),"handlers.s3.restore.x_$(f)__mutmut_*") \
 		"handlers.s3.restore.xǁBucketProtectionǁ*"
@@ -70,6 +71,37 @@ mutation-failover:
 		open('$(MUTATION_FAILOVER)/pyproject.toml', 'w').write(t + '\n' + open('tools/mutation_failover.toml').read())"
 	cd $(MUTATION_FAILOVER) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut run $(MUTATED_FAILOVER)
 	cd $(MUTATION_FAILOVER) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut results
+
+# Mutation testing of the failover runtime's deciding rules (issue 18): the functions below of handlers/failover/
+# (module:function, mutmut's names), against tests/handlers/failover/test_decisions.py only, with its own
+# [tool.mutmut] table (tools/mutation_failover_runtime.toml) in its own work directory; two children at most (about
+# 25 minutes on two busy cores). Equivalent mutants are listed in docs/runbooks/failover.md ("Mutation testing
+# (runtime)").
+MUTATION_FAILOVER_RUNTIME := .mutation-failover-runtime
+FAILOVER_RUNTIME_MUTATED := \
+	switch_endpoint:x_read_switch switch_endpoint:x_answer switch_endpoint:x_respond switch_endpoint:x_lambda_handler \
+	reconcile:x__newer reconcile:x__merged reconcile:xǁ_Walkǁkey \
+	failback:x_hold_seconds failback:x_hold failback:x_database_back failback:x_old_primary_member \
+	failback:x_reconcile_first failback:x_reconcile_second failback:x_switch_back \
+	actions:x_lag_gate actions:x__lag_seconds actions:x_routing_control_arns actions:x_set_routing_controls \
+	actions:x_database_writable actions:x_dns_moved actions:x_move_settings \
+	state:xǁStateǁlock_held state:x__conditional_failed state:x__value state:x__python state:xǁSiteStoreǁtrack \
+	state:xǁSiteStoreǁadvance state:xǁSiteStoreǁacquire state:xǁSiteStoreǁrenew state:xǁSiteStoreǁrelease \
+	state:xǁSiteStoreǁbreak_lock \
+	orchestrator:x_route53_vote orchestrator:x__watch_primary orchestrator:x__watch_failed_over \
+	orchestrator:x_start_failover orchestrator:x__begin orchestrator:x_transition_round orchestrator:x__database \
+	orchestrator:x__dns orchestrator:x_timings orchestrator:x_pause_after orchestrator:x__dns_confirmed \
+	orchestrator:x_failback
+mutation-failover-runtime:
+	rm -rf $(MUTATION_FAILOVER_RUNTIME) && mkdir -p $(MUTATION_FAILOVER_RUNTIME)
+	cp -r stackmodel policies handlers components preview emulator tests Pulumi.yaml Pulumi.prod.yaml uv.lock \
+		$(MUTATION_FAILOVER_RUNTIME)/
+	$(RUN) python -c "import re; t = open('pyproject.toml').read(); \
+		t = re.sub(r'\n\[tool\.mutmut\]\n.*?(?=\n\[|\Z)', '\n', t, flags=re.S); \
+		open('$(MUTATION_FAILOVER_RUNTIME)/pyproject.toml', 'w').write(t + '\n' + open('tools/mutation_failover_runtime.toml').read())"
+	cd $(MUTATION_FAILOVER_RUNTIME) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut run --max-children 2 \
+		$(foreach m,$(FAILOVER_RUNTIME_MUTATED),"handlers.failover.$(word 1,$(subst :, ,$(m))).$(word 2,$(subst :, ,$(m)))__mutmut_*")
+	cd $(MUTATION_FAILOVER_RUNTIME) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut results
 
 # What the prod stack registers at BASE versus the working tree (tools/compare_registrations.py); exit 1 on a difference.
 BASE ?= HEAD
