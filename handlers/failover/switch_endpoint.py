@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from handlers.aws import region_endpoint
+
 FAILED_OVER, PRIMARY = "failed-over", "primary"
 TIMEOUT_SECONDS = 0.5
 TABLE_VARIABLE = "LOCK_TABLE"  # the site's lock table (components/site_switch.py sets it)
@@ -45,6 +47,8 @@ def _dynamodb() -> Any:
                     read_timeout=TIMEOUT_SECONDS,
                     retries={"mode": "standard", "total_max_attempts": 1},
                 ),
+                # The rehearsal's per-Region endpoint (DR_REGION_ENDPOINTS); absent on AWS, nothing changes.
+                **region_endpoint(os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")),
             )
         return _client
 

@@ -160,3 +160,26 @@ def test_it_answers_within_two_seconds_when_the_table_does_not_answer(table: Any
         silent.close()
     assert (answer["statusCode"], answer["headers"]["x-dr-source"]) == (404, "default")
     assert seconds < 2.0
+
+
+def test_it_reads_through_the_regions_own_endpoint_when_dr_region_endpoints_is_set(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local rehearsal gives each Region its own endpoint (handlers/aws.py, DR_REGION_ENDPOINTS): the switch
+    must read the recovery Region's table there, not at the process-wide endpoint."""
+    set_switch(table, "failed-over")
+    moto = str(table.meta.endpoint_url)
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    closed = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    unused.close()  # nothing listens there: a read through it fails
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
+    monkeypatch.setenv("DR_REGION_ENDPOINTS", json.dumps({RECOVERY: moto}))
+    answer = switch_endpoint.lambda_handler(EVENT, None)
+    assert (answer["statusCode"], answer["headers"]["x-dr-source"]) == (200, "live")
+    # Without the map the same process reads the (closed) process-wide endpoint and falls back to the default.
+    monkeypatch.delenv("DR_REGION_ENDPOINTS")
+    monkeypatch.setattr(switch_endpoint, "_client", None)
+    monkeypatch.setattr(switch_endpoint, "_cache", {})
+    fallback = switch_endpoint.lambda_handler(EVENT, None)
+    assert (fallback["statusCode"], fallback["headers"]["x-dr-source"]) == (404, "default")
