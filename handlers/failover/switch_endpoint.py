@@ -48,7 +48,9 @@ def _dynamodb() -> Any:
                     retries={"mode": "standard", "total_max_attempts": 1},
                 ),
                 # The rehearsal's per-Region endpoint (DR_REGION_ENDPOINTS); absent on AWS, nothing changes.
-                **region_endpoint(os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")),
+                endpoint_url=region_endpoint(os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")).get(
+                    "endpoint_url"
+                ),
             )
         return _client
 
