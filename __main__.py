@@ -7,7 +7,7 @@ from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
 from components.drills import stack_drills
 from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
 from components.providers import regional_providers
-from components.site import failover_sites
+from components.site import failover_sites, site_bucket_key_users
 from components.stack_config import load as load_settings
 from components.table_estate import build_tables
 from stackmodel.config import BucketSpec
@@ -38,10 +38,14 @@ def tiered_bucket(spec: BucketSpec, reports: str | None = None, users: BucketKey
     return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 
 
-# Tables (and their AWS Backup) and drills come before the buckets, whose key policies name their roles.
+# Tables (and their AWS Backup), drills and failover sites come before the buckets, whose key policies name their
+# roles (a site's orchestrator copies writes back from the replica on failback).
 tables = build_tables(settings, providers, alerts.topic_arns)
 drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
-key_users = merge_bucket_key_users(tables.bucket_key_users, drills.bucket_key_users if drills else {})
+sites = failover_sites(settings, providers, alerts.topic_arns)  # Route 53 via us-east-1, orchestrators in recovery
+key_users = merge_bucket_key_users(
+    tables.bucket_key_users, drills.bucket_key_users if drills else {}, site_bucket_key_users(sites)
+)
 buckets = {
     spec.name: tiered_bucket(spec, settings.batch_reports.primary_bucket_name, key_users.get(spec.name, NO_KEY_USERS))
     for spec in settings.buckets
@@ -61,7 +65,5 @@ pulumi.export("batchReportsBucket", batch_reports.primary_bucket_name)  # drctl 
 pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in buckets.items()})
 for key, value in tables.exports.items():  # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn
     pulumi.export(key, value)
-# Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
-sites = failover_sites(settings, providers, alerts.topic_arns)
 pulumi.export("sites", {name: site.exports() for name, site in sites.items()})
 pulumi.export("drills", {"fisTemplates": drills.fis_templates if drills else {}})

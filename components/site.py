@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import tags
+from components.keys import BucketKeyUsers, merge_bucket_key_users
 from components.local import provider_args
 from components.recovery_function import HANDLERS_DIR
 from components.site_checks import ROUTE53_REGION, SiteChecks, SiteChecksArgs
@@ -92,6 +93,7 @@ class FailoverSite(pulumi.ComponentResource):
     switch_health_check_id: pulumi.Output[str]
     lock_table_name: pulumi.Output[str]
     dashboard_name: pulumi.Output[str]
+    bucket_key_users: dict[str, BucketKeyUsers]  # linked bucket -> the orchestrator's grants on its keys
 
     def __init__(self, name: str, args: FailoverSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
@@ -229,6 +231,7 @@ class FailoverSite(pulumi.ComponentResource):
         self.switch_health_check_id = checks.primary_check_id
         self.lock_table_name = lock.name
         self.dashboard_name = dashboard.dashboard_name
+        self.bucket_key_users = orchestrator.bucket_key_users
         self.register_outputs(
             {
                 "descriptor_parameter": self.descriptor_parameter,
@@ -407,3 +410,8 @@ def failover_sites(
             ),
         )
     return sites
+
+
+def site_bucket_key_users(sites: Mapping[str, FailoverSite]) -> dict[str, BucketKeyUsers]:
+    """Bucket name -> every site orchestrator's grants on its keys (the buckets' TieredBucketArgs key users)."""
+    return merge_bucket_key_users(*(site.bucket_key_users for site in sites.values()))

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns
+from components.keys import BucketKeyUsers, KeyUser, statement_id
 from components.recovery_function import (
     HANDLERS_DIR,
     RecoveryFunction,
@@ -62,6 +63,9 @@ class SiteOrchestrator(pulumi.ComponentResource):
     TYPE: ClassVar[str] = "dr:site:SiteOrchestrator"
 
     function_name: pulumi.Output[str]
+    # Linked bucket (logical) -> the orchestrator's role as a user of its keys: the failback reconcile reads the
+    # replica and writes the primary (handlers/failover/reconcile.py). Built before the buckets (__main__.py).
+    bucket_key_users: dict[str, BucketKeyUsers]
 
     def __init__(self, name: str, args: SiteOrchestratorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -91,7 +95,22 @@ class SiteOrchestrator(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, aliases=aliases),
         )
         self.function_name = function.function_name
+        self.bucket_key_users = self._bucket_key_users(args, function)
         self.register_outputs({"function_name": self.function_name})
+
+    @staticmethod
+    def _bucket_key_users(args: SiteOrchestratorArgs, function: RecoveryFunction) -> dict[str, BucketKeyUsers]:
+        """Key grants by the role's ARN in each linked bucket's key policies (components/keys.py), never ``key/*``:
+        the replica's key decrypts the copy source; the primary's key decrypts and encrypts the copy (a multipart
+        copy needs kms:Decrypt on the destination key too: S3 API Reference, CreateMultipartUpload, Permissions)."""
+        sid = f"FailoverOrchestrator{statement_id(args.spec.name)}"
+        return {
+            bucket.logical: BucketKeyUsers(
+                primary=(KeyUser(sid, function.role_arn, function.role, ("kms:Decrypt", "kms:GenerateDataKey")),),
+                replica=(KeyUser(sid, function.role_arn, function.role, ("kms:Decrypt",)),),
+            )
+            for bucket in args.buckets
+        }
 
     @staticmethod
     def _statements(args: SiteOrchestratorArgs) -> list[dict[str, Any]]:
@@ -172,14 +191,7 @@ class SiteOrchestrator(pulumi.ComponentResource):
                 }
             )
         if args.buckets:
-            statements.append(
-                {
-                    "Sid": "StandbyBuckets",
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],  # HeadBucket needs it; no object is read
-                    "Resource": [arns.bucket_arn(b.replica_name, b.replica_region) for b in args.buckets],
-                }
-            )
+            statements += failback_bucket_statements(args.buckets)
         database = spec.database
         if database is not None:
             cluster_arn = pulumi.Output.concat(
@@ -240,3 +252,61 @@ class SiteOrchestrator(pulumi.ComponentResource):
                 }
             )
         return statements
+
+
+def failback_bucket_statements(buckets: Sequence[LinkedBucket]) -> list[dict[str, Any]]:
+    """The standby check (HeadBucket on the replica) and exactly what the failback reconcile calls on each linked
+    pair (handlers/failover/reconcile.py and the restore's ``copy_version`` it uses), per the S3 API Reference's
+    Permissions sections and the S3 User Guide, "Required permissions for Amazon S3 API operations":
+
+    - both buckets: ListObjectsV2 (s3:ListBucket), ListObjectVersions (s3:ListBucketVersions);
+    - replica objects, the copy source: HeadObject of the current object (s3:GetObject), HeadObject, CopyObject and
+      UploadPartCopy of a version (s3:GetObjectVersion), the source's tags (CopyObject's default TaggingDirective
+      COPY and the multipart copy's GetObjectTagging of a version: s3:GetObjectTagging, s3:GetObjectVersionTagging,
+      as the restore's COPY_VERSION_BACK_ACTIONS);
+    - primary objects: HeadObject (s3:GetObject), CopyObject, CreateMultipartUpload, UploadPartCopy and
+      CompleteMultipartUpload (s3:PutObject), tags on the copy (s3:PutObjectTagging), AbortMultipartUpload after a
+      failed part (s3:AbortMultipartUpload), DeleteObject without a version id, a new delete marker
+      (s3:DeleteObject; never s3:DeleteObjectVersion).
+
+    No S3 Batch Operations: the orchestrator copies in-function (docs/runbooks/failover.md, "Failback")."""
+    replicas = [arns.bucket_arn(b.replica_name, b.replica_region) for b in buckets]
+    primaries = [arns.bucket_arn(b.primary_name, b.primary_region) for b in buckets]
+    return [
+        {
+            "Sid": "StandbyBuckets",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],  # HeadBucket, and the reconcile's listing of the replica
+            "Resource": replicas,
+        },
+        {
+            "Sid": "FailbackListReplicaVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": replicas,
+        },
+        {
+            "Sid": "FailbackListPrimaries",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": primaries,
+        },
+        {
+            "Sid": "FailbackReadReplicaObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+            "Resource": [f"{arn}/*" for arn in replicas],
+        },
+        {
+            "Sid": "FailbackWritePrimaryObjects",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:PutObjectTagging",
+                "s3:AbortMultipartUpload",
+                "s3:DeleteObject",
+            ],
+            "Resource": [f"{arn}/*" for arn in primaries],
+        },
+    ]

@@ -276,6 +276,42 @@ def test_orchestrator_role_is_least_privilege(deployed: Run) -> None:
     ]
 
 
+def test_orchestrator_may_run_the_failback_reconcile_on_exactly_the_linked_pairs(deployed: Run) -> None:
+    """handlers/failover/reconcile.py lists both buckets, reads replica versions, copies them to the primary and
+    deletes there; the buckets' own key policies grant the role by ARN (no key ARN in its IAM policy)."""
+    policy = json.loads(by_name(in_site(deployed, POLICY), "orchestrator-policy").inputs["policy"])
+    granted = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"] if s["Sid"].startswith("Failback")}
+    primaries = ["arn:aws:s3:::distronation-prod-audio-us-east-1", "arn:aws:s3:::distronation-prod-uploads-us-east-1"]
+    replicas = ["arn:aws:s3:::distronation-prod-audio-us-west-2", "arn:aws:s3:::distronation-prod-uploads-us-west-2"]
+    assert granted == {
+        "FailbackListReplicaVersions": (["s3:ListBucketVersions"], replicas),
+        "FailbackListPrimaries": (["s3:ListBucket", "s3:ListBucketVersions"], primaries),
+        "FailbackReadReplicaObjects": (
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+            [f"{arn}/*" for arn in replicas],
+        ),
+        "FailbackWritePrimaryObjects": (
+            ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject"],
+            [f"{arn}/*" for arn in primaries],
+        ),
+    }
+    assert not any(
+        a.startswith(("kms:", "s3:DeleteObjectVersion", "s3control:")) for s in policy["Statement"] for a in s["Action"]
+    )
+    role = by_name(in_site(deployed, "aws:iam/role:Role"), "orchestrator")
+    for logical in ("audio", "uploads"):
+        for side, actions in (("primary", ["kms:Decrypt", "kms:GenerateDataKey"]), ("replica", ["kms:Decrypt"])):
+            key_policy = next(
+                r for r in deployed.of_type("aws:kms/keyPolicy:KeyPolicy") if r.name == f"{logical}-{side}-key-policy"
+            )
+            [grant] = [
+                s for s in json.loads(key_policy.inputs["policy"])["Statement"] if s["Sid"] == "FailoverOrchestratorApi"
+            ]
+            assert grant["Principal"]["AWS"] == "arn:aws:iam::123456789012:role/distronation-prod-api-failover"
+            assert grant["Action"] == actions
+            assert role.urn in key_policy.dependencies, "KMS rejects a policy naming the role before it exists"
+
+
 def test_dashboard_widgets_sit_where_their_metrics_live(deployed: Run) -> None:
     body = json.loads(by_name(in_site(deployed, DASHBOARD), "dashboard").inputs["dashboardBody"])
     regions = {w["properties"]["title"]: w["properties"]["region"] for w in body["widgets"]}
