@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from handlers.failover import actions, failback, orchestrator, reconcile, switch_endpoint
 from handlers.failover.actions import Clients
 from handlers.failover.dns import Answer
+from handlers.failover.failback import Step
 from handlers.failover.probe import ProbeResult
 from handlers.failover.reconcile import Entry, ReconcileOptions, _merged, _newer, _Walk
 from handlers.failover.site import Site
@@ -423,38 +424,46 @@ def test_hold_seconds_is_config_refresh_plus_switch_plus_ttl() -> None:
 def test_hold_waits_until_exactly_the_hold_has_passed_since_the_switch() -> None:
     site = make_site(budget={"configRefreshSeconds": 10, "switchSeconds": 20})  # 90 s with the TTL
     switched = State(done={"switch": (T0 - timedelta(seconds=90)).isoformat()})
-    assert failback.hold(step_context(site, fake_clients(), switched)).finished
+    assert failback.hold(step_context(site, fake_clients(), switched)) == Step(True, note="held 90 s of 90 s")
     early = State(done={"switch": (T0 - timedelta(seconds=89)).isoformat()})
-    waiting = failback.hold(step_context(site, fake_clients(), early))
-    assert not waiting.finished and waiting.reason == "holding 89 s of 90 s (config refresh + switch + TTL)"
-    assert not failback.hold(step_context(site, fake_clients(), State())).finished  # the switch never moved
+    assert failback.hold(step_context(site, fake_clients(), early)) == Step(
+        False, reason="holding 89 s of 90 s (config refresh + switch + TTL)"
+    )
+    never = failback.hold(step_context(site, fake_clients(), State()))  # the switch never moved
+    assert never == Step(False, reason="holding 0 s of 90 s (config refresh + switch + TTL)")
     naive = State(done={"switch": (T0 - timedelta(seconds=95)).replace(tzinfo=None).isoformat()})  # read as UTC
     assert failback.hold(step_context(site, fake_clients(), naive)).note == "held 95 s of 90 s"
 
 
 def test_aurora_moves_back_only_once_the_old_primary_reports_it_is_the_writer() -> None:
     site = make_site(database=AURORA)
-    assert failback.database_back(step_context(make_site(), fake_clients())).note == "no database"
+    assert failback.database_back(step_context(make_site(), fake_clients())) == Step(True, note="no database")
     rds_site = make_site(database={**AURORA, "engine": "rds"})
-    assert failback.database_back(step_context(rds_site, fake_clients())).finished  # one-way: nothing to do
-    assert not failback.database_back(step_context(site, fake_clients())).finished  # no RDS client
+    assert failback.database_back(step_context(rds_site, fake_clients())) == Step(
+        True, note="RDS promotion is one-way: re-create the replica in the primary region"
+    )
+    assert failback.database_back(step_context(site, fake_clients())) == Step(
+        False, reason="no RDS client for the linked database"
+    )
     recovery = {"DBClusterArn": "arn:aws:rds:us-west-2:1:cluster:db-usw2", "IsWriter": True}
     rds = Rds([recovery])
-    missing = failback.database_back(step_context(site, fake_clients(rds=rds)))
-    assert not missing.finished and "us-east-1" in (missing.reason or "")
+    assert failback.database_back(step_context(site, fake_clients(rds=rds))) == Step(
+        False, reason="no cluster in us-east-1 has rejoined the global database yet"
+    )
     assert rds.calls == [("describe_global_clusters", {"GlobalClusterIdentifier": "global-db"})]
     rds.members = [recovery, {"DBClusterArn": OLD_PRIMARY, "IsWriter": False}]
     asked = failback.database_back(step_context(site, fake_clients(rds=rds)))
-    assert (asked.finished, asked.start_pending) == (False, True)
+    assert asked == Step(False, {"action": "SwitchoverGlobalCluster", "target": OLD_PRIMARY}, start_pending=True)
     assert rds.calls[-1] == (
         "switchover_global_cluster",
         {"GlobalClusterIdentifier": "global-db", "TargetDbClusterIdentifier": OLD_PRIMARY},
     )
     polled = failback.database_back(step_context(site, fake_clients(rds=rds), State(pending={"database": "t"})))
-    assert not polled.finished and rds.calls[-1][0] == "describe_global_clusters"  # asked once only
+    assert polled == Step(False, reason=f"waiting for {OLD_PRIMARY} to report it is the writer")
+    assert rds.calls[-1][0] == "describe_global_clusters"  # asked once only
     rds.members = [{**recovery, "IsWriter": False}, {"DBClusterArn": OLD_PRIMARY, "IsWriter": True}]
     done = failback.database_back(step_context(site, fake_clients(rds=rds), State(pending={"database": "t"})))
-    assert done.finished and done.detail == {"writer": OLD_PRIMARY}
+    assert done == Step(True, {"writer": OLD_PRIMARY}, note="old primary is the writer")
 
 
 def test_the_old_primary_is_the_member_in_the_primary_region() -> None:
@@ -466,10 +475,11 @@ def test_the_old_primary_is_the_member_in_the_primary_region() -> None:
 
 def test_the_switch_moves_back_to_primary_by_state_or_by_both_routing_controls() -> None:
     step = failback.switch_back(step_context(make_site(), fake_clients()))
-    assert (step.finished, step.changes) == (True, {"switch": "primary"})
+    assert step == Step(True, {"switch": "primary"}, {"switch": "primary"})
     arc = RecordingArc()
     step = failback.switch_back(step_context(arc_site(), fake_clients(arc=arc)))
-    assert step.changes == {"switch": "primary"} and arc.entries == [PRIMARY_ON_SECONDARY_OFF]
+    assert step == Step(True, {"routingControls": "primary On, secondary Off via us-west-2"}, {"switch": "primary"})
+    assert arc.entries == [PRIMARY_ON_SECONDARY_OFF]
 
 
 def test_the_reconcile_passes_start_at_the_failover_then_at_the_watermark(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -482,11 +492,13 @@ def test_the_reconcile_passes_start_at_the_failover_then_at_the_watermark(monkey
     monkeypatch.setattr(reconcile, "reconcile_bucket", reconciled)
     clients = fake_clients(s3_primary=object())
     site = make_site()
-    assert not failback.reconcile_first(step_context(site, clients)).finished  # no failover time: by hand
+    assert failback.reconcile_first(step_context(site, clients)) == Step(
+        False, reason="the site state has no failover time; reconcile by hand (drctl) first"
+    )
     first = failback.reconcile_first(step_context(site, clients, State(failed_over_at=T0.timestamp())))
     assert first.finished and first.changes == {"watermark": "2026-12-07T12:30:00+00:00"}
     assert seen == [T0]
-    assert not failback.reconcile_second(step_context(site, clients)).finished  # no watermark
+    assert failback.reconcile_second(step_context(site, clients)) == Step(False, reason="reconcile-1 left no watermark")
     later = T0 + timedelta(minutes=30)
     assert failback.reconcile_second(step_context(site, clients, State(watermark=later.isoformat()))).finished
     assert seen == [T0, later]
