@@ -111,11 +111,13 @@ def drive_orchestrator(
     rounds, and each round's outcome."""
     began, outcomes = clock(), []
     decision = orchestrator.Decision("not-run", site.name)
-    for index in range(site.failure_threshold + 2):
+    # detection rounds, then one round per action of the transition (the phase machine advances one at a time)
+    going = (orchestrator.SUSPECT, orchestrator.HEALTHY, orchestrator.CONTENDED, *orchestrator.CONTINUE_AT_ONCE)
+    for index in range(site.failure_threshold + len(orchestrator.FAILOVER_ACTIONS) + 2):
         now = started_at + timedelta(seconds=index * site.probe_interval_seconds)
         decision = orchestrator.run_once(site, clients, probe, now, owner="drill", clock=clock)
         outcomes.append(decision.outcome)
-        if decision.outcome not in (orchestrator.SUSPECT, orchestrator.HEALTHY, orchestrator.CONTENDED):
+        if decision.outcome not in going:
             break
     return decision, clock() - began, outcomes
 
@@ -186,10 +188,8 @@ def drill_site(context: DrillContext, target: SiteTarget) -> ScenarioResult:
         if context.endpoints is None:
             raise ValueError("a local regional drill needs the 127.0.0.1 endpoints")
         site = Site.from_descriptor(substitute_endpoints(target.descriptor, context.endpoints))
-        if site.switch_kind != "cloudwatch":
-            return not_run(
-                NAME, result.target, "a local drill emulates the CloudWatch switch only (ARC has no emulator)"
-            )
+        if site.switch_kind == "arc":
+            return not_run(NAME, result.target, "a local drill has no ARC cluster to fail over through")
         if site.database is not None:
             return not_run(NAME, result.target, "a local drill cannot promote a database (moto has no replica lag)")
 
