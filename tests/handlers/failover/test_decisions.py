@@ -6,6 +6,7 @@ every test here stays in milliseconds; the end-to-end behaviour is in the other 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -554,11 +555,17 @@ def test_one_arc_call_sets_both_controls_on_the_first_endpoint_that_answers() ->
             {"RoutingControlArn": SECONDARY_ARN, "RoutingControlState": "On"},
         ]
     ]
-    with pytest.raises(RuntimeError, match=r"us-west-2: .*; eu-west-1: "):
+    refused = "no ARC cluster endpoint accepted the change: us-west-2: .*; eu-west-1: "
+    with pytest.raises(RuntimeError, match=f"^{refused}"):
         actions.set_routing_controls(fake_clients(arc=RecordingArc(("us-west-2", "eu-west-1"))), arc_site(), True)
-    with pytest.raises(RuntimeError, match="none configured"):
+    none = re.escape("no ARC cluster endpoint accepted the change: none configured")
+    with pytest.raises(RuntimeError, match=f"^{none}$"):
         actions.set_routing_controls(fake_clients(arc=RecordingArc()), arc_site(clusterEndpoints=[]), True)
-    with pytest.raises(ValueError, match="client factory"):
+    unset = make_site(switch={k: v for k, v in arc_site().switch.items() if k != "clusterEndpoints"})
+    with pytest.raises(RuntimeError, match=f"^{none}$"):
+        actions.set_routing_controls(fake_clients(arc=RecordingArc()), unset, True)
+    factory = re.escape("switch 'arc' needs a route53-recovery-cluster client factory")
+    with pytest.raises(ValueError, match=f"^{factory}$"):
         actions.set_routing_controls(fake_clients(), arc_site(), True)
 
 
@@ -566,7 +573,11 @@ def test_the_arc_switch_needs_both_controls() -> None:
     assert actions.routing_control_arns(arc_site()) == (PRIMARY_ARN, SECONDARY_ARN)
     legacy = arc_site(primaryRoutingControlArn=None, routingControlArn="arn:rc/legacy")
     assert actions.routing_control_arns(legacy) == ("arn:rc/legacy", SECONDARY_ARN)
-    with pytest.raises(ValueError, match="secondaryRoutingControlArn"):
+    both = re.escape(
+        "switch 'arc' needs primaryRoutingControlArn and secondaryRoutingControlArn in the site descriptor: "
+        "failing over turns the secondary On in the same call that turns the primary Off"
+    )
+    with pytest.raises(ValueError, match=f"^{both}$"):
         actions.routing_control_arns(arc_site(secondaryRoutingControlArn=None))
     with pytest.raises(ValueError, match="primaryRoutingControlArn"):
         actions.routing_control_arns(arc_site(primaryRoutingControlArn=None))
