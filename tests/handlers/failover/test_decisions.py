@@ -1136,15 +1136,30 @@ def test_the_lag_gate_holds_only_a_manual_failover_without_accepted_loss(dynamod
     over = database_runtime(dynamodb, 901.0)  # ReplicaLag is in seconds: 901 s over a 15-minute RPO
     kwargs: dict[str, Any] = {"owner": "me", "reason": "drill"}
     refused = orchestrator.start_failover(over.site, over.clients, over.health, T0, manual=True, **kwargs)
-    assert refused.outcome == orchestrator.DATA_LOSS_NOT_ACCEPTED and refused.actions == {"observedLagSeconds": 901.0}
-    assert refused.phase == PRIMARY
+    assert refused == orchestrator.Decision(
+        orchestrator.DATA_LOSS_NOT_ACCEPTED,
+        "api",
+        reasons=[
+            "database db-usw2: replication lag 901 s exceeds the RPO (15 min)",
+            "pass --accept-data-loss to fail over anyway (the lag is the data lost)",
+        ],
+        actions={"observedLagSeconds": 901.0},
+        phase=PRIMARY,
+    )
     planned = orchestrator.start_failover(over.site, over.clients, over.health, T0, manual=True, dry_run=True, **kwargs)
     assert planned.outcome == orchestrator.DATA_LOSS_NOT_ACCEPTED  # the dry run shows the refusal too
     accepted = orchestrator.start_failover(
         over.site, over.clients, over.health, T0, manual=True, accept_data_loss=True, dry_run=True, **kwargs
     )
     assert accepted.outcome == orchestrator.DRY_RUN and accepted.reasons[1].startswith("database db-usw2: ")
-    assert accepted.actions["observedLagSeconds"] == 901.0 and accepted.actions["switch"] == "cloudwatch"
+    assert accepted.actions == {
+        "switch": "cloudwatch",
+        "activeRegion": "us-west-2",
+        "activeBuckets": {},
+        "database": {"engine": "rds", "identifier": "db-usw2"},
+        "observedLagSeconds": 901.0,
+        "actions": list(orchestrator.FAILOVER_ACTIONS),
+    }
     unplanned = orchestrator.start_failover(over.site, over.clients, over.health, T0, manual=False, **kwargs)
     assert unplanned.outcome == orchestrator.STARTED
     assert over.store.read().last_lag_seconds == 901.0 and over.store.read().manual is False
@@ -1165,10 +1180,14 @@ def test_a_standby_that_is_not_ready_stops_the_failover_with_an_alert(dynamodb: 
     dry = orchestrator.start_failover(runtime.site, runtime.clients, runtime.health, T0, dry_run=True, **kwargs)
     assert dry.outcome == orchestrator.STANDBY_NOT_READY and runtime.recorder.messages == []
     refused = orchestrator.start_failover(runtime.site, runtime.clients, runtime.health, T0, **kwargs)
-    assert refused.outcome == orchestrator.STANDBY_NOT_READY and len(refused.reasons) == 2
+    problems = [
+        "secondary endpoint http://secondary/health is unhealthy (503)",
+        "database db-usw2 is storage-full, not available",
+    ]
+    assert refused == orchestrator.Decision(orchestrator.STANDBY_NOT_READY, "api", reasons=problems, phase=PRIMARY)
     (message,) = runtime.recorder.messages
     assert message["Subject"] == "DR api: standby not ready, no failover"
-    assert message["Message"].startswith("drill. The standby is not ready")
+    assert message["Message"] == "drill. The standby is not ready, so nothing was changed:\n- " + "\n- ".join(problems)
     assert runtime.store.read().phase == PRIMARY
 
 
@@ -1262,15 +1281,31 @@ def test_dns_is_confirmed_or_declared_unconfirmed_after_ttl_plus_switch(runtime:
         )
         return orchestrator._dns(context)
 
-    assert check(0.0, None).note == "not verified: no resolver configured"
+    assert check(0.0, None) == Step(True, note="not verified: no resolver configured")
     waiting = check(180.0)  # TTL 60 + switch 120: not yet past
-    assert not waiting.finished and waiting.reason == f"{RECORD} answers ['{PRIMARY_HOST}'] (180 s of 180 s)"
+    assert waiting == Step(False, [PRIMARY_HOST], reason=f"{RECORD} answers ['{PRIMARY_HOST}'] (180 s of 180 s)")
     assert runtime.recorder.messages == []
     late = check(180.5)
-    assert late.finished and late.note == f"unconfirmed after 180 s: {PRIMARY_HOST}"
-    assert runtime.recorder.messages[0]["Subject"] == "DR api: DNS not confirmed"
+    assert late == Step(True, [PRIMARY_HOST], note=f"unconfirmed after 180 s: {PRIMARY_HOST}")
+    assert runtime.recorder.messages == [
+        {
+            "TopicArn": TOPIC,
+            "Subject": "DR api: DNS not confirmed",
+            "Message": f"{RECORD} still answers ['{PRIMARY_HOST}'] 180 s after the switch (allowed 180 s)",
+        }
+    ]
+    runtime.zone.answers[RECORD] = None
+    silent = check(200.0)
+    assert silent == Step(True, [], note="unconfirmed after 200 s: no answer")
+    assert (
+        runtime.recorder.messages[-1]["Message"]
+        == f"{RECORD} still answers nothing 200 s after the switch (allowed 180 s)"
+    )
     runtime.zone.answers[RECORD] = SECONDARY_HOST
-    assert check(5.0).note == f"confirmed: {SECONDARY_HOST}"
+    assert check(5.0) == Step(True, [SECONDARY_HOST], note=f"confirmed: {SECONDARY_HOST}")
+    runtime.zone.answers[RECORD] = PRIMARY_HOST
+    runtime.site.budget.pop("switchSeconds")  # the default switch budget is 120 s too
+    assert check(180.0).reason == f"{RECORD} answers ['{PRIMARY_HOST}'] (180 s of 180 s)"
     never = failback.StepContext(runtime.site, runtime.clients, State(phase=FAILING_OVER), T0, lambda: True)
     runtime.zone.answers[RECORD] = None
     assert orchestrator._dns(never).reason == f"{RECORD} answers nothing (0 s of 180 s)"
@@ -1314,13 +1349,16 @@ def test_the_pause_between_rounds() -> None:
 def test_drctl_failback_waits_for_a_primary_healthy_now_and_long_enough(runtime: Runtime) -> None:
     kwargs: dict[str, Any] = {"owner": "me", "seconds": 0.0}
     site, clients, health = runtime.site, runtime.clients, runtime.health
-    assert orchestrator.failback(site, clients, health, T0, **kwargs).outcome == orchestrator.NOT_FAILED_OVER
+    primary = orchestrator.failback(site, clients, health, T0, **kwargs)
+    assert (primary.outcome, primary.site) == (orchestrator.NOT_FAILED_OVER, "api")
     failed_over(runtime, primary_healthy_since=T0.timestamp())
     health.healthy["http://primary/health"] = False
-    assert orchestrator.failback(site, clients, health, T0, **kwargs).outcome == orchestrator.WAITING_FOR_HEALTH
+    assert orchestrator.failback(site, clients, health, T0, **kwargs) == orchestrator.Decision(
+        orchestrator.WAITING_FOR_HEALTH, "api", reasons=["the primary endpoint fails its probe now"]
+    )
     health.healthy["http://primary/health"] = True
     early = orchestrator.failback(site, clients, health, T0 + timedelta(seconds=1799), **kwargs)
-    assert early.outcome == orchestrator.WAITING_FOR_HEALTH
+    assert (early.outcome, early.site) == (orchestrator.WAITING_FOR_HEALTH, "api")
     assert early.reasons == ["primary healthy for 1799 s of the 1800 s required (healthyMinutesBeforeFailback)"]
     dry = orchestrator.failback(site, clients, health, T0 + timedelta(seconds=1800), dry_run=True, **kwargs)
     assert dry.outcome == orchestrator.DRY_RUN
