@@ -14,7 +14,7 @@ from components.recovery_function import METRICS_NAMESPACE
 from stackmodel.site import SWITCH_METRIC, LinkedBucket, LinkedTable
 
 ROUTE53_REGION = "us-east-1"
-TIMING_METRICS = ("DetectionSeconds", "DecisionSeconds", "SwitchSeconds", "DnsConfirmedSeconds")
+TIMING_METRICS = ("DetectionSeconds", "SwitchSeconds", "DnsConfirmedSeconds", "TransitionSeconds")
 
 
 @dataclass(frozen=True)

@@ -71,41 +71,77 @@ def hold_seconds(site: Site) -> int:
 # --- reconcile -----------------------------------------------------------------------------------------------------
 
 
-def reconcile_pass(context: StepContext, since: datetime) -> Step:
-    """One pass over every linked bucket. The single call site of 18-data's ``reconcile.reconcile_bucket``."""
-    from handlers.failover import reconcile  # 18-data's module: the data rules live there
+def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
+    """One pass over every linked bucket, resumable: a pass that runs out of the round's time records each
+    bucket's cursor (``reconcile_progress``) and the next round continues after it, with the same pass start (the
+    watermark), so a bucket of any size is reconciled in bounded rounds and never restarted from its first key.
+    The single call site of ``reconcile.reconcile_bucket``."""
+    from handlers.failover import reconcile  # the data rules live there
 
     clients = context.clients
     if clients.s3_primary is None:
         return Step(False, reason="no S3 client for the primary region")
-    results: dict[str, Any] = {}
+    progress = context.state.reconcile_progress or {}
+    if progress.get("action") != action or progress.get("since") != since.isoformat():
+        progress = {"action": action, "since": since.isoformat(), "started": actions_iso(context.now)}
+    cursors: dict[str, str] = dict(progress.get("cursors") or {})
+    finished: dict[str, Any] = dict(progress.get("finished") or {})
     incomplete: list[str] = []
-    watermarks: list[str] = []
     for bucket in context.site.buckets:
+        logical = bucket["logical"]
+        if logical in finished:
+            continue
         result = reconcile.reconcile_bucket(
             clients.s3_primary,
             clients.s3,
             bucket,
             since,
-            options=reconcile.ReconcileOptions(dry_run=context.dry_run, renew=context.renew),
+            options=reconcile.ReconcileOptions(
+                dry_run=context.dry_run,
+                renew=context.renew,
+                start_after=cursors.get(logical, ""),
+                pass_started=parse_iso(progress["started"]),
+            ),
         )
-        results[bucket["logical"]] = {
+        counts = {
             "copied": result.copied,
             "deleted": result.deleted,
+            "deferred": result.deferred,
             "conflicts": len(result.conflicts),
             "failed": len(result.failed),
             "batchJob": result.batch_job,
         }
-        watermarks.append(result.watermark)
         if result.lost_lock:
-            incomplete.append(f"{bucket['logical']}: stopped (lock lost or the round's time is up); next round resumes")
-        incomplete += [f"{bucket['logical']}: {failure}" for failure in result.failed[:5]]
+            if result.cursor:
+                cursors[logical] = result.cursor
+            where = f"after {result.cursor!r}" if result.cursor else "before its first key"
+            incomplete.append(
+                f"{logical}: stopped (the round's time is up or the lock was lost) {where}; resumes there"
+            )
+            break
+        if result.failed:
+            incomplete += [f"{logical}: {failure}" for failure in result.failed[:5]]
+            continue
+        finished[logical] = counts
     tables = {t["logical"]: reconcile.table_resolution(t) for t in context.site.tables}
-    detail = {"buckets": results, "tables": tables}
+    detail = {"buckets": finished, "tables": tables}
     if incomplete:
-        return Step(False, detail, reason="; ".join(incomplete))
-    watermark = min(watermarks, key=parse_iso) if watermarks else actions_iso(context.now)
-    return Step(True, detail, changes={"watermark": watermark}, note=json.dumps(results, sort_keys=True))
+        saved = {**progress, "cursors": cursors, "finished": finished}
+        return Step(False, detail, changes={"reconcile_progress": saved}, reason="; ".join(incomplete))
+    watermark = iso_minus_overlap(progress["started"])
+    return Step(
+        True,
+        detail,
+        changes={"watermark": watermark, "reconcile_progress": None},
+        note=json.dumps(finished, sort_keys=True),
+    )
+
+
+def iso_minus_overlap(started: str) -> str:
+    """The pass's watermark: its first round's start, less LastModified's one-second resolution."""
+    from handlers.failover.reconcile import WATERMARK_OVERLAP
+
+    return (parse_iso(started) - WATERMARK_OVERLAP).isoformat()
 
 
 def actions_iso(now: datetime) -> str:
@@ -117,14 +153,14 @@ def reconcile_first(context: StepContext) -> Step:
     if not failed_over_at:
         # Without the failover time every replica change since the epoch would be compared; an operator decides.
         return Step(False, reason="the site state has no failover time; reconcile by hand (drctl) first")
-    return reconcile_pass(context, datetime.fromtimestamp(failed_over_at, tz=UTC))
+    return reconcile_pass(context, "reconcile-1", datetime.fromtimestamp(failed_over_at, tz=UTC))
 
 
 def reconcile_second(context: StepContext) -> Step:
     watermark = context.state.watermark
     if not watermark:
         return Step(False, reason="reconcile-1 left no watermark")
-    return reconcile_pass(context, parse_iso(watermark))
+    return reconcile_pass(context, "reconcile-2", parse_iso(watermark))
 
 
 # --- database ------------------------------------------------------------------------------------------------------

@@ -403,6 +403,10 @@ def transition_round(
         first_poll = step.start_pending and action not in state.pending
         if first_poll and not store.advance(owner, state.phase, now=t, pending={action: iso(now)}):
             return _progress(Decision(LOST_LOCK, site.name, reasons=[f"{action}: lock lost"]), state, order)
+        # Progress of long work (a reconcile's cursors) is kept, fenced, so the next round resumes instead of
+        # starting over.
+        if step.changes and not store.advance(owner, state.phase, dict(step.changes), now=t):
+            return _progress(Decision(LOST_LOCK, site.name, reasons=[f"{action}: lock lost"]), state, order)
         decision = Decision(WAITING, site.name, reasons=[f"{action}: {step.reason or 'waiting'}"])
         decision.actions[action] = step.detail
         return _progress(decision, state, order)

@@ -83,7 +83,10 @@ class ReconcileOptions:
     copy_settings: CopySettings = DEFAULT_COPY_SETTINGS
     renew: Callable[[], bool] | None = None  # renews the site lock; False means it was lost: stop
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    page_size: int = 1000  # keys per listing page; the lock is renewed once a page
+    page_size: int = 1000  # keys per listing page
+    renew_every_keys: int = 50  # the lock is renewed (and the round's time checked) this often, and every page
+    start_after: str = ""  # resume after this key: a pass that ran out of time continues where it stopped
+    pass_started: datetime | None = None  # when the pass's first round started (its watermark), if resumed
 
 
 @dataclass
@@ -101,6 +104,7 @@ class ReconcileResult:
     failed: list[str] = field(default_factory=list)
     lost_lock: bool = False
     dry_run: bool = False
+    cursor: str | None = None  # the last key fully handled when the walk stopped early; resume after it
 
     @property
     def complete(self) -> bool:
@@ -110,9 +114,12 @@ class ReconcileResult:
         return asdict(self)
 
 
-def _current_entries(s3: Any, bucket: str, page_size: int) -> Iterator[tuple[list[Entry], bool]]:
-    """Pages of the bucket's current versions in key order, and whether each page is the last."""
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": page_size})
+def _current_entries(s3: Any, bucket: str, page_size: int, start_after: str) -> Iterator[tuple[list[Entry], bool]]:
+    """Pages of the bucket's current versions in key order after ``start_after``, and whether each page is the
+    last."""
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": page_size}, **({"StartAfter": start_after} if start_after else {})
+    )
     for page in pages:
         entries = [
             Entry(
@@ -194,7 +201,7 @@ class _Walk:
     ) -> None:
         self.s3_primary, self.s3_recovery, self.bucket = s3_primary, s3_recovery, bucket
         self.since, self.options = since, options
-        self.started = options.clock()
+        self.started = options.pass_started or options.clock()
         self.result = ReconcileResult(
             bucket["logical"],
             since.isoformat(),
@@ -223,7 +230,7 @@ class _Walk:
         if replica.last_modified < self.since:
             self.result.unchanged += 1
             return
-        if replica.last_modified > self.started:
+        if replica.last_modified > self.started + WATERMARK_OVERLAP:
             # Written while this pass runs (the application still writes to the replica during pass 1): the next
             # pass starts at ``watermark`` and takes it, so a pass never chases a live writer.
             self.result.deferred += 1
@@ -326,18 +333,24 @@ def reconcile_bucket(
             return False
         return True
 
+    start = options.start_after
     primary = _flatten(
-        _current_entries(s3_primary, bucket["primary"], options.page_size), lambda: not walk.result.lost_lock
+        _current_entries(s3_primary, bucket["primary"], options.page_size, start), lambda: not walk.result.lost_lock
     )
-    replica = _flatten(_current_entries(s3_recovery, bucket["replica"], options.page_size), renewed)
-    for key, p, r in _merged(primary, replica):
-        if walk.result.lost_lock:
+    replica = _flatten(_current_entries(s3_recovery, bucket["replica"], options.page_size, start), renewed)
+    last = start or None
+    for handled, (key, p, r) in enumerate(_merged(primary, replica)):
+        if walk.result.lost_lock or (handled and handled % options.renew_every_keys == 0 and not renewed()):
+            walk.result.cursor = last
             break
         try:
             walk.key(key, p, r)
         except (ClientError, BotoCoreError) as error:
             walk.result.failed.append(f"{key}: {error}")
-    if not walk.result.lost_lock:
+        last = key
+    if walk.result.lost_lock:
+        walk.result.cursor = last
+    else:
         walk.submit_batch()
     return walk.result
 

@@ -44,6 +44,7 @@ FENCED_FIELDS = (
     "failed_over_at",
     "last_lag_seconds",
     "watermark",
+    "reconcile_progress",
     "manual",
     "failures",
     "first_failure_at",
@@ -66,6 +67,9 @@ class State:
     primary_healthy_since: float | None = None
     last_lag_seconds: float | None = None  # the database lag seen when the failover began: the RPO estimate
     watermark: str | None = None  # failback: where the second reconcile pass starts
+    # failback: a reconcile pass that ran out of round time: {"action", "started", "cursors": {logical: key},
+    # "finished": {logical: counts}}; the next round resumes it after each bucket's cursor
+    reconcile_progress: dict[str, Any] | None = None
     manual: bool = False
     votes: dict[str, dict[str, Any]] = field(default_factory=dict)  # prober -> {"healthy": bool, "at": epoch s}
     version: int = 0  # bumped by health-tracking writes only

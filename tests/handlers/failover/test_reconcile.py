@@ -307,3 +307,38 @@ def test_newest_entry_reads_only_the_key_itself(s3: tuple[Any, Any]) -> None:
 
 def test_tables_state_last_writer_wins_instead_of_a_scan() -> None:
     assert table_resolution({"logical": "sessions", "name": "app-sessions"})["resolution"] == "last-writer-wins"
+
+
+def test_a_pass_out_of_time_resumes_after_its_cursor_and_copies_each_key_once(s3: tuple[Any, Any]) -> None:
+    """A round's time runs out mid-bucket: the next round resumes after the cursor with the same pass start."""
+    primary, recovery = s3
+    failed_over_at = tick()
+    tick()
+    for i in range(30):
+        recovery.put_object(Bucket=REPLICA, Key=f"k{i:03d}", Body=b"x")
+    started = datetime.now(UTC)
+    calls: list[int] = []
+
+    def out_of_time_at_the_second_check() -> bool:
+        calls.append(1)
+        return len(calls) < 2
+
+    first = reconcile_bucket(
+        primary,
+        recovery,
+        BUCKET,
+        failed_over_at,
+        options=ReconcileOptions(renew=out_of_time_at_the_second_check, renew_every_keys=10, pass_started=started),
+    )
+    assert first.lost_lock and first.cursor is not None
+    second = reconcile_bucket(
+        primary,
+        recovery,
+        BUCKET,
+        failed_over_at,
+        options=ReconcileOptions(start_after=first.cursor, pass_started=started),
+    )
+    assert second.complete
+    assert first.copied + second.copied == 30
+    assert first.watermark == second.watermark  # one pass, one watermark
+    assert len(primary.list_object_versions(Bucket=PRIMARY)["Versions"]) == 30
