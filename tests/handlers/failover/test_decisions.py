@@ -1361,14 +1361,14 @@ def test_drctl_failback_waits_for_a_primary_healthy_now_and_long_enough(runtime:
     assert (early.outcome, early.site) == (orchestrator.WAITING_FOR_HEALTH, "api")
     assert early.reasons == ["primary healthy for 1799 s of the 1800 s required (healthyMinutesBeforeFailback)"]
     dry = orchestrator.failback(site, clients, health, T0 + timedelta(seconds=1800), dry_run=True, **kwargs)
-    assert dry.outcome == orchestrator.DRY_RUN
-    driven = orchestrator.failback(site, clients, health, T0 + timedelta(seconds=1800), **kwargs)
-    assert (
-        driven.outcome in (orchestrator.ADVANCED, orchestrator.WAITING) and runtime.store.read().phase == FAILING_BACK
-    )
+    assert (dry.outcome, dry.reasons) == (orchestrator.DRY_RUN, ["drctl failback"])
+    kept = orchestrator.failback(site, clients, health, T0 + timedelta(seconds=1800), release=False, **kwargs)
+    assert kept.phase == FAILING_BACK and runtime.store.read().phase == FAILING_BACK
+    assert runtime.store.read().lock_owner == "me"  # release=False: drctl's signal path releases it
+    assert runtime.store.release("me")
+    in_progress = orchestrator.failback(site, clients, health, T0, **kwargs)  # continues the failback
+    assert in_progress.phase == FAILING_BACK and in_progress.done[0] == "begin"
     assert runtime.store.read().lock_owner is None  # released on the way out
-    in_progress = orchestrator.failback(site, clients, health, T0, **kwargs)
-    assert in_progress.outcome == orchestrator.WAITING or in_progress.phase == FAILING_BACK
 
 
 def test_drctl_failback_without_a_healthy_since_waits(runtime: Runtime) -> None:
