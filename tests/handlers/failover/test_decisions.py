@@ -291,17 +291,19 @@ def test_a_replica_delete_never_hides_a_newer_or_equal_primary_write() -> None:
 def test_replica_writes_before_the_failover_are_unchanged_and_during_the_pass_deferred() -> None:
     run = Pass()
     assert run.key("old", None, entry("old", SINCE - timedelta(seconds=1))) == counts(unchanged=1)
-    assert run.key("late", None, entry("late", STARTED + timedelta(seconds=1))) == counts(unchanged=1, deferred=1)
+    assert run.key("late", None, entry("late", STARTED + timedelta(seconds=2))) == counts(unchanged=1, deferred=1)
     assert not run.replica.calls  # decided from the listing alone
-    # Exactly at the pass's start: taken by this pass (copied: the key is absent on the primary).
-    assert run.key("edge", None, entry("edge", STARTED, "rv")) == counts(copied=1, unchanged=1, deferred=1)
+    # Within LastModified's one-second resolution of the pass's start: taken (copied: absent on the primary).
+    assert run.key("edge", None, entry("edge", STARTED + timedelta(seconds=1), "rv")) == counts(
+        copied=1, unchanged=1, deferred=1
+    )
     # Exactly at the failover: taken too.
     assert run.key("first", None, entry("first", SINCE, "rv")) == counts(copied=2, unchanged=1, deferred=1)
     assert ("head", "edge") in run.replica.calls and ("versions", "edge") in run.primary.calls
     assert run.key("old2", None, entry("old2", SINCE - timedelta(seconds=1))) == counts(
         copied=2, unchanged=2, deferred=1
     )
-    assert run.key("late2", None, entry("late2", STARTED + timedelta(seconds=1))) == counts(
+    assert run.key("late2", None, entry("late2", STARTED + timedelta(seconds=2))) == counts(
         copied=2, unchanged=2, deferred=2
     )
 
