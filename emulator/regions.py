@@ -42,6 +42,7 @@ import json
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -228,7 +229,11 @@ class Emulator:
             self._moto = None
         if self._moto_process is not None:
             self._moto_process.terminate()
-            self._moto_process.wait(timeout=10)
+            try:
+                self._moto_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a busy server may ignore SIGTERM: never leave it behind
+                self._moto_process.kill()
+                self._moto_process.wait()
             self._moto_process = None
 
     def __enter__(self) -> Emulator:
