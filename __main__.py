@@ -8,7 +8,7 @@ from components.bucket_estate import build_buckets
 from components.drills import stack_drills
 from components.keys import merge_bucket_key_users
 from components.providers import regional_providers
-from components.site import failover_sites
+from components.site import failover_sites, site_bucket_key_users
 from components.stack_config import load as load_settings
 
 # Settings: parsed and validated once; any problem stops the program before a resource is registered.
@@ -21,10 +21,14 @@ providers = regional_providers(settings)
 alerts = AlertTopic("dr-alerts", AlertTopicArgs(f"{settings.name_prefix}-dr-alerts", settings.alert_email, providers))
 
 
-# Tables with AWS Backup (isolated vaults, S3, restore tests, audit) and drills precede the buckets' key policies.
+# Tables with AWS Backup (isolated vaults, S3, restore tests, audit), drills and failover sites precede the buckets'
+# key policies, which name their roles (a site's orchestrator copies writes back from the replica on failback).
 tables, backup = build_tables_with_backup(settings, providers, alerts.topic_arns)
 drills = stack_drills(settings, pulumi.get_stack(), providers, alerts.topic_arns)  # FIS and scheduled drills
-key_users = merge_bucket_key_users(tables.bucket_key_users, drills.bucket_key_users if drills else {})
+sites = failover_sites(settings, providers, alerts.topic_arns)  # Route 53 via us-east-1, orchestrators in recovery
+key_users = merge_bucket_key_users(
+    tables.bucket_key_users, drills.bucket_key_users if drills else {}, site_bucket_key_users(sites)
+)
 key_users = merge_bucket_key_users(key_users, backup.bucket_key_users)  # AWS Backup for S3 reads the buckets
 estate = build_buckets(settings, providers, alerts.topic_arns, key_users)  # data, reports, then catalogs
 buckets, batch_reports = estate.buckets, estate.batch_reports
@@ -41,7 +45,5 @@ pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in bucket
 # tables.<name>.{name, regions, …}, backupVaults, backupRoleArn; backupStatus (drctl backup status), bucketBackup
 for key, value in {**tables.exports, **backup.exports}.items():
     pulumi.export(key, value)
-# Failover sites: Route 53 through us-east-1, the orchestrator and its switch in the recovery region.
-sites = failover_sites(settings, providers, alerts.topic_arns)
 pulumi.export("sites", {name: site.exports() for name, site in sites.items()})
 pulumi.export("drills", {"fisTemplates": drills.fis_templates if drills else {}})

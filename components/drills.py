@@ -520,7 +520,6 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 timeout_seconds=900,  # Lambda's maximum: seeding, restores and a FIS pause take minutes
                 # A timed-out drill is not retried: a retry would pause production replication again and find
                 # the restore lock of the run that timed out (GUIDE: async invocations retry twice by default).
-                async_retries=0,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -71,9 +71,9 @@ class RecoveryFunctionArgs:
     trigger: EventTrigger | None = None
     timeout_seconds: int = 300
     memory_mb: int = 512
-    # Retries of a failed or timed-out asynchronous invocation (EventBridge, S3): Lambda's default is 2
-    # (FunctionEventInvokeConfig.MaximumRetryAttempts, 0-2). None keeps the default.
-    async_retries: int | None = None
+    # Concurrency kept for this function whatever else runs in the account (a regional event's functions);
+    # stackmodel/config/sites.py checks it leaves the account's minimum unreserved.
+    reserved_concurrency: int | None = None
     handlers_dir: Path = HANDLERS_DIR
     # What the function needs to exist before its first run besides its role policy and log group (a component's
     # own depends_on does not reach its children).
@@ -145,6 +145,7 @@ class RecoveryFunction(pulumi.ComponentResource):
             role=role.arn,
             timeout=args.timeout_seconds,
             memory_size=args.memory_mb,
+            reserved_concurrent_executions=args.reserved_concurrency,
             environment={
                 "variables": {
                     **args.environment,
@@ -157,6 +158,17 @@ class RecoveryFunction(pulumi.ComponentResource):
             opts=child(depends_on=[log_group, policy, *args.waits_for]),
         )
 
+        if args.schedule or args.trigger:
+            # EventBridge and S3 invoke asynchronously, and Lambda retries a failed or timed-out invocation twice by
+            # default: a retry would repeat a restore, an export or a failover action that may have half-run. The
+            # next event or schedule tick is the retry, starting from the state the last run left.
+            aws.lambda_.FunctionEventInvokeConfig(
+                name,
+                function_name=function.name,
+                maximum_retry_attempts=0,
+                region=region,
+                opts=child(),
+            )
         if args.schedule:
             rule = aws.cloudwatch.EventRule(
                 name,
@@ -184,15 +196,6 @@ class RecoveryFunction(pulumi.ComponentResource):
                 principal=args.trigger.principal,
                 source_arn=args.trigger.source_arn,
                 source_account=args.trigger.source_account,
-                region=region,
-                opts=child(),
-            )
-
-        if args.async_retries is not None:
-            aws.lambda_.FunctionEventInvokeConfig(
-                name,
-                function_name=function.name,
-                maximum_retry_attempts=args.async_retries,
                 region=region,
                 opts=child(),
             )

@@ -2,13 +2,16 @@
 
 Standard retries (AWS's recommended mode; adaptive mode can delay the first request, which is bad on a
 failover path) and explicit timeouts. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the CLI,
-Lambdas and drills reach the local emulator.
+Lambdas and drills reach the local emulator. ``DR_REGION_ENDPOINTS`` (JSON ``{region: url}``) maps each Region
+to its own endpoint instead: the local two-Region rehearsal (emulator/regions.py) gives every Region a proxy,
+which botocore cannot express (it has no per-Region endpoint setting). Absent, nothing changes.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -60,10 +63,32 @@ def client(
         service,
         region_name=region,
         config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
+        **region_endpoint(region),
     )
     if service == "s3":
         send_md5_on_copies(new_client)
     return new_client
+
+
+def region_endpoint(region: str | None) -> dict[str, str]:
+    """``{"endpoint_url": ...}`` for ``region`` from ``DR_REGION_ENDPOINTS``, or ``{}`` when it is unset.
+
+    When set, a Region missing from it is an error rather than a silent fall-back to the real endpoint.
+    """
+    raw = os.environ.get("DR_REGION_ENDPOINTS")
+    if not raw:
+        return {}
+    try:
+        endpoints = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"DR_REGION_ENDPOINTS: not JSON ({error.msg})") from None
+    if not isinstance(endpoints, dict):
+        raise ValueError("DR_REGION_ENDPOINTS: must be a JSON object {region: url}")
+    if region not in endpoints:
+        raise ValueError(
+            f"DR_REGION_ENDPOINTS: no endpoint for Region {region!r} (has: {', '.join(sorted(endpoints)) or 'none'})"
+        )
+    return {"endpoint_url": str(endpoints[region])}
 
 
 def send_md5_on_copies(s3: Any) -> None:

@@ -15,7 +15,7 @@ import pytest
 from tests.components.harness import REPO
 from tests.import_graph import crossings, cycles, import_graph
 
-CHECKED = ("components", "handlers", "preview", "stackmodel")
+CHECKED = ("components", "emulator", "handlers", "preview", "stackmodel")
 
 # The old pair as it was: a module-level import one way, a TYPE_CHECKING and a function-level import the other.
 OLD_S3_RESTORE = """

@@ -15,6 +15,7 @@ CLI only (it imports ``stackmodel.config`` and moto, which the Lambda package ne
 from __future__ import annotations
 
 import dataclasses
+import functools
 import http.server
 import json
 import logging
@@ -22,7 +23,7 @@ import os
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,14 @@ from preview.project import load_project, load_stack_config
 from stackmodel.config import StackSettings, parse, read_config
 from stackmodel.config.sites import SiteSpec
 from stackmodel.config.tables import TableSpec
-from stackmodel.site import cloudwatch_switch, describe_site, linked_stores, site_lock_table_name
+from stackmodel.site import (
+    cloudwatch_switch,
+    describe_site,
+    endpoint_switch,
+    linked_stores,
+    site_lock_table_name,
+    switch_function_name,
+)
 from stackmodel.tiers import FailureMode
 
 LOCAL_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCOUNT_ID_ENDPOINT_MODE")
@@ -78,9 +86,35 @@ def _table_target(spec: TableSpec) -> TableTarget:
     )
 
 
+def local_function_url_host(name_prefix: str, site: str, region: str) -> str:
+    """The switch function URL's host for a stack drilled from config alone (deployed, it is an output: a random
+    id under ``lambda-url.<region>.on.aws``); the rehearsal serves it on 127.0.0.1."""
+    return f"{switch_function_name(name_prefix, site)}.lambda-url.{region}.on.aws"
+
+
+def local_switch(settings: StackSettings, spec: SiteSpec, *, drill: bool) -> dict[str, Any]:
+    """The site's (or its drill record's) switch as the component describes it, every name derived from config."""
+    assert settings.app is not None  # config requires app when sites exist
+    app, prefix, recovery = settings.app, settings.name_prefix, settings.recovery_region
+    if spec.switch == "endpoint":
+        host = local_function_url_host(prefix, spec.name, recovery)
+        return endpoint_switch(app, prefix, spec.name, recovery, url=f"https://{host}/", host=host, drill=drill)
+    if spec.switch == "cloudwatch":
+        return cloudwatch_switch(app, prefix, spec.name, recovery, drill=drill)
+    # ARC: the control ARNs are deployed outputs; placeholders keep the plan's shape (a local drill does not run it).
+    panel = f"arn:aws:route53-recovery-control::000000000000:controlpanel/{prefix}/routingcontrol/{spec.name}"
+    suffix = "-drill" if drill else ""
+    return {
+        "kind": "arc",
+        "routingControlArn": f"{panel}-primary{suffix}",
+        "secondaryRoutingControlArn": f"{panel}-secondary{suffix}",
+    }
+
+
 def site_descriptor(spec: SiteSpec, settings: StackSettings, topic_arn: str | None) -> dict[str, Any]:
     """The descriptor ``FailoverSite`` writes for ``spec`` (components/site.py: ``describe_site``), from config alone:
-    with a CloudWatch switch every name in it is derived from the config, so a local drill needs no deployed stack."""
+    every name in it is derived from the config (the switch function URL's host locally), so a local drill needs no
+    deployed stack."""
     assert settings.app is not None  # config requires app when sites exist
     buckets, tables = linked_stores(settings, spec)
     return describe_site(
@@ -90,9 +124,8 @@ def site_descriptor(spec: SiteSpec, settings: StackSettings, topic_arn: str | No
         recovery_region=settings.recovery_region,
         buckets=buckets,
         tables=tables,
-        switch=cloudwatch_switch(settings.app, settings.name_prefix, spec.name, settings.recovery_region)
-        if spec.switch == "cloudwatch"
-        else {"kind": "arc"},
+        switch=local_switch(settings, spec, drill=False),
+        drill_switch=local_switch(settings, spec, drill=True),
         lock_table=site_lock_table_name(settings.name_prefix, spec.name),
         topic_arn=topic_arn,
     )
@@ -234,7 +267,7 @@ def fis_templates(outputs: Mapping[str, Any]) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def provision(targets: StackTargets) -> None:
+def provision(targets: StackTargets, client: Callable[[str, str], Any] | None = None) -> None:
     """What the drill drills, shaped as the components build it, on the emulator:
 
     - the reports bucket, where every restore takes its single-flight lock;
@@ -244,13 +277,16 @@ def provision(targets: StackTargets) -> None:
       deletion protection and the stream the component enables (moto ignores ``ReplicaUpdates``, so each replica
       is a table of the same name, never replicated; indexes are left out: the drill does not read them);
     - each site's lock table (the orchestrator's state) in the recovery Region.
+
+    ``client(service, region)`` defaults to the runtime's factory, one client per (service, Region).
     """
+    client = client or functools.cache(lambda service, region: aws.client(service, region))
     if targets.lock_bucket:
-        aws.client("s3", targets.primary_region).create_bucket(
+        client("s3", targets.primary_region).create_bucket(
             Bucket=targets.lock_bucket, **_location(targets.primary_region)
         )
     for bucket in targets.tier1_buckets():
-        s3 = aws.client("s3", bucket.primary_region)
+        s3 = client("s3", bucket.primary_region)
         s3.create_bucket(
             Bucket=bucket.primary,
             ObjectLockEnabledForBucket=bucket.lock_mode is not None,
@@ -266,17 +302,19 @@ def provision(targets: StackTargets) -> None:
                 },
             )
         if bucket.replica and bucket.replica_region:
-            replica = aws.client("s3", bucket.replica_region)
+            replica = client("s3", bucket.replica_region)
             replica.create_bucket(Bucket=bucket.replica, **_location(bucket.replica_region))
             replica.put_bucket_versioning(Bucket=bucket.replica, VersioningConfiguration={"Status": "Enabled"})
-            s3.put_bucket_replication(
-                Bucket=bucket.primary, ReplicationConfiguration=replication_to(f"arn:aws:s3:::{bucket.replica}")
-            )
+            configuration = replication_to(f"arn:aws:s3:::{bucket.replica}")
+            # The same rule as an explicit empty prefix (every object, as the component's empty filter): the
+            # rehearsal's replicator reads an empty <Filter/> back as text, not as "no condition".
+            configuration["Rules"][0]["Filter"] = {"Prefix": ""}
+            s3.put_bucket_replication(Bucket=bucket.primary, ReplicationConfiguration=configuration)
     for table in targets.tables or ():
         for region in (table.region, *table.replica_regions):
-            _create_table(aws.client("dynamodb", region), table)
+            _create_table(client("dynamodb", region), table)
     for site in targets.sites or ():
-        aws.client("dynamodb", targets.recovery_region).create_table(
+        client("dynamodb", targets.recovery_region).create_table(
             TableName=site.descriptor["lockTable"],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],

@@ -187,6 +187,8 @@ def each_region(values: list[str] | None) -> list[str]:
 
 
 DEFAULT_OUT = Path("reports")
+# The scaled rehearsal profile of `make demo`: 10 divides every time constant of the prod site (10 s, 30 s, 30 min).
+DEFAULT_TIME_SCALE = 10.0
 
 
 def run_stack_drill(
@@ -199,8 +201,11 @@ def run_stack_drill(
     allow_production_failover: bool = False,
     canary_rate: float = DEFAULT_RATE_PER_SECOND,
     progress: Progress = lambda _message: None,
+    time_scale: float = DEFAULT_TIME_SCALE,
 ) -> DrillReport:
-    """The drill of a stack: targets from its typed config, then on the local emulator or the deployed stack."""
+    """The drill of a stack: targets from its typed config, then on the local emulator or the deployed stack.
+    Locally the regional scenarios run on the two-Region rehearsal (``emulator/rehearsal.py``) with every time
+    constant divided by ``time_scale`` (1: the stack's own settings on the real clock)."""
     from handlers.cli import drill_stack  # components and moto: only when a stack drill runs
 
     chosen = select(scenarios, local=local)  # an unknown scenario stops before anything is provisioned
@@ -210,11 +215,25 @@ def run_stack_drill(
         return aws.client(service, region, max_pool_connections=32)
 
     if local:
-        with drill_stack.local_stack(targets) as endpoints:
-            context = DrillContext(
-                targets, local=True, client=client, progress=progress, canary_rate=canary_rate, endpoints=endpoints
-            )
-            return run_drill(context, chosen)
+        from emulator.rehearsal import LocalRehearsals, profile_for
+
+        settings = drill_stack.stack_settings(project_dir, stack)
+        witnesses = {spec.table_name: spec.witness_region for spec in settings.tables if spec.witness_region}
+        rehearsals = LocalRehearsals(targets, profile_for(time_scale), witnesses=witnesses, progress=progress)
+        try:
+            with drill_stack.local_stack(targets) as endpoints:
+                context = DrillContext(
+                    targets,
+                    local=True,
+                    client=client,
+                    progress=progress,
+                    canary_rate=canary_rate,
+                    endpoints=endpoints,
+                    rehearsal=rehearsals,
+                )
+                return run_drill(context, chosen)
+        finally:
+            rehearsals.close()
     outputs = drill_stack.read_outputs(stack, outputs_file, project_dir)
     context = DrillContext(
         drill_stack.apply_outputs(targets, outputs),
@@ -296,6 +315,15 @@ def drill_command(
     canary_rate: Annotated[
         float, typer.Option(min=1, max=100, callback=positive_value, help="Canary writes per second.")
     ] = 20.0,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            max=100,
+            help="--local: divide every time constant of the rehearsal by this factor (1: the stack's own settings "
+            "on the real clock; it must divide the site's probe interval, TTL and failback hold-down).",
+        ),
+    ] = DEFAULT_TIME_SCALE,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Drill the whole stack: each scenario's RTO and RPO measured against the declared objectives (exit 1 when
@@ -314,6 +342,7 @@ def drill_command(
                 allow_production_failover=allow_production_failover,
                 canary_rate=canary_rate,
                 progress=lambda text: status.update(escape(text)),
+                time_scale=time_scale,
             )
     except (ValueError, ConfigError, PreviewError) as error:
         fail(_message(error), EXIT_USAGE, as_json=as_json)

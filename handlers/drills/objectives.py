@@ -91,6 +91,14 @@ def measure_rpo(
     )
 
 
+def measure_rto(fault_at: float, acknowledgements: Iterable[tuple[float, bool]]) -> float | None:
+    """RTO from a workload's writes: fault time to the first write acknowledged after the fault that reached the
+    recovery side (``(acknowledged_at, recovered)``, ``recovered`` = served and stored where the application runs
+    after failover, through DNS and settings). None when none did: nothing measured is not a pass."""
+    after = [at for at, recovered in acknowledgements if recovered and at > fault_at]
+    return round(min(after) - fault_at, 3) if after else None
+
+
 def within_objectives(
     rto_seconds: float | None,
     rpo_seconds: float | None,

@@ -41,7 +41,8 @@ def figure_text(result: ScenarioResult, kind: str) -> str:
     if modelled is not None:
         shown = f"{seconds_text(modelled)} (modelled"
         return shown + (f"; measured part {seconds_text(measured)})" if measured is not None else ")")
-    return f"{seconds_text(measured)} ({basis.replace('_', ' ')})" if measured is not None else "-"
+    label = result.checks.get("basis_label") or basis.replace("_", " ")  # the rehearsal's: emulated AWS, time scale
+    return f"{seconds_text(measured)} ({label})" if measured is not None else "-"
 
 
 def markdown(report: DrillReport) -> str:

@@ -40,6 +40,7 @@ class DrillContext:
     pre_fault_seconds: float = 2.5  # canaries written before the fault
     post_fault_seconds: float = 1.0  # and across it
     endpoints: LocalEndpoints | None = None
+    rehearsal: Any = None  # local only: emulator.rehearsal.LocalRehearsals (the two-Region rehearsal of each site)
     # Deployed only: FIS experiment template ids, "s3:<bucket>" / "dynamodb:<table>" (stack output drills.fisTemplates).
     fis_templates: Mapping[str, str] = field(default_factory=dict)
     fis_timing: FisTiming = field(default_factory=FisTiming)
@@ -58,6 +59,7 @@ class Scenario:
     run: Callable[[DrillContext], list[ScenarioResult]]
     scheduled: bool  # part of the scheduled (weekly) drill
     deployed_only: bool = False  # needs AWS (FIS has no emulator): left out of --local unless named
+    local_only: bool = False  # the rehearsal's (failback, races): left out of a deployed drill unless named
 
 
 @dataclass

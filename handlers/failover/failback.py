@@ -1,201 +1,233 @@
-"""Failback that loses no writes: reconcile every linked store, then hand DNS and the settings back.
+"""Failback's steps (``failed-over → failing-back → primary``), one per round, sequenced by the orchestrator's phase
+machine (handlers/failover/orchestrator.py, ``FAILBACK_ACTIONS``):
 
-- S3 (reconcile-then-copy-back; replication runs one way, so writes made on the replica during the failover would
-  be lost): every key whose current version on the replica changed after the failover is copied back to the primary,
-  and every key deleted on the replica then is deleted on the primary (a delete marker, which replication carries
-  on). ``drctl audit-replication`` afterwards confirms the pair agrees.
-- DynamoDB MREC converges by itself (last writer wins); the report lists the items whose replicas still differ,
-  the candidates for a write made in both regions during the failover.
-- Aurora: ``SwitchoverGlobalCluster`` back to the old primary once it has rejoined as a secondary.
+1. ``begin`` (fenced ``phase=failing-back``; the switch has not moved),
+2. ``reconcile-1``: every linked bucket from the failover time (handlers/failover/reconcile.py), keeping the
+   earliest ``watermark``; the application still writes to the replica meanwhile,
+3. ``database``: Aurora switches over to the old primary and is done only once that cluster **reports it is the
+   writer**; an RDS promotion is one-way (re-create the replica),
+4. ``settings`` back (``active-bucket/*``, ``active-epoch``, ``active-region``) before DNS moves,
+5. ``switch`` back (fenced ``switch=primary``, ARC's reverse call, metric 0),
+6. ``hold``: config refresh + switch + TTL, polled, so the last writes through old settings or cached DNS land,
+7. ``reconcile-2`` from the watermark, catching what was written to the replica in between,
+8. ``report``, 9. ``finish`` (fenced ``phase=primary``).
 
-Nothing flips until the primary has been healthy for ``healthyMinutesBeforeFailback`` *and* every reconciliation
-step succeeded.
+Each step is a plain function over a ``StepContext``; it changes nothing in the state itself (the orchestrator
+records it with a fenced write) and is idempotent.
 """
 
 from __future__ import annotations
 
-import uuid
+import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.failover import actions
 from handlers.failover.actions import Clients
-from handlers.failover.probe import Probe
 from handlers.failover.site import Site
-from handlers.failover.state import FAILED_OVER, PRIMARY, SiteStore, State
+from handlers.failover.state import SWITCH_PRIMARY, State
 
-NOT_FAILED_OVER = "not-failed-over"
-WAITING_FOR_HEALTH = "waiting-for-primary-health"
-RECONCILIATION_INCOMPLETE = "reconciliation-incomplete"
-LOCKED = "locked"
-FAILED_BACK = "failed-back"
+DEFAULT_CONFIG_REFRESH_SECONDS = 60
+DEFAULT_SWITCH_SECONDS = 120
 
 
 @dataclass
-class FailbackClients:
-    """The recovery region's clients plus the primary region's S3, DynamoDB and RDS (failback needs both)."""
-
-    recovery: Clients
-    s3_primary: Any
-    dynamodb_primary: Any
-    rds_primary: Any | None = None
+class StepContext:
+    site: Site
+    clients: Clients
+    state: State
+    now: datetime
+    renew: Callable[[], bool]  # renews the lock (False: lost, or the round's time is up): long work stops
+    dry_run: bool = False
 
 
 @dataclass
-class FailbackResult:
-    outcome: str
-    site: str
-    reasons: list[str] = field(default_factory=list)
-    buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    database: dict[str, Any] = field(default_factory=dict)
+class Step:
+    """What one round's action found: ``finished`` (recorded in ``done``), or still waiting (``pending`` marks the
+    start of a polled action); ``changes`` go into the same fenced write as the ``done`` entry."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _current_versions(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
-    """key -> its newest version or delete marker (with ``deleted``)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for version in page.get("Versions", []):
-            if version["IsLatest"]:
-                latest[version["Key"]] = {**version, "deleted": False}
-        for marker in page.get("DeleteMarkers", []):
-            if marker["IsLatest"]:
-                latest[marker["Key"]] = {**marker, "deleted": True}
-    return latest
+    finished: bool
+    detail: Any = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    start_pending: bool = False
+    reason: str | None = None
 
 
-def reconcile_bucket(s3_primary: Any, s3_recovery: Any, bucket: dict[str, str], since: datetime) -> dict[str, Any]:
-    """Copy back what the application wrote to the replica while it was active."""
-    replica = _current_versions(s3_recovery, bucket["replica"])
-    report: dict[str, Any] = {"copied": 0, "deleted": 0, "failed": []}
-    for key, version in sorted(replica.items()):
-        if version["LastModified"] < since:
+def parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def hold_seconds(site: Site) -> int:
+    """configRefresh + switch + TTL: until every reader has left the replica (``hold`` waits this long)."""
+    budget = site.budget
+    refresh = int(budget.get("configRefreshSeconds", DEFAULT_CONFIG_REFRESH_SECONDS))
+    return refresh + int(budget.get("switchSeconds", DEFAULT_SWITCH_SECONDS)) + site.ttl_seconds
+
+
+# --- reconcile -----------------------------------------------------------------------------------------------------
+
+
+def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
+    """One pass over every linked bucket, resumable: a pass that runs out of the round's time records each
+    bucket's cursor (``reconcile_progress``) and the next round continues after it, with the same pass start (the
+    watermark), so a bucket of any size is reconciled in bounded rounds and never restarted from its first key.
+    The single call site of ``reconcile.reconcile_bucket``."""
+    from handlers.failover import reconcile  # the data rules live there
+
+    clients = context.clients
+    if clients.s3_primary is None:
+        return Step(False, reason="no S3 client for the primary region")
+    progress = context.state.reconcile_progress or {}
+    if progress.get("action") != action or progress.get("since") != since.isoformat():
+        progress = {"action": action, "since": since.isoformat(), "started": actions_iso(context.now)}
+    cursors: dict[str, str] = dict(progress.get("cursors") or {})
+    finished: dict[str, Any] = dict(progress.get("finished") or {})
+    incomplete: list[str] = []
+    for bucket in context.site.buckets:
+        logical = bucket["logical"]
+        if logical in finished:
             continue
-        try:
-            if version["deleted"]:
-                s3_primary.delete_object(Bucket=bucket["primary"], Key=key)
-                report["deleted"] += 1
-            else:
-                s3_primary.copy_object(
-                    Bucket=bucket["primary"],
-                    Key=key,
-                    CopySource={"Bucket": bucket["replica"], "Key": key, "VersionId": version["VersionId"]},
-                )
-                report["copied"] += 1
-        except (ClientError, BotoCoreError) as error:
-            report["failed"].append(f"{key}: {error}")
-    return report
+        result = reconcile.reconcile_bucket(
+            clients.s3_primary,
+            clients.s3,
+            bucket,
+            since,
+            options=reconcile.ReconcileOptions(
+                dry_run=context.dry_run,
+                renew=context.renew,
+                start_after=cursors.get(logical, ""),
+                pass_started=parse_iso(progress["started"]),
+            ),
+        )
+        counts = {
+            "copied": result.copied,
+            "deleted": result.deleted,
+            "deferred": result.deferred,
+            "conflicts": len(result.conflicts),
+            "failed": len(result.failed),
+            "batchJob": result.batch_job,
+        }
+        if result.lost_lock:
+            if result.cursor:
+                cursors[logical] = result.cursor
+            where = f"after {result.cursor!r}" if result.cursor else "before its first key"
+            incomplete.append(
+                f"{logical}: stopped (the round's time is up or the lock was lost) {where}; resumes there"
+            )
+            break
+        if result.failed:
+            incomplete += [f"{logical}: {failure}" for failure in result.failed[:5]]
+            continue
+        finished[logical] = counts
+    tables = {t["logical"]: reconcile.table_resolution(t) for t in context.site.tables}
+    detail = {"buckets": finished, "tables": tables}
+    if incomplete:
+        saved = {**progress, "cursors": cursors, "finished": finished}
+        return Step(False, detail, changes={"reconcile_progress": saved}, reason="; ".join(incomplete))
+    watermark = iso_minus_overlap(progress["started"])
+    return Step(
+        True,
+        detail,
+        changes={"watermark": watermark, "reconcile_progress": None},
+        note=json.dumps(finished, sort_keys=True),
+    )
 
 
-def _scan(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
-    keys = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
-    items: dict[str, dict[str, Any]] = {}
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            items[repr(sorted((k, item[k]) for k in keys))] = item
-    return items
+def iso_minus_overlap(started: str) -> str:
+    """The pass's watermark: its first round's start, less LastModified's one-second resolution."""
+    from handlers.failover.reconcile import WATERMARK_OVERLAP
+
+    return (parse_iso(started) - WATERMARK_OVERLAP).isoformat()
 
 
-def table_conflicts(dynamodb_primary: Any, dynamodb_recovery: Any, table: str) -> dict[str, Any]:
-    """MREC converges by itself; items still different in the two regions were written in both (or are still
-    replicating): the report names them so the owner can check the last writer won what it should."""
-    primary, recovery = _scan(dynamodb_primary, table), _scan(dynamodb_recovery, table)
-    differing = sorted(key for key in primary.keys() | recovery.keys() if primary.get(key) != recovery.get(key))
-    return {"differingItems": len(differing), "keys": differing[:100]}
+def actions_iso(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat()
 
 
-def switch_back_database(site: Site, rds_primary: Any | None, rds_recovery: Any | None) -> dict[str, Any]:
-    """Aurora: switch over to the old primary once it is a healthy secondary again; RDS: a promoted replica has
-    no way back (rebuild a replica from the new primary; docs/runbooks/failover.md)."""
+def reconcile_first(context: StepContext) -> Step:
+    failed_over_at = context.state.failed_over_at
+    if not failed_over_at:
+        # Without the failover time every replica change since the epoch would be compared; an operator decides.
+        return Step(False, reason="the site state has no failover time; reconcile by hand (drctl) first")
+    return reconcile_pass(context, "reconcile-1", datetime.fromtimestamp(failed_over_at, tz=UTC))
+
+
+def reconcile_second(context: StepContext) -> Step:
+    watermark = context.state.watermark
+    if not watermark:
+        return Step(False, reason="reconcile-1 left no watermark")
+    return reconcile_pass(context, "reconcile-2", parse_iso(watermark))
+
+
+# --- database ------------------------------------------------------------------------------------------------------
+
+
+def old_primary_member(site: Site, members: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((m for m in members if f":{site.primary_region}:" in m["DBClusterArn"]), None)
+
+
+def database_back(context: StepContext) -> Step:
+    """Aurora: ``SwitchoverGlobalCluster`` to the old primary once it has rejoined, then done only when that
+    cluster reports ``IsWriter``. RDS: nothing can move back (a promotion is one-way)."""
+    site, rds = context.site, context.clients.rds
     database = site.database
     if database is None:
-        return {}
+        return Step(True, note="no database")
     if database["engine"] != "aurora-global":
-        return {"action": "none", "note": "RDS promotion is one-way: re-create the replica in the primary region"}
-    if rds_recovery is None:
-        return {"action": "none", "problem": "no RDS client"}
+        return Step(True, note="RDS promotion is one-way: re-create the replica in the primary region")
+    if rds is None:
+        return Step(False, reason="no RDS client for the linked database")
     global_id = database["globalClusterIdentifier"]
-    members = rds_recovery.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0][
+    members = rds.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0][
         "GlobalClusterMembers"
     ]
-    old_primary = next(
-        (m for m in members if f":{site.primary_region}:" in m["DBClusterArn"] and not m.get("IsWriter")), None
-    )
+    old_primary = old_primary_member(site, members)
     if old_primary is None:
-        return {"action": "none", "problem": f"no secondary cluster in {site.primary_region} has rejoined yet"}
-    rds_recovery.switchover_global_cluster(
+        return Step(False, reason=f"no cluster in {site.primary_region} has rejoined the global database yet")
+    if old_primary.get("IsWriter"):
+        return Step(True, {"writer": old_primary["DBClusterArn"]}, note="old primary is the writer")
+    if "database" in context.state.pending:
+        return Step(False, reason=f"waiting for {old_primary['DBClusterArn']} to report it is the writer")
+    rds.switchover_global_cluster(
         GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=old_primary["DBClusterArn"]
     )
-    return {"action": "SwitchoverGlobalCluster", "target": old_primary["DBClusterArn"]}
+    return Step(False, {"action": "SwitchoverGlobalCluster", "target": old_primary["DBClusterArn"]}, start_pending=True)
 
 
-def failback(
-    site: Site,
-    clients: FailbackClients,
-    probe: Probe,
-    now: datetime,
-    *,
-    owner: str | None = None,
-    dry_run: bool = False,
-    clock: Callable[[], float] | None = None,
-) -> FailbackResult:
-    recovery = clients.recovery
-    store = SiteStore(recovery.dynamodb, site.lock_table)
-    state = store.read()
-    if state.phase != FAILED_OVER:
-        return FailbackResult(NOT_FAILED_OVER, site.name, [f"site is in phase {state.phase!r}"])
-    if not state.failed_over_at:
-        # Without the failover time every replica change since the epoch would be copied over the primary.
-        return FailbackResult(
-            RECONCILIATION_INCOMPLETE, site.name, ["the site state has no failover time; reconcile by hand first"]
-        )
-    if not probe(site.primary_url).healthy:
-        return FailbackResult(WAITING_FOR_HEALTH, site.name, ["the primary endpoint fails its probe now"])
-    needed = site.healthy_minutes_before_failback * 60
-    healthy_for = now.timestamp() - state.primary_healthy_since if state.primary_healthy_since else 0.0
-    if healthy_for < needed:
-        return FailbackResult(
-            WAITING_FOR_HEALTH,
-            site.name,
-            [f"primary healthy for {healthy_for:.0f} s of the {needed} s required (healthyMinutesBeforeFailback)"],
-        )
-    owner = owner or f"drctl-failback-{uuid.uuid4()}"  # unique: two operators never share the lock
-    if not store.acquire(owner, now):
-        return FailbackResult(LOCKED, site.name, ["another run holds the failover lock"])
-    try:
-        result = FailbackResult(FAILED_BACK, site.name)
-        since = datetime.fromtimestamp(state.failed_over_at, tz=now.tzinfo)
-        for bucket in site.buckets:
-            if dry_run:
-                result.buckets[bucket["logical"]] = {"plan": f"copy back changes since {since.isoformat()}"}
-                continue
-            result.buckets[bucket["logical"]] = reconcile_bucket(clients.s3_primary, recovery.s3, bucket, since)
-        for table in site.tables:
-            result.tables[table["logical"]] = table_conflicts(
-                clients.dynamodb_primary, recovery.dynamodb, table["name"]
-            )
-        failed = [f"{name}: {', '.join(r['failed'])}" for name, r in result.buckets.items() if r.get("failed")]
-        if failed:
-            result.outcome, result.reasons = RECONCILIATION_INCOMPLETE, failed
-            return result
-        if dry_run:
-            result.outcome = "dry-run"
-            return result
-        result.database = switch_back_database(site, clients.rds_primary, recovery.rds)
-        if result.database.get("problem"):
-            result.outcome, result.reasons = RECONCILIATION_INCOMPLETE, [result.database["problem"]]
-            return result
-        actions.flip_switch(recovery, site, failed_over=False, now=now)
-        actions.move_settings(recovery, site, to_recovery=False)
-        store.write(state, State(phase=PRIMARY, version=state.version))
-        actions.notify(recovery, site, f"DR {site.name}: failed back to {site.primary_region}", str(result.as_dict()))
-        return result
-    finally:
-        store.release(owner)
+# --- settings, switch, hold ----------------------------------------------------------------------------------------
+
+
+def settings_back(context: StepContext) -> Step:
+    written = actions.move_settings(context.clients, context.site, to_recovery=False, epoch=context.state.epoch)
+    return Step(True, written, note=f"primary copy {written['primaryRegionCopy']}")
+
+
+def switch_back(context: StepContext) -> Step:
+    site = context.site
+    if site.switch_kind == "arc":
+        region = actions.set_routing_controls(context.clients, site, failed_over=False)
+        return Step(True, {"routingControls": f"primary On, secondary Off via {region}"}, {"switch": SWITCH_PRIMARY})
+    return Step(True, {"switch": SWITCH_PRIMARY}, {"switch": SWITCH_PRIMARY})
+
+
+def hold(context: StepContext) -> Step:
+    switched = context.state.done.get("switch")
+    waited = (context.now - parse_iso(switched)).total_seconds() if switched else 0.0
+    needed = hold_seconds(context.site)
+    if waited >= needed:
+        return Step(True, note=f"held {waited:.0f} s of {needed} s")
+    return Step(False, reason=f"holding {waited:.0f} s of {needed} s (config refresh + switch + TTL)")
+
+
+FAILBACK_STEPS: dict[str, Callable[[StepContext], Step]] = {
+    "reconcile-1": reconcile_first,
+    "database": database_back,
+    "settings": settings_back,
+    "switch": switch_back,
+    "hold": hold,
+    "reconcile-2": reconcile_second,
+}

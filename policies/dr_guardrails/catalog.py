@@ -345,25 +345,28 @@ CATALOG: tuple[PolicySpec, ...] = (
     PolicySpec(
         name="aws-route53-healthcheck-site-objectives-achievable",
         description=(
-            "Checks that a failover site's declared regional RTO covers its RTO budget: detection, switch latency and "
-            "TTL (DNS path), or detection, actions, database promotion and config refresh (application path)."
+            "Checks that a failover site's declared regional RTO covers its RTO budget: detection, actions, database "
+            "promotion, switch and TTL (DNS path; autoDnsFailover's own path when the site has it), or detection, "
+            "actions, database promotion and config refresh (application path)."
         ),
         severity=Severity.HIGH,
         controls=(),
         remediation_steps=(
             "Declare the site's rtoMinutes at the budget the message shows, or shorten the probe interval, failure "
-            "threshold or TTL (or use the ARC switch)."
+            "threshold or TTL; measure the name-server delay with the switch-latency drill and declare it."
         ),
         resource_types=types.ROUTE53_HEALTH_CHECK,
+        # Labels: documented (an AWS page gives the figure), estimate (measure with a drill); docs/runbooks/failover.md.
         config={
             name: {"type": "integer", "minimum": 0, "default": default, "description": description}
             for name, default, description in (
-                ("scheduleGapSeconds", 10, "Gap before the next scheduled orchestrator run resumes probing."),
-                ("metricPeriodSeconds", 60, "Period of the switch metric (standard resolution)."),
-                ("alarmEvaluationSeconds", 30, "CloudWatch alarm evaluation delay after the period closes."),
-                ("route53AlarmRefreshSeconds", 30, "Route 53's refresh of an alarm-based health check."),
-                ("routingControlSeconds", 5, "An ARC routing control change reaching Route 53."),
-                ("orchestratorActionSeconds", 10, "The orchestrator's own writes (settings, lock, metric)."),
+                ("scheduleGapSeconds", 10, "Estimate: gap between orchestrator invocations' rounds."),
+                ("orchestratorActionSeconds", 10, "Estimate: begin, settings and switch actions."),
+                ("switchCheckSeconds", 10, "Documented: switch check interval 10 s x failure threshold 1."),
+                ("nameServerDelaySeconds", 30, "Estimate: checkers' verdict to Route 53's name-server answers."),
+                ("metricPeriodSeconds", 60, "Documented: standard-resolution period of the switch metric."),
+                ("route53AlarmCheckSeconds", 60, "Estimate: Route 53 reading the switch metric's data stream."),
+                ("routingControlSeconds", 5, "Estimate: an ARC routing control change reaching its check."),
             )
         },
         check=failover.check_site_objectives_achievable,

@@ -117,7 +117,11 @@ SITE_INPUT_TAGS = {
     "configRefresh": "dr:site-config-refresh-seconds",
     "promotion": "dr:site-promotion-seconds",
 }
+SITE_AUTO_DNS_TAG = "dr:site-auto-dns-failover"  # "true" | "false"; absent: false
+SITE_NAME_SERVER_DELAY_TAG = "dr:site-name-server-delay-seconds"  # a drill's measure; absent: the config estimate
 SITE_RTO_TAG = "dr:rto-regional-minutes"
+SWITCHES = ("endpoint", "cloudwatch", "arc")
+SECONDS_PER_MINUTE = 60
 
 
 def _whole(value: Any) -> int | None:
@@ -125,27 +129,38 @@ def _whole(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
-def site_budget_seconds(inputs: dict[str, int], switch: str, config: Config) -> tuple[int, str]:
+def site_budget_seconds(
+    inputs: dict[str, int], switch: str, config: Config, *, auto_dns: bool = False, name_servers: int | None = None
+) -> tuple[int, str]:
     """(budget in seconds, the arithmetic) for a site's inputs; the larger of the DNS and application paths."""
-    detection = inputs["failureThreshold"] * inputs["probeInterval"] + config["scheduleGapSeconds"]
+    delay = config["nameServerDelaySeconds"] if name_servers is None else name_servers
+    checkers = inputs["failureThreshold"] * inputs["probeInterval"]
+    detection = checkers + config["scheduleGapSeconds"]
     if switch == "arc":
-        switch_seconds = config["routingControlSeconds"]
+        switch_seconds = config["routingControlSeconds"] + delay
+    elif switch == "cloudwatch":
+        switch_seconds = config["metricPeriodSeconds"] + config["route53AlarmCheckSeconds"] + delay
     else:
-        switch_seconds = (
-            config["metricPeriodSeconds"] + config["alarmEvaluationSeconds"] + config["route53AlarmRefreshSeconds"]
-        )
-    dns = detection + switch_seconds + inputs["ttl"]
-    app = detection + config["orchestratorActionSeconds"] + inputs["promotion"] + inputs["configRefresh"]
+        switch_seconds = config["switchCheckSeconds"] + delay
+    actions = config["orchestratorActionSeconds"]
+    switched = detection + actions + inputs["promotion"] + switch_seconds + inputs["ttl"]
+    dns = min(switched, checkers + delay + inputs["ttl"]) if auto_dns else switched
+    app = detection + actions + inputs["promotion"] + inputs["configRefresh"]
     text = (
-        f"DNS path {dns} s = detection {detection} s + switch {switch_seconds} s + TTL {inputs['ttl']} s; "
-        f"application path {app} s = detection {detection} s + actions {config['orchestratorActionSeconds']} s + "
-        f"database promotion {inputs['promotion']} s + config refresh {inputs['configRefresh']} s"
+        f"DNS path {switched} s = detection {detection} s + actions {actions} s + database promotion "
+        f"{inputs['promotion']} s + switch {switch_seconds} s + TTL {inputs['ttl']} s"
+    )
+    if auto_dns:
+        text += f"; autoDnsFailover path {checkers + delay + inputs['ttl']} s (DNS takes {dns} s)"
+    text += (
+        f"; application path {app} s = detection {detection} s + actions {actions} s + database promotion "
+        f"{inputs['promotion']} s + config refresh {inputs['configRefresh']} s"
     )
     return max(dns, app), text
 
 
 def check_site_objectives_achievable(args: ResourceValidationArgs, config: Config) -> Iterator[str]:
-    """On a FailoverSite's switch health check (the one tagged ``dr:site-switch``)."""
+    """On a FailoverSite's PRIMARY record's check (the one tagged ``dr:site-switch``)."""
     from .props import Tags  # local: keeps this module's imports as they were
 
     tags = Tags(args.props)
@@ -154,6 +169,9 @@ def check_site_objectives_achievable(args: ResourceValidationArgs, config: Confi
         return
     if switch is UNKNOWN:
         yield cannot_verify(f"tags.{SITE_SWITCH_TAG}")
+        return
+    if switch not in SWITCHES:
+        yield f"tag `{SITE_SWITCH_TAG}` must be one of {', '.join(SWITCHES)} (declared: {describe(switch)})"
         return
     inputs: dict[str, int] = {}
     for name, key in SITE_INPUT_TAGS.items():
@@ -166,6 +184,19 @@ def check_site_objectives_achievable(args: ResourceValidationArgs, config: Confi
             yield f"tag `{key}` must be whole seconds (declared: {describe(value)})"
             return
         inputs[name] = number
+    auto_dns = tags.get(SITE_AUTO_DNS_TAG)
+    delay = tags.get(SITE_NAME_SERVER_DELAY_TAG)
+    for key, value in ((SITE_AUTO_DNS_TAG, auto_dns), (SITE_NAME_SERVER_DELAY_TAG, delay)):
+        if value is UNKNOWN:
+            yield cannot_verify(f"tags.{key}")
+            return
+    if auto_dns not in (MISSING, "true", "false"):
+        yield f"tag `{SITE_AUTO_DNS_TAG}` must be true or false (declared: {describe(auto_dns)})"
+        return
+    measured = None if delay is MISSING else _whole(delay)
+    if delay is not MISSING and measured is None:
+        yield f"tag `{SITE_NAME_SERVER_DELAY_TAG}` must be whole seconds (declared: {describe(delay)})"
+        return
     declared = tags.get(SITE_RTO_TAG)
     if declared is UNKNOWN:
         yield cannot_verify(f"tags.{SITE_RTO_TAG}")
@@ -174,9 +205,11 @@ def check_site_objectives_achievable(args: ResourceValidationArgs, config: Confi
     if minutes is None:
         yield f"tag `{SITE_RTO_TAG}` must be whole minutes on a site's switch (declared: {describe(declared)})"
         return
-    budget, arithmetic = site_budget_seconds(inputs, str(switch), config)
-    if minutes * 60 < budget:
+    budget, arithmetic = site_budget_seconds(
+        inputs, str(switch), config, auto_dns=auto_dns == "true", name_servers=measured
+    )
+    if minutes * SECONDS_PER_MINUTE < budget:
         yield (
             f"site declares {SITE_RTO_TAG}={declared}, below what its failover can achieve: {arithmetic}; "
-            f"budget = {budget} s; declare at least {-(-budget // 60)}"
+            f"budget = {budget} s; declare at least {-(-budget // SECONDS_PER_MINUTE)}"
         )

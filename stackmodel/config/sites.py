@@ -35,6 +35,47 @@ DB_IDENTIFIER = described(
 )
 MAX_DB_IDENTIFIER = 63
 DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
+# AWS suggests 60 s or less for failover records; 30 s halves the worst case a resolver holds the old answer, at
+# twice the queries reaching Route 53 ($0.40 per million standard queries): docs/costs.md, "Failover sites".
+DEFAULT_TTL_SECONDS = 30
+# Reserved concurrency (docs/runbooks/failover.md): "You can reserve up to the Unreserved account concurrency value
+# that is shown, minus 100 for functions that don't have reserved concurrency"
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); accounts below the default quota
+# of 1,000 (new accounts) keep at least 50 (PutFunctionConcurrency's InvalidParameterValueException "below its
+# minimum value of [50]").
+DEFAULT_LAMBDA_CONCURRENCY_QUOTA = 1000
+MIN_UNRESERVED_CONCURRENCY = 100
+MIN_UNRESERVED_CONCURRENCY_SMALL_ACCOUNT = 50
+DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY = 2  # a run may overlap the next one-minute tick (timeout 90 s)
+DEFAULT_SWITCH_RESERVED_CONCURRENCY = 10  # checkers send a few requests a second; each answer takes milliseconds
+# The descriptor (stackmodel/site.py describe_site) is an Advanced SSM parameter: at most 8 KB (Systems Manager User
+# Guide, "Managing parameter tiers"). Its size, measured with describe_site and the longest names the stack allows
+# (app 20, prefix 30, 63-character bucket names, 255-character table names, three Regions, function-URL host):
+# about 2,460 bytes without linked stores, +406 per bucket, +389 per table; the site's own hosts and record name
+# appear 2 and 3 times. The ceilings below round those up, so an accepted site always fits.
+DESCRIPTOR_LIMIT_BYTES = 8192
+DESCRIPTOR_BASE_BYTES = 2500
+DESCRIPTOR_BUCKET_BYTES = 410
+DESCRIPTOR_TABLE_BYTES = 400
+# Lambda function URLs are not offered in these Regions (Lambda Developer Guide, "Creating and managing Lambda
+# function URLs", https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html, the note under the URL
+# format). The switch endpoint is a function URL, so such a recovery Region is a config error for switch
+# "endpoint"; switch "cloudwatch" (slower, budget estimated) or "arc" work there.
+FUNCTION_URL_UNSUPPORTED_REGIONS = frozenset(
+    {
+        "ap-south-2",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ap-east-2",
+        "ca-west-1",
+        "eu-south-2",
+        "eu-central-2",
+        "il-central-1",
+        "me-central-1",
+    }
+)
 
 
 def _host(value: str) -> str:
@@ -112,11 +153,11 @@ class SiteEntry(_Entry):
     # at the same interval and threshold, so both views of an endpoint agree.
     probe_interval_seconds: Literal[10, 30] = Field(default=10, alias="probeIntervalSeconds")
     failure_threshold: Annotated[StrictInt, Field(ge=1, le=10)] = Field(default=3, alias="failureThreshold")
-    ttl_seconds: Annotated[StrictInt, Field(ge=0, le=86400)] = Field(default=60, alias="ttlSeconds")
+    ttl_seconds: Annotated[StrictInt, Field(ge=0, le=86400)] = Field(default=DEFAULT_TTL_SECONDS, alias="ttlSeconds")
     config_refresh_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = Field(default=60, alias="configRefreshSeconds")
     rto_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)] = Field(alias="rtoMinutes")
     rpo_minutes: Annotated[StrictInt, Field(ge=0, le=MAX_MINUTES)] = Field(default=15, alias="rpoMinutes")
-    switch: Switch = "cloudwatch"
+    switch: Switch = "endpoint"
     auto_dns_failover: StrictBool = Field(default=False, alias="autoDnsFailover")
     healthy_minutes_before_failback: Annotated[StrictInt, Field(ge=1, le=10080)] = Field(
         default=DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK, alias="healthyMinutesBeforeFailback"
@@ -128,6 +169,21 @@ class SiteEntry(_Entry):
         default_factory=list, json_schema_extra={"uniqueItems": True}
     )
     database: DatabaseEntry | None = None
+    # A drill's p95 of the checkers' verdict reaching Route 53's name servers (drctl drill --scenario
+    # switch-latency); replaces the budget's estimate (stackmodel/failover_budget.py, nameServerDelaySeconds).
+    measured_name_server_delay_seconds: Annotated[StrictInt, Field(ge=0, le=600)] | None = Field(
+        default=None, alias="measuredNameServerDelaySeconds"
+    )
+    orchestrator_reserved_concurrency: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
+        default=DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY, alias="orchestratorReservedConcurrency"
+    )
+    switch_reserved_concurrency: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
+        default=DEFAULT_SWITCH_RESERVED_CONCURRENCY, alias="switchReservedConcurrency"
+    )
+    # The recovery Region's Lambda "Concurrent executions" quota (Service Quotas L-B99A9384) for this account.
+    lambda_concurrency_quota: Annotated[StrictInt, Field(ge=1)] = Field(
+        default=DEFAULT_LAMBDA_CONCURRENCY_QUOTA, alias="lambdaConcurrencyQuota"
+    )
 
 
 @dataclass(frozen=True)
@@ -181,6 +237,9 @@ class SiteSpec:
     tables: tuple[str, ...]
     database: Database | None
     budget: Budget
+    orchestrator_reserved_concurrency: int = DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY
+    switch_reserved_concurrency: int = DEFAULT_SWITCH_RESERVED_CONCURRENCY
+    measured_name_server_delay_seconds: int | None = None
 
     @property
     def record_type(self) -> str:
@@ -199,6 +258,8 @@ def budget_inputs(entry: SiteEntry) -> BudgetInputs:
         switch=entry.switch,
         database=entry.database.engine if entry.database else None,
         promotion_seconds=entry.database.promotion_seconds if entry.database else None,
+        auto_dns_failover=entry.auto_dns_failover,
+        measured_name_server_delay_seconds=entry.measured_name_server_delay_seconds,
     )
 
 
@@ -206,8 +267,9 @@ def _endpoint(entry: EndpointEntry) -> Endpoint:
     return Endpoint(entry.host, entry.port, entry.path, entry.protocol)
 
 
-def site_spec(entry: SiteEntry, unit: Unit, found: Problems) -> SiteSpec | None:
-    """The rules that need several keys of one entry; None (and problems added) when any fails."""
+def site_spec(entry: SiteEntry, unit: Unit, found: Problems, recovery_region: str | None = None) -> SiteSpec | None:
+    """The rules that need several keys of one entry (and the stack's recovery Region, when it is valid); None (and
+    problems added) when any fails."""
     before = len(found.lines())
     primary, secondary = _endpoint(entry.primary), _endpoint(entry.secondary)
     if primary.is_ip != secondary.is_ip or (primary.is_ip and (":" in primary.host) != (":" in secondary.host)):
@@ -230,7 +292,52 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems) -> SiteSpec | None:
             unit,
             key_position(SiteEntry, "autoDnsFailover"),
             unit.at("autoDnsFailover"),
-            "applies to the CloudWatch switch only; with switch 'arc' the routing control is the only switch",
+            "applies to the endpoint and CloudWatch switches only; with switch 'arc' the routing control is the only "
+            "switch",
+        )
+    if entry.switch == "endpoint" and recovery_region in FUNCTION_URL_UNSUPPORTED_REGIONS:
+        found.add(
+            unit,
+            key_position(SiteEntry, "switch"),
+            unit.at("switch"),
+            f"'endpoint' needs a Lambda function URL, which {recovery_region} (the recovery Region) does not offer "
+            "(Lambda Developer Guide, 'Creating and managing Lambda function URLs'); use switch 'cloudwatch' (its "
+            "budget is longer and estimated) or 'arc'",
+        )
+    descriptor = (
+        DESCRIPTOR_BASE_BYTES
+        + 3 * len(entry.record_name)
+        + 2 * (len(entry.primary.host) + len(entry.secondary.host))
+        + DESCRIPTOR_BUCKET_BYTES * len(entry.buckets)
+        + DESCRIPTOR_TABLE_BYTES * len(entry.tables)
+    )
+    if descriptor > DESCRIPTOR_LIMIT_BYTES:
+        found.add(
+            unit,
+            key_position(SiteEntry, "buckets"),
+            unit.at("buckets"),
+            f"with {len(entry.buckets)} buckets and {len(entry.tables)} tables the site's descriptor can reach "
+            f"{descriptor} bytes, over the {DESCRIPTOR_LIMIT_BYTES} an Advanced SSM parameter holds: link fewer "
+            "stores, or split the application into two sites",
+        )
+    reserved = entry.orchestrator_reserved_concurrency + (
+        entry.switch_reserved_concurrency if recovery_region not in FUNCTION_URL_UNSUPPORTED_REGIONS else 0
+    )
+    quota = entry.lambda_concurrency_quota
+    keep = (
+        MIN_UNRESERVED_CONCURRENCY
+        if quota >= DEFAULT_LAMBDA_CONCURRENCY_QUOTA
+        else MIN_UNRESERVED_CONCURRENCY_SMALL_ACCOUNT
+    )
+    if quota - reserved < keep:
+        found.add(
+            unit,
+            key_position(SiteEntry, "orchestratorReservedConcurrency"),
+            unit.at("orchestratorReservedConcurrency"),
+            f"with switchReservedConcurrency the site reserves {reserved} concurrent executions, leaving "
+            f"{quota - reserved} of the account's quota of {quota} (lambdaConcurrencyQuota) unreserved; Lambda keeps "
+            f"at least {keep} unreserved and would refuse the deploy. Lower the reservations or raise the quota "
+            "(Service Quotas, Lambda 'Concurrent executions') and declare it",
         )
     if entry.auto_dns_failover and (entry.buckets or entry.tables or entry.database):
         found.add(
@@ -289,4 +396,7 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems) -> SiteSpec | None:
         if database
         else None,
         budget=computed,
+        orchestrator_reserved_concurrency=entry.orchestrator_reserved_concurrency,
+        switch_reserved_concurrency=entry.switch_reserved_concurrency,
+        measured_name_server_delay_seconds=entry.measured_name_server_delay_seconds,
     )

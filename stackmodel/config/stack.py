@@ -296,6 +296,7 @@ def parse(
         tables if tables_whole else None,
         "sites" in secret_keys,
         found,
+        recovery if regions_ok else None,
     )
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     for path, message in drill_problems(drills, _config_positions(raw_tables, tables)):
@@ -462,6 +463,7 @@ def _sites(
     tables: list[TableSpec] | None,
     secret: bool,
     found: Problems,
+    recovery_region: str | None = None,
 ) -> list[SiteSpec]:
     """Links must name tier-1 buckets (they have a replica) and declared tables. ``buckets``/``tables`` are None
     when their list did not parse whole: its own problems say enough then."""
@@ -470,7 +472,7 @@ def _sites(
     declared_tables = {spec.name for spec in tables or []}
 
     def build(entry: SiteEntry, unit: Unit) -> SiteSpec | None:
-        spec = site_spec(entry, unit, found)
+        spec = site_spec(entry, unit, found, recovery_region)
         linked = True
         for position, bucket in enumerate(entry.buckets if buckets is not None else []):
             if bucket not in declared_buckets:

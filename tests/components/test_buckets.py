@@ -285,6 +285,7 @@ def test_tier1_key_policies_grant_each_role_by_arn_after_the_role_exists(prod: R
             "distronation-prod-audio-audit": ["kms:Decrypt"],
             "distronation-prod-audio-batch-restore": ["kms:Decrypt", "kms:GenerateDataKey"],
             "distronation-prod-dr-drill": ["kms:Decrypt", "kms:GenerateDataKey"],  # the scheduled drill's canaries
+            "distronation-prod-api-failover": ["kms:Decrypt", "kms:GenerateDataKey"],  # failback copies back here
         },
         "replica": {
             "distronation-prod-audio-replication": ["kms:Encrypt", "kms:GenerateDataKey"],
@@ -293,6 +294,7 @@ def test_tier1_key_policies_grant_each_role_by_arn_after_the_role_exists(prod: R
             # AWS Backup for S3 backs up the replica (components/isolation.py): two statements, uses through S3 and
             # AWS Backup, and grants for AWS resources; this map keeps the last one per role.
             "distronation-prod-bucket-backup": ["kms:CreateGrant"],
+            "distronation-prod-api-failover": ["kms:Decrypt"],  # the failback reads the replica's writes
         },
     }
     for role_in_pair, grants in expected.items():

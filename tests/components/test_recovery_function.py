@@ -25,6 +25,7 @@ FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 PRIMARY, RECOVERY = "us-east-1", "us-west-2"
 SOURCE_BUCKET = "arn:aws:s3:::example-us-east-1"
 
@@ -126,7 +127,19 @@ def test_children_are_named_after_the_component(run: Run) -> None:
         (RULE, "orchestrator"),
         (PERMISSION, "orchestrator"),
         (TARGET, "orchestrator"),
+        (EVENT_INVOKE_CONFIG, "orchestrator"),
     }
+
+
+@pytest.mark.parametrize("name", ["orchestrator", "undelete"])
+def test_asynchronous_invocations_are_never_retried(run: Run, name: str) -> None:
+    """A schedule or an S3 event invokes asynchronously; Lambda's default two retries would repeat the actions of
+    a run that failed or timed out midway."""
+    parent = component(run, name)
+    config = child(run, parent, EVENT_INVOKE_CONFIG)
+    function = child(run, parent, FUNCTION)
+    assert config.inputs["maximumRetryAttempts"] == 0
+    assert config.property_dependencies["functionName"] == [function.urn]
 
 
 @pytest.mark.parametrize(("name", "days"), [("orchestrator", 30), ("undelete", 90)])

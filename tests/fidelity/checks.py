@@ -58,6 +58,9 @@ GLUE_DATABASE = "aws:glue/catalogDatabase:CatalogDatabase"
 GLUE_TABLE = "aws:glue/catalogTable:CatalogTable"
 FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 WORKGROUP = "aws:athena/workgroup:Workgroup"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,11 @@ CITED_VALUES: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"breaching", "notBreaching", "ignore", "missing"}),
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
     ),
+    # HealthCheckConfig "RequestInterval": an integer 10-30 in the model; the API reference allows 10 or 30 only.
+    "requestInterval": (
+        frozenset({10, 30}),
+        "https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html",
+    ),
     # Subscribe "Protocol": a free string in the model and the CloudFormation schema.
     "snsProtocol": (
         frozenset({"http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"}),
@@ -153,6 +161,16 @@ def _one_of(values: Callable[[], frozenset[Any]]) -> Validator:
 def _model(service: str, shape: str) -> Validator:
     """Values of an enum shape in botocore's model of the API the provider calls."""
     return _one_of(lambda: _botocore_enum(service, shape))
+
+
+def _model_range(service: str, shape: str) -> Validator:
+    """An integer within the min/max of botocore's shape."""
+
+    def valid(value: Any) -> bool:
+        metadata = botocore.session.get_session().get_service_model(service).shape_for(shape).metadata
+        return isinstance(value, int | float) and metadata.get("min", value) <= value <= metadata.get("max", value)
+
+    return valid
 
 
 def _cited(name: str) -> Validator:
@@ -214,6 +232,16 @@ ENUM_INPUTS: tuple[tuple[str, str, Validator, str], ...] = (
         "botocore",
     ),
     (FIREHOSE, "serverSideEncryption.keyType", _model("firehose", "KeyType"), "botocore"),
+    # FailoverSite: checks, switch endpoint, retries, descriptor tier.
+    (HEALTH_CHECK, "type", _model("route53", "HealthCheckType"), "botocore"),
+    (HEALTH_CHECK, "insufficientDataHealthStatus", _model("route53", "InsufficientDataHealthStatus"), "botocore"),
+    (HEALTH_CHECK, "requestInterval", _cited("requestInterval"), CITED_VALUES["requestInterval"][1]),
+    (HEALTH_CHECK, "failureThreshold", _model_range("route53", "FailureThreshold"), "botocore"),
+    (FUNCTION_URL, "authorizationType", _model("lambda", "FunctionUrlAuthType"), "botocore"),
+    (PERMISSION, "functionUrlAuthType", _model("lambda", "FunctionUrlAuthType"), "botocore"),
+    (EVENT_INVOKE_CONFIG, "maximumRetryAttempts", _model_range("lambda", "MaximumRetryAttempts"), "botocore"),
+    (FUNCTION, "reservedConcurrentExecutions", _model_range("lambda", "ReservedConcurrentExecutions"), "botocore"),
+    (PARAMETER, "tier", _model("ssm", "ParameterTier"), "botocore"),
 )
 
 
@@ -449,7 +477,10 @@ def _published_regions(rule: str, dimensions: dict[str, str], run: Run, alarm_re
         return {regions[bucket]} if configured else set()
     if rule == "site-orchestrator":
         app = run.config.get("app")
-        sites = {f"{app}/{site.get('name')}" for site in run.config.get("sites") or []}
+        # The site's own value, and the drill record's (<app>/<site>/drill), published by drctl drill
+        # --scenario switch-latency in the same Region (stackmodel/site.py cloudwatch_switch).
+        names = [site.get("name") for site in run.config.get("sites") or []]
+        sites = {f"{app}/{name}" for name in names} | {f"{app}/{name}/drill" for name in names}
         return {str(run.config["recoveryRegion"])} if dimensions.get("Site") in sites else set()
     if rule == "drill-metrics":
         published = set()
@@ -969,12 +1000,61 @@ def check_ordering(run: Run) -> list[Finding]:
     return findings
 
 
+# ----------------------------------------------------------------------------------------------- switch endpoints
+
+# https://<url-id>.lambda-url.<region>.on.aws (Lambda Developer Guide, "Creating and managing Lambda function URLs")
+FUNCTION_URL_HOST = re.compile(r"^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$")
+
+
+def check_switch_endpoints(run: Run) -> list[Finding]:
+    """An inverted HTTPS check (a FailoverSite's switch endpoint) must reach a declared function URL the checkers
+    can call: the URL host of a stack function URL with auth NONE and both invoke permissions (since October 2025,
+    Lambda Developer Guide "Control access to Lambda function URLs"), TLS with SNI (function URLs share addresses),
+    port 443. The mock accepts any host; AWS's checkers would read an unreachable endpoint as healthy (inverted)."""
+    findings = []
+    urls = {r.urn: r for r in run.of_type(FUNCTION_URL)}
+    permissions = run.of_type(PERMISSION)
+    for check in run.of_type(HEALTH_CHECK):
+        if check.inputs.get("invertHealthcheck") is not True:
+            continue
+        where = _where(check)
+        for prop, wanted in (("type", "HTTPS"), ("port", 443), ("enableSni", True)):
+            if check.inputs.get(prop) != wanted:
+                findings.append(Finding("switch-endpoint", where, prop, f"must be {wanted!r} for a function URL"))
+        fqdn = check.inputs.get("fqdn")
+        linked = [urls[u] for u in check.property_dependencies.get("fqdn", []) if u in urls]
+        if not linked:
+            findings.append(Finding("switch-endpoint", where, "fqdn", "is not the host of a declared function URL"))
+            continue
+        if fqdn != UNKNOWN and not FUNCTION_URL_HOST.match(str(fqdn)):
+            findings.append(Finding("switch-endpoint", where, "fqdn", f"{fqdn!r} is not a function URL host"))
+        for url in linked:
+            if url.inputs.get("authorizationType") != "NONE":
+                findings.append(
+                    Finding("switch-endpoint", where, "fqdn", f"{url.name} needs auth NONE: checkers cannot sign")
+                )
+            functions = set(url.property_dependencies.get("functionName", []))
+            granted = {
+                (p.inputs.get("action"), p.inputs.get("principal"))
+                for p in permissions
+                if functions & set(p.property_dependencies.get("function", []))
+                and (p.inputs.get("functionUrlAuthType") == "NONE" or p.inputs.get("invokedViaFunctionUrl") is True)
+            }
+            for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"):
+                if (action, "*") not in granted:
+                    findings.append(
+                        Finding("switch-endpoint", where, "fqdn", f"{url.name}'s function lacks a public {action}")
+                    )
+    return findings
+
+
 CHECKS: dict[str, Callable[[Run], list[Finding]]] = {
     "enum": check_enum_inputs,
     "iam": check_iam_documents,
     "metric": check_alarm_metrics,
     "reference": check_references,
     "ordering": check_ordering,
+    "switch-endpoint": check_switch_endpoints,
 }
 
 

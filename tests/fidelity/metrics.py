@@ -128,7 +128,8 @@ METRICS: tuple[MetricRow, ...] = (
     ),
     MetricRow("AWS/Route53", "HealthCheckStatus", "us-east-1", (frozenset({"HealthCheckId"}),), ROUTE53_HEALTH_CHECKS),
     # The FailoverSite switch: the orchestrator publishes it every round in the recovery Region, dimension
-    # Site=<app>/<name> (handlers/failover/actions.py switch_dimensions; docs/contract.md "Runtime names").
+    # Site=<app>/<name> (handlers/failover/actions.py switch_dimensions; docs/contract.md "Runtime names"); the
+    # drill record's switch under Site=<app>/<name>/drill, published by drctl drill --scenario switch-latency.
     MetricRow(
         "DR/Recovery",
         "FailoverSwitch",

@@ -56,6 +56,14 @@ class RealisticMocks(PreviewMocks):
             return arn, outputs | {"arn": arn}
         if token == "aws:lambda/function:Function":
             return name, outputs | {"arn": _arn("lambda", region, f"function:{name}"), "name": name}
+        if token == "aws:lambda/functionUrl:FunctionUrl":  # https://<url-id>.lambda-url.<region>.on.aws/
+            url_id = generated.replace("-", "")
+            return str(inputs["functionName"]), outputs | {
+                "functionUrl": f"https://{url_id}.lambda-url.{region}.on.aws/",
+                "urlId": url_id,
+            }
+        if token == "aws:route53/healthCheck:HealthCheck":  # Route 53 health check ids are UUIDs
+            return generated, outputs | {"arn": f"arn:{partition(region)}:route53:::healthcheck/{generated}"}
         if token == "aws:cloudwatch/logGroup:LogGroup":
             return name, outputs | {"arn": _arn("logs", region, f"log-group:{name}")}
         if token == "aws:cloudwatch/eventRule:EventRule":

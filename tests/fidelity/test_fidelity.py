@@ -607,3 +607,65 @@ def test_a_journal_role_naming_an_undeclared_stream_fails() -> None:
 
 def _other_stream(statements: list[dict[str, Any]]) -> None:
     statements[0]["Resource"] = statements[0]["Resource"].replace("dr-journal-", "dr-journal-other-")
+
+
+# ------------------------------------------------------------------- FailoverSite: switch endpoint, checks, retries
+
+
+def test_switch_endpoint_check_on_a_host_that_is_not_a_function_url_fails() -> None:
+    def elsewhere(check: Registration) -> None:
+        check.inputs["fqdn"] = "switch.example.com"
+        check.property_dependencies["fqdn"] = []
+
+    run = planted("prod", "site-api-switch-endpoint", checks.HEALTH_CHECK, elsewhere)
+    [found] = named(
+        checks.check_switch_endpoints(run), "switch-endpoint", f"{checks.HEALTH_CHECK} site-api-switch-endpoint", "fqdn"
+    )
+    assert "not the host of a declared function URL" in found.message
+
+
+def test_switch_endpoint_without_sni_fails() -> None:
+    run = planted("prod", "site-api-switch-endpoint", checks.HEALTH_CHECK, set_input("enableSni", False))
+    assert named(
+        checks.check_switch_endpoints(run),
+        "switch-endpoint",
+        f"{checks.HEALTH_CHECK} site-api-switch-endpoint",
+        "enableSni",
+    )
+
+
+def test_switch_function_without_the_public_invoke_permission_fails() -> None:
+    run = planted("prod", "site-api-switch-invoke", checks.PERMISSION, set_input("invokedViaFunctionUrl", False))
+    findings = checks.check_switch_endpoints(run)
+    assert any("lacks a public lambda:InvokeFunction" in f.message for f in findings)
+
+
+def test_switch_function_url_signed_requests_fail() -> None:
+    run = planted("prod", "site-api-switch-url", checks.FUNCTION_URL, set_input("authorizationType", "AWS_IAM"))
+    assert any("needs auth NONE" in f.message for f in checks.check_switch_endpoints(run))
+
+
+@pytest.mark.parametrize(
+    ("name", "type_token", "prop", "value"),
+    [
+        ("site-api-switch-endpoint", checks.HEALTH_CHECK, "requestInterval", 15),
+        ("site-api-switch-endpoint", checks.HEALTH_CHECK, "failureThreshold", 0),
+        ("site-api-switch", checks.HEALTH_CHECK, "insufficientDataHealthStatus", "LastKnown"),
+        ("site-api-switch-calculated", checks.HEALTH_CHECK, "type", "CALCULATE"),
+        ("site-api-switch-url", checks.FUNCTION_URL, "authorizationType", "PUBLIC"),
+        ("site-api-orchestrator", checks.EVENT_INVOKE_CONFIG, "maximumRetryAttempts", 3),
+        ("site-api-orchestrator", checks.FUNCTION, "reservedConcurrentExecutions", -1),
+        ("site-api-descriptor", checks.PARAMETER, "tier", "advanced"),
+    ],
+)
+def test_a_site_value_aws_rejects_fails(name: str, type_token: str, prop: str, value: Any) -> None:
+    run = planted("prod", name, type_token, set_input(prop, value))
+    assert named(checks.check_enum_inputs(run), "enum", f"{type_token} {name}", prop)
+
+
+def test_drill_switch_alarm_on_a_dimension_the_orchestrator_never_publishes_fails() -> None:
+    def dimensions(alarm: Registration) -> None:
+        alarm.inputs["dimensions"] = {"Site": "distronation/api", "Record": "drill"}
+
+    run = planted("prod", "site-api-drill-switch", checks.ALARM, dimensions)
+    assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} site-api-drill-switch", "")

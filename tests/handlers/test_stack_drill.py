@@ -110,10 +110,11 @@ def test_local_table_and_region_scenarios_of_prod_run_on_the_real_specs(tmp_path
     ]
     assert all(entry["checks"]["restore_mode"] == "backup" for entry in tables_run)
     [site] = [entry for entry in scenarios if entry["scenario"] == "region-loss-failover"]
-    assert site["target"] == "site api" and site["rto_basis"] == "modelled"
-    assert site["checks"]["rounds"] == ["suspect", "suspect", "failed-over"]  # failureThreshold 3
-    assert site["rto_seconds_modelled"] == pytest.approx(site["rto_seconds_measured"] + 220, abs=0.002)
-    assert site["rto_seconds_target"] == 300 and site["checks"]["validation"]["ok"]
+    # measured end to end on the two-Region rehearsal (emulator/rehearsal.py), scaled profile, figures scaled back
+    assert site["target"] == "site api" and site["rto_basis"] == site["rpo_basis"] == "measured"
+    assert site["checks"]["basis_label"] == "measured (emulated AWS, time ×1/10)"  # noqa: RUF001 (the label's sign)
+    assert site["checks"]["after"]["agree"] and site["checks"]["after"]["phase"] == "failed-over"
+    assert site["rto_seconds_target"] == 120 and site["rto_seconds_measured"] is not None
 
 
 def test_a_stack_without_sites_or_tables_is_not_a_pass() -> None:
@@ -148,7 +149,12 @@ def test_scheduled_drills_are_the_logical_scenarios_and_the_fis_measurement() ->
         "table-item-corruption",
         "regional-rpo-fis",
     ]
-    assert set(SCENARIOS) - {s.name for s in select(scheduled_only=True)} == {"region-loss-failover"}
+    assert set(SCENARIOS) - {s.name for s in select(scheduled_only=True)} == {
+        "switch-latency",
+        "region-loss-failover",
+        "failback",
+        "race-overlapping-rounds",
+    }
 
 
 def test_a_local_drill_leaves_out_the_fis_measurement_unless_it_is_named() -> None:
@@ -194,12 +200,15 @@ def test_regional_scenario_drives_the_orchestrator_against_local_endpoints_only(
     with drill_stack.http_endpoints() as endpoints:
         context = DrillContext(targets, local=True, client=_client, endpoints=endpoints)
         [result] = regional.run(context)
-    assert result.passed, result.as_dict()
+    assert result.checks["validation"]["ok"], result.as_dict()
     assert probed and all(url.startswith("http://127.0.0.1:") for url in probed)
     assert result.rto_basis is Basis.modelled and result.rpo_basis is Basis.modelled
     assert result.rto_seconds_measured is not None and result.rto_seconds_modelled is not None
-    assert site.rto_budget_seconds == 220  # stackmodel/failover_budget.py for prod's api site
-    assert result.rto_seconds_modelled == pytest.approx(result.rto_seconds_measured + 220, abs=0.002)
+    assert site.rto_budget_seconds == 120  # stackmodel/failover_budget.py for prod's api site
+    assert result.rto_seconds_modelled == pytest.approx(result.rto_seconds_measured + 120, abs=0.002)
+    # without the rehearsal the RTO is modelled: the budget alone is prod's 2-minute objective, so the measured
+    # rounds on top miss it (drctl drill --local measures it on the rehearsal instead)
+    assert result.passed is (result.rto_seconds_modelled <= 120)
     validation = result.checks["validation"]
     assert validation["active_region"] == "us-west-2" and validation["switch_value"] == 1.0
     assert validation["active_buckets"] == {
@@ -225,7 +234,18 @@ def test_the_local_descriptor_is_the_one_the_component_writes() -> None:
     written = json.loads(parameter.inputs["insecureValue"])
     settings = drill_stack.stack_settings(REPO, "prod")
     [spec] = settings.sites
-    assert drill_stack.site_descriptor(spec, settings, topic_arn=written["topicArn"]) == written
+    local = drill_stack.site_descriptor(spec, settings, topic_arn=written["topicArn"])
+
+    def without_function_url(descriptor: dict[str, Any]) -> dict[str, Any]:
+        # the switch function URL is a deployed output; from config alone the drill derives a local host for it
+        copy = json.loads(json.dumps(descriptor))
+        for switch in (copy["switch"], copy["drill"]["switch"]):
+            switch.pop("url", None)
+            switch.pop("host", None)
+        return copy
+
+    assert without_function_url(local) == without_function_url(written)
+    assert local["switch"]["host"].endswith(".lambda-url.us-west-2.on.aws")
 
 
 def test_local_probe_refuses_a_configured_endpoint() -> None:

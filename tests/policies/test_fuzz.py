@@ -245,19 +245,20 @@ RULES: list[tuple[str, str, dict[str, Any], tuple[str | int, ...], Good]] = [
         "aws-route53-healthcheck-site-objectives-achievable",
         "aws:route53/healthCheck:HealthCheck",
         {
-            "type": "CLOUDWATCH_METRIC",
+            "type": "CALCULATED",
             "tags": {
-                "dr:rto-regional-minutes": "5",
-                "dr:site-switch": "cloudwatch",
+                "dr:rto-regional-minutes": "2",
+                "dr:site-switch": "endpoint",
                 "dr:site-probe-interval-seconds": "10",
                 "dr:site-failure-threshold": "3",
-                "dr:site-ttl-seconds": "60",
-                "dr:site-config-refresh-seconds": "60",
+                "dr:site-ttl-seconds": "30",
+                "dr:site-config-refresh-seconds": "30",
                 "dr:site-promotion-seconds": "0",
+                "dr:site-auto-dns-failover": "false",
             },
         },
         ("tags", "dr:rto-regional-minutes"),
-        lambda v: isinstance(v, str) and v.isascii() and v.isdigit() and int(v) >= 4,  # budget 220 s
+        lambda v: isinstance(v, str) and v.isascii() and v.isdigit() and int(v) >= 2,  # budget 120 s
     ),
     (
         "aws-s3-bucket-objectives-declared",

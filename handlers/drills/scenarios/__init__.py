@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.drills.runner import Scenario
-from handlers.drills.scenarios import buckets, regional, tables
+from handlers.drills.scenarios import buckets, failback, regional, switch_latency, tables
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
@@ -11,7 +11,10 @@ SCENARIOS: dict[str, Scenario] = {
         buckets.ACCIDENTAL_DELETE,
         buckets.PREFIX_CORRUPTION,
         tables.ITEM_CORRUPTION,
+        switch_latency.SWITCH_LATENCY,  # on the drill record, before the site itself fails over
         regional.REGION_LOSS,
+        failback.FAILBACK,  # after region-loss-failover, on the same rehearsal
+        failback.OVERLAPPING_ROUNDS,
         regional.REGIONAL_RPO_FIS,
     )
 }
@@ -27,5 +30,9 @@ def select(names: list[str] | None = None, *, scheduled_only: bool = False, loca
     if names:
         chosen = [scenario for name, scenario in SCENARIOS.items() if name in names]
     else:
-        chosen = [scenario for scenario in SCENARIOS.values() if not (local and scenario.deployed_only)]
+        chosen = [
+            scenario
+            for scenario in SCENARIOS.values()
+            if not (local and scenario.deployed_only) and not (not local and scenario.local_only)
+        ]
     return [scenario for scenario in chosen if scenario.scheduled] if scheduled_only else chosen

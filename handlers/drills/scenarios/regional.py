@@ -2,15 +2,19 @@
 
 It drives ``handlers.failover.orchestrator`` with the site's descriptor (``handlers.failover.site.Site``):
 
-- ``--local``: the descriptor's endpoint URLs are replaced by two HTTP endpoints on 127.0.0.1 (the primary's
-  answers 503, the secondary's 200); the configured endpoints are never contacted (the probe refuses any other
-  host). ``run_once`` is called round after round, as the scheduled orchestrator would every
-  ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds. The rounds run back to
-  back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged is modelled: that time
-  plus the site's RTO budget (``stackmodel/failover_budget.py``: detection, switch, TTL, config refresh), which
-  the emulator cannot show. Validated afterwards: the switch metric says "failed over", ``active-region`` and each
-  ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary serves. The regional RPO is
-  modelled from the replication SLA (the emulator never replicates).
+- ``--local`` with the rehearsal (``context.rehearsal``, what ``drctl drill --local`` gives): region loss measured
+  end to end on emulated AWS (``emulator/rehearsal.py``): RTO from the fault to the first canary acknowledged in the
+  recovery Region through DNS and settings, RPO from the canaries missing there, both measured (scaled profile:
+  labelled and scaled back), the modelled budget beside them.
+- ``--local`` without it (a caller that gives only two endpoints): the descriptor's endpoint URLs are replaced by
+  two HTTP endpoints on 127.0.0.1 (the primary's answers 503, the secondary's 200); the configured endpoints are
+  never contacted (the probe refuses any other host). ``run_once`` is called round after round, as the scheduled
+  orchestrator would every ``probeIntervalSeconds``, until it fails over after ``failureThreshold`` failed rounds.
+  The rounds run back to back, so the measured time is the orchestrator's own work (a lower bound); the RTO judged
+  is modelled: that time plus the site's RTO budget (``stackmodel/failover_budget.py``: detection, switch, TTL,
+  config refresh), which the emulator cannot show. Validated afterwards: the switch metric says "failed over",
+  ``active-region`` and each ``active-bucket/<logical>`` name the recovery Region and replicas, and the secondary
+  serves. The regional RPO is modelled from the replication SLA (the emulator never replicates).
 - Deployed: production traffic moves only with ``--allow-production-failover``, through the manual, controlled
   path (``orchestrator.failover``: the same standby checks, lock and switch). The stack has no drill record
   (``drill.<record>`` with its own switch) yet, so without the flag the scenario is not run, and says why.
@@ -107,11 +111,13 @@ def drive_orchestrator(
     rounds, and each round's outcome."""
     began, outcomes = clock(), []
     decision = orchestrator.Decision("not-run", site.name)
-    for index in range(site.failure_threshold + 2):
+    # detection rounds, then one round per action of the transition (the phase machine advances one at a time)
+    going = (orchestrator.SUSPECT, orchestrator.HEALTHY, orchestrator.CONTENDED, *orchestrator.CONTINUE_AT_ONCE)
+    for index in range(site.failure_threshold + len(orchestrator.FAILOVER_ACTIONS) + 2):
         now = started_at + timedelta(seconds=index * site.probe_interval_seconds)
         decision = orchestrator.run_once(site, clients, probe, now, owner="drill", clock=clock)
         outcomes.append(decision.outcome)
-        if decision.outcome not in (orchestrator.SUSPECT, orchestrator.HEALTHY, orchestrator.CONTENDED):
+        if decision.outcome not in going:
             break
     return decision, clock() - began, outcomes
 
@@ -169,14 +175,21 @@ def drill_site(context: DrillContext, target: SiteTarget) -> ScenarioResult:
         rpo_seconds_target=minutes_to_seconds(target.regional.rpo_minutes),
     )
     started_at = datetime.now(UTC)
+    if context.local and context.rehearsal is not None:
+        # The two-Region rehearsal (emulator/rehearsal.py): the Region really lost, replication, Route 53's
+        # checkers, DNS with TTLs, the orchestrator's Lambda on its schedule and timeout, and a workload.
+        site_name = target.name
+        if str(target.descriptor.get("switch", {}).get("kind")) == "arc":
+            return not_run(NAME, result.target, "the rehearsal has no ARC cluster data plane to fail over through")
+        if target.descriptor.get("database") is not None:
+            return not_run(NAME, result.target, "the rehearsal cannot promote a database (moto has no replica lag)")
+        return context.rehearsal.for_site(site_name).region_loss(NAME)  # type: ignore[no-any-return]
     if context.local:
         if context.endpoints is None:
             raise ValueError("a local regional drill needs the 127.0.0.1 endpoints")
         site = Site.from_descriptor(substitute_endpoints(target.descriptor, context.endpoints))
-        if site.switch_kind != "cloudwatch":
-            return not_run(
-                NAME, result.target, "a local drill emulates the CloudWatch switch only (ARC has no emulator)"
-            )
+        if site.switch_kind == "arc":
+            return not_run(NAME, result.target, "a local drill has no ARC cluster to fail over through")
         if site.database is not None:
             return not_run(NAME, result.target, "a local drill cannot promote a database (moto has no replica lag)")
 

@@ -1,10 +1,13 @@
-"""Failback (S3 reconcile-then-copy-back, DynamoDB conflict report, healthy-time gate) on moto; Aurora global
-failover/switchover and ARC routing controls through botocore's Stubber (emulated: moto models neither), with
-request shapes validated against the service models; RDS read-replica promotion on moto."""
+"""Failback's phase sequencing on a moto server (the data rules are tests/handlers/failover/test_reconcile.py's):
+the phase is written first, settings move before the switch, the hold-down is polled, the second reconcile pass
+catches writes made meanwhile, Aurora moves traffic only once the old primary is the writer, and a probe round
+or a second prober's vote during the reconcile changes nothing (the split brain of issue 18)."""
 
 from __future__ import annotations
 
-import dataclasses
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,260 +16,270 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from handlers.app_setting import read_setting
-from handlers.failover import actions
-from handlers.failover.failback import FailbackClients, failback
+from handlers.failover import orchestrator, reconcile
+from handlers.failover.failback import hold_seconds, parse_iso
 from handlers.failover.orchestrator import run_once
-from handlers.failover.site import Site
-from handlers.failover.state import FAILED_OVER, PRIMARY, SiteStore
-from tests.handlers.failover.conftest import APP, RECOVERY, World, descriptor
+from handlers.failover.state import FAILED_OVER, FAILING_BACK, PRIMARY
 from tests.handlers.failover.conftest import PRIMARY as PRIMARY_REGION
+from tests.handlers.failover.conftest import RECOVERY
+from tests.handlers.failover.phase_world import (
+    PhaseWorld,
+    atomic_moto,
+    atomic_moto_server,
+    invariants,
+    make_world,
+    settings,
+    switch_metric,
+)
 
-NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-
-
-def fail_over(world: World) -> None:
-    world.primary.mode = "failing"
-    for i in range(3):
-        run_once(world.site, world.clients, world.probe, NOW + timedelta(seconds=10 * i), clock=world.clock)
-    assert SiteStore(world.clients.dynamodb, world.site.lock_table).read().phase == FAILED_OVER
-
-
-def failback_clients(world: World) -> FailbackClients:
-    return FailbackClients(
-        recovery=world.clients,
-        s3_primary=boto3.client("s3", PRIMARY_REGION),
-        dynamodb_primary=boto3.client("dynamodb", PRIMARY_REGION),
-    )
+__all__ = ["atomic_moto", "atomic_moto_server"]  # fixtures
+PRIMARY_BUCKET, REPLICA_BUCKET = "distronation-prod-audio-us-east-1", "distronation-prod-audio-us-west-2"
 
 
-def healthy_rounds(world: World, start: datetime, count: int) -> None:
+@pytest.fixture
+def world(atomic_moto: str) -> Iterator[PhaseWorld]:
+    made = make_world()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def failed_over(world: PhaseWorld) -> None:
+    """Fail over, then let the primary be healthy for longer than healthyMinutesBeforeFailback."""
+    decision = orchestrator.failover(world.site, world.clients(), world.probe, datetime.now(UTC), reason="test")
+    assert decision.outcome == orchestrator.FAILED_OVER_NOW
+    store = world.store()
+    assert store.track(store.read(), primary_healthy_since=(datetime.now(UTC) - timedelta(minutes=5)).timestamp())
+
+
+def step(world: PhaseWorld, owner: str = "failback") -> orchestrator.Decision:
+    return run_once(world.site, world.clients(), world.probe, datetime.now(UTC), owner=owner)
+
+
+def test_a_healthy_primary_starts_the_failback_from_the_round_and_every_step_follows_in_order(
+    world: PhaseWorld,
+) -> None:
+    replica = boto3.client("s3", RECOVERY)
+    failed_over(world)
+    replica.put_object(Bucket=REPLICA_BUCKET, Key="during-failover.txt", Body=b"written in us-west-2")
+    decisions: list[orchestrator.Decision] = []
+    while not decisions or decisions[-1].outcome != orchestrator.FAILED_BACK:
+        decisions.append(step(world))
+        problems = invariants(world)
+        assert problems == [], (decisions[-1], problems)
+        state = world.store().read()
+        if "switch" in state.done and "during-hold.txt" not in str(decisions):
+            # The application still writes to the replica through cached DNS and old settings: pass 2's job.
+            replica.put_object(Bucket=REPLICA_BUCKET, Key="during-hold.txt", Body=b"late write")
+            decisions.append(orchestrator.Decision("wrote during-hold.txt", "api"))
+        assert len(decisions) < 40, [d.outcome for d in decisions]
+        time.sleep(0 if decisions[-1].outcome in orchestrator.CONTINUE_AT_ONCE else 0.5)
+    assert decisions[0].outcome == orchestrator.STARTED  # the round began it: both vantage points say healthy
+    state = world.store().read()
+    held = parse_iso(state.done["hold"]) - parse_iso(state.done["switch"])
+    assert held.total_seconds() >= hold_seconds(world.site)  # polled by rounds until config refresh + switch + TTL
+    order = [a for a, _ in sorted(state.done.items(), key=lambda item: parse_iso(item[1]))]
+    assert order == list(orchestrator.FAILBACK_ACTIONS)
+    assert (state.phase, state.switch, state.epoch) == (PRIMARY, "primary", 2)
+    assert settings(world) == {"region": PRIMARY_REGION, "audio": PRIMARY_BUCKET, "epoch": "2"}
+    assert switch_metric(world) == 0.0
+    primary = boto3.client("s3", PRIMARY_REGION)
+    for key in ("during-failover.txt", "during-hold.txt"):
+        assert primary.head_object(Bucket=PRIMARY_BUCKET, Key=key)["ContentLength"] > 0, key
+
+
+def test_a_failed_reconcile_moves_neither_settings_nor_switch(
+    world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed_over(world)
+    boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key="new.txt", Body=b"x")
+    clients = world.clients()
+    real_client = clients.s3_primary
+
+    class Refusing:  # the primary refuses writes (moto enforces no bucket policy on copies)
+        def __getattr__(self, name: str) -> Any:
+            if name in ("copy_object", "put_object", "delete_object", "create_multipart_upload"):
+
+                def denied(**_: Any) -> Any:
+                    raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, name)
+
+                return denied
+            return getattr(real_client, name)
+
+    clients.s3_primary = Refusing()
+    decisions = [run_once(world.site, clients, world.probe, datetime.now(UTC), owner="fb") for _ in range(4)]
+    assert [d.outcome for d in decisions][:1] == [orchestrator.STARTED]
+    assert {d.outcome for d in decisions[1:]} <= {orchestrator.WAITING, orchestrator.ACTION_FAILED}
+    state = world.store().read()
+    assert state.phase == FAILING_BACK and "reconcile-1" not in state.done and state.switch == "failed-over"
+    assert settings(world)["region"] == RECOVERY and invariants(world) == []
+
+
+def test_a_probe_round_and_a_second_probers_vote_during_the_reconcile_change_nothing(
+    world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18's split brain, replayed: while the failback's reconcile runs, another round probes (the primary
+    fails that probe) and a second prober writes its vote (a health write that bumps the version). Before, the
+    failback's version-conditioned write then failed unnoticed and DNS and settings disagreed."""
+    failed_over(world)
+    boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key="new.txt", Body=b"x")
+    during: list[str] = []
+    real = reconcile.reconcile_bucket
+
+    def interleaved(*args: Any, **kwargs: Any) -> Any:
+        def other_round() -> None:
+            world.primary.mode = "failing"
+            during.append(step(world, owner="scheduled-round").outcome)
+            store = world.store()
+            state = store.read()
+            during.append(f"vote written: {store.track(state, votes={'third-region': {'healthy': False, 'at': 1}})}")
+            during.append(f"version {state.version} -> {store.read().version}")
+            world.primary.mode = "healthy"
+
+        thread = threading.Thread(target=other_round)
+        thread.start()
+        thread.join(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile_bucket", interleaved)
+    decisions: list[orchestrator.Decision] = []
+    while not decisions or decisions[-1].outcome not in (orchestrator.FAILED_BACK, orchestrator.LOST_LOCK):
+        decisions.append(step(world))
+        assert invariants(world) == [], decisions[-1]
+        assert len(decisions) < 40
+        time.sleep(0 if decisions[-1].outcome in orchestrator.CONTINUE_AT_ONCE else 0.5)
+    assert during[0] == orchestrator.LOCKED and during[1] == "vote written: True"
+    assert decisions[-1].outcome == orchestrator.FAILED_BACK
+    state = world.store().read()
+    assert (state.phase, state.switch) == (PRIMARY, "primary") and state.votes["third-region"]["healthy"] is False
+    assert settings(world)["region"] == PRIMARY_REGION and switch_metric(world) == 0.0
+
+
+def test_rounds_on_threads_throughout_a_failback_always_agree(world: PhaseWorld) -> None:
+    """A failback driven by one run while two others round continuously on their own threads (the scheduled
+    invocations), the primary flapping under them: every state they read agrees, and so does the end."""
+    failed_over(world)
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def prober(owner: str) -> None:
+        clients = world.clients()
+        store = world.store()
+        while not stop.is_set():
+            run_once(world.site, clients, world.probe, datetime.now(UTC), owner=owner, auto_failback=False)
+            state = store.read()
+            if state.phase == FAILING_BACK and state.switch == "primary" and "settings" not in state.done:
+                problems.append(f"{owner}: switch back before settings {state.done}")
+            if state.phase == PRIMARY and state.switch != "primary":
+                problems.append(f"{owner}: primary with switch {state.switch}")
+            time.sleep(0.2)
+
+    def flap() -> None:
+        while not stop.wait(0.7):
+            world.primary.mode = "failing" if world.primary.mode == "healthy" else "healthy"
+
+    threads = [threading.Thread(target=prober, args=(f"round-{i}",)) for i in range(2)]
+    threads.append(threading.Thread(target=flap))
+    for thread in threads:
+        thread.start()
+    try:
+        decision = orchestrator.failback(world.site, world.clients(), world.probe, datetime.now(UTC), seconds=60)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
     world.primary.mode = "healthy"
-    for i in range(count):
-        run_once(world.site, world.clients, world.probe, start + timedelta(minutes=i), clock=world.clock)
+    assert problems == []
+    assert decision.outcome in (orchestrator.FAILED_BACK, orchestrator.LOCKED, orchestrator.WAITING_FOR_HEALTH)
+    if decision.outcome != orchestrator.FAILED_BACK:  # a prober held the lock or the primary flapped: finish it
+        decision = orchestrator.failback(world.site, world.clients(), world.probe, datetime.now(UTC), seconds=60)
+    state = world.store().read()
+    assert decision.outcome == orchestrator.FAILED_BACK or state.phase == FAILED_OVER
+    assert invariants(world, state) == []
 
 
-def test_failback_waits_for_the_healthy_time(world: World) -> None:
-    fail_over(world)
-    healthy_rounds(world, NOW + timedelta(minutes=1), 2)  # healthy since +1 min
-    early = failback(world.site, failback_clients(world), world.probe, NOW + timedelta(minutes=20))
-    assert early.outcome == "waiting-for-primary-health"
-    assert "of the 1800 s required" in early.reasons[0]
-    assert SiteStore(world.clients.dynamodb, world.site.lock_table).read().phase == FAILED_OVER
-
-
-def test_an_unhealthy_probe_resets_the_healthy_time(world: World) -> None:
-    fail_over(world)
-    healthy_rounds(world, NOW + timedelta(minutes=1), 1)
-    world.primary.mode = "failing"
-    run_once(world.site, world.clients, world.probe, NOW + timedelta(minutes=5), clock=world.clock)
-    assert SiteStore(world.clients.dynamodb, world.site.lock_table).read().primary_healthy_since is None
-
-
-def test_failback_copies_back_replica_writes_then_flips(world: World) -> None:
-    primary_s3, replica_s3 = boto3.client("s3", PRIMARY_REGION), boto3.client("s3", RECOVERY)
-    primary_s3.put_object(Bucket="distronation-prod-audio-us-east-1", Key="old.txt", Body=b"before")
-    primary_s3.put_object(Bucket="distronation-prod-audio-us-east-1", Key="gone.txt", Body=b"before")
-    fail_over(world)
-    # While failed over, the application writes to the replica (moto never replicates, as S3 would not back).
-    replica_s3.put_object(Bucket="distronation-prod-audio-us-west-2", Key="new.txt", Body=b"written in us-west-2")
-    replica_s3.put_object(Bucket="distronation-prod-audio-us-west-2", Key="gone.txt", Body=b"x")
-    replica_s3.delete_object(Bucket="distronation-prod-audio-us-west-2", Key="gone.txt")
-    boto3.client("dynamodb", RECOVERY).put_item(
-        TableName="distronation-prod-sessions", Item={"id": {"S": "s1"}, "v": {"S": "west"}}
-    )
-    boto3.client("dynamodb", PRIMARY_REGION).put_item(
-        TableName="distronation-prod-sessions", Item={"id": {"S": "s1"}, "v": {"S": "east"}}
-    )
-    healthy_rounds(world, NOW + timedelta(minutes=1), 1)
-    # The replica's objects carry real timestamps; the failover happened at NOW, two hours ago.
-    result = failback(world.site, failback_clients(world), world.probe, NOW + timedelta(minutes=40))
-    assert result.outcome == "failed-back", result.reasons
-    assert result.buckets["audio"] == {"copied": 1, "deleted": 1, "failed": []}
-    assert primary_s3.get_object(Bucket="distronation-prod-audio-us-east-1", Key="new.txt")["Body"].read() == (
-        b"written in us-west-2"
-    )
-    with pytest.raises(primary_s3.exceptions.NoSuchKey):
-        primary_s3.get_object(Bucket="distronation-prod-audio-us-east-1", Key="gone.txt")
-    assert result.tables["sessions"]["differingItems"] == 1
-    ssm = boto3.client("ssm", RECOVERY)
-    assert read_setting(ssm, f"/dr/{APP}/active-region") == PRIMARY_REGION
-    assert read_setting(ssm, f"/dr/{APP}/active-bucket/audio") == "distronation-prod-audio-us-east-1"
-    assert SiteStore(world.clients.dynamodb, world.site.lock_table).read().phase == PRIMARY
-
-
-def test_failback_stops_when_reconciliation_fails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    fail_over(world)
-    boto3.client("s3", RECOVERY).put_object(Bucket="distronation-prod-audio-us-west-2", Key="new.txt", Body=b"x")
-    healthy_rounds(world, NOW + timedelta(minutes=1), 1)
-    clients = failback_clients(world)
-
-    def denied(**_: Any) -> Any:  # the primary refuses writes (moto enforces no bucket policy on copies)
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "CopyObject")
-
-    monkeypatch.setattr(clients.s3_primary, "copy_object", denied)
-    result = failback(world.site, clients, world.probe, NOW + timedelta(minutes=40))
-    assert result.outcome == "reconciliation-incomplete"
-    assert SiteStore(world.clients.dynamodb, world.site.lock_table).read().phase == FAILED_OVER
-    assert read_setting(boto3.client("ssm", RECOVERY), f"/dr/{APP}/active-region") == RECOVERY
-
-
-# --- emulated with Stubber: Aurora global database and ARC ----------------------------------------------------------
+# --- Aurora: traffic moves only once the old primary is the writer (Stubber: moto has no global clusters) ----------
 
 GLOBAL = "distronation-global"
-SECONDARY_ARN = "arn:aws:rds:us-west-2:123456789012:cluster:distronation-usw2"
-OLD_PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:distronation-use1"
+NEW_PRIMARY = "arn:aws:rds:us-west-2:123456789012:cluster:distronation-usw2"
+OLD_PRIMARY = "arn:aws:rds:us-east-1:123456789012:cluster:distronation-use1"
 
 
-def aurora_site(world: World) -> Site:
-    document = descriptor(
-        world.primary.url,
-        world.secondary.url,
-        world.topic_arn,
-        database={"engine": "aurora-global", "identifier": "distronation-usw2", "globalClusterIdentifier": GLOBAL},
-    )
-    return Site.from_descriptor(document)
-
-
-def test_aurora_promotion_is_a_global_failover_to_the_recovery_cluster(world: World) -> None:
-    """Emulated (Stubber): FailoverGlobalCluster with AllowDataLoss, sent to the recovery region's endpoint."""
+def test_aurora_failback_moves_the_settings_only_once_the_old_primary_reports_it_is_the_writer(
+    world: PhaseWorld,
+) -> None:
+    failed_over(world)
+    world.document = {
+        **world.document,
+        "database": {"engine": "aurora-global", "identifier": "distronation-usw2", "globalClusterIdentifier": GLOBAL},
+    }
+    store = world.store()
+    # The failover happened without the database; begin and reconcile-1 of the failback as the orchestrator would.
+    clients = world.clients()
     rds = boto3.client("rds", RECOVERY)
-    assert rds.meta.region_name == RECOVERY
+    clients.rds = rds
+
+    def members(old_is_writer: bool) -> dict[str, Any]:
+        return {
+            "GlobalClusters": [
+                {
+                    "GlobalClusterMembers": [
+                        {"DBClusterArn": NEW_PRIMARY, "IsWriter": not old_is_writer},
+                        {"DBClusterArn": OLD_PRIMARY, "IsWriter": old_is_writer},
+                    ]
+                }
+            ]
+        }
+
     with Stubber(rds) as stub:
-        stub.add_response(
-            "describe_db_clusters",
-            {"DBClusters": [{"DBClusterIdentifier": "distronation-usw2", "DBClusterArn": SECONDARY_ARN}]},
-            {"DBClusterIdentifier": "distronation-usw2"},
-        )
-        stub.add_response(
-            "failover_global_cluster",
-            {"GlobalCluster": {"GlobalClusterIdentifier": GLOBAL}},
-            {"GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": SECONDARY_ARN, "AllowDataLoss": True},
-        )
-        for writer in (False, True):
-            stub.add_response(
-                "describe_global_clusters",
-                {"GlobalClusters": [{"GlobalClusterMembers": [{"DBClusterArn": SECONDARY_ARN, "IsWriter": writer}]}]},
-                {"GlobalClusterIdentifier": GLOBAL},
-            )
-        world.clients.rds = rds
-        done = actions.promote_database(world.clients, aurora_site(world), world.clock)
-        stub.assert_no_pending_responses()
-    assert done["action"] == "FailoverGlobalCluster" and done["writable"] is True
-
-
-def test_aurora_failback_switches_over_to_the_rejoined_old_primary(world: World) -> None:
-    """Emulated (Stubber): SwitchoverGlobalCluster only once the old primary is a secondary again."""
-    from handlers.failover.failback import switch_back_database
-
-    rds = boto3.client("rds", RECOVERY)
-    members = [{"DBClusterArn": SECONDARY_ARN, "IsWriter": True}]
-    with Stubber(rds) as stub:
-        stub.add_response("describe_global_clusters", {"GlobalClusters": [{"GlobalClusterMembers": members}]})
-        assert "has rejoined" in switch_back_database(aurora_site(world), None, rds)["problem"]
-        rejoined = [*members, {"DBClusterArn": OLD_PRIMARY_ARN, "IsWriter": False}]
-        stub.add_response("describe_global_clusters", {"GlobalClusters": [{"GlobalClusterMembers": rejoined}]})
+        stub.add_response("describe_global_clusters", members(False), {"GlobalClusterIdentifier": GLOBAL})
         stub.add_response(
             "switchover_global_cluster",
             {"GlobalCluster": {"GlobalClusterIdentifier": GLOBAL}},
-            {"GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": OLD_PRIMARY_ARN},
+            {"GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": OLD_PRIMARY},
         )
-        done = switch_back_database(aurora_site(world), None, rds)
+        stub.add_response("describe_global_clusters", members(False), {"GlobalClusterIdentifier": GLOBAL})
+        stub.add_response("describe_global_clusters", members(True), {"GlobalClusterIdentifier": GLOBAL})
+        outcomes: list[str] = []
+        while not (store.read().phase == FAILING_BACK and "database" in store.read().done):
+            decision = run_once(world.site, clients, world.probe, datetime.now(UTC), owner="fb")
+            outcomes.append(decision.outcome)
+            assert settings(world)["region"] == RECOVERY  # nothing moved while the switchover runs
+            assert len(outcomes) < 10, outcomes
         stub.assert_no_pending_responses()
-    assert done == {"action": "SwitchoverGlobalCluster", "target": OLD_PRIMARY_ARN}
+    assert outcomes == ["started", "advanced", "waiting", "waiting", "advanced"]
+    assert store.read().notes["database"] == "old primary is the writer"
+    assert run_once(world.site, clients, world.probe, datetime.now(UTC), owner="fb").done[-1] == "settings"
+    assert settings(world)["region"] == PRIMARY_REGION
 
 
-def test_rds_read_replica_promotion_on_moto(world: World) -> None:
-    primary_rds, rds = boto3.client("rds", PRIMARY_REGION), boto3.client("rds", RECOVERY)
-    source = primary_rds.create_db_instance(
-        DBInstanceIdentifier="distronation-use1",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin",
-        MasterUserPassword="password123",
-        AllocatedStorage=20,
-    )["DBInstance"]["DBInstanceArn"]
-    rds.create_db_instance_read_replica(
-        DBInstanceIdentifier="distronation-usw2", SourceDBInstanceIdentifier=source, DBInstanceClass="db.t3.micro"
+def test_the_lock_is_renewed_during_the_reconcile_and_a_round_out_of_time_stops_it(
+    world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconcile renews the lease per page (reconcile.py) through the round's renewal, which answers False
+    past the round's deadline: the walk stops, the action stays pending, and the next round resumes it."""
+    failed_over(world)
+    boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key="new.txt", Body=b"x")
+    renewals: list[tuple[bool, float | None, float | None]] = []
+    real = reconcile.reconcile_bucket
+
+    def renewing(*args: Any, options: Any, **kwargs: Any) -> Any:
+        before = world.store().read().lock_expires_at
+        time.sleep(1.1)
+        renewed = options.renew()
+        renewals.append((renewed, before, world.store().read().lock_expires_at))
+        return real(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile_bucket", renewing)
+    assert step(world).outcome == orchestrator.STARTED
+    store, clients = world.store(), world.clients()
+    late = orchestrator.transition_round(
+        world.site, clients, store, "failback", datetime.now(UTC), deadline=time.monotonic() - 1
     )
-    site = Site.from_descriptor(
-        descriptor(
-            world.primary.url,
-            world.secondary.url,
-            world.topic_arn,
-            database={"engine": "rds-replica", "identifier": "distronation-usw2"},
-        )
-    )
-    promoted: list[str] = []
-    promote, describe = rds.promote_read_replica, rds.describe_db_instances
-
-    def promote_on_moto(**kwargs: Any) -> Any:
-        promoted.append(kwargs["DBInstanceIdentifier"])
-        return promote(**kwargs)
-
-    def describe_as_aws(**kwargs: Any) -> Any:
-        # moto keeps ReadReplicaSourceDBInstanceIdentifier after a promotion; AWS clears it (the instance is
-        # standalone). Emulated here, and only after moto accepted the promotion.
-        found = describe(**kwargs)
-        if promoted:
-            for instance in found["DBInstances"]:
-                instance.pop("ReadReplicaSourceDBInstanceIdentifier", None)
-        return found
-
-    rds.promote_read_replica, rds.describe_db_instances = promote_on_moto, describe_as_aws
-    world.clients.rds = rds
-    done = actions.promote_database(world.clients, site, world.clock)
-    assert promoted == ["distronation-usw2"]
-    assert done["action"] == "PromoteReadReplica" and done["writable"] is True
-
-
-def test_arc_switch_tries_each_cluster_endpoint_until_one_answers(world: World) -> None:
-    """Emulated (Stubber): UpdateRoutingControlState on ARC's regional data-plane endpoints."""
-    arn = "arn:aws:route53-recovery-control::123456789012:controlpanel/abc/routingcontrol/def"
-    endpoints = [
-        {"endpoint": "https://aaaa.route53-recovery-cluster.us-east-1.amazonaws.com/v1", "region": "us-east-1"},
-        {"endpoint": "https://bbbb.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"},
-    ]
-    site = Site.from_descriptor(
-        descriptor(
-            world.primary.url,
-            world.secondary.url,
-            world.topic_arn,
-            switch={"kind": "arc", "routingControlArn": arn, "clusterEndpoints": endpoints},
-        )
-    )
-    made: list[Any] = []
-
-    def factory(endpoint: str, region: str) -> Any:
-        client = boto3.client("route53-recovery-cluster", region_name=region, endpoint_url=endpoint)
-        stub = Stubber(client)
-        expected = {"RoutingControlArn": arn, "RoutingControlState": "Off"}
-        if region == "us-east-1":  # the failed region's endpoint does not answer
-            stub.add_client_error("update_routing_control_state", "EndpointTemporarilyUnavailableException")
-        else:
-            stub.add_response("update_routing_control_state", {}, expected)
-        stub.activate()
-        made.append(stub)
-        return client
-
-    world.clients.arc = factory
-    assert actions.flip_switch(world.clients, site, failed_over=True, now=NOW) == "routing-control via us-west-2"
-    for stub in made:
-        stub.assert_no_pending_responses()
-
-
-def test_failback_without_a_failover_time_copies_nothing(world: World) -> None:
-    replica_s3 = boto3.client("s3", RECOVERY)
-    fail_over(world)
-    replica_s3.put_object(Bucket="distronation-prod-audio-us-west-2", Key="new.txt", Body=b"written in us-west-2")
-    healthy_rounds(world, NOW + timedelta(minutes=1), 1)
-    store = SiteStore(world.clients.dynamodb, world.site.lock_table)
-    state = store.read()
-    # A lost failover time would otherwise make every replica version since the epoch a change to copy back.
-    assert store.write(state, dataclasses.replace(state, failed_over_at=None))
-    result = failback(world.site, failback_clients(world), world.probe, NOW + timedelta(hours=1))
-    assert result.outcome == "reconciliation-incomplete"
-    assert "no failover time" in result.reasons[0]
-    primary = boto3.client("s3", PRIMARY_REGION).list_objects_v2(Bucket="distronation-prod-audio-us-east-1")
-    assert "new.txt" not in [o["Key"] for o in primary.get("Contents", [])]
-    assert store.read().phase == FAILED_OVER
+    assert late.outcome == orchestrator.WAITING and "reconcile-1" not in store.read().done
+    assert renewals[-1][0] is False and "stopped" in late.reasons[0]
+    on_time = run_once(world.site, clients, world.probe, datetime.now(UTC), owner="failback")
+    assert on_time.outcome == orchestrator.ADVANCED and on_time.done[-1] == "reconcile-1"
+    renewed, before, after = renewals[-1]
+    assert renewed is True and (after or 0) > (before or 0)  # the lease was extended during the work
