@@ -32,6 +32,7 @@ REQUIRED = {
     "bucket": "prop-bucket",
     "buckets": "prop-bucket",
     "to": "2026-01-01T00:00:00Z",
+    "since": "2026-01-01T00:00:00Z",
     "table": "orders",
     "site": "api",
     # A stack with no stack file here: `drctl drill` stops at reading it (exit 2), before any drill runs.
