@@ -41,6 +41,7 @@ class StepContext:
     now: datetime
     renew: Callable[[], bool]  # renews the lock (False: lost, or the round's time is up): long work stops
     dry_run: bool = False
+    out_of_time: Callable[[], bool] = lambda: False  # cheap, checked often: the round's time is up
 
 
 @dataclass
@@ -99,6 +100,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
             options=reconcile.ReconcileOptions(
                 dry_run=context.dry_run,
                 renew=context.renew,
+                out_of_time=context.out_of_time,
                 start_after=cursors.get(logical, ""),
                 pass_started=parse_iso(progress["started"]),
             ),

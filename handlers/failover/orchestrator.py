@@ -393,7 +393,10 @@ def transition_round(
             return False
         return store.renew(owner, time.time(), LEASE_SECONDS)
 
-    context = StepContext(site, clients, state, now, renew)
+    def out_of_time() -> bool:
+        return deadline is not None and clock() > deadline
+
+    context = StepContext(site, clients, state, now, renew, out_of_time=out_of_time)
     try:
         step = _step(action, context)
     except (ClientError, BotoCoreError, RuntimeError, ValueError) as error:

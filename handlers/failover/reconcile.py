@@ -84,7 +84,8 @@ class ReconcileOptions:
     renew: Callable[[], bool] | None = None  # renews the site lock; False means it was lost: stop
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     page_size: int = 1000  # keys per listing page
-    renew_every_keys: int = 50  # the lock is renewed (and the round's time checked) this often, and every page
+    renew_every_keys: int = 50  # the lock is renewed this often, and every page
+    out_of_time: Callable[[], bool] = lambda: False  # checked before every key: the round must save its cursor
     start_after: str = ""  # resume after this key: a pass that ran out of time continues where it stopped
     pass_started: datetime | None = None  # when the pass's first round started (its watermark), if resumed
 
@@ -340,7 +341,11 @@ def reconcile_bucket(
     replica = _flatten(_current_entries(s3_recovery, bucket["replica"], options.page_size, start), renewed)
     last = start or None
     for handled, (key, p, r) in enumerate(_merged(primary, replica)):
-        if walk.result.lost_lock or (handled and handled % options.renew_every_keys == 0 and not renewed()):
+        if walk.result.lost_lock or options.out_of_time():
+            walk.result.lost_lock = True  # stopped: out of the round's time (or the lock is gone)
+            walk.result.cursor = last
+            break
+        if handled and handled % options.renew_every_keys == 0 and not renewed():
             walk.result.cursor = last
             break
         try:

@@ -342,3 +342,23 @@ def test_a_pass_out_of_time_resumes_after_its_cursor_and_copies_each_key_once(s3
     assert first.copied + second.copied == 30
     assert first.watermark == second.watermark  # one pass, one watermark
     assert len(primary.list_object_versions(Bucket=PRIMARY)["Versions"]) == 30
+
+
+def test_a_pass_checks_the_round_time_before_every_key(s3: tuple[Any, Any]) -> None:
+    """Renewing costs a write, so it runs every few keys; the round's time is checked before each key, so a round
+    saves its cursor before the function's timeout kills it."""
+    primary, recovery = s3
+    failed_over_at = tick()
+    tick()
+    for i in range(5):
+        recovery.put_object(Bucket=REPLICA, Key=f"k{i}", Body=b"x")
+    checks: list[int] = []
+
+    def out_of_time() -> bool:
+        checks.append(1)
+        return len(checks) > 2  # time is up before the third key
+
+    result = reconcile_bucket(
+        primary, recovery, BUCKET, failed_over_at, options=ReconcileOptions(out_of_time=out_of_time)
+    )
+    assert (result.copied, result.cursor, result.complete) == (2, "k1", False)
