@@ -183,7 +183,9 @@ REJECTED = [
         ("sites[0].probeIntervalSeconds: must be one of 10 or 30, got 15",),
     ),
     Rejected(
-        "switch-unknown", site(switch="dns"), ("sites[0].switch: must be one of 'cloudwatch' or 'arc', got 'dns'",)
+        "switch-unknown",
+        site(switch="dns"),
+        ("sites[0].switch: must be one of 'endpoint', 'cloudwatch' or 'arc', got 'dns'",),
     ),
     Rejected(
         "site-name-41-long", site(name="a" * 41), (f"sites[0].name: must be at most 40 characters, got '{'a' * 41}'",)

@@ -136,7 +136,11 @@ def test_the_scheduled_drill_runs_weekly_in_the_recovery_region_with_its_alarm(d
     assert env["DRILL_METRICS_REGION"] == "us-west-2" and env["DRILL_STACK"] == "test"
     [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-scheduled"]
     assert rule.inputs["scheduleExpression"] == "rate(7 days)"
-    [retries] = drilled.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    [retries] = [
+        r
+        for r in drilled.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+        if r.name == "dr-drills-scheduled"
+    ]
     assert retries.inputs["maximumRetryAttempts"] == 0  # a timed-out drill is never re-run with a new FIS pause
     alarm = named(drilled, ALARM, "dr-drills-drill-passed")
     assert alarm.inputs["region"] == env["DRILL_METRICS_REGION"]  # the Region the runner publishes in

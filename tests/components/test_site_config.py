@@ -123,7 +123,7 @@ def test_the_alarm_switch_and_the_arc_switch_have_their_own_budgets() -> None:
 
 
 def test_auto_dns_failover_has_its_own_dns_path() -> None:
-    [site] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2)).sites
+    [site] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2, buckets=[], tables=[])).sites
     assert site.budget.auto_dns == 30 + 30 + 60 and site.budget.switched_dns_path == 150
     assert site.budget.dns_path == 120
 
@@ -256,6 +256,6 @@ def test_the_budget_as_the_descriptor_and_drctl_read_it() -> None:
         "rtoMinutes": 2,
     }
     assert "autoDnsFailover" not in site.budget.explain()
-    [auto] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2)).sites
+    [auto] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2, buckets=[], tables=[])).sites
     assert auto.budget.as_dict()["autoDnsPathSeconds"] == 120 and auto.budget.as_dict()["dnsPathSeconds"] == 120
     assert "autoDnsFailover path 120 s (DNS takes 120 s)" in auto.budget.explain()

@@ -142,26 +142,6 @@ def test_drill_outputs_holding_a_json_list_is_a_clear_error(tmp_path: Path) -> N
     assert "holds a JSON list, not the object of stack outputs" in one_json_object(result.stdout)["error"]
 
 
-def test_status_on_a_state_item_without_phase_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import handlers.cli.failover as cli_failover
-
-    class Found:
-        name, recovery_region, lock_table = "api", "us-west-2", "dr-api-lock"
-
-    class Store:
-        def __init__(self, *_args: Any) -> None:
-            pass
-
-        def read(self) -> Any:
-            return {}["phase"]  # what SiteStore.read raises on an item without phase
-
-    monkeypatch.setattr(cli_failover, "_site", lambda *_args: Found())
-    monkeypatch.setattr(cli_failover, "SiteStore", Store)
-    result = CliRunner().invoke(app, ["status", "--site", "api", "--region", "us-west-2", "--json"])
-    assert result.exit_code == cli.EXIT_FAILED, (result.stdout, result.exception)
-    assert "state item in dr-api-lock is malformed" in one_json_object(result.stdout)["error"]
-
-
 # ---------------------------------------------------------------- real processes, real signals
 
 

@@ -19,6 +19,10 @@ EXPECTED = {
     ("aws-iam-role-dr-least-privilege", "too-broad", "mandatory"),
     ("aws-route53-record-primary-health-check", "api-primary", "mandatory"),
     ("aws-route53-record-secondary-exists", "api-primary", "mandatory"),
+    # A tier-1 bucket with no isolated AWS Backup copy and no versioned inventory (issues 20 and 21).
+    ("aws-backup-plan-isolated-copy", "media-primary", "mandatory"),
+    ("aws-s3-bucket-inventory-versioned", "media-primary", "mandatory"),
+    ("aws-s3-bucket-inventory-versioned", "media-replica", "mandatory"),
 }
 
 

@@ -166,10 +166,17 @@ def test_recording_the_working_tree_sees_every_runtime_function() -> None:
         | {f"{table}-rpo-age" for table in ("users", "orders", "transactions")}
         | {"users-export"}
     )
-    assert set(functions) == buckets | {"site-api-orchestrator", "site-api-switch-function"}
+    validators = {"restore-testing-us-east-1-validate", "restore-testing-us-west-2-validate"}  # one per Region
+    assert set(functions) == buckets | validators | {"site-api-orchestrator", "site-api-switch-function"}
     # The buckets' RPO-age functions run beside their replicas (S3 publishes ReplicationLatency there), and the
     # failover site's orchestrator in the recovery region.
-    in_recovery = {"audio-rpo-age", "uploads-rpo-age", "site-api-orchestrator", "site-api-switch-function"}
+    in_recovery = {
+        "audio-rpo-age",
+        "uploads-rpo-age",
+        "site-api-orchestrator",
+        "site-api-switch-function",
+        "restore-testing-us-west-2-validate",
+    }
     assert {name: r.provider for name, r in functions.items()} == {
         name: f"pulumi:providers:aws {'recovery' if name in in_recovery else 'primary'}" for name in functions
     }
