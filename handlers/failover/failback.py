@@ -155,7 +155,8 @@ def reconcile_first(context: StepContext) -> Step:
     if not failed_over_at:
         # Without the failover time every replica change since the epoch would be compared; an operator decides.
         return Step(False, reason="the site state has no failover time; reconcile by hand (drctl) first")
-    return reconcile_pass(context, "reconcile-1", datetime.fromtimestamp(failed_over_at, tz=UTC))
+    # LastModified has one-second resolution: a write in the failover's own second reads as that whole second.
+    return reconcile_pass(context, "reconcile-1", datetime.fromtimestamp(int(failed_over_at), tz=UTC))
 
 
 def reconcile_second(context: StepContext) -> Step:
