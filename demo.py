@@ -28,7 +28,6 @@ from preview.project import load_project, load_stack_config
 REPO = Path(__file__).resolve().parent
 STACK = "prod"
 REPORTS = REPO / "reports" / "demo"
-TIME_SCALE = 10.0  # the rehearsal's scaled profile (drctl drill --time-scale): 10 divides the prod site's constants
 console = Console(width=max(Console().width, 132))  # the drill summary table needs the room
 
 
@@ -154,7 +153,7 @@ def main() -> int:
     def progress(message: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f} s[/]  {message}")
 
-    report = run_stack_drill(STACK, local=True, project_dir=REPO, progress=progress, time_scale=TIME_SCALE)
+    report = run_stack_drill(STACK, local=True, project_dir=REPO, progress=progress)
     paths = write_report(report, REPORTS)
     console.print(summary_table(report, paths))
     emulated: list[str] = []

@@ -48,20 +48,12 @@ class Answer:
     ttl: int
 
 
-def scaled_ttl(ttl: int, time_scale: float) -> int:
-    """A TTL in the scaled profile: divided by the factor, rounded up (a TTL of 0 stays 0)."""
-    return 0 if ttl <= 0 else max(1, math.ceil(ttl / time_scale))
-
-
 class AuthoritativeServer:
     """One name server: UDP on 127.0.0.1, answers from the emulated Route 53 with the AA flag."""
 
-    def __init__(
-        self, route53: Route53Emulator, *, name: str, time_scale: float = 1.0, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, route53: Route53Emulator, *, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.route53 = route53
         self.name = name
-        self.time_scale = time_scale
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind((host, port))
         self.socket.settimeout(0.2)
@@ -128,7 +120,7 @@ class AuthoritativeServer:
         for record in records:
             rrset = dns.rrset.from_text_list(
                 dns.name.from_text(record.name),
-                scaled_ttl(record.ttl, self.time_scale),
+                record.ttl,
                 dns.rdataclass.IN,
                 dns.rdatatype.from_text(record.type),
                 [self._absolute(record.type, value) for value in record.values],
@@ -150,7 +142,7 @@ class AuthoritativeServer:
     def _ns(self, zone: Zone) -> dns.rrset.RRset:
         return dns.rrset.from_text_list(
             dns.name.from_text(zone.name),
-            scaled_ttl(172800, self.time_scale),
+            172800,
             dns.rdataclass.IN,
             dns.rdatatype.NS,
             [self._absolute("NS", server) for server in zone.name_servers],
@@ -158,21 +150,21 @@ class AuthoritativeServer:
 
     def _soa(self, zone: Zone) -> dns.rrset.RRset:
         primary = zone.name_servers[0] if zone.name_servers else f"ns.{zone.name}"
-        # Route 53's SOA: negative-caching TTL 86400 by default; the emulator keeps the record TTL scale.
+        # Route 53's SOA: negative-caching TTL 86400 by default.
         text = f"{self._absolute('NS', primary)} awsdns-hostmaster.amazon.com. {SOA_SERIAL} 7200 900 1209600 86400"
-        return dns.rrset.from_text(dns.name.from_text(zone.name), scaled_ttl(900, self.time_scale), "IN", "SOA", text)
+        return dns.rrset.from_text(dns.name.from_text(zone.name), 900, "IN", "SOA", text)
 
 
 class NameServers:
     """The zone's delegated name servers, each an ``AuthoritativeServer`` on its own port of 127.0.0.1."""
 
-    def __init__(self, route53: Route53Emulator, zone_name: str, *, time_scale: float = 1.0) -> None:
+    def __init__(self, route53: Route53Emulator, zone_name: str) -> None:
         zone = route53.zone_for(zone_name)
         if zone is None:
             raise LookupError(f"the emulated Route 53 has no hosted zone for {zone_name}: provision it first")
         names = zone.name_servers or (f"ns-1.{zone.name}",)
         self.zone = zone
-        self.servers = {name: AuthoritativeServer(route53, name=name, time_scale=time_scale) for name in names}
+        self.servers = {name: AuthoritativeServer(route53, name=name) for name in names}
 
     def start(self) -> NameServers:
         for server in self.servers.values():
@@ -196,8 +188,8 @@ class NameServers:
 
 
 @contextmanager
-def name_servers(route53: Route53Emulator, zone_name: str, *, time_scale: float = 1.0) -> Iterator[NameServers]:
-    servers = NameServers(route53, zone_name, time_scale=time_scale).start()
+def name_servers(route53: Route53Emulator, zone_name: str) -> Iterator[NameServers]:
+    servers = NameServers(route53, zone_name).start()
     try:
         yield servers
     finally:
@@ -225,7 +217,9 @@ def query(name: str, record_type: str, server: tuple[str, int], timeout: float =
 class CachingResolver:
     """A recursive resolver's cache in front of the name servers: each answer is kept for its TTL, CNAMEs are
     followed. Empty answers are not cached (a resolver would keep them for the SOA's negative TTL; the rehearsal
-    never queries a name that does not exist)."""
+    never queries a name that does not exist). The name servers answer the stack's TTLs, as Route 53 does; in the
+    scaled profile this cache keeps each answer for ``TTL / time_scale`` seconds, exactly (the wire carries whole
+    seconds only)."""
 
     def __init__(
         self,
@@ -233,12 +227,14 @@ class CachingResolver:
         *,
         clock: Callable[[], float] = time.monotonic,
         timeout: float = QUERY_TIMEOUT_SECONDS,
+        time_scale: float = 1.0,
     ) -> None:
         if not nameservers:
             raise ValueError("a resolver needs at least one name server")
         self.nameservers = list(nameservers)
         self.clock = clock
         self.timeout = timeout
+        self.time_scale = time_scale
         self._cache: dict[tuple[str, str], tuple[float, list[Answer]]] = {}
         self._outside: dict[str, float] = {}  # CNAME targets no name server here answers for, until expiry
         self._lock = threading.Lock()
@@ -270,7 +266,7 @@ class CachingResolver:
             self.misses += 1
         answers = self._fetch(key[0], record_type)
         if answers:
-            expires = now + min(answer.ttl for answer in answers)
+            expires = now + min(answer.ttl for answer in answers) / self.time_scale
             with self._lock:
                 self._cache[key] = (expires, answers)
         return answers
@@ -299,7 +295,7 @@ class CachingResolver:
                 final = True
             if final:
                 with self._lock:
-                    self._outside[current] = self.clock() + cname.ttl
+                    self._outside[current] = self.clock() + cname.ttl / self.time_scale
                 return current
         raise LookupError(f"{name}: CNAME chain longer than {MAX_CNAME_CHAIN}")
 

@@ -256,7 +256,7 @@ class RehearsalStack:
     def resolver(self, site: LocalSite) -> CachingResolver:
         """A caching resolver (the application's) in front of the site's name servers."""
         assert site.name_servers is not None
-        return CachingResolver(site.name_servers.addresses())
+        return CachingResolver(site.name_servers.addresses(), time_scale=self.time_scale)
 
 
 def zone_name_for(record_name: str) -> str:
@@ -287,26 +287,22 @@ SCALED_MINUTES = ("healthyMinutesBeforeFailback",)
 
 
 def runtime_descriptor(descriptor: Mapping[str, Any], time_scale: float) -> dict[str, Any]:
-    """The descriptor the runtime reads in the scaled profile: its time values divided by ``time_scale``. They are
-    integers in the descriptor, so the factor must divide each of them; anything else is refused, never rounded."""
+    """The descriptor the runtime reads in the scaled profile: its time values divided by ``time_scale`` (the
+    runtime reads them as floats, ``handlers/failover/site.py``), never rounded."""
     scaled = json.loads(json.dumps(descriptor))
     if time_scale == 1:
         return scaled
+    if time_scale <= 0:
+        raise ValueError(f"time scale must be positive, not {time_scale:g}")
 
-    def divide(where: str, value: Any) -> int:
+    def divide(value: Any) -> float:
         result = float(value) / time_scale
-        if result != int(result) or (value and not result):
-            raise ValueError(
-                f"time scale {time_scale:g} does not divide the site's {where} ({value}): choose a factor that "
-                "divides every time constant of the stack"
-            )
-        return int(result)
+        return int(result) if result.is_integer() else result
 
     for key in (*SCALED_SECONDS, *SCALED_MINUTES):
-        scaled[key] = divide(key, scaled[key])
+        scaled[key] = divide(scaled[key])
     scaled["budget"] = {
-        key: divide(f"budget {key}", value) if key.endswith("Seconds") else value
-        for key, value in (scaled.get("budget") or {}).items()
+        key: divide(value) if key.endswith("Seconds") else value for key, value in (scaled.get("budget") or {}).items()
     }
     return scaled
 
@@ -461,7 +457,7 @@ def rehearsal_stack(
             sites.append(LocalSite(target.name, local, plan, zone_id, zone_name, check_ids))
         stack.enter_context(_running(route53))
         for local_site in sites:
-            servers = NameServers(route53, local_site.zone_name, time_scale=time_scale).start()
+            servers = NameServers(route53, local_site.zone_name).start()
             stack.callback(servers.stop)
             local_site.name_servers = servers
         yield RehearsalStack(

@@ -44,7 +44,15 @@ from emulator.provision import LocalSite, RehearsalStack
 from emulator.replication import Lag, Replicator
 from emulator.route53 import DEFAULT_CHECKER_REGIONS
 from emulator.workload import Workload, summarize
-from handlers.drills.model import Basis, ScenarioResult, Status, judge, minutes_to_seconds, not_run
+from handlers.drills.model import (
+    REHEARSAL_TIME_SCALE,
+    Basis,
+    ScenarioResult,
+    Status,
+    judge,
+    minutes_to_seconds,
+    not_run,
+)
 from handlers.failover.state import SiteStore, State
 from stackmodel.site import ORCHESTRATOR_TIMEOUT_SECONDS, SCHEDULE_SECONDS
 
@@ -94,9 +102,9 @@ class Profile:
 # Three checker Regions (Route 53's minimum) keep the scaled demo within two cores; the real profile uses all eight.
 SCALED = Profile(
     "scaled",
-    time_scale=10.0,  # divides every time constant of the prod site (10 s, 30 s, 30 min) exactly
+    time_scale=REHEARSAL_TIME_SCALE,
     checker_regions=DEFAULT_CHECKER_REGIONS[:3],
-    canary_interval_seconds=0.5,  # a canary every 5 s of stack time: the RTO's resolution
+    canary_interval_seconds=0.5,  # a canary every 10 s of stack time: the RTO's resolution
     pre_fault_seconds=120.0,
 )
 REAL = Profile(

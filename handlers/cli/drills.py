@@ -38,7 +38,7 @@ from handlers.cli.validation import (
 from handlers.drills import fis
 from handlers.drills.bucket import run_bucket_drill
 from handlers.drills.canaries import DEFAULT_RATE_PER_SECOND
-from handlers.drills.model import Progress, Status
+from handlers.drills.model import REHEARSAL_TIME_SCALE, Progress, Status
 from handlers.drills.report import figure_text, publish, seconds_text, write_report
 from handlers.drills.runner import DrillContext, DrillReport, run_drill
 from handlers.drills.scenarios import SCENARIOS, select
@@ -187,8 +187,7 @@ def each_region(values: list[str] | None) -> list[str]:
 
 
 DEFAULT_OUT = Path("reports")
-# The scaled rehearsal profile of `make demo`: 10 divides every time constant of the prod site (10 s, 30 s, 30 min).
-DEFAULT_TIME_SCALE = 10.0
+DEFAULT_TIME_SCALE = REHEARSAL_TIME_SCALE
 
 
 def run_stack_drill(
@@ -321,7 +320,7 @@ def drill_command(
             min=1,
             max=100,
             help="--local: divide every time constant of the rehearsal by this factor (1: the stack's own settings "
-            "on the real clock; it must divide the site's probe interval, TTL and failback hold-down).",
+            "on the real clock).",
         ),
     ] = DEFAULT_TIME_SCALE,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,

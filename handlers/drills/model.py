@@ -13,6 +13,11 @@ from typing import Any
 
 from handlers.drills.objectives import within_objectives
 
+# The local rehearsal's scaled profile (``make demo``, ``drctl drill --local``): every time constant of the stack is
+# divided by this factor, so prod's 30-minute failback hold-down takes 90 s and the demo stays within minutes. The
+# runtime reads the divided values as floats; DNS TTLs are divided in the application's resolver cache, exactly.
+REHEARSAL_TIME_SCALE = 20.0
+
 
 class Basis(StrEnum):
     """What a figure is: measured end to end, a measured lower bound (the emulator is faster than AWS), or a

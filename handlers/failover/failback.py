@@ -55,6 +55,7 @@ class Step:
     note: str | None = None
     start_pending: bool = False
     reason: str | None = None
+    more_now: bool = False  # long work saved its progress and has more to do at once: no pause before the next round
 
 
 def parse_iso(text: str) -> datetime:
@@ -62,11 +63,11 @@ def parse_iso(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def hold_seconds(site: Site) -> int:
+def hold_seconds(site: Site) -> float:
     """configRefresh + switch + TTL: until every reader has left the replica (``hold`` waits this long)."""
     budget = site.budget
-    refresh = int(budget.get("configRefreshSeconds", DEFAULT_CONFIG_REFRESH_SECONDS))
-    return refresh + int(budget.get("switchSeconds", DEFAULT_SWITCH_SECONDS)) + site.ttl_seconds
+    refresh = float(budget.get("configRefreshSeconds", DEFAULT_CONFIG_REFRESH_SECONDS))
+    return refresh + float(budget.get("switchSeconds", DEFAULT_SWITCH_SECONDS)) + site.ttl_seconds
 
 
 # --- reconcile -----------------------------------------------------------------------------------------------------
@@ -88,6 +89,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
     cursors: dict[str, str] = dict(progress.get("cursors") or {})
     finished: dict[str, Any] = dict(progress.get("finished") or {})
     incomplete: list[str] = []
+    stopped_for_time = failed_keys = False
     for bucket in context.site.buckets:
         logical = bucket["logical"]
         if logical in finished:
@@ -120,16 +122,24 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
             incomplete.append(
                 f"{logical}: stopped (the round's time is up or the lock was lost) {where}; resumes there"
             )
+            stopped_for_time = True
             break
         if result.failed:
             incomplete += [f"{logical}: {failure}" for failure in result.failed[:5]]
+            failed_keys = True
             continue
         finished[logical] = counts
     tables = {t["logical"]: reconcile.table_resolution(t) for t in context.site.tables}
     detail = {"buckets": finished, "tables": tables}
     if incomplete:
         saved = {**progress, "cursors": cursors, "finished": finished}
-        return Step(False, detail, changes={"reconcile_progress": saved}, reason="; ".join(incomplete))
+        return Step(
+            False,
+            detail,
+            changes={"reconcile_progress": saved},
+            reason="; ".join(incomplete),
+            more_now=stopped_for_time and not failed_keys,  # failed keys are retried after a pause
+        )
     watermark = iso_minus_overlap(progress["started"])
     return Step(
         True,
@@ -222,8 +232,8 @@ def hold(context: StepContext) -> Step:
     waited = (context.now - parse_iso(switched)).total_seconds() if switched else 0.0
     needed = hold_seconds(context.site)
     if waited >= needed:
-        return Step(True, note=f"held {waited:.0f} s of {needed} s")
-    return Step(False, reason=f"holding {waited:.0f} s of {needed} s (config refresh + switch + TTL)")
+        return Step(True, note=f"held {waited:.0f} s of {needed:g} s")
+    return Step(False, reason=f"holding {waited:.0f} s of {needed:g} s (config refresh + switch + TTL)")
 
 
 FAILBACK_STEPS: dict[str, Callable[[StepContext], Step]] = {

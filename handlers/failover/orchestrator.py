@@ -92,6 +92,7 @@ CONTENDED = "contended"  # a health write lost to another round's; the next roun
 STARTED = "started"  # ``begin`` written: a transition is under way
 ADVANCED = "advanced"  # one action finished this round
 WAITING = "waiting"  # a polled action is not there yet
+CONTINUING = "continuing"  # long work (a reconcile) saved its progress and goes on in the next round, at once
 ACTION_FAILED = "action-failed"  # AWS refused an action; the next round (or a re-run) retries it
 FAILED_OVER_NOW = "failed-over"  # the failover's last action finished this round
 ALREADY_FAILED_OVER = "already-failed-over"  # failed over, every action done
@@ -100,7 +101,7 @@ NOT_FAILED_OVER = "not-failed-over"
 WAITING_FOR_HEALTH = "waiting-for-primary-health"
 TRANSITION_IN_PROGRESS = "transition-in-progress"
 DRY_RUN = "dry-run"
-CONTINUE_AT_ONCE = (STARTED, ADVANCED)
+CONTINUE_AT_ONCE = (STARTED, ADVANCED, CONTINUING)
 SETTLED = (FAILED_OVER_NOW, ALREADY_FAILED_OVER, FAILED_BACK)
 
 
@@ -410,7 +411,8 @@ def transition_round(
         # starting over.
         if step.changes and not store.advance(owner, state.phase, dict(step.changes), now=t):
             return _progress(Decision(LOST_LOCK, site.name, reasons=[f"{action}: lock lost"]), state, order)
-        decision = Decision(WAITING, site.name, reasons=[f"{action}: {step.reason or 'waiting'}"])
+        outcome = CONTINUING if step.more_now else WAITING
+        decision = Decision(outcome, site.name, reasons=[f"{action}: {step.reason or 'waiting'}"])
         decision.actions[action] = step.detail
         return _progress(decision, state, order)
     changes = dict(step.changes)
@@ -499,18 +501,18 @@ def _dns(context: StepContext) -> Step:
         return Step(True, values, note=f"confirmed: {', '.join(values)}")
     switched = context.state.done.get("switch")
     waited = (context.now - parse_iso(switched)).total_seconds() if switched else 0.0
-    allowed = site.ttl_seconds + int(site.budget.get("switchSeconds", 120))
+    allowed = site.ttl_seconds + float(site.budget.get("switchSeconds", 120))
     if waited > allowed:
         actions.notify(
             clients,
             site,
             f"DR {site.name}: DNS not confirmed",
             f"{site.record_name} still answers {values or 'nothing'} {waited:.0f} s after the switch "
-            f"(allowed {allowed} s)",
+            f"(allowed {allowed:g} s)",
         )
         return Step(True, values, note=f"unconfirmed after {waited:.0f} s: {', '.join(values) or 'no answer'}")
     return Step(
-        False, values, reason=f"{site.record_name} answers {values or 'nothing'} ({waited:.0f} s of {allowed} s)"
+        False, values, reason=f"{site.record_name} answers {values or 'nothing'} ({waited:.0f} s of {allowed:g} s)"
     )
 
 
@@ -698,7 +700,8 @@ def failback(
                 WAITING_FOR_HEALTH,
                 site.name,
                 reasons=[
-                    f"primary healthy for {healthy_for:.0f} s of the {needed} s required (healthyMinutesBeforeFailback)"
+                    f"primary healthy for {healthy_for:.0f} s of the {needed:g} s required "
+                    "(healthyMinutesBeforeFailback)"
                 ],
             )
         first = start_failback(site, clients, probe, now, owner=owner, reason="drctl failback", dry_run=dry_run)

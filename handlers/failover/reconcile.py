@@ -20,12 +20,17 @@ current objects of each bucket once, not every noncurrent version; only keys cur
 multipart threshold (5 GB, CopyObject's limit) use the restore's managed multipart copy; past
 ``batch.threshold_keys`` copies the rest goes to one S3 Batch Operations job (the restore's builder; its copy is
 also limited to 5 GB an object, so larger ones stay here). The site lock is renewed every page; a lost lock stops
-the walk. Every action is idempotent: an async delivery can repeat even with retries at 0.
+the walk. Keys are compared and copied ``workers`` at a time (each key costs two to five S3 requests, so a
+sequential walk spends its round waiting on the network), and the cursor only moves past a key once every key
+before it is done. Every action is idempotent: an async delivery can repeat even with retries at 0.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,6 +89,9 @@ class ReconcileOptions:
     renew: Callable[[], bool] | None = None  # renews the site lock; False means it was lost: stop
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     page_size: int = 1000  # keys per listing page
+    # Keys in flight at once: within boto3's default pool of 10 connections per client (handlers/aws.py), and few
+    # enough that the keys still in flight when the round's time is up finish within its margin.
+    workers: int = 8
     renew_every_keys: int = 50  # the lock is renewed this often, and every page
     out_of_time: Callable[[], bool] = lambda: False  # checked before every key: the round must save its cursor
     start_after: str = ""  # resume after this key: a pass that ran out of time continues where it stopped
@@ -154,8 +162,9 @@ def newest_entry(s3: Any, bucket: str, key: str) -> Entry | None:
     return None
 
 
-def _with_version(s3: Any, bucket: str, entry: Entry) -> tuple[Entry, dict[str, str]]:
-    """The current entry with its version id and metadata (a HEAD), for the decisions a listing cannot make."""
+def _with_version(s3: Any, bucket: str, entry: Entry) -> tuple[Entry, dict[str, Any]]:
+    """The current entry with its version id, and its HEAD (metadata and the attributes a copy restates), for the
+    decisions a listing cannot make."""
     head = s3.head_object(Bucket=bucket, Key=entry.key)
     entry = Entry(
         entry.key,
@@ -165,7 +174,7 @@ def _with_version(s3: Any, bucket: str, entry: Entry) -> tuple[Entry, dict[str, 
         int(head.get("ContentLength", entry.size)),
         str(head.get("StorageClass", entry.storage_class)),
     )
-    return entry, dict(head.get("Metadata", {}))
+    return entry, head
 
 
 def _merged(primary: Iterator[Entry], replica: Iterator[Entry]) -> Iterator[tuple[str, Entry | None, Entry | None]]:
@@ -210,6 +219,19 @@ class _Walk:
             dry_run=options.dry_run,
         )
         self.manifest: list[str] = []
+        self._lock = threading.Lock()  # keys are decided on ``workers`` threads; the tallies are shared
+
+    def _count(self, tally: str) -> None:
+        with self._lock:
+            setattr(self.result, tally, getattr(self.result, tally) + 1)
+
+    def _report(self, conflict: dict[str, Any]) -> None:
+        with self._lock:
+            self.result.conflicts.append(conflict)
+
+    def fail(self, key: str, error: Exception) -> None:
+        with self._lock:
+            self.result.failed.append(f"{key}: {error}")
 
     # --- decisions ---------------------------------------------------------------------------------------------
 
@@ -218,77 +240,85 @@ class _Walk:
         if replica is None:  # current on the primary only: was it deleted on the replica during the failover?
             marker = newest_entry(self.s3_recovery, replica_bucket, key)
             if marker is None or not marker.is_delete_marker or marker.last_modified < self.since:
-                self.result.unchanged += 1  # never replicated, or deleted before the failover
+                self._count("unchanged")  # never replicated, or deleted before the failover
                 return
             assert primary is not None
             if _newer(marker, primary):
                 self._delete(key, primary)
             else:
-                self.result.unchanged += 1
+                self._count("unchanged")
                 if primary.last_modified >= self.since:
-                    self.result.conflicts.append(_conflict(key, primary, marker, "primary"))
+                    self._report(_conflict(key, primary, marker, "primary"))
             return
         if replica.last_modified < self.since:
-            self.result.unchanged += 1
+            self._count("unchanged")
             return
         if replica.last_modified > self.started + WATERMARK_OVERLAP:
             # Written while this pass runs (the application still writes to the replica during pass 1): the next
             # pass starts at ``watermark`` and takes it, so a pass never chases a live writer.
-            self.result.deferred += 1
+            self._count("deferred")
             return
-        replica, _ = _with_version(self.s3_recovery, replica_bucket, replica)
+        replica, replica_head = _with_version(self.s3_recovery, replica_bucket, replica)
         if primary is None:  # absent or deleted on the primary
             current = newest_entry(self.s3_primary, primary_bucket, key)
             if current is not None and current.last_modified >= replica.last_modified:
-                self.result.unchanged += 1  # deleted on the primary after the replica's write: keep the delete
+                self._count("unchanged")  # deleted on the primary after the replica's write: keep the delete
                 if current.last_modified >= self.since:
-                    self.result.conflicts.append(_conflict(key, current, replica, "primary"))
+                    self._report(_conflict(key, current, replica, "primary"))
                 return
             if current is not None and current.last_modified >= self.since:
-                self.result.conflicts.append(_conflict(key, current, replica, "replica"))
-            self._copy(replica)
+                self._report(_conflict(key, current, replica, "replica"))
+            self._copy(replica, replica_head)
             return
-        primary, metadata = _with_version(self.s3_primary, primary_bucket, primary)
-        if primary.version_id == replica.version_id or metadata.get(RESTORED_FROM_METADATA) == replica.version_id:
-            self.result.unchanged += 1  # replicated, or copied back by an earlier pass
+        primary, primary_head = _with_version(self.s3_primary, primary_bucket, primary)
+        restored_from = primary_head.get("Metadata", {}).get(RESTORED_FROM_METADATA)
+        if primary.version_id == replica.version_id or restored_from == replica.version_id:
+            self._count("unchanged")  # replicated, or copied back by an earlier pass
             return
         changed_on_both = primary.last_modified >= self.since
         if _newer(replica, primary):
             if changed_on_both:
-                self.result.conflicts.append(_conflict(key, primary, replica, "replica"))
-            self._copy(replica)
+                self._report(_conflict(key, primary, replica, "replica"))
+            self._copy(replica, replica_head)
         else:
-            self.result.unchanged += 1
+            self._count("unchanged")
             if changed_on_both or primary.etag != replica.etag:
-                self.result.conflicts.append(_conflict(key, primary, replica, "primary"))
+                self._report(_conflict(key, primary, replica, "primary"))
 
     # --- actions (idempotent) ------------------------------------------------------------------------------------
 
-    def _copy(self, replica: Entry) -> None:
+    def _copy(self, replica: Entry, head: dict[str, Any]) -> None:
         batch = self.options.batch
         fits_batch = replica.size <= BATCH_COPY_LIMIT
-        if batch is not None and fits_batch and self.result.copied >= batch.threshold_keys:
-            self.manifest.append(manifest_line(self.bucket["replica"], replica.key, replica.version_id))
-            self.result.batched += 1
-            return
-        if not self.options.dry_run:
-            copy_version(
-                self.s3_primary,
-                self.bucket["replica"],
-                replica.as_version(),
-                self.bucket["primary"],
-                replica.key,
-                extra_metadata={RESTORED_FROM_METADATA: replica.version_id},
-                settings=self.options.copy_settings,
-            )
-        self.result.copied += 1
+        with self._lock:
+            if batch is not None and fits_batch and self.result.copied >= batch.threshold_keys:
+                self.manifest.append(manifest_line(self.bucket["replica"], replica.key, replica.version_id))
+                self.result.batched += 1
+                return
+            self.result.copied += 1  # counted before the copy, so keys copied at once see it against the threshold
+        try:
+            if not self.options.dry_run:
+                copy_version(
+                    self.s3_primary,
+                    self.bucket["replica"],
+                    replica.as_version(),
+                    self.bucket["primary"],
+                    replica.key,
+                    extra_metadata={RESTORED_FROM_METADATA: replica.version_id},
+                    settings=self.options.copy_settings,
+                    source_head=head,
+                )
+        except BaseException:
+            with self._lock:
+                self.result.copied -= 1
+            raise
 
     def _delete(self, key: str, primary: Entry) -> None:
         if not self.options.dry_run:
             # A plain delete (no version id): a new marker, which replication carries on; repeating it adds
             # nothing, since the next pass finds the primary's marker newer than the replica's.
             self.s3_primary.delete_object(Bucket=self.bucket["primary"], Key=key)
-        self.result.deleted += 1
+        self._count("deleted")
 
     def submit_batch(self) -> None:
         batch = self.options.batch
@@ -339,20 +369,32 @@ def reconcile_bucket(
         _current_entries(s3_primary, bucket["primary"], options.page_size, start), lambda: not walk.result.lost_lock
     )
     replica = _flatten(_current_entries(s3_recovery, bucket["replica"], options.page_size, start), renewed)
-    last = start or None
-    for handled, (key, p, r) in enumerate(_merged(primary, replica)):
-        if walk.result.lost_lock or options.out_of_time():
-            walk.result.lost_lock = True  # stopped: out of the round's time (or the lock is gone)
-            walk.result.cursor = last
-            break
-        if handled and handled % options.renew_every_keys == 0 and not renewed():
-            walk.result.cursor = last
-            break
+    last = start or None  # the cursor: every key up to it is done
+    in_flight: deque[tuple[str, Future[None]]] = deque()
+
+    def settle_oldest() -> None:
+        nonlocal last
+        key, future = in_flight.popleft()
         try:
-            walk.key(key, p, r)
+            future.result()
         except (ClientError, BotoCoreError) as error:
-            walk.result.failed.append(f"{key}: {error}")
+            walk.fail(key, error)
         last = key
+
+    with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="reconcile") as pool:
+        for handled, (key, p, r) in enumerate(_merged(primary, replica)):
+            if walk.result.lost_lock or options.out_of_time():
+                walk.result.lost_lock = True  # stopped: out of the round's time (or the lock is gone)
+                break
+            if handled and handled % options.renew_every_keys == 0 and not renewed():
+                break
+            in_flight.append((key, pool.submit(walk.key, key, p, r)))
+            if len(in_flight) >= max(1, options.workers):
+                settle_oldest()
+        while in_flight:  # keys already started finish (each is a few requests), so the cursor passes them
+            settle_oldest()
+    walk.result.conflicts.sort(key=lambda conflict: str(conflict["key"]))
+    walk.result.failed.sort()
     if walk.result.lost_lock:
         walk.result.cursor = last
     else:

@@ -19,14 +19,15 @@ class Site:
     recovery_region: str
     record_name: str
     record_type: str
-    ttl_seconds: int
+    # Time values are floats: the rehearsal's scaled profile divides them (emulator/provision.py); AWS's are whole.
+    ttl_seconds: float
     primary_host: str
     primary_url: str
     secondary_host: str
     secondary_url: str
-    probe_interval_seconds: int
+    probe_interval_seconds: float
     failure_threshold: int
-    healthy_minutes_before_failback: int
+    healthy_minutes_before_failback: float
     rpo_minutes: int
     switch: dict[str, Any]
     active_region_parameter: str
@@ -37,7 +38,7 @@ class Site:
     buckets: list[dict[str, str]] = field(default_factory=list)
     tables: list[dict[str, Any]] = field(default_factory=list)
     database: dict[str, Any] | None = None
-    budget: dict[str, int] = field(default_factory=dict)
+    budget: dict[str, float] = field(default_factory=dict)
 
     @property
     def switch_kind(self) -> str:
@@ -53,14 +54,14 @@ class Site:
                 recovery_region=document["recoveryRegion"],
                 record_name=document["recordName"].rstrip("."),
                 record_type=document["recordType"],
-                ttl_seconds=int(document["ttlSeconds"]),
+                ttl_seconds=float(document["ttlSeconds"]),
                 primary_host=document["primary"]["host"],
                 primary_url=document["primary"]["url"],
                 secondary_host=document["secondary"]["host"],
                 secondary_url=document["secondary"]["url"],
-                probe_interval_seconds=int(document["probeIntervalSeconds"]),
+                probe_interval_seconds=float(document["probeIntervalSeconds"]),
                 failure_threshold=int(document["failureThreshold"]),
-                healthy_minutes_before_failback=int(document["healthyMinutesBeforeFailback"]),
+                healthy_minutes_before_failback=float(document["healthyMinutesBeforeFailback"]),
                 rpo_minutes=int(document["rpoMinutes"]),
                 switch=dict(document["switch"]),
                 active_region_parameter=document["parameters"]["activeRegion"],

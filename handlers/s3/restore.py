@@ -268,6 +268,7 @@ def copy_version(
     *,
     extra_metadata: dict[str, str] | None = None,
     settings: CopySettings = DEFAULT_COPY_SETTINGS,
+    source_head: dict[str, Any] | None = None,
 ) -> str:
     """Server-side copy of ``version`` to ``dest_bucket/dest_key``; returns the new version id.
 
@@ -279,6 +280,8 @@ def copy_version(
     Above the multipart threshold the copy also records its source version (``RESTORED_FROM_METADATA``):
     a multipart copy has a new ETag and no full-object checksum to compare, so this is how a later run
     recognises it and writes nothing.
+
+    ``source_head`` is the version's HEAD when the caller already made it (a request saved per key).
     """
     source = _copy_source(source_bucket, version)
     if version.size > settings.multipart_threshold:
@@ -289,7 +292,7 @@ def copy_version(
             Bucket=dest_bucket, Key=dest_key, CopySource=source, StorageClass=version.storage_class, **checksum
         )
         return str(response.get("VersionId", ""))
-    head = s3.head_object(Bucket=source_bucket, Key=version.key, VersionId=version.version_id)
+    head = source_head or s3.head_object(Bucket=source_bucket, Key=version.key, VersionId=version.version_id)
     attributes = _explicit_attributes(head, extra_metadata or {})
     if version.size <= settings.multipart_threshold:
         response = s3.copy_object(

@@ -15,7 +15,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from emulator.dns import CachingResolver, name_servers, query, scaled_ttl
+from emulator.dns import CachingResolver, name_servers, query
 from emulator.route53 import Route53Emulator, RoutingControls
 from tests.emulator.test_route53 import client, moto, moto_url, network_for  # noqa: F401  (fixtures)
 
@@ -65,14 +65,14 @@ def zone_with_failover(
 
 def test_each_delegated_name_server_answers_authoritatively(moto: str) -> None:  # noqa: F811
     r53, controls = zone_with_failover(moto, ttl=60)
-    with name_servers(r53, ZONE, time_scale=10.0) as servers:
+    with name_servers(r53, ZONE) as servers:
         assert len(servers.addresses()) == 4  # moto delegates every zone to four name servers
         for address in servers.addresses():
             request = dns.message.make_query(f"api.{ZONE}", "A")
             response = dns.query.udp(request, address[0], port=address[1], timeout=2)
             assert response.flags & dns.flags.AA
             (rrset,) = response.answer
-            assert rrset.ttl == 6  # 60 s / 10
+            assert rrset.ttl == 60  # the stack's TTL, as Route 53 answers it (the scaled profile scales the cache)
             assert rrset[0].to_text() == "api-use1.example.net."
         controls.update({"arn:p": False})  # PRIMARY's check unhealthy: every server answers the SECONDARY
         for address in servers.addresses():
@@ -92,8 +92,17 @@ def test_names_outside_the_zone_are_refused_and_missing_names_are_nxdomain(moto:
         assert {answer.value for answer in ns} == set(servers.servers)
 
 
-def test_scaled_ttl_rounds_up_and_keeps_zero() -> None:
-    assert (scaled_ttl(60, 10), scaled_ttl(30, 20), scaled_ttl(0, 10), scaled_ttl(1, 100)) == (6, 2, 0, 1)
+def test_resolver_in_the_scaled_profile_keeps_an_answer_for_the_ttl_divided_exactly(moto: str) -> None:  # noqa: F811
+    r53, controls = zone_with_failover(moto, ttl=30)
+    now = [1000.0]
+    with name_servers(r53, ZONE) as servers:
+        resolver = CachingResolver(servers.addresses(), clock=lambda: now[0], time_scale=20.0)
+        assert resolver.resolve(f"api.{ZONE}", "A") == "api-use1.example.net"
+        controls.update({"arn:p": False})
+        now[0] += 1.45  # 30 s / 20 = 1.5 s, not the 2 s a whole-second TTL would give
+        assert resolver.resolve(f"api.{ZONE}", "A") == "api-use1.example.net"
+        now[0] += 0.1
+        assert resolver.resolve(f"api.{ZONE}", "A") == "api-usw2.example.net"
 
 
 def test_resolver_keeps_an_answer_for_its_ttl_and_not_longer(moto: str) -> None:  # noqa: F811

@@ -112,7 +112,7 @@ def test_local_table_and_region_scenarios_of_prod_run_on_the_real_specs(tmp_path
     [site] = [entry for entry in scenarios if entry["scenario"] == "region-loss-failover"]
     # measured end to end on the two-Region rehearsal (emulator/rehearsal.py), scaled profile, figures scaled back
     assert site["target"] == "site api" and site["rto_basis"] == site["rpo_basis"] == "measured"
-    assert site["checks"]["basis_label"] == "measured (emulated AWS, time ×1/10)"  # noqa: RUF001 (the label's sign)
+    assert site["checks"]["basis_label"] == "measured (emulated AWS, time ×1/20)"  # noqa: RUF001 (the label's sign)
     assert site["checks"]["after"]["agree"] and site["checks"]["after"]["phase"] == "failed-over"
     assert site["rto_seconds_target"] == 120 and site["rto_seconds_measured"] is not None
 

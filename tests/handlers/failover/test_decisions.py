@@ -1339,7 +1339,7 @@ def test_dns_confirmed_reads_the_dns_note() -> None:
 
 def test_the_pause_between_rounds() -> None:
     site, quick = make_site(), make_site(probeIntervalSeconds=3)
-    for outcome in (orchestrator.STARTED, orchestrator.ADVANCED):
+    for outcome in (orchestrator.STARTED, orchestrator.ADVANCED, orchestrator.CONTINUING):
         assert orchestrator.pause_after(orchestrator.Decision(outcome, "api"), site) == 0.0
     for outcome in (orchestrator.WAITING, orchestrator.ACTION_FAILED, orchestrator.LOCKED, orchestrator.LOST_LOCK):
         assert orchestrator.pause_after(orchestrator.Decision(outcome, "api"), site) == orchestrator.POLL_SECONDS
