@@ -118,9 +118,50 @@ def test_the_audit_framework_uses_only_cited_controls_with_one_tag_scope(prod: R
     framework = one(prod, "aws:backup/framework:Framework")
     controls = framework.inputs["controls"]
     assert {c["name"] for c in controls} <= set(FRAMEWORK_CONTROLS) and len(controls) <= MAX_CONTROLS_PER_REGION
-    assert all(c["scope"] == {"tags": {"dr:tier": "1"}} for c in controls)  # one tag key and value per scope
+    assert all(len(c["scope"].get("tags", {})) <= 1 for c in controls)  # one tag key and value per scope
     report = one(prod, "aws:backup/reportPlan:ReportPlan")
     assert report.inputs["reportDeliveryChannel"]["s3BucketName"] == "distronation-prod-dr-batch-reports-us-east-1"
+
+
+def test_the_framework_proves_copies_outside_the_region_and_the_account_within_the_rpo(prod: Run) -> None:
+    """Prod: the tier-1 tables' hourly plan copies to us-west-2 and to the backup account, the tier-1 buckets'
+    snapshots to the air-gapped vault; each control is scoped to what it proves ("Controls and remediation")."""
+    controls = one(prod, "aws:backup/framework:Framework").inputs["controls"]
+
+    def scoped(name: str) -> list[tuple[Any, dict[str, str]]]:
+        return [
+            (c["scope"], {p["name"]: p["value"] for p in c.get("inputParameters", [])})
+            for c in controls
+            if c["name"] == name
+        ]
+
+    plan = {"tags": {"dr:backup-plan": "distronation-prod-tables-60m-cold7d-keep120d"}}
+    assert scoped("BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION") == [(plan, {})]
+    assert scoped("BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT") == [(plan, {})]
+    # The hourly plan's own RPO plus AWS Backup's one-hour start window; the buckets' day under the tier tag.
+    assert sorted(scoped("BACKUP_LAST_RECOVERY_POINT_CREATED"), key=str) == sorted(
+        [
+            ({"tags": {"dr:tier": "1"}}, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "24"}),
+            (plan, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "2"}),
+        ],
+        key=str,
+    )
+    # No tag scope for this control; 24 h is both the tier-1 account-compromise RPO and AWS's minimum.
+    assert scoped("RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT") == [
+        ({"complianceResourceTypes": ["S3"]}, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "24"})
+    ]
+
+
+def test_without_isolated_vaults_only_the_cross_region_controls_remain() -> None:
+    config = json.loads(json.dumps(PROD))
+    for key in ("airGappedVault", "vaultAccount"):
+        del config["backup"][key]
+    config["backup"]["isolatedCopies"] = {"tier1": False}
+    run = run_program(config, preview=True)
+    names = [c["name"] for c in one(run, "aws:backup/framework:Framework").inputs["controls"]]
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" in names
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" not in names
+    assert "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT" not in names
 
 
 def test_the_second_program_builds_the_other_accounts_vault_through_the_assumed_role() -> None:
