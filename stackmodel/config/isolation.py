@@ -15,7 +15,7 @@ What AWS imposes, and why each rule exists (docs/contract.md, "Isolated copies")
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -42,11 +42,16 @@ RESTORE_SCHEDULE = described(
 # AWS Backup resource types (the ResourceType values of its API) this project puts in AWS Backup.
 S3 = "S3"
 DYNAMODB = "DynamoDB"
-# AWS Backup Developer Guide, "Feature availability by resource", column "Logically air-gapped vault" (and the
-# vault's page: "See Feature availability by resource for resource types you can copy to a logically air-gapped
-# vault"). Amazon S3 is listed; DynamoDB is not confirmed here, so a stack that would need it there is refused
-# until someone cites the row (docs/contract.md, "Isolated copies").
-AIR_GAPPED_VAULT_TYPES = frozenset({S3})
+# What a logically air-gapped vault can hold. AWS Backup Developer Guide, "Primary backups to logically air-gapped
+# vaults" (lag-vault-primary-backup.html), "Resources supporting full AWS Backup management": "Amazon EFS, Amazon S3,
+# Amazon DynamoDB with AWS Backup advanced features etc., that support full AWS Backup management, can back up
+# directly to your logically air-gapped vault"; the page defers the full list to "Feature availability by resource",
+# column "Logically air-gapped vault". Tables therefore need advanced DynamoDB backup (which the stack's cross-Region
+# copies need already: backup.manageRegionSettings turns it on). Cross-Region copies into the vault are refused only
+# for Aurora, DocumentDB and Neptune ("Logically air-gapped vault", Considerations and limitations).
+AIR_GAPPED_VAULT_TYPES = frozenset({S3, DYNAMODB})
+AirGappedType = Literal["S3", "DynamoDB"]
+assert set(get_args(AirGappedType)) == AIR_GAPPED_VAULT_TYPES
 # A standard vault in another account holds cross-account copies of both (advanced DynamoDB backup is what enables
 # cross-account copies of tables; S3 backups support cross-account copies).
 ACCOUNT_VAULT_TYPES = frozenset({S3, DYNAMODB})
@@ -83,6 +88,8 @@ class AirGappedVaultEntry(_Entry):
     recovery_account_id: Annotated[StrictStr, Field(pattern=ACCOUNT_ID)] | None = Field(
         default=None, alias="recoveryAccountId"
     )
+    # The AWS Backup types copied here (every type it can hold by default); the others go to backup.vaultAccount.
+    resource_types: tuple[AirGappedType, ...] = Field(default=("DynamoDB", "S3"), alias="resourceTypes", min_length=1)
 
 
 class VaultAccountEntry(_Entry):
@@ -126,6 +133,7 @@ class AirGappedVault:
     min_retention_days: int
     max_retention_days: int
     recovery_account_id: str | None
+    resource_types: frozenset[str] = AIR_GAPPED_VAULT_TYPES  # the types copied here
 
 
 @dataclass(frozen=True)
@@ -165,9 +173,10 @@ class Isolation:
         return self.air_gapped is not None or self.vault_account is not None
 
     def kind_for(self, resource_type: str) -> str | None:
-        """The isolated vault a resource type is copied to: the air-gapped vault when it holds the type (AWS locks
-        it), else the other account's vault; None when no configured vault can hold it."""
-        if self.air_gapped is not None and resource_type in AIR_GAPPED_VAULT_TYPES:
+        """The isolated vault a resource type is copied to: the air-gapped vault when it takes the type (AWS locks
+        it; ``backup.airGappedVault.resourceTypes``), else the other account's vault; None when no configured vault
+        takes it."""
+        if self.air_gapped is not None and resource_type in self.air_gapped.resource_types:
             return "air-gapped"
         if self.vault_account is not None and resource_type in ACCOUNT_VAULT_TYPES:
             return "account"
@@ -218,10 +227,10 @@ def isolation_problems(
             found.append(
                 (
                     store.path,
-                    f"needs an isolated copy of {store.resource_type}, which no configured isolated vault can hold "
-                    "(backup.airGappedVault holds only "
-                    f"{', '.join(sorted(AIR_GAPPED_VAULT_TYPES))}, per AWS Backup's 'Feature availability by "
-                    "resource'): add backup.vaultAccount or switch the tier off in backup.isolatedCopies",
+                    f"needs an isolated copy of {store.resource_type}, which no configured isolated vault takes "
+                    "(backup.airGappedVault.resourceTypes: "
+                    f"{', '.join(sorted(isolation.air_gapped.resource_types)) if isolation.air_gapped else 'none'}): "
+                    "add it there, add backup.vaultAccount, or switch the tier off in backup.isolatedCopies",
                 )
             )
             continue

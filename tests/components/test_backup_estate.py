@@ -203,3 +203,19 @@ def test_every_enum_the_backup_resources_send_is_one_botocore_knows(prod: Run) -
     assert set(FAILED_JOB_STATES) <= enum("BackupJobState")
     assert set(FAILED_JOB_STATES) & enum("CopyJobState") == {"FAILED"}
     assert {"SUCCESSFUL", "FAILED"} <= enum("RestoreValidationStatus")  # what the validation function reports
+
+
+def test_tables_copy_to_the_air_gapped_vault_when_it_takes_dynamodb() -> None:
+    """Without backup.vaultAccount and with the air-gapped vault taking every type it can hold (its default),
+    tier-1 table backups are copied there and the framework checks both types in it."""
+    config = json.loads(json.dumps(PROD))
+    del config["backup"]["vaultAccount"]
+    del config["backup"]["airGappedVault"]["resourceTypes"]
+    run = run_program(config, preview=True)
+    lag = f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-isolated-us-west-2"
+    [plan] = [p for p in run.of_type("aws:backup/plan:Plan") if p.name.startswith("table-backup")]
+    assert [c["destinationVaultArn"] for c in plan.inputs["rules"][0]["copyActions"]][-1] == lag
+    controls = one(run, "aws:backup/framework:Framework").inputs["controls"]
+    [in_lag] = [c for c in controls if c["name"] == "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT"]
+    assert in_lag["scope"] == {"complianceResourceTypes": ["DynamoDB", "S3"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" not in {c["name"] for c in controls}

@@ -51,12 +51,27 @@ def test_prod_copies_s3_to_the_air_gapped_vault_and_tables_to_the_other_account(
     )
 
 
-def test_a_table_the_air_gapped_vault_cannot_hold_is_a_config_error() -> None:
-    assert DYNAMODB not in AIR_GAPPED_VAULT_TYPES  # not confirmed in 'Feature availability by resource'
-    found = problems(with_backup(vaultAccount=None))
+def test_a_table_no_configured_vault_takes_is_a_config_error() -> None:
+    found = problems(with_backup(vaultAccount=None))  # prod's air-gapped vault takes only S3
     assert len(found) == 3  # users, orders, transactions
-    assert all("DynamoDB" in line and "Feature availability by resource" in line for line in found)
+    assert all("DynamoDB" in line and "backup.airGappedVault.resourceTypes: S3" in line for line in found)
     assert found[0].startswith("tables[0]: needs an isolated copy of DynamoDB")
+
+
+def test_the_air_gapped_vault_takes_dynamodb_by_default() -> None:
+    """AWS Backup Developer Guide, "Primary backups to logically air-gapped vaults": DynamoDB with advanced features
+    backs up into a logically air-gapped vault, so without resourceTypes the vault takes every type it can hold."""
+    assert {S3, DYNAMODB} == AIR_GAPPED_VAULT_TYPES
+    lag = {k: v for k, v in PROD["backup"]["airGappedVault"].items() if k != "resourceTypes"}
+    isolation = parse(with_backup(vaultAccount=None, airGappedVault=lag)).backup.isolation
+    assert isolation.kind_for(DYNAMODB) == "air-gapped" and isolation.kind_for(S3) == "air-gapped"
+
+
+@pytest.mark.parametrize("types", [["EBS"], []])
+def test_an_air_gapped_resource_type_the_vault_cannot_take_is_refused(types: list[str]) -> None:
+    lag = {**PROD["backup"]["airGappedVault"], "resourceTypes": types}
+    found = problems(with_backup(airGappedVault=lag))
+    assert found and all(line.startswith("backup.airGappedVault.resourceTypes") for line in found)
 
 
 def test_switching_the_tier_off_needs_no_isolated_vault_for_it() -> None:

@@ -711,6 +711,8 @@ def test_a_reports_key_without_the_delivery_grant_fails() -> None:
 
 
 def test_a_reports_bucket_policy_written_before_the_report_plan_fails() -> None:
-    run = planted("prod", "dr-batch-reports-primary-tls-only", checks.BUCKET_POLICY, drop_dependency(checks.REPORT_PLAN))
+    run = planted(
+        "prod", "dr-batch-reports-primary-tls-only", checks.BUCKET_POLICY, drop_dependency(checks.REPORT_PLAN)
+    )
     [found] = checks.check_report_delivery(run)
     assert found.property == "dependsOn" and "wait for the plan" in found.message
