@@ -30,6 +30,8 @@ from components.backup import START_WINDOW_MINUTES as TABLE_START_WINDOW_MINUTES
 from components.backup import TableBackup, plan_name
 from components.buckets import BucketGrant
 from components.isolation import (
+    S3_RESTORE_BUCKET_ACTIONS,
+    S3_RESTORE_OBJECT_ACTIONS,
     SERVICE_PRINCIPAL,
     BackupAccountSettings,
     BucketBackup,
@@ -351,33 +353,13 @@ class RestoreTesting(pulumi.ComponentResource):
             {
                 "Sid": "RestoreBuckets",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:CreateBucket",
-                    "s3:ListBucketVersions",
-                    "s3:ListBucket",
-                    "s3:GetBucketVersioning",
-                    "s3:GetBucketLocation",
-                    "s3:PutBucketVersioning",
-                    "s3:PutBucketOwnershipControls",
-                    "s3:GetBucketOwnershipControls",
-                ],
+                "Action": list(S3_RESTORE_BUCKET_ACTIONS),
                 "Resource": f"arn:{partition}:s3:::*",
             },
             {
                 "Sid": "RestoreObjects",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:PutObjectVersionAcl",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectTagging",
-                    "s3:PutObjectTagging",
-                    "s3:GetObjectAcl",
-                    "s3:PutObjectAcl",
-                    "s3:ListMultipartUploadParts",
-                    "s3:PutObject",
-                ],
+                "Action": list(S3_RESTORE_OBJECT_ACTIONS),
                 "Resource": f"arn:{partition}:s3:::*/*",
             },
         ]
