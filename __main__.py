@@ -30,7 +30,8 @@ key_users = merge_bucket_key_users(
     tables.bucket_key_users, drills.bucket_key_users if drills else {}, site_bucket_key_users(sites)
 )
 key_users = merge_bucket_key_users(key_users, backup.bucket_key_users)  # AWS Backup for S3 reads the buckets
-estate = build_buckets(settings, providers, alerts.topic_arns, key_users)  # data, reports, then catalogs
+# data, reports (Backup Audit Manager's report grants), then catalogs
+estate = build_buckets(settings, providers, alerts.topic_arns, key_users, backup.bucket_policy_grants)
 buckets, batch_reports = estate.buckets, estate.batch_reports
 
 # Exports: what drctl and drills need to find each data store.

@@ -18,7 +18,7 @@ AWS Config must record the AWS Backup resource types (a prerequisite the stack d
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,8 +26,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import arns, iam, tags
-from components.backup import TableBackup
+from components.backup import START_WINDOW_MINUTES as TABLE_START_WINDOW_MINUTES
+from components.backup import TableBackup, plan_name
+from components.buckets import BucketGrant
 from components.isolation import (
+    S3_RESTORE_BUCKET_ACTIONS,
+    S3_RESTORE_OBJECT_ACTIONS,
     SERVICE_PRINCIPAL,
     BackupAccountSettings,
     BucketBackup,
@@ -39,15 +43,17 @@ from components.isolation import (
     owned_types,
     s3_backup_region,
 )
-from components.keys import BucketKeyUsers
+from components.keys import BucketKeyUsers, KeyUser, merge_bucket_key_users, via_services
 from components.recovery_function import EventTrigger, RecoveryFunction, RecoveryFunctionArgs
 from components.table_estate import Tables, build_tables
+from handlers.runtime_names import BACKUP_PLAN_TAG
 from stackmodel.config import StackSettings
 from stackmodel.config.isolation import DYNAMODB, S3
 from stackmodel.tiers import ISOLATION, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS, FailureMode
 
 VALIDATION_HANDLER = "handlers.backup.restore_validation.lambda_handler"
-# The controls named in pulumi-aws's backup.Framework example; no other name is cited here.
+# Backup Audit Manager control names, each with a CreateFramework sample in AWS Backup Developer Guide, "Creating
+# frameworks using the AWS Backup API"; their parameters and scopes in "Controls and remediation".
 FRAMEWORK_CONTROLS = (
     "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
     "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
@@ -56,9 +62,22 @@ FRAMEWORK_CONTROLS = (
     "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
     "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK",
     "BACKUP_LAST_RECOVERY_POINT_CREATED",
+    "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
+    "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT",
+    "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
 )
+# "Resources in a logically air-gapped vault": recoveryPointAgeValue in hours is 24-2184 ("Controls and remediation").
+LAG_CONTROL_MIN_HOURS = 24
+# "Last recovery point was created": hours 1-744.
+LAST_POINT_MAX_HOURS = 744
 MAX_CONTROLS_PER_REGION = 50
 AUDIT_REPORT_PREFIX = "dr-audit"
+# Backup Audit Manager writes reports as its service-linked role, which AWS Backup creates with the account's first
+# framework or report plan (AWS Backup Developer Guide, "Using roles for AWS Backup Audit Manager"). That role's policy
+# (AWSServiceRolePolicyForBackupReports) grants no S3 or KMS action, so the reports bucket's policy and key policy
+# grant them: s3:PutObject with bucket-owner-full-control ("Creating report plans using the AWS Backup console",
+# sample bucket policy) and kms:GenerateDataKey and kms:Decrypt ("Creating report plans using the AWS Backup API").
+REPORTS_ROLE_PATH = "aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
 
 
 @dataclass
@@ -67,6 +86,8 @@ class BackupEstate:
     isolated: IsolatedVaults | None = None
     buckets: BucketBackup | None = None
     bucket_key_users: dict[str, BucketKeyUsers] = field(default_factory=dict)
+    # Bucket name -> statements for its bucket policy (Backup Audit Manager delivering into the reports bucket).
+    bucket_policy_grants: dict[str, list[BucketGrant]] = field(default_factory=dict)
     exports: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,7 +138,12 @@ def finish_backup(
     if settings.backup.restore_testing is not None:
         RestoreTesting("restore-testing", settings, providers, tables, estate.buckets)
     if settings.backup.audit:
-        BackupAudit("backup-audit", settings, providers[settings.primary_region])
+        audit = BackupAudit("backup-audit", settings, providers[settings.primary_region])
+        reports = settings.batch_reports.name
+        estate.bucket_policy_grants.setdefault(reports, []).append(audit.report_bucket_grant)
+        estate.bucket_key_users = merge_bucket_key_users(
+            estate.bucket_key_users, {reports: BucketKeyUsers(primary=(audit.report_key_user,))}
+        )
     estate.exports = {"backupStatus": backup_status_export(settings, estate, tables)}
     if estate.buckets is not None:  # drctl restore-bucket --from-backup --vault … --backup-role-arn …
         estate.exports["bucketBackup"] = {
@@ -327,33 +353,13 @@ class RestoreTesting(pulumi.ComponentResource):
             {
                 "Sid": "RestoreBuckets",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:CreateBucket",
-                    "s3:ListBucketVersions",
-                    "s3:ListBucket",
-                    "s3:GetBucketVersioning",
-                    "s3:GetBucketLocation",
-                    "s3:PutBucketVersioning",
-                    "s3:PutBucketOwnershipControls",
-                    "s3:GetBucketOwnershipControls",
-                ],
+                "Action": list(S3_RESTORE_BUCKET_ACTIONS),
                 "Resource": f"arn:{partition}:s3:::*",
             },
             {
                 "Sid": "RestoreObjects",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:PutObjectVersionAcl",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectTagging",
-                    "s3:PutObjectTagging",
-                    "s3:GetObjectAcl",
-                    "s3:PutObjectAcl",
-                    "s3:ListMultipartUploadParts",
-                    "s3:PutObject",
-                ],
+                "Action": list(S3_RESTORE_OBJECT_ACTIONS),
                 "Resource": f"arn:{partition}:s3:::*/*",
             },
         ]
@@ -430,8 +436,98 @@ class RestoreTesting(pulumi.ComponentResource):
         )
 
 
+ControlFactory = Callable[..., aws.backup.FrameworkControlArgs]
+
+
+def isolation_controls(settings: StackSettings, control: ControlFactory) -> list[aws.backup.FrameworkControlArgs]:
+    """The controls that prove the goal of issue 20: every tier-1 store has a recovery point outside the account
+    (and outside its Region) within its RPO. Scopes follow "Controls and remediation": the tables' controls take the
+    tag their plan's selection matches (``dr:backup-plan``, one key and value), so each plan is judged by its own RPO;
+    "Resources in a logically air-gapped vault" takes no tag scope, only resource types. The cross-Region and
+    cross-account controls run without parameters, as AWS's CreateFramework samples do: the parameter that pins the
+    Regions or accounts is not named on those pages (AWS Config's managed rules call it crossRegionList /
+    crossAccountList; not confirmed for Backup Audit Manager)."""
+    isolation = settings.backup.isolation
+    rules = list(dict.fromkeys(t.backup for t in settings.tables if t.tier == 1 and t.backup is not None))
+    found: list[aws.backup.FrameworkControlArgs] = []
+    for rule in rules:
+        plan = aws.backup.FrameworkControlScopeArgs(tags={BACKUP_PLAN_TAG: plan_name(settings.name_prefix, rule)})
+        # The plan's own RPO (an hourly plan proves hours, not the buckets' day), plus the start window within which
+        # AWS Backup starts each job: a point can be that much older without a missed backup.
+        hours = min(-(-(rule.rpo_minutes + TABLE_START_WINDOW_MINUTES) // 60), LAST_POINT_MAX_HOURS)
+        found.append(
+            control(
+                "BACKUP_LAST_RECOVERY_POINT_CREATED",
+                plan,
+                recoveryPointAgeUnit="hours",
+                recoveryPointAgeValue=str(hours),
+            )
+        )
+        # Every table plan copies to the recovery Region's vault (components/backup.py).
+        found.append(control("BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION", plan))
+        if 1 in isolation.tiers and isolation.kind_for(DYNAMODB) == "account":
+            found.append(control("BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT", plan))
+    if 1 not in isolation.tiers or not isolation.configured:
+        return found
+    stores = {DYNAMODB: bool(rules), S3: bool(bucket_backup_specs(settings))}
+    by_kind: dict[str | None, list[str]] = {}
+    for resource_type, present in stores.items():
+        if present:
+            by_kind.setdefault(isolation.kind_for(resource_type), []).append(resource_type)
+    if S3 in by_kind.get("account", []):  # buckets carry no plan tag: the S3 type is the scope
+        found.append(
+            control(
+                "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT",
+                aws.backup.FrameworkControlScopeArgs(compliance_resource_types=[S3]),
+            )
+        )
+    if lag_types := by_kind.get("air-gapped"):
+        hours = max(LAG_CONTROL_MIN_HOURS, -(-(ISOLATION[1].account_compromise.rpo_minutes or 0) // 60))
+        found.append(
+            control(
+                "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
+                aws.backup.FrameworkControlScopeArgs(compliance_resource_types=sorted(lag_types)),
+                recoveryPointAgeUnit="hours",
+                recoveryPointAgeValue=str(hours),
+            )
+        )
+    return found
+
+
+def report_delivery_grants(
+    bucket_name: str, region: str, account: pulumi.Input[str], report_plan: pulumi.Resource
+) -> tuple[BucketGrant, KeyUser]:
+    """What the reports bucket's policy and key policy grant Backup Audit Manager (``REPORTS_ROLE_PATH``), written
+    after the report plan, whose creation creates the service-linked role they name."""
+    role = pulumi.Output.concat("arn:", arns.partition(region), ":iam::", account, ":role/", REPORTS_ROLE_PATH)
+    bucket = BucketGrant(
+        {
+            "Sid": "AllowBackupAuditReports",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": "s3:PutObject",
+            # Under the report plan's prefix only (its reports land at <prefix>/Backup/<account>/<Region>/...).
+            "Resource": f"{arns.bucket_arn(bucket_name, region)}/{AUDIT_REPORT_PREFIX}/*",
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+        report_plan,
+    )
+    key = KeyUser(
+        "BackupAuditReportsUseKey",
+        role,
+        report_plan,
+        ("kms:GenerateDataKey", "kms:Decrypt"),
+        via_services(region, "s3"),  # the key is used by S3 encrypting the reports, never directly
+    )
+    return bucket, key
+
+
 class BackupAudit(pulumi.ComponentResource):
     TYPE: ClassVar[str] = "dr:backup:BackupAudit"
+
+    # The reports bucket's grants to Backup Audit Manager (report_delivery_grants).
+    report_bucket_grant: BucketGrant
+    report_key_user: KeyUser
 
     def __init__(
         self, name: str, settings: StackSettings, provider: aws.Provider, opts: pulumi.ResourceOptions | None = None
@@ -445,7 +541,9 @@ class BackupAudit(pulumi.ComponentResource):
         # One tag key and value per scope (AWS: "a single tag key and optional value").
         scope = aws.backup.FrameworkControlScopeArgs(tags={tags.TIER: "1"})
 
-        def control(control_name: str, **parameters: str) -> aws.backup.FrameworkControlArgs:
+        def control(
+            control_name: str, scope: aws.backup.FrameworkControlScopeArgs = scope, **parameters: str
+        ) -> aws.backup.FrameworkControlArgs:
             return aws.backup.FrameworkControlArgs(
                 name=control_name,
                 input_parameters=[
@@ -473,24 +571,26 @@ class BackupAudit(pulumi.ComponentResource):
                 minRetentionDays=str(lock.min_retention_days),
                 maxRetentionDays=str(lock.max_retention_days),
             ),
+            # Every tier-1 store: a recovery point within the daily snapshot's interval (the buckets' source RPO).
             control(
                 "BACKUP_LAST_RECOVERY_POINT_CREATED",
                 recoveryPointAgeUnit="hours",
                 recoveryPointAgeValue=str(S3_SNAPSHOT_RPO_MINUTES // 60),
             ),
+            *isolation_controls(settings, control),
         ]
         assert len(controls) <= MAX_CONTROLS_PER_REGION
         assert {c.name for c in controls} <= set(FRAMEWORK_CONTROLS)  # type: ignore[attr-defined]
         aws.backup.Framework(
             name,
             name=f"{settings.name_prefix}_dr_tier1".replace("-", "_")[:256],
-            description="DR tier 1: protected by a plan, frequency and retention, encryption, locks, recent points",
+            description="DR tier 1: plans, retention, encryption, locks, recent points, copies outside",
             controls=controls,
             region=region,
             tags={tags.COMPONENT: name},
             opts=child,
         )
-        aws.backup.ReportPlan(
+        report_plan = aws.backup.ReportPlan(
             f"{name}-report",
             name=f"{settings.name_prefix}_dr_backup_jobs".replace("-", "_")[:256],
             description="AWS Backup job report for the DR stack",
@@ -503,6 +603,10 @@ class BackupAudit(pulumi.ComponentResource):
             region=region,
             tags={tags.COMPONENT: name},
             opts=child,
+        )
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
+        self.report_bucket_grant, self.report_key_user = report_delivery_grants(
+            settings.batch_reports.primary_bucket_name, region, account.account_id, report_plan
         )
         self.register_outputs({})
 

@@ -5,14 +5,14 @@ and Athena catalog beside each reports bucket (components/inventory.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import arns
-from components.buckets import BUCKET_COMPONENTS, TieredBucket, TieredBucketArgs
+from components.buckets import BUCKET_COMPONENTS, BucketGrant, TieredBucket, TieredBucketArgs
 from components.inventory import JournalRoles, RecoveryCatalog, RecoveryCatalogArgs
 from components.keys import NO_KEY_USERS, BucketKeyUsers, merge_bucket_key_users
 from stackmodel.config import BucketSpec, StackSettings
@@ -31,7 +31,12 @@ def build_buckets(
     providers: Mapping[str, aws.Provider],
     alert_topic_arns: Mapping[str, pulumi.Input[str]],
     key_users: Mapping[str, BucketKeyUsers],
+    policy_grants: Mapping[str, Sequence[BucketGrant]] | None = None,
 ) -> BucketEstate:
+    """``key_users`` and ``policy_grants``: bucket name -> other components' grants in its key and bucket policies
+    (built before the buckets, so the policies can wait for their principals)."""
+    grants = policy_grants or {}
+
     def tiered(
         spec: BucketSpec,
         users: BucketKeyUsers,
@@ -52,6 +57,7 @@ def build_buckets(
             replica_key_users=users.replica,
             inventory_reports=settings.inventory_reports,
             inventory_sources=inventory_sources,
+            policy_grants=tuple(grants.get(spec.name, ())),
         )
         return BUCKET_COMPONENTS[spec.tier](spec.name, args)
 

@@ -100,6 +100,18 @@ class TieredBucketArgs:
     # For a reports bucket: the ARNs of the source buckets whose inventories it receives (its policy and key policy
     # grant S3 Inventory delivery for exactly these).
     inventory_sources: Sequence[str] = ()
+    # Other components' grants in the primary copy's bucket policy (Backup Audit Manager delivering its reports into
+    # the reports bucket, components/backup_estate.py), each written after the resource its principal needs.
+    policy_grants: Sequence[BucketGrant] = ()
+
+
+@dataclass(frozen=True)
+class BucketGrant:
+    """A statement another component adds to a bucket's one policy. ``waits_for``: the resource whose creation
+    makes the statement's principal exist (S3 rejects a policy naming a principal that does not exist yet)."""
+
+    statement: Mapping[str, Any]
+    waits_for: pulumi.Resource
 
 
 @dataclass(frozen=True)
@@ -337,6 +349,7 @@ class TieredBucket(pulumi.ComponentResource):
             opts=self._child(provider),
         )
         arn = arns.bucket_arn(bucket_name, region)
+        grants = self._args.policy_grants if role == "primary" else ()
         aws.s3.BucketPolicy(
             f"{n}-tls-only",
             bucket=bucket.id,
@@ -352,12 +365,13 @@ class TieredBucket(pulumi.ComponentResource):
                             if role == "primary" and self._args.inventory_sources
                             else []
                         ),
+                        *(dict(grant.statement) for grant in grants),
                     ],
                 },
             ),
             region=region,
             # S3 rejects a bucket policy while the public access block is being changed.
-            opts=self._child(provider, depends_on=[public_access_block]),
+            opts=self._child(provider, depends_on=[public_access_block, *(grant.waits_for for grant in grants)]),
         )
         return _RegionalBucket(bucket, key, versioning, bucket_name, arn, region, role, provider)
 

@@ -50,6 +50,31 @@ SERVICE_PRINCIPAL = "backup.amazonaws.com"
 RDS_TYPES = ("RDS", "Aurora")
 # The snapshot rule: daily (S3_SNAPSHOT_RPO_MINUTES), started within an hour (AWS Backup's minimum start window).
 SNAPSHOT_SCHEDULE = "cron(0 3 * * ? *)"
+# The S3 actions of AWSBackupServiceRolePolicyForS3Restore (v2) that recreate a bucket's objects, for every role that
+# restores from AWS Backup (BucketBackup's, and restore testing's in components/backup_estate.py). Object deletion
+# (the managed policy's s3:DeleteObject) is added only where restores go back into the stack's own buckets.
+S3_RESTORE_BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:ListBucketVersions",
+    "s3:ListBucket",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketLocation",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketOwnershipControls",
+    "s3:GetBucketOwnershipControls",
+)
+S3_RESTORE_OBJECT_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObjectVersionAcl",
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectTagging",
+    "s3:PutObjectTagging",
+    "s3:GetObjectAcl",
+    "s3:PutObjectAcl",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+)
 START_WINDOW_MINUTES = 60
 COMPLETION_WINDOW_MINUTES = 480
 assert S3_SNAPSHOT_RPO_MINUTES == 1440  # SNAPSHOT_SCHEDULE runs once a day
@@ -462,34 +487,13 @@ class BucketBackup(pulumi.ComponentResource):
             {
                 "Sid": "S3RestoreBuckets",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:CreateBucket",
-                    "s3:ListBucketVersions",
-                    "s3:ListBucket",
-                    "s3:GetBucketVersioning",
-                    "s3:GetBucketLocation",
-                    "s3:PutBucketVersioning",
-                    "s3:PutBucketOwnershipControls",
-                    "s3:GetBucketOwnershipControls",
-                ],
+                "Action": list(S3_RESTORE_BUCKET_ACTIONS),
                 "Resource": [*buckets, f"arn:{partition}:s3:::{args.name_prefix}-restore-*"],
             },
             {
                 "Sid": "S3RestoreObjects",
                 "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:DeleteObject",
-                    "s3:PutObjectVersionAcl",
-                    "s3:GetObjectVersionAcl",
-                    "s3:GetObjectTagging",
-                    "s3:PutObjectTagging",
-                    "s3:GetObjectAcl",
-                    "s3:PutObjectAcl",
-                    "s3:ListMultipartUploadParts",
-                    "s3:PutObject",
-                ],
+                "Action": [*S3_RESTORE_OBJECT_ACTIONS, "s3:DeleteObject"],
                 "Resource": [*objects, f"arn:{partition}:s3:::{args.name_prefix}-restore-*/*"],
             },
             # Copies of the daily snapshot to the isolated vault (AWSBackupServiceRolePolicyForBackup).

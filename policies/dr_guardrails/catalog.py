@@ -620,7 +620,12 @@ CATALOG = (
             "(a logically air-gapped vault of the stack, or a vault in another account)."
         ),
         severity=Severity.HIGH,
-        controls=(),  # DR-specific: AWS Backup's cross-account control name is not confirmed here (docs/contract.md)
+        # Backup Audit Manager's controls for the same goal (AWS Backup Developer Guide, "Creating frameworks using
+        # the AWS Backup API"), which the stack's framework runs (components/backup_estate.py::isolation_controls).
+        controls=(
+            Control("Backup Audit Manager", "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT"),
+            Control("Backup Audit Manager", "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT"),
+        ),
         remediation_steps=(
             "Configure backup.airGappedVault or backup.vaultAccount and keep backup.isolatedCopies on for the tier, "
             "or give the plan a copy action to such a vault."

@@ -9,18 +9,25 @@ What AWS imposes, and why each rule exists (docs/contract.md, "Isolated copies")
   accounts in one organisation, cross-account backup enabled by the management account) and a vault access policy
   granting ``backup:CopyIntoBackupVault``: its account, the role that deploys it, and the organisation are given;
 - a restore-testing selection takes ``*`` with conditions or at most 30 ARNs, and a validation window of 0-168 h;
-- AWS Backup for S3 is not offered in every Region: a Region listed in ``S3_BACKUP_UNAVAILABLE_REGIONS`` is refused.
+- AWS Backup for S3, air-gapped vaults (and copies into them) and restore testing are not offered in every Region
+  (``stackmodel/regions.py``): a Region without the feature, or where it is not confirmed, is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from stackmodel.config.errors import MAX_DAYS, described
-from stackmodel.regions import partition
+from stackmodel.regions import (
+    AIR_GAPPED_COPY_IN_UNAVAILABLE,
+    AIR_GAPPED_VAULT_UNAVAILABLE,
+    RESTORE_TESTING_REGIONS,
+    S3_BACKUP_REGIONS,
+    partition,
+)
 from stackmodel.tiers import (
     AIR_GAPPED_MIN_RETENTION_DAYS,
     ISOLATION,
@@ -42,24 +49,22 @@ RESTORE_SCHEDULE = described(
 # AWS Backup resource types (the ResourceType values of its API) this project puts in AWS Backup.
 S3 = "S3"
 DYNAMODB = "DynamoDB"
-# AWS Backup Developer Guide, "Feature availability by resource", column "Logically air-gapped vault" (and the
-# vault's page: "See Feature availability by resource for resource types you can copy to a logically air-gapped
-# vault"). Amazon S3 is listed; DynamoDB is not confirmed here, so a stack that would need it there is refused
-# until someone cites the row (docs/contract.md, "Isolated copies").
-AIR_GAPPED_VAULT_TYPES = frozenset({S3})
+# What a logically air-gapped vault can hold. AWS Backup Developer Guide, "Primary backups to logically air-gapped
+# vaults" (lag-vault-primary-backup.html), "Resources supporting full AWS Backup management": "Amazon EFS, Amazon S3,
+# Amazon DynamoDB with AWS Backup advanced features etc., that support full AWS Backup management, can back up
+# directly to your logically air-gapped vault"; the page defers the full list to "Feature availability by resource",
+# column "Logically air-gapped vault". Tables therefore need advanced DynamoDB backup (which the stack's cross-Region
+# copies need already: backup.manageRegionSettings turns it on). Cross-Region copies into the vault are refused only
+# for Aurora, DocumentDB and Neptune ("Logically air-gapped vault", Considerations and limitations).
+AIR_GAPPED_VAULT_TYPES = frozenset({S3, DYNAMODB})
+AirGappedType = Literal["S3", "DynamoDB"]
+assert set(get_args(AirGappedType)) == AIR_GAPPED_VAULT_TYPES
 # A standard vault in another account holds cross-account copies of both (advanced DynamoDB backup is what enables
 # cross-account copies of tables; S3 backups support cross-account copies).
 ACCOUNT_VAULT_TYPES = frozenset({S3, DYNAMODB})
-# Regions where AWS Backup for S3 is not offered ("Feature availability by AWS Region", Amazon S3 row). Only what
-# could be confirmed is listed; the isolated partitions carry no AWS Backup for S3 at all.
-S3_BACKUP_UNAVAILABLE_PARTITIONS = frozenset({"aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f"})
-S3_BACKUP_UNAVAILABLE_REGIONS: frozenset[str] = frozenset()
-
 Days = Annotated[StrictInt, Field(gt=0, le=MAX_DAYS)]
-
-
-def s3_backup_available(region: str) -> bool:
-    return region not in S3_BACKUP_UNAVAILABLE_REGIONS and partition(region) not in S3_BACKUP_UNAVAILABLE_PARTITIONS
+# Where each AWS Backup feature is offered: stackmodel/regions.py (AWS Backup, "Feature availability").
+FEATURE_PAGE = "AWS Backup 'Feature availability', stackmodel/regions.py"
 
 
 class _Entry(BaseModel):
@@ -83,6 +88,8 @@ class AirGappedVaultEntry(_Entry):
     recovery_account_id: Annotated[StrictStr, Field(pattern=ACCOUNT_ID)] | None = Field(
         default=None, alias="recoveryAccountId"
     )
+    # The AWS Backup types copied here (every type it can hold by default); the others go to backup.vaultAccount.
+    resource_types: tuple[AirGappedType, ...] = Field(default=("DynamoDB", "S3"), alias="resourceTypes", min_length=1)
 
 
 class VaultAccountEntry(_Entry):
@@ -126,6 +133,7 @@ class AirGappedVault:
     min_retention_days: int
     max_retention_days: int
     recovery_account_id: str | None
+    resource_types: frozenset[str] = AIR_GAPPED_VAULT_TYPES  # the types copied here
 
 
 @dataclass(frozen=True)
@@ -165,9 +173,10 @@ class Isolation:
         return self.air_gapped is not None or self.vault_account is not None
 
     def kind_for(self, resource_type: str) -> str | None:
-        """The isolated vault a resource type is copied to: the air-gapped vault when it holds the type (AWS locks
-        it), else the other account's vault; None when no configured vault can hold it."""
-        if self.air_gapped is not None and resource_type in AIR_GAPPED_VAULT_TYPES:
+        """The isolated vault a resource type is copied to: the air-gapped vault when it takes the type (AWS locks
+        it; ``backup.airGappedVault.resourceTypes``), else the other account's vault; None when no configured vault
+        takes it."""
+        if self.air_gapped is not None and resource_type in self.air_gapped.resource_types:
             return "air-gapped"
         if self.vault_account is not None and resource_type in ACCOUNT_VAULT_TYPES:
             return "account"
@@ -205,7 +214,7 @@ def isolation_problems(
     s3: S3Backup,
     restore_testing: RestoreTesting | None,
     stores: list[IsolatedStore],
-    s3_backup_region: str | None,
+    regions: tuple[str, str] | None,
 ) -> list[tuple[str, str]]:
     """(path, message) for every store an isolated copy cannot serve. Without any isolated vault nothing is copied
     and the pack's ``aws-backup-tier1-isolated-copy`` reports the stores; here only what a configured vault refuses."""
@@ -218,10 +227,10 @@ def isolation_problems(
             found.append(
                 (
                     store.path,
-                    f"needs an isolated copy of {store.resource_type}, which no configured isolated vault can hold "
-                    "(backup.airGappedVault holds only "
-                    f"{', '.join(sorted(AIR_GAPPED_VAULT_TYPES))}, per AWS Backup's 'Feature availability by "
-                    "resource'): add backup.vaultAccount or switch the tier off in backup.isolatedCopies",
+                    f"needs an isolated copy of {store.resource_type}, which no configured isolated vault takes "
+                    "(backup.airGappedVault.resourceTypes: "
+                    f"{', '.join(sorted(isolation.air_gapped.resource_types)) if isolation.air_gapped else 'none'}): "
+                    "add it there, add backup.vaultAccount, or switch the tier off in backup.isolatedCopies",
                 )
             )
             continue
@@ -236,13 +245,8 @@ def isolation_problems(
                 )
             )
     buckets = [store for store in stores if store.resource_type == S3]
-    if buckets and s3_backup_region is not None and not s3_backup_available(s3_backup_region):
-        found.append(
-            (
-                "backup.s3.target",
-                f"AWS Backup for S3 is not offered in {s3_backup_region} ('Feature availability by AWS Region')",
-            )
-        )
+    if regions is not None:
+        found += region_problems(isolation, s3, restore_testing, stores, regions)
     if restore_testing is not None and len(buckets) > 30:
         found.append(
             (
@@ -250,4 +254,43 @@ def isolation_problems(
                 f"a restore-testing selection names at most 30 buckets, the stack has {len(buckets)} tier-1 buckets",
             )
         )
+    return found
+
+
+def region_problems(
+    isolation: Isolation,
+    s3: S3Backup,
+    restore_testing: RestoreTesting | None,
+    stores: list[IsolatedStore],
+    regions: tuple[str, str],
+) -> list[tuple[str, str]]:
+    """The AWS Backup features the config uses that its Regions lack (stackmodel/regions.py)."""
+    primary, recovery = regions
+    s3_region = primary if s3.target == "primary" else recovery
+    types = {store.resource_type for store in stores}
+    found: list[tuple[str, str]] = []
+    if S3 in types and s3_region not in S3_BACKUP_REGIONS:
+        found.append(("backup.s3.target", f"AWS Backup for S3 is not confirmed in {s3_region} ({FEATURE_PAGE})"))
+    into_lag = {t for t in types if isolation.kind_for(t) == "air-gapped"}
+    if into_lag and recovery in AIR_GAPPED_VAULT_UNAVAILABLE:
+        found.append(
+            ("backup.airGappedVault", f"no logically air-gapped vault is offered in {recovery} ({FEATURE_PAGE})")
+        )
+    # Tables are backed up in the primary Region; buckets where backup.s3.target puts them.
+    elif into_lag and recovery in AIR_GAPPED_COPY_IN_UNAVAILABLE:
+        sources = {DYNAMODB: primary, S3: s3_region}
+        crossing = sorted(t for t in into_lag if sources.get(t, primary) != recovery)
+        if crossing:
+            found.append(
+                (
+                    "backup.airGappedVault",
+                    f"copies of {', '.join(crossing)} would enter the air-gapped vault in {recovery} from another "
+                    f"Region, which AWS does not offer there ({FEATURE_PAGE})",
+                )
+            )
+    if restore_testing is not None:
+        tested = {primary} if DYNAMODB in types else set()
+        tested |= {s3_region} if S3 in types else set()
+        for region in sorted(tested - RESTORE_TESTING_REGIONS):
+            found.append(("backup.restoreTesting", f"restore testing is not confirmed in {region} ({FEATURE_PAGE})"))
     return found

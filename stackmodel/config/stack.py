@@ -307,7 +307,7 @@ def parse(
             backup.s3,
             backup.restore_testing,
             isolated_stores(backup, specs, tables),
-            (primary if backup.s3.target == "primary" else recovery) if regions_ok else None,
+            (primary, recovery) if regions_ok and primary and recovery else None,
         ):
             found.add(top, key_position(StackConfig, "backup"), path, message)
 

@@ -409,7 +409,9 @@ def backup_settings(entry: BackupSettingsEntry, unit: Unit, problems: Problems) 
             tiers=frozenset(
                 tier for tier, on in ((1, entry.isolated_copies.tier1), (2, entry.isolated_copies.tier2)) if on
             ),
-            air_gapped=AirGappedVault(lag.min_retention_days, lag.max_retention_days, lag.recovery_account_id)
+            air_gapped=AirGappedVault(
+                lag.min_retention_days, lag.max_retention_days, lag.recovery_account_id, frozenset(lag.resource_types)
+            )
             if lag
             else None,
             vault_account=VaultAccount(

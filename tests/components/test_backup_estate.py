@@ -118,9 +118,50 @@ def test_the_audit_framework_uses_only_cited_controls_with_one_tag_scope(prod: R
     framework = one(prod, "aws:backup/framework:Framework")
     controls = framework.inputs["controls"]
     assert {c["name"] for c in controls} <= set(FRAMEWORK_CONTROLS) and len(controls) <= MAX_CONTROLS_PER_REGION
-    assert all(c["scope"] == {"tags": {"dr:tier": "1"}} for c in controls)  # one tag key and value per scope
+    assert all(len(c["scope"].get("tags", {})) <= 1 for c in controls)  # one tag key and value per scope
     report = one(prod, "aws:backup/reportPlan:ReportPlan")
     assert report.inputs["reportDeliveryChannel"]["s3BucketName"] == "distronation-prod-dr-batch-reports-us-east-1"
+
+
+def test_the_framework_proves_copies_outside_the_region_and_the_account_within_the_rpo(prod: Run) -> None:
+    """Prod: the tier-1 tables' hourly plan copies to us-west-2 and to the backup account, the tier-1 buckets'
+    snapshots to the air-gapped vault; each control is scoped to what it proves ("Controls and remediation")."""
+    controls = one(prod, "aws:backup/framework:Framework").inputs["controls"]
+
+    def scoped(name: str) -> list[tuple[Any, dict[str, str]]]:
+        return [
+            (c["scope"], {p["name"]: p["value"] for p in c.get("inputParameters", [])})
+            for c in controls
+            if c["name"] == name
+        ]
+
+    plan = {"tags": {"dr:backup-plan": "distronation-prod-tables-60m-cold7d-keep120d"}}
+    assert scoped("BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION") == [(plan, {})]
+    assert scoped("BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT") == [(plan, {})]
+    # The hourly plan's own RPO plus AWS Backup's one-hour start window; the buckets' day under the tier tag.
+    assert sorted(scoped("BACKUP_LAST_RECOVERY_POINT_CREATED"), key=str) == sorted(
+        [
+            ({"tags": {"dr:tier": "1"}}, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "24"}),
+            (plan, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "2"}),
+        ],
+        key=str,
+    )
+    # No tag scope for this control; 24 h is both the tier-1 account-compromise RPO and AWS's minimum.
+    assert scoped("RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT") == [
+        ({"complianceResourceTypes": ["S3"]}, {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "24"})
+    ]
+
+
+def test_without_isolated_vaults_only_the_cross_region_controls_remain() -> None:
+    config = json.loads(json.dumps(PROD))
+    for key in ("airGappedVault", "vaultAccount"):
+        del config["backup"][key]
+    config["backup"]["isolatedCopies"] = {"tier1": False}
+    run = run_program(config, preview=True)
+    names = [c["name"] for c in one(run, "aws:backup/framework:Framework").inputs["controls"]]
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" in names
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" not in names
+    assert "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT" not in names
 
 
 def test_the_second_program_builds_the_other_accounts_vault_through_the_assumed_role() -> None:
@@ -162,3 +203,19 @@ def test_every_enum_the_backup_resources_send_is_one_botocore_knows(prod: Run) -
     assert set(FAILED_JOB_STATES) <= enum("BackupJobState")
     assert set(FAILED_JOB_STATES) & enum("CopyJobState") == {"FAILED"}
     assert {"SUCCESSFUL", "FAILED"} <= enum("RestoreValidationStatus")  # what the validation function reports
+
+
+def test_tables_copy_to_the_air_gapped_vault_when_it_takes_dynamodb() -> None:
+    """Without backup.vaultAccount and with the air-gapped vault taking every type it can hold (its default),
+    tier-1 table backups are copied there and the framework checks both types in it."""
+    config = json.loads(json.dumps(PROD))
+    del config["backup"]["vaultAccount"]
+    del config["backup"]["airGappedVault"]["resourceTypes"]
+    run = run_program(config, preview=True)
+    lag = f"arn:aws:backup:us-west-2:{ACCOUNT_ID}:backup-vault:distronation-prod-isolated-us-west-2"
+    [plan] = [p for p in run.of_type("aws:backup/plan:Plan") if p.name.startswith("table-backup")]
+    assert [c["destinationVaultArn"] for c in plan.inputs["rules"][0]["copyActions"]][-1] == lag
+    controls = one(run, "aws:backup/framework:Framework").inputs["controls"]
+    [in_lag] = [c for c in controls if c["name"] == "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT"]
+    assert in_lag["scope"] == {"complianceResourceTypes": ["DynamoDB", "S3"]}
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT" not in {c["name"] for c in controls}

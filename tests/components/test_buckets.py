@@ -325,8 +325,13 @@ def test_batch_reports_key_grants_every_buckets_batch_restore_role(prod: Run) ->
         f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-{n}-journal-p"
         for n in ("audio", "uploads", "profile-pictures", "reporting")
     }
-    # And the scheduled drill (prod sets drills.scheduled), whose restores take their lock in this bucket.
-    assert principals == batch_roles | journal_roles | {f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"}
+    # And the scheduled drill (prod sets drills.scheduled), whose restores take their lock in this bucket, and
+    # Backup Audit Manager delivering its reports (components/backup_estate.py::report_delivery_grants).
+    reports = (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    )
+    drill = f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"
+    assert principals == batch_roles | journal_roles | {drill, reports}
 
 
 def test_tier1_alarms_live_where_s3_publishes_their_metrics(prod: Run) -> None:

@@ -16,7 +16,13 @@ from stackmodel.config.isolation import (
     S3,
     account_vault_arn,
     isolated_vault_name,
-    s3_backup_available,
+)
+from stackmodel.regions import (
+    AIR_GAPPED_COPY_IN_UNAVAILABLE,
+    AIR_GAPPED_VAULT_UNAVAILABLE,
+    AWS_BACKUP_REGIONS,
+    RESTORE_TESTING_REGIONS,
+    S3_BACKUP_REGIONS,
 )
 from stackmodel.tiers import ISOLATION, NOT_COVERED, S3_SNAPSHOT_RPO_MINUTES, TABLE_TIERS
 from tests.components.harness import run_program_capturing, stack_config
@@ -51,12 +57,27 @@ def test_prod_copies_s3_to_the_air_gapped_vault_and_tables_to_the_other_account(
     )
 
 
-def test_a_table_the_air_gapped_vault_cannot_hold_is_a_config_error() -> None:
-    assert DYNAMODB not in AIR_GAPPED_VAULT_TYPES  # not confirmed in 'Feature availability by resource'
-    found = problems(with_backup(vaultAccount=None))
+def test_a_table_no_configured_vault_takes_is_a_config_error() -> None:
+    found = problems(with_backup(vaultAccount=None))  # prod's air-gapped vault takes only S3
     assert len(found) == 3  # users, orders, transactions
-    assert all("DynamoDB" in line and "Feature availability by resource" in line for line in found)
+    assert all("DynamoDB" in line and "backup.airGappedVault.resourceTypes: S3" in line for line in found)
     assert found[0].startswith("tables[0]: needs an isolated copy of DynamoDB")
+
+
+def test_the_air_gapped_vault_takes_dynamodb_by_default() -> None:
+    """AWS Backup Developer Guide, "Primary backups to logically air-gapped vaults": DynamoDB with advanced features
+    backs up into a logically air-gapped vault, so without resourceTypes the vault takes every type it can hold."""
+    assert {S3, DYNAMODB} == AIR_GAPPED_VAULT_TYPES
+    lag = {k: v for k, v in PROD["backup"]["airGappedVault"].items() if k != "resourceTypes"}
+    isolation = parse(with_backup(vaultAccount=None, airGappedVault=lag)).backup.isolation
+    assert isolation.kind_for(DYNAMODB) == "air-gapped" and isolation.kind_for(S3) == "air-gapped"
+
+
+@pytest.mark.parametrize("types", [["EBS"], []])
+def test_an_air_gapped_resource_type_the_vault_cannot_take_is_refused(types: list[str]) -> None:
+    lag = {**PROD["backup"]["airGappedVault"], "resourceTypes": types}
+    found = problems(with_backup(airGappedVault=lag))
+    assert found and all(line.startswith("backup.airGappedVault.resourceTypes") for line in found)
 
 
 def test_switching_the_tier_off_needs_no_isolated_vault_for_it() -> None:
@@ -87,12 +108,53 @@ def test_more_than_30_tier1_buckets_cannot_share_one_restore_test_selection() ->
     assert any("at most 30 buckets" in line for line in problems(config))
 
 
-def test_a_region_without_aws_backup_for_s3_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_backup_for_s3_outside_its_confirmed_regions_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from stackmodel.config import isolation
 
-    assert s3_backup_available("us-west-2")
-    monkeypatch.setattr(isolation, "S3_BACKUP_UNAVAILABLE_REGIONS", frozenset({"us-west-2"}))
-    assert any("AWS Backup for S3 is not offered in us-west-2" in line for line in problems(PROD))
+    assert "us-west-2" in S3_BACKUP_REGIONS and "eu-west-2" not in S3_BACKUP_REGIONS  # London's row: not readable
+    monkeypatch.setattr(isolation, "S3_BACKUP_REGIONS", S3_BACKUP_REGIONS - {"us-west-2"})
+    [line] = problems(PROD)
+    assert line.startswith("backup.s3.target: AWS Backup for S3 is not confirmed in us-west-2")
+
+
+def test_an_air_gapped_vault_where_aws_offers_none_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackmodel.config import isolation
+
+    assert {"ca-west-1", "ap-southeast-5"} <= AIR_GAPPED_VAULT_UNAVAILABLE  # "Logically air-gapped vault", Regions
+    monkeypatch.setattr(isolation, "AIR_GAPPED_VAULT_UNAVAILABLE", frozenset({"us-west-2"}))
+    [line] = problems(PROD)
+    assert line.startswith("backup.airGappedVault: no logically air-gapped vault is offered in us-west-2")
+
+
+def test_cross_region_copies_into_an_air_gapped_vault_where_aws_offers_none_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mexico (Central) has the vault but no cross-Region or cross-account copies into it (footnote 1): prod's
+    replica snapshots copy within the recovery Region and pass; the primary's bucket snapshots would cross."""
+    from stackmodel.config import isolation
+
+    assert "mx-central-1" in AIR_GAPPED_COPY_IN_UNAVAILABLE and "mx-central-1" not in AIR_GAPPED_VAULT_UNAVAILABLE
+    monkeypatch.setattr(isolation, "AIR_GAPPED_COPY_IN_UNAVAILABLE", frozenset({"us-west-2"}))
+    parse(PROD)
+    [line] = problems(with_backup(s3={**PROD["backup"]["s3"], "target": "primary"}))
+    assert line.startswith("backup.airGappedVault: copies of S3 would enter the air-gapped vault in us-west-2")
+
+
+def test_restore_testing_outside_its_regions_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackmodel.config import isolation
+
+    monkeypatch.setattr(isolation, "RESTORE_TESTING_REGIONS", RESTORE_TESTING_REGIONS - {"us-east-1"})
+    [line] = problems(PROD)
+    assert line == (
+        "backup.restoreTesting: restore testing is not confirmed in us-east-1 (AWS Backup 'Feature availability', "
+        "stackmodel/regions.py)"
+    )
+
+
+def test_restore_testing_is_confirmed_in_every_commercial_region_only() -> None:
+    assert {"ap-east-2", "mx-central-1", "il-central-1", "us-east-1"} <= RESTORE_TESTING_REGIONS
+    assert not RESTORE_TESTING_REGIONS & {"cn-north-1", "us-gov-west-1", "eusc-de-east-1", "me-west-1"}
+    assert RESTORE_TESTING_REGIONS <= AWS_BACKUP_REGIONS
 
 
 def test_a_config_error_registers_nothing() -> None:

@@ -573,6 +573,12 @@ EXTERNAL_ARN_ALLOW_LIST: tuple[tuple[str, str], ...] = (
     # The EventBridge rules AWS Backup creates for continuous S3 backups (AWSBackupServiceRolePolicyForS3Backup,
     # statement EventBridgePermissionsForAwsBackupManagedRule).
     ("arn:*:events:*:*:rule/AwsBackupManagedRule*", "AWS Backup's managed rules for S3"),
+    # Backup Audit Manager's service-linked role, created by AWS Backup with the first framework or report plan
+    # ("Using roles for AWS Backup Audit Manager"); the reports bucket's policies grant it report delivery.
+    (
+        "arn:*:iam::*:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports",
+        "Backup Audit Manager's service-linked role",
+    ),
 )
 # Restore tests create tables and buckets whose names AWS Backup infers at run time ("Restore testing inferred
 # metadata"): only the roles under this component may name them by wildcard.
@@ -1131,5 +1137,91 @@ def check_event_targets(run: Run) -> list[Finding]:
     return findings
 
 
+REPORT_PLAN = "aws:backup/reportPlan:ReportPlan"
+REPORTS_ROLE = "role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+
+
+def _statements(registration: Registration) -> list[dict[str, Any]]:
+    document = registration.inputs.get("policy")
+    if isinstance(document, str):
+        document = json.loads(document) if document != UNKNOWN else {}
+    return _listed((document or {}).get("Statement", []))
+
+
+def _grants_reports_role(statement: dict[str, Any], action: str) -> bool:
+    principal = statement.get("Principal")
+    principals = _as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+    return (
+        statement.get("Effect") == "Allow"
+        and any(str(p).endswith(f":{REPORTS_ROLE}") for p in principals)
+        and action in _as_list(statement.get("Action"))
+    )
+
+
+def check_report_delivery(run: Run) -> list[Finding]:
+    """A report plan's bucket lets Backup Audit Manager deliver: its bucket policy grants the service-linked role
+    s3:PutObject under the plan's prefix with ``s3:x-amz-acl`` = bucket-owner-full-control ("Creating report plans
+    using the AWS Backup console"), and the key of an SSE-KMS bucket grants it kms:GenerateDataKey and kms:Decrypt
+    ("Creating report plans using the AWS Backup API"); both written after the plan, whose creation creates the role
+    (a policy naming a missing principal is rejected). The mock runtime accepts a plan whose reports never arrive."""
+    findings = []
+    buckets = {str(b.inputs.get("bucket")): b for b in run.of_type(BUCKET)}
+    policies = {u: p for p in run.of_type(BUCKET_POLICY) for u in p.property_dependencies.get("bucket", [])}
+    sse = {u: r for r in run.of_type(SSE) for u in r.property_dependencies.get("bucket", [])}
+    key_policies = {u: p for p in run.of_type(KEY_POLICY) for u in p.property_dependencies.get("keyId", [])}
+    for plan in run.of_type(REPORT_PLAN):
+        where = _where(plan)
+        channel = plan.inputs.get("reportDeliveryChannel") or {}
+        bucket = buckets.get(str(channel.get("s3BucketName")))
+        if bucket is None:
+            findings.append(Finding("report-delivery", where, "reportDeliveryChannel", "names no declared bucket"))
+            continue
+        objects = f"arn:{_partition_of(bucket)}:s3:::{bucket.inputs['bucket']}/{channel.get('s3KeyPrefix', '')}"
+        policy = policies.get(bucket.urn)
+        granted = [
+            s
+            for s in (_statements(policy) if policy else [])
+            if _grants_reports_role(s, "s3:PutObject")
+            and any(fnmatch.fnmatchcase(f"{objects}/Backup/x", str(r)) for r in _as_list(s.get("Resource")))
+            and (s.get("Condition") or {}).get("StringEquals", {}).get("s3:x-amz-acl") == "bucket-owner-full-control"
+        ]
+        if policy is None or not granted:
+            findings.append(
+                Finding("report-delivery", where, "reportDeliveryChannel", f"{bucket.name}'s policy grants no delivery")
+            )
+        elif plan.urn not in policy.dependencies:
+            findings.append(Finding("report-delivery", _where(policy), "dependsOn", "does not wait for the plan"))
+        keys = _linked(sse[bucket.urn], "rules", run, {KEY}) if bucket.urn in sse else []
+        for key in keys:
+            key_policy = key_policies.get(key.urn)
+            actions = {
+                a
+                for s in (_statements(key_policy) if key_policy else [])
+                for a in ("kms:GenerateDataKey", "kms:Decrypt")
+                if _grants_reports_role(s, a)
+            }
+            if actions != {"kms:GenerateDataKey", "kms:Decrypt"}:
+                findings.append(
+                    Finding(
+                        "report-delivery",
+                        where,
+                        "reportDeliveryChannel",
+                        f"key {key.name} of {bucket.name} grants the reports role only {sorted(actions)}",
+                    )
+                )
+            elif key_policy is not None and plan.urn not in key_policy.dependencies:
+                findings.append(
+                    Finding("report-delivery", _where(key_policy), "dependsOn", "does not wait for the plan")
+                )
+    return findings
+
+
+def _partition_of(bucket: Registration) -> str:
+    from stackmodel.regions import partition
+
+    return partition(str(bucket.inputs.get("region")))
+
+
 CHECKS["backup-role"] = check_backup_roles
 CHECKS["event-target"] = check_event_targets
+CHECKS["report-delivery"] = check_report_delivery

@@ -669,3 +669,50 @@ def test_drill_switch_alarm_on_a_dimension_the_orchestrator_never_publishes_fail
 
     run = planted("prod", "site-api-drill-switch", checks.ALARM, dimensions)
     assert named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} site-api-drill-switch", "")
+
+
+# ------------------------------------------------------------------- Backup Audit Manager's report delivery
+
+
+def _without_reports_role(statements: Any) -> list[dict[str, Any]]:
+    return [s for s in statements if not any(checks._grants_reports_role(s, a) for a in checks._as_list(s["Action"]))]
+
+
+def test_the_reports_bucket_grants_backup_audit_manager_delivery() -> None:
+    run = stack_run("prod", "update")
+    assert checks.check_report_delivery(run) == []
+    [policy] = [p for p in run.of_type(checks.BUCKET_POLICY) if p.name == "dr-batch-reports-primary-tls-only"]
+    [grant] = [s for s in checks._statements(policy) if checks._grants_reports_role(s, "s3:PutObject")]
+    assert grant["Principal"]["AWS"] == (
+        "arn:aws:iam::123456789012:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    )
+    assert grant["Resource"] == "arn:aws:s3:::distronation-prod-dr-batch-reports-us-east-1/dr-audit/*"
+
+
+def test_a_reports_bucket_policy_without_the_delivery_grant_fails() -> None:
+    def drop(policy: Registration) -> None:
+        document = policy.inputs["policy"]
+        document = json.loads(document) if isinstance(document, str) else document
+        policy.inputs["policy"] = {**document, "Statement": _without_reports_role(document["Statement"])}
+
+    run = planted("prod", "dr-batch-reports-primary-tls-only", checks.BUCKET_POLICY, drop)
+    [found] = checks.check_report_delivery(run)
+    assert found.resource.endswith("backup-audit-report") and "grants no delivery" in found.message
+
+
+def test_a_reports_key_without_the_delivery_grant_fails() -> None:
+    def drop(policy: Registration) -> None:
+        document = json.loads(policy.inputs["policy"])
+        policy.inputs["policy"] = json.dumps({**document, "Statement": _without_reports_role(document["Statement"])})
+
+    run = planted("prod", "dr-batch-reports-primary-key-policy", checks.KEY_POLICY, drop)
+    [found] = checks.check_report_delivery(run)
+    assert "grants the reports role only []" in found.message
+
+
+def test_a_reports_bucket_policy_written_before_the_report_plan_fails() -> None:
+    run = planted(
+        "prod", "dr-batch-reports-primary-tls-only", checks.BUCKET_POLICY, drop_dependency(checks.REPORT_PLAN)
+    )
+    [found] = checks.check_report_delivery(run)
+    assert found.property == "dependsOn" and "wait for the plan" in found.message
