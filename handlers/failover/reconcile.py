@@ -93,7 +93,11 @@ class ReconcileOptions:
     # enough that the keys still in flight when the round's time is up finish within its margin.
     workers: int = 8
     renew_every_keys: int = 50  # the lock is renewed this often, and every page
-    out_of_time: Callable[[], bool] = lambda: False  # checked before every key: the round must save its cursor
+    # Checked before every key once ``workers`` keys are under way: the round must save its cursor. A pass always
+    # starts that many, so it moves forward even when its listings took the round's time (a few requests past
+    # the budget, which the round's margin covers; without them a slow listing would stop every round at its
+    # first key, for ever).
+    out_of_time: Callable[[], bool] = lambda: False
     start_after: str = ""  # resume after this key: a pass that ran out of time continues where it stopped
     pass_started: datetime | None = None  # when the pass's first round started (its watermark), if resumed
 
@@ -339,8 +343,10 @@ class _Walk:
 
 
 def _flatten(pages: Iterator[tuple[list[Entry], bool]], on_page: Callable[[], bool]) -> Iterator[Entry]:
-    for entries, _last in pages:
-        if not on_page():
+    """The entries of every page; ``on_page`` runs before each page after the first (the round has just written
+    the lock when a pass starts or resumes) and stops the walk when it answers False."""
+    for number, (entries, _last) in enumerate(pages):
+        if number and not on_page():
             return
         yield from entries
 
@@ -383,7 +389,7 @@ def reconcile_bucket(
 
     with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="reconcile") as pool:
         for handled, (key, p, r) in enumerate(_merged(primary, replica)):
-            if walk.result.lost_lock or options.out_of_time():
+            if walk.result.lost_lock or (handled >= options.workers and options.out_of_time()):
                 walk.result.lost_lock = True  # stopped: out of the round's time (or the lock is gone)
                 break
             if handled and handled % options.renew_every_keys == 0 and not renewed():

@@ -260,7 +260,9 @@ def test_the_lock_is_renewed_during_the_reconcile_and_a_round_out_of_time_stops_
     """The reconcile renews the lease per page (reconcile.py) through the round's renewal, which answers False
     past the round's deadline: the walk stops, the action stays pending, and the next round resumes it."""
     failed_over(world)
-    boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key="new.txt", Body=b"x")
+    keys = reconcile.ReconcileOptions().workers + 2  # more than a round starts before it looks at the time
+    for i in range(keys):
+        boto3.client("s3", RECOVERY).put_object(Bucket=REPLICA_BUCKET, Key=f"new-{i:02d}.txt", Body=b"x")
     renewals: list[tuple[bool, float | None, float | None]] = []
     real = reconcile.reconcile_bucket
 
