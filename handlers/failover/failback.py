@@ -88,6 +88,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
         progress = {"action": action, "since": since.isoformat(), "started": actions_iso(context.now)}
     cursors: dict[str, str] = dict(progress.get("cursors") or {})
     finished: dict[str, Any] = dict(progress.get("finished") or {})
+    totals: dict[str, dict[str, int]] = dict(progress.get("totals") or {})  # counts of rounds that stopped early
     incomplete: list[str] = []
     stopped_for_time = failed_keys = False
     for bucket in context.site.buckets:
@@ -107,15 +108,18 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
                 pass_started=parse_iso(progress["started"]),
             ),
         )
+        # A bucket of many rounds reports its whole pass: this round's counts added to the earlier rounds'.
+        earlier = totals.get(logical, {})
         counts = {
-            "copied": result.copied,
-            "deleted": result.deleted,
-            "deferred": result.deferred,
-            "conflicts": len(result.conflicts),
+            "copied": result.copied + earlier.get("copied", 0),
+            "deleted": result.deleted + earlier.get("deleted", 0),
+            "deferred": result.deferred + earlier.get("deferred", 0),
+            "conflicts": len(result.conflicts) + earlier.get("conflicts", 0),
             "failed": len(result.failed),
             "batchJob": result.batch_job,
         }
         if result.lost_lock:
+            totals[logical] = {**counts, "failed": 0}
             if result.cursor:
                 cursors[logical] = result.cursor
             where = f"after {result.cursor!r}" if result.cursor else "before its first key"
@@ -132,7 +136,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
     tables = {t["logical"]: reconcile.table_resolution(t) for t in context.site.tables}
     detail = {"buckets": finished, "tables": tables}
     if incomplete:
-        saved = {**progress, "cursors": cursors, "finished": finished}
+        saved = {**progress, "cursors": cursors, "finished": finished, "totals": totals}
         return Step(
             False,
             detail,

@@ -385,7 +385,8 @@ def reconcile_bucket(
             future.result()
         except (ClientError, BotoCoreError) as error:
             walk.fail(key, error)
-        last = key
+        if not walk.result.failed:  # the cursor never passes a failed key: a resumed pass retries it
+            last = key
 
     with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="reconcile") as pool:
         for handled, (key, p, r) in enumerate(_merged(primary, replica)):

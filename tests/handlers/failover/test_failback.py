@@ -284,5 +284,7 @@ def test_the_lock_is_renewed_during_the_reconcile_and_a_round_out_of_time_stops_
     assert renewals[-1][0] is False and "stopped" in late.reasons[0]
     on_time = run_once(world.site, clients, world.probe, datetime.now(UTC), owner="failback")
     assert on_time.outcome == orchestrator.ADVANCED and on_time.done[-1] == "reconcile-1"
+    # the pass reports every key it copied, over both rounds
+    assert on_time.actions["reconcile-1"]["buckets"]["audio"]["copied"] == keys
     renewed, before, after = renewals[-1]
     assert renewed is True and (after or 0) > (before or 0)  # the lease was extended during the work

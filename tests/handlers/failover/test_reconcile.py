@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from handlers.failover.reconcile import ReconcileOptions, newest_entry, reconcile_bucket, table_resolution
@@ -384,3 +385,38 @@ def test_a_round_whose_time_is_already_up_still_moves_the_cursor(s3: tuple[Any, 
         primary, recovery, BUCKET, failed_over_at, options=replace(options, start_after=first.cursor or "")
     )
     assert (second.copied, second.cursor) == (4, "k7")
+
+
+def test_the_cursor_never_passes_a_failed_key(s3: tuple[Any, Any]) -> None:
+    """A key whose copy failed stays ahead of the cursor, so the round that resumes the pass retries it."""
+    primary, recovery = s3
+    failed_over_at = tick()
+    tick()
+    for i in range(4):
+        recovery.put_object(Bucket=REPLICA, Key=f"k{i}", Body=b"x")
+
+    def refuse_k1(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == "k1":
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected"}}, "CopyObject")
+
+    primary.meta.events.register("provide-client-params.s3.CopyObject", refuse_k1)
+    checks: list[int] = []
+
+    def out_of_time() -> bool:
+        checks.append(1)
+        return len(checks) > 2
+
+    first = reconcile_bucket(
+        primary, recovery, BUCKET, failed_over_at, options=ReconcileOptions(out_of_time=out_of_time, workers=1)
+    )
+    assert first.lost_lock and first.cursor == "k0" and first.failed[0].startswith("k1: ")
+    primary.meta.events.unregister("provide-client-params.s3.CopyObject", refuse_k1)
+    second = reconcile_bucket(
+        primary, recovery, BUCKET, failed_over_at, options=ReconcileOptions(start_after=first.cursor or "")
+    )
+    assert second.complete and sorted(o["Key"] for o in primary.list_objects_v2(Bucket=PRIMARY)["Contents"]) == [
+        "k0",
+        "k1",
+        "k2",
+        "k3",
+    ]
