@@ -6,7 +6,7 @@
 3. `drctl drill --stack prod --local`: every drill scenario on the embedded emulator (moto on 127.0.0.1),
    provisioned from the prod stack's typed config; RTO and RPO measured from canaries against the declared
    objectives. The regional scenarios (switch latency, region loss, failback and the two races) run on the
-   two-Region rehearsal (emulator/) in its scaled profile: every time constant divided by 10, figures scaled back
+   two-Region rehearsal (emulator/) in its scaled profile: every time constant divided by 20, figures scaled back
    and labelled. A summary table and the report (JSON, Markdown, PNG) under reports/demo/.
 """
 
