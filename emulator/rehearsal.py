@@ -522,7 +522,9 @@ class Rehearsal:
             return state.phase == PHASE_FAILING_BACK
 
         self.wait_for(failing_back, hold + 3 * SCHEDULE_SECONDS + 300, poll=0.02)
-        back = self.wait_for(lambda: self.state().phase == PHASE_PRIMARY, 600)
+        # Two reconcile passes over every write of the failover, the hold (config refresh + switch + TTL) between
+        # them and five short steps: 20 minutes of stack time is ample on AWS; here it bounds a stuck failback.
+        back = self.wait_for(lambda: self.state().phase == PHASE_PRIMARY, 1200)
         settled = self.wait_for(lambda: bool(self.agreement()["agree"]), 300)
         finished_at = time.time()
         time.sleep(self.profile.wall(10))  # writes after failback, to the primary

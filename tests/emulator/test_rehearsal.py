@@ -8,13 +8,16 @@ the real clock: the primary Region is lost, the orchestrator's Lambda runs on it
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator.provision import runtime_descriptor, zone_name_for
-from emulator.rehearsal import SCALED, Profile, profile_for
+from emulator.rehearsal import SCALED, profile_for
 from handlers.drills.scenarios.switch_latency import measure, percentile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,18 +100,22 @@ def test_switch_latency_measures_each_name_server_until_it_answers_the_expected_
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 0.95) == 19
 
 
-@pytest.mark.slow
-def test_region_loss_is_measured_end_to_end_in_the_scaled_profile() -> None:
+@contextlib.contextmanager
+def prod_rehearsal(pre_fault_seconds: float, healthy_minutes_before_failback: int | None = None) -> Iterator[Any]:
+    """The prod stack's site on the two-Region emulator in the scaled profile (optionally another hold-down)."""
     from emulator.provision import rehearsal_stack
     from emulator.rehearsal import Rehearsal
     from handlers.cli import drill_stack
 
     settings = drill_stack.stack_settings(REPO, "prod")
+    if healthy_minutes_before_failback is not None:
+        sites = (
+            replace(site, healthy_minutes_before_failback=healthy_minutes_before_failback) for site in settings.sites
+        )
+        settings = replace(settings, sites=tuple(sites))
     targets = drill_stack.targets_from_settings("prod", settings)
     witnesses = {spec.table_name: spec.witness_region for spec in settings.tables if spec.witness_region}
-    profile = Profile(
-        "scaled", SCALED.time_scale, SCALED.checker_regions, canary_interval_seconds=0.5, pre_fault_seconds=100
-    )
+    profile = replace(SCALED, pre_fault_seconds=pre_fault_seconds)
     with (
         rehearsal_stack(
             targets,
@@ -118,6 +125,12 @@ def test_region_loss_is_measured_end_to_end_in_the_scaled_profile() -> None:
         ) as stack,
         Rehearsal(stack, stack.sites[0], profile, witnesses=witnesses) as rehearsal,
     ):
+        yield rehearsal
+
+
+@pytest.mark.slow
+def test_region_loss_is_measured_end_to_end_in_the_scaled_profile() -> None:
+    with prod_rehearsal(pre_fault_seconds=100) as rehearsal:
         result = rehearsal.region_loss()
     checks = result.checks
     assert checks["before"]["agree"] and checks["before"]["phase"] == "primary"
@@ -142,30 +155,7 @@ def test_failback_loses_no_acknowledged_write_in_the_scaled_profile() -> None:
     failback, and the orchestrator fails back on its own: every acknowledged canary is present and current in the
     primary afterwards, phase, switch, settings and DNS agree, and no invocation outlived its timeout. The site's
     hold-down is shortened to 5 minutes (15 s here) to keep the test short; ``make demo`` runs prod's 30."""
-    from dataclasses import replace
-
-    from emulator.provision import rehearsal_stack
-    from emulator.rehearsal import Rehearsal
-    from handlers.cli import drill_stack
-
-    settings = drill_stack.stack_settings(REPO, "prod")
-    settings = replace(
-        settings, sites=tuple(replace(site, healthy_minutes_before_failback=5) for site in settings.sites)
-    )
-    targets = drill_stack.targets_from_settings("prod", settings)
-    witnesses = {spec.table_name: spec.witness_region for spec in settings.tables if spec.witness_region}
-    profile = Profile(
-        "scaled", SCALED.time_scale, SCALED.checker_regions, canary_interval_seconds=0.5, pre_fault_seconds=60
-    )
-    with (
-        rehearsal_stack(
-            targets,
-            time_scale=profile.time_scale,
-            checker_regions=profile.checker_regions,
-            witness_regions=sorted(set(witnesses.values())),
-        ) as stack,
-        Rehearsal(stack, stack.sites[0], profile, witnesses=witnesses) as rehearsal,
-    ):
+    with prod_rehearsal(pre_fault_seconds=60, healthy_minutes_before_failback=5) as rehearsal:
         assert rehearsal.region_loss().checks["after"]["agree"]
         failback, race = rehearsal.failback()
     checks = failback.checks
