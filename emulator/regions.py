@@ -43,6 +43,7 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -678,6 +679,11 @@ class _ProxyServer(ThreadingHTTPServer):
         self.emulator = emulator
         self.region = region
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up first (a killed function, a timed-out probe) is not the proxy's error
+        super().handle_error(request, client_address)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -265,3 +265,22 @@ def test_a_copy_out_of_a_lost_regions_bucket_fails(fresh: Emulator) -> None:
             Bucket="regions-copy-target", Key="again", CopySource={"Bucket": "regions-copy-source", "Key": "k"}
         )
     assert _code(refused.value) == "ServiceUnavailable"
+
+
+def test_a_client_that_hangs_up_first_is_not_reported_as_a_proxy_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from emulator.regions import _ProxyHandler, _ProxyServer
+
+    server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler, emulator=None, region="us-east-1")  # type: ignore[arg-type]
+    try:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a proxy defect")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a proxy defect" in capsys.readouterr().err
+    finally:
+        server.server_close()
