@@ -165,3 +165,36 @@ def test_failback_loses_no_acknowledged_write_in_the_scaled_profile() -> None:
     assert failback.rpo_seconds_measured == 0.0 and failback.passed
     assert checks["invocations"]["timeouts"] == 0
     assert race.checks["fired"] and race.passed  # a probe round ran during the reconcile and changed nothing
+
+
+def test_switch_latency_publishes_the_flip_again_while_it_waits_and_times_from_the_first() -> None:
+    now = [0.0]
+    calls: list[tuple[float, bool]] = []
+
+    def flip(failed_over: bool) -> None:
+        calls.append((now[0], failed_over))
+
+    def ask(_name: str, _type: str, _server: tuple[str, int]) -> list[Any]:
+        from handlers.failover.dns import Answer
+
+        # DNS follows the flip only if the switch was still being published 25 s on (a period with data)
+        moved = now[0] >= 25 and len(calls) >= 3
+        return [Answer("CNAME", "secondary.example" if moved else "primary.example", 30)]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    latency = measure(
+        flip,
+        [("a", 53)],
+        "drill.api.example",
+        {False: "primary.example", True: "secondary.example"},
+        flips=1,
+        query_interval=1.0,
+        ask=ask,
+        clock=lambda: now[0],
+        sleep=sleep,
+        republish_every=10.0,
+    )
+    assert [at for at, _ in calls] == [0.0, 10.0, 20.0]  # published again every 10 s while waiting
+    assert latency.summary()["by_direction"]["failed-over"]["p50"] == 25.0  # from the first flip

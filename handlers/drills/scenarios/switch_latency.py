@@ -31,6 +31,11 @@ from handlers.failover.dns import Server, answers_with, parse_servers, query, zo
 
 NAME = "switch-latency"
 DEFAULT_FLIPS = 20
+# The drill metric is published again this often while a flip is awaited, as the orchestrator publishes the site's
+# every round: a period without data leaves the alarm INSUFFICIENT_DATA and the check at its last status
+# (LastKnownStatus), so a flip back within the minute of the flip over (the period's Maximum still 1) would
+# otherwise never reach DNS.
+REPUBLISH_SECONDS = 10.0
 LOCAL_FLIPS = 4  # the scaled rehearsal: each flip back waits for the alarm child's minute to pass
 QUERY_INTERVAL_SECONDS = 0.25  # per server: a few queries a second
 FLIP_TIMEOUT_SECONDS = 300.0
@@ -103,9 +108,11 @@ def measure(
     ask: Query = authoritative_query,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    republish_every: float | None = None,
 ) -> SwitchLatency:
     """Flip ``flips`` times, starting towards failed over; per flip and server, the seconds until the server answers
-    ``hosts[failed_over]``. ``flip(failed_over)`` moves the drill switch."""
+    ``hosts[failed_over]``. ``flip(failed_over)`` moves the drill switch; with ``republish_every`` it is called
+    again that often while the answers are awaited (the flip's time stays the first call's)."""
     if not servers:
         raise ValueError("switch-latency needs the zone's name servers")
     result = SwitchLatency(flips)
@@ -113,11 +120,14 @@ def measure(
     for _ in range(flips):
         failed_over = not failed_over
         direction = "failed-over" if failed_over else "primary"
-        started = clock()
+        started = published = clock()
         flip(failed_over)
         pending = {f"{host}:{port}": (host, port) for host, port in servers}
         seen: dict[str, float | None] = dict.fromkeys(pending)
         while pending and clock() - started < timeout_seconds:
+            if republish_every is not None and clock() - published >= republish_every:
+                flip(failed_over)
+                published = clock()
             for label, server in list(pending.items()):
                 try:
                     answers = ask(record_name, "A", server)
@@ -181,7 +191,13 @@ def drill_site(
     hosts = {False: str(descriptor["primary"]["host"]), True: str(descriptor["secondary"]["host"])}
     try:
         latency = measure(
-            flip, servers, str(drill["recordName"]), hosts, flips=flips, timeout_seconds=FLIP_TIMEOUT_SECONDS / scale
+            flip,
+            servers,
+            str(drill["recordName"]),
+            hosts,
+            flips=flips,
+            timeout_seconds=FLIP_TIMEOUT_SECONDS / scale,
+            republish_every=REPUBLISH_SECONDS / scale,
         )
     finally:
         flip(False)  # the drill record ends where it started
