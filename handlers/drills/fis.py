@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.drills.canaries import CanaryWriter, canary_payload
-from handlers.drills.model import BucketTarget, ScenarioResult, Status, judge, minutes_to_seconds
+from handlers.drills.model import BucketTarget, ScenarioResult, Status, TableTarget, judge, minutes_to_seconds
 from handlers.drills.objectives import measure_rpo
+from handlers.drills.table import _delete_canaries
+from handlers.dynamodb.restore import batch_get, canonical_key
 
 RUNNING = "running"
 TERMINAL_STATES = frozenset({"completed", "stopped", "failed", "cancelled"})
@@ -141,6 +143,146 @@ def replica_contents(replica_s3: Any, bucket: str, prefix: str) -> dict[str, byt
     return found
 
 
+@dataclass(frozen=True)
+class PausedStore:
+    """What a replication pause is measured on: canaries go into the primary, and arrive (or not) in the replica.
+
+    ``arrived(sequences)`` returns the payload of each canary present in the replica, by sequence number;
+    ``clean_up(sequences)`` removes the drill's canaries where they can be removed (after the experiment stopped)."""
+
+    target: str
+    write: Callable[[int, bytes], None]
+    arrived: Callable[[list[int]], dict[int, bytes]]
+    clean_up: Callable[[list[int]], list[str]] = lambda _sequences: []
+
+
+def s3_store(primary_s3: Any, replica_s3: Any, bucket: BucketTarget, prefix: str) -> PausedStore:
+    """Canary objects under the drill prefix (tier-1 drill objects stay under the bucket's lock: never deleted)."""
+
+    def write(sequence: int, payload: bytes) -> None:
+        primary_s3.put_object(Bucket=bucket.primary, Key=canary_key(prefix, sequence), Body=payload)
+
+    def arrived(_sequences: list[int]) -> dict[int, bytes]:
+        present = replica_contents(replica_s3, str(bucket.replica), prefix)
+        return {int(key.rsplit("/", 1)[-1].split(".", 1)[0]): body for key, body in present.items()}
+
+    return PausedStore(f"s3://{bucket.primary} -> s3://{bucket.replica}", write, arrived)
+
+
+TABLE_PAYLOAD_ATTRIBUTE = "dr_drill_payload"
+
+
+def table_store(
+    primary_ddb: Any, replica_ddb: Any, table: TableTarget, replica_region: str, prefix: str
+) -> PausedStore:
+    """Canary items ``<prefix>fis#<n>`` (typed as the table's key attributes) written into the primary replica and
+    read back, strongly consistent, from the replica in ``replica_region``; deleted from the primary afterwards, and
+    the deletes replicate once the pause is over."""
+
+    def key(sequence: int) -> dict[str, Any]:
+        return table.key(f"{prefix}fis#{sequence:06d}")
+
+    def write(sequence: int, payload: bytes) -> None:
+        item = {**key(sequence), TABLE_PAYLOAD_ATTRIBUTE: {"S": payload.decode()}}
+        primary_ddb.put_item(TableName=table.table_name, Item=item)
+
+    def arrived(sequences: list[int]) -> dict[int, bytes]:
+        found = batch_get(replica_ddb, table.table_name, [key(s) for s in sequences]) if sequences else {}
+        present = {}
+        for sequence in sequences:
+            item = found.get(canonical_key(key(sequence)))
+            if item is not None:
+                present[sequence] = str(item[TABLE_PAYLOAD_ATTRIBUTE]["S"]).encode()
+        return present
+
+    def clean_up(sequences: list[int]) -> list[str]:
+        try:
+            _delete_canaries(primary_ddb, table.table_name, [key(s) for s in sequences], time.sleep)
+        except Exception as error:  # reported: the canaries are the drill's own items, named by the prefix
+            return [f"canary items {prefix}fis#* left in {table.table_name}: {type(error).__name__}: {error}"]
+        return []
+
+    target = f"dynamodb://{table.table_name} ({table.region} -> {replica_region})"
+    return PausedStore(target, write, arrived, clean_up)
+
+
+def measure_paused_replication(
+    *,
+    store: PausedStore,
+    fis: Any,
+    template_id: str,
+    drill_id: str,
+    scenario: str,
+    rpo_minutes_target: float | None,
+    timing: FisTiming = FisTiming(),
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> ScenarioResult:
+    """Steps 1-6 of the module docstring on any store: the RPO of a region loss after ``hold_seconds`` of pause."""
+    result = ScenarioResult(
+        scenario=scenario,
+        target=store.target,
+        status=Status.failed,
+        rpo_seconds_target=minutes_to_seconds(rpo_minutes_target),
+        notes=["regional RTO is measured by region-loss-failover; this scenario measures the regional RPO only"],
+    )
+    payloads: dict[int, bytes] = {}
+
+    def write(sequence: int, written_at: float) -> None:
+        payloads[sequence] = canary_payload(drill_id, sequence, written_at)
+        store.write(sequence, payloads[sequence])
+
+    writer = CanaryWriter(write, rate_per_second=timing.canary_rate)
+    experiment: Experiment | None = None
+    fault_at: float | None = None
+    present: dict[int, bytes] = {}
+    cleanup_errors: list[str] = []
+    writer.start()
+    try:
+        writer.wait_for(2)
+        progress(f"{scenario} {store.target}: waiting for replication to deliver a canary (baseline)")
+        deadline = time.monotonic() + timing.baseline_timeout_seconds
+        while not store.arrived([c.sequence for c in writer.written]):
+            if time.monotonic() > deadline:
+                raise ExperimentError(
+                    f"no canary reached the replica in {timing.baseline_timeout_seconds} s before the pause: "
+                    "replication is not working, so no RPO under a pause can be measured"
+                )
+            sleep(timing.poll_seconds)
+        progress(f"{scenario} {store.target}: starting FIS experiment from template {template_id}")
+        experiment = start_experiment(fis, template_id, drill_id)
+        wait_for(fis, experiment, frozenset({RUNNING}), timing, sleep=sleep)
+        sleep(timing.hold_seconds)
+        fault_at = time.time()
+        progress(f"{scenario} {store.target}: region declared lost; reading the replica")
+        present = store.arrived([c.sequence for c in writer.written])
+    except ExperimentError as error:
+        result.notes.append(str(error))
+    finally:
+        canaries = writer.stop()
+        if experiment is not None:
+            try:
+                stop_experiment(fis, experiment, timing, sleep=sleep)
+            except ExperimentError as error:
+                result.notes.append(f"stopping: {error}")
+        cleanup_errors = store.clean_up([c.sequence for c in canaries])
+    result.checks = {
+        "experiment_id": experiment.id if experiment else None,
+        "experiment_states": experiment.states if experiment else [],
+        "canary_write_errors": writer.errors[:5],
+        "hold_seconds": timing.hold_seconds,
+        "cleanup_errors": cleanup_errors,
+    }
+    if fault_at is None:
+        return result
+    rpo = measure_rpo(fault_at, canaries, lambda canary: present.get(canary.sequence) == payloads[canary.sequence])
+    result.rpo_seconds_measured = rpo.rpo_seconds
+    result.rpo = rpo.as_dict()
+    # Holes (older canaries missing while newer ones arrived) would be data the replica skipped, not lag.
+    correct = rpo.pre_fault_recovered > 0 and not rpo.holes and bool(experiment and RUNNING in experiment.states)
+    return judge(result, correct)
+
+
 def measure_regional_rpo(
     *,
     primary_s3: Any,
@@ -155,67 +297,52 @@ def measure_regional_rpo(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> ScenarioResult:
-    result = ScenarioResult(
-        scenario=scenario,
-        target=f"s3://{bucket.primary} -> s3://{bucket.replica}",
-        status=Status.failed,
-        rpo_seconds_target=minutes_to_seconds(bucket.regional.rpo_minutes),
-        notes=["regional RTO is measured by region-loss-failover; this scenario measures the regional RPO only"],
-    )
+    """A tier-1 bucket's regional RPO under ``aws:s3:bucket-pause-replication``."""
     if not bucket.replica:
+        result = ScenarioResult(scenario=scenario, target=f"s3://{bucket.primary}", status=Status.failed)
         result.notes.append(f"{bucket.primary} has no replica: nothing to pause")
         return result
-    payloads: dict[int, bytes] = {}
-
-    def write(sequence: int, written_at: float) -> None:
-        payloads[sequence] = canary_payload(drill_id, sequence, written_at)
-        primary_s3.put_object(Bucket=bucket.primary, Key=canary_key(prefix, sequence), Body=payloads[sequence])
-
-    writer = CanaryWriter(write, rate_per_second=timing.canary_rate)
-    experiment: Experiment | None = None
-    fault_at: float | None = None
-    present: dict[str, bytes] = {}
-    writer.start()
-    try:
-        writer.wait_for(2)
-        progress(f"{scenario} {bucket.primary}: waiting for replication to deliver a canary (baseline)")
-        deadline = time.monotonic() + timing.baseline_timeout_seconds
-        while not replica_contents(replica_s3, bucket.replica, prefix):
-            if time.monotonic() > deadline:
-                raise ExperimentError(
-                    f"no canary reached {bucket.replica} in {timing.baseline_timeout_seconds} s before the pause: "
-                    "replication is not working, so no RPO under a pause can be measured"
-                )
-            sleep(timing.poll_seconds)
-        progress(f"{scenario} {bucket.primary}: starting FIS experiment from template {template_id}")
-        experiment = start_experiment(fis, template_id, drill_id)
-        wait_for(fis, experiment, frozenset({RUNNING}), timing, sleep=sleep)
-        sleep(timing.hold_seconds)
-        fault_at = time.time()
-        progress(f"{scenario} {bucket.primary}: region declared lost; reading the replica")
-        present = replica_contents(replica_s3, bucket.replica, prefix)
-    except ExperimentError as error:
-        result.notes.append(str(error))
-    finally:
-        canaries = writer.stop()
-        if experiment is not None:
-            try:
-                stop_experiment(fis, experiment, timing, sleep=sleep)
-            except ExperimentError as error:
-                result.notes.append(f"stopping: {error}")
-    result.checks = {
-        "experiment_id": experiment.id if experiment else None,
-        "experiment_states": experiment.states if experiment else [],
-        "canary_write_errors": writer.errors[:5],
-        "hold_seconds": timing.hold_seconds,
-    }
-    if fault_at is None:
-        return result
-    rpo = measure_rpo(
-        fault_at, canaries, lambda canary: present.get(canary_key(prefix, canary.sequence)) == payloads[canary.sequence]
+    return measure_paused_replication(
+        store=s3_store(primary_s3, replica_s3, bucket, prefix),
+        fis=fis,
+        template_id=template_id,
+        drill_id=drill_id,
+        scenario=scenario,
+        rpo_minutes_target=bucket.regional.rpo_minutes,
+        timing=timing,
+        sleep=sleep,
+        progress=progress,
     )
-    result.rpo_seconds_measured = rpo.rpo_seconds
-    result.rpo = rpo.as_dict()
-    # Holes (older canaries missing while newer ones arrived) would be data the replica skipped, not lag.
-    correct = rpo.pre_fault_recovered > 0 and not rpo.holes and bool(experiment and RUNNING in experiment.states)
-    return judge(result, correct)
+
+
+def measure_table_regional_rpo(
+    *,
+    primary_ddb: Any,
+    replica_ddb: Any,
+    replica_region: str,
+    fis: Any,
+    table: TableTarget,
+    template_id: str,
+    drill_id: str,
+    prefix: str,
+    scenario: str,
+    timing: FisTiming = FisTiming(),
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> ScenarioResult:
+    """A global table's regional RPO under ``aws:dynamodb:global-table-pause-replication`` on its primary replica:
+    the action denies the replication service-linked role on that replica, so replication to and from it stops
+    (DynamoDB Developer Guide, "DynamoDB global tables security"); canaries written there are read back from
+    ``replica_region``. The FIS actions reference notes replication may continue for up to 5 minutes after the action
+    begins: a hold shorter than that can measure an RPO near 0, which is what a region loss then would have lost."""
+    return measure_paused_replication(
+        store=table_store(primary_ddb, replica_ddb, table, replica_region, prefix),
+        fis=fis,
+        template_id=template_id,
+        drill_id=drill_id,
+        scenario=scenario,
+        rpo_minutes_target=table.regional.rpo_minutes,
+        timing=timing,
+        sleep=sleep,
+        progress=progress,
+    )

@@ -1,9 +1,10 @@
 """The regional RPO under an AWS FIS replication pause (handlers/drills/fis.py).
 
 Emulated, and said so: FIS is a botocore ``Stubber`` on a real client (every request is validated against the
-service model; moto 5.2.5 stores FIS experiments but pauses nothing), and S3 replication is a thread in this test
-that copies canaries from the primary to the replica on moto until the stubbed ``StartExperiment`` returns (moto
-never replicates). The canaries, the replica reads and the RPO rule are the real ones.
+service model; moto 5.2.5 stores FIS experiments but pauses nothing), and S3 replication (and DynamoDB global-table
+replication) is a thread in this test that copies canaries from the primary to the replica on moto until the stubbed
+``StartExperiment`` returns (moto never replicates; it ignores ``ReplicaUpdates``). The canaries, the replica reads,
+the canary clean-up and the RPO rule are the real ones.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from handlers.drills import fis
-from handlers.drills.model import BucketTarget, Objective, Status
+from handlers.drills.model import BucketTarget, Objective, Status, TableTarget
 
 PRIMARY, REPLICA = "drill-primary", "drill-replica"
 PREFIX = "dr-drill/test/regional-rpo-fis/"
@@ -236,3 +237,132 @@ def test_drctl_drill_experiments_exits_1_while_one_is_active(monkeypatch: pytest
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert document["regions"] == ["us-east-1", "us-west-2"] and list(document["active"]) == ["us-east-1"]
+
+
+# ---------------------------------------------------------------- the DynamoDB pause (issue 23 item 11)
+
+TABLE = "orders"
+TABLE_TEMPLATE = "EXT9z8y7x6w5v4u3"
+
+
+class TableReplicator:
+    """Global-table replication as this test emulates it: copy new and deleted items from the us-east-1 table to the
+    us-west-2 one, until paused (moto keeps two unrelated tables of the same name)."""
+
+    def __init__(self) -> None:
+        self.paused = threading.Event()
+        self.stop = threading.Event()
+        self.primary = boto3.client("dynamodb", region_name="us-east-1")
+        self.replica = boto3.client("dynamodb", region_name="us-west-2")
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            if self.paused.is_set():
+                continue
+            items = {item["pk"]["S"]: item for item in self.primary.scan(TableName=TABLE)["Items"]}
+            held = {item["pk"]["S"] for item in self.replica.scan(TableName=TABLE)["Items"]}
+            for key in sorted(set(items) - held):
+                if self.paused.is_set():
+                    break
+                self.replica.put_item(TableName=TABLE, Item=items[key])
+
+
+@pytest.fixture
+def tables(mock_aws: None) -> Iterator[TableReplicator]:
+    for region in ("us-east-1", "us-west-2"):
+        boto3.client("dynamodb", region_name=region).create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    replicator = TableReplicator()
+    replicator.thread.start()
+    yield replicator
+    replicator.stop.set()
+    replicator.thread.join(timeout=5)
+
+
+def table_target(rpo_minutes: float | None = 15) -> TableTarget:
+    return TableTarget(
+        name="orders",
+        table_name=TABLE,
+        region="us-east-1",
+        partition_key="pk",
+        sort_key="sk",
+        logical=Objective(0, 30),
+        regional=Objective(rpo_minutes, 60),
+        replica_regions=("us-east-1", "us-west-2"),
+    )
+
+
+def test_the_table_rpo_under_a_global_table_pause_is_measured_and_the_canaries_are_removed(
+    tables: TableReplicator,
+) -> None:
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("list_experiments", {"experiments": []}, {})
+    start = {"clientToken": ANY, "experimentTemplateId": TABLE_TEMPLATE, "tags": {"dr:drill": "test"}}
+    stubber.add_response("start_experiment", experiment("initiating"), start)
+    for state in ("running", "running"):
+        stubber.add_response("get_experiment", experiment(state), {"id": EXPERIMENT})
+    stubber.add_response("stop_experiment", experiment("stopping"), {"id": EXPERIMENT})
+    stubber.add_response("get_experiment", experiment("stopped"), {"id": EXPERIMENT})
+    client.meta.events.register("after-call.fis.StartExperiment", lambda **_: tables.paused.set())
+    with stubber:
+        result = fis.measure_table_regional_rpo(
+            primary_ddb=boto3.client("dynamodb", region_name="us-east-1"),
+            replica_ddb=boto3.client("dynamodb", region_name="us-west-2"),
+            replica_region="us-west-2",
+            fis=client,
+            table=table_target(),
+            template_id=TABLE_TEMPLATE,
+            drill_id="test",
+            prefix="dr-drill#test#",
+            scenario="regional-rpo-fis",
+            timing=TIMING,
+        )
+        stubber.assert_no_pending_responses()
+    assert result.status is Status.passed, result.notes
+    assert result.target == "dynamodb://orders (us-east-1 -> us-west-2)"
+    assert result.checks["experiment_states"] == ["initiating", "running", "stopping", "stopped"]
+    assert TIMING.hold_seconds <= result.rpo_seconds_measured < TIMING.hold_seconds + 3
+    assert 0 < result.rpo["pre_fault_recovered"] < result.rpo["pre_fault"] and not result.rpo["holes"]
+    # The drill's canary items are gone from the primary (their deletes replicate once the pause is over).
+    left = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    assert left == [] and result.checks["cleanup_errors"] == []
+
+
+def test_a_deployed_drill_runs_the_dynamodb_template_of_each_drilled_table(tables: TableReplicator) -> None:
+    """The regional scenario looks up ``dynamodb:<table>`` templates as well as ``s3:<bucket>`` ones."""
+    from handlers.drills.model import StackTargets
+    from handlers.drills.runner import DrillContext
+    from handlers.drills.scenarios import regional
+
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("list_experiments", {"experiments": []}, {})
+    stubber.add_response("start_experiment", experiment("initiating"), {
+        "clientToken": ANY, "experimentTemplateId": TABLE_TEMPLATE, "tags": {"dr:drill": ANY},
+    })  # fmt: skip
+    stubber.add_response("get_experiment", experiment("running"), {"id": EXPERIMENT})
+    stubber.add_response("get_experiment", experiment("completed"), {"id": EXPERIMENT})
+    stubber.add_response("get_experiment", experiment("completed"), {"id": EXPERIMENT})
+    client.meta.events.register("after-call.fis.StartExperiment", lambda **_: tables.paused.set())
+
+    def factory(service: str, region: str) -> Any:
+        return client if service == "fis" else boto3.client(service, region_name=region)
+
+    targets = StackTargets("prod", "us-east-1", "us-west-2", (), tables=(table_target(),), sites=())
+    context = DrillContext(
+        targets, local=False, client=factory, fis_templates={"dynamodb:orders": TABLE_TEMPLATE}, fis_timing=TIMING
+    )
+    with stubber:
+        [result] = regional.run_fis(context)
+        stubber.assert_no_pending_responses()
+    assert result.scenario == "regional-rpo-fis" and result.target.startswith("dynamodb://orders")
+    assert result.status is Status.passed, result.notes
