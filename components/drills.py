@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.keys import BucketKeyUsers, KeyUser
-from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
+from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, publish_metrics_statement
 from handlers.runtime_names import LOCK_PREFIX
 from stackmodel.config import StackSettings
 from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
@@ -183,6 +183,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
     fis_templates: dict[str, pulumi.Output[str]]  # "s3:<logical>" / "dynamodb:<logical>" -> template id
     fis_role_arn: pulumi.Output[str] | None
     drill_function_name: pulumi.Output[str] | None
+    drill_workflow_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DrillsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         self._check(args)  # before anything is registered: nothing half-created
@@ -196,6 +197,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
         self.bucket_key_users: dict[str, BucketKeyUsers] = {}  # logical bucket -> roles that use its keys
         self.fis_role_arn = None
         self.drill_function_name = None
+        self.drill_workflow_arn = None
         if args.fault_injection and (args.buckets or args.tables):
             role = aws.iam.Role(
                 f"{name}-fis",
@@ -223,6 +225,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 "fis_templates": self.fis_templates,
                 "fis_role_arn": self.fis_role_arn,
                 "drill_function_name": self.drill_function_name,
+                "drill_workflow_arn": self.drill_workflow_arn,
             }
         )
 
@@ -464,6 +467,11 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 ]
         if args.fault_injection and args.buckets:
             template_regions = sorted({b.region for b in args.buckets})
+            # Before anything, the workflow lists experiments (an active pause of this stack skips the run);
+            # ListExperiments has no resource type (Service Authorization Reference, AWS FIS): "*" only.
+            statements.append(
+                {"Sid": "ListReplicationPauses", "Effect": "Allow", "Action": ["fis:ListExperiments"], "Resource": "*"}
+            )
 
             def fis_arns(*kinds: str) -> list[pulumi.Output[str]]:
                 # Template ids are unknown until created; "/*" keeps the policy known at preview, and only the
@@ -511,15 +519,16 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     "DRILL_STACK": args.stack,
                     "DRILL_BUCKETS": json.dumps(drilled),
                     "DRILL_FIS_TEMPLATES": pulumi.Output.json_dumps(templates),
+                    "DRILL_FIS_REGIONS": json.dumps(sorted({b.region for b in args.buckets}) if templates else []),
                     "DRILL_METRICS_REGION": region,
                     **({"DR_BATCH_REPORT_BUCKET": args.lock_bucket} if args.lock_bucket else {}),
                 },
                 tags=self._tags,
                 layers=[arns.powertools_layer_arn(region)],
-                schedule=Schedule(schedule.expression, f"DR drill of {args.stack}"),
-                timeout_seconds=900,  # Lambda's maximum: seeding, restores and a FIS pause take minutes
+                timeout_seconds=STORE_TIMEOUT_SECONDS,  # one store per invocation (the workflow's Map)
                 # A timed-out drill is not retried: a retry would pause production replication again and find
                 # the restore lock of the run that timed out (GUIDE: async invocations retry twice by default).
+                no_async_retries=True,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -566,6 +575,160 @@ class DrillInfrastructure(pulumi.ComponentResource):
             opts=self._child(provider),
         )
         self.drill_function_name = function.function_name
+        self.drill_workflow_arn = self._workflow(schedule, function)
+
+    def _workflow(self, schedule: ScheduledDrill, function: RecoveryFunction) -> pulumi.Output[str]:
+        """The schedule starts a Step Functions workflow that drills one store per Lambda invocation (each with the
+        function's whole timeout), never retries one, and skips the run while a pause of this stack is active."""
+        args, region = self._args, self._args.recovery_region
+        provider = args.providers[region]
+        name = f"{args.name_prefix}-dr-drill"
+        role = aws.iam.Role(
+            f"{self._name}-workflow",
+            name=f"{name}-workflow",
+            assume_role_policy=iam.assume_role_policy("states.amazonaws.com"),
+            description=f"scheduled DR drill workflow of {args.stack}: invokes the drill function only",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=self._child(provider),
+        )
+        # The optimized Lambda integration (arn:aws:states:::lambda:invoke) calls lambda:InvokeFunction on the
+        # FunctionName given, here the unqualified ARN (Step Functions Developer Guide, "Invoke an AWS Lambda
+        # function with Step Functions"; Service Authorization Reference, AWS Lambda: resource "function").
+        policy = iam.role_policy(
+            f"{self._name}-workflow",
+            role,
+            [
+                {
+                    "Sid": "InvokeDrill",
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": [function.function_arn],
+                }
+            ],
+            self._child(provider),
+        )
+        machine = aws.sfn.StateMachine(
+            f"{self._name}-workflow",
+            name=name,
+            type="STANDARD",  # a run lasts longer than Express's 5 minutes; its history is the run's record
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(
+                workflow_definition(args.stack, function.function_arn, STORE_TIMEOUT_SECONDS)
+            ),
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider, depends_on=[policy]),
+        )
+        starter = aws.iam.Role(
+            f"{self._name}-schedule",
+            name=f"{name}-schedule",
+            assume_role_policy=iam.assume_role_policy("events.amazonaws.com"),
+            description=f"starts the scheduled DR drill workflow of {args.stack}",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=self._child(provider),
+        )
+        start_policy = iam.role_policy(
+            f"{self._name}-schedule",
+            starter,
+            [
+                {
+                    "Sid": "StartDrillWorkflow",
+                    "Effect": "Allow",
+                    "Action": ["states:StartExecution"],
+                    "Resource": [machine.arn],
+                }
+            ],
+            self._child(provider),
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-schedule",
+            schedule_expression=schedule.expression,
+            description=f"DR drill of {args.stack}",
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-schedule",
+            rule=rule.name,
+            arn=machine.arn,
+            role_arn=starter.arn,
+            input=json.dumps({"stack": args.stack}),
+            region=region,
+            opts=self._child(provider, depends_on=[start_policy]),
+        )
+        return machine.arn
+
+
+STORE_TIMEOUT_SECONDS = 900  # Lambda's maximum: seeding, restores and a FIS pause of one store take minutes
+
+
+def workflow_definition(stack: str, function_arn: str, store_timeout_seconds: int) -> dict[str, Any]:
+    """Amazon States Language (Step Functions Developer Guide): preflight, then each store in turn, then the verdict.
+
+    - ``Preflight`` lists the stores and any active FIS experiment of this stack (handlers/drills/scheduled.py); one
+      active (a manual drill, or a pause a ``pulumi up`` is waiting for) ends the run as ``DrillSkipped``.
+    - ``DrillEachStore`` is a Map with ``MaxConcurrency`` 1 (one production pause at a time); its task has no
+      ``Retry`` (Step Functions retries nothing unless told) and catches every error, so a store that fails or
+      times out is recorded as failed and the next store still runs.
+    - ``Verdict`` publishes ``DrillPassed{Stack}`` from every store's result, failed ones included."""
+
+    def invoke(payload: dict[str, Any], timeout: int) -> dict[str, Any]:
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": function_arn, "Payload": payload},
+            "TimeoutSeconds": timeout,
+        }
+
+    return {
+        "Comment": f"Scheduled DR drill of {stack}: one store per invocation",
+        "StartAt": "Preflight",
+        "States": {
+            "Preflight": {
+                **invoke({"step": "preflight"}, 120),
+                "ResultSelector": {"skip.$": "$.Payload.skip", "stores.$": "$.Payload.stores"},
+                "ResultPath": "$.preflight",
+                "Next": "PauseActive",
+            },
+            "PauseActive": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.preflight.skip", "BooleanEquals": True, "Next": "Skipped"}],
+                "Default": "DrillEachStore",
+            },
+            "Skipped": {
+                "Type": "Fail",
+                "Error": "DrillSkipped",
+                "Cause": "a FIS experiment of this stack is active; the Preflight output names it",
+            },
+            "DrillEachStore": {
+                "Type": "Map",
+                "ItemsPath": "$.preflight.stores",
+                "MaxConcurrency": 1,
+                "ItemSelector": {"step": "drill", "bucket.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "DrillStore",
+                    "States": {
+                        "DrillStore": {
+                            **invoke({"step": "drill", "bucket.$": "$.bucket"}, store_timeout_seconds + 30),
+                            "OutputPath": "$.Payload",
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StoreFailed"}],
+                            "End": True,
+                        },
+                        "StoreFailed": {
+                            "Type": "Pass",
+                            "Parameters": {"bucket.$": "$.bucket", "passed": False, "error.$": "$.error"},
+                            "End": True,
+                        },
+                    },
+                },
+                "ResultPath": "$.results",
+                "Next": "Verdict",
+            },
+            "Verdict": {**invoke({"step": "verdict", "results.$": "$.results"}, 120), "End": True},
+        },
+    }
 
 
 def drills_args(

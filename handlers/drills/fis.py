@@ -19,7 +19,7 @@ the bucket's declared regional RPO. Canaries written after the fault are reporte
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,22 +62,20 @@ ACTIVE_STATES = frozenset({"pending", "initiating", "running", "stopping"})
 DRILL_TAG = "dr:drill"  # every experiment a drill starts carries it (start_experiment below)
 
 
-def running_drill_experiments(fis: Any) -> list[dict[str, Any]]:
-    """Drill experiments not yet finished in the client's Region: a ``pulumi up`` (or another drill) must wait for
-    them, since the stack would change the replication they pause."""
+def running_drill_experiments(fis: Any, templates: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Drill experiments not yet finished in the client's Region: those a drill started (tagged ``dr:drill``) and any
+    started from one of ``templates`` (the stack's, from the console too). A ``pulumi up`` (or another drill) must
+    wait for them, since the stack would change the replication they pause."""
     found, token = [], None
     while True:
         page = fis.list_experiments(**({"nextToken": token} if token else {}))
         for experiment in page.get("experiments", []):
             state = experiment.get("state", {}).get("status")
-            if state in ACTIVE_STATES and DRILL_TAG in (experiment.get("tags") or {}):
+            tags = experiment.get("tags") or {}
+            template = experiment.get("experimentTemplateId")
+            if state in ACTIVE_STATES and (DRILL_TAG in tags or template in templates):
                 found.append(
-                    {
-                        "id": experiment.get("id"),
-                        "template": experiment.get("experimentTemplateId"),
-                        "state": state,
-                        "drill": experiment["tags"][DRILL_TAG],
-                    }
+                    {"id": experiment.get("id"), "template": template, "state": state, "drill": tags.get(DRILL_TAG)}
                 )
         token = page.get("nextToken")
         if not token:
