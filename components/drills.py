@@ -583,6 +583,8 @@ class DrillInfrastructure(pulumi.ComponentResource):
         args, region = self._args, self._args.recovery_region
         provider = args.providers[region]
         name = f"{args.name_prefix}-dr-drill"
+        # ARNs from names (components/arns.py): the policies stay known at preview.
+        function_arn = arns.function_arn(name, region, self._account)
         role = aws.iam.Role(
             f"{self._name}-workflow",
             name=f"{name}-workflow",
@@ -602,7 +604,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     "Sid": "InvokeDrill",
                     "Effect": "Allow",
                     "Action": ["lambda:InvokeFunction"],
-                    "Resource": [function.function_arn],
+                    "Resource": [function_arn],
                 }
             ],
             self._child(provider),
@@ -612,12 +614,10 @@ class DrillInfrastructure(pulumi.ComponentResource):
             name=name,
             type="STANDARD",  # a run lasts longer than Express's 5 minutes; its history is the run's record
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(
-                workflow_definition(args.stack, function.function_arn, STORE_TIMEOUT_SECONDS)
-            ),
+            definition=pulumi.Output.json_dumps(workflow_definition(args.stack, function_arn, STORE_TIMEOUT_SECONDS)),
             region=region,
             tags=self._tags,
-            opts=self._child(provider, depends_on=[policy]),
+            opts=self._child(provider, depends_on=[policy, function]),
         )
         starter = aws.iam.Role(
             f"{self._name}-schedule",
@@ -635,7 +635,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     "Sid": "StartDrillWorkflow",
                     "Effect": "Allow",
                     "Action": ["states:StartExecution"],
-                    "Resource": [machine.arn],
+                    "Resource": [arns.state_machine_arn(name, region, self._account)],
                 }
             ],
             self._child(provider),

@@ -20,6 +20,8 @@ TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 FUNCTION = "aws:lambda/function:Function"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+ROLE = "aws:iam/role:Role"
 TIER1 = {"audio": "distronation-prod-audio", "uploads": "distronation-prod-uploads"}
 
 
@@ -134,8 +136,15 @@ def test_the_scheduled_drill_runs_weekly_in_the_recovery_region_with_its_alarm(d
     assert json.loads(env["DRILL_BUCKETS"]) == sorted(f"{b}-us-east-1" for b in TIER1.values())
     assert set(json.loads(env["DRILL_FIS_TEMPLATES"])) == {"s3:audio", "s3:uploads"}
     assert env["DRILL_METRICS_REGION"] == "us-west-2" and env["DRILL_STACK"] == "test"
-    [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-scheduled"]
-    assert rule.inputs["scheduleExpression"] == "rate(7 days)"
+    assert json.loads(env["DRILL_FIS_REGIONS"]) == ["us-east-1"]  # where the preflight lists experiments
+    # The schedule starts the workflow, not the function (issue 23 item 11: one store per invocation).
+    [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-schedule"]
+    assert rule.inputs["scheduleExpression"] == "rate(7 days)" and rule.inputs["region"] == "us-west-2"
+    [target] = [r for r in drilled.of_type("aws:cloudwatch/eventTarget:EventTarget") if r.name == "dr-drills-schedule"]
+    machine = named(drilled, STATE_MACHINE, "dr-drills-workflow")
+    assert target.inputs["arn"] == f"arn:aws:mock:::{machine.name}"
+    assert target.inputs["roleArn"] == f"arn:aws:mock:::{named(drilled, ROLE, 'dr-drills-schedule').name}"
+    assert not [r for r in drilled.of_type("aws:lambda/permission:Permission") if r.name.startswith("dr-drills")]
     [retries] = [
         r
         for r in drilled.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
@@ -307,3 +316,54 @@ def test_the_scheduled_drill_takes_its_restore_lock_in_the_reports_bucket(drille
     [grant] = [s for s in json.loads(key_policy.inputs["policy"])["Statement"] if s["Sid"] == "ScheduledDrillLocks"]
     assert grant["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"}
     assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_the_workflow_drills_one_store_at_a_time_never_retries_and_skips_during_a_pause(drilled: Run) -> None:
+    machine = named(drilled, STATE_MACHINE, "dr-drills-workflow")
+    assert machine.inputs["type"] == "STANDARD" and machine.inputs["region"] == "us-west-2"
+    definition = json.loads(machine.inputs["definition"])
+    function_arn = f"arn:aws:lambda:us-west-2:{ACCOUNT_ID}:function:distronation-prod-dr-drill"
+    states = definition["States"]
+    assert definition["StartAt"] == "Preflight" and states["Preflight"]["Parameters"]["Payload"] == {
+        "step": "preflight"
+    }
+    assert states["PauseActive"]["Choices"] == [
+        {"Variable": "$.preflight.skip", "BooleanEquals": True, "Next": "Skipped"}
+    ]
+    assert states["Skipped"]["Type"] == "Fail" and states["Skipped"]["Error"] == "DrillSkipped"
+    each = states["DrillEachStore"]
+    assert each["Type"] == "Map" and each["MaxConcurrency"] == 1 and each["ItemsPath"] == "$.preflight.stores"
+    store = each["ItemProcessor"]["States"]["DrillStore"]
+    assert store["Parameters"] == {"FunctionName": function_arn, "Payload": {"step": "drill", "bucket.$": "$.bucket"}}
+    assert store["TimeoutSeconds"] > 900  # the function's own timeout ends it first; the task records that
+    # No Retry anywhere (Step Functions retries only what a Retry names); every store error is caught and recorded.
+    assert "Retry" not in machine.inputs["definition"]
+    assert store["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StoreFailed"}]
+    assert each["ItemProcessor"]["States"]["StoreFailed"]["Parameters"]["passed"] is False
+    assert states["Verdict"]["Parameters"]["Payload"] == {"step": "verdict", "results.$": "$.results"}
+
+
+def test_the_workflow_roles_hold_one_action_each_on_one_resource(drilled: Run) -> None:
+    workflow = json.loads(named(drilled, ROLE_POLICY, "dr-drills-workflow-policy").inputs["policy"])["Statement"]
+    function_arn = f"arn:aws:lambda:us-west-2:{ACCOUNT_ID}:function:distronation-prod-dr-drill"
+    assert named(drilled, FUNCTION, "dr-drills-scheduled").inputs["name"] == "distronation-prod-dr-drill"
+    assert workflow == [
+        {"Sid": "InvokeDrill", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [function_arn]}
+    ]
+    assert "states.amazonaws.com" in named(drilled, ROLE, "dr-drills-workflow").inputs["assumeRolePolicy"]
+    schedule = json.loads(named(drilled, ROLE_POLICY, "dr-drills-schedule-policy").inputs["policy"])["Statement"]
+    machine_arn = f"arn:aws:states:us-west-2:{ACCOUNT_ID}:stateMachine:distronation-prod-dr-drill"
+    assert named(drilled, STATE_MACHINE, "dr-drills-workflow").inputs["name"] == "distronation-prod-dr-drill"
+    assert schedule == [
+        {"Sid": "StartDrillWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine_arn]}
+    ]
+    assert "events.amazonaws.com" in named(drilled, ROLE, "dr-drills-schedule").inputs["assumeRolePolicy"]
+    # The preflight lists experiments: ListExperiments takes no resource (Service Authorization Reference).
+    [policy] = [r for r in drilled.of_type(ROLE_POLICY) if r.name == "dr-drills-scheduled-policy"]
+    [listing] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "ListReplicationPauses"]
+    assert listing == {
+        "Sid": "ListReplicationPauses",
+        "Effect": "Allow",
+        "Action": ["fis:ListExperiments"],
+        "Resource": "*",
+    }
