@@ -28,7 +28,7 @@ from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, publish_metrics_statement
-from handlers.runtime_names import LOCK_PREFIX
+from handlers.runtime_names import LOCK_PREFIX, drill_lag_alarm_name
 from stackmodel.config import StackSettings
 from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from stackmodel.regions import partition
@@ -233,6 +233,8 @@ class DrillInfrastructure(pulumi.ComponentResource):
     def _check(args: DrillsArgs) -> None:
         """Bad input stops before anything is registered, naming what is wrong."""
         regions = {args.recovery_region, *(b.region for b in args.buckets), *(t.region for t in args.tables)}
+        if args.fault_injection:  # each bucket's lag guard lives in its replica's Region
+            regions |= {b.replica_region for b in args.buckets}
         missing = sorted(regions - set(args.providers))
         if missing:
             raise ValueError(f"DrillsArgs.providers has no provider for {', '.join(missing)}")
@@ -268,13 +270,44 @@ class DrillInfrastructure(pulumi.ComponentResource):
     def _bucket_template(self, bucket: FisBucket, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> Any:
         n = f"{self._name}-{bucket.logical}-pause-replication"
         provider = self._args.providers[bucket.region]
-        # OperationsFailedReplication is published in the source Region (S3 User Guide, "Using S3 Replication
-        # metrics"), where the template runs. A pause holds objects back; failures mean the drill is doing harm.
-        # It does not bound the pause itself: paused objects are pending, not failed. OperationsPendingReplication
-        # (a backlog count, no time bound) and ReplicationLatency (seconds behind, reported as objects replicate, so
-        # it shows a pause only after it ends) are published in the destination Region only (same page, column
-        # "Which Region is this metric published in?"); this stop condition lives with the template in the source
-        # Region, so the pause is bounded by its FIS duration (drills.pauseMinutes, below every regional RPO).
+        # Where S3 publishes each replication metric (S3 User Guide, "Using S3 Replication metrics", column "Which
+        # Region is this metric published in?", https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html):
+        # - OperationsFailedReplication: the source Region. It bounds harm, not the pause: paused objects are
+        #   pending, not failed. It is this template's stop condition, beside the template in the source Region.
+        # - ReplicationLatency (Maximum: seconds the destination is behind the source): the destination Region. It
+        #   is the time bound, the one comparable to the regional RPO: the lag guard below alarms at the RPO.
+        # - OperationsPendingReplication / BytesPendingReplication: the destination Region. A count and a size
+        #   bound on the backlog, with no time in them, so neither can say when a pause passes the RPO.
+        # No AWS page documents a stop condition naming an alarm in another Region than the experiment, so the lag
+        # guard is not one: the drill reads it while it holds the pause and stops the experiment when it is in
+        # ALARM (handlers/drills/fis.py). The pause itself is bounded by its FIS duration (drills.pauseMinutes,
+        # below every regional RPO).
+        replica_provider = self._args.providers[bucket.replica_region]
+        rpo_seconds = (bucket.regional_rpo_minutes or 15) * 60
+        aws.cloudwatch.MetricAlarm(
+            f"{n}-lag",
+            name=drill_lag_alarm_name(bucket.bucket_name),
+            namespace="AWS/S3",
+            metric_name="ReplicationLatency",
+            dimensions={
+                "SourceBucket": bucket.bucket_name,
+                "DestinationBucket": bucket.replica_bucket_name,
+                "RuleId": REPLICATION_RULE_ID,
+            },
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=rpo_seconds,
+            # Published every minute while replication metrics are on (RTC turns them on); a missing minute is no
+            # evidence of lag. The bucket's own replication-latency alarm pages people; this one only guards a drill.
+            treat_missing_data="notBreaching",
+            alarm_description=f"The drill stops its FIS pause of {bucket.bucket_name} when the replica is the "
+            "regional RPO behind",
+            region=bucket.replica_region,
+            tags=self._tags,
+            opts=self._child(replica_provider),
+        )
         stop = aws.cloudwatch.MetricAlarm(
             f"{n}-stop",
             name=f"dr-drill-stop-{bucket.bucket_name}",
@@ -463,6 +496,24 @@ class DrillInfrastructure(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Action": ["s3:GetObject"],
                         "Resource": [f"{replica}/{DRILL_PREFIX}*"],
+                    },
+                    {
+                        # The lag guard the drill reads while it holds a pause (_bucket_template).
+                        "Sid": f"ReadLagGuard{sid}",
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:DescribeAlarms"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                "arn:",
+                                partition(bucket.replica_region),
+                                ":cloudwatch:",
+                                bucket.replica_region,
+                                ":",
+                                account,
+                                ":alarm:",
+                                drill_lag_alarm_name(bucket.bucket_name),
+                            )
+                        ],
                     },
                 ]
         if args.fault_injection and args.buckets:
@@ -663,7 +714,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
 STORE_TIMEOUT_SECONDS = 900  # Lambda's maximum: seeding, restores and a FIS pause of one store take minutes
 
 
-def workflow_definition(stack: str, function_arn: str, store_timeout_seconds: int) -> dict[str, Any]:
+def workflow_definition(stack: str, function_arn: pulumi.Input[str], store_timeout_seconds: int) -> dict[str, Any]:
     """Amazon States Language (Step Functions Developer Guide): preflight, then each store in turn, then the verdict.
 
     - ``Preflight`` lists the stores and any active FIS experiment of this stack (handlers/drills/scheduled.py); one

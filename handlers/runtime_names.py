@@ -93,3 +93,9 @@ def journal_table(bucket: str) -> str:
 
 def recovery_workgroup(region: str) -> str:
     return f"dr-recovery-{region}"
+
+
+def drill_lag_alarm_name(bucket: str) -> str:
+    """The alarm on a tier-1 bucket's ``ReplicationLatency`` (in its replica's Region) that a drill reads while it
+    holds a FIS replication pause, and stops the pause when it is in ALARM (components/drills.py, handlers/drills)."""
+    return f"dr-drill-lag-{bucket}"

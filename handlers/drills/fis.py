@@ -23,6 +23,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from handlers.drills.canaries import CanaryWriter, canary_payload
 from handlers.drills.model import BucketTarget, ScenarioResult, Status, TableTarget, judge, minutes_to_seconds
 from handlers.drills.objectives import measure_rpo
@@ -152,9 +154,38 @@ class PausedStore:
     write: Callable[[int, bytes], None]
     arrived: Callable[[list[int]], dict[int, bytes]]
     clean_up: Callable[[list[int]], list[str]] = lambda _sequences: []
+    guard: AlarmGuard | None = None  # read while the pause is held
 
 
-def s3_store(primary_s3: Any, replica_s3: Any, bucket: BucketTarget, prefix: str) -> PausedStore:
+class AlarmGuard:
+    """A CloudWatch alarm the drill reads while it holds a pause: in ALARM, the pause stops now. An alarm the stack
+    does not have (an older deploy) or that cannot be read guards nothing, and ``notes`` says so; the pause stays
+    bounded by its FIS duration."""
+
+    def __init__(self, cloudwatch: Any, alarm: str) -> None:
+        self.cloudwatch, self.alarm = cloudwatch, alarm
+        self.notes: list[str] = []
+
+    def __call__(self) -> str | None:
+        try:
+            found = self.cloudwatch.describe_alarms(AlarmNames=[self.alarm], AlarmTypes=["MetricAlarm"])
+        except (ClientError, BotoCoreError) as error:
+            if not self.notes:
+                self.notes.append(f"guard {self.alarm} unreadable ({error}): the FIS duration bounds the pause")
+            return None
+        alarms = found.get("MetricAlarms", [])
+        if not alarms:
+            if not self.notes:
+                self.notes.append(f"guard {self.alarm} does not exist: the FIS duration bounds the pause")
+            return None
+        if alarms[0].get("StateValue") == "ALARM":
+            return f"guard {self.alarm} in ALARM ({alarms[0].get('StateReason', 'no reason given')}): pause stopped"
+        return None
+
+
+def s3_store(
+    primary_s3: Any, replica_s3: Any, bucket: BucketTarget, prefix: str, guard: AlarmGuard | None = None
+) -> PausedStore:
     """Canary objects under the drill prefix (tier-1 drill objects stay under the bucket's lock: never deleted)."""
 
     def write(sequence: int, payload: bytes) -> None:
@@ -164,7 +195,7 @@ def s3_store(primary_s3: Any, replica_s3: Any, bucket: BucketTarget, prefix: str
         present = replica_contents(replica_s3, str(bucket.replica), prefix)
         return {int(key.rsplit("/", 1)[-1].split(".", 1)[0]): body for key, body in present.items()}
 
-    return PausedStore(f"s3://{bucket.primary} -> s3://{bucket.replica}", write, arrived)
+    return PausedStore(f"s3://{bucket.primary} -> s3://{bucket.replica}", write, arrived, guard=guard)
 
 
 TABLE_PAYLOAD_ATTRIBUTE = "dr_drill_payload"
@@ -202,6 +233,20 @@ def table_store(
 
     target = f"dynamodb://{table.table_name} ({table.region} -> {replica_region})"
     return PausedStore(target, write, arrived, clean_up)
+
+
+def hold(guard: AlarmGuard | None, timing: FisTiming, sleep: Callable[[float], None], notes: list[str]) -> None:
+    """Keep the pause for ``hold_seconds``, reading the guard every ``poll_seconds``; it may end the hold early."""
+    if guard is None:
+        sleep(timing.hold_seconds)
+        return
+    deadline = time.monotonic() + timing.hold_seconds
+    while (left := deadline - time.monotonic()) > 0:
+        reason = guard()
+        if reason:
+            notes.append(reason)
+            return
+        sleep(min(timing.poll_seconds, left))
 
 
 def measure_paused_replication(
@@ -250,7 +295,7 @@ def measure_paused_replication(
         progress(f"{scenario} {store.target}: starting FIS experiment from template {template_id}")
         experiment = start_experiment(fis, template_id, drill_id)
         wait_for(fis, experiment, frozenset({RUNNING}), timing, sleep=sleep)
-        sleep(timing.hold_seconds)
+        hold(store.guard, timing, sleep, result.notes)
         fault_at = time.time()
         progress(f"{scenario} {store.target}: region declared lost; reading the replica")
         present = store.arrived([c.sequence for c in writer.written])
@@ -264,6 +309,8 @@ def measure_paused_replication(
             except ExperimentError as error:
                 result.notes.append(f"stopping: {error}")
         cleanup_errors = store.clean_up([c.sequence for c in canaries])
+    if store.guard is not None:
+        result.notes += store.guard.notes
     result.checks = {
         "experiment_id": experiment.id if experiment else None,
         "experiment_states": experiment.states if experiment else [],
@@ -294,14 +341,16 @@ def measure_regional_rpo(
     timing: FisTiming = FisTiming(),
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] = lambda _message: None,
+    guard: AlarmGuard | None = None,
 ) -> ScenarioResult:
-    """A tier-1 bucket's regional RPO under ``aws:s3:bucket-pause-replication``."""
+    """A tier-1 bucket's regional RPO under ``aws:s3:bucket-pause-replication``; ``guard``: the bucket's lag guard
+    (``drill_lag_alarm_name``, in the replica's Region), read while the pause is held."""
     if not bucket.replica:
         result = ScenarioResult(scenario=scenario, target=f"s3://{bucket.primary}", status=Status.failed)
         result.notes.append(f"{bucket.primary} has no replica: nothing to pause")
         return result
     return measure_paused_replication(
-        store=s3_store(primary_s3, replica_s3, bucket, prefix),
+        store=s3_store(primary_s3, replica_s3, bucket, prefix, guard),
         fis=fis,
         template_id=template_id,
         drill_id=drill_id,

@@ -202,7 +202,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             raise ValueError("event key 'results' must be the list of the stores' results")
         return verdict(_client, stack=stack, results=results, metrics_region=metrics_region)
     bucket = event.get("bucket")
-    if bucket not in buckets:
+    if not isinstance(bucket, str) or bucket not in buckets:
         raise ValueError(f"event key 'bucket' must be one of the drilled buckets {buckets}, got {bucket!r}")
     report = run_scheduled(
         _client,

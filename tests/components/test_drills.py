@@ -87,6 +87,19 @@ def test_each_tier1_bucket_gets_a_pause_replication_template_in_its_source_regio
         "RuleId": "all-objects",
     }
     assert template.dependencies, "the template waits for its role's policy"
+    # The time bound: ReplicationLatency at the regional RPO, where S3 publishes it (the destination Region); the
+    # drill reads it while it holds the pause (no AWS page documents a cross-Region stop condition).
+    lag = named(drilled, ALARM, f"dr-drills-{logical}-pause-replication-lag")
+    assert lag.inputs["name"] == f"dr-drill-lag-{TIER1[logical]}-us-east-1"
+    assert (lag.inputs["region"], lag.inputs["metricName"], lag.inputs["statistic"]) == (
+        "us-west-2",
+        "ReplicationLatency",
+        "Maximum",
+    )
+    assert lag.inputs["dimensions"] == stop.inputs["dimensions"]
+    assert lag.inputs["threshold"] == 15 * 60 and lag.inputs["treatMissingData"] == "notBreaching"
+    assert lag.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert f"arn:aws:mock:::{lag.name}" not in json.dumps(template.inputs["stopConditions"])
 
 
 def test_tier2_and_tier3_buckets_get_no_template(drilled: Run) -> None:
@@ -171,6 +184,12 @@ def test_the_drill_role_touches_only_drill_objects_and_starts_only_experiments(d
     assert objects["Resource"] == ["arn:aws:s3:::distronation-prod-audio-us-east-1/dr-drill/*"]
     assert "s3:DeleteObjectVersion" not in objects["Action"] and "s3:BypassGovernanceRetention" not in objects["Action"]
     assert statements["ReadReplicaCanaryObjectsAudio"]["Action"] == ["s3:GetObject"]
+    assert statements["ReadLagGuardAudio"] == {
+        "Sid": "ReadLagGuardAudio",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:DescribeAlarms"],
+        "Resource": [f"arn:aws:cloudwatch:us-west-2:{ACCOUNT_ID}:alarm:dr-drill-lag-distronation-prod-audio-us-east-1"],
+    }
     # StartExperiment takes the template and the experiment; Get/StopExperiment the experiment only.
     assert statements["RunReplicationPauses"]["Action"] == ["fis:StartExperiment"]
     assert statements["RunReplicationPauses"]["Resource"] == [

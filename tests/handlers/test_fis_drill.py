@@ -10,6 +10,7 @@ the canary clean-up and the RPO rule are the real ones.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +151,60 @@ def test_an_experiment_that_fails_to_start_measures_nothing_and_is_not_stopped_a
         stubber.assert_no_pending_responses()  # no StopExperiment on a finished experiment
     assert result.status is Status.failed and result.rpo_seconds_measured is None
     assert any("ended failed before it reached ['running']" in note for note in result.notes)
+
+
+def test_the_lag_guard_in_alarm_ends_the_hold_early_and_says_why(buckets: Replicator) -> None:
+    """The drill reads the bucket's lag guard (ReplicationLatency at the RPO, in the replica's Region) while it holds
+    the pause: in ALARM, the region is declared lost now and the experiment is stopped (moto's alarm state)."""
+    cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+    cloudwatch.put_metric_alarm(
+        AlarmName="dr-drill-lag-drill-primary", Namespace="AWS/S3", MetricName="ReplicationLatency",
+        Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=900,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName="dr-drill-lag-drill-primary", StateValue="ALARM", StateReason="lag 900 s")
+    client, stubber = stubbed_fis(buckets, ["running", "running"], stop=True)
+    long_hold = fis.FisTiming(
+        hold_seconds=60, baseline_timeout_seconds=10, state_timeout_seconds=5, poll_seconds=0.05, canary_rate=10
+    )
+    started = time.monotonic()
+    with stubber:
+        result = fis.measure_regional_rpo(
+            primary_s3=boto3.client("s3", region_name="us-east-1"),
+            replica_s3=boto3.client("s3", region_name="us-west-2"),
+            fis=client,
+            bucket=target(),
+            template_id=TEMPLATE,
+            drill_id="test",
+            prefix=PREFIX,
+            scenario="regional-rpo-fis",
+            timing=long_hold,
+            guard=fis.AlarmGuard(cloudwatch, "dr-drill-lag-drill-primary"),
+        )
+        stubber.assert_no_pending_responses()  # stopped, as after a full hold
+    assert time.monotonic() - started < 30, "the 60 s hold ended at the guard"
+    assert any("dr-drill-lag-drill-primary in ALARM (lag 900 s)" in note for note in result.notes)
+    assert result.checks["experiment_states"][-2:] == ["stopping", "stopped"]
+
+
+def test_a_missing_lag_guard_is_reported_and_the_hold_runs_its_course(buckets: Replicator) -> None:
+    client, stubber = stubbed_fis(buckets, ["running", "running"], stop=True)
+    guard = fis.AlarmGuard(boto3.client("cloudwatch", region_name="us-west-2"), "dr-drill-lag-absent")
+    with stubber:
+        result = fis.measure_regional_rpo(
+            primary_s3=boto3.client("s3", region_name="us-east-1"),
+            replica_s3=boto3.client("s3", region_name="us-west-2"),
+            fis=client,
+            bucket=target(),
+            template_id=TEMPLATE,
+            drill_id="test",
+            prefix=PREFIX,
+            scenario="regional-rpo-fis",
+            timing=TIMING,
+            guard=guard,
+        )
+    assert result.status is Status.passed and result.rpo_seconds_measured >= TIMING.hold_seconds
+    assert "guard dr-drill-lag-absent does not exist: the FIS duration bounds the pause" in result.notes
 
 
 def test_without_working_replication_no_experiment_starts(mock_aws: None) -> None:

@@ -46,6 +46,7 @@ from handlers.failover.actions import Clients, switch_dimensions
 from handlers.failover.probe import ProbeResult
 from handlers.failover.probe import http_probe as failover_probe
 from handlers.failover.site import Site
+from handlers.runtime_names import drill_lag_alarm_name
 
 NAME = "region-loss-failover"
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -303,9 +304,10 @@ def fis_bucket(context: DrillContext, bucket: BucketTarget) -> ScenarioResult:
     template = context.fis_templates.get(f"s3:{bucket.name}")
     if not template:
         return not_run(FIS_NAME, f"s3://{bucket.primary}", "no FIS template: set drills.faultInjection and deploy")
+    replica_region = bucket.replica_region or context.targets.recovery_region
     return fis.measure_regional_rpo(
         primary_s3=context.client("s3", bucket.primary_region),
-        replica_s3=context.client("s3", bucket.replica_region or context.targets.recovery_region),
+        replica_s3=context.client("s3", replica_region),
         fis=context.client("fis", bucket.primary_region),  # templates live in the source's Region
         bucket=bucket,
         template_id=template,
@@ -314,6 +316,8 @@ def fis_bucket(context: DrillContext, bucket: BucketTarget) -> ScenarioResult:
         scenario=FIS_NAME,
         timing=context.fis_timing,
         progress=context.progress,
+        # S3 publishes ReplicationLatency in the destination Region only: the guard is read there.
+        guard=fis.AlarmGuard(context.client("cloudwatch", replica_region), drill_lag_alarm_name(bucket.primary)),
     )
 
 
