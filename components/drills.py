@@ -28,7 +28,7 @@ from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, publish_metrics_statement
-from handlers.runtime_names import LOCK_PREFIX, drill_lag_alarm_name
+from handlers.runtime_names import LOCK_PREFIX, drill_lag_alarm_name, drill_table_stop_alarm_name
 from stackmodel.config import StackSettings
 from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from stackmodel.regions import partition
@@ -366,10 +366,14 @@ class DrillInfrastructure(pulumi.ComponentResource):
         provider = self._args.providers[table.region]
         rpo_minutes = table.regional_rpo_minutes or 15
         threshold_ms = rpo_minutes * 60_000
-        # While replication is paused nothing replicates, so ReplicationLatency has no datapoints at all: missing
-        # data counts as breaching, over a window of the RPO (at most a day of 1-minute periods, PutMetricAlarm), so
-        # a pause that outlives the RPO stops as surely as a lag above it. The drill writes before it starts the
-        # experiment, which brings the alarm back to OK (FIS does not start with a stop condition in ALARM).
+        # Missing data, decided: DynamoDB emits ReplicationLatency as items replicate, so while the pause holds (and
+        # whenever the table is quiet) the series is empty. "notBreaching" would leave the stop condition blind for
+        # the whole pause; "breaching" over a window of the RPO (at most a day of 1-minute periods, PutMetricAlarm)
+        # stops a pause that outlives the RPO whatever its FIS duration says, and lag above the RPO as well
+        # (CloudWatch User Guide, "Configuring how CloudWatch alarms treat missing data"). The price: on a quiet
+        # table the alarm sits in ALARM, so it notifies nobody (components/tables.py's ReplicationLatency alarms,
+        # notBreaching, page people) and the drill writes canaries, then waits for these alarms to leave ALARM
+        # before it starts the experiment (handlers/drills/fis.py), since FIS stops on a stop condition in ALARM.
         window = min(rpo_minutes, 1440)
         stops = []
         for receiving in table.receiving_regions:
@@ -379,7 +383,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
             stops.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{n}-stop-{receiving}",
-                    name=f"dr-drill-stop-{table.table_name}-{table.region}-to-{receiving}",
+                    name=drill_table_stop_alarm_name(table.table_name, table.region, receiving),
                     namespace="AWS/DynamoDB",
                     metric_name="ReplicationLatency",
                     dimensions={"TableName": table.table_name, "ReceivingRegion": receiving},
@@ -391,8 +395,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     threshold=threshold_ms,
                     treat_missing_data="breaching",
                     alarm_description=f"Stops the FIS pause of {table.table_name} before the lag to {receiving} "
-                    "passes the regional RPO",
-                    alarm_actions=self._topics(table.region),
+                    "passes the regional RPO (in ALARM whenever the table is quiet: it notifies nobody)",
                     region=table.region,
                     tags=self._tags,
                     opts=self._child(provider),

@@ -30,6 +30,7 @@ from handlers.drills.model import BucketTarget, ScenarioResult, Status, TableTar
 from handlers.drills.objectives import measure_rpo
 from handlers.drills.table import _delete_canaries
 from handlers.dynamodb.restore import batch_get, canonical_key
+from handlers.runtime_names import drill_table_stop_alarm_name
 
 RUNNING = "running"
 TERMINAL_STATES = frozenset({"completed", "stopped", "failed", "cancelled"})
@@ -155,6 +156,9 @@ class PausedStore:
     arrived: Callable[[list[int]], dict[int, bytes]]
     clean_up: Callable[[list[int]], list[str]] = lambda _sequences: []
     guard: AlarmGuard | None = None  # read while the pause is held
+    # The experiment's stop conditions: FIS stops an experiment whose stop condition is in ALARM, so the drill
+    # starts it only once these have left ALARM (its canaries give the metric datapoints).
+    start_gates: tuple[AlarmGuard, ...] = ()
 
 
 class AlarmGuard:
@@ -179,7 +183,7 @@ class AlarmGuard:
                 self.notes.append(f"guard {self.alarm} does not exist: the FIS duration bounds the pause")
             return None
         if alarms[0].get("StateValue") == "ALARM":
-            return f"guard {self.alarm} in ALARM ({alarms[0].get('StateReason', 'no reason given')}): pause stopped"
+            return f"{self.alarm} in ALARM ({alarms[0].get('StateReason', 'no reason given')})"
         return None
 
 
@@ -202,7 +206,12 @@ TABLE_PAYLOAD_ATTRIBUTE = "dr_drill_payload"
 
 
 def table_store(
-    primary_ddb: Any, replica_ddb: Any, table: TableTarget, replica_region: str, prefix: str
+    primary_ddb: Any,
+    replica_ddb: Any,
+    table: TableTarget,
+    replica_region: str,
+    prefix: str,
+    start_gates: tuple[AlarmGuard, ...] = (),
 ) -> PausedStore:
     """Canary items ``<prefix>fis#<n>`` (typed as the table's key attributes) written into the primary replica and
     read back, strongly consistent, from the replica in ``replica_region``; deleted from the primary afterwards, and
@@ -232,7 +241,20 @@ def table_store(
         return []
 
     target = f"dynamodb://{table.table_name} ({table.region} -> {replica_region})"
-    return PausedStore(target, write, arrived, clean_up)
+    return PausedStore(target, write, arrived, clean_up, start_gates=start_gates)
+
+
+def wait_for_gates(
+    gates: tuple[AlarmGuard, ...], deadline: float, timing: FisTiming, sleep: Callable[[float], None]
+) -> None:
+    """Until no stop condition is in ALARM, within the baseline's deadline."""
+    while reasons := [reason for gate in gates if (reason := gate())]:
+        if time.monotonic() > deadline:
+            raise ExperimentError(
+                f"stop conditions still in ALARM after {timing.baseline_timeout_seconds} s of canaries, so FIS "
+                f"would stop the experiment at once: {'; '.join(reasons)}"
+            )
+        sleep(timing.poll_seconds)
 
 
 def hold(guard: AlarmGuard | None, timing: FisTiming, sleep: Callable[[float], None], notes: list[str]) -> None:
@@ -244,7 +266,7 @@ def hold(guard: AlarmGuard | None, timing: FisTiming, sleep: Callable[[float], N
     while (left := deadline - time.monotonic()) > 0:
         reason = guard()
         if reason:
-            notes.append(reason)
+            notes.append(f"guard {reason}: the region is declared lost now and the pause stopped")
             return
         sleep(min(timing.poll_seconds, left))
 
@@ -292,6 +314,7 @@ def measure_paused_replication(
                     "replication is not working, so no RPO under a pause can be measured"
                 )
             sleep(timing.poll_seconds)
+        wait_for_gates(store.start_gates, deadline, timing, sleep)
         progress(f"{scenario} {store.target}: starting FIS experiment from template {template_id}")
         experiment = start_experiment(fis, template_id, drill_id)
         wait_for(fis, experiment, frozenset({RUNNING}), timing, sleep=sleep)
@@ -362,6 +385,12 @@ def measure_regional_rpo(
     )
 
 
+def stop_condition_gates(cloudwatch: Any, table: TableTarget) -> tuple[AlarmGuard, ...]:
+    """The table template's stop conditions (``cloudwatch`` in the paused replica's Region), one per other replica."""
+    others = [r for r in table.replica_regions if r != table.region]
+    return tuple(AlarmGuard(cloudwatch, drill_table_stop_alarm_name(table.table_name, table.region, r)) for r in others)
+
+
 def measure_table_regional_rpo(
     *,
     primary_ddb: Any,
@@ -376,6 +405,7 @@ def measure_table_regional_rpo(
     timing: FisTiming = FisTiming(),
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] = lambda _message: None,
+    cloudwatch: Any = None,
 ) -> ScenarioResult:
     """A global table's regional RPO under ``aws:dynamodb:global-table-pause-replication`` on its primary replica:
     the action denies the replication service-linked role on that replica, so replication to and from it stops
@@ -383,7 +413,14 @@ def measure_table_regional_rpo(
     ``replica_region``. The FIS actions reference notes replication may continue for up to 5 minutes after the action
     begins: a hold shorter than that can measure an RPO near 0, which is what a region loss then would have lost."""
     return measure_paused_replication(
-        store=table_store(primary_ddb, replica_ddb, table, replica_region, prefix),
+        store=table_store(
+            primary_ddb,
+            replica_ddb,
+            table,
+            replica_region,
+            prefix,
+            stop_condition_gates(cloudwatch, table) if cloudwatch is not None else (),
+        ),
         fis=fis,
         template_id=template_id,
         drill_id=drill_id,

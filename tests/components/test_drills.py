@@ -13,6 +13,7 @@ import pytest
 
 from components import drills
 from components.drills import DrillInfrastructure, DrillsArgs, FisTable, alarm_window
+from handlers.runtime_names import drill_table_stop_alarm_name
 from stackmodel.config.drills import schedule_seconds
 from tests.components.harness import ACCOUNT_ID, UNKNOWN, Registration, Run, run_capturing, run_program, stack_config
 
@@ -272,8 +273,13 @@ def test_a_table_input_gets_a_global_table_pause_with_a_stop_alarm_per_receiving
         ("us-east-1", "eu-west-1"),
     }
     assert all(s.inputs["metricName"] == "ReplicationLatency" and s.inputs["threshold"] == 15 * 60_000 for s in stops)
-    # A pause leaves no datapoints: missing data breaches, over the RPO's window (issue 23 item 11).
+    # A pause leaves no datapoints: missing data breaches, over the RPO's window (issue 23 item 11); so a quiet table
+    # keeps the alarm in ALARM, and it notifies nobody (the drill waits for OK before it starts the experiment).
     assert all(s.inputs["treatMissingData"] == "breaching" for s in stops)
+    assert all(not s.inputs.get("alarmActions") for s in stops)
+    assert {s.inputs["name"] for s in stops} == {
+        drill_table_stop_alarm_name("t-orders", "us-east-1", r) for r in ("us-west-2", "eu-west-1")
+    }
     assert all((s.inputs["evaluationPeriods"], s.inputs["datapointsToAlarm"], s.inputs["period"]) == (15, 15, 60)
                for s in stops)  # fmt: skip
     assert len(template.inputs["stopConditions"]) == 2

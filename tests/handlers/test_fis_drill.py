@@ -421,3 +421,82 @@ def test_a_deployed_drill_runs_the_dynamodb_template_of_each_drilled_table(table
         stubber.assert_no_pending_responses()
     assert result.scenario == "regional-rpo-fis" and result.target.startswith("dynamodb://orders")
     assert result.status is Status.passed, result.notes
+
+
+STOP_ALARM = "dr-drill-stop-orders-us-east-1-to-us-west-2"  # components/drills.py names it so (runtime_names)
+
+
+def _stop_alarm(state: str) -> Any:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    cloudwatch.put_metric_alarm(
+        AlarmName=STOP_ALARM, Namespace="AWS/DynamoDB", MetricName="ReplicationLatency", Statistic="Maximum",
+        Period=60, EvaluationPeriods=15, Threshold=900_000, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="breaching",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName=STOP_ALARM, StateValue=state, StateReason="no datapoints: table quiet")
+    return cloudwatch
+
+
+def _measure_table(fis_client: Any, cloudwatch: Any, timing: fis.FisTiming = TIMING) -> Any:
+    return fis.measure_table_regional_rpo(
+        primary_ddb=boto3.client("dynamodb", region_name="us-east-1"),
+        replica_ddb=boto3.client("dynamodb", region_name="us-west-2"),
+        replica_region="us-west-2",
+        fis=fis_client,
+        table=table_target(),
+        template_id=TABLE_TEMPLATE,
+        drill_id="test",
+        prefix="dr-drill#test#",
+        scenario="regional-rpo-fis",
+        timing=timing,
+        cloudwatch=cloudwatch,
+    )
+
+
+def test_the_drill_starts_a_table_pause_only_once_its_stop_conditions_left_alarm(tables: TableReplicator) -> None:
+    """A quiet table's stop alarm is in ALARM (missing data breaches); the canaries bring it back to OK (here: the
+    test sets the state, as CloudWatch would once their ReplicationLatency datapoints arrive)."""
+    cloudwatch = _stop_alarm("ALARM")
+    started: list[float] = []
+    cleared_at: list[float] = []
+
+    def clear() -> None:
+        time.sleep(1.0)
+        cleared_at.append(time.monotonic())
+        cloudwatch.set_alarm_state(AlarmName=STOP_ALARM, StateValue="OK", StateReason="datapoints below the RPO")
+
+    client = boto3.client("fis", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("list_experiments", {"experiments": []}, {})
+    start = {"clientToken": ANY, "experimentTemplateId": TABLE_TEMPLATE, "tags": {"dr:drill": "test"}}
+    stubber.add_response("start_experiment", experiment("initiating"), start)
+    stubber.add_response("get_experiment", experiment("running"), {"id": EXPERIMENT})
+    stubber.add_response("get_experiment", experiment("running"), {"id": EXPERIMENT})
+    stubber.add_response("stop_experiment", experiment("stopping"), {"id": EXPERIMENT})
+    stubber.add_response("get_experiment", experiment("stopped"), {"id": EXPERIMENT})
+    client.meta.events.register(
+        "before-parameter-build.fis.StartExperiment", lambda **_: started.append(time.monotonic())
+    )
+    client.meta.events.register("after-call.fis.StartExperiment", lambda **_: tables.paused.set())
+    clearer = threading.Thread(target=clear)
+    clearer.start()
+    with stubber:
+        result = _measure_table(client, cloudwatch)
+        stubber.assert_no_pending_responses()
+    clearer.join()
+    assert result.status is Status.passed, result.notes
+    assert started and cleared_at and started[0] >= cleared_at[0]  # never while the stop condition was in ALARM
+
+
+def test_a_stop_condition_stuck_in_alarm_starts_no_pause_and_says_so(tables: TableReplicator) -> None:
+    cloudwatch = _stop_alarm("ALARM")
+    client = boto3.client("fis", region_name="us-east-1")
+    quick = fis.FisTiming(
+        hold_seconds=1, baseline_timeout_seconds=1.5, state_timeout_seconds=5, poll_seconds=0.05, canary_rate=10
+    )
+    with Stubber(client) as stubber:  # any FIS call would fail: nothing is queued
+        result = _measure_table(client, cloudwatch, quick)
+        stubber.assert_no_pending_responses()
+    assert result.status is Status.failed and result.checks["experiment_id"] is None
+    assert any("stop conditions still in ALARM" in note and STOP_ALARM in note for note in result.notes)
+    assert boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"] == []  # cleaned up

@@ -336,6 +336,7 @@ def fis_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
         replica_ddb=context.client("dynamodb", replica_region),
         replica_region=replica_region,
         fis=context.client("fis", table.region),  # the template lives with the paused replica
+        cloudwatch=context.client("cloudwatch", table.region),  # and its stop conditions
         table=table,
         template_id=context.fis_templates[f"dynamodb:{table.name}"],
         drill_id=context.drill_id,
