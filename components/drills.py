@@ -28,7 +28,12 @@ from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.keys import BucketKeyUsers, KeyUser
 from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, publish_metrics_statement
-from handlers.runtime_names import LOCK_PREFIX, drill_lag_alarm_name, drill_table_stop_alarm_name
+from handlers.runtime_names import (
+    LOCK_PREFIX,
+    drill_lag_alarm_name,
+    drill_table_stop_alarm_name,
+    drill_workflow_name,
+)
 from stackmodel.config import StackSettings
 from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from stackmodel.regions import partition
@@ -562,7 +567,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
             f"{self._name}-scheduled",
             RecoveryFunctionArgs(
                 purpose="drill",
-                function_name=f"{args.name_prefix}-dr-drill",
+                function_name=drill_workflow_name(args.name_prefix),  # the function and its workflow share it
                 handler=DRILL_FUNCTION_HANDLER,
                 region=region,
                 provider=provider,
@@ -636,7 +641,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
         function's whole timeout), never retries one, and skips the run while a pause of this stack is active."""
         args, region = self._args, self._args.recovery_region
         provider = args.providers[region]
-        name = f"{args.name_prefix}-dr-drill"
+        name = drill_workflow_name(args.name_prefix)
         # ARNs from names (components/arns.py): the policies stay known at preview.
         function_arn = arns.function_arn(name, region, self._account)
         role = aws.iam.Role(

@@ -105,3 +105,9 @@ def drill_table_stop_alarm_name(table: str, region: str, receiving: str) -> str:
     """A global table's FIS stop condition: ``ReplicationLatency`` from its paused replica in ``region`` to
     ``receiving`` (components/drills.py); a drill waits for it to leave ALARM before it starts the experiment."""
     return f"dr-drill-stop-{table}-{region}-to-{receiving}"
+
+
+def drill_workflow_name(name_prefix: str) -> str:
+    """The scheduled drill's Step Functions state machine (and its Lambda) in the recovery Region; ``drctl
+    drill-experiments`` lists its running executions before a deploy."""
+    return f"{name_prefix}-dr-drill"

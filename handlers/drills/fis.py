@@ -85,6 +85,26 @@ def running_drill_experiments(fis: Any, templates: Collection[str] = ()) -> list
             return found
 
 
+def running_drill_workflows(stepfunctions: Any, name: str) -> list[dict[str, Any]]:
+    """Running executions of the scheduled drill's workflow ``name`` (client in the recovery Region): each may start
+    a pause at any moment, so a ``pulumi up`` waits for them too. No such state machine: nothing runs."""
+    machine = None
+    for page in stepfunctions.get_paginator("list_state_machines").paginate():
+        machine = next((m for m in page.get("stateMachines", []) if m.get("name") == name), machine)
+    if machine is None:
+        return []
+    running = []
+    pages = stepfunctions.get_paginator("list_executions").paginate(
+        stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+    )
+    for page in pages:
+        running += [
+            {"execution": e["executionArn"], "started": str(e.get("startDate")), "workflow": name}
+            for e in page.get("executions", [])
+        ]
+    return running
+
+
 def start_experiment(fis: Any, template_id: str, drill_id: str) -> Experiment:
     running = running_drill_experiments(fis)
     if running:

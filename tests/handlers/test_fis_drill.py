@@ -287,11 +287,46 @@ def test_drctl_drill_experiments_exits_1_while_one_is_active(monkeypatch: pytest
         stubber.add_response("list_experiments", listing, {})
         stubber.activate()
         stubbed[region] = client
-    monkeypatch.setattr(aws, "client", lambda service, region=None, **_: stubbed[region])
+    no_workflow = boto3.client("stepfunctions", region_name="us-west-2")
+    stubber = Stubber(no_workflow)
+    stubber.add_response("list_state_machines", {"stateMachines": []}, {})
+    stubber.activate()
+    monkeypatch.setattr(
+        aws, "client", lambda service, region=None, **_: no_workflow if service == "stepfunctions" else stubbed[region]
+    )
     result = CliRunner().invoke(load_commands(), ["drill-experiments", "--stack", "prod", "--json"])
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert document["regions"] == ["us-east-1", "us-west-2"] and list(document["active"]) == ["us-east-1"]
+    assert document["running_workflows"] == []
+
+
+def test_drctl_drill_experiments_exits_1_while_the_scheduled_drill_runs(
+    mock_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23 item 11: a deploy waits for a running drill workflow too (it may start a pause at any moment).
+    moto keeps a started execution RUNNING (no Lambda runs here)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from handlers.cli import load_commands
+
+    sfn = boto3.client("stepfunctions", region_name="us-west-2")
+    definition = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}})
+    role = "arn:aws:iam::123456789012:role/distronation-prod-dr-drill-workflow"
+    for name in ("distronation-prod-dr-drill", "someone-elses-workflow"):
+        sfn.create_state_machine(name=name, definition=definition, roleArn=role)
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    sfn.start_execution(stateMachineArn=machines["someone-elses-workflow"])  # not this stack's: ignored
+    command = ["drill-experiments", "--stack", "prod", "--json"]
+    first = CliRunner().invoke(load_commands(), command)
+    assert first.exit_code == 0, first.output
+    execution = sfn.start_execution(stateMachineArn=machines["distronation-prod-dr-drill"])["executionArn"]
+    second = CliRunner().invoke(load_commands(), command)
+    assert second.exit_code == 1, second.output
+    [running] = json.loads(second.stdout)["running_workflows"]
+    assert running["execution"] == execution and running["workflow"] == "distronation-prod-dr-drill"
 
 
 # ---------------------------------------------------------------- the DynamoDB pause (issue 23 item 11)
