@@ -191,6 +191,36 @@ def drill_experiments_command(
     finish(document, EXIT_FAILED if found or running else EXIT_OK, as_json=as_json)
 
 
+@app.command("drill-first-run")
+def drill_first_run_command(
+    stack: Annotated[str, typer.Option("--stack", callback=stack_value, help="The deployed stack.")],
+    project: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, callback=path_value, help="Directory of Pulumi.yaml."),
+    ] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Start the scheduled drill's workflow once if it has never run (the deploy workflow does, after `pulumi up`):
+    its DrillPassed alarm treats no drill as a failure, so a new stack gets its first verdict now."""
+    from handlers.cli import drill_stack
+    from handlers.runtime_names import drill_workflow_name
+    from preview.errors import PreviewError
+    from stackmodel.config import ConfigError
+
+    try:
+        settings = drill_stack.stack_settings(project, stack)
+    except (ValueError, ConfigError, PreviewError) as error:
+        fail(_message(error), EXIT_USAGE, as_json=as_json)
+    if not settings.drills.scheduled:
+        finish({"workflow": None, "started": None, "reason": "drills.scheduled is off"}, EXIT_OK, as_json=as_json)
+    name = drill_workflow_name(settings.name_prefix)
+    try:
+        document = fis.start_first_drill(aws.client("stepfunctions", settings.recovery_region), name)
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    finish(document, EXIT_OK, as_json=as_json)
+
+
 def each_region(values: list[str] | None) -> list[str]:
     return [str(region_value(value)) for value in values or []]
 

@@ -105,6 +105,31 @@ def running_drill_workflows(stepfunctions: Any, name: str) -> list[dict[str, Any
     return running
 
 
+FIRST_RUN = "first-run-after-deploy"
+
+
+def start_first_drill(stepfunctions: Any, name: str) -> dict[str, Any]:
+    """Start the scheduled drill's workflow once if it has never run, so its ``DrillPassed`` alarm (missing data
+    breaches: no drill is a failure) reports a verdict soon after the first deploy instead of an interval later.
+    The fixed execution name makes a repeated start of the same run idempotent (Standard workflows, StartExecution)."""
+    machine = next(
+        (
+            m
+            for page in stepfunctions.get_paginator("list_state_machines").paginate()
+            for m in page.get("stateMachines", [])
+            if m.get("name") == name
+        ),
+        None,
+    )
+    if machine is None:
+        return {"workflow": name, "started": None, "reason": "the stack has no scheduled drill workflow"}
+    executions = stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"], maxResults=1)
+    if executions.get("executions"):
+        return {"workflow": name, "started": None, "reason": "the workflow has run before: its schedule carries on"}
+    started = stepfunctions.start_execution(stateMachineArn=machine["stateMachineArn"], name=FIRST_RUN, input="{}")
+    return {"workflow": name, "started": started["executionArn"], "reason": "never run: the first drill starts now"}
+
+
 def start_experiment(fis: Any, template_id: str, drill_id: str) -> Experiment:
     running = running_drill_experiments(fis)
     if running:

@@ -535,3 +535,36 @@ def test_a_stop_condition_stuck_in_alarm_starts_no_pause_and_says_so(tables: Tab
     assert result.status is Status.failed and result.checks["experiment_id"] is None
     assert any("stop conditions still in ALARM" in note and STOP_ALARM in note for note in result.notes)
     assert boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"] == []  # cleaned up
+
+
+def test_drctl_drill_first_run_starts_the_workflow_once_only(mock_aws: None) -> None:
+    """The deploy's first drill: a never-run workflow starts (DrillPassed gets a verdict now, not an interval
+    later); once it has run, the schedule carries on and nothing more starts (moto keeps executions RUNNING)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from handlers.cli import load_commands
+
+    sfn = boto3.client("stepfunctions", region_name="us-west-2")
+    command = ["drill-first-run", "--stack", "prod", "--json"]
+    absent = CliRunner().invoke(load_commands(), command)
+    assert absent.exit_code == 0 and json.loads(absent.stdout)["started"] is None
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    arn = sfn.create_state_machine(
+        name="distronation-prod-dr-drill",
+        definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/distronation-prod-dr-drill-workflow",
+    )["stateMachineArn"]
+    first = CliRunner().invoke(load_commands(), command)
+    assert first.exit_code == 0, first.output
+    started = json.loads(first.stdout)["started"]
+    assert started and started.endswith(":first-run-after-deploy")
+    again = CliRunner().invoke(load_commands(), command)
+    assert json.loads(again.stdout) == {
+        "exit_code": 0,
+        "workflow": "distronation-prod-dr-drill",
+        "started": None,
+        "reason": "the workflow has run before: its schedule carries on",
+    }
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
