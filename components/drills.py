@@ -8,7 +8,8 @@
   Region with a stop-condition alarm on a metric published in that Region, and one FIS role holds exactly the
   permissions those two actions document.
 - ``scheduled``: the drill runner (``handlers.drills.scheduled``) as a ``RecoveryFunction`` in the recovery Region,
-  and an alarm there on the ``DrillPassed`` series it publishes (``DR/Recovery``, dimension ``Stack``).
+  invoked once per store by a Step Functions workflow that an EventBridge schedule starts (``workflow_definition``),
+  and an alarm there on the ``DrillPassed`` series its verdict step publishes (``DR/Recovery``, dimension ``Stack``).
 
 The S3 pause works by rewriting the bucket's replication configuration, so ``pulumi up`` must not run while an
 experiment runs (docs/runbooks/drill-production.md); every template carries a tag that says so.

@@ -1,16 +1,20 @@
 """The regional RPO measured from data while AWS FIS pauses replication (deployed stacks only).
 
-For one tier-1 bucket and its FIS template (``components/drills.py``, ``aws:s3:bucket-pause-replication``):
+For one tier-1 bucket and its FIS template (``components/drills.py``, ``aws:s3:bucket-pause-replication``), or one
+global table's primary replica and its template (``aws:dynamodb:global-table-pause-replication``); the steps are
+``measure_paused_replication``'s, on a ``PausedStore`` (canary objects, or canary items):
 
 1. canaries are written continuously into the primary, under the drill prefix;
 2. the baseline: the drill waits until replication delivers a canary to the replica (a broken replication is
    reported as such, not measured as an RPO);
-3. ``fis.start_experiment`` pauses replication; the drill waits until the experiment is ``running``;
-4. canaries keep being written for ``hold_seconds`` across the pause; then the region is declared lost: that
-   instant is the fault;
+3. once the template's stop conditions are out of ALARM (tables), ``fis.start_experiment`` pauses replication; the
+   drill waits until the experiment is ``running``;
+4. canaries keep being written for ``hold_seconds`` across the pause (a bucket's lag guard in ALARM ends the hold
+   early); then the region is declared lost: that instant is the fault;
 5. the replica is read: the RPO is ``handlers.drills.objectives.measure_rpo`` over the canaries present in the
    replica with their content (fault time minus the write time of the newest pre-fault canary that arrived);
-6. ``fis.stop_experiment`` (always, even when a step failed) and a wait for a terminal state.
+6. ``fis.stop_experiment`` (always, even when a step failed) and a wait for a terminal state; then the store's
+   canaries are cleaned up where they can be (table items; tier-1 objects stay under the bucket's lock).
 
 The figure is what a region loss after ``hold_seconds`` of stalled replication would lose; it is judged against
 the bucket's declared regional RPO. Canaries written after the fault are reported, not counted.
