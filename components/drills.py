@@ -637,6 +637,22 @@ class DrillInfrastructure(pulumi.ComponentResource):
         self.drill_function_name = function.function_name
         self.drill_workflow_arn = self._workflow(schedule, function)
 
+    def _service_role(
+        self, purpose: str, service: str, description: str, statement: dict[str, Any]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """A role named ``<workflow>-<purpose>`` that ``service`` assumes, with one statement."""
+        args = self._args
+        opts = self._child(args.providers[args.recovery_region])
+        role = aws.iam.Role(
+            f"{self._name}-{purpose}",
+            name=f"{drill_workflow_name(args.name_prefix)}-{purpose}",
+            assume_role_policy=iam.assume_role_policy(service),
+            description=f"scheduled DR drill of {args.stack}, {description}",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=opts,
+        )
+        return role, iam.role_policy(f"{self._name}-{purpose}", role, [statement], opts)
+
     def _workflow(self, schedule: ScheduledDrill, function: RecoveryFunction) -> pulumi.Output[str]:
         """The schedule starts a Step Functions workflow that drills one store per Lambda invocation (each with the
         function's whole timeout), never retries one, and skips the run while a pause of this stack is active."""
@@ -645,30 +661,16 @@ class DrillInfrastructure(pulumi.ComponentResource):
         name = drill_workflow_name(args.name_prefix)
         # ARNs from names (components/arns.py): the policies stay known at preview.
         function_arn = arns.function_arn(name, region, self._account)
-        role = aws.iam.Role(
-            f"{self._name}-workflow",
-            name=f"{name}-workflow",
-            assume_role_policy=iam.assume_role_policy("states.amazonaws.com"),
-            description=f"scheduled DR drill workflow of {args.stack}: invokes the drill function only",
-            tags={**self._tags, tags.IAM_ROLE: "runtime"},
-            opts=self._child(provider),
-        )
         # The optimized Lambda integration (arn:aws:states:::lambda:invoke) calls lambda:InvokeFunction on the
         # FunctionName given, here the unqualified ARN (Step Functions Developer Guide, "Invoke an AWS Lambda
         # function with Step Functions"; Service Authorization Reference, AWS Lambda: resource "function").
-        policy = iam.role_policy(
-            f"{self._name}-workflow",
-            role,
-            [
-                {
-                    "Sid": "InvokeDrill",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": [function_arn],
-                }
-            ],
-            self._child(provider),
-        )
+        invoke = {
+            "Sid": "InvokeDrill",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [function_arn],
+        }
+        role, policy = self._service_role("workflow", "states.amazonaws.com", "workflow: invokes its function", invoke)
         machine = aws.sfn.StateMachine(
             f"{self._name}-workflow",
             name=name,
@@ -679,27 +681,14 @@ class DrillInfrastructure(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(provider, depends_on=[policy, function]),
         )
-        starter = aws.iam.Role(
-            f"{self._name}-schedule",
-            name=f"{name}-schedule",
-            assume_role_policy=iam.assume_role_policy("events.amazonaws.com"),
-            description=f"starts the scheduled DR drill workflow of {args.stack}",
-            tags={**self._tags, tags.IAM_ROLE: "runtime"},
-            opts=self._child(provider),
-        )
-        start_policy = iam.role_policy(
-            f"{self._name}-schedule",
-            starter,
-            [
-                {
-                    "Sid": "StartDrillWorkflow",
-                    "Effect": "Allow",
-                    "Action": ["states:StartExecution"],
-                    "Resource": [arns.state_machine_arn(name, region, self._account)],
-                }
-            ],
-            self._child(provider),
-        )
+        machine_arn = arns.state_machine_arn(name, region, self._account)
+        start = {
+            "Sid": "StartDrillWorkflow",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [machine_arn],
+        }
+        starter, start_policy = self._service_role("schedule", "events.amazonaws.com", "starts its workflow", start)
         rule = aws.cloudwatch.EventRule(
             f"{self._name}-schedule",
             schedule_expression=schedule.expression,

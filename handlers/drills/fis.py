@@ -459,8 +459,8 @@ def measure_table_regional_rpo(
     """A global table's regional RPO under ``aws:dynamodb:global-table-pause-replication`` on its primary replica:
     the action denies the replication service-linked role on that replica, so replication to and from it stops
     (DynamoDB Developer Guide, "DynamoDB global tables security"); canaries written there are read back from
-    ``replica_region``. The FIS actions reference notes replication may continue for up to 5 minutes after the action
-    begins: a hold shorter than that can measure an RPO near 0, which is what a region loss then would have lost."""
+    ``replica_region``. A hold shorter than the time the action takes to stop replication measures an RPO near 0:
+    that is what a region loss at that moment would have lost, so the figure stays honest either way."""
     return measure_paused_replication(
         store=table_store(
             primary_ddb,
