@@ -698,3 +698,11 @@ def test_a_schedule_starting_the_workflow_without_a_role_or_from_another_region_
     assert named(checks.check_event_targets(run), "reference", where, "roleArn")
     run = planted("prod", "dr-drills-schedule", checks.EVENT_TARGET, set_input("region", "us-east-1"))
     assert named(checks.check_event_targets(run), "reference", where, "arn")
+
+
+def test_the_drill_lag_guard_moved_to_the_source_region_fails() -> None:
+    """S3 publishes ReplicationLatency in the destination Region only: a guard beside the template would never fire."""
+    name = "dr-drills-audio-pause-replication-lag"
+    run = planted("prod", name, checks.ALARM, set_input("region", "us-east-1"))
+    found = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+    assert found and "published in us-west-2" in found[0].message
