@@ -676,7 +676,9 @@ class DrillInfrastructure(pulumi.ComponentResource):
             name=name,
             type="STANDARD",  # a run lasts longer than Express's 5 minutes; its history is the run's record
             role_arn=role.arn,
-            definition=pulumi.Output.json_dumps(workflow_definition(args.stack, function_arn, STORE_TIMEOUT_SECONDS)),
+            definition=pulumi.Output.json_dumps(
+                workflow_definition(args.stack, function_arn, STORE_TIMEOUT_SECONDS, region)
+            ),
             region=region,
             tags=self._tags,
             opts=self._child(provider, depends_on=[policy, function]),
@@ -712,7 +714,9 @@ class DrillInfrastructure(pulumi.ComponentResource):
 STORE_TIMEOUT_SECONDS = 900  # Lambda's maximum: seeding, restores and a FIS pause of one store take minutes
 
 
-def workflow_definition(stack: str, function_arn: pulumi.Input[str], store_timeout_seconds: int) -> dict[str, Any]:
+def workflow_definition(
+    stack: str, function_arn: pulumi.Input[str], store_timeout_seconds: int, region: str
+) -> dict[str, Any]:
     """Amazon States Language (Step Functions Developer Guide): preflight, then each store in turn, then the verdict.
 
     - ``Preflight`` lists the stores and any active FIS experiment of this stack (handlers/drills/scheduled.py); one
@@ -725,7 +729,8 @@ def workflow_definition(stack: str, function_arn: pulumi.Input[str], store_timeo
     def invoke(payload: dict[str, Any], timeout: int) -> dict[str, Any]:
         return {
             "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
+            # The optimized integration's ARN carries the Region's partition (arn:aws-cn:states:::lambda:invoke, ...).
+            "Resource": f"arn:{partition(region)}:states:::lambda:invoke",
             "Parameters": {"FunctionName": function_arn, "Payload": payload},
             "TimeoutSeconds": timeout,
         }

@@ -363,6 +363,9 @@ def test_the_workflow_drills_one_store_at_a_time_never_retries_and_skips_during_
     assert store["TimeoutSeconds"] > 900  # the function's own timeout ends it first; the task records that
     # No Retry anywhere (Step Functions retries only what a Retry names); every store error is caught and recorded.
     assert "Retry" not in machine.inputs["definition"]
+    assert store["Resource"] == "arn:aws:states:::lambda:invoke"
+    china = drills.workflow_definition("test", "arn:aws-cn:lambda:cn-north-1:1:function:f", 900, "cn-north-1")
+    assert china["States"]["Verdict"]["Resource"] == "arn:aws-cn:states:::lambda:invoke"
     assert store["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StoreFailed"}]
     assert each["ItemProcessor"]["States"]["StoreFailed"]["Parameters"]["passed"] is False
     assert states["Verdict"]["Parameters"]["Payload"] == {"step": "verdict", "results.$": "$.results"}
