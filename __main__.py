@@ -47,4 +47,10 @@ pulumi.export("buckets", {name: bucket.stack_export() for name, bucket in bucket
 for key, value in {**tables.exports, **backup.exports}.items():
     pulumi.export(key, value)
 pulumi.export("sites", {name: site.exports() for name, site in sites.items()})
-pulumi.export("drills", {"fisTemplates": drills.fis_templates if drills else {}})
+pulumi.export(
+    "drills",
+    {
+        "fisTemplates": drills.fis_templates if drills else {},
+        "workflowArn": drills.drill_workflow_arn if drills else None,
+    },
+)

@@ -43,3 +43,13 @@ def role_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.Outpu
     if len(name) > ROLE_NAME_MAX:
         raise ValueError(f"IAM role name {name!r} is longer than {ROLE_NAME_MAX} characters")
     return pulumi.Output.concat("arn:", partition(region), ":iam::", account, ":role/", name)
+
+
+def function_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    """An unqualified Lambda function ARN (Service Authorization Reference, AWS Lambda: ``function``)."""
+    return pulumi.Output.concat("arn:", partition(region), ":lambda:", region, ":", account, ":function:", name)
+
+
+def state_machine_arn(name: str, region: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Service Authorization Reference, AWS Step Functions: ``stateMachine``."""
+    return pulumi.Output.concat("arn:", partition(region), ":states:", region, ":", account, ":stateMachine:", name)

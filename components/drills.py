@@ -8,7 +8,8 @@
   Region with a stop-condition alarm on a metric published in that Region, and one FIS role holds exactly the
   permissions those two actions document.
 - ``scheduled``: the drill runner (``handlers.drills.scheduled``) as a ``RecoveryFunction`` in the recovery Region,
-  and an alarm there on the ``DrillPassed`` series it publishes (``DR/Recovery``, dimension ``Stack``).
+  invoked once per store by a Step Functions workflow that an EventBridge schedule starts (``workflow_definition``),
+  and an alarm there on the ``DrillPassed`` series its verdict step publishes (``DR/Recovery``, dimension ``Stack``).
 
 The S3 pause works by rewriting the bucket's replication configuration, so ``pulumi up`` must not run while an
 experiment runs (docs/runbooks/drill-production.md); every template carries a tag that says so.
@@ -27,8 +28,13 @@ import pulumi_aws as aws
 from components import arns, iam, tags
 from components.buckets import REPLICATION_RULE_ID
 from components.keys import BucketKeyUsers, KeyUser
-from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, Schedule, publish_metrics_statement
-from handlers.runtime_names import LOCK_PREFIX
+from components.recovery_function import RecoveryFunction, RecoveryFunctionArgs, publish_metrics_statement
+from handlers.runtime_names import (
+    LOCK_PREFIX,
+    drill_lag_alarm_name,
+    drill_table_stop_alarm_name,
+    drill_workflow_name,
+)
 from stackmodel.config import StackSettings
 from stackmodel.config.drills import MAX_STOP_CONDITIONS, drilled, regional_rpo, schedule_seconds
 from stackmodel.regions import partition
@@ -183,6 +189,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
     fis_templates: dict[str, pulumi.Output[str]]  # "s3:<logical>" / "dynamodb:<logical>" -> template id
     fis_role_arn: pulumi.Output[str] | None
     drill_function_name: pulumi.Output[str] | None
+    drill_workflow_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DrillsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         self._check(args)  # before anything is registered: nothing half-created
@@ -196,6 +203,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
         self.bucket_key_users: dict[str, BucketKeyUsers] = {}  # logical bucket -> roles that use its keys
         self.fis_role_arn = None
         self.drill_function_name = None
+        self.drill_workflow_arn = None
         if args.fault_injection and (args.buckets or args.tables):
             role = aws.iam.Role(
                 f"{name}-fis",
@@ -223,6 +231,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                 "fis_templates": self.fis_templates,
                 "fis_role_arn": self.fis_role_arn,
                 "drill_function_name": self.drill_function_name,
+                "drill_workflow_arn": self.drill_workflow_arn,
             }
         )
 
@@ -230,6 +239,8 @@ class DrillInfrastructure(pulumi.ComponentResource):
     def _check(args: DrillsArgs) -> None:
         """Bad input stops before anything is registered, naming what is wrong."""
         regions = {args.recovery_region, *(b.region for b in args.buckets), *(t.region for t in args.tables)}
+        if args.fault_injection:  # each bucket's lag guard lives in its replica's Region
+            regions |= {b.replica_region for b in args.buckets}
         missing = sorted(regions - set(args.providers))
         if missing:
             raise ValueError(f"DrillsArgs.providers has no provider for {', '.join(missing)}")
@@ -265,13 +276,44 @@ class DrillInfrastructure(pulumi.ComponentResource):
     def _bucket_template(self, bucket: FisBucket, role: aws.iam.Role, policy: aws.iam.RolePolicy) -> Any:
         n = f"{self._name}-{bucket.logical}-pause-replication"
         provider = self._args.providers[bucket.region]
-        # OperationsFailedReplication is published in the source Region (S3 User Guide, "Using S3 Replication
-        # metrics"), where the template runs. A pause holds objects back; failures mean the drill is doing harm.
-        # It does not bound the pause itself: paused objects are pending, not failed. OperationsPendingReplication
-        # (a backlog count, no time bound) and ReplicationLatency (seconds behind, reported as objects replicate, so
-        # it shows a pause only after it ends) are published in the destination Region only (same page, column
-        # "Which Region is this metric published in?"); this stop condition lives with the template in the source
-        # Region, so the pause is bounded by its FIS duration (drills.pauseMinutes, below every regional RPO).
+        # Where S3 publishes each replication metric (S3 User Guide, "Using S3 Replication metrics", column "Which
+        # Region is this metric published in?", https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html):
+        # - OperationsFailedReplication: the source Region. It bounds harm, not the pause: paused objects are
+        #   pending, not failed. It is this template's stop condition, beside the template in the source Region.
+        # - ReplicationLatency (Maximum: seconds the destination is behind the source): the destination Region. It
+        #   is the time bound, the one comparable to the regional RPO: the lag guard below alarms at the RPO.
+        # - OperationsPendingReplication / BytesPendingReplication: the destination Region. A count and a size
+        #   bound on the backlog, with no time in them, so neither can say when a pause passes the RPO.
+        # No AWS page documents a stop condition naming an alarm in another Region than the experiment, so the lag
+        # guard is not one: the drill reads it while it holds the pause and stops the experiment when it is in
+        # ALARM (handlers/drills/fis.py). The pause itself is bounded by its FIS duration (drills.pauseMinutes,
+        # below every regional RPO).
+        replica_provider = self._args.providers[bucket.replica_region]
+        rpo_seconds = (bucket.regional_rpo_minutes or 15) * 60
+        aws.cloudwatch.MetricAlarm(
+            f"{n}-lag",
+            name=drill_lag_alarm_name(bucket.bucket_name),
+            namespace="AWS/S3",
+            metric_name="ReplicationLatency",
+            dimensions={
+                "SourceBucket": bucket.bucket_name,
+                "DestinationBucket": bucket.replica_bucket_name,
+                "RuleId": REPLICATION_RULE_ID,
+            },
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=rpo_seconds,
+            # Published every minute while replication metrics are on (RTC turns them on); a missing minute is no
+            # evidence of lag. The bucket's own replication-latency alarm pages people; this one only guards a drill.
+            treat_missing_data="notBreaching",
+            alarm_description=f"The drill stops its FIS pause of {bucket.bucket_name} when the replica is the "
+            "regional RPO behind",
+            region=bucket.replica_region,
+            tags=self._tags,
+            opts=self._child(replica_provider),
+        )
         stop = aws.cloudwatch.MetricAlarm(
             f"{n}-stop",
             name=f"dr-drill-stop-{bucket.bucket_name}",
@@ -330,10 +372,14 @@ class DrillInfrastructure(pulumi.ComponentResource):
         provider = self._args.providers[table.region]
         rpo_minutes = table.regional_rpo_minutes or 15
         threshold_ms = rpo_minutes * 60_000
-        # While replication is paused nothing replicates, so ReplicationLatency has no datapoints at all: missing
-        # data counts as breaching, over a window of the RPO (at most a day of 1-minute periods, PutMetricAlarm), so
-        # a pause that outlives the RPO stops as surely as a lag above it. The drill writes before it starts the
-        # experiment, which brings the alarm back to OK (FIS does not start with a stop condition in ALARM).
+        # Missing data, decided: DynamoDB emits ReplicationLatency as items replicate, so while the pause holds (and
+        # whenever the table is quiet) the series is empty. "notBreaching" would leave the stop condition blind for
+        # the whole pause; "breaching" over a window of the RPO (at most a day of 1-minute periods, PutMetricAlarm)
+        # stops a pause that outlives the RPO whatever its FIS duration says, and lag above the RPO as well
+        # (CloudWatch User Guide, "Configuring how CloudWatch alarms treat missing data"). The price: on a quiet
+        # table the alarm sits in ALARM, so it notifies nobody (components/tables.py's ReplicationLatency alarms,
+        # notBreaching, page people) and the drill writes canaries, then waits for these alarms to leave ALARM
+        # before it starts the experiment (handlers/drills/fis.py), since FIS stops on a stop condition in ALARM.
         window = min(rpo_minutes, 1440)
         stops = []
         for receiving in table.receiving_regions:
@@ -343,7 +389,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
             stops.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{n}-stop-{receiving}",
-                    name=f"dr-drill-stop-{table.table_name}-{table.region}-to-{receiving}",
+                    name=drill_table_stop_alarm_name(table.table_name, table.region, receiving),
                     namespace="AWS/DynamoDB",
                     metric_name="ReplicationLatency",
                     dimensions={"TableName": table.table_name, "ReceivingRegion": receiving},
@@ -355,8 +401,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     threshold=threshold_ms,
                     treat_missing_data="breaching",
                     alarm_description=f"Stops the FIS pause of {table.table_name} before the lag to {receiving} "
-                    "passes the regional RPO",
-                    alarm_actions=self._topics(table.region),
+                    "passes the regional RPO (in ALARM whenever the table is quiet: it notifies nobody)",
                     region=table.region,
                     tags=self._tags,
                     opts=self._child(provider),
@@ -461,9 +506,32 @@ class DrillInfrastructure(pulumi.ComponentResource):
                         "Action": ["s3:GetObject"],
                         "Resource": [f"{replica}/{DRILL_PREFIX}*"],
                     },
+                    {
+                        # The lag guard the drill reads while it holds a pause (_bucket_template).
+                        "Sid": f"ReadLagGuard{sid}",
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:DescribeAlarms"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                "arn:",
+                                partition(bucket.replica_region),
+                                ":cloudwatch:",
+                                bucket.replica_region,
+                                ":",
+                                account,
+                                ":alarm:",
+                                drill_lag_alarm_name(bucket.bucket_name),
+                            )
+                        ],
+                    },
                 ]
         if args.fault_injection and args.buckets:
             template_regions = sorted({b.region for b in args.buckets})
+            # Before anything, the workflow lists experiments (an active pause of this stack skips the run);
+            # ListExperiments has no resource type (Service Authorization Reference, AWS FIS): "*" only.
+            statements.append(
+                {"Sid": "ListReplicationPauses", "Effect": "Allow", "Action": ["fis:ListExperiments"], "Resource": "*"}
+            )
 
             def fis_arns(*kinds: str) -> list[pulumi.Output[str]]:
                 # Template ids are unknown until created; "/*" keeps the policy known at preview, and only the
@@ -500,7 +568,7 @@ class DrillInfrastructure(pulumi.ComponentResource):
             f"{self._name}-scheduled",
             RecoveryFunctionArgs(
                 purpose="drill",
-                function_name=f"{args.name_prefix}-dr-drill",
+                function_name=drill_workflow_name(args.name_prefix),  # the function and its workflow share it
                 handler=DRILL_FUNCTION_HANDLER,
                 region=region,
                 provider=provider,
@@ -511,15 +579,16 @@ class DrillInfrastructure(pulumi.ComponentResource):
                     "DRILL_STACK": args.stack,
                     "DRILL_BUCKETS": json.dumps(drilled),
                     "DRILL_FIS_TEMPLATES": pulumi.Output.json_dumps(templates),
+                    "DRILL_FIS_REGIONS": json.dumps(sorted({b.region for b in args.buckets}) if templates else []),
                     "DRILL_METRICS_REGION": region,
                     **({"DR_BATCH_REPORT_BUCKET": args.lock_bucket} if args.lock_bucket else {}),
                 },
                 tags=self._tags,
                 layers=[arns.powertools_layer_arn(region)],
-                schedule=Schedule(schedule.expression, f"DR drill of {args.stack}"),
-                timeout_seconds=900,  # Lambda's maximum: seeding, restores and a FIS pause take minutes
+                timeout_seconds=STORE_TIMEOUT_SECONDS,  # one store per invocation (the workflow's Map)
                 # A timed-out drill is not retried: a retry would pause production replication again and find
                 # the restore lock of the run that timed out (GUIDE: async invocations retry twice by default).
+                no_async_retries=True,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -566,6 +635,154 @@ class DrillInfrastructure(pulumi.ComponentResource):
             opts=self._child(provider),
         )
         self.drill_function_name = function.function_name
+        self.drill_workflow_arn = self._workflow(schedule, function)
+
+    def _service_role(
+        self, purpose: str, service: str, description: str, statement: dict[str, Any]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """A role named ``<workflow>-<purpose>`` that ``service`` assumes, with one statement."""
+        args = self._args
+        opts = self._child(args.providers[args.recovery_region])
+        role = aws.iam.Role(
+            f"{self._name}-{purpose}",
+            name=f"{drill_workflow_name(args.name_prefix)}-{purpose}",
+            assume_role_policy=iam.assume_role_policy(service),
+            description=f"scheduled DR drill of {args.stack}, {description}",
+            tags={**self._tags, tags.IAM_ROLE: "runtime"},
+            opts=opts,
+        )
+        return role, iam.role_policy(f"{self._name}-{purpose}", role, [statement], opts)
+
+    def _workflow(self, schedule: ScheduledDrill, function: RecoveryFunction) -> pulumi.Output[str]:
+        """The schedule starts a Step Functions workflow that drills one store per Lambda invocation (each with the
+        function's whole timeout), never retries one, and skips the run while a pause of this stack is active."""
+        args, region = self._args, self._args.recovery_region
+        provider = args.providers[region]
+        name = drill_workflow_name(args.name_prefix)
+        # ARNs from names (components/arns.py): the policies stay known at preview.
+        function_arn = arns.function_arn(name, region, self._account)
+        # The optimized Lambda integration (arn:aws:states:::lambda:invoke) calls lambda:InvokeFunction on the
+        # FunctionName given, here the unqualified ARN (Step Functions Developer Guide, "Invoke an AWS Lambda
+        # function with Step Functions"; Service Authorization Reference, AWS Lambda: resource "function").
+        invoke = {
+            "Sid": "InvokeDrill",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [function_arn],
+        }
+        role, policy = self._service_role("workflow", "states.amazonaws.com", "workflow: invokes its function", invoke)
+        machine = aws.sfn.StateMachine(
+            f"{self._name}-workflow",
+            name=name,
+            type="STANDARD",  # a run lasts longer than Express's 5 minutes; its history is the run's record
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(
+                workflow_definition(args.stack, function_arn, STORE_TIMEOUT_SECONDS, region)
+            ),
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider, depends_on=[policy, function]),
+        )
+        machine_arn = arns.state_machine_arn(name, region, self._account)
+        start = {
+            "Sid": "StartDrillWorkflow",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [machine_arn],
+        }
+        starter, start_policy = self._service_role("schedule", "events.amazonaws.com", "starts its workflow", start)
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-schedule",
+            schedule_expression=schedule.expression,
+            description=f"DR drill of {args.stack}",
+            region=region,
+            tags=self._tags,
+            opts=self._child(provider),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-schedule",
+            rule=rule.name,
+            arn=machine.arn,
+            role_arn=starter.arn,
+            input=json.dumps({"stack": args.stack}),
+            region=region,
+            opts=self._child(provider, depends_on=[start_policy]),
+        )
+        return machine.arn
+
+
+STORE_TIMEOUT_SECONDS = 900  # Lambda's maximum: seeding, restores and a FIS pause of one store take minutes
+
+
+def workflow_definition(
+    stack: str, function_arn: pulumi.Input[str], store_timeout_seconds: int, region: str
+) -> dict[str, Any]:
+    """Amazon States Language (Step Functions Developer Guide): preflight, then each store in turn, then the verdict.
+
+    - ``Preflight`` lists the stores and any active FIS experiment of this stack (handlers/drills/scheduled.py); one
+      active (a manual drill, or a pause a ``pulumi up`` is waiting for) ends the run as ``DrillSkipped``.
+    - ``DrillEachStore`` is a Map with ``MaxConcurrency`` 1 (one production pause at a time); its task has no
+      ``Retry`` (Step Functions retries nothing unless told) and catches every error, so a store that fails or
+      times out is recorded as failed and the next store still runs.
+    - ``Verdict`` publishes ``DrillPassed{Stack}`` from every store's result, failed ones included."""
+
+    def invoke(payload: dict[str, Any], timeout: int) -> dict[str, Any]:
+        return {
+            "Type": "Task",
+            # The optimized integration's ARN carries the Region's partition (arn:aws-cn:states:::lambda:invoke, ...).
+            "Resource": f"arn:{partition(region)}:states:::lambda:invoke",
+            "Parameters": {"FunctionName": function_arn, "Payload": payload},
+            "TimeoutSeconds": timeout,
+        }
+
+    return {
+        "Comment": f"Scheduled DR drill of {stack}: one store per invocation",
+        "StartAt": "Preflight",
+        "States": {
+            "Preflight": {
+                **invoke({"step": "preflight"}, 120),
+                "ResultSelector": {"skip.$": "$.Payload.skip", "stores.$": "$.Payload.stores"},
+                "ResultPath": "$.preflight",
+                "Next": "PauseActive",
+            },
+            "PauseActive": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.preflight.skip", "BooleanEquals": True, "Next": "Skipped"}],
+                "Default": "DrillEachStore",
+            },
+            "Skipped": {
+                "Type": "Fail",
+                "Error": "DrillSkipped",
+                "Cause": "a FIS experiment of this stack is active; the Preflight output names it",
+            },
+            "DrillEachStore": {
+                "Type": "Map",
+                "ItemsPath": "$.preflight.stores",
+                "MaxConcurrency": 1,
+                "ItemSelector": {"step": "drill", "bucket.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "DrillStore",
+                    "States": {
+                        "DrillStore": {
+                            **invoke({"step": "drill", "bucket.$": "$.bucket"}, store_timeout_seconds + 30),
+                            "OutputPath": "$.Payload",
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StoreFailed"}],
+                            "End": True,
+                        },
+                        "StoreFailed": {
+                            "Type": "Pass",
+                            "Parameters": {"bucket.$": "$.bucket", "passed": False, "error.$": "$.error"},
+                            "End": True,
+                        },
+                    },
+                },
+                "ResultPath": "$.results",
+                "Next": "Verdict",
+            },
+            "Verdict": {**invoke({"step": "verdict", "results.$": "$.results"}, 120), "End": True},
+        },
+    }
 
 
 def drills_args(

@@ -26,6 +26,7 @@ LOCAL_SERVICES = (
     "lambda_",
     "route53",
     "s3",
+    "sfn",  # the scheduled drill workflow (aws:sfn/stateMachine)
     "sns",
     "ssm",
     "sts",

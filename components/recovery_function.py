@@ -80,6 +80,9 @@ class RecoveryFunctionArgs:
     waits_for: Sequence[pulumi.Resource] = ()
     # The component these children were registered under before this one existed (see __init__).
     moved_from: pulumi.Resource | None = None
+    # No schedule or trigger, but an asynchronous invocation (an operator's --invocation-type Event) must not be
+    # retried either: a workflow invokes it synchronously and decides itself what to retry.
+    no_async_retries: bool = False
 
 
 class RecoveryFunction(pulumi.ComponentResource):
@@ -158,7 +161,7 @@ class RecoveryFunction(pulumi.ComponentResource):
             opts=child(depends_on=[log_group, policy, *args.waits_for]),
         )
 
-        if args.schedule or args.trigger:
+        if args.schedule or args.trigger or args.no_async_retries:
             # EventBridge and S3 invoke asynchronously, and Lambda retries a failed or timed-out invocation twice by
             # default: a retry would repeat a restore, an export or a failover action that may have half-run. The
             # next event or schedule tick is the retry, starting from the state the last run left.

@@ -93,3 +93,21 @@ def journal_table(bucket: str) -> str:
 
 def recovery_workgroup(region: str) -> str:
     return f"dr-recovery-{region}"
+
+
+def drill_lag_alarm_name(bucket: str) -> str:
+    """The alarm on a tier-1 bucket's ``ReplicationLatency`` (in its replica's Region) that a drill reads while it
+    holds a FIS replication pause, and stops the pause when it is in ALARM (components/drills.py, handlers/drills)."""
+    return f"dr-drill-lag-{bucket}"
+
+
+def drill_table_stop_alarm_name(table: str, region: str, receiving: str) -> str:
+    """A global table's FIS stop condition: ``ReplicationLatency`` from its paused replica in ``region`` to
+    ``receiving`` (components/drills.py); a drill waits for it to leave ALARM before it starts the experiment."""
+    return f"dr-drill-stop-{table}-{region}-to-{receiving}"
+
+
+def drill_workflow_name(name_prefix: str) -> str:
+    """The scheduled drill's Step Functions state machine (and its Lambda) in the recovery Region; ``drctl
+    drill-experiments`` lists its running executions before a deploy."""
+    return f"{name_prefix}-dr-drill"

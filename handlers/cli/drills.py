@@ -155,31 +155,70 @@ def drill_experiments_command(
     ] = Path(),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """List drill FIS experiments still active (exit 1 when any): run before `pulumi up`, which must never change
-    the replication a pause holds (the deploy workflow does)."""
+    """List drill FIS experiments still active, and with --stack running executions of its scheduled drill workflow
+    (exit 1 when any): run before `pulumi up`, which must never change the replication a pause holds (the deploy
+    workflow does)."""
     from preview.errors import PreviewError
     from stackmodel.config import ConfigError
 
     regions = list(region or [])
+    workflow: tuple[str, str] | None = None  # (Region, state machine name)
     if stack:
         from handlers.cli import drill_stack
+        from handlers.runtime_names import drill_workflow_name
 
         try:
             settings = drill_stack.stack_settings(project, stack)
         except (ValueError, ConfigError, PreviewError) as error:
             fail(_message(error), EXIT_USAGE, as_json=as_json)
         regions += [settings.primary_region, settings.recovery_region]
+        if settings.drills.scheduled:
+            workflow = (settings.recovery_region, drill_workflow_name(settings.name_prefix))
     regions = sorted(set(regions))
     if not regions:
         fail("give --region or --stack", EXIT_USAGE, as_json=as_json)
     try:
         active = {name: fis.running_drill_experiments(aws.client("fis", name)) for name in regions}
+        running = fis.running_drill_workflows(aws.client("stepfunctions", workflow[0]), workflow[1]) if workflow else []
     except (ClientError, BotoCoreError) as error:
         aws_failure(error, as_json)
     found = {name: experiments for name, experiments in active.items() if experiments}
     if found and not as_json:
         warn(f"drill experiments still active: {found}; wait for them (or stop them) before `pulumi up`")
-    finish({"active": found, "regions": regions}, EXIT_FAILED if found else EXIT_OK, as_json=as_json)
+    if running and not as_json:
+        warn(f"the scheduled drill is running: {running}; wait for it (it may start a pause) before `pulumi up`")
+    document = {"active": found, "regions": regions, "running_workflows": running}
+    finish(document, EXIT_FAILED if found or running else EXIT_OK, as_json=as_json)
+
+
+@app.command("drill-first-run")
+def drill_first_run_command(
+    stack: Annotated[str, typer.Option("--stack", callback=stack_value, help="The deployed stack.")],
+    project: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, callback=path_value, help="Directory of Pulumi.yaml."),
+    ] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Start the scheduled drill's workflow once if it has never run (the deploy workflow does, after `pulumi up`):
+    its DrillPassed alarm treats no drill as a failure, so a new stack gets its first verdict now."""
+    from handlers.cli import drill_stack
+    from handlers.runtime_names import drill_workflow_name
+    from preview.errors import PreviewError
+    from stackmodel.config import ConfigError
+
+    try:
+        settings = drill_stack.stack_settings(project, stack)
+    except (ValueError, ConfigError, PreviewError) as error:
+        fail(_message(error), EXIT_USAGE, as_json=as_json)
+    if not settings.drills.scheduled:
+        finish({"workflow": None, "started": None, "reason": "drills.scheduled is off"}, EXIT_OK, as_json=as_json)
+    name = drill_workflow_name(settings.name_prefix)
+    try:
+        document = fis.start_first_drill(aws.client("stepfunctions", settings.recovery_region), name)
+    except (ClientError, BotoCoreError) as error:
+        aws_failure(error, as_json)
+    finish(document, EXIT_OK, as_json=as_json)
 
 
 def each_region(values: list[str] | None) -> list[str]:

@@ -6,6 +6,7 @@ the scheduled drill builds it from resource tags. Scenarios turn targets into ``
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -72,6 +73,24 @@ class TableTarget:
     stream_enabled: bool = False
     pitr_recovery_period_days: int | None = None
     consistency_mode: str = "EVENTUAL"
+
+    def key(self, text: str) -> dict[str, Any]:
+        """A drill item's key: ``text`` as the partition key value, ``dr-drill`` as the sort key's when there is one."""
+        key = {self.partition_key: key_value(self.partition_key_type, text)}
+        if self.sort_key:
+            key[self.sort_key] = key_value(self.sort_key_type, DRILL_SORT_KEY_VALUE)
+        return key
+
+
+DRILL_SORT_KEY_VALUE = "dr-drill"
+
+
+def key_value(kind: str, text: str) -> dict[str, str]:
+    """``text`` as a value of the key attribute's declared type: itself (S), or a stable integer derived from it
+    (N: 15 hex digits of its SHA-256, well inside DynamoDB's 38 digits). Binary keys are not drilled."""
+    if kind == "N":
+        return {"N": str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))}
+    return {"S": text}
 
 
 @dataclass(frozen=True)

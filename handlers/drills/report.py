@@ -97,11 +97,11 @@ def write_report(report: DrillReport, out: Path, *, chart: bool = True) -> dict[
     return paths
 
 
-def publish(cloudwatch: Any, report: DrillReport) -> int:
-    """Each scenario's figures as ``DR/Recovery`` metrics (client in the recovery region), then the drill's verdict
-    under the dimension ``Stack`` alone; returns the number of values published."""
-    publish_metrics(cloudwatch, {METRIC_PASSED: 1.0 if report.passed else 0.0}, {"Stack": report.stack})
-    published = 1
+def publish(cloudwatch: Any, report: DrillReport, *, verdict: bool = True) -> int:
+    """Each scenario's figures as ``DR/Recovery`` metrics (client in the recovery region), then (unless ``verdict`` is
+    off: a part of a drill, whose verdict ``publish_verdict`` publishes once) the drill's verdict under the dimension
+    ``Stack`` alone; returns the number of values published."""
+    published = publish_verdict(cloudwatch, report.stack, report.passed) if verdict else 0
     for result in report.scenarios:
         dimensions = {"Stack": report.stack, "Scenario": result.scenario, "Target": result.target}
         publish_metrics(cloudwatch, {METRIC_PASSED: 1.0 if result.passed else 0.0}, dimensions)
@@ -113,3 +113,9 @@ def publish(cloudwatch: Any, report: DrillReport) -> int:
         publish_metrics(cloudwatch, values, dimensions, unit="Seconds")
         published += len(values)
     return published
+
+
+def publish_verdict(cloudwatch: Any, stack: str, passed: bool) -> int:
+    """``DrillPassed{Stack}``: the series the scheduled drill's alarm watches (components/drills.py)."""
+    publish_metrics(cloudwatch, {METRIC_PASSED: 1.0 if passed else 0.0}, {"Stack": stack})
+    return 1

@@ -3,8 +3,9 @@
 ``faultInjection`` declares, for each tier-1 bucket (and each replicated table whose regional RPO is above the
 pause), an AWS FIS experiment template that pauses replication, with its stop-condition alarm and the FIS role
 (``components/drills.py``).
-``scheduled`` deploys the drill runner as a Lambda on ``schedule`` in the recovery Region; its ``DrillPassed``
-alarm breaches when no passing drill was published within one schedule interval.
+``scheduled`` deploys the drill runner as a Step Functions workflow on ``schedule`` in the recovery Region (one
+Lambda invocation per tier-1 bucket); its ``DrillPassed`` alarm breaches when no passing drill was published within
+one schedule interval.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class DrillsConfig(BaseModel):
     )
     scheduled: StrictBool = Field(
         default=False,
-        description="Deploy the drill runner as a scheduled Lambda in the recovery Region: logical-loss scenarios "
-        "and, with faultInjection, the FIS regional RPO measurement; alarm on DrillPassed.",
+        description="Deploy the drill runner as a scheduled Step Functions workflow in the recovery Region, one Lambda "
+        "invocation per tier-1 bucket: logical-loss scenarios and, with faultInjection, the FIS regional RPO "
+        "measurement; alarm on DrillPassed.",
     )
     schedule: Annotated[StrictStr, AfterValidator(_schedule)] = Field(
         default=DEFAULT_SCHEDULE,

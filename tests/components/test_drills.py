@@ -13,6 +13,7 @@ import pytest
 
 from components import drills
 from components.drills import DrillInfrastructure, DrillsArgs, FisTable, alarm_window
+from handlers.runtime_names import drill_table_stop_alarm_name
 from stackmodel.config.drills import schedule_seconds
 from tests.components.harness import ACCOUNT_ID, UNKNOWN, Registration, Run, run_capturing, run_program, stack_config
 
@@ -20,6 +21,8 @@ TEMPLATE = "aws:fis/experimentTemplate:ExperimentTemplate"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 FUNCTION = "aws:lambda/function:Function"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+ROLE = "aws:iam/role:Role"
 TIER1 = {"audio": "distronation-prod-audio", "uploads": "distronation-prod-uploads"}
 
 
@@ -85,6 +88,19 @@ def test_each_tier1_bucket_gets_a_pause_replication_template_in_its_source_regio
         "RuleId": "all-objects",
     }
     assert template.dependencies, "the template waits for its role's policy"
+    # The time bound: ReplicationLatency at the regional RPO, where S3 publishes it (the destination Region); the
+    # drill reads it while it holds the pause (no AWS page documents a cross-Region stop condition).
+    lag = named(drilled, ALARM, f"dr-drills-{logical}-pause-replication-lag")
+    assert lag.inputs["name"] == f"dr-drill-lag-{TIER1[logical]}-us-east-1"
+    assert (lag.inputs["region"], lag.inputs["metricName"], lag.inputs["statistic"]) == (
+        "us-west-2",
+        "ReplicationLatency",
+        "Maximum",
+    )
+    assert lag.inputs["dimensions"] == stop.inputs["dimensions"]
+    assert lag.inputs["threshold"] == 15 * 60 and lag.inputs["treatMissingData"] == "notBreaching"
+    assert lag.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert f"arn:aws:mock:::{lag.name}" not in json.dumps(template.inputs["stopConditions"])
 
 
 def test_tier2_and_tier3_buckets_get_no_template(drilled: Run) -> None:
@@ -134,8 +150,15 @@ def test_the_scheduled_drill_runs_weekly_in_the_recovery_region_with_its_alarm(d
     assert json.loads(env["DRILL_BUCKETS"]) == sorted(f"{b}-us-east-1" for b in TIER1.values())
     assert set(json.loads(env["DRILL_FIS_TEMPLATES"])) == {"s3:audio", "s3:uploads"}
     assert env["DRILL_METRICS_REGION"] == "us-west-2" and env["DRILL_STACK"] == "test"
-    [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-scheduled"]
-    assert rule.inputs["scheduleExpression"] == "rate(7 days)"
+    assert json.loads(env["DRILL_FIS_REGIONS"]) == ["us-east-1"]  # where the preflight lists experiments
+    # The schedule starts the workflow, not the function (issue 23 item 11: one store per invocation).
+    [rule] = [r for r in drilled.of_type("aws:cloudwatch/eventRule:EventRule") if r.name == "dr-drills-schedule"]
+    assert rule.inputs["scheduleExpression"] == "rate(7 days)" and rule.inputs["region"] == "us-west-2"
+    [target] = [r for r in drilled.of_type("aws:cloudwatch/eventTarget:EventTarget") if r.name == "dr-drills-schedule"]
+    machine = named(drilled, STATE_MACHINE, "dr-drills-workflow")
+    assert target.inputs["arn"] == f"arn:aws:mock:::{machine.name}"
+    assert target.inputs["roleArn"] == f"arn:aws:mock:::{named(drilled, ROLE, 'dr-drills-schedule').name}"
+    assert not [r for r in drilled.of_type("aws:lambda/permission:Permission") if r.name.startswith("dr-drills")]
     [retries] = [
         r
         for r in drilled.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
@@ -162,6 +185,12 @@ def test_the_drill_role_touches_only_drill_objects_and_starts_only_experiments(d
     assert objects["Resource"] == ["arn:aws:s3:::distronation-prod-audio-us-east-1/dr-drill/*"]
     assert "s3:DeleteObjectVersion" not in objects["Action"] and "s3:BypassGovernanceRetention" not in objects["Action"]
     assert statements["ReadReplicaCanaryObjectsAudio"]["Action"] == ["s3:GetObject"]
+    assert statements["ReadLagGuardAudio"] == {
+        "Sid": "ReadLagGuardAudio",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:DescribeAlarms"],
+        "Resource": [f"arn:aws:cloudwatch:us-west-2:{ACCOUNT_ID}:alarm:dr-drill-lag-distronation-prod-audio-us-east-1"],
+    }
     # StartExperiment takes the template and the experiment; Get/StopExperiment the experiment only.
     assert statements["RunReplicationPauses"]["Action"] == ["fis:StartExperiment"]
     assert statements["RunReplicationPauses"]["Resource"] == [
@@ -244,8 +273,13 @@ def test_a_table_input_gets_a_global_table_pause_with_a_stop_alarm_per_receiving
         ("us-east-1", "eu-west-1"),
     }
     assert all(s.inputs["metricName"] == "ReplicationLatency" and s.inputs["threshold"] == 15 * 60_000 for s in stops)
-    # A pause leaves no datapoints: missing data breaches, over the RPO's window (issue 23 item 11).
+    # A pause leaves no datapoints: missing data breaches, over the RPO's window (issue 23 item 11); so a quiet table
+    # keeps the alarm in ALARM, and it notifies nobody (the drill waits for OK before it starts the experiment).
     assert all(s.inputs["treatMissingData"] == "breaching" for s in stops)
+    assert all(not s.inputs.get("alarmActions") for s in stops)
+    assert {s.inputs["name"] for s in stops} == {
+        drill_table_stop_alarm_name("t-orders", "us-east-1", r) for r in ("us-west-2", "eu-west-1")
+    }
     assert all((s.inputs["evaluationPeriods"], s.inputs["datapointsToAlarm"], s.inputs["period"]) == (15, 15, 60)
                for s in stops)  # fmt: skip
     assert len(template.inputs["stopConditions"]) == 2
@@ -307,3 +341,57 @@ def test_the_scheduled_drill_takes_its_restore_lock_in_the_reports_bucket(drille
     [grant] = [s for s in json.loads(key_policy.inputs["policy"])["Statement"] if s["Sid"] == "ScheduledDrillLocks"]
     assert grant["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/distronation-prod-dr-drill"}
     assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_the_workflow_drills_one_store_at_a_time_never_retries_and_skips_during_a_pause(drilled: Run) -> None:
+    machine = named(drilled, STATE_MACHINE, "dr-drills-workflow")
+    assert machine.inputs["type"] == "STANDARD" and machine.inputs["region"] == "us-west-2"
+    definition = json.loads(machine.inputs["definition"])
+    function_arn = f"arn:aws:lambda:us-west-2:{ACCOUNT_ID}:function:distronation-prod-dr-drill"
+    states = definition["States"]
+    assert definition["StartAt"] == "Preflight" and states["Preflight"]["Parameters"]["Payload"] == {
+        "step": "preflight"
+    }
+    assert states["PauseActive"]["Choices"] == [
+        {"Variable": "$.preflight.skip", "BooleanEquals": True, "Next": "Skipped"}
+    ]
+    assert states["Skipped"]["Type"] == "Fail" and states["Skipped"]["Error"] == "DrillSkipped"
+    each = states["DrillEachStore"]
+    assert each["Type"] == "Map" and each["MaxConcurrency"] == 1 and each["ItemsPath"] == "$.preflight.stores"
+    store = each["ItemProcessor"]["States"]["DrillStore"]
+    assert store["Parameters"] == {"FunctionName": function_arn, "Payload": {"step": "drill", "bucket.$": "$.bucket"}}
+    assert store["TimeoutSeconds"] > 900  # the function's own timeout ends it first; the task records that
+    # No Retry anywhere (Step Functions retries only what a Retry names); every store error is caught and recorded.
+    assert "Retry" not in machine.inputs["definition"]
+    assert store["Resource"] == "arn:aws:states:::lambda:invoke"
+    china = drills.workflow_definition("test", "arn:aws-cn:lambda:cn-north-1:1:function:f", 900, "cn-north-1")
+    assert china["States"]["Verdict"]["Resource"] == "arn:aws-cn:states:::lambda:invoke"
+    assert store["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StoreFailed"}]
+    assert each["ItemProcessor"]["States"]["StoreFailed"]["Parameters"]["passed"] is False
+    assert states["Verdict"]["Parameters"]["Payload"] == {"step": "verdict", "results.$": "$.results"}
+
+
+def test_the_workflow_roles_hold_one_action_each_on_one_resource(drilled: Run) -> None:
+    workflow = json.loads(named(drilled, ROLE_POLICY, "dr-drills-workflow-policy").inputs["policy"])["Statement"]
+    function_arn = f"arn:aws:lambda:us-west-2:{ACCOUNT_ID}:function:distronation-prod-dr-drill"
+    assert named(drilled, FUNCTION, "dr-drills-scheduled").inputs["name"] == "distronation-prod-dr-drill"
+    assert workflow == [
+        {"Sid": "InvokeDrill", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [function_arn]}
+    ]
+    assert "states.amazonaws.com" in named(drilled, ROLE, "dr-drills-workflow").inputs["assumeRolePolicy"]
+    schedule = json.loads(named(drilled, ROLE_POLICY, "dr-drills-schedule-policy").inputs["policy"])["Statement"]
+    machine_arn = f"arn:aws:states:us-west-2:{ACCOUNT_ID}:stateMachine:distronation-prod-dr-drill"
+    assert named(drilled, STATE_MACHINE, "dr-drills-workflow").inputs["name"] == "distronation-prod-dr-drill"
+    assert schedule == [
+        {"Sid": "StartDrillWorkflow", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine_arn]}
+    ]
+    assert "events.amazonaws.com" in named(drilled, ROLE, "dr-drills-schedule").inputs["assumeRolePolicy"]
+    # The preflight lists experiments: ListExperiments takes no resource (Service Authorization Reference).
+    [policy] = [r for r in drilled.of_type(ROLE_POLICY) if r.name == "dr-drills-scheduled-policy"]
+    [listing] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "ListReplicationPauses"]
+    assert listing == {
+        "Sid": "ListReplicationPauses",
+        "Effect": "Allow",
+        "Action": ["fis:ListExperiments"],
+        "Resource": "*",
+    }

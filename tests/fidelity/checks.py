@@ -60,6 +60,7 @@ FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 WORKGROUP = "aws:athena/workgroup:Workgroup"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 
@@ -607,6 +608,9 @@ class Declared:
     # Glue catalog resources per Region ("catalog", "database/<db>", "table/<db>/<table>") and Firehose streams.
     glue: set[tuple[str, str]] = field(default_factory=set)
     streams: set[tuple[str, str]] = field(default_factory=set)
+    # Lambda functions and Step Functions state machines by (name, region): policies name them by ARN text.
+    function_names: set[tuple[str, str]] = field(default_factory=set)
+    state_machines: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _declared(run: Run) -> Declared:
@@ -634,6 +638,8 @@ def _declared(run: Run) -> Declared:
         account_vault_arns=_account_vault_arns(run),
         glue=_glue_resources(run),
         streams={(str(s.inputs.get("name")), str(s.inputs.get("region"))) for s in run.of_type(FIREHOSE)},
+        function_names={(str(f.inputs.get("name")), str(f.inputs.get("region"))) for f in run.of_type(FUNCTION)},
+        state_machines={(str(m.inputs.get("name")), str(m.inputs.get("region"))) for m in run.of_type(STATE_MACHINE)},
     )
 
 
@@ -725,6 +731,14 @@ def _arn_problem(arn: str, declared: Declared, user_region: str | None) -> str |
         return None if (name, region) in declared.streams else f"delivery stream {name} in {region} is not declared"
     if service == "backup":
         return _backup_problem(arn, resource, region, declared)
+    # Unqualified ARNs only (Service Authorization Reference: lambda ``function``, states ``stateMachine``).
+    if service == "lambda" and resource.startswith("function:"):
+        name = resource.removeprefix("function:")
+        return None if (name, region) in declared.function_names else f"function {name} in {region} is not declared"
+    if service == "states" and resource.startswith("stateMachine:"):
+        name = resource.removeprefix("stateMachine:")
+        declared_here = (name, region) in declared.state_machines
+        return None if declared_here else f"state machine {name} in {region} is not declared"
     if service == "rds" and resource in ("snapshot:*", "cluster-snapshot:*"):
         # RDS recovery points AWS Backup makes (backup.includeRds): allowed where the stack has a vault.
         return _backup_problem(arn, "recovery-point:*", region, declared)
@@ -1126,7 +1140,9 @@ def check_backup_roles(run: Run) -> list[Finding]:
 
 def check_event_targets(run: Run) -> list[Finding]:
     """An EventBridge target names a declared topic in the rule's own Region (EventBridge targets an SNS topic of
-    its Region; the job-failure notifications, components/backup_events.py)."""
+    its Region; the job-failure notifications, components/backup_events.py). A state machine target (the scheduled
+    drill's workflow) is the stack's own, in the rule's Region, and is started through a role (EventBridge needs
+    ``RoleArn`` for a Step Functions target: EventBridge User Guide, "Permissions for targets")."""
     declared = _declared(run)
     findings = []
     for target in run.of_type(EVENT_TARGET):
@@ -1134,6 +1150,15 @@ def check_event_targets(run: Run) -> list[Finding]:
         problem = _arn_problem(arn, declared, str(target.inputs.get("region"))) if ":sns:" in arn else None
         if problem:
             findings.append(Finding("reference", _where(target), "arn", problem))
+        match = ARN.match(arn)
+        if match is not None and match["service"] == "states":
+            problem = _arn_problem(arn, declared, None)
+            if problem is None and match["region"] != str(target.inputs.get("region")):
+                problem = f"state machine in {match['region']}, the rule in {target.inputs.get('region')}"
+            if problem:
+                findings.append(Finding("reference", _where(target), "arn", problem))
+            if not target.inputs.get("roleArn"):
+                findings.append(Finding("reference", _where(target), "roleArn", "a state machine target needs a role"))
     return findings
 
 

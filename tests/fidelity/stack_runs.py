@@ -70,6 +70,9 @@ class RealisticMocks(PreviewMocks):
             return args.name, outputs | {"arn": _arn("events", region, f"rule/{args.name}"), "name": args.name}
         if token == "aws:cloudwatch/metricAlarm:MetricAlarm":
             return name, outputs | {"arn": _arn("cloudwatch", region, f"alarm:{name}")}
+        if token == "aws:sfn/stateMachine:StateMachine":  # the ARN is the state machine's id
+            arn = _arn("states", region, f"stateMachine:{name}")
+            return arn, outputs | {"arn": arn}
         if token.startswith("aws:s3/"):  # a bucket's sub-resources are identified by their bucket
             return str(inputs.get("bucket") or args.name), outputs
         return f"{args.name}-{generated[:8]}", outputs

@@ -716,3 +716,40 @@ def test_a_reports_bucket_policy_written_before_the_report_plan_fails() -> None:
     )
     [found] = checks.check_report_delivery(run)
     assert found.property == "dependsOn" and "wait for the plan" in found.message
+
+
+# ------------------------------------------------------------------- the scheduled drill's workflow (issue 23)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "says"),
+    [
+        ("dr-drills-workflow-policy", ":function:", ":function:someone-elses-", "function someone-elses-"),
+        ("dr-drills-schedule-policy", ":us-west-2:", ":eu-west-1:", "state machine distronation-prod-dr-drill in eu"),
+    ],
+)
+def test_a_workflow_role_naming_an_undeclared_function_or_state_machine_fails(
+    name: str, old: str, new: str, says: str
+) -> None:
+    def elsewhere(statements: list[dict[str, Any]]) -> None:
+        statements[0]["Resource"] = [r.replace(old, new) for r in statements[0]["Resource"]]
+
+    run = planted("prod", name, checks.ROLE_POLICY, edit_policy(elsewhere))
+    found = named(checks.check_references(run), "reference", f"{checks.ROLE_POLICY} {name}", "policy")
+    assert len(found) == 1 and says in found[0].message
+
+
+def test_a_schedule_starting_the_workflow_without_a_role_or_from_another_region_fails() -> None:
+    run = planted("prod", "dr-drills-schedule", checks.EVENT_TARGET, set_input("roleArn", None))
+    where = f"{checks.EVENT_TARGET} dr-drills-schedule"
+    assert named(checks.check_event_targets(run), "reference", where, "roleArn")
+    run = planted("prod", "dr-drills-schedule", checks.EVENT_TARGET, set_input("region", "us-east-1"))
+    assert named(checks.check_event_targets(run), "reference", where, "arn")
+
+
+def test_the_drill_lag_guard_moved_to_the_source_region_fails() -> None:
+    """S3 publishes ReplicationLatency in the destination Region only: a guard beside the template would never fire."""
+    name = "dr-drills-audio-pause-replication-lag"
+    run = planted("prod", name, checks.ALARM, set_input("region", "us-east-1"))
+    found = named(checks.check_alarm_metrics(run), "metric", f"{checks.ALARM} {name}", "region")
+    assert found and "published in us-west-2" in found[0].message

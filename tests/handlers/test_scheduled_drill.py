@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,25 +78,123 @@ def test_none_means_not_covered_and_an_untagged_bucket_is_refused(moto_endpoint:
 
 
 @pytest.mark.slow
-def test_the_scheduled_lambda_runs_the_logical_scenarios_and_publishes_its_verdict(
+def test_the_workflow_steps_drill_one_store_per_invocation_and_publish_one_verdict(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The steps the Step Functions workflow invokes in turn (components/drills.py workflow_definition)."""
     _provision_tagged()
     monkeypatch.setenv("DRILL_STACK", "prod")
     monkeypatch.setenv("DRILL_BUCKETS", json.dumps([PRIMARY]))
     monkeypatch.setenv("DRILL_FIS_TEMPLATES", "{}")
+    monkeypatch.setenv("DRILL_FIS_REGIONS", "[]")
     monkeypatch.setenv("DRILL_METRICS_REGION", "us-west-2")
     monkeypatch.setenv("DR_BATCH_REPORT_BUCKET", REPORTS)
-    document = scheduled.lambda_handler({}, None)
-    names = [entry["scenario"] for entry in document["scenarios"]]
-    assert names == ["bucket-accidental-delete", "bucket-prefix-corruption"]  # no tables, no FIS templates
-    assert document["passed"], [entry["notes"] for entry in document["scenarios"]]
-    assert {entry["checks"]["lock"] for entry in document["scenarios"]} == {f"s3://{REPORTS}/dr-locks/{PRIMARY}.json"}
-    assert {entry["rto_seconds_target"] for entry in document["scenarios"]} == {60 * 60}  # tier-1 tag: 60 min
+    first = scheduled.lambda_handler({"step": "preflight"}, None)
+    assert first == {"stack": "prod", "stores": [PRIMARY], "skip": False, "active": {}}
     cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+    result = scheduled.lambda_handler({"step": "drill", "bucket": PRIMARY}, None)
+    assert result["bucket"] == PRIMARY and result["passed"] is True
+    series = cloudwatch.list_metrics(Namespace="DR/Recovery", MetricName="DrillPassed")["Metrics"]
+    scenarios = {d["Value"] for m in series for d in m["Dimensions"] if d["Name"] == "Scenario"}
+    assert scenarios == {"bucket-accidental-delete", "bucket-prefix-corruption"}  # no tables, no FIS templates
+    # One store's run is not the stack's verdict: that series appears only with the verdict step.
+    assert [{"Name": "Stack", "Value": "prod"}] not in [metric["Dimensions"] for metric in series]
+    final = scheduled.lambda_handler({"step": "verdict", "results": [result]}, None)
+    assert final == {"stack": "prod", "passed": True, "stores": 1, "failed_stores": []}
     series = cloudwatch.list_metrics(Namespace="DR/Recovery", MetricName="DrillPassed")["Metrics"]
     assert [{"Name": "Stack", "Value": "prod"}] in [metric["Dimensions"] for metric in series]
     assert not boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace="DR/Recovery")["Metrics"]
+
+
+def _verdict_value(results: list[dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+    document = scheduled.verdict(
+        lambda service, region: boto3.client(service, region_name=region),
+        stack="prod",
+        results=results,
+        metrics_region="us-west-2",
+    )
+    data = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "passed",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "DR/Recovery",
+                        "MetricName": "DrillPassed",
+                        "Dimensions": [{"Name": "Stack", "Value": "prod"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Minimum",
+                },
+            }
+        ],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+    )["MetricDataResults"][0]["Values"]
+    return document, min(data)
+
+
+@pytest.mark.parametrize(
+    ("results", "passed"),
+    [
+        ([{"bucket": "a", "passed": True}, {"bucket": "b", "passed": True}], 1.0),
+        # a store whose invocation timed out arrives from the workflow's Catch as passed: false
+        (
+            [{"bucket": "a", "passed": True}, {"bucket": "b", "passed": False, "error": {"Error": "States.Timeout"}}],
+            0.0,
+        ),
+        ([], 0.0),
+    ],
+)
+def test_the_verdict_passes_only_when_every_store_passed(
+    mock_aws: None, results: list[dict[str, Any]], passed: float
+) -> None:
+    document, value = _verdict_value(results)
+    assert value == passed and document["passed"] is (passed == 1.0)
+    assert document["failed_stores"] == [r["bucket"] for r in results if not r["passed"]]
+
+
+def test_an_active_pause_of_the_stack_skips_the_run_and_says_which(mock_aws: None) -> None:
+    from botocore.stub import Stubber
+
+    clients = {}
+    listings = {
+        # started from the console on the stack's template: no dr:drill tag, still this stack's pause
+        "us-east-1": [{"id": "EXP1", "experimentTemplateId": "EXTaudio", "state": {"status": "running"}}],
+        # another team's experiment on another template: not this stack's
+        "us-west-2": [{"id": "EXP2", "experimentTemplateId": "EXTother", "state": {"status": "running"}}],
+    }
+    for region, experiments in listings.items():
+        clients[region] = boto3.client("fis", region_name=region)
+        stubber = Stubber(clients[region])
+        stubber.add_response("list_experiments", {"experiments": experiments}, {})
+        stubber.activate()
+    found = scheduled.preflight(
+        lambda _service, region: clients[region],
+        stack="prod",
+        buckets=[PRIMARY],
+        fis_templates={"s3:audio": "EXTaudio"},
+        regions=["us-east-1", "us-west-2"],
+    )
+    assert found["skip"] is True and list(found["active"]) == ["us-east-1"]
+    assert found["active"]["us-east-1"][0]["template"] == "EXTaudio"
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({}, "event key 'step' must be one of preflight, drill, verdict"),
+        ({"step": "drill", "bucket": "someone-elses"}, "event key 'bucket' must be one of the drilled buckets"),
+        ({"step": "verdict"}, "event key 'results' must be the list"),
+    ],
+)
+def test_a_malformed_event_names_its_key(monkeypatch: pytest.MonkeyPatch, event: dict[str, Any], message: str) -> None:
+    monkeypatch.setenv("DRILL_STACK", "prod")
+    monkeypatch.setenv("DRILL_BUCKETS", json.dumps([PRIMARY]))
+    monkeypatch.setenv("DRILL_METRICS_REGION", "us-west-2")
+    with pytest.raises(ValueError, match=message):
+        scheduled.lambda_handler(event, None)
 
 
 def test_with_fis_templates_the_schedule_adds_the_regional_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +206,7 @@ def test_with_fis_templates_the_schedule_adds_the_regional_measurement(monkeypat
         lambda *_a: StackTargets("prod", "us-east-1", "us-west-2", (target,), (), (), lock_bucket=REPORTS),
     )
     monkeypatch.setattr(scheduled, "run_drill", lambda _c, scenarios: chosen.append([s.name for s in scenarios]))
-    monkeypatch.setattr(scheduled, "publish", lambda *_a: 0)
+    monkeypatch.setattr(scheduled, "publish", lambda *_a, **_k: 0)
     for templates in ({}, {"s3:audio": "EXT1"}):
         scheduled.run_scheduled(
             lambda *_a: None, stack="prod", buckets=[PRIMARY], fis_templates=templates, metrics_region="us-west-2"

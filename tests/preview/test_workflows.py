@@ -92,3 +92,11 @@ def test_main_workflow_checks_for_active_drill_experiments_before_up() -> None:
     guard = next(i for i, step in enumerate(steps) if "drctl drill-experiments" in step.get("run", ""))
     up = next(i for i, step in enumerate(steps) if step.get("uses") == "pulumi/actions@v7")
     assert guard < up and '--stack "${{ matrix.stack }}"' in steps[guard]["run"]
+
+
+def test_main_workflow_starts_the_first_drill_of_a_new_stack_after_up() -> None:
+    """Issue 23 item 11: DrillPassed is in ALARM until a drill has run; the deploy starts the first one (once)."""
+    steps = load("main.yml")["jobs"]["up"]["steps"]
+    up = next(i for i, step in enumerate(steps) if step.get("uses") == "pulumi/actions@v7")
+    first = next(i for i, step in enumerate(steps) if "drctl drill-first-run" in step.get("run", ""))
+    assert first > up and '--stack "${{ matrix.stack }}"' in steps[first]["run"]

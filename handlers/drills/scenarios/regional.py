@@ -29,13 +29,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers.drills import fis
-from handlers.drills.model import Basis, ScenarioResult, SiteTarget, Status, judge, minutes_to_seconds, not_run
+from handlers.drills.model import (
+    Basis,
+    BucketTarget,
+    ScenarioResult,
+    SiteTarget,
+    Status,
+    TableTarget,
+    judge,
+    minutes_to_seconds,
+    not_run,
+)
 from handlers.drills.runner import DrillContext, LocalEndpoints, Scenario
 from handlers.failover import orchestrator
 from handlers.failover.actions import Clients, switch_dimensions
 from handlers.failover.probe import ProbeResult
 from handlers.failover.probe import http_probe as failover_probe
 from handlers.failover.site import Site
+from handlers.runtime_names import drill_lag_alarm_name
 
 NAME = "region-loss-failover"
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -277,40 +288,69 @@ FIS_NAME = "regional-rpo-fis"
 
 
 def run_fis(context: DrillContext) -> list[ScenarioResult]:
-    """The regional RPO of each tier-1 bucket, measured while AWS FIS pauses its replication (``fis``)."""
+    """The regional RPO of each tier-1 bucket and each drilled table, measured while AWS FIS pauses its replication
+    (``fis``): ``s3:<bucket>`` and ``dynamodb:<table>`` templates (``components/drills.py``)."""
     if context.local:
         return [not_run(FIS_NAME, "-", "AWS FIS has no emulator: the regional RPO under a pause is measured deployed")]
     buckets = context.targets.tier1_buckets()
-    if not buckets:
-        return [not_run(FIS_NAME, "-", "the stack declares no tier-1 bucket")]
-    results = []
-    for bucket in buckets:
-        template = context.fis_templates.get(f"s3:{bucket.name}")
-        if not template:
-            results.append(
-                not_run(FIS_NAME, f"s3://{bucket.primary}", "no FIS template: set drills.faultInjection and deploy")
-            )
-            continue
-        results.append(
-            fis.measure_regional_rpo(
-                primary_s3=context.client("s3", bucket.primary_region),
-                replica_s3=context.client("s3", bucket.replica_region or context.targets.recovery_region),
-                fis=context.client("fis", bucket.primary_region),  # templates live in the source's Region
-                bucket=bucket,
-                template_id=template,
-                drill_id=context.drill_id,
-                prefix=f"{context.drill_prefix}{FIS_NAME}/",
-                scenario=FIS_NAME,
-                timing=context.fis_timing,
-                progress=context.progress,
-            )
-        )
-    return results
+    tables = [t for t in context.targets.tables or () if f"dynamodb:{t.name}" in context.fis_templates]
+    if not buckets and not tables:
+        return [not_run(FIS_NAME, "-", "the stack declares no tier-1 bucket and no drilled table")]
+    results = [fis_bucket(context, bucket) for bucket in buckets]
+    return results + [fis_table(context, table) for table in tables]
+
+
+def fis_bucket(context: DrillContext, bucket: BucketTarget) -> ScenarioResult:
+    template = context.fis_templates.get(f"s3:{bucket.name}")
+    if not template:
+        return not_run(FIS_NAME, f"s3://{bucket.primary}", "no FIS template: set drills.faultInjection and deploy")
+    replica_region = bucket.replica_region or context.targets.recovery_region
+    return fis.measure_regional_rpo(
+        primary_s3=context.client("s3", bucket.primary_region),
+        replica_s3=context.client("s3", replica_region),
+        fis=context.client("fis", bucket.primary_region),  # templates live in the source's Region
+        bucket=bucket,
+        template_id=template,
+        drill_id=context.drill_id,
+        prefix=f"{context.drill_prefix}{FIS_NAME}/",
+        scenario=FIS_NAME,
+        timing=context.fis_timing,
+        progress=context.progress,
+        # S3 publishes ReplicationLatency in the destination Region only: the guard is read there.
+        guard=fis.AlarmGuard(context.client("cloudwatch", replica_region), drill_lag_alarm_name(bucket.primary)),
+    )
+
+
+def fis_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
+    """The pause of the table's primary replica (the template's target); canaries are read from the first other
+    replica, the recovery Region when it holds one."""
+    target = f"dynamodb://{table.table_name}"
+    others = [r for r in table.replica_regions if r != table.region]
+    if not others:
+        return not_run(FIS_NAME, target, "the table has no other replica: nothing to pause")
+    if "B" in (table.partition_key_type, table.sort_key_type if table.sort_key else "S"):
+        return not_run(FIS_NAME, target, "binary (B) key attributes: the drill writes string or number canary keys")
+    replica_region = context.targets.recovery_region if context.targets.recovery_region in others else others[0]
+    return fis.measure_table_regional_rpo(
+        primary_ddb=context.client("dynamodb", table.region),
+        replica_ddb=context.client("dynamodb", replica_region),
+        replica_region=replica_region,
+        fis=context.client("fis", table.region),  # the template lives with the paused replica
+        cloudwatch=context.client("cloudwatch", table.region),  # and its stop conditions
+        table=table,
+        template_id=context.fis_templates[f"dynamodb:{table.name}"],
+        drill_id=context.drill_id,
+        prefix=f"dr-drill#{context.drill_id}#",
+        scenario=FIS_NAME,
+        timing=context.fis_timing,
+        progress=context.progress,
+    )
 
 
 REGIONAL_RPO_FIS = Scenario(
     name=FIS_NAME,
-    summary="pause each tier-1 bucket's replication with AWS FIS; measure the regional RPO from replica canaries",
+    summary="pause each tier-1 bucket's and drilled table's replication with AWS FIS; measure the regional RPO from "
+    "replica canaries",
     failure_mode="regional",
     run=run_fis,
     scheduled=True,

@@ -12,7 +12,6 @@ it had no table to drill: never a pass.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import time
@@ -49,36 +48,18 @@ def table_clients(context: DrillContext, region: str) -> TableClients:
     )
 
 
-SORT_KEY_VALUE = "dr-drill"
-
-
-def key_value(kind: str, text: str) -> dict[str, str]:
-    """``text`` as a value of the key attribute's declared type: itself (S), or a stable integer derived from it
-    (N: 15 hex digits of its SHA-256, well inside DynamoDB's 38 digits). Binary keys are not drilled."""
-    if kind == "N":
-        return {"N": str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))}
-    return {"S": text}
-
-
-def _key(table: TableTarget, value: str) -> dict[str, Any]:
-    key = {table.partition_key: key_value(table.partition_key_type, value)}
-    if table.sort_key:
-        key[table.sort_key] = key_value(table.sort_key_type, SORT_KEY_VALUE)
-    return key
-
-
 def seed_items(ddb: Any, table: TableTarget, prefix: str, count: int, rng: random.Random) -> dict[str, dict[str, Any]]:
     """Order-like items; returns canonical key -> item."""
     seeded: dict[str, dict[str, Any]] = {}
     for index in range(count):
         item = {
-            **_key(table, f"{prefix}order#{index:05d}"),
+            **table.key(f"{prefix}order#{index:05d}"),
             "customer": {"S": f"customer-{rng.randint(1, 500):04d}"},
             "total_cents": {"N": str(rng.randint(99, 99_999))},
             "status": {"S": rng.choice(["placed", "paid", "shipped"])},
         }
         ddb.put_item(TableName=table.table_name, Item=item)
-        seeded[canonical_key(_key(table, f"{prefix}order#{index:05d}"))] = item
+        seeded[canonical_key(table.key(f"{prefix}order#{index:05d}"))] = item
     return seeded
 
 
@@ -102,7 +83,7 @@ def drill_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
 
     def write(sequence: int, written_at: float) -> None:
         items[sequence] = {
-            **_key(table, f"{prefix}canary#{sequence:06d}"),
+            **table.key(f"{prefix}canary#{sequence:06d}"),
             SEQUENCE_ATTRIBUTE: {"N": str(sequence)},
             WRITTEN_AT_ATTRIBUTE: {"S": datetime.fromtimestamp(written_at, UTC).isoformat()},
         }
@@ -111,7 +92,7 @@ def drill_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
     backup_arn: str | None = None
     restored = drill_table_name(table.table_name, context.drill_id)
     wait = LOCAL_WAIT if context.local else DEFAULT_WAIT
-    keys = [_key(table, f"{prefix}order#{index:05d}") for index in range(context.seed_objects)]
+    keys = [table.key(f"{prefix}order#{index:05d}") for index in range(context.seed_objects)]
     writer = CanaryWriter(write, rate_per_second=context.canary_rate)
     writer.start()
     try:
@@ -125,12 +106,12 @@ def drill_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
             written_so_far = [items[canary.sequence] for canary in writer.written]
             context.progress(f"{NAME} {table.table_name}: corrupting {len(seeded) + len(written_so_far)} items")
             for item in [*seeded.values(), *written_so_far]:
-                corrupted = {name: value for name, value in item.items() if name in _key(table, "x")}
+                corrupted = {name: value for name, value in item.items() if name in table.key("x")}
                 ddb.put_item(TableName=table.table_name, Item={**corrupted, "corrupted": {"S": rng.randbytes(8).hex()}})
             time.sleep(context.post_fault_seconds)
         finally:
             canaries = writer.stop()
-        keys += [_key(table, f"{prefix}canary#{canary.sequence:06d}") for canary in canaries]
+        keys += [table.key(f"{prefix}canary#{canary.sequence:06d}") for canary in canaries]
 
         if backup_arn:
             _wait_for_backup(ddb, backup_arn, wait, time.sleep)
@@ -146,7 +127,7 @@ def drill_table(context: DrillContext, table: TableTarget) -> ScenarioResult:
         back = batch_get(ddb, restored, keys)
         wrong = [key for key, item in seeded.items() if back.get(key) != item]
         present = {
-            canary.sequence: back.get(canonical_key(_key(table, f"{prefix}canary#{canary.sequence:06d}")))
+            canary.sequence: back.get(canonical_key(table.key(f"{prefix}canary#{canary.sequence:06d}")))
             == items[canary.sequence]
             for canary in canaries
         }
