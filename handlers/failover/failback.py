@@ -110,7 +110,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
         )
         # A bucket of many rounds reports its whole pass: this round's counts added to the earlier rounds'.
         earlier = totals.get(logical, {})
-        counts = {
+        counts: dict[str, Any] = {
             "copied": result.copied + earlier.get("copied", 0),
             "deleted": result.deleted + earlier.get("deleted", 0),
             "deferred": result.deferred + earlier.get("deferred", 0),
@@ -119,7 +119,7 @@ def reconcile_pass(context: StepContext, action: str, since: datetime) -> Step:
             "batchJob": result.batch_job,
         }
         if result.lost_lock:
-            totals[logical] = {**counts, "failed": 0}
+            totals[logical] = {name: counts[name] for name in ("copied", "deleted", "deferred", "conflicts")}
             if result.cursor:
                 cursors[logical] = result.cursor
             where = f"after {result.cursor!r}" if result.cursor else "before its first key"
