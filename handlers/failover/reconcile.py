@@ -19,8 +19,8 @@ current objects of each bucket once, not every noncurrent version; only keys cur
 ``ListObjectVersions`` (``Prefix=key, MaxKeys=1``) to find the other side's newest entry. Copies above the
 multipart threshold (5 GB, CopyObject's limit) use the restore's managed multipart copy; past
 ``batch.threshold_keys`` copies the rest goes to one S3 Batch Operations job (the restore's builder; its copy is
-also limited to 5 GB an object, so larger ones stay here). The site lock is renewed every page; a lost lock stops
-the walk. Keys are compared and copied ``workers`` at a time (each key costs two to five S3 requests, so a
+also limited to 5 GB an object, so larger ones stay here). The site lock is renewed every 50 keys and before every
+page after the first; a lost lock stops the walk. Keys are compared and copied ``workers`` at a time (each key costs two to five S3 requests, so a
 sequential walk spends its round waiting on the network), and the cursor only moves past a key once every key
 before it is done. Every action is idempotent: an async delivery can repeat even with retries at 0.
 """
