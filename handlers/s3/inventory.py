@@ -324,7 +324,7 @@ def plan_from_row(row: dict[str, Any], wanted_class: str | None = None) -> KeyPl
     if action is Action.UNDELETE:
         return KeyPlan(key, action, wanted, tuple(sorted(row["markers"] or ())))
     maybe_same = None
-    if row["maybe_same"] and row["current_marker"] == 0 and row["current_version"] != row["wanted_version"]:
+    if row["maybe_same"]:  # decided by the query alone (in-place copies over a data version that looks the same)
         maybe_same = _version(key, row, "current", is_latest=True, storage_class=row["current_class"])
     return KeyPlan(key, action, wanted, maybe_same_as=maybe_same)
 

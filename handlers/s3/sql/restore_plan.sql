@@ -200,11 +200,13 @@ SELECT
     k.wanted_checksum,
     k.wanted_journal_only,
     k.markers,
-    -- The listing's "looks the same" test (size, storage class, ETags that cannot prove a difference); an unknown
+    -- The listing's "looks the same" test, made only for an in-place copy (plan_make_current; a copy elsewhere
+    -- checks the destination when executing): size, storage class, ETags that cannot prove a difference. An unknown
     -- storage class (a version known from the journal only) counts as possibly the same: the executor compares
     -- checksums before copying.
     CASE
-        WHEN k.current_marker = 0
+        WHEN p.in_place
+            AND k.current_marker = 0
             AND k.current_size = k.wanted_size
             AND (k.current_class IS NULL OR k.wanted_class IS NULL OR k.current_class = k.wanted_class)
             AND NOT (
