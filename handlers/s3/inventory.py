@@ -50,9 +50,10 @@ DEFAULT_SETTLE = timedelta(minutes=5)
 DUCKDB_MEMORY_LIMIT = "600MB"
 # Rows (inventory + journal) DuckDB plans in one key range: the query's window and per-key aggregation hold every row
 # of the range (about 170 B a version and 400 B a key), so a range has to fit DUCKDB_MEMORY_LIMIT. Measured with
-# benchmarks/restore_inventory.py at 10M versions (11.6M rows): one range spilled 4.5 GB to disk and took 88 CPU s,
-# 4 ranges 55 CPU s, 8 ranges (this value) 39 CPU s.
-ROWS_PER_RANGE = 1_500_000
+# benchmarks/restore_inventory.py at 10M versions (11.6M rows, 2 threads, 600 MB): one range spilled 4.5 GB to disk
+# and took 88 CPU s; 4 ranges 55 CPU s; 8 ranges 39 CPU s; 16 ranges (this value) 27 CPU s at 489 MB peak RSS;
+# 32 ranges 29 CPU s at 386 MB.
+ROWS_PER_RANGE = 750_000
 KEY_SAMPLE_PER_RANGE = 1_000  # sampled keys per range to place the boundaries
 FETCH_ROWS = 50_000
 
