@@ -9,6 +9,7 @@ growing sequencers), so that versions only in the report, in both, and only in t
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,8 @@ def test_key_ranges_cover_every_key_once_in_utf8_order(tmp_path: Path) -> None:
     cuts = edges[1:-1]
     assert len(cuts) == len(histories) - 1
     assert cuts == sorted(cuts, key=lambda key: key.encode())
+    # Counted and sampled under the prefix only: one key there, one range (no empty ones cut elsewhere).
+    assert len(engine.ranges(replace(planner.parameters(options, protection), prefix="k/1 "))) == 1
     (tmp_path / "plans").mkdir()
     sql, listing = _plans_of_both(
         tmp_path / "plans",
