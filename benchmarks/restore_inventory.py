@@ -728,7 +728,7 @@ def report(results: dict[str, Any]) -> None:
         scanned_100m = per_version * 100_000_000
         print(
             f"goal (10M versions <= 60 s, <= 1 GB, plans equal) at {size['versions']:,}: "
-            f"{'met' if goal_met and size['versions'] >= 10_000_000 else 'NOT met' if not goal_met else 'n/a'}"
+            f"{'met' if goal_met and int(versions) >= 10_000_000 else 'NOT met' if not goal_met else 'n/a'}"
         )
         print(
             f"Athena at 100M versions: ~{scanned_100m / 1e9:.2f} GB scanned ({per_version:.1f} B/version from the "
