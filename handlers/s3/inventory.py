@@ -56,7 +56,7 @@ DUCKDB_MEMORY_LIMIT = "600MB"
 ROWS_PER_RANGE = 750_000
 KEY_SAMPLE_PER_RANGE = 1_000  # sampled keys per range to place the boundaries
 # Rows fetched from DuckDB's stream at a time (Python tuples and dicts; the CPU time is the same). drctl's planning
-# path at 10M versions peaked at 819 MB RSS fetching 50,000; at 480, 482 and 823 MB in three runs fetching 5,000:
+# path at 10M versions peaked at 819 MB RSS fetching 50,000; at 480 to 829 MB in four runs fetching 5,000:
 # the rest is DuckDB's memory limit and what its allocator keeps, which varies from run to run.
 FETCH_ROWS = 5_000
 
