@@ -18,6 +18,14 @@ Runs, each in its own process so that its peak RSS (``wait4``) is its own:
   ``drctl restore-bucket``) against a synthetic ListObjectVersions endpoint (a separate process on 127.0.0.1 that
   serves the same history, 1,000 versions a page), so its time is botocore's parsing plus the endpoint's XML.
 
+- ``drctl`` (at ``--drctl-versions``, default 10M): drctl's inventory planning path, ``InventoryPlanner`` over the
+  same DuckDB query, every row fetched from the query's stream into a ``KeyPlan`` and counted by the blast-radius
+  pass; its peak RSS is what ``drctl restore-bucket --plan-from inventory`` needs to plan (downloads and the
+  executor, whose work in flight is bounded, aside).
+
+Every run prints its wall time, its CPU seconds (user + system, from ``wait4``) and the load average: the machine's
+two cores are shared, so the wall time alone says as much about the neighbours as about the planner.
+
 Also printed: Athena's bytes scanned for 100M versions, from the Parquet column chunks the query reads
 (scaled from the largest size run), and its price at $5 per TB scanned.
 
@@ -53,10 +61,17 @@ import pyarrow.parquet as pq
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from handlers.s3.inventory import DuckDBEngine, PlanParameters, plan_signature, query_text, render  # noqa: E402
-from handlers.s3.inventory_files import inventory_schema, journal_schema, write_parquet  # noqa: E402
+from handlers.s3.inventory import (  # noqa: E402
+    DuckDBEngine,
+    InventoryPlanner,
+    PlanParameters,
+    plan_signature,
+    query_text,
+    render,
+)
+from handlers.s3.inventory_files import InventoryReport, inventory_schema, journal_schema, write_parquet  # noqa: E402
 from handlers.s3.plan import RestoreOptions  # noqa: E402
-from handlers.s3.restore import BucketProtection, ListingPlanner  # noqa: E402
+from handlers.s3.restore import BlastRadius, BucketProtection, ListingPlanner  # noqa: E402
 
 BUCKET = "bench-inventory"
 T = datetime(2026, 6, 1, 12, 0, 0)
@@ -272,18 +287,49 @@ PLAN_OUTPUT_COLUMNS = ("key", "action", "wanted_version", "markers", "maybe_same
 
 
 def duckdb_worker(inventory: str, journal: str, output: str, threads: int, memory_limit: str, spill: str) -> None:
-    """The plan inside DuckDB from the Parquet files to a Parquet plan (what the manifest is written from), so the
-    figures are the engine's: streaming 3.6M rows through Python objects is drctl's executor, not the planner."""
+    """The plan inside DuckDB from the Parquet files to a Parquet plan (one file per key range, in the folder
+    ``output``), so the figures are the engine's: streaming 3.6M rows through Python objects is the drctl run's."""
     started = time.perf_counter()
     engine = DuckDBEngine([inventory], [journal], memory_limit=memory_limit, threads=threads, temp_directory=spill)
     connection = engine.connect()
     sql = render(query_text("restore_plan"), **engine.relations())
-    connection.execute("CREATE TEMP TABLE plan AS " + sql, parameters().values())
     columns = ", ".join(PLAN_OUTPUT_COLUMNS)
-    quoted = output.replace("'", "''")
-    connection.execute(f"COPY (SELECT {columns} FROM plan) TO '{quoted}' (FORMAT parquet)")
-    row = connection.execute("SELECT count(*) FROM plan").fetchone()
-    print(json.dumps({"seconds": time.perf_counter() - started, "rows": row[0] if row else 0}))
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.parquet"):
+        stale.unlink()
+    rows = 0
+    ranges = engine.ranges(parameters())
+    for index, part in enumerate(ranges):  # as DuckDBEngine.plan_rows runs them
+        quoted = str(folder / f"range-{index:03d}.parquet").replace("'", "''")
+        connection.execute(f"COPY (SELECT {columns} FROM ({sql})) TO '{quoted}' (FORMAT parquet)", part.values())
+        written = connection.fetchone()
+        rows += int(written[0]) if written else 0
+    print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows, "ranges": len(ranges)}))
+
+
+class NoListing:
+    """The S3 client the drctl-path worker hands the planner: the benchmark's history has distinct times and a full
+    journal, so no key is listed again and no storage class read; a request would be a planner bug here."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the inventory planner sent S3 {name} on a history that needs no listing")
+
+
+def drctl_worker(inventory: str, journal: str, threads: int, memory_limit: str, spill: str) -> None:
+    """drctl's inventory planning path in one process: ``InventoryPlanner.planned_keys`` over DuckDB (rows fetched
+    from the query's stream into ``KeyPlan``s) into the blast-radius count, the pass drctl makes before a restore
+    and again while it executes (memory must stay flat whatever the bucket's size)."""
+    started = time.perf_counter()
+    engine = DuckDBEngine([inventory], [journal], memory_limit=memory_limit, threads=threads, temp_directory=spill)
+    report = InventoryReport("reports", BUCKET, "manifest.json", REPORT_AT, (inventory,))
+    planner = InventoryPlanner(engine, report, settle=timedelta(0), now=REPORT_AT + timedelta(days=30))
+    options = RestoreOptions(bucket=BUCKET, at=T.replace(tzinfo=UTC), delete_created_after=True)
+    protection = BucketProtection(versioning="Enabled", mfa_delete=False, replicated=False)
+    radius = BlastRadius()
+    for planned in planner.planned_keys(NoListing(), options, protection):
+        radius.add(planned)
+    print(json.dumps({"seconds": time.perf_counter() - started, "rows": radius.counts["keys"], **radius.counts}))
 
 
 def run_worker(arguments: list[str]) -> dict[str, Any]:
@@ -300,7 +346,8 @@ def run_worker(arguments: list[str]) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"worker {arguments[0]} failed: {stderr[-2000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
-    result.update(wall_seconds=wall, peak_rss_mb=usage.ru_maxrss / 1024)
+    # CPU seconds beside wall time: on shared cores the wall time says as much about the neighbours as the planner.
+    result.update(wall_seconds=wall, cpu_seconds=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
     return result
 
 
@@ -315,7 +362,7 @@ def compare_with_truth(plan_path: str, truth_path: str) -> dict[str, int]:
                    CASE WHEN action IN ('copy', 'undelete') THEN wanted_version END AS version,
                    CASE WHEN action = 'undelete' THEN array_to_string(list_sort(markers), ' ') END AS markers,
                    CASE WHEN action = 'copy' AND maybe_same = 1 THEN current_version END AS maybe_same
-            FROM read_parquet('{plan_path}')
+            FROM read_parquet('{plan_path}/*.parquet')
         ),
         truth AS (SELECT * FROM read_parquet('{truth_path}'))
         SELECT
@@ -328,7 +375,9 @@ def compare_with_truth(plan_path: str, truth_path: str) -> dict[str, int]:
         """
     ).fetchone()
     assert row is not None
-    relisted = connection.execute(f"SELECT count(*) FROM read_parquet('{plan_path}') WHERE relist = 1").fetchone()
+    relisted = connection.execute(
+        f"SELECT count(*) FROM read_parquet('{plan_path}/*.parquet') WHERE relist = 1"
+    ).fetchone()
     return {"missing": row[0], "different": row[1], "keys": row[2], "relisted": relisted[0] if relisted else -1}
 
 
@@ -490,9 +539,8 @@ def generate_worker(versions: int, folder: str) -> None:
     started = time.perf_counter()
     model = history(versions)
     inventory, journal = inventory_and_journal(model)
-    paths = {
-        name: str(Path(folder) / f"{name}-{versions}.parquet") for name in ("inventory", "journal", "truth", "plan")
-    }
+    paths = {name: str(Path(folder) / f"{name}-{versions}.parquet") for name in ("inventory", "journal", "truth")}
+    paths["plan"] = str(Path(folder) / f"plan-{versions}")  # a folder: one Parquet file per key range
     write_parquet(inventory, inventory_schema(), paths["inventory"])
     write_parquet(journal, journal_schema(), paths["journal"])
     pq.write_table(expected_plan(model), paths["truth"])
@@ -533,8 +581,10 @@ def bench_size(versions: int, runs: int, folder: Path, threads: int, memory_limi
         )
         timings.append(result)
         print(
-            f"  duckdb run {run + 1}: {result['wall_seconds']:.2f}s wall (query {result['seconds']:.2f}s), "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['rows']:,} keys planned",
+            f"  duckdb run {run + 1}: {result['wall_seconds']:.2f}s wall (query {result['seconds']:.2f}s, "
+            f"{result['ranges']} key ranges), "
+            f"{result['cpu_seconds']:.1f} CPU s, peak RSS {result['peak_rss_mb']:.0f} MB, {result['rows']:,} keys "
+            f"planned; after: {load()}",
             file=sys.stderr,
         )
     equality = compare_with_truth(paths["plan"], paths["truth"])
@@ -546,12 +596,34 @@ def bench_size(versions: int, runs: int, folder: Path, threads: int, memory_limi
         "counts": counts,
         "runs": timings,
         "median_wall_seconds": statistics.median(r["wall_seconds"] for r in timings),
+        "median_cpu_seconds": statistics.median(r["cpu_seconds"] for r in timings),
         "max_peak_rss_mb": max(r["peak_rss_mb"] for r in timings),
         "equality": equality,
         "bytes_scanned": scanned,
         "file_bytes": files,
         "paths": paths,
     }
+
+
+def bench_drctl(size: dict[str, Any], threads: int, memory_limit: str, folder: Path) -> dict[str, Any]:
+    paths = size["paths"]
+    print(f"  drctl planning path at {size['versions']:,} versions: {load()}", file=sys.stderr)
+    result = run_worker(
+        ["--worker-drctl", paths["inventory"], paths["journal"], str(threads), memory_limit, str(folder / "spill")]
+    )
+    expected = size["counts"]
+    result["counts_match"] = (
+        result["keys"] == sum(expected.values())
+        and result["would_undelete"] == expected["undelete"]
+        and result["would_delete"] == expected["delete"]
+    )
+    print(
+        f"  drctl path: {result['wall_seconds']:.2f}s wall, {result['cpu_seconds']:.1f} CPU s, peak RSS "
+        f"{result['peak_rss_mb']:.0f} MB, {result['keys']:,} keys through the planner (counts as the truth: "
+        f"{result['counts_match']}); after: {load()}",
+        file=sys.stderr,
+    )
+    return result
 
 
 def bench_listing(versions: int, folder: Path, duckdb_plan: str, truth: str) -> dict[str, Any]:
@@ -585,6 +657,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--versions", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--listing-versions", type=int, default=1_000_000, help="0: skip the listing planner")
+    parser.add_argument(
+        "--drctl-versions",
+        type=int,
+        default=10_000_000,
+        help="where to measure drctl's planning path (rows streamed into KeyPlans); 0: skip",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="600MB")
@@ -599,6 +677,8 @@ def main() -> None:
                 versions, options.runs, folder, options.threads, options.memory_limit
             )
             size = results["sizes"][versions]
+            if versions == options.drctl_versions:
+                size["drctl"] = bench_drctl(size, options.threads, options.memory_limit, folder)
             if versions == options.listing_versions:
                 listing = bench_listing(versions, folder, size["paths"]["plan"], size["paths"]["truth"])
                 size["listing"] = listing
@@ -609,16 +689,26 @@ def main() -> None:
 
 def report(results: dict[str, Any]) -> None:
     print(f"\nDuckDB {results['threads']} threads, memory limit {results['memory_limit']}; {load()}")
-    print(f"{'versions':>12} {'median s':>9} {'peak RSS MB':>12} {'keys wrong':>11} {'relisted':>9} {'scanned MB':>11}")
+    print(
+        f"{'versions':>12} {'median s':>9} {'CPU s':>7} {'peak RSS MB':>12} {'keys wrong':>11} {'relisted':>9} "
+        f"{'scanned MB':>11}"
+    )
     largest = None
     for versions, size in results["sizes"].items():
         equality = size["equality"]
         wrong = equality["missing"] + equality["different"]
         print(
-            f"{size['versions']:>12,} {size['median_wall_seconds']:9.2f} {size['max_peak_rss_mb']:12.0f} "
+            f"{size['versions']:>12,} {size['median_wall_seconds']:9.2f} {size['median_cpu_seconds']:7.1f} "
+            f"{size['max_peak_rss_mb']:12.0f} "
             f"{wrong:>11} {equality['relisted']:>9} {size['bytes_scanned'] / 1e6:11.1f}"
         )
         largest = (versions, size)
+        if "drctl" in size:
+            drctl = size["drctl"]
+            print(
+                f"{'':>12} drctl planning path: {drctl['wall_seconds']:.2f}s, {drctl['cpu_seconds']:.1f} CPU s, "
+                f"peak RSS {drctl['peak_rss_mb']:.0f} MB, counts as the truth: {drctl['counts_match']}"
+            )
         if "listing" in size:
             listing = size["listing"]
             listing_wrong = listing["equality_with_truth"]["missing"] + listing["equality_with_truth"]["different"]
@@ -638,7 +728,7 @@ def report(results: dict[str, Any]) -> None:
         scanned_100m = per_version * 100_000_000
         print(
             f"goal (10M versions <= 60 s, <= 1 GB, plans equal) at {size['versions']:,}: "
-            f"{'met' if goal_met and size['versions'] >= 10_000_000 else 'NOT met' if not goal_met else 'n/a'}"
+            f"{'met' if goal_met and int(versions) >= 10_000_000 else 'NOT met' if not goal_met else 'n/a'}"
         )
         print(
             f"Athena at 100M versions: ~{scanned_100m / 1e9:.2f} GB scanned ({per_version:.1f} B/version from the "
@@ -650,6 +740,9 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker-duckdb":
         inv, jrn, out, threads, memory, spill = sys.argv[2:8]
         duckdb_worker(inv, jrn, out, int(threads), memory, spill)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker-drctl":
+        inv, jrn, threads, memory, spill = sys.argv[2:7]
+        drctl_worker(inv, jrn, int(threads), memory, spill)
     elif len(sys.argv) > 1 and sys.argv[1] == "--worker-generate":
         generate_worker(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--worker-endpoint":

@@ -304,6 +304,41 @@ def _date_projection(location: str, date_format: str, unit: str) -> dict[str, st
     }
 
 
+def _dated_parquet_table(
+    resource_name: str,
+    table_name: str,
+    database: aws.glue.CatalogDatabase,
+    location: str,
+    parameters: Mapping[str, str],
+    formats: tuple[str, str],
+    columns: Sequence[tuple[str, str]],
+    region: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.glue.CatalogTable:
+    """An external Parquet table partitioned by ``dt`` (``formats``: its input and output format classes)."""
+    input_format, output_format = formats
+    return aws.glue.CatalogTable(
+        resource_name,
+        name=table_name,
+        database_name=database.name,
+        table_type="EXTERNAL_TABLE",
+        parameters=dict(parameters),
+        partition_keys=[{"name": "dt", "type": "string"}],
+        storage_descriptor=cast(
+            Any,
+            {
+                "location": location,
+                "input_format": input_format,
+                "output_format": output_format,
+                "ser_de_info": {"serialization_library": PARQUET_SERDE},
+                "columns": _columns(columns),
+            },
+        ),
+        region=region,
+        opts=opts,
+    )
+
+
 class RecoveryCatalog(pulumi.ComponentResource):
     """The Glue database, tables and journal streams of one Region's sources, and its Athena workgroup."""
 
@@ -354,46 +389,28 @@ class RecoveryCatalog(pulumi.ComponentResource):
         region, reports, bucket = args.region, args.reports_bucket, source.source_bucket
         n = f"{name}-{bucket}"
         inventory_location = f"s3://{reports}/{inventory_root(bucket)}hive/"
-        aws.glue.CatalogTable(
+        _dated_parquet_table(
             f"{n}-inventory",
-            name=inventory_table(bucket),
-            database_name=database.name,
-            table_type="EXTERNAL_TABLE",
-            parameters=_date_projection(inventory_location, "yyyy-MM-dd-HH-mm", "HOURS"),
-            partition_keys=[{"name": "dt", "type": "string"}],
-            storage_descriptor=cast(
-                Any,
-                {
-                    "location": inventory_location,
-                    "input_format": SYMLINK_INPUT,
-                    "output_format": IGNORE_KEY_OUTPUT,
-                    "ser_de_info": {"serialization_library": PARQUET_SERDE},
-                    "columns": _columns(INVENTORY_COLUMNS),
-                },
-            ),
-            region=region,
-            opts=child,
+            inventory_table(bucket),
+            database,
+            inventory_location,
+            _date_projection(inventory_location, "yyyy-MM-dd-HH-mm", "HOURS"),
+            (SYMLINK_INPUT, IGNORE_KEY_OUTPUT),
+            INVENTORY_COLUMNS,
+            region,
+            child,
         )
         journal_location = f"s3://{reports}/{journal_root(bucket)}"
-        table = aws.glue.CatalogTable(
+        table = _dated_parquet_table(
             f"{n}-journal",
-            name=journal_table(bucket),
-            database_name=database.name,
-            table_type="EXTERNAL_TABLE",
-            parameters={**_date_projection(journal_location, "yyyy-MM-dd", "DAYS"), "classification": "parquet"},
-            partition_keys=[{"name": "dt", "type": "string"}],
-            storage_descriptor=cast(
-                Any,
-                {
-                    "location": journal_location,
-                    "input_format": PARQUET_INPUT,
-                    "output_format": PARQUET_OUTPUT,
-                    "ser_de_info": {"serialization_library": PARQUET_SERDE},
-                    "columns": _columns(JOURNAL_COLUMNS),
-                },
-            ),
-            region=region,
-            opts=child,
+            journal_table(bucket),
+            database,
+            journal_location,
+            {**_date_projection(journal_location, "yyyy-MM-dd", "DAYS"), "classification": "parquet"},
+            (PARQUET_INPUT, PARQUET_OUTPUT),
+            JOURNAL_COLUMNS,
+            region,
+            child,
         )
         stream = aws.kinesis.FirehoseDeliveryStream(
             f"{n}-journal-stream",

@@ -17,9 +17,10 @@ again, de-duplicated by version id.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -47,7 +48,17 @@ UNCERTAIN_SECONDS = 2  # a journal-only version's event time may differ from its
 # Firehose buffers up to its interval (the stack sets 60 s): keys changed this close to the journal's end are listed.
 DEFAULT_SETTLE = timedelta(minutes=5)
 DUCKDB_MEMORY_LIMIT = "600MB"
-FETCH_ROWS = 50_000
+# Rows (inventory + journal) DuckDB plans in one key range: the query's window and per-key aggregation hold every row
+# of the range (about 170 B a version and 400 B a key), so a range has to fit DUCKDB_MEMORY_LIMIT. Measured with
+# benchmarks/restore_inventory.py at 10M versions (11.6M rows, 2 threads, 600 MB): one range spilled 4.5 GB to disk
+# and took 88 CPU s; 4 ranges 55 CPU s; 8 ranges 39 CPU s; 16 ranges (this value) 27 CPU s at 489 MB peak RSS;
+# 32 ranges 29 CPU s at 386 MB.
+ROWS_PER_RANGE = 750_000
+KEY_SAMPLE_PER_RANGE = 1_000  # sampled keys per range to place the boundaries
+# Rows fetched from DuckDB's stream at a time (Python tuples and dicts; the CPU time is the same). drctl's planning
+# path at 10M versions peaked at 819 MB RSS fetching 50,000; at 480 to 829 MB in four runs fetching 5,000:
+# the rest is DuckDB's memory limit and what its allocator keeps, which varies from run to run.
+FETCH_ROWS = 5_000
 
 
 @cache
@@ -81,6 +92,8 @@ class PlanParameters:
     undelete_allowed: bool
     delete_unwanted: bool
     etags_are_md5: bool
+    key_from: str = ""  # one range of keys [key_from, key_to); '' leaves that end open
+    key_to: str = ""
 
     def values(self) -> list[Any]:
         """In the order of the ``?`` in ``restore_plan.sql``'s ``params``."""
@@ -88,6 +101,8 @@ class PlanParameters:
         return [
             self.bucket,
             self.prefix,
+            self.key_from,
+            self.key_to,
             _timestamp_literal(self.at),
             _timestamp_literal(self.journal_since),
             _timestamp_literal(self.at - uncertain),
@@ -166,6 +181,7 @@ class DuckDBEngine:
     memory_limit: str = DUCKDB_MEMORY_LIMIT
     threads: int | None = None
     temp_directory: str | None = None
+    rows_per_range: int = ROWS_PER_RANGE
     name: str = "duckdb"
     _connection: Any = field(default=None, repr=False)
 
@@ -186,21 +202,51 @@ class DuckDBEngine:
         inventory = _parquet_relation(self.inventory_files) if self.inventory_files else EMPTY_INVENTORY
         return {"inventory": inventory, "journal": journal}
 
+    def ranges(self, parameters: PlanParameters) -> list[PlanParameters]:
+        """``parameters`` split into key ranges of about ``rows_per_range`` rows each (one range when small),
+        bounded by keys sampled from the inventory under the prefix. The ranges cover every key, journal-only keys
+        included: the first and last are open. (DuckDB's own SQL: this is how DuckDB runs the shared query.)"""
+        connection = self.connect()
+        relations = self.relations()
+        under = "WHERE bucket = ? AND starts_with(key, ?)"
+        scope = [parameters.bucket, parameters.prefix]
+        counted = connection.execute(
+            f"SELECT (SELECT count(*) FROM {relations['inventory']} {under}) "
+            f"+ (SELECT count(*) FROM {relations['journal']} {under})",
+            scope * 2,
+        ).fetchone()
+        count = int(counted[0]) if counted else 0
+        wanted = -(-count // self.rows_per_range)
+        if wanted <= 1:
+            return [parameters]
+        sampled = connection.execute(
+            f"SELECT key FROM (SELECT key FROM {relations['inventory']} {under}) "
+            f"USING SAMPLE reservoir({wanted * KEY_SAMPLE_PER_RANGE} ROWS) REPEATABLE (21)",
+            scope,
+        ).fetchall()
+        # Python orders str by code point, as DuckDB orders VARCHAR (UTF-8 bytes): the boundaries keep the ranges'
+        # order, and a key falls in exactly one range.
+        keys = sorted({row[0] for row in sampled if row[0]})
+        ranges = min(wanted, len(keys))  # never a range without a sampled key
+        if ranges <= 1:  # a large journal over an (almost) empty report
+            return [parameters]
+        bounds = sorted({keys[len(keys) * index // ranges] for index in range(1, ranges)})
+        edges = ["", *bounds, ""]
+        return [replace(parameters, key_from=low, key_to=high) for low, high in itertools.pairwise(edges)]
+
     def plan_rows(self, parameters: PlanParameters) -> Iterator[dict[str, Any]]:
+        """Every key's row, range by range, fetched from the query's stream (memory stays within the limit
+        whatever the bucket's size)."""
         if not self.inventory_files:
             raise ValueError("the inventory report has no data files")
-        cursor = self.connect().cursor()
-        cursor.execute(render(query_text("restore_plan"), **self.relations()), parameters.values())
-        names = [column[0] for column in cursor.description]
-        while rows := cursor.fetchmany(FETCH_ROWS):
-            for row in rows:
-                yield dict(zip(names, row, strict=True))
-
-    def plan_batches(self, parameters: PlanParameters, batch_rows: int = 1_000_000) -> Any:
-        """The plan as an Arrow ``RecordBatchReader`` (streamed: the benchmark writes it to Parquet)."""
-        cursor = self.connect().cursor()
-        cursor.execute(render(query_text("restore_plan"), **self.relations()), parameters.values())
-        return cursor.to_arrow_reader(batch_rows)
+        sql = render(query_text("restore_plan"), **self.relations())
+        for part in self.ranges(parameters):
+            cursor = self.connect().cursor()
+            cursor.execute(sql, part.values())
+            names = [column[0] for column in cursor.description]
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                for row in rows:
+                    yield dict(zip(names, row, strict=True))
 
     def query(self, sql_name: str, values: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self.connect().cursor()
@@ -324,7 +370,7 @@ def plan_from_row(row: dict[str, Any], wanted_class: str | None = None) -> KeyPl
     if action is Action.UNDELETE:
         return KeyPlan(key, action, wanted, tuple(sorted(row["markers"] or ())))
     maybe_same = None
-    if row["maybe_same"] and row["current_marker"] == 0 and row["current_version"] != row["wanted_version"]:
+    if row["maybe_same"]:  # decided by the query alone (in-place copies over a data version that looks the same)
         maybe_same = _version(key, row, "current", is_latest=True, storage_class=row["current_class"])
     return KeyPlan(key, action, wanted, maybe_same_as=maybe_same)
 

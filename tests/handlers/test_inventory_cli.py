@@ -250,8 +250,9 @@ def test_athena_engine_submits_the_same_sql_with_bound_parameters(moto_endpoint:
     statements = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     assert "dt = '2026-01-02-00-00'" in sql and "QUALIFY" not in statements.upper()
     assert submitted[0]["WorkGroup"] == "dr-recovery-us-east-1"
-    assert submitted[0]["ExecutionParameters"][:3] == ["'b'", "''", "'2026-01-01 12:00:00.000'"]
-    assert submitted[0]["ExecutionParameters"][7:] == ["true", "true", "false", "true"]
+    # bucket, prefix, the whole key range (Athena plans the prefix at once), T; the four switches last
+    assert submitted[0]["ExecutionParameters"][:5] == ["'b'", "''", "''", "''", "'2026-01-01 12:00:00.000'"]
+    assert submitted[0]["ExecutionParameters"][9:] == ["true", "true", "false", "true"]
     assert rows[0]["markers"] == ["m1", "m2"] and rows[0]["relist"] == 0 and rows[0]["wanted_size"] == 5
 
 

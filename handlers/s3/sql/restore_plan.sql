@@ -23,6 +23,10 @@ WITH params AS (
     SELECT
         CAST(? AS VARCHAR) AS bucket,
         CAST(? AS VARCHAR) AS prefix,
+        -- One range of keys, [key_from, key_to) ('' = open): DuckDB plans a large bucket range by range so that each
+        -- fits its memory limit; Athena plans the whole prefix at once ('', '').
+        CAST(? AS VARCHAR) AS key_from,
+        CAST(? AS VARCHAR) AS key_to,
         CAST(? AS TIMESTAMP) AS restore_at,
         CAST(? AS TIMESTAMP) AS journal_since,
         CAST(? AS TIMESTAMP) AS uncertain_from,
@@ -47,6 +51,7 @@ inventory_rows AS (
     FROM {inventory} AS i
     CROSS JOIN params AS p
     WHERE i.bucket = p.bucket AND substr(i.key, 1, length(p.prefix)) = p.prefix
+        AND i.key >= p.key_from AND (p.key_to = '' OR i.key < p.key_to)
 ),
 
 journal_events AS (
@@ -67,6 +72,7 @@ journal_events AS (
     FROM {journal} AS j
     CROSS JOIN params AS p
     WHERE j.bucket = p.bucket AND substr(j.key, 1, length(p.prefix)) = p.prefix AND j.event_time >= p.journal_since
+        AND j.key >= p.key_from AND (p.key_to = '' OR j.key < p.key_to)
 ),
 
 -- One row per version the journal names: events arrive at least once, so they are de-duplicated by version id.
@@ -200,11 +206,13 @@ SELECT
     k.wanted_checksum,
     k.wanted_journal_only,
     k.markers,
-    -- The listing's "looks the same" test (size, storage class, ETags that cannot prove a difference); an unknown
+    -- The listing's "looks the same" test, made only for an in-place copy (plan_make_current; a copy elsewhere
+    -- checks the destination when executing): size, storage class, ETags that cannot prove a difference. An unknown
     -- storage class (a version known from the journal only) counts as possibly the same: the executor compares
     -- checksums before copying.
     CASE
-        WHEN k.current_marker = 0
+        WHEN p.in_place
+            AND k.current_marker = 0
             AND k.current_size = k.wanted_size
             AND (k.current_class IS NULL OR k.wanted_class IS NULL OR k.current_class = k.wanted_class)
             AND NOT (
