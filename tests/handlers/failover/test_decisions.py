@@ -7,6 +7,7 @@ every test here stays in milliseconds; the end-to-end behaviour is in the other 
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -959,15 +960,23 @@ def test_route53s_vote_is_the_probe_records_answer() -> None:
 
 
 def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) -> None:
-    assert runtime.round(T0).outcome == orchestrator.HEALTHY
+    assert runtime.round(T0) == orchestrator.Decision(orchestrator.HEALTHY, "api", 0, phase=PRIMARY)
     runtime.primary_down(route53_sees_it=False)  # a partition between the regions: Route 53 still sees it
     suspect = runtime.round(T0)
     assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)
     runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: unknown, nothing counted
     suspect = runtime.round(T0)
-    assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)
-    assert suspect.reasons[-1] == "the vantage points disagree or one is unknown: no failure counted"
-    assert suspect.reasons[:2] == ["primary probe: 503", "route53 checkers: unknown"]
+    assert suspect == orchestrator.Decision(
+        orchestrator.SUSPECT,
+        "api",
+        0,
+        [
+            "primary probe: 503",
+            "route53 checkers: unknown",
+            "the vantage points disagree or one is unknown: no failure counted",
+        ],
+        phase=PRIMARY,
+    )
     runtime.primary_down()
     first = runtime.round(T0)
     assert (first.outcome, first.failures) == (orchestrator.SUSPECT, 1)
@@ -984,6 +993,20 @@ def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) ->
     started = runtime.round(T0 + timedelta(seconds=30))  # the third round in a row: the threshold
     assert started.outcome == orchestrator.STARTED and started.failures == 3
     assert started.reasons == ["both vantage points saw the primary fail 3 rounds in a row (503)"]
+
+
+def test_an_unready_standby_is_alerted_once_on_the_round_that_reaches_the_threshold(runtime: Runtime) -> None:
+    runtime.primary_down()
+    runtime.health.healthy["http://secondary/health"] = False
+    for second in (0, 10):
+        assert runtime.round(T0 + timedelta(seconds=second)).outcome == orchestrator.SUSPECT
+    assert runtime.recorder.messages == []
+    reached = runtime.round(T0 + timedelta(seconds=20))
+    assert (reached.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 3)
+    assert [m["Subject"] for m in runtime.recorder.messages] == ["DR api: standby not ready, no failover"]
+    after = runtime.round(T0 + timedelta(seconds=30))
+    assert (after.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 4)
+    assert len(runtime.recorder.messages) == 1  # not again on every round after it
 
 
 def test_one_healthy_vote_resets_the_count(runtime: Runtime) -> None:
@@ -1008,12 +1031,14 @@ def test_without_a_resolver_the_recovery_probe_decides_alone(runtime: Runtime) -
 
 
 def test_a_stale_health_write_is_contended(runtime: Runtime) -> None:
+    assert runtime.store.track(runtime.store.read(), failures=2, first_failure_at=1.0)
     stale = runtime.store.read()
     assert runtime.store.track(stale, failures=0)
     decision = orchestrator._watch_primary(
         runtime.site, runtime.clients, runtime.store, stale, runtime.health, T0, "me"
     )
-    assert decision.outcome == orchestrator.CONTENDED
+    reasons = ["primary probe: 200", "route53 checkers: healthy"]
+    assert decision == orchestrator.Decision(orchestrator.CONTENDED, "api", 2, reasons, phase=PRIMARY)
 
 
 def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
@@ -1092,6 +1117,10 @@ def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime:
     first = runtime.round(T0)
     assert first.outcome == orchestrator.ALREADY_FAILED_OVER and first.pending == []
     assert runtime.store.read().primary_healthy_since == T0.timestamp()
+    assert runtime.store.read().votes == {
+        "recovery-probe": {"healthy": True, "at": T0.timestamp(), "detail": "200"},
+        "route53-checkers": {"healthy": True, "at": T0.timestamp()},
+    }
     almost = runtime.round(T0 + timedelta(minutes=30) - timedelta(seconds=1))
     assert almost.outcome == orchestrator.ALREADY_FAILED_OVER
     assert runtime.round(T0 + timedelta(minutes=30), auto_failback=False).outcome == orchestrator.ALREADY_FAILED_OVER
@@ -1263,14 +1292,23 @@ def test_the_database_alert_is_sent_once_past_ten_minutes(dynamodb: Any) -> None
         return orchestrator._database(context)
 
     for after in (600.0, 610.0):
-        assert not poll(after).finished
+        assert poll(after) == Step(False, reason=f"promotion running for {after:.0f} s")
     assert runtime.recorder.messages == []
-    assert poll(600.5).reason == "promotion running for 600 s" and len(runtime.recorder.messages) == 1
-    assert runtime.recorder.messages[0]["Subject"] == "DR api: database not writable after 600 s"
+    assert poll(600.5) == Step(False, reason="promotion running for 600 s") and len(runtime.recorder.messages) == 1
+    assert runtime.recorder.messages[0] == {
+        "TopicArn": TOPIC,
+        "Subject": "DR api: database not writable after 600 s",
+        "Message": "still polling",
+    }
     poll(609.9)
     assert len(runtime.recorder.messages) == 2
     runtime.clients.rds.instance = {"DBInstanceStatus": "available"}
-    assert poll(700.0).note == "writable; lag at begin None s (the RPO estimate)"
+    assert poll(700.0) == Step(True, note="writable; lag at begin None s (the RPO estimate)")
+    started = State(phase=FAILING_OVER)  # not yet asked
+    runtime.clients.rds.instance = {"DBInstanceStatus": "available", "ReadReplicaSourceDBInstanceIdentifier": "x"}
+    assert poll(0.0) == Step(False, {"action": "PromoteReadReplica"}, start_pending=True, reason="promoting")
+    without = failback.StepContext(make_site(), runtime.clients, started, T0, lambda: True)
+    assert orchestrator._database(without) == Step(True, note="no database")
 
 
 def test_dns_is_confirmed_or_declared_unconfirmed_after_ttl_plus_switch(runtime: Runtime) -> None:
@@ -1311,6 +1349,20 @@ def test_dns_is_confirmed_or_declared_unconfirmed_after_ttl_plus_switch(runtime:
     never = failback.StepContext(runtime.site, runtime.clients, State(phase=FAILING_OVER), T0, lambda: True)
     runtime.zone.answers[RECORD] = None
     assert orchestrator._dns(never).reason == f"{RECORD} answers nothing (0 s of 180 s)"
+    runtime.zone.answers[RECORD] = PRIMARY_HOST
+    runtime.site.budget["switchSeconds"] = 30  # the site's own switch budget: TTL 60 + 30
+    assert not check(90.0).finished and check(90.5).finished
+    runtime.zone.answers[RECORD] = SECONDARY_HOST
+
+    def both(name: str, record_type: str) -> list[Answer]:
+        return [Answer(record_type, SECONDARY_HOST, 60), Answer(record_type, "other.example", 60)]
+
+    assert check(5.0, both).note == f"confirmed: {SECONDARY_HOST}, other.example"
+
+    def neither(name: str, record_type: str) -> list[Answer]:
+        return [Answer(record_type, PRIMARY_HOST, 60), Answer(record_type, "other.example", 60)]
+
+    assert check(91.0, neither).note == f"unconfirmed after 91 s: {PRIMARY_HOST}, other.example"
 
 
 def test_timings_are_measured_between_recorded_steps() -> None:
@@ -1386,4 +1438,45 @@ def test_drctl_failback_without_a_healthy_since_waits(runtime: Runtime) -> None:
     assert (during.outcome, during.reasons) == (
         orchestrator.TRANSITION_IN_PROGRESS,
         ["site is in phase 'failing-over'"],
+    )
+
+
+def test_drctl_failback_stops_after_the_round_in_which_stop_is_set(runtime: Runtime) -> None:
+    failed_over(runtime)
+    begin = orchestrator._begin(runtime.site, runtime.clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
+    assert begin.outcome == orchestrator.STARTED and runtime.store.release("me")
+    runtime.clients.s3_primary = object()  # no bucket is linked: never called
+    # A clock that never moves: rounds continue while actions finish, and end at the first that waits.
+    kwargs: dict[str, Any] = {"owner": "me", "seconds": 0.0, "clock": lambda: 0.0}
+    stop = threading.Event()
+    stop.set()
+    stopped = orchestrator.failback(runtime.site, runtime.clients, runtime.health, T0, stop=stop, **kwargs)
+    assert (stopped.outcome, stopped.done) == (orchestrator.ADVANCED, ["begin", "reconcile-1"])
+    driven = orchestrator.failback(runtime.site, runtime.clients, runtime.health, T0, **kwargs)
+    assert (driven.outcome, driven.done[-1], driven.pending[0]) == (orchestrator.WAITING, "switch", "hold")
+
+
+class ReadableBuckets:
+    def head_bucket(self, **kwargs: Any) -> dict[str, Any]:
+        return {}
+
+
+def test_a_dry_run_plans_each_linked_bucket_onto_its_replica() -> None:
+    site = make_site(tables=[])
+    clients = fake_clients(s3=ReadableBuckets())
+    plan = orchestrator.start_failover(
+        site, clients, Health(), T0, owner="me", reason="drill", manual=True, dry_run=True
+    )
+    assert plan == orchestrator.Decision(
+        orchestrator.DRY_RUN,
+        "api",
+        reasons=["drill"],  # no lag known, no database: nothing refused
+        actions={
+            "switch": "cloudwatch",
+            "activeRegion": "us-west-2",
+            "activeBuckets": {"audio": "distronation-prod-audio-us-west-2"},
+            "database": None,
+            "observedLagSeconds": None,
+            "actions": list(orchestrator.FAILOVER_ACTIONS),
+        },
     )
