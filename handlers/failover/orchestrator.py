@@ -248,9 +248,7 @@ def _watch_failed_over(
     store.track(state, primary_healthy_since=since, votes=votes)  # lost to another round: it wrote the same
     decision = _progress(Decision(ALREADY_FAILED_OVER, site.name), state, FAILOVER_ACTIONS)
     if auto_failback and since is not None and t - since >= site.healthy_minutes_before_failback * 60:
-        started = start_failback(
-            site, clients, probe, now, owner=owner, reason="primary healthy from both vantage points"
-        )
+        started = start_failback(site, clients, now, owner=owner, reason="primary healthy from both vantage points")
         if started.outcome == STARTED:
             return started
     return decision
@@ -306,7 +304,7 @@ def start_failover(
 
 
 def start_failback(
-    site: Site, clients: Clients, probe: Probe, now: datetime, *, owner: str, reason: str, dry_run: bool = False
+    site: Site, clients: Clients, now: datetime, *, owner: str, reason: str, dry_run: bool = False
 ) -> Decision:
     if dry_run:
         plan = {"actions": list(FAILBACK_ACTIONS), "buckets": [b["logical"] for b in site.buckets]}
@@ -702,7 +700,7 @@ def failback(
                     f"primary healthy for {healthy_for:.0f} s of the {needed} s required (healthyMinutesBeforeFailback)"
                 ],
             )
-        begun = start_failback(site, clients, probe, now, owner=owner, reason="drctl failback", dry_run=dry_run)
+        begun = start_failback(site, clients, now, owner=owner, reason="drctl failback", dry_run=dry_run)
     return _drive(site, clients, probe, owner, seconds, stop, clock, release, begun=begun)
 
 

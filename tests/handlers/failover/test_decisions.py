@@ -1077,7 +1077,7 @@ def test_another_runs_lock_stops_begin_and_a_transition_round(runtime: Runtime) 
     assert (locked.outcome, locked.phase) == (orchestrator.LOCKED, PRIMARY)
     assert runtime.store.advance("other", PRIMARY, {"phase": FAILING_OVER}, now=T0.timestamp(), reset_done=True)
     held = runtime.round(T0 + timedelta(seconds=1))
-    assert (held.outcome, held.phase) == (orchestrator.LOCKED, FAILING_OVER)
+    assert (held.outcome, held.site, held.phase) == (orchestrator.LOCKED, "api", FAILING_OVER)
     assert held.reasons == [f"other holds the lock until {T0.timestamp() + 60}; it continues the transition"]
 
 
@@ -1115,7 +1115,7 @@ def failed_over(runtime: Runtime, at: datetime = T0, **extra: Any) -> None:
 def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime: Runtime) -> None:
     failed_over(runtime)
     first = runtime.round(T0)
-    assert first.outcome == orchestrator.ALREADY_FAILED_OVER and first.pending == []
+    assert (first.outcome, first.site, first.pending) == (orchestrator.ALREADY_FAILED_OVER, "api", [])
     assert runtime.store.read().primary_healthy_since == T0.timestamp()
     assert runtime.store.read().votes == {
         "recovery-probe": {"healthy": True, "at": T0.timestamp(), "detail": "200"},
@@ -1125,7 +1125,7 @@ def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime:
     assert almost.outcome == orchestrator.ALREADY_FAILED_OVER
     assert runtime.round(T0 + timedelta(minutes=30), auto_failback=False).outcome == orchestrator.ALREADY_FAILED_OVER
     started = runtime.round(T0 + timedelta(minutes=30))
-    assert started.outcome == orchestrator.STARTED
+    assert (started.outcome, started.reasons) == (orchestrator.STARTED, ["primary healthy from both vantage points"])
     state = runtime.store.read()
     assert (state.phase, state.epoch, state.failed_over_at) == (FAILING_BACK, 2, T0.timestamp())
     assert state.transition.startswith("failback-")
@@ -1252,7 +1252,8 @@ def test_a_failed_action_is_retried_by_the_next_round(runtime: Runtime) -> None:
     runtime.round(T0)  # database: none
     runtime.ssm.failing = True
     failed = runtime.round(T0)
-    assert failed.outcome == orchestrator.ACTION_FAILED and failed.reasons[0].startswith("settings: ")
+    assert (failed.outcome, failed.site) == (orchestrator.ACTION_FAILED, "api")
+    assert failed.reasons[0].startswith("settings: ")
     assert failed.done == ["begin", "database"]
     runtime.ssm.failing = False
     assert runtime.round(T0).done[-1] == "settings"
@@ -1260,7 +1261,7 @@ def test_a_failed_action_is_retried_by_the_next_round(runtime: Runtime) -> None:
 
 def test_a_round_on_a_settled_site_reports_where_it_stands(runtime: Runtime) -> None:
     decision = orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
-    assert (decision.outcome, decision.pending[0]) == (orchestrator.NOT_FAILED_OVER, "begin")
+    assert (decision.outcome, decision.site, decision.pending[0]) == (orchestrator.NOT_FAILED_OVER, "api", "begin")
     assert decision.pending[1] == "reconcile-1"
     assert runtime.store.release("me")
     failed_over(runtime)
@@ -1480,3 +1481,80 @@ def test_a_dry_run_plans_each_linked_bucket_onto_its_replica() -> None:
             "actions": list(orchestrator.FAILOVER_ACTIONS),
         },
     )
+
+
+def test_a_round_holds_its_lease_and_renews_it_only_until_its_deadline(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orchestrator, "LEASE_SECONDS", 7.0)  # the scaled lease, not the store's default
+    begun(runtime)
+    seen: list[tuple[float | None, bool, bool, float | None]] = []
+
+    def step(action: str, context: failback.StepContext) -> Step:
+        held = runtime.store.read().lock_expires_at
+        seen.append((held, context.renew(), context.out_of_time(), runtime.store.read().lock_expires_at))
+        return Step(False, reason="working")
+
+    monkeypatch.setattr(orchestrator, "_step", step)
+
+    def round_at(deadline: float | None, clock: float) -> orchestrator.Decision:
+        now = datetime.now(UTC)
+        return orchestrator.transition_round(
+            runtime.site, runtime.clients, runtime.store, "me", now, deadline=deadline, clock=lambda: clock
+        )
+
+    before = datetime.now(UTC).timestamp()
+    assert round_at(None, 0.0).reasons == ["database: working"]
+    after = datetime.now(UTC).timestamp()
+    acquired, renewed, out_of_time, until = seen[-1]
+    assert acquired is not None and before + 7.0 <= acquired <= after + 7.0
+    assert renewed and not out_of_time and until is not None and acquired <= until <= after + 7.0
+    round_at(10.0, 10.0)  # at the deadline: still in time
+    assert seen[-1][1:3] == (True, False)
+    round_at(10.0, 10.5)  # past it: no renewal, out of time
+    assert seen[-1][1:3] == (False, True) and seen[-1][3] == seen[-1][0]
+
+
+def waiting_round(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, step: Step, steal: bool) -> Any:
+    """One transition round whose action returns ``step``; ``steal``: another run takes the lock meanwhile."""
+
+    def action(name: str, context: failback.StepContext) -> Step:
+        if steal:
+            assert runtime.store.release("me") and runtime.store.acquire("other", T0.timestamp())
+        return step
+
+    monkeypatch.setattr(orchestrator, "_step", action)
+    return orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
+
+
+def lost(action: str) -> orchestrator.Decision:
+    rest = list(orchestrator.FAILOVER_ACTIONS[1:])
+    return orchestrator.Decision(
+        orchestrator.LOST_LOCK,
+        "api",
+        reasons=[f"{action}: lock lost"],
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=rest,
+    )
+
+
+def test_a_waiting_action_keeps_its_progress_fenced(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    progress = Step(False, changes={"watermark": "2026-12-07T12:00:00+00:00"}, reason="resumes")
+    waiting = waiting_round(runtime, monkeypatch, progress, steal=False)
+    assert (waiting.outcome, waiting.reasons) == (orchestrator.WAITING, ["database: resumes"])
+    state = runtime.store.read()
+    assert (state.watermark, state.pending) == ("2026-12-07T12:00:00+00:00", {})  # no start mark asked for
+    assert waiting_round(runtime, monkeypatch, progress, steal=True) == lost("database")
+    assert runtime.store.read().lock_owner == "other"
+
+
+def test_a_polled_actions_start_mark_is_fenced(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    plain = Step(False, reason="not yet")
+    assert waiting_round(runtime, monkeypatch, plain, steal=True).outcome == orchestrator.WAITING  # nothing to write
+    assert runtime.store.release("other") and runtime.store.acquire("me", T0.timestamp())
+    marked = Step(False, start_pending=True, reason="asked")
+    assert waiting_round(runtime, monkeypatch, marked, steal=True) == lost("database")
+    assert runtime.store.read().pending == {}
