@@ -1558,3 +1558,50 @@ def test_a_polled_actions_start_mark_is_fenced(runtime: Runtime, monkeypatch: py
     marked = Step(False, start_pending=True, reason="asked")
     assert waiting_round(runtime, monkeypatch, marked, steal=True) == lost("database")
     assert runtime.store.read().pending == {}
+
+
+def test_a_waiting_action_without_a_reason_says_waiting(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    rest = list(orchestrator.FAILOVER_ACTIONS[1:])
+    assert waiting_round(runtime, monkeypatch, Step(False), steal=False) == orchestrator.Decision(
+        orchestrator.WAITING,
+        "api",
+        reasons=["database: waiting"],
+        actions={"database": None},
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=rest,
+    )
+
+
+def finish(runtime: Runtime, order: tuple[str, ...]) -> orchestrator.Decision:
+    """The transition under way with every action but ``finish`` done: its last round."""
+    phase = runtime.store.read().phase
+    done = {a: T0.isoformat() for a in order[:-1]}
+    assert runtime.store.advance("me", phase, now=T0.timestamp(), done=done)
+    return orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
+
+
+def test_finishing_a_failover_keeps_its_detection_time_and_a_failback_clears_it(runtime: Runtime) -> None:
+    health = {"failures": 3, "first_failure_at": 5.0, "primary_healthy_since": 7.0}
+    assert runtime.store.track(runtime.store.read(), **health)
+    begun(runtime)
+    assert finish(runtime, orchestrator.FAILOVER_ACTIONS).outcome == orchestrator.FAILED_OVER_NOW
+    state = runtime.store.read()
+    assert (state.phase, state.failures, state.first_failure_at, state.primary_healthy_since) == (
+        FAILED_OVER,
+        0,
+        5.0,
+        None,
+    )
+    assert runtime.store.track(state, primary_healthy_since=7.0)
+    began = orchestrator._begin(runtime.site, runtime.clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
+    assert began.outcome == orchestrator.STARTED
+    assert finish(runtime, orchestrator.FAILBACK_ACTIONS).outcome == orchestrator.FAILED_BACK
+    state = runtime.store.read()
+    assert (state.phase, state.failures, state.first_failure_at, state.primary_healthy_since) == (
+        PRIMARY,
+        0,
+        None,
+        None,
+    )
