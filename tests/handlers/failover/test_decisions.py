@@ -1605,3 +1605,24 @@ def test_finishing_a_failover_keeps_its_detection_time_and_a_failback_clears_it(
         None,
         None,
     )
+
+
+def test_a_finished_action_is_recorded_fenced_with_its_note_only_if_it_has_one(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    begun(runtime)
+    refused = waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=True)
+    assert refused == orchestrator.Decision(
+        orchestrator.LOST_LOCK,
+        "api",
+        reasons=["database: lock lost, nothing recorded"],
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=list(orchestrator.FAILOVER_ACTIONS[1:]),
+    )
+    assert runtime.store.read().notes == {}
+    assert runtime.store.release("other") and runtime.store.acquire("me", T0.timestamp())
+    assert waiting_round(runtime, monkeypatch, Step(True), steal=False).outcome == orchestrator.ADVANCED
+    assert runtime.store.read().notes == {}  # no note, no entry
+    assert waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=False).done[-1] == "settings"
+    assert runtime.store.read().notes == {"settings": "n"}
