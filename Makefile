@@ -95,7 +95,7 @@ FAILOVER_RUNTIME_MUTATED := \
 	orchestrator:x_route53_vote orchestrator:x__watch_primary orchestrator:x__watch_failed_over \
 	orchestrator:x_start_failover orchestrator:x__begin orchestrator:x_transition_round orchestrator:x__database \
 	orchestrator:x__dns orchestrator:x_timings orchestrator:x_pause_after orchestrator:x__dns_confirmed \
-	orchestrator:x_failback
+	orchestrator:x_failback orchestrator:x__drive
 # RUNTIME_MODULES="state orchestrator" mutates only those modules' functions (a module takes up to about 45 minutes
 # on two busy cores); empty: all of them.
 RUNTIME_MODULES ?=

@@ -1240,6 +1240,8 @@ def test_a_failover_runs_its_actions_in_order_one_per_round(runtime: Runtime) ->
     assert (state.phase, state.switch, state.failures, state.lock_owner) == (FAILED_OVER, SWITCH_FAILED_OVER, 0, None)
     assert runtime.ssm.values["/dr/distronation/active-region"] == "us-west-2"
     assert runtime.recorder.switch_values() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]  # published after the write
+    switched = [m["MetricData"][0]["Timestamp"] for m in runtime.recorder.metrics][3]  # by the switch round
+    assert switched == T0 + timedelta(seconds=3)
     assert outcomes[3].dns_confirmed is True and outcomes[-1].dns_confirmed is True
     assert outcomes[-1].timings == {"SwitchSeconds": 3.0, "DnsConfirmedSeconds": 1.0, "TransitionSeconds": 5.0}
     assert outcomes[-1].reasons == [f"{state.transition} finished"]
@@ -1586,7 +1588,9 @@ def test_finishing_a_failover_keeps_its_detection_time_and_a_failback_clears_it(
     health = {"failures": 3, "first_failure_at": 5.0, "primary_healthy_since": 7.0}
     assert runtime.store.track(runtime.store.read(), **health)
     begun(runtime)
-    assert finish(runtime, orchestrator.FAILOVER_ACTIONS).outcome == orchestrator.FAILED_OVER_NOW
+    finished = finish(runtime, orchestrator.FAILOVER_ACTIONS)
+    assert (finished.outcome, finished.site) == (orchestrator.FAILED_OVER_NOW, "api")
+    assert finished.timings["DetectionSeconds"] == T0.timestamp() - 5.0 + 10  # from the first failure seen
     state = runtime.store.read()
     assert (state.phase, state.failures, state.first_failure_at, state.primary_healthy_since) == (
         FAILED_OVER,
