@@ -1626,7 +1626,15 @@ def test_a_finished_action_is_recorded_fenced_with_its_note_only_if_it_has_one(
     )
     assert runtime.store.read().notes == {}
     assert runtime.store.release("other") and runtime.store.acquire("me", T0.timestamp())
-    assert waiting_round(runtime, monkeypatch, Step(True), steal=False).outcome == orchestrator.ADVANCED
+    assert waiting_round(runtime, monkeypatch, Step(True, {"moved": 1}), steal=False) == orchestrator.Decision(
+        orchestrator.ADVANCED,
+        "api",
+        reasons=["database done"],
+        actions={"database": {"moved": 1}},
+        phase=FAILING_OVER,
+        done=["begin", "database"],
+        pending=list(orchestrator.FAILOVER_ACTIONS[2:]),
+    )
     assert runtime.store.read().notes == {}  # no note, no entry
     assert waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=False).done[-1] == "settings"
     assert runtime.store.read().notes == {"settings": "n"}
