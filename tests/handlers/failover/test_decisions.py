@@ -957,6 +957,9 @@ def test_route53s_vote_is_the_probe_records_answer() -> None:
     zone.answers[f"probe.{RECORD}"] = None
     assert orchestrator.route53_vote(clients, site) is None
     assert orchestrator.route53_vote(fake_clients(), site) is None
+    asked: list[tuple[str, str]] = []
+    orchestrator.route53_vote(fake_clients(resolver=lambda name, kind: asked.append((name, kind)) or []), site)
+    assert asked == [(f"probe.{RECORD}", "CNAME")]  # the site's record type
 
 
 def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) -> None:
@@ -1128,7 +1131,7 @@ def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime:
     assert (started.outcome, started.reasons) == (orchestrator.STARTED, ["primary healthy from both vantage points"])
     state = runtime.store.read()
     assert (state.phase, state.epoch, state.failed_over_at) == (FAILING_BACK, 2, T0.timestamp())
-    assert state.transition.startswith("failback-")
+    assert state.transition.startswith("failback-") and state.manual is False
 
 
 def test_an_unknown_or_unhealthy_vote_restarts_the_failback_hold_down(runtime: Runtime) -> None:
