@@ -1077,7 +1077,9 @@ def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
 def test_another_runs_lock_stops_begin_and_a_transition_round(runtime: Runtime) -> None:
     assert runtime.store.acquire("other", T0.timestamp())
     locked = orchestrator._begin(runtime.site, runtime.clients, T0, "me", PRIMARY, FAILING_OVER, "r")
-    assert (locked.outcome, locked.phase) == (orchestrator.LOCKED, PRIMARY)
+    assert locked == orchestrator.Decision(
+        orchestrator.LOCKED, "api", reasons=["another run holds the failover lock"], phase=PRIMARY
+    )
     assert runtime.store.advance("other", PRIMARY, {"phase": FAILING_OVER}, now=T0.timestamp(), reset_done=True)
     held = runtime.round(T0 + timedelta(seconds=1))
     assert (held.outcome, held.site, held.phase) == (orchestrator.LOCKED, "api", FAILING_OVER)
@@ -1641,3 +1643,9 @@ def test_a_finished_action_is_recorded_fenced_with_its_note_only_if_it_has_one(
     assert runtime.store.read().notes == {}  # no note, no entry
     assert waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=False).done[-1] == "settings"
     assert runtime.store.read().notes == {"settings": "n"}
+
+
+def test_begin_takes_the_lock_for_the_scaled_lease(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestrator, "LEASE_SECONDS", 7.0)
+    begun(runtime)
+    assert runtime.store.read().lock_expires_at == T0.timestamp() + 7.0
