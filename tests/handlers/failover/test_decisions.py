@@ -1090,17 +1090,19 @@ def test_begin_on_a_moved_phase_continues_or_refuses(runtime: Runtime) -> None:
     site, clients = runtime.site, runtime.clients
     not_failed_over = orchestrator._begin(site, clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
     assert (not_failed_over.outcome, not_failed_over.phase) == (orchestrator.NOT_FAILED_OVER, PRIMARY)
-    begin = {"begin": T0.isoformat()}
+    begin = {"begin": T0.isoformat(), "database": T0.isoformat()}
     assert runtime.store.advance(
         "me", PRIMARY, {"phase": FAILING_OVER}, now=T0.timestamp(), done=begin, reset_done=True
     )
     in_progress = orchestrator._begin(site, clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
-    assert (in_progress.outcome, in_progress.reasons) == (
+    assert (in_progress.outcome, in_progress.site, in_progress.reasons) == (
         orchestrator.TRANSITION_IN_PROGRESS,
+        "api",
         ["site is in phase 'failing-over'"],
     )
     continued = orchestrator._begin(site, clients, T0, "me", PRIMARY, FAILING_OVER, "r")
-    assert continued.outcome == orchestrator.ADVANCED and continued.done == ["begin", "database"]
+    assert continued.outcome == orchestrator.ADVANCED and continued.done == ["begin", "database", "settings"]
+    assert runtime.ssm.values["/dr/distronation/active-region"] == "us-west-2"  # with the run's own clients
 
 
 def failed_over(runtime: Runtime, at: datetime = T0, **extra: Any) -> None:
