@@ -1651,3 +1651,19 @@ def test_begin_takes_the_lock_for_the_scaled_lease(runtime: Runtime, monkeypatch
     monkeypatch.setattr(orchestrator, "LEASE_SECONDS", 7.0)
     begun(runtime)
     assert runtime.store.read().lock_expires_at == T0.timestamp() + 7.0
+
+
+def test_begin_refuses_when_the_lock_moves_before_its_write(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Overtaken(SiteStore):
+        """Another run takes the lock between begin's read and its fenced write."""
+
+        def advance(self, owner: str, *args: Any, **kwargs: Any) -> bool:
+            assert self.release(owner) and self.acquire("other", T0.timestamp())
+            return super().advance(owner, *args, **kwargs)
+
+    monkeypatch.setattr(orchestrator, "SiteStore", Overtaken)
+    refused = orchestrator._begin(runtime.site, runtime.clients, T0, "me", PRIMARY, FAILING_OVER, "r")
+    assert refused == orchestrator.Decision(
+        orchestrator.LOST_LOCK, "api", reasons=["the lock or the phase moved before begin was written"]
+    )
+    assert runtime.store.read().phase == PRIMARY
