@@ -1049,7 +1049,7 @@ def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
     runtime.store.track(runtime.store.read(), failures=2, first_failure_at=5.0)
     started = runtime.round(T0)
     state = runtime.store.read()
-    assert started.outcome == orchestrator.STARTED
+    assert (started.outcome, started.site, started.failures) == (orchestrator.STARTED, "api", 3)
     assert (state.phase, state.epoch, state.manual, state.failed_over_at) == (FAILING_OVER, 1, False, T0.timestamp())
     assert state.transition == f"failover-{int(T0.timestamp() * 1000)}-me"
     assert state.done == {"begin": "2026-12-07T12:00:00.000+00:00"} and state.lock_owner == "me"
