@@ -1133,6 +1133,7 @@ def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime:
     assert runtime.round(T0 + timedelta(minutes=30), auto_failback=False).outcome == orchestrator.ALREADY_FAILED_OVER
     started = runtime.round(T0 + timedelta(minutes=30))
     assert (started.outcome, started.reasons) == (orchestrator.STARTED, ["primary healthy from both vantage points"])
+    assert started.pending == list(orchestrator.FAILBACK_ACTIONS[1:])
     state = runtime.store.read()
     assert (state.phase, state.epoch, state.failed_over_at) == (FAILING_BACK, 2, T0.timestamp())
     assert state.transition.startswith("failback-") and state.manual is False
