@@ -712,7 +712,7 @@ def _drive(
     seconds: float,
     stop: threading.Event | None,
     clock: Callable[[], float],
-    release: bool = True,
+    release: bool,
     *,
     begun: Decision | None = None,
 ) -> Decision:

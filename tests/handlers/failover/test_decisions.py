@@ -1668,3 +1668,32 @@ def test_begin_refuses_when_the_lock_moves_before_its_write(runtime: Runtime, mo
         orchestrator.LOST_LOCK, "api", reasons=["the lock or the phase moved before begin was written"]
     )
     assert runtime.store.read().phase == PRIMARY
+
+
+def test_a_drive_stops_at_a_failed_action_and_gives_its_round_the_whole_budget(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orchestrator, "POLL_SECONDS", 0.0)  # a failed action would be retried at once
+    begun(runtime)
+    runtime.round(T0)  # database: none
+    runtime.ssm.failing = True
+    deadlines: list[float] = []
+    each_round = orchestrator.run_once
+
+    def counted(*args: Any, **kwargs: Any) -> orchestrator.Decision:
+        deadlines.append(kwargs["deadline"])
+        return each_round(*args, **kwargs)
+
+    monkeypatch.setattr(orchestrator, "run_once", counted)
+    ticks = iter(range(1000))
+    site, clients, health = runtime.site, runtime.clients, runtime.health
+    failed = orchestrator._drive(site, clients, health, "me", 50.0, None, lambda: float(next(ticks)), True)
+    assert failed.outcome == orchestrator.ACTION_FAILED and runtime.store.read().lock_owner is None
+    assert deadlines == [1.0 + 50.0]  # one round, whose deadline is the run's (drctl's long reconcile)
+
+
+def test_a_drive_on_a_settled_site_watches_it_like_any_round(runtime: Runtime) -> None:
+    failed_over(runtime)
+    settled = orchestrator._drive(runtime.site, runtime.clients, runtime.health, "me", 0.0, None, lambda: 0.0, True)
+    assert settled.outcome == orchestrator.ALREADY_FAILED_OVER
+    assert runtime.store.read().primary_healthy_since is not None  # the primary was probed
