@@ -79,8 +79,8 @@ mutation-failover:
 # Mutation testing of the failover runtime's deciding rules (issue 18): the functions below of handlers/failover/
 # (module:function, mutmut's names), against tests/handlers/failover/test_decisions.py only, with its own
 # [tool.mutmut] table (tools/mutation_failover_runtime.toml) in its own work directory; two children at most (about
-# two hours for all modules on two busy cores; see RUNTIME_MODULES). Equivalent mutants are listed in docs/runbooks/failover.md ("Mutation testing
-# (runtime)").
+# two hours for all modules on two busy cores; RUNTIME_MODULES below runs some). Equivalent mutants are listed in
+# docs/runbooks/failover.md ("Mutation testing (runtime)").
 MUTATION_FAILOVER_RUNTIME := .mutation-failover-runtime
 FAILOVER_RUNTIME_MUTATED := \
 	switch_endpoint:x_read_switch switch_endpoint:x_answer switch_endpoint:x_respond switch_endpoint:x_lambda_handler \
