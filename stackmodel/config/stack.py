@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
@@ -413,13 +413,21 @@ def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSe
     return backup_settings(entry, unit, found)
 
 
-def _config_positions(raw_tables: Any, tables: list[TableSpec]) -> list[tuple[int, TableSpec]]:
-    """Each valid table with its index in the config's list (the first entry of a name is the one kept)."""
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=_Named)
+
+
+def _config_positions(raw_entries: Any, specs: list[NamedT]) -> list[tuple[int, NamedT]]:
+    """Each valid entry with its index in the config's list (the first entry of a name is the one kept)."""
     positions: dict[str, int] = {}
-    for index, entry in enumerate(raw_tables if isinstance(raw_tables, list) else []):
+    for index, entry in enumerate(raw_entries if isinstance(raw_entries, list) else []):
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
             positions.setdefault(entry["name"], index)
-    return [(positions[table.name], table) for table in tables]
+    return [(positions[spec.name], spec) for spec in specs]
 
 
 def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:
@@ -447,13 +455,9 @@ def _check_concurrency(
     Region against the account's quota there."""
     if recovery is None:
         return
-    positions: dict[str, int] = {}
-    for index, entry in enumerate(raw_sites if isinstance(raw_sites, list) else []):
-        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-            positions.setdefault(entry["name"], index)
     reservations = [
-        Reservation(region, f"sites[{positions[spec.name]}].{key}", amount)
-        for spec in sites
+        Reservation(region, f"sites[{index}].{key}", amount)
+        for index, spec in _config_positions(raw_sites, sites)
         for region, key, amount in site_reservations(spec, recovery)
     ]
     for message in concurrency_problems(
