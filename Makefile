@@ -79,8 +79,8 @@ mutation-failover:
 # Mutation testing of the failover runtime's deciding rules (issue 18): the functions below of handlers/failover/
 # (module:function, mutmut's names), against tests/handlers/failover/test_decisions.py only, with its own
 # [tool.mutmut] table (tools/mutation_failover_runtime.toml) in its own work directory; two children at most (about
-# 25 minutes on two busy cores). Equivalent mutants are listed in docs/runbooks/failover.md ("Mutation testing
-# (runtime)").
+# two hours for all modules on two busy cores; RUNTIME_MODULES below runs some). Equivalent mutants are listed in
+# docs/runbooks/failover.md ("Mutation testing (runtime)").
 MUTATION_FAILOVER_RUNTIME := .mutation-failover-runtime
 FAILOVER_RUNTIME_MUTATED := \
 	switch_endpoint:x_read_switch switch_endpoint:x_answer switch_endpoint:x_respond switch_endpoint:x_lambda_handler \
@@ -95,7 +95,11 @@ FAILOVER_RUNTIME_MUTATED := \
 	orchestrator:x_route53_vote orchestrator:x__watch_primary orchestrator:x__watch_failed_over \
 	orchestrator:x_start_failover orchestrator:x__begin orchestrator:x_transition_round orchestrator:x__database \
 	orchestrator:x__dns orchestrator:x_timings orchestrator:x_pause_after orchestrator:x__dns_confirmed \
-	orchestrator:x_failback
+	orchestrator:x_failback orchestrator:x__drive
+# RUNTIME_MODULES="state orchestrator" mutates only those modules' functions (a module takes up to about 45 minutes
+# on two busy cores); empty: all of them.
+RUNTIME_MODULES ?=
+FAILOVER_RUNTIME_SELECTED := $(if $(RUNTIME_MODULES),$(filter $(addsuffix :%,$(RUNTIME_MODULES)),$(FAILOVER_RUNTIME_MUTATED)),$(FAILOVER_RUNTIME_MUTATED))
 mutation-failover-runtime:
 	rm -rf $(MUTATION_FAILOVER_RUNTIME) && mkdir -p $(MUTATION_FAILOVER_RUNTIME)
 	cp -r stackmodel policies handlers components preview emulator tests Pulumi.yaml Pulumi.prod.yaml uv.lock \
@@ -104,7 +108,7 @@ mutation-failover-runtime:
 		t = re.sub(r'\n\[tool\.mutmut\]\n.*?(?=\n\[|\Z)', '\n', t, flags=re.S); \
 		open('$(MUTATION_FAILOVER_RUNTIME)/pyproject.toml', 'w').write(t + '\n' + open('tools/mutation_failover_runtime.toml').read())"
 	cd $(MUTATION_FAILOVER_RUNTIME) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut run --max-children 2 \
-		$(foreach m,$(FAILOVER_RUNTIME_MUTATED),"handlers.failover.$(word 1,$(subst :, ,$(m))).$(word 2,$(subst :, ,$(m)))__mutmut_*")
+		$(foreach m,$(FAILOVER_RUNTIME_SELECTED),"handlers.failover.$(word 1,$(subst :, ,$(m))).$(word 2,$(subst :, ,$(m)))__mutmut_*")
 	cd $(MUTATION_FAILOVER_RUNTIME) && $(UV) run --frozen --project $(CURDIR) --group mutation mutmut results
 
 # What the prod stack registers at BASE versus the working tree (tools/compare_registrations.py); exit 1 on a difference.

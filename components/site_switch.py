@@ -25,7 +25,7 @@ import pulumi_aws as aws
 
 from components import arns
 from components.recovery_function import HANDLERS_DIR, RecoveryFunction, RecoveryFunctionArgs
-from stackmodel.config.sites import SiteSpec
+from stackmodel.config.sites import SiteSpec, has_function_urls
 from stackmodel.regions import partition
 from stackmodel.site import (
     SWITCH_FUNCTION_MEMORY_MB,
@@ -33,7 +33,6 @@ from stackmodel.site import (
     cloudwatch_switch,
     drill_record_name,
     endpoint_switch,
-    has_function_urls,
     site_lock_table_name,
     switch_alarm,
     switch_function_name,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.runtime_names import RECOVERY_METRICS_NAMESPACE as METRICS_NAMESPACE
-from stackmodel.config.sites import FUNCTION_URL_UNSUPPORTED_REGIONS, Endpoint, SiteSpec
+from stackmodel.config.sites import Endpoint, SiteSpec
 from stackmodel.config.stack import StackSettings
 
 SWITCH_METRIC = "FailoverSwitch"  # 1 = failed over (PRIMARY unhealthy), 0 = primary active
@@ -38,10 +38,6 @@ DRILL_SWITCH_ITEM = "drill"
 SWITCH_CHECK_INTERVAL_SECONDS = 10  # Route 53's fast interval
 SWITCH_CHECK_FAILURE_THRESHOLD = 1
 SWITCH_CHECK_PORT = 443
-
-
-def has_function_urls(region: str) -> bool:
-    return region not in FUNCTION_URL_UNSUPPORTED_REGIONS
 
 
 def drill_record_name(record_name: str) -> str:

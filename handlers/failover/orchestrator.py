@@ -66,6 +66,7 @@ ROUND_BUDGET_SECONDS = 20 / TIME_SCALE
 POLL_SECONDS = 5 / TIME_SCALE  # between two polls of a pending action
 LEASE_SECONDS = LOCK_LEASE_SECONDS / TIME_SCALE
 DATABASE_ALERT_SECONDS = 600
+DRCTL_RUN_SECONDS = 3600.0  # the longest ``drctl failover|failback`` drives a transition; a re-run continues it
 
 FAILOVER_ACTIONS: tuple[str, ...] = ("begin", "database", "settings", "switch", "dns", "report", "finish")
 FAILBACK_ACTIONS: tuple[str, ...] = (
@@ -248,9 +249,7 @@ def _watch_failed_over(
     store.track(state, primary_healthy_since=since, votes=votes)  # lost to another round: it wrote the same
     decision = _progress(Decision(ALREADY_FAILED_OVER, site.name), state, FAILOVER_ACTIONS)
     if auto_failback and since is not None and t - since >= site.healthy_minutes_before_failback * 60:
-        started = start_failback(
-            site, clients, probe, now, owner=owner, reason="primary healthy from both vantage points"
-        )
+        started = start_failback(site, clients, now, owner=owner, reason="primary healthy from both vantage points")
         if started.outcome == STARTED:
             return started
     return decision
@@ -306,7 +305,7 @@ def start_failover(
 
 
 def start_failback(
-    site: Site, clients: Clients, probe: Probe, now: datetime, *, owner: str, reason: str, dry_run: bool = False
+    site: Site, clients: Clients, now: datetime, *, owner: str, reason: str, dry_run: bool = False
 ) -> Decision:
     if dry_run:
         plan = {"actions": list(FAILBACK_ACTIONS), "buckets": [b["logical"] for b in site.buckets]}
@@ -633,7 +632,7 @@ def failover(
     owner: str | None = None,
     dry_run: bool = False,
     accept_data_loss: bool = False,
-    seconds: float = 3600.0,
+    seconds: float = DRCTL_RUN_SECONDS,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
     release: bool = True,
@@ -650,8 +649,9 @@ def failover(
             state,
             FAILBACK_ACTIONS,
         )
+    begun = None
     if dry_run or state.phase == PRIMARY:
-        first = start_failover(
+        begun = start_failover(
             site,
             clients,
             probe,
@@ -662,9 +662,7 @@ def failover(
             accept_data_loss=accept_data_loss,
             dry_run=dry_run,
         )
-        if first.outcome != STARTED:
-            return first
-    return _drive(site, clients, probe, owner, seconds, stop, clock, release)
+    return _drive(site, clients, probe, owner, seconds, stop, clock, release, begun=begun)
 
 
 def failback(
@@ -675,7 +673,7 @@ def failback(
     *,
     owner: str | None = None,
     dry_run: bool = False,
-    seconds: float = 3600.0,
+    seconds: float = DRCTL_RUN_SECONDS,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
     release: bool = True,
@@ -690,6 +688,7 @@ def failback(
         return _progress(
             Decision(outcome, site.name, reasons=[f"site is in phase {state.phase!r}"]), state, FAILBACK_ACTIONS
         )
+    begun = None
     if state.phase == FAILED_OVER:
         if not probe(site.primary_url).healthy:
             return Decision(WAITING_FOR_HEALTH, site.name, reasons=["the primary endpoint fails its probe now"])
@@ -704,10 +703,8 @@ def failback(
                     "(healthyMinutesBeforeFailback)"
                 ],
             )
-        first = start_failback(site, clients, probe, now, owner=owner, reason="drctl failback", dry_run=dry_run)
-        if first.outcome != STARTED:
-            return first
-    return _drive(site, clients, probe, owner, seconds, stop, clock, release)
+        begun = start_failback(site, clients, now, owner=owner, reason="drctl failback", dry_run=dry_run)
+    return _drive(site, clients, probe, owner, seconds, stop, clock, release, begun=begun)
 
 
 def _drive(
@@ -718,10 +715,15 @@ def _drive(
     seconds: float,
     stop: threading.Event | None,
     clock: Callable[[], float],
-    release: bool = True,
+    release: bool,
+    *,
+    begun: Decision | None = None,
 ) -> Decision:
     """Rounds until the transition settles, an action fails (the re-run retries it), the lock is lost, ``stop``
-    is set or ``seconds`` pass; the lock is released on the way out."""
+    is set or ``seconds`` pass; the lock is released on the way out. ``begun``: this run's attempt to begin the
+    transition (None when one was already under way); anything but ``started`` is the answer, and no round runs."""
+    if begun is not None and begun.outcome != STARTED:
+        return begun
     decisions = run_rounds(
         site,
         clients,

@@ -106,7 +106,7 @@ def _value(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
-        return {"N": repr(float(value)) if isinstance(value, float) else str(value)}
+        return {"N": str(value)}  # a float's str is its shortest round-tripping repr
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, dict):
@@ -175,7 +175,6 @@ class SiteStore:
             ":version": {"N": str(previous.version)},
         }
         sets = ", ".join(f"#{k} = :{k}" for k in changes)
-        condition = "attribute_not_exists(#version) OR #version = :version"
         if previous.version:
             condition = "#version = :version"
         else:

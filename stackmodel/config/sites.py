@@ -38,14 +38,7 @@ DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
 # AWS suggests 60 s or less for failover records; 30 s halves the worst case a resolver holds the old answer, at
 # twice the queries reaching Route 53 ($0.40 per million standard queries): docs/costs.md, "Failover sites".
 DEFAULT_TTL_SECONDS = 30
-# Reserved concurrency (docs/runbooks/failover.md): "You can reserve up to the Unreserved account concurrency value
-# that is shown, minus 100 for functions that don't have reserved concurrency"
-# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html); accounts below the default quota
-# of 1,000 (new accounts) keep at least 50 (PutFunctionConcurrency's InvalidParameterValueException "below its
-# minimum value of [50]").
-DEFAULT_LAMBDA_CONCURRENCY_QUOTA = 1000
-MIN_UNRESERVED_CONCURRENCY = 100
-MIN_UNRESERVED_CONCURRENCY_SMALL_ACCOUNT = 50
+# Reserved concurrency: the stack's sum per Region is checked in stackmodel/config/concurrency.py.
 DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY = 2  # a run may overlap the next one-minute tick (timeout 90 s)
 DEFAULT_SWITCH_RESERVED_CONCURRENCY = 10  # checkers send a few requests a second; each answer takes milliseconds
 # The descriptor (stackmodel/site.py describe_site) is an Advanced SSM parameter: at most 8 KB (Systems Manager User
@@ -76,6 +69,10 @@ FUNCTION_URL_UNSUPPORTED_REGIONS = frozenset(
         "me-central-1",
     }
 )
+
+
+def has_function_urls(region: str) -> bool:
+    return region not in FUNCTION_URL_UNSUPPORTED_REGIONS
 
 
 def _host(value: str) -> str:
@@ -180,10 +177,6 @@ class SiteEntry(_Entry):
     switch_reserved_concurrency: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(
         default=DEFAULT_SWITCH_RESERVED_CONCURRENCY, alias="switchReservedConcurrency"
     )
-    # The recovery Region's Lambda "Concurrent executions" quota (Service Quotas L-B99A9384) for this account.
-    lambda_concurrency_quota: Annotated[StrictInt, Field(ge=1)] = Field(
-        default=DEFAULT_LAMBDA_CONCURRENCY_QUOTA, alias="lambdaConcurrencyQuota"
-    )
 
 
 @dataclass(frozen=True)
@@ -249,6 +242,16 @@ class SiteSpec:
         return "AAAA" if ":" in self.primary.host else "A"
 
 
+def site_reservations(spec: SiteSpec, recovery_region: str) -> tuple[tuple[str, str, int], ...]:
+    """(Region, key, reserved concurrency) of each function the site deploys: the orchestrator, and the switch
+    endpoint wherever the recovery Region offers function URLs (components/site_switch.py builds it there for the
+    drill record whatever the site's switch). Both run in the recovery Region."""
+    orchestrator = (recovery_region, "orchestratorReservedConcurrency", spec.orchestrator_reserved_concurrency)
+    if not has_function_urls(recovery_region):
+        return (orchestrator,)
+    return orchestrator, (recovery_region, "switchReservedConcurrency", spec.switch_reserved_concurrency)
+
+
 def budget_inputs(entry: SiteEntry) -> BudgetInputs:
     return BudgetInputs(
         probe_interval_seconds=entry.probe_interval_seconds,
@@ -295,7 +298,7 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems, recovery_region: st
             "applies to the endpoint and CloudWatch switches only; with switch 'arc' the routing control is the only "
             "switch",
         )
-    if entry.switch == "endpoint" and recovery_region in FUNCTION_URL_UNSUPPORTED_REGIONS:
+    if entry.switch == "endpoint" and recovery_region is not None and not has_function_urls(recovery_region):
         found.add(
             unit,
             key_position(SiteEntry, "switch"),
@@ -319,25 +322,6 @@ def site_spec(entry: SiteEntry, unit: Unit, found: Problems, recovery_region: st
             f"with {len(entry.buckets)} buckets and {len(entry.tables)} tables the site's descriptor can reach "
             f"{descriptor} bytes, over the {DESCRIPTOR_LIMIT_BYTES} an Advanced SSM parameter holds: link fewer "
             "stores, or split the application into two sites",
-        )
-    reserved = entry.orchestrator_reserved_concurrency + (
-        entry.switch_reserved_concurrency if recovery_region not in FUNCTION_URL_UNSUPPORTED_REGIONS else 0
-    )
-    quota = entry.lambda_concurrency_quota
-    keep = (
-        MIN_UNRESERVED_CONCURRENCY
-        if quota >= DEFAULT_LAMBDA_CONCURRENCY_QUOTA
-        else MIN_UNRESERVED_CONCURRENCY_SMALL_ACCOUNT
-    )
-    if quota - reserved < keep:
-        found.add(
-            unit,
-            key_position(SiteEntry, "orchestratorReservedConcurrency"),
-            unit.at("orchestratorReservedConcurrency"),
-            f"with switchReservedConcurrency the site reserves {reserved} concurrent executions, leaving "
-            f"{quota - reserved} of the account's quota of {quota} (lambdaConcurrencyQuota) unreserved; Lambda keeps "
-            f"at least {keep} unreserved and would refuse the deploy. Lower the reservations or raise the quota "
-            "(Service Quotas, Lambda 'Concurrent executions') and declare it",
         )
     if entry.auto_dns_failover and (entry.buckets or entry.tables or entry.database):
         found.add(

@@ -13,10 +13,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from stackmodel.config.buckets import (
     BATCH_REPORTS_NAME,
@@ -27,11 +27,12 @@ from stackmodel.config.buckets import (
     Naming,
     bucket_spec,
 )
+from stackmodel.config.concurrency import QUOTAS_KEY, Reservation, concurrency_problems
 from stackmodel.config.drills import DrillsConfig, drill_problems
 from stackmodel.config.errors import ConfigError, Problems, Unit, dr_error, key_position, report_validation_error
 from stackmodel.config.fields import Region
 from stackmodel.config.isolation import DYNAMODB, S3, IsolatedStore, isolation_problems
-from stackmodel.config.sites import SiteEntry, SiteSpec, site_spec
+from stackmodel.config.sites import SiteEntry, SiteSpec, site_reservations, site_spec
 from stackmodel.config.tables import (
     DEFAULT_BACKUP_SETTINGS,
     BackupSettings,
@@ -48,7 +49,7 @@ EntryT = TypeVar("EntryT", bound=BaseModel)
 SpecT = TypeVar("SpecT")
 
 PROVIDER_NAMESPACES = frozenset({"pulumi", "aws"})  # Pulumi's own keys, and the one provider this program uses
-STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites", "drills"})
+STRUCTURED_KEYS = frozenset({"buckets", "tables", "backup", "sites", "drills", "lambdaConcurrencyQuotas"})
 LIST_KEYS = frozenset({"buckets", "tables", "backup", "sites"})  # validated as their own units, not with the scalars
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -123,6 +124,13 @@ class StackConfig(BaseModel):
     drills: DrillsConfig = Field(
         default_factory=DrillsConfig,
         description="AWS FIS replication pauses and the scheduled drill (components/drills.py); off by default.",
+    )
+    # Service Quotas code L-B99A9384; stackmodel/config/concurrency.py sums the stack's reservations against it.
+    lambda_concurrency_quotas: dict[Region, Annotated[StrictInt, Field(ge=1)]] = Field(
+        default_factory=dict,
+        alias="lambdaConcurrencyQuotas",
+        description="The account's Lambda 'Concurrent executions' quota per Region, where it is not the default "
+        "1000; reservations made outside this stack in that Region may be subtracted here.",
     )
 
 
@@ -298,6 +306,9 @@ def parse(
         found,
         recovery if regions_ok else None,
     )
+    if QUOTAS_KEY not in failed:  # a quota that failed has its own problem
+        quotas = scalars.get(QUOTAS_KEY, {})
+        _check_concurrency(raw.get("sites", []), sites, recovery if regions_ok else None, quotas, top, found)
     drills = DrillsConfig.model_validate(scalars["drills"]) if parsed("drills") is not None else DrillsConfig()
     for path, message in drill_problems(drills, _config_positions(raw_tables, tables)):
         found.add(top, key_position(StackConfig, "drills"), path, message)
@@ -402,13 +413,21 @@ def _backup_settings(raw_backup: Any, secret: bool, found: Problems) -> BackupSe
     return backup_settings(entry, unit, found)
 
 
-def _config_positions(raw_tables: Any, tables: list[TableSpec]) -> list[tuple[int, TableSpec]]:
-    """Each valid table with its index in the config's list (the first entry of a name is the one kept)."""
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=_Named)
+
+
+def _config_positions(raw_entries: Any, specs: list[NamedT]) -> list[tuple[int, NamedT]]:
+    """Each valid entry with its index in the config's list (the first entry of a name is the one kept)."""
     positions: dict[str, int] = {}
-    for index, entry in enumerate(raw_tables if isinstance(raw_tables, list) else []):
+    for index, entry in enumerate(raw_entries if isinstance(raw_entries, list) else []):
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
             positions.setdefault(entry["name"], index)
-    return [(positions[table.name], table) for table in tables]
+    return [(positions[spec.name], spec) for spec in specs]
 
 
 def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problems) -> list[TableSpec]:
@@ -422,6 +441,29 @@ def _tables(raw_tables: Any, context: TableContext, secret: bool, found: Problem
         secret,
         found,
     )
+
+
+def _check_concurrency(
+    raw_sites: Any,
+    sites: list[SiteSpec],
+    recovery: str | None,
+    quotas: Mapping[str, int],
+    top: Unit,
+    found: Problems,
+) -> None:
+    """Every reservation of the sites that parsed (a lower bound while others failed: each only adds), summed per
+    Region against the account's quota there."""
+    if recovery is None:
+        return
+    reservations = [
+        Reservation(region, f"sites[{index}].{key}", amount)
+        for index, spec in _config_positions(raw_sites, sites)
+        for region, key, amount in site_reservations(spec, recovery)
+    ]
+    for message in concurrency_problems(
+        reservations, quotas, hide_amounts=top.hides("sites"), hide_quotas=top.hides(QUOTAS_KEY)
+    ):
+        found.add(top, key_position(StackConfig, QUOTAS_KEY), "sites", message)
 
 
 def _check_regions(primary: str | None, recovery: str | None, top: Unit, found: Problems) -> None:

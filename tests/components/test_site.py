@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from stackmodel.config import ConfigError
+from stackmodel.config import ConfigError, parse
+from stackmodel.config.sites import site_reservations
 from stackmodel.site import (
     ORCHESTRATOR_TIMEOUT_SECONDS,
     ROUND_BUDGET_SECONDS,
@@ -232,6 +233,22 @@ def test_orchestrator_runs_bounded_rounds_every_minute_in_the_recovery_region(pr
     assert function.inputs["reservedConcurrentExecutions"] == 2
     rule = by_name(in_site(prod, RULE), "orchestrator")
     assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
+
+
+def test_the_config_counts_every_reserved_concurrency_the_program_registers(prod: Run) -> None:
+    """The config's per-Region sum (stackmodel/config/concurrency.py) holds only if it sees every function that
+    reserves concurrency: a new one must be added to its reservations."""
+    registered: dict[str, int] = {}
+    for function in prod.of_type(FUNCTION):
+        reserved = function.inputs.get("reservedConcurrentExecutions")
+        if reserved is not None:
+            registered[function.inputs["region"]] = registered.get(function.inputs["region"], 0) + reserved
+    settings = parse(stack_config("prod"))
+    counted: dict[str, int] = {}
+    for spec in settings.sites:
+        for region, _, amount in site_reservations(spec, settings.recovery_region):
+            counted[region] = counted.get(region, 0) + amount
+    assert registered == counted == {"us-west-2": 12}
 
 
 def test_no_asynchronously_invoked_runtime_function_is_retried(prod: Run) -> None:

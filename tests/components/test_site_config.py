@@ -19,8 +19,12 @@ def prod(**site: Any) -> dict[str, Any]:
 
 
 def problems(config: dict[str, Any]) -> list[str]:
+    return problems_with_secrets(config, frozenset())
+
+
+def problems_with_secrets(config: dict[str, Any], secret_keys: frozenset[str]) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        parse(config)
+        parse(config, secret_keys=secret_keys)
     return caught.value.problems
 
 
@@ -142,18 +146,102 @@ def test_a_recovery_region_without_function_urls_needs_another_switch() -> None:
     assert parse(config).sites[0].switch == "cloudwatch"
 
 
+RESERVE_ADVICE = (
+    "Lambda keeps at least {keep} unreserved and would refuse the deploy. Lower the reservations, or raise the quota "
+    "(Service Quotas, Lambda 'Concurrent executions') and declare it as lambdaConcurrencyQuotas.us-west-2"
+)
+
+
+def with_second_site(config: dict[str, Any], **site: Any) -> dict[str, Any]:
+    second = {**copy.deepcopy(config["sites"][0]), "name": "web", "recordName": "web.distronation.example", **site}
+    config["sites"].append(second)
+    return config
+
+
 def test_reserved_concurrency_must_leave_the_account_minimum_unreserved() -> None:
     [line] = problems(prod(switchReservedConcurrency=899))
     assert line == (
-        "sites[0].orchestratorReservedConcurrency: with switchReservedConcurrency the site reserves 901 concurrent "
-        "executions, leaving 99 of the account's quota of 1000 (lambdaConcurrencyQuota) unreserved; Lambda keeps at "
-        "least 100 unreserved and would refuse the deploy. Lower the reservations or raise the quota (Service "
-        "Quotas, Lambda 'Concurrent executions') and declare it"
+        "sites: the stack reserves 901 concurrent executions in us-west-2 (sites[0].orchestratorReservedConcurrency "
+        "2 + sites[0].switchReservedConcurrency 899), leaving 99 of the account's quota of 1000 there "
+        "(lambdaConcurrencyQuotas.us-west-2 not declared: the default) unreserved; " + RESERVE_ADVICE.format(keep=100)
     )
     assert parse(prod(switchReservedConcurrency=898)).sites[0].switch_reserved_concurrency == 898
-    [small] = problems(prod(lambdaConcurrencyQuota=60))
-    assert "leaving 48 of the account's quota of 60" in small and "at least 50 unreserved" in small
-    assert parse(prod(lambdaConcurrencyQuota=62)).sites[0].orchestrator_reserved_concurrency == 2
+
+
+def test_reserved_concurrency_is_summed_over_every_site_of_the_region() -> None:
+    """Each site alone leaves more than 100 of 1,000 unreserved; together they do not."""
+    assert parse(prod(switchReservedConcurrency=448)).sites[0].switch_reserved_concurrency == 448
+    config = with_second_site(prod(switchReservedConcurrency=448), switchReservedConcurrency=449)
+    [line] = problems(config)
+    assert line == (
+        "sites: the stack reserves 901 concurrent executions in us-west-2 (sites[0].orchestratorReservedConcurrency "
+        "2 + sites[0].switchReservedConcurrency 448 + sites[1].orchestratorReservedConcurrency 2 + "
+        "sites[1].switchReservedConcurrency 449), leaving 99 of the account's quota of 1000 there "
+        "(lambdaConcurrencyQuotas.us-west-2 not declared: the default) unreserved; " + RESERVE_ADVICE.format(keep=100)
+    )
+    config["sites"][1]["switchReservedConcurrency"] = 448
+    assert len(parse(config).sites) == 2  # exactly 100 left
+
+
+def test_a_declared_quota_replaces_the_default_in_its_region_only() -> None:
+    config = prod()
+    config["lambdaConcurrencyQuotas"] = {"us-west-2": 61, "us-east-1": 5000}  # prod reserves 2 + 10 in us-west-2
+    [line] = problems(config)
+    assert line == (
+        "sites: the stack reserves 12 concurrent executions in us-west-2 (sites[0].orchestratorReservedConcurrency 2 "
+        "+ sites[0].switchReservedConcurrency 10), leaving 49 of the account's quota of 61 there "
+        "(lambdaConcurrencyQuotas.us-west-2) unreserved; " + RESERVE_ADVICE.format(keep=50)
+    )
+    config["lambdaConcurrencyQuotas"]["us-west-2"] = 62  # below 1,000 an account keeps 50
+    assert parse(config).sites[0].orchestrator_reserved_concurrency == 2
+    config = prod(switchReservedConcurrency=899)  # 901 reserved
+    config["lambdaConcurrencyQuotas"] = {"us-west-2": 1000}  # from 1,000 an account keeps 100
+    assert "leaving 99 of the account's quota of 1000 there (lambdaConcurrencyQuotas.us-west-2)" in problems(config)[0]
+    config["lambdaConcurrencyQuotas"] = {"us-west-2": 1001}
+    assert parse(config).sites[0].switch_reserved_concurrency == 899
+    config["lambdaConcurrencyQuotas"] = {"us-east-1": 5000}  # another Region's quota does not count
+    [line] = problems(config)
+    assert "(lambdaConcurrencyQuotas.us-west-2 not declared: the default)" in line
+
+
+def test_a_quota_must_be_a_positive_integer_per_known_region() -> None:
+    config = prod()
+    config["lambdaConcurrencyQuotas"] = {"us-west-2": 0, "mars-1": 500}
+    found = problems(config)
+    assert "lambdaConcurrencyQuotas.us-west-2: must be at least 1, got 0" in found
+    assert "lambdaConcurrencyQuotas.mars-1.[key]: must be an AWS region botocore knows" in found
+    assert not any(line.startswith("sites:") for line in found)  # no sum against a quota that failed
+
+
+def test_a_switch_function_that_is_not_deployed_reserves_nothing() -> None:
+    """Without function URLs in the recovery Region there is no switch endpoint (components/site_switch.py)."""
+    config = prod(switch="cloudwatch", rtoMinutes=4, switchReservedConcurrency=990)
+    config["recoveryRegion"] = "eu-central-2"
+    config.pop("tables")  # prod's tables live in US Regions
+    config["sites"][0].pop("tables")
+    assert parse(config).sites[0].switch_reserved_concurrency == 990
+    config["sites"][0]["orchestratorReservedConcurrency"] = 100
+    config["lambdaConcurrencyQuotas"] = {"eu-central-2": 149}
+    [line] = problems(config)
+    assert line.startswith(
+        "sites: the stack reserves 100 concurrent executions in eu-central-2 "
+        "(sites[0].orchestratorReservedConcurrency 100), leaving 49 of the account's quota of 149 there"
+    )
+
+
+def test_secret_reservations_are_named_without_their_values() -> None:
+    [line] = problems_with_secrets(prod(switchReservedConcurrency=899), frozenset({"sites"}))
+    assert line.startswith(
+        "sites: sites[0].orchestratorReservedConcurrency, sites[0].switchReservedConcurrency (values not shown) leave "
+        "less than 100 of the account's quota of 1000 there (lambdaConcurrencyQuotas.us-west-2 not declared: the "
+        "default) unreserved; "
+    )
+    assert "899" not in line and "901" not in line
+
+
+def test_the_old_per_site_quota_key_is_refused() -> None:
+    [line] = problems(prod(lambdaConcurrencyQuota=2000))
+    assert line.startswith("sites[0].lambdaConcurrencyQuota: unknown site key")
 
 
 API = stack_config("prod")["sites"][0]

@@ -7,6 +7,7 @@ every test here stays in milliseconds; the end-to-end behaviour is in the other 
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -956,18 +957,29 @@ def test_route53s_vote_is_the_probe_records_answer() -> None:
     zone.answers[f"probe.{RECORD}"] = None
     assert orchestrator.route53_vote(clients, site) is None
     assert orchestrator.route53_vote(fake_clients(), site) is None
+    asked: list[tuple[str, str]] = []
+    orchestrator.route53_vote(fake_clients(resolver=lambda name, kind: asked.append((name, kind)) or []), site)
+    assert asked == [(f"probe.{RECORD}", "CNAME")]  # the site's record type
 
 
 def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) -> None:
-    assert runtime.round(T0).outcome == orchestrator.HEALTHY
+    assert runtime.round(T0) == orchestrator.Decision(orchestrator.HEALTHY, "api", 0, phase=PRIMARY)
     runtime.primary_down(route53_sees_it=False)  # a partition between the regions: Route 53 still sees it
     suspect = runtime.round(T0)
     assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)
     runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: unknown, nothing counted
     suspect = runtime.round(T0)
-    assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)
-    assert suspect.reasons[-1] == "the vantage points disagree or one is unknown: no failure counted"
-    assert suspect.reasons[:2] == ["primary probe: 503", "route53 checkers: unknown"]
+    assert suspect == orchestrator.Decision(
+        orchestrator.SUSPECT,
+        "api",
+        0,
+        [
+            "primary probe: 503",
+            "route53 checkers: unknown",
+            "the vantage points disagree or one is unknown: no failure counted",
+        ],
+        phase=PRIMARY,
+    )
     runtime.primary_down()
     first = runtime.round(T0)
     assert (first.outcome, first.failures) == (orchestrator.SUSPECT, 1)
@@ -984,6 +996,20 @@ def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) ->
     started = runtime.round(T0 + timedelta(seconds=30))  # the third round in a row: the threshold
     assert started.outcome == orchestrator.STARTED and started.failures == 3
     assert started.reasons == ["both vantage points saw the primary fail 3 rounds in a row (503)"]
+
+
+def test_an_unready_standby_is_alerted_once_on_the_round_that_reaches_the_threshold(runtime: Runtime) -> None:
+    runtime.primary_down()
+    runtime.health.healthy["http://secondary/health"] = False
+    for second in (0, 10):
+        assert runtime.round(T0 + timedelta(seconds=second)).outcome == orchestrator.SUSPECT
+    assert runtime.recorder.messages == []
+    reached = runtime.round(T0 + timedelta(seconds=20))
+    assert (reached.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 3)
+    assert [m["Subject"] for m in runtime.recorder.messages] == ["DR api: standby not ready, no failover"]
+    after = runtime.round(T0 + timedelta(seconds=30))
+    assert (after.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 4)
+    assert len(runtime.recorder.messages) == 1  # not again on every round after it
 
 
 def test_one_healthy_vote_resets_the_count(runtime: Runtime) -> None:
@@ -1008,12 +1034,14 @@ def test_without_a_resolver_the_recovery_probe_decides_alone(runtime: Runtime) -
 
 
 def test_a_stale_health_write_is_contended(runtime: Runtime) -> None:
+    assert runtime.store.track(runtime.store.read(), failures=2, first_failure_at=1.0)
     stale = runtime.store.read()
     assert runtime.store.track(stale, failures=0)
     decision = orchestrator._watch_primary(
         runtime.site, runtime.clients, runtime.store, stale, runtime.health, T0, "me"
     )
-    assert decision.outcome == orchestrator.CONTENDED
+    reasons = ["primary probe: 200", "route53 checkers: healthy"]
+    assert decision == orchestrator.Decision(orchestrator.CONTENDED, "api", 2, reasons, phase=PRIMARY)
 
 
 def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
@@ -1021,7 +1049,7 @@ def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
     runtime.store.track(runtime.store.read(), failures=2, first_failure_at=5.0)
     started = runtime.round(T0)
     state = runtime.store.read()
-    assert started.outcome == orchestrator.STARTED
+    assert (started.outcome, started.site, started.failures) == (orchestrator.STARTED, "api", 3)
     assert (state.phase, state.epoch, state.manual, state.failed_over_at) == (FAILING_OVER, 1, False, T0.timestamp())
     assert state.transition == f"failover-{int(T0.timestamp() * 1000)}-me"
     assert state.done == {"begin": "2026-12-07T12:00:00.000+00:00"} and state.lock_owner == "me"
@@ -1049,10 +1077,12 @@ def test_begin_is_a_fenced_write_of_the_next_epoch(runtime: Runtime) -> None:
 def test_another_runs_lock_stops_begin_and_a_transition_round(runtime: Runtime) -> None:
     assert runtime.store.acquire("other", T0.timestamp())
     locked = orchestrator._begin(runtime.site, runtime.clients, T0, "me", PRIMARY, FAILING_OVER, "r")
-    assert (locked.outcome, locked.phase) == (orchestrator.LOCKED, PRIMARY)
+    assert locked == orchestrator.Decision(
+        orchestrator.LOCKED, "api", reasons=["another run holds the failover lock"], phase=PRIMARY
+    )
     assert runtime.store.advance("other", PRIMARY, {"phase": FAILING_OVER}, now=T0.timestamp(), reset_done=True)
     held = runtime.round(T0 + timedelta(seconds=1))
-    assert (held.outcome, held.phase) == (orchestrator.LOCKED, FAILING_OVER)
+    assert (held.outcome, held.site, held.phase) == (orchestrator.LOCKED, "api", FAILING_OVER)
     assert held.reasons == [f"other holds the lock until {T0.timestamp() + 60}; it continues the transition"]
 
 
@@ -1060,17 +1090,19 @@ def test_begin_on_a_moved_phase_continues_or_refuses(runtime: Runtime) -> None:
     site, clients = runtime.site, runtime.clients
     not_failed_over = orchestrator._begin(site, clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
     assert (not_failed_over.outcome, not_failed_over.phase) == (orchestrator.NOT_FAILED_OVER, PRIMARY)
-    begin = {"begin": T0.isoformat()}
+    begin = {"begin": T0.isoformat(), "database": T0.isoformat()}
     assert runtime.store.advance(
         "me", PRIMARY, {"phase": FAILING_OVER}, now=T0.timestamp(), done=begin, reset_done=True
     )
     in_progress = orchestrator._begin(site, clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
-    assert (in_progress.outcome, in_progress.reasons) == (
+    assert (in_progress.outcome, in_progress.site, in_progress.reasons) == (
         orchestrator.TRANSITION_IN_PROGRESS,
+        "api",
         ["site is in phase 'failing-over'"],
     )
     continued = orchestrator._begin(site, clients, T0, "me", PRIMARY, FAILING_OVER, "r")
-    assert continued.outcome == orchestrator.ADVANCED and continued.done == ["begin", "database"]
+    assert continued.outcome == orchestrator.ADVANCED and continued.done == ["begin", "database", "settings"]
+    assert runtime.ssm.values["/dr/distronation/active-region"] == "us-west-2"  # with the run's own clients
 
 
 def failed_over(runtime: Runtime, at: datetime = T0, **extra: Any) -> None:
@@ -1090,16 +1122,21 @@ def failed_over(runtime: Runtime, at: datetime = T0, **extra: Any) -> None:
 def test_failback_starts_only_after_the_primary_was_healthy_long_enough(runtime: Runtime) -> None:
     failed_over(runtime)
     first = runtime.round(T0)
-    assert first.outcome == orchestrator.ALREADY_FAILED_OVER and first.pending == []
+    assert (first.outcome, first.site, first.pending) == (orchestrator.ALREADY_FAILED_OVER, "api", [])
     assert runtime.store.read().primary_healthy_since == T0.timestamp()
+    assert runtime.store.read().votes == {
+        "recovery-probe": {"healthy": True, "at": T0.timestamp(), "detail": "200"},
+        "route53-checkers": {"healthy": True, "at": T0.timestamp()},
+    }
     almost = runtime.round(T0 + timedelta(minutes=30) - timedelta(seconds=1))
     assert almost.outcome == orchestrator.ALREADY_FAILED_OVER
     assert runtime.round(T0 + timedelta(minutes=30), auto_failback=False).outcome == orchestrator.ALREADY_FAILED_OVER
     started = runtime.round(T0 + timedelta(minutes=30))
-    assert started.outcome == orchestrator.STARTED
+    assert (started.outcome, started.reasons) == (orchestrator.STARTED, ["primary healthy from both vantage points"])
+    assert started.pending == list(orchestrator.FAILBACK_ACTIONS[1:])
     state = runtime.store.read()
     assert (state.phase, state.epoch, state.failed_over_at) == (FAILING_BACK, 2, T0.timestamp())
-    assert state.transition.startswith("failback-")
+    assert state.transition.startswith("failback-") and state.manual is False
 
 
 def test_an_unknown_or_unhealthy_vote_restarts_the_failback_hold_down(runtime: Runtime) -> None:
@@ -1211,6 +1248,8 @@ def test_a_failover_runs_its_actions_in_order_one_per_round(runtime: Runtime) ->
     assert (state.phase, state.switch, state.failures, state.lock_owner) == (FAILED_OVER, SWITCH_FAILED_OVER, 0, None)
     assert runtime.ssm.values["/dr/distronation/active-region"] == "us-west-2"
     assert runtime.recorder.switch_values() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]  # published after the write
+    switched = [m["MetricData"][0]["Timestamp"] for m in runtime.recorder.metrics][3]  # by the switch round
+    assert switched == T0 + timedelta(seconds=3)
     assert outcomes[3].dns_confirmed is True and outcomes[-1].dns_confirmed is True
     assert outcomes[-1].timings == {"SwitchSeconds": 3.0, "DnsConfirmedSeconds": 1.0, "TransitionSeconds": 5.0}
     assert outcomes[-1].reasons == [f"{state.transition} finished"]
@@ -1223,7 +1262,8 @@ def test_a_failed_action_is_retried_by_the_next_round(runtime: Runtime) -> None:
     runtime.round(T0)  # database: none
     runtime.ssm.failing = True
     failed = runtime.round(T0)
-    assert failed.outcome == orchestrator.ACTION_FAILED and failed.reasons[0].startswith("settings: ")
+    assert (failed.outcome, failed.site) == (orchestrator.ACTION_FAILED, "api")
+    assert failed.reasons[0].startswith("settings: ")
     assert failed.done == ["begin", "database"]
     runtime.ssm.failing = False
     assert runtime.round(T0).done[-1] == "settings"
@@ -1231,7 +1271,7 @@ def test_a_failed_action_is_retried_by_the_next_round(runtime: Runtime) -> None:
 
 def test_a_round_on_a_settled_site_reports_where_it_stands(runtime: Runtime) -> None:
     decision = orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
-    assert (decision.outcome, decision.pending[0]) == (orchestrator.NOT_FAILED_OVER, "begin")
+    assert (decision.outcome, decision.site, decision.pending[0]) == (orchestrator.NOT_FAILED_OVER, "api", "begin")
     assert decision.pending[1] == "reconcile-1"
     assert runtime.store.release("me")
     failed_over(runtime)
@@ -1263,14 +1303,23 @@ def test_the_database_alert_is_sent_once_past_ten_minutes(dynamodb: Any) -> None
         return orchestrator._database(context)
 
     for after in (600.0, 610.0):
-        assert not poll(after).finished
+        assert poll(after) == Step(False, reason=f"promotion running for {after:.0f} s")
     assert runtime.recorder.messages == []
-    assert poll(600.5).reason == "promotion running for 600 s" and len(runtime.recorder.messages) == 1
-    assert runtime.recorder.messages[0]["Subject"] == "DR api: database not writable after 600 s"
+    assert poll(600.5) == Step(False, reason="promotion running for 600 s") and len(runtime.recorder.messages) == 1
+    assert runtime.recorder.messages[0] == {
+        "TopicArn": TOPIC,
+        "Subject": "DR api: database not writable after 600 s",
+        "Message": "still polling",
+    }
     poll(609.9)
     assert len(runtime.recorder.messages) == 2
     runtime.clients.rds.instance = {"DBInstanceStatus": "available"}
-    assert poll(700.0).note == "writable; lag at begin None s (the RPO estimate)"
+    assert poll(700.0) == Step(True, note="writable; lag at begin None s (the RPO estimate)")
+    started = State(phase=FAILING_OVER)  # not yet asked
+    runtime.clients.rds.instance = {"DBInstanceStatus": "available", "ReadReplicaSourceDBInstanceIdentifier": "x"}
+    assert poll(0.0) == Step(False, {"action": "PromoteReadReplica"}, start_pending=True, reason="promoting")
+    without = failback.StepContext(make_site(), runtime.clients, started, T0, lambda: True)
+    assert orchestrator._database(without) == Step(True, note="no database")
 
 
 def test_dns_is_confirmed_or_declared_unconfirmed_after_ttl_plus_switch(runtime: Runtime) -> None:
@@ -1311,6 +1360,20 @@ def test_dns_is_confirmed_or_declared_unconfirmed_after_ttl_plus_switch(runtime:
     never = failback.StepContext(runtime.site, runtime.clients, State(phase=FAILING_OVER), T0, lambda: True)
     runtime.zone.answers[RECORD] = None
     assert orchestrator._dns(never).reason == f"{RECORD} answers nothing (0 s of 180 s)"
+    runtime.zone.answers[RECORD] = PRIMARY_HOST
+    runtime.site.budget["switchSeconds"] = 30  # the site's own switch budget: TTL 60 + 30
+    assert not check(90.0).finished and check(90.5).finished
+    runtime.zone.answers[RECORD] = SECONDARY_HOST
+
+    def both(name: str, record_type: str) -> list[Answer]:
+        return [Answer(record_type, SECONDARY_HOST, 60), Answer(record_type, "other.example", 60)]
+
+    assert check(5.0, both).note == f"confirmed: {SECONDARY_HOST}, other.example"
+
+    def neither(name: str, record_type: str) -> list[Answer]:
+        return [Answer(record_type, PRIMARY_HOST, 60), Answer(record_type, "other.example", 60)]
+
+    assert check(91.0, neither).note == f"unconfirmed after 91 s: {PRIMARY_HOST}, other.example"
 
 
 def test_timings_are_measured_between_recorded_steps() -> None:
@@ -1387,3 +1450,250 @@ def test_drctl_failback_without_a_healthy_since_waits(runtime: Runtime) -> None:
         orchestrator.TRANSITION_IN_PROGRESS,
         ["site is in phase 'failing-over'"],
     )
+
+
+def test_drctl_failback_stops_after_the_round_in_which_stop_is_set(runtime: Runtime) -> None:
+    failed_over(runtime)
+    begin = orchestrator._begin(runtime.site, runtime.clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
+    assert begin.outcome == orchestrator.STARTED and runtime.store.release("me")
+    runtime.clients.s3_primary = object()  # no bucket is linked: never called
+    # A clock that never moves: rounds continue while actions finish, and end at the first that waits.
+    kwargs: dict[str, Any] = {"owner": "me", "seconds": 0.0, "clock": lambda: 0.0}
+    stop = threading.Event()
+    stop.set()
+    stopped = orchestrator.failback(runtime.site, runtime.clients, runtime.health, T0, stop=stop, **kwargs)
+    assert (stopped.outcome, stopped.done) == (orchestrator.ADVANCED, ["begin", "reconcile-1"])
+    driven = orchestrator.failback(runtime.site, runtime.clients, runtime.health, T0, **kwargs)
+    assert (driven.outcome, driven.done[-1], driven.pending[0]) == (orchestrator.WAITING, "switch", "hold")
+
+
+class ReadableBuckets:
+    def head_bucket(self, **kwargs: Any) -> dict[str, Any]:
+        return {}
+
+
+def test_a_dry_run_plans_each_linked_bucket_onto_its_replica() -> None:
+    site = make_site(tables=[])
+    clients = fake_clients(s3=ReadableBuckets())
+    plan = orchestrator.start_failover(
+        site, clients, Health(), T0, owner="me", reason="drill", manual=True, dry_run=True
+    )
+    assert plan == orchestrator.Decision(
+        orchestrator.DRY_RUN,
+        "api",
+        reasons=["drill"],  # no lag known, no database: nothing refused
+        actions={
+            "switch": "cloudwatch",
+            "activeRegion": "us-west-2",
+            "activeBuckets": {"audio": "distronation-prod-audio-us-west-2"},
+            "database": None,
+            "observedLagSeconds": None,
+            "actions": list(orchestrator.FAILOVER_ACTIONS),
+        },
+    )
+
+
+def test_a_round_holds_its_lease_and_renews_it_only_until_its_deadline(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orchestrator, "LEASE_SECONDS", 7.0)  # the scaled lease, not the store's default
+    begun(runtime)
+    seen: list[tuple[float | None, bool, bool, float | None]] = []
+
+    def step(action: str, context: failback.StepContext) -> Step:
+        held = runtime.store.read().lock_expires_at
+        seen.append((held, context.renew(), context.out_of_time(), runtime.store.read().lock_expires_at))
+        return Step(False, reason="working")
+
+    monkeypatch.setattr(orchestrator, "_step", step)
+
+    def round_at(deadline: float | None, clock: float) -> orchestrator.Decision:
+        now = datetime.now(UTC)
+        return orchestrator.transition_round(
+            runtime.site, runtime.clients, runtime.store, "me", now, deadline=deadline, clock=lambda: clock
+        )
+
+    before = datetime.now(UTC).timestamp()
+    assert round_at(None, 0.0).reasons == ["database: working"]
+    after = datetime.now(UTC).timestamp()
+    acquired, renewed, out_of_time, until = seen[-1]
+    assert acquired is not None and before + 7.0 <= acquired <= after + 7.0
+    assert renewed and not out_of_time and until is not None and acquired <= until <= after + 7.0
+    round_at(10.0, 10.0)  # at the deadline: still in time
+    assert seen[-1][1:3] == (True, False)
+    round_at(10.0, 10.5)  # past it: no renewal, out of time
+    assert seen[-1][1:3] == (False, True) and seen[-1][3] == seen[-1][0]
+
+
+def waiting_round(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, step: Step, steal: bool) -> Any:
+    """One transition round whose action returns ``step``; ``steal``: another run takes the lock meanwhile."""
+
+    def action(name: str, context: failback.StepContext) -> Step:
+        if steal:
+            assert runtime.store.release("me") and runtime.store.acquire("other", T0.timestamp())
+        return step
+
+    monkeypatch.setattr(orchestrator, "_step", action)
+    return orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
+
+
+def lost(action: str) -> orchestrator.Decision:
+    rest = list(orchestrator.FAILOVER_ACTIONS[1:])
+    return orchestrator.Decision(
+        orchestrator.LOST_LOCK,
+        "api",
+        reasons=[f"{action}: lock lost"],
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=rest,
+    )
+
+
+def test_a_waiting_action_keeps_its_progress_fenced(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    progress = Step(False, changes={"watermark": "2026-12-07T12:00:00+00:00"}, reason="resumes")
+    waiting = waiting_round(runtime, monkeypatch, progress, steal=False)
+    assert (waiting.outcome, waiting.reasons) == (orchestrator.WAITING, ["database: resumes"])
+    state = runtime.store.read()
+    assert (state.watermark, state.pending) == ("2026-12-07T12:00:00+00:00", {})  # no start mark asked for
+    assert waiting_round(runtime, monkeypatch, progress, steal=True) == lost("database")
+    assert runtime.store.read().lock_owner == "other"
+
+
+def test_a_polled_actions_start_mark_is_fenced(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    plain = Step(False, reason="not yet")
+    assert waiting_round(runtime, monkeypatch, plain, steal=True).outcome == orchestrator.WAITING  # nothing to write
+    assert runtime.store.release("other") and runtime.store.acquire("me", T0.timestamp())
+    marked = Step(False, start_pending=True, reason="asked")
+    assert waiting_round(runtime, monkeypatch, marked, steal=True) == lost("database")
+    assert runtime.store.read().pending == {}
+
+
+def test_a_waiting_action_without_a_reason_says_waiting(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    begun(runtime)
+    rest = list(orchestrator.FAILOVER_ACTIONS[1:])
+    assert waiting_round(runtime, monkeypatch, Step(False), steal=False) == orchestrator.Decision(
+        orchestrator.WAITING,
+        "api",
+        reasons=["database: waiting"],
+        actions={"database": None},
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=rest,
+    )
+
+
+def finish(runtime: Runtime, order: tuple[str, ...]) -> orchestrator.Decision:
+    """The transition under way with every action but ``finish`` done: its last round."""
+    phase = runtime.store.read().phase
+    done = {a: T0.isoformat() for a in order[:-1]}
+    assert runtime.store.advance("me", phase, now=T0.timestamp(), done=done)
+    return orchestrator.transition_round(runtime.site, runtime.clients, runtime.store, "me", T0)
+
+
+def test_finishing_a_failover_keeps_its_detection_time_and_a_failback_clears_it(runtime: Runtime) -> None:
+    health = {"failures": 3, "first_failure_at": 5.0, "primary_healthy_since": 7.0}
+    assert runtime.store.track(runtime.store.read(), **health)
+    begun(runtime)
+    finished = finish(runtime, orchestrator.FAILOVER_ACTIONS)
+    assert (finished.outcome, finished.site) == (orchestrator.FAILED_OVER_NOW, "api")
+    assert finished.timings["DetectionSeconds"] == T0.timestamp() - 5.0 + 10  # from the first failure seen
+    state = runtime.store.read()
+    assert (state.phase, state.failures, state.first_failure_at, state.primary_healthy_since) == (
+        FAILED_OVER,
+        0,
+        5.0,
+        None,
+    )
+    assert runtime.store.track(state, primary_healthy_since=7.0)
+    began = orchestrator._begin(runtime.site, runtime.clients, T0, "me", FAILED_OVER, FAILING_BACK, "r")
+    assert began.outcome == orchestrator.STARTED
+    assert finish(runtime, orchestrator.FAILBACK_ACTIONS).outcome == orchestrator.FAILED_BACK
+    state = runtime.store.read()
+    assert (state.phase, state.failures, state.first_failure_at, state.primary_healthy_since) == (
+        PRIMARY,
+        0,
+        None,
+        None,
+    )
+
+
+def test_a_finished_action_is_recorded_fenced_with_its_note_only_if_it_has_one(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    begun(runtime)
+    refused = waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=True)
+    assert refused == orchestrator.Decision(
+        orchestrator.LOST_LOCK,
+        "api",
+        reasons=["database: lock lost, nothing recorded"],
+        phase=FAILING_OVER,
+        done=["begin"],
+        pending=list(orchestrator.FAILOVER_ACTIONS[1:]),
+    )
+    assert runtime.store.read().notes == {}
+    assert runtime.store.release("other") and runtime.store.acquire("me", T0.timestamp())
+    assert waiting_round(runtime, monkeypatch, Step(True, {"moved": 1}), steal=False) == orchestrator.Decision(
+        orchestrator.ADVANCED,
+        "api",
+        reasons=["database done"],
+        actions={"database": {"moved": 1}},
+        phase=FAILING_OVER,
+        done=["begin", "database"],
+        pending=list(orchestrator.FAILOVER_ACTIONS[2:]),
+    )
+    assert runtime.store.read().notes == {}  # no note, no entry
+    assert waiting_round(runtime, monkeypatch, Step(True, note="n"), steal=False).done[-1] == "settings"
+    assert runtime.store.read().notes == {"settings": "n"}
+
+
+def test_begin_takes_the_lock_for_the_scaled_lease(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestrator, "LEASE_SECONDS", 7.0)
+    begun(runtime)
+    assert runtime.store.read().lock_expires_at == T0.timestamp() + 7.0
+
+
+def test_begin_refuses_when_the_lock_moves_before_its_write(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Overtaken(SiteStore):
+        """Another run takes the lock between begin's read and its fenced write."""
+
+        def advance(self, owner: str, *args: Any, **kwargs: Any) -> bool:
+            assert self.release(owner) and self.acquire("other", T0.timestamp())
+            return super().advance(owner, *args, **kwargs)
+
+    monkeypatch.setattr(orchestrator, "SiteStore", Overtaken)
+    refused = orchestrator._begin(runtime.site, runtime.clients, T0, "me", PRIMARY, FAILING_OVER, "r")
+    assert refused == orchestrator.Decision(
+        orchestrator.LOST_LOCK, "api", reasons=["the lock or the phase moved before begin was written"]
+    )
+    assert runtime.store.read().phase == PRIMARY
+
+
+def test_a_drive_stops_at_a_failed_action_and_gives_its_round_the_whole_budget(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(orchestrator, "POLL_SECONDS", 0.0)  # a failed action would be retried at once
+    begun(runtime)
+    runtime.round(T0)  # database: none
+    runtime.ssm.failing = True
+    deadlines: list[float] = []
+    each_round = orchestrator.run_once
+
+    def counted(*args: Any, **kwargs: Any) -> orchestrator.Decision:
+        deadlines.append(kwargs["deadline"])
+        return each_round(*args, **kwargs)
+
+    monkeypatch.setattr(orchestrator, "run_once", counted)
+    ticks = iter(range(1000))
+    site, clients, health = runtime.site, runtime.clients, runtime.health
+    failed = orchestrator._drive(site, clients, health, "me", 50.0, None, lambda: float(next(ticks)), True)
+    assert failed.outcome == orchestrator.ACTION_FAILED and runtime.store.read().lock_owner is None
+    assert deadlines == [1.0 + 50.0]  # one round, whose deadline is the run's (drctl's long reconcile)
+
+
+def test_a_drive_on_a_settled_site_watches_it_like_any_round(runtime: Runtime) -> None:
+    failed_over(runtime)
+    settled = orchestrator._drive(runtime.site, runtime.clients, runtime.health, "me", 0.0, None, lambda: 0.0, True)
+    assert settled.outcome == orchestrator.ALREADY_FAILED_OVER
+    assert runtime.store.read().primary_healthy_since is not None  # the primary was probed
