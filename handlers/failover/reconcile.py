@@ -22,7 +22,8 @@ multipart threshold (5 GB, CopyObject's limit) use the restore's managed multipa
 also limited to 5 GB an object, so larger ones stay here). The site lock is renewed every 50 keys and before every
 page after the first; a lost lock stops the walk. Keys are compared and copied ``workers`` at a time (each key
 costs two to five S3 requests, so a sequential walk spends its round waiting on the network), and the cursor
-only moves past a key once every key before it is done. Every action is idempotent: an async delivery can repeat even with retries at 0.
+only moves past a key once every key before it is done. Every action is idempotent: an async delivery can
+repeat even with retries at 0.
 """
 
 from __future__ import annotations
