@@ -2,8 +2,10 @@
 at a time, in a scratch copy of the tree, so every run is bounded and a module's score is its own.
 
 ``python tools/mutation.py [MODULE ...]`` prints, per module: mutants, killed, survived (by name), equivalent
-(listed below with why), and the score = killed / (mutants - equivalent). The restore planner keeps its own
-function list (the Makefile's previous scope); the others mutate the whole module.
+(listed below with why), and the score = killed / (mutants - equivalent). A mutant whose tests ran past mutmut's
+time limit (``timeout``: it made them hang or crawl) is counted as killed and shown apart: the suite never passes
+with it. The restore planner keeps its own function list (the Makefile's previous scope); the others mutate the whole
+module.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ SUITES = {
     )
 }
 
+DETECTED = frozenset({"killed", "timeout"})  # mutmut's statuses the suite catches
 STATUS = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -125,19 +128,20 @@ def run(suite: Suite) -> tuple[dict[str, str], dict[str, str]]:
                 [str(MUTMUT), "show", name], cwd=target, capture_output=True, text=True, check=False
             ).stdout
             for name, status in results.items()
-            if status != "killed" and name not in suite.equivalent
+            if status not in DETECTED and name not in suite.equivalent
         }
     return results, diffs
 
 
 def report(suite: Suite, results: dict[str, str], diffs: dict[str, str]) -> float:
-    killed = [name for name, status in results.items() if status == "killed"]
     equivalent = [name for name in results if name in suite.equivalent]
-    survived = [name for name, status in results.items() if status != "killed" and name not in suite.equivalent]
+    killed = [name for name, status in results.items() if status in DETECTED and name not in suite.equivalent]
+    timeouts = sum(results[name] == "timeout" for name in killed)
+    survived = [name for name, status in results.items() if status not in DETECTED and name not in suite.equivalent]
     counted = len(results) - len(equivalent)
     score = len(killed) / counted if counted else 0.0
-    print(f"\n== {suite.module}: {len(results)} mutants, {len(killed)} killed, {len(equivalent)} equivalent, "
-          f"{len(survived)} not killed: score {score:.1%}")  # fmt: skip
+    print(f"\n== {suite.module}: {len(results)} mutants, {len(killed)} killed ({timeouts} by timeout), "
+          f"{len(equivalent)} equivalent, {len(survived)} not killed: score {score:.1%}")  # fmt: skip
     for name in survived:
         print(f"   not killed: {name} ({results[name]})")
         print("      " + "\n      ".join(line for line in diffs.get(name, "").splitlines() if line[:1] in "+-"))
