@@ -48,8 +48,7 @@ class CanaryWriter:
         self._interval = 1.0 / rate_per_second
         self._clock = clock
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._acknowledged = threading.Condition(self._lock)  # notified after each acknowledged canary
+        self._acknowledged = threading.Condition()  # guards ``_written``; notified after each acknowledged canary
         self._writing = threading.Lock()  # held around each write: ``paused`` waits for the one in flight
         self._thread: threading.Thread | None = None
         self._written: list[CanaryWrite] = []
@@ -107,5 +106,5 @@ class CanaryWriter:
 
     @property
     def written(self) -> list[CanaryWrite]:
-        with self._lock:
+        with self._acknowledged:
             return list(self._written)
