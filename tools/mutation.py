@@ -112,7 +112,8 @@ def _configure(target: Path, suite: Suite) -> None:
             f"source_paths = [{suite.module!r}]",
             f"pytest_add_cli_args_test_selection = {list(suite.tests)!r}",
             'also_copy = ["tests/", "handlers/", "components/", "policies/", "preview/", "stackmodel/", "tools/",'
-            ' "schemas/", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.local.yaml", "README.md", "docs/"]',
+            ' "schemas/", "stacks/", "__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.local.yaml",'
+            ' "README.md", "docs/"]',
             'pytest_add_cli_args = ["-p", "no:xdist", "-q", "-m", "not slow", "-x"]',
             "",
         ]
@@ -134,6 +135,9 @@ def run(suite: Suite) -> tuple[dict[str, str], dict[str, str]]:
             match = STATUS.match(line)
             if match and "__mutmut_" in match["name"]:
                 results[match["name"]] = match["status"].strip()
+        if results and all(status == "not checked" for status in results.values()):
+            # mutmut could not run the tests on the unmutated tree (its stats step failed): nothing was measured.
+            raise SystemExit(f"{suite.module}: mutmut ran no mutant; the clean test run failed (see its output above)")
         diffs = {
             name: subprocess.run(
                 [str(MUTMUT), "show", name], cwd=target, capture_output=True, text=True, check=False
