@@ -458,3 +458,168 @@ def test_a_governance_stack_without_backup_settings_gets_the_defaults() -> None:
     settings = parse(mutated(delete(("backup",))))
     assert settings.backup.vault_lock.mode is LockMode.GOVERNANCE
     assert not settings.backup.manage_region_settings
+
+
+# --- what the mutation run found unguarded (issue 23 item 12: tables.py in the mutation scope) ------------------
+
+LEDGER = {
+    "name": "ledger",
+    "tier": 1,
+    "hashKey": "id",
+    "rangeKey": "at",
+    "attributes": [
+        {"name": "id", "type": "S"},
+        {"name": "at", "type": "N"},
+        {"name": "kind", "type": "B"},
+        {"name": "owner", "type": "S"},
+    ],
+    "billingMode": "PROVISIONED",
+    "capacity": {"readUnits": 5, "writeUnits": 6},
+    "autoscaling": {
+        "minReadUnits": 5,
+        "maxReadUnits": 50,
+        "minWriteUnits": 6,
+        "maxWriteUnits": 60,
+        "targetUtilization": 55,
+    },
+    "globalSecondaryIndexes": [
+        {
+            "name": "by-kind",
+            "hashKey": "kind",
+            "rangeKey": "owner",
+            "projectionType": "INCLUDE",
+            "nonKeyAttributes": ["total", "status"],
+        }
+    ],
+    "replicaRegions": ["us-west-2"],
+    "ttlAttribute": "expiresAt",
+    "streamConsumers": ["audit", "search"],
+    "operations": ["GetItem", "Scan"],
+    "pitrRecoveryPeriodDays": 35,
+    "backup": {"rpoMinutes": 60, "coldStorageAfterDays": 10, "deleteAfterDays": 200},
+    "objectives": {"regional": {"rpoMinutes": 5, "rtoMinutes": 45}, "logical": {"rpoMinutes": 0, "rtoMinutes": 100}},
+    "export": {"bucket": "reporting", "schedule": "rate(1 day)"},
+}
+
+
+def test_every_table_key_reaches_the_spec() -> None:
+    """Each key of an entry that sets every one lands in its own spec field, with values that differ from each other
+    and from the tier's defaults."""
+    import dataclasses
+
+    settings = parse(mutated(lambda config: config["tables"].append(copy.deepcopy(LEDGER))))
+    fields = dataclasses.asdict(settings.tables[3])
+    assert fields == {
+        "name": "ledger",
+        "tier": 1,
+        "table_name": "distronation-prod-ledger",
+        "hash_key": "id",
+        "range_key": "at",
+        "attributes": (("id", "S"), ("at", "N"), ("kind", "B"), ("owner", "S")),
+        "billing_mode": "PROVISIONED",
+        "capacity": {"read_units": 5, "write_units": 6},
+        "autoscaling": {
+            "min_read_units": 5,
+            "max_read_units": 50,
+            "min_write_units": 6,
+            "max_write_units": 60,
+            "target_utilization": 55,
+        },
+        "indexes": (
+            {
+                "name": "by-kind",
+                "hash_key": "kind",
+                "range_key": "owner",
+                "projection_type": "INCLUDE",
+                "non_key_attributes": ("total", "status"),
+            },
+        ),
+        "primary_region": "us-east-1",
+        "replica_regions": ("us-west-2",),
+        "consistency_mode": "EVENTUAL",
+        "witness_region": None,
+        "ttl_attribute": "expiresAt",
+        "uses_transactions": False,
+        "stream_consumers": ("audit", "search"),
+        "operations": ("GetItem", "Scan"),
+        "pitr_recovery_period_days": 35,
+        "objectives": {
+            FailureMode.LOGICAL: {"rpo_minutes": 0, "rto_minutes": 100},
+            FailureMode.REGIONAL: {"rpo_minutes": 5, "rto_minutes": 45},
+        },
+        "backup": {"rpo_minutes": 60, "cold_storage_after_days": 10, "delete_after_days": 200},
+        "export": {"bucket": "reporting", "schedule": "rate(1 day)"},
+    }
+    users, orders, _transactions = settings.tables[:3]
+    assert (orders.witness_region, orders.consistency_mode, users.indexes[0].non_key_attributes) == (
+        "us-east-2",
+        "STRONG",
+        (),
+    )
+
+
+VAULT_ACCOUNT = {
+    "accountId": "345678901234",
+    "roleArn": "arn:aws:iam::345678901234:role/dr-isolated-vault-deployer",
+    "organizationId": "o-distronation01",
+}
+
+
+def test_every_backup_setting_reaches_the_settings() -> None:
+    from stackmodel.config.isolation import AirGappedVault, Isolation, RestoreTesting, S3Backup, VaultAccount
+    from stackmodel.config.tables import BackupSettings
+    from stackmodel.tiers import VaultLockProfile
+
+    backup = {
+        "manageRegionSettings": False,
+        "includeRds": True,
+        "crossAccountVaultArn": "arn:aws:backup:us-west-2:345678901234:backup-vault:dr-copies",
+        "vaultLock": {"mode": "GOVERNANCE", "minRetentionDays": 8, "maxRetentionDays": 401, "changeableForDays": 4},
+        "isolatedCopies": {"tier1": False, "tier2": True},
+        "airGappedVault": {"minRetentionDays": 9, "maxRetentionDays": 402, "recoveryAccountId": "210987654321"},
+        "vaultAccount": {**VAULT_ACCOUNT, "minRetentionDays": 10, "maxRetentionDays": 403, "changeableForDays": 5},
+        "s3": {"target": "primary", "continuousRetentionDays": 30, "snapshotRetentionDays": 36},
+        "restoreTesting": {"schedule": "cron(0 6 ? * MON *)", "validationWindowHours": 12, "selectionWindowDays": 3},
+        "audit": True,
+    }
+    assert parse(mutated(set_(("backup",), backup))).backup == BackupSettings(
+        manage_region_settings=False,
+        vault_lock=VaultLockProfile(LockMode.GOVERNANCE, 8, 401, 4),
+        include_rds=True,
+        cross_account_vault_arn="arn:aws:backup:us-west-2:345678901234:backup-vault:dr-copies",
+        isolation=Isolation(
+            tiers=frozenset({2}),
+            air_gapped=AirGappedVault(9, 402, "210987654321"),
+            vault_account=VaultAccount("345678901234", VAULT_ACCOUNT["roleArn"], "o-distronation01", 10, 403, 5),
+        ),
+        s3=S3Backup("primary", 30, 36),
+        restore_testing=RestoreTesting("cron(0 6 ? * MON *)", 12, 3),
+        audit=True,
+    )
+    tier1_only = parse(mutated(set_(("backup",), {"isolatedCopies": {"tier1": True, "tier2": False}}))).backup
+    assert tier1_only.isolation.tiers == frozenset({1})
+    assert (tier1_only.isolation.air_gapped, tier1_only.isolation.vault_account) == (None, None)
+    assert tier1_only.restore_testing is None
+
+
+@pytest.mark.parametrize(
+    ("key", "extra", "equal"),
+    [
+        ("vaultLock", {}, 120),
+        ("airGappedVault", {"recoveryAccountId": "210987654321"}, 35),
+        ("vaultAccount", VAULT_ACCOUNT, 120),
+    ],
+)
+def test_a_retention_range_may_be_one_day_count_but_not_inverted(key: str, extra: dict[str, Any], equal: int) -> None:
+    def bounds(low: int, high: int) -> Change:
+        return set_(
+            ("backup", key), {**PROD["backup"][key], **extra, "minRetentionDays": low, "maxRetentionDays": high}
+        )
+
+    retention = parse(mutated(bounds(equal, equal))).backup
+    assert retention is not None
+    with pytest.raises(ConfigError) as caught:
+        parse(mutated(bounds(equal + 1, equal)))
+    assert caught.value.problems == [
+        f"backup.{key}.minRetentionDays: must not exceed maxRetentionDays ({equal}), got {equal + 1}"
+    ]
