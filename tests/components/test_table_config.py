@@ -623,3 +623,80 @@ def test_a_retention_range_may_be_one_day_count_but_not_inverted(key: str, extra
     assert caught.value.problems == [
         f"backup.{key}.minRetentionDays: must not exceed maxRetentionDays ({equal}), got {equal + 1}"
     ]
+
+
+def extra_table(**entry: Any) -> Any:
+    """The prod stack plus a fourth table (tier 2, one key, no replica, unless ``entry`` says otherwise): its spec,
+    or the stack's problems."""
+    table = {"name": "extra", "tier": 2, "hashKey": "id", "attributes": [{"name": "id", "type": "S"}], **entry}
+    try:
+        return parse(mutated(lambda config: config["tables"].append(copy.deepcopy(table)))).tables[3]
+    except ConfigError as error:
+        return error.problems
+
+
+TIER_1 = {"tier": 1, "replicaRegions": ["us-west-2"]}
+
+
+def test_a_tables_backup_overrides_and_their_edges() -> None:
+    from stackmodel.tiers import TableBackupProfile
+
+    tier_2 = extra_table(backup={"rpoMinutes": 720})
+    assert tier_2.backup == TableBackupProfile(720, None, 35)
+    # Without a replica the regional copy is the newest backup: never better than the tier's declared regional RPO.
+    assert tier_2.objectives[FailureMode.REGIONAL] == Objective(rpo_minutes=1440, rto_minutes=480)
+    assert extra_table(**TIER_1, backup={"coldStorageAfterDays": None}).backup == TableBackupProfile(60, None, 120)
+    assert extra_table(**TIER_1, backup={"rpoMinutes": 60}).backup == TableBackupProfile(60, 7, 120)
+    cold = {"coldStorageAfterDays": 10}
+    assert extra_table(**TIER_1, backup={**cold, "deleteAfterDays": 100}).backup == TableBackupProfile(60, 10, 100)
+    assert extra_table(**TIER_1, backup={**cold, "deleteAfterDays": 99}) == [
+        "tables[3].backup.deleteAfterDays: must be at least coldStorageAfterDays + 90 = 100 (a cold recovery point "
+        "stays 90 days), got 99"
+    ]
+    # The prod vault lock keeps 7 to 400 days: both ends are allowed.
+    assert extra_table(**TIER_1, backup={"deleteAfterDays": 400}).backup == TableBackupProfile(60, 7, 400)
+    assert extra_table(backup={"deleteAfterDays": 7}).backup == TableBackupProfile(1440, None, 7)
+    for days in (6, 401):
+        backup = {"deleteAfterDays": days}
+        assert extra_table(**(TIER_1 if days > 7 else {}), backup=backup) == [
+            f"tables[3].backup.deleteAfterDays: {days} days is outside the vault lock's retention (7 to 400 days) "
+            "in both regions; AWS Backup would fail every job"
+        ]
+
+
+def test_operations_default_grow_with_transactions_and_stop_at_ten() -> None:
+    from stackmodel.config.tables import DEFAULT_OPERATIONS, TRANSACTION_OPERATIONS
+
+    assert extra_table().operations == DEFAULT_OPERATIONS
+    assert extra_table(usesTransactions=True).operations == (*DEFAULT_OPERATIONS, "TransactWriteItems")
+    ten = [operation for operation in OPERATIONS if operation not in TRANSACTION_OPERATIONS]
+    assert len(ten) == 10 and extra_table(operations=ten).operations == tuple(ten)
+
+
+def test_pitr_and_autoscaling_edges() -> None:
+    assert extra_table(tier=3).pitr_recovery_period_days == 7
+    assert extra_table(tier=3, pitrRecoveryPeriodDays=7).pitr_recovery_period_days == 7
+    assert extra_table(tier=3, pitrRecoveryPeriodDays=1) == [
+        "tables[3].pitrRecoveryPeriodDays: may only lengthen tier 3's 7 days, got 1"
+    ]
+    fixed = {"minReadUnits": 5, "maxReadUnits": 5, "minWriteUnits": 7, "maxWriteUnits": 7}
+    provisioned = {"billingMode": "PROVISIONED", "capacity": {"readUnits": 5, "writeUnits": 7}, "autoscaling": fixed}
+    spec = extra_table(**TIER_1, **provisioned)
+    assert (spec.autoscaling.min_read_units, spec.autoscaling.max_write_units) == (
+        5,
+        7,
+    )  # a minimum may equal its maximum
+
+
+def test_a_witness_stays_in_the_partition_and_off_the_tables_regions() -> None:
+    strong = {"tier": 1, "consistencyMode": "STRONG", "replicaRegions": ["us-west-2"]}
+    assert extra_table(**strong, witnessRegion="cn-north-1") == [
+        "tables[3].replicaRegions: MRSC regions must all come from one region set (US: us-east-1, us-east-2, "
+        "us-west-2; EU: eu-central-1, eu-west-1, eu-west-2, eu-west-3; AP: ap-northeast-1, ap-northeast-2, "
+        "ap-northeast-3), got ['cn-north-1', 'us-east-1', 'us-west-2']",
+        "tables[3].witnessRegion: must be in the primary region's partition 'aws'",
+    ]
+    assert extra_table(**strong, witnessRegion="us-west-2") == [
+        "tables[3].witnessRegion: must differ from the table's primary and replica regions"
+    ]
+    assert extra_table(**strong, witnessRegion="us-east-2").witness_region == "us-east-2"
