@@ -77,6 +77,10 @@ SUITES = {
         Suite(
             "stackmodel/config/sites.py",
             ("tests/components/test_site_config.py", "tests/components/test_config_aws_rules.py"),
+            equivalent={
+                # A record name is lowercase (HOSTNAME_PATTERN), so it never ends in an uppercase X to strip.
+                "stackmodel.config.sites.x__record_name__mutmut_9": "rstrip('XX.XX'): no record name ends in 'X'",
+            },
         ),
         Suite(
             "stackmodel/config/tables.py",

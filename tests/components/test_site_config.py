@@ -433,3 +433,35 @@ def test_the_other_cross_key_rules_in_key_order() -> None:
         *(f"sites[1].buckets[{i}]: 'b{i}' is not a bucket of this stack" for i in range(14)),
         "sites[1].database.globalClusterIdentifier: applies to engine 'aurora-global' only",
     ]
+
+
+def test_a_descriptor_of_exactly_8_kb_fits() -> None:
+    """2,500 + 3 x record name + 2 x both hosts + 400 x 14 tables: 8,192 bytes fit; one byte more does not."""
+
+    def descriptor_lines(record: str, primary: str, secondary: str) -> list[str]:
+        site = {"recordName": record, "primary": {"host": primary}, "secondary": {"host": secondary}}
+        found = problems(prod(**site, buckets=[], tables=[f"t{i}" for i in range(14)]))
+        return [line for line in found if line.startswith("sites[0].buckets: with")]
+
+    assert descriptor_lines("api.distronation.example", "ab.cd", "ef.gh") == []  # 2500 + 72 + 20 + 5600 = 8192
+    assert descriptor_lines("apix.distronation.example", "ab.cd", "e.fg") == [  # 2500 + 75 + 18 + 5600 = 8193
+        "sites[0].buckets: with 0 buckets and 14 tables the site's descriptor can reach 8193 bytes, over the 8192 an "
+        "Advanced SSM parameter holds: link fewer stores, or split the application into two sites"
+    ]
+
+
+def test_a_recovery_region_without_function_urls_reserves_nothing_for_the_switch() -> None:
+    """No switch function there (no function URLs), so only the orchestrator's reservation counts: 2 of a quota of
+    52 leaves exactly the 50 a small account keeps."""
+    config = prod(switch="cloudwatch", rtoMinutes=4, lambdaConcurrencyQuota=52, switchReservedConcurrency=40)
+    config["recoveryRegion"] = "eu-central-2"
+    config.pop("tables")  # prod's tables live in US Regions
+    config["sites"][0].pop("tables")
+    assert parse(config).sites[0].switch_reserved_concurrency == 40
+    config["sites"][0]["lambdaConcurrencyQuota"] = 51
+    assert problems(config) == [
+        "sites[0].orchestratorReservedConcurrency: with switchReservedConcurrency the site reserves 2 concurrent "
+        "executions, leaving 49 of the account's quota of 51 (lambdaConcurrencyQuota) unreserved; Lambda keeps at "
+        "least 50 unreserved and would refuse the deploy. Lower the reservations or raise the quota (Service "
+        "Quotas, Lambda 'Concurrent executions') and declare it"
+    ]
