@@ -700,3 +700,84 @@ def test_a_witness_stays_in_the_partition_and_off_the_tables_regions() -> None:
         "tables[3].witnessRegion: must differ from the table's primary and replica regions"
     ]
     assert extra_table(**strong, witnessRegion="us-east-2").witness_region == "us-east-2"
+
+
+def test_a_boolean_is_not_a_tier() -> None:
+    assert extra_table(tier=True) == ["tables[3].tier: must be 1, 2 or 3, got True"]
+
+
+def test_the_longest_function_name_may_be_exactly_64_characters() -> None:
+    # distronation-prod-<name>-rpo-age: 26 characters around the name.
+    assert extra_table(name="n" * 38).table_name == f"distronation-prod-{'n' * 38}"
+    assert extra_table(name="n" * 39) == [
+        f"tables[3].name: makes the function and role name 'distronation-prod-{'n' * 39}-rpo-age' longer than the 64 "
+        "characters Lambda and IAM allow; shorten the table name or namePrefix"
+    ]
+
+
+def test_undeclared_range_keys_and_write_bounds_are_reported_at_their_own_key() -> None:
+    assert extra_table(rangeKey="at") == ["tables[3].rangeKey: 'at' is not declared in attributes"]
+    index = {"name": "by-k", "hashKey": "k", "rangeKey": "zz"}
+    attributes = [{"name": "id", "type": "S"}, {"name": "k", "type": "S"}]
+    assert extra_table(attributes=attributes, globalSecondaryIndexes=[index]) == [
+        "tables[3].globalSecondaryIndexes[0].rangeKey: 'zz' is not declared in attributes"
+    ]
+    scaling = {"minReadUnits": 5, "maxReadUnits": 5, "minWriteUnits": 8, "maxWriteUnits": 7}
+    provisioned = {"billingMode": "PROVISIONED", "capacity": {"readUnits": 5, "writeUnits": 7}, "autoscaling": scaling}
+    assert extra_table(**TIER_1, **provisioned) == [
+        "tables[3].autoscaling.minWriteUnits: must not exceed its maximum (7), got 8"
+    ]
+
+
+def test_an_explicit_null_backup_rpo_keeps_the_tiers() -> None:
+    from stackmodel.tiers import TableBackupProfile
+
+    assert extra_table(backup={"rpoMinutes": None}).backup == TableBackupProfile(1440, None, 35)
+
+
+def test_why_an_objective_is_out_of_reach() -> None:
+    """The MRSC reason only for a regional RPO of 0 on a replicated table; "without replicaRegions" only where a
+    replica would have helped (regional, none declared)."""
+    assert extra_table(**TIER_1, objectives={"logical": {"rtoMinutes": 50}}) == [
+        "tables[3].objectives.logical.rtoMinutes: tier 1 cannot provide a logical RTO of 50 min; its mechanisms "
+        "deliver 60 min at best"
+    ]
+    assert extra_table(**TIER_1, objectives={"regional": {"rtoMinutes": 4}}) == [
+        "tables[3].objectives.regional.rtoMinutes: tier 1 cannot provide a regional RTO of 4 min; its mechanisms "
+        "deliver 5 min at best"
+    ]
+    assert extra_table(objectives={"regional": {"rpoMinutes": 720}}) == [
+        "tables[3].objectives.regional.rpoMinutes: tier 2 cannot provide a regional RPO of 720 min; its mechanisms "
+        "deliver 1440 min at best without replicaRegions"
+    ]
+
+
+def test_without_a_replica_the_regional_objective_is_what_a_backup_copy_delivers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Today's tier-2 default (1440/480) already sits at or above its daily copy and a 240-minute restore, so the rule
+    is tried on a tier whose regional default is tighter than its backup: it loosens to the copy's RPO and the
+    restore's RTO."""
+    import dataclasses
+
+    from stackmodel.config import tables
+
+    tier_2 = tables.TABLE_TIERS[2]
+    tight = {**tier_2.defaults, FailureMode.REGIONAL: Objective(rpo_minutes=60, rto_minutes=60)}
+    monkeypatch.setattr(tables, "TABLE_TIERS", {**tables.TABLE_TIERS, 2: dataclasses.replace(tier_2, defaults=tight)})
+    assert extra_table().objectives[FailureMode.REGIONAL] == Objective(rpo_minutes=1440, rto_minutes=240)
+
+
+def test_a_table_spec_needs_the_name_prefix_and_the_primary_region() -> None:
+    """Either missing is a problem of its own (reported elsewhere): no spec is built without it."""
+    from stackmodel.config.errors import Problems, Unit
+    from stackmodel.config.tables import TableContext, TableEntry, table_spec
+
+    entry = TableEntry.model_validate(
+        {"name": "x", "tier": 3, "hashKey": "id", "attributes": [{"name": "id", "type": "S"}]}
+    )
+    unit = Unit("tables[0]", secret=False, order=(4, 0))
+    for prefix, primary in (("p", "us-east-1"), (None, "us-east-1"), ("p", None)):
+        found = Problems()
+        spec = table_spec(entry, TableContext(prefix, primary, None, None, None), unit, found)
+        assert (spec is not None) == (prefix is not None and primary is not None) and not found
