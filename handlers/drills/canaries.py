@@ -17,6 +17,11 @@ from typing import Any
 from handlers.drills.objectives import CanaryWrite
 
 DEFAULT_RATE_PER_SECOND = 20.0
+# How long a drill waits for its first canaries before the fault (the emulator's slowest start is seconds).
+DEFAULT_WAIT_SECONDS = 60.0
+# How long ``stop`` waits for a write in flight: a hung PutObject must not hold a drill's cleanup forever (the
+# thread is a daemon, so it never holds the process either).
+STOP_JOIN_SECONDS = 30.0
 
 
 def canary_payload(drill_id: str, sequence: int, written_at: float) -> bytes:
@@ -43,7 +48,7 @@ class CanaryWriter:
         self._interval = 1.0 / rate_per_second
         self._clock = clock
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._acknowledged = threading.Condition()  # guards ``_written``; notified after each acknowledged canary
         self._writing = threading.Lock()  # held around each write: ``paused`` waits for the one in flight
         self._thread: threading.Thread | None = None
         self._written: list[CanaryWrite] = []
@@ -72,20 +77,19 @@ class CanaryWriter:
                 except Exception as error:  # recorded; the drill reports it and the canary does not count
                     self.errors.append(f"canary {sequence}: {error}")
                 else:
-                    with self._lock:
+                    with self._acknowledged:
                         self._written.append(CanaryWrite(sequence, written_at, self._clock()))
+                        self._acknowledged.notify_all()
             sequence += 1
             self._stop.wait(max(0.0, self._interval - (self._clock() - written_at)))
 
-    def wait_for(self, count: int, timeout: float = 60.0) -> None:
+    def wait_for(self, count: int, timeout: float = DEFAULT_WAIT_SECONDS) -> None:
         """Block until at least ``count`` canaries were acknowledged (a fault needs some before it)."""
-        deadline = time.monotonic() + timeout
-        while len(self.written) < count:
-            if time.monotonic() > deadline:
+        with self._acknowledged:
+            if not self._acknowledged.wait_for(lambda: len(self._written) >= count, timeout):
                 raise TimeoutError(
-                    f"only {len(self.written)} of {count} canaries written in {timeout} s: {self.errors}"
+                    f"only {len(self._written)} of {count} canaries written in {timeout} s: {self.errors}"
                 )
-            time.sleep(self._interval / 2)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -97,10 +101,10 @@ class CanaryWriter:
     def stop(self) -> list[CanaryWrite]:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=STOP_JOIN_SECONDS)
         return self.written
 
     @property
     def written(self) -> list[CanaryWrite]:
-        with self._lock:
+        with self._acknowledged:
             return list(self._written)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -347,3 +348,208 @@ def test_the_budget_as_the_descriptor_and_drctl_read_it() -> None:
     [auto] = parse(prod(autoDnsFailover=True, ttlSeconds=60, rtoMinutes=2, buckets=[], tables=[])).sites
     assert auto.budget.as_dict()["autoDnsPathSeconds"] == 120 and auto.budget.as_dict()["dnsPathSeconds"] == 120
     assert "autoDnsFailover path 120 s (DNS takes 120 s)" in auto.budget.explain()
+
+
+# --- what the mutation run found unguarded (issue 23 item 12: sites.py in the mutation scope) -------------------
+
+
+def test_every_key_reaches_the_spec() -> None:
+    """Each entry key lands in its own spec field (IPv6 endpoints, a trailing-dot record name, a declared database)."""
+    [site] = parse(
+        prod(
+            primary={"host": "2600:1f18::1"},
+            secondary={"host": "2600:1f14::1", "port": 8443, "path": "/ready", "protocol": "HTTP"},
+            recordName="api.distronation.example.",
+            database={
+                "engine": "aurora-global",
+                "identifier": "db-usw2",
+                "globalClusterIdentifier": "distronation",
+                "promotionSeconds": 45,
+            },
+            probeIntervalSeconds=30,
+            failureThreshold=2,
+            ttlSeconds=20,
+            configRefreshSeconds=15,
+            rtoMinutes=5,
+            rpoMinutes=5,
+            healthyMinutesBeforeFailback=45,
+            switch="cloudwatch",
+            orchestratorReservedConcurrency=3,
+            switchReservedConcurrency=7,
+            measuredNameServerDelaySeconds=12,
+        )
+    ).sites
+    fields = dataclasses.asdict(site)
+    del fields["budget"]
+    assert fields == {
+        "name": "api",
+        "hosted_zone_id": "Z0123456789DISTRONATION",
+        "record_name": "api.distronation.example",  # the trailing dot goes
+        "primary": {"host": "2600:1f18::1", "port": 443, "path": "/health", "protocol": "HTTPS"},
+        "secondary": {"host": "2600:1f14::1", "port": 8443, "path": "/ready", "protocol": "HTTP"},
+        "probe_interval_seconds": 30,
+        "failure_threshold": 2,
+        "ttl_seconds": 20,
+        "config_refresh_seconds": 15,
+        "rto_minutes": 5,
+        "rpo_minutes": 5,
+        "switch": "cloudwatch",
+        "auto_dns_failover": False,
+        "healthy_minutes_before_failback": 45,
+        "buckets": ("audio", "uploads"),
+        "tables": ("users", "orders", "transactions"),
+        "database": {
+            "engine": "aurora-global",
+            "identifier": "db-usw2",
+            "global_cluster_identifier": "distronation",
+            "promotion_seconds": 45,
+        },
+        "orchestrator_reserved_concurrency": 3,
+        "switch_reserved_concurrency": 7,
+        "measured_name_server_delay_seconds": 12,
+    }
+    assert site.record_type == "AAAA" and site.secondary.url == "http://[2600:1f14::1]:8443/ready"
+    assert site.budget.promotion == 45 and site.budget.switch == 60 + 60 + 12  # the declared promotion and delay
+
+
+def test_endpoints_of_one_address_family_pair_up() -> None:
+    [ipv4] = parse(prod(primary={"host": "52.94.76.9"}, secondary={"host": "52.94.76.10"})).sites
+    assert ipv4.record_type == "A"
+    [ipv6] = parse(prod(primary={"host": "2600:1f18::1"}, secondary={"host": "2600:1f14::1"})).sites
+    assert ipv6.record_type == "AAAA"
+    mixed = "must be the same kind as primary.host (both IPv4, both IPv6 or both DNS names)"
+    for primary, secondary in (("52.94.76.9", "2600:1f14::1"), ("2600:1f18::1", "52.94.76.10")):
+        [line] = problems(prod(primary={"host": primary}, secondary={"host": secondary}))
+        assert line.startswith(f"sites[0].secondary.host: {mixed}"), line
+
+
+def test_the_same_host_on_another_port_is_another_endpoint() -> None:
+    [site] = parse(prod(secondary={"host": "api-use1.distronation.example", "port": 8443})).sites
+    assert (site.primary.host, site.primary.port, site.secondary.port) == ("api-use1.distronation.example", 443, 8443)
+
+
+def test_every_repeated_link_is_named() -> None:
+    assert problems(prod(buckets=["audio", "uploads", "audio", "uploads"])) == [
+        "sites[0].buckets: must name each store once; repeated: audio, uploads, got "
+        "['audio', 'uploads', 'audio', 'uploads']"
+    ]
+
+
+@pytest.mark.parametrize(
+    "stores",
+    [
+        {"buckets": ["audio"], "tables": []},
+        {"buckets": [], "tables": ["users"]},
+        {"buckets": [], "tables": [], "database": {"engine": "rds-replica", "identifier": "db-usw2"}},
+    ],
+    ids=["a-bucket", "a-table", "a-database"],
+)
+def test_any_one_linked_store_makes_a_site_stateful(stores: dict[str, Any]) -> None:
+    found = problems(prod(autoDnsFailover=True, rtoMinutes=15, **stores))
+    assert found == [
+        "sites[0].autoDnsFailover: is for stateless sites only (no buckets, tables or database): DNS may move "
+        "before the orchestrator has moved the linked stores (docs/runbooks/failover.md)"
+    ]
+    [stateless] = parse(prod(autoDnsFailover=True, rtoMinutes=15, buckets=[], tables=[])).sites
+    assert stateless.auto_dns_failover is True
+
+
+def test_a_sites_problems_are_listed_in_its_key_order() -> None:
+    """Each cross-key rule reports under its own key: a second ``api`` site's duplicate name comes first, then the
+    rules in the order of the keys they name (the lines are exact: they are what an operator reads)."""
+    config = prod()
+    config["sites"].append(
+        {
+            **copy.deepcopy(API),
+            "secondary": {"host": "52.94.76.10"},
+            "switch": "arc",
+            "autoDnsFailover": True,
+            "database": {"engine": "aurora-global", "identifier": "db-usw2"},
+            "rtoMinutes": 1,
+            "buckets": ["audio", "nope"],
+            "switchReservedConcurrency": 999,
+        }
+    )
+    assert problems(config) == [
+        "sites[1].name: duplicate site name 'api' (also sites[0])",
+        "sites[1].secondary.host: must be the same kind as primary.host (both IPv4, both IPv6 or both DNS names): "
+        "the PRIMARY and SECONDARY failover records share one record type",
+        "sites[1].rtoMinutes: 1 min is below what this site can achieve: DNS path 235 s = detection 40 s + actions "
+        "10 s + database promotion 120 s + switch 35 s + TTL 30 s; autoDnsFailover path 90 s (DNS takes 90 s); "
+        "application path 200 s = detection 40 s + actions 10 s + database promotion 120 s + config refresh 30 s; "
+        "budget = 200 s = 4 min; declare at least 4, or shorten the probe interval, threshold or TTL",
+        "sites[1].autoDnsFailover: applies to the endpoint and CloudWatch switches only; with switch 'arc' the "
+        "routing control is the only switch",
+        "sites[1].autoDnsFailover: is for stateless sites only (no buckets, tables or database): DNS may move before "
+        "the orchestrator has moved the linked stores (docs/runbooks/failover.md)",
+        "sites[1].buckets[1]: 'nope' is not a bucket of this stack",
+        "sites[1].database.globalClusterIdentifier: is required for engine 'aurora-global' (FailoverGlobalCluster "
+        "names the global cluster)",
+        "sites[1].orchestratorReservedConcurrency: with switchReservedConcurrency the site reserves 1001 concurrent "
+        "executions, leaving -1 of the account's quota of 1000 (lambdaConcurrencyQuota) unreserved; Lambda keeps at "
+        "least 100 unreserved and would refuse the deploy. Lower the reservations or raise the quota (Service "
+        "Quotas, Lambda 'Concurrent executions') and declare it",
+    ]
+
+
+def test_the_other_cross_key_rules_in_key_order() -> None:
+    config = prod()
+    config["recoveryRegion"] = "eu-central-2"  # no function URLs there
+    config.pop("tables")  # prod's tables live in US Regions
+    config["sites"][0].pop("tables")
+    config["sites"].append(
+        {
+            **copy.deepcopy(config["sites"][0]),
+            "secondary": copy.deepcopy(API["primary"]),
+            "database": {"engine": "rds-replica", "identifier": "db-usw2", "globalClusterIdentifier": "g"},
+            "rtoMinutes": 15,
+            "buckets": [f"b{i}" for i in range(14)],
+        }
+    )
+    no_url = (
+        "'endpoint' needs a Lambda function URL, which eu-central-2 (the recovery Region) does not offer (Lambda "
+        "Developer Guide, 'Creating and managing Lambda function URLs'); use switch 'cloudwatch' (its budget is "
+        "longer and estimated) or 'arc'"
+    )
+    assert problems(config) == [
+        f"sites[0].switch: {no_url}",
+        "sites[1].name: duplicate site name 'api' (also sites[0])",
+        "sites[1].secondary: must differ from primary: a failover to the same endpoint recovers nothing",
+        f"sites[1].switch: {no_url}",
+        "sites[1].buckets: with 14 buckets and 0 tables the site's descriptor can reach 8428 bytes, over the 8192 an "
+        "Advanced SSM parameter holds: link fewer stores, or split the application into two sites",
+        *(f"sites[1].buckets[{i}]: 'b{i}' is not a bucket of this stack" for i in range(14)),
+        "sites[1].database.globalClusterIdentifier: applies to engine 'aurora-global' only",
+    ]
+
+
+def test_a_descriptor_of_exactly_8_kb_fits() -> None:
+    """2,500 + 3 x record name + 2 x both hosts + 400 x 14 tables: 8,192 bytes fit; one byte more does not."""
+
+    def descriptor_lines(record: str, primary: str, secondary: str) -> list[str]:
+        site = {"recordName": record, "primary": {"host": primary}, "secondary": {"host": secondary}}
+        found = problems(prod(**site, buckets=[], tables=[f"t{i}" for i in range(14)]))
+        return [line for line in found if line.startswith("sites[0].buckets: with")]
+
+    assert descriptor_lines("api.distronation.example", "ab.cd", "ef.gh") == []  # 2500 + 72 + 20 + 5600 = 8192
+    assert descriptor_lines("apix.distronation.example", "ab.cd", "e.fg") == [  # 2500 + 75 + 18 + 5600 = 8193
+        "sites[0].buckets: with 0 buckets and 14 tables the site's descriptor can reach 8193 bytes, over the 8192 an "
+        "Advanced SSM parameter holds: link fewer stores, or split the application into two sites"
+    ]
+
+
+def test_a_recovery_region_without_function_urls_reserves_nothing_for_the_switch() -> None:
+    """No switch function there (no function URLs), so only the orchestrator's reservation counts: 2 of a quota of
+    52 leaves exactly the 50 a small account keeps."""
+    config = prod(switch="cloudwatch", rtoMinutes=4, lambdaConcurrencyQuota=52, switchReservedConcurrency=40)
+    config["recoveryRegion"] = "eu-central-2"
+    config.pop("tables")  # prod's tables live in US Regions
+    config["sites"][0].pop("tables")
+    assert parse(config).sites[0].switch_reserved_concurrency == 40
+    config["sites"][0]["lambdaConcurrencyQuota"] = 51
+    assert problems(config) == [
+        "sites[0].orchestratorReservedConcurrency: with switchReservedConcurrency the site reserves 2 concurrent "
+        "executions, leaving 49 of the account's quota of 51 (lambdaConcurrencyQuota) unreserved; Lambda keeps at "
+        "least 50 unreserved and would refuse the deploy. Lower the reservations or raise the quota (Service "
+        "Quotas, Lambda 'Concurrent executions') and declare it"
+    ]

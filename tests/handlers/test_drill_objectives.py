@@ -7,6 +7,8 @@ import pytest
 from handlers.drills.objectives import RPO_RESOLUTION_SECONDS, CanaryWrite, measure_rpo, within_objectives
 
 FAULT = 1000.0
+# Every canary wait is bounded by a few seconds: a writer that stops writing fails its test quickly, never hangs.
+QUICK = 5.0
 
 
 def canaries(*times: float) -> list[CanaryWrite]:
@@ -79,7 +81,7 @@ def test_no_canary_write_is_in_flight_or_starts_while_paused() -> None:
         in_flight.clear()
 
     with CanaryWriter(write, rate_per_second=200) as writer:
-        writer.wait_for(3)
+        writer.wait_for(3, timeout=QUICK)
         with writer.paused():
             paused.set()
             assert not in_flight.is_set()
@@ -87,7 +89,7 @@ def test_no_canary_write_is_in_flight_or_starts_while_paused() -> None:
             time.sleep(0.2)
             assert len(writer.written) == written
             paused.clear()
-        writer.wait_for(written + 2)
+        writer.wait_for(written + 2, timeout=QUICK)
     assert during_pause == []
 
 
@@ -143,6 +145,14 @@ def test_objective_boundaries_are_inclusive_and_in_seconds() -> None:
 # --- the canary writer (issue 23 item 12: canaries.py in the mutation scope) ------------------------------------
 
 
+def test_a_canary_body_carries_the_drill_its_sequence_and_write_time() -> None:
+    from handlers.drills.canaries import canary_payload
+
+    body = canary_payload("d-1", 7, 1000.25)
+    assert body == b'{"drill": "d-1", "sequence": 7, "written_at": 1000.25}'  # sorted keys: one body per canary
+    assert canary_payload("d-1", 7, 1000.25) == body
+
+
 def test_a_rate_must_be_positive() -> None:
     from handlers.drills.canaries import CanaryWriter
 
@@ -162,11 +172,16 @@ def test_each_canary_carries_its_write_time_and_acknowledgement_from_the_clock()
     writer = CanaryWriter(lambda sequence, at: seen.append((sequence, at)), rate_per_second=1000,
                           clock=lambda: float(next(ticks)))  # fmt: skip
     with writer:
-        writer.wait_for(3)
+        writer.wait_for(3, timeout=QUICK)
     written = writer.written[:3]
     assert [c.sequence for c in written] == [0, 1, 2]
-    assert all(c.acknowledged_at > c.written_at for c in written)
-    assert [(s, at) for s, at in seen[:3]] == [(c.sequence, c.written_at) for c in written]
+    # Three clock reads a canary: the write time, the acknowledgement, the pause to the next one.
+    assert [(c.written_at, c.acknowledged_at) for c in written] == [
+        (1000.0, 1001.0),
+        (1003.0, 1004.0),
+        (1006.0, 1007.0),
+    ]
+    assert seen[:3] == [(0, 1000.0), (1, 1003.0), (2, 1006.0)]
 
 
 def test_a_failed_write_is_recorded_and_not_a_canary() -> None:
@@ -177,7 +192,7 @@ def test_a_failed_write_is_recorded_and_not_a_canary() -> None:
             raise RuntimeError("boom")
 
     with CanaryWriter(write, rate_per_second=500) as writer:
-        writer.wait_for(3)
+        writer.wait_for(3, timeout=QUICK)
     sequences = [c.sequence for c in writer.written]
     assert 1 not in sequences and sequences[:2] == [0, 2] and writer.errors[0] == "canary 1: boom"
 
@@ -190,9 +205,101 @@ def test_waiting_for_more_canaries_than_come_times_out_naming_the_count() -> Non
 
     with (
         CanaryWriter(refuse, rate_per_second=100) as writer,
-        pytest.raises(TimeoutError, match=r"^only 0 of 2 canaries"),
+        pytest.raises(TimeoutError, match=r"^only 0 of 2 canaries written in 0.3 s: \['canary 0: down'"),
     ):
         writer.wait_for(2, timeout=0.3)
+
+
+def test_waiting_for_exactly_the_canaries_written_returns() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    def two_then_refuse(sequence: int, _at: float) -> None:
+        if sequence >= 2:
+            raise RuntimeError("down")
+
+    with CanaryWriter(two_then_refuse, rate_per_second=100) as writer:
+        writer.wait_for(2, timeout=QUICK)  # two come, and only two
+        assert [c.sequence for c in writer.written] == [0, 1]
+
+
+def test_the_pause_between_canaries_is_the_interval_less_the_time_the_write_took() -> None:
+    """One canary every 2 s (0.5/s), and each write takes 1.95 s by the writer's clock: the next write is due
+    0.05 s later, so four canaries come well within a second of real time (a pause of the whole interval, or of
+    at least a second, would take six seconds or more)."""
+    import itertools
+    import time
+
+    from handlers.drills.canaries import CanaryWriter
+
+    ticks = itertools.count()
+    # Each canary reads the clock three times (write time, acknowledgement, pause): 1.95 s from write to pause.
+    writer = CanaryWriter(lambda *_: None, rate_per_second=0.5, clock=lambda: next(ticks) * 0.975)
+    started = time.monotonic()
+    with writer:
+        writer.wait_for(4, timeout=QUICK)
+    assert time.monotonic() - started < 3.0  # 0.15 s of pauses; the rest is a tolerance for busy cores
+
+
+def test_the_writer_thread_is_a_named_daemon() -> None:
+    """A daemon: a drill interrupted before ``stop`` never keeps the process alive; named, so a thread dump says
+    what it is."""
+    import threading
+
+    from handlers.drills.canaries import CanaryWriter
+
+    with CanaryWriter(lambda *_: None, rate_per_second=100) as writer:
+        writer.wait_for(1, timeout=QUICK)
+        [thread] = [t for t in threading.enumerate() if t.name == "drill-canaries"]
+        assert thread.daemon
+
+
+def test_stop_waits_for_the_write_in_flight() -> None:
+    import threading
+
+    from handlers.drills.canaries import CanaryWriter
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_first(sequence: int, _at: float) -> None:
+        if sequence == 0:
+            entered.set()
+            release.wait(QUICK)
+
+    writer = CanaryWriter(slow_first, rate_per_second=100)
+    writer.start()
+    assert entered.wait(QUICK)
+    threading.Timer(0.2, release.set).start()
+    assert [c.sequence for c in writer.stop()] == [0]  # acknowledged while stop waited, and nothing after it
+
+
+def test_stop_gives_up_on_a_hung_write_after_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from handlers.drills import canaries
+
+    monkeypatch.setattr(canaries, "STOP_JOIN_SECONDS", 0.2)
+    entered, release = threading.Event(), threading.Event()
+
+    def hung(_sequence: int, _at: float) -> None:
+        entered.set()
+        release.wait(QUICK)
+
+    writer = canaries.CanaryWriter(hung, rate_per_second=100)
+    writer.start()
+    assert entered.wait(QUICK)
+    started = time.monotonic()
+    try:
+        assert writer.stop() == []  # the hung canary was never acknowledged
+        assert time.monotonic() - started < QUICK - 1
+    finally:
+        release.set()
+
+
+def test_stopping_a_writer_that_never_started_returns_nothing() -> None:
+    from handlers.drills.canaries import CanaryWriter
+
+    assert CanaryWriter(lambda *_: None).stop() == []
 
 
 def test_the_rate_bounds_the_writes() -> None:
