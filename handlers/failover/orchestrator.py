@@ -5,8 +5,9 @@ A round (``run_once``) reads the state, publishes the switch metric from the sta
 
 - ``primary``: votes from two vantage points, the recovery region's own probe of the primary and Route 53's
   checkers' verdict read as DNS (``probe.<record>`` from the zone's name servers), recorded by a health-tracking
-  write. Only ``failureThreshold`` rounds in a row in which **both** say "unhealthy" lead to the standby checks,
-  and only a ready standby to ``begin`` (under the lock: fenced ``phase=failing-over``, ``epoch+1``).
+  write. The probe's ``failureThreshold`` failed rounds in a row (a healthy vote from either resets them), with
+  Route 53's checkers saying "unhealthy" at that point, lead to the standby checks, and only a ready standby to
+  ``begin`` (under the lock: fenced ``phase=failing-over``, ``epoch+1``).
 - ``failing-over`` / ``failing-back``: under the lock, the **first action not yet in ``done``**, one per round;
   a polled action (database writability, DNS, the failback hold-down) checks once and returns. Each finished
   action is recorded by a fenced write; a lost lock ends the round (``lost-lock``) before anything else moves.
@@ -206,24 +207,31 @@ def _watch_primary(
 ) -> Decision:
     t = now.timestamp()
     direct, route53, votes = _votes(clients, site, probe, t)
-    both_unhealthy = not direct.healthy and (route53 is False or (route53 is None and _single_vantage(clients)))
+    # The recovery Region's probe counts failed rounds; Route 53's checkers apply their own failure threshold, so
+    # their verdict is read as it stands when the count is reached (counting only rounds where both had already
+    # failed would add one detection time to the other's). A healthy answer from either resets the count.
+    route53_unhealthy = route53 is False or (route53 is None and _single_vantage(clients))
     failures, first = state.failures, state.first_failure_at
-    if both_unhealthy:
-        failures, first = failures + 1, first or t
-    elif direct.healthy or route53 is True:
+    if direct.healthy or route53 is True:
         failures, first = 0, None
+    else:
+        failures, first = failures + 1, first or t
     reasons = [f"primary probe: {direct.detail}", f"route53 checkers: {_say(route53)}"]
     if not store.track(state, failures=failures, first_failure_at=first, votes=votes):
         return Decision(CONTENDED, site.name, state.failures, reasons, phase=state.phase)
     if failures == 0 and direct.healthy:
         return Decision(HEALTHY, site.name, 0, phase=state.phase)
-    if failures < site.failure_threshold:
-        if not both_unhealthy:
-            reasons.append("the vantage points disagree or one is unknown: no failure counted")
+    if failures < site.failure_threshold or not route53_unhealthy:
+        if failures >= site.failure_threshold:
+            reasons.append("Route 53's checkers do not see the primary fail (yet): no failover on one vantage point")
         return Decision(SUSPECT, site.name, failures, reasons, phase=state.phase)
-    reason = f"both vantage points saw the primary fail {failures} rounds in a row ({direct.detail})"
-    # An unready standby is alerted once, on the round that reached the threshold, not on every round after it.
-    alert = failures == site.failure_threshold
+    reason = (
+        f"the recovery Region's probe saw the primary fail {failures} rounds in a row ({direct.detail}) and Route "
+        f"53's checkers see it {_say(route53)}"
+    )
+    # An unready standby is alerted once: on the first round both vantage points agree at the threshold.
+    previous = (state.votes.get(VOTE_ROUTE53) or {}).get("healthy")
+    alert = failures == site.failure_threshold or (state.failures >= site.failure_threshold and previous is not False)
     return start_failover(site, clients, probe, now, owner=owner, reason=reason, manual=False, alert=alert)
 
 

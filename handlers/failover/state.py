@@ -61,7 +61,7 @@ class State:
     done: dict[str, str] = field(default_factory=dict)  # action -> ISO time, current transition
     pending: dict[str, str] = field(default_factory=dict)  # polled action -> ISO time it started
     notes: dict[str, str] = field(default_factory=dict)  # action -> what it found (e.g. "dns": "unconfirmed")
-    failures: int = 0  # consecutive rounds in which both vantage points said "unhealthy"
+    failures: int = 0  # consecutive rounds the probe failed while Route 53's checkers did not say "healthy"
     first_failure_at: float | None = None
     failed_over_at: float | None = None
     primary_healthy_since: float | None = None

@@ -962,40 +962,34 @@ def test_route53s_vote_is_the_probe_records_answer() -> None:
     assert asked == [(f"probe.{RECORD}", "CNAME")]  # the site's record type
 
 
-def test_failures_count_only_when_both_vantage_points_agree(runtime: Runtime) -> None:
+def test_the_probe_counts_failed_rounds_and_route53_must_agree_at_the_threshold(runtime: Runtime) -> None:
+    """Route 53's checkers apply their own failure threshold, so their verdict is read as it stands when the
+    probe's count is reached, not counted again round by round (that added one detection time to the other's)."""
     assert runtime.round(T0) == orchestrator.Decision(orchestrator.HEALTHY, "api", 0, phase=PRIMARY)
     runtime.primary_down(route53_sees_it=False)  # a partition between the regions: Route 53 still sees it
     suspect = runtime.round(T0)
-    assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)
-    runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: unknown, nothing counted
-    suspect = runtime.round(T0)
-    assert suspect == orchestrator.Decision(
-        orchestrator.SUSPECT,
-        "api",
-        0,
-        [
-            "primary probe: 503",
-            "route53 checkers: unknown",
-            "the vantage points disagree or one is unknown: no failure counted",
-        ],
-        phase=PRIMARY,
+    assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)  # a healthy vantage point resets
+    runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: the probe's failure counts
+    first = runtime.round(T0)
+    assert first == orchestrator.Decision(
+        orchestrator.SUSPECT, "api", 1, ["primary probe: 503", "route53 checkers: unknown"], phase=PRIMARY
     )
     runtime.primary_down()
-    first = runtime.round(T0)
-    assert (first.outcome, first.failures) == (orchestrator.SUSPECT, 1)
-    assert first.reasons == ["primary probe: 503", "route53 checkers: unhealthy"]
+    assert runtime.round(T0 + timedelta(seconds=10)).failures == 2
     runtime.primary_down(route53_sees_it=None)
-    held = runtime.round(T0 + timedelta(seconds=10))  # unknown neither counts nor resets
-    assert held.failures == 1
-    runtime.primary_down()
-    assert runtime.round(T0 + timedelta(seconds=20)).failures == 2
+    held = runtime.round(T0 + timedelta(seconds=20))  # the threshold, but one vantage point only: no failover
+    assert (held.outcome, held.failures) == (orchestrator.SUSPECT, 3)
+    assert held.reasons[-1] == "Route 53's checkers do not see the primary fail (yet): no failover on one vantage point"
     state = runtime.store.read()
-    assert state.first_failure_at == T0.timestamp() and state.failures == 2
-    assert state.votes["route53-checkers"] == {"healthy": False, "at": (T0 + timedelta(seconds=20)).timestamp()}
-    assert state.votes["recovery-probe"]["healthy"] is False
-    started = runtime.round(T0 + timedelta(seconds=30))  # the third round in a row: the threshold
-    assert started.outcome == orchestrator.STARTED and started.failures == 3
-    assert started.reasons == ["both vantage points saw the primary fail 3 rounds in a row (503)"]
+    assert state.first_failure_at == T0.timestamp() and state.failures == 3
+    assert state.votes["recovery-probe"]["healthy"] is False and "route53-checkers" not in state.votes
+    runtime.primary_down()
+    started = runtime.round(T0 + timedelta(seconds=30))  # Route 53 agrees now: the failover starts
+    assert started.outcome == orchestrator.STARTED and started.failures == 4
+    assert started.reasons == [
+        "the recovery Region's probe saw the primary fail 4 rounds in a row (503) and Route 53's checkers see it "
+        "unhealthy"
+    ]
 
 
 def test_an_unready_standby_is_alerted_once_on_the_round_that_reaches_the_threshold(runtime: Runtime) -> None:
