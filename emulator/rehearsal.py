@@ -523,8 +523,9 @@ class Rehearsal:
 
         self.wait_for(failing_back, hold + 3 * SCHEDULE_SECONDS + 300, poll=0.02)
         # Two reconcile passes over every write of the failover, the hold (config refresh + switch + TTL) between
-        # them and five short steps: 20 minutes of stack time is ample on AWS; here it bounds a stuck failback.
-        back = self.wait_for(lambda: self.state().phase == PHASE_PRIMARY, 1200)
+        # them and five short steps. On AWS minutes; here the passes' S3 work is not scaled (moto answers in wall
+        # time while each round's budget is divided), so the bound is 40 minutes of stack time (2 min at x1/20).
+        back = self.wait_for(lambda: self.state().phase == PHASE_PRIMARY, 2400)
         settled = self.wait_for(lambda: bool(self.agreement()["agree"]), 300)
         finished_at = time.time()
         time.sleep(self.profile.wall(10))  # writes after failback, to the primary
