@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -1004,6 +1005,34 @@ def test_an_unready_standby_is_alerted_once_on_the_round_that_reaches_the_thresh
     after = runtime.round(T0 + timedelta(seconds=30))
     assert (after.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 4)
     assert len(runtime.recorder.messages) == 1  # not again on every round after it
+
+
+def test_an_unready_standby_is_alerted_when_route53_agrees_after_the_threshold(runtime: Runtime) -> None:
+    runtime.primary_down(route53_sees_it=None)  # the probe counts; Route 53's verdict unknown
+    runtime.health.healthy["http://secondary/health"] = False
+    for second in (0, 10, 20):
+        assert runtime.round(T0 + timedelta(seconds=second)).outcome == orchestrator.SUSPECT
+    assert runtime.store.read().failures == 3 and runtime.recorder.messages == []
+    runtime.primary_down()  # Route 53 agrees one round after the threshold: the first round both agree
+    reached = runtime.round(T0 + timedelta(seconds=30))
+    assert (reached.outcome, runtime.store.read().failures) == (orchestrator.STANDBY_NOT_READY, 4)
+    assert [m["Subject"] for m in runtime.recorder.messages] == ["DR api: standby not ready, no failover"]
+    runtime.round(T0 + timedelta(seconds=40))
+    assert len(runtime.recorder.messages) == 1
+
+
+def test_without_a_resolver_the_probe_alone_decides(dynamodb: Any) -> None:
+    """A local drill without DNS (no resolver): no Route 53 vote can come, so the probe's count decides."""
+    runtime = Runtime(dynamodb)
+    runtime.clients = replace(runtime.clients, resolver=None)
+    runtime.primary_down(route53_sees_it=None)
+    for second in (0, 10):
+        assert runtime.round(T0 + timedelta(seconds=second)).outcome == orchestrator.SUSPECT
+    started = runtime.round(T0 + timedelta(seconds=20))
+    assert started.outcome == orchestrator.STARTED
+    assert runtime.store.read().votes == {
+        "recovery-probe": {"healthy": False, "at": (T0 + timedelta(seconds=20)).timestamp(), "detail": "503"}
+    }
 
 
 def test_one_healthy_vote_resets_the_count(runtime: Runtime) -> None:
