@@ -162,3 +162,28 @@ def test_the_import_check_sees_a_runtime_module_that_loads_pulumi(tmp_path: Path
         check=True,
     )
     assert loaded.stdout.strip() == "['components', 'pulumi']"
+
+
+def test_mypy_follows_every_pulumi_aws_service_the_program_uses() -> None:
+    """pyproject skips the pulumi_aws services the program does not use (a cold mypy run parses all ~250
+    otherwise); a service used but not listed there would be typed Any and its arguments never checked."""
+    import re
+    import tomllib
+
+    overrides = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]["overrides"]
+    followed = {
+        module
+        for override in overrides
+        if override.get("follow_imports") == "normal"
+        for module in override["module"]
+        if module.startswith("pulumi_aws")
+    }
+    sources = [REPO / "__main__.py", *(REPO / "components").rglob("*.py"), *(REPO / "stackmodel").rglob("*.py")]
+    used = {match for path in sources for match in re.findall(r"\baws\.([a-z][a-z0-9_]*)\.[A-Za-z_]", path.read_text())}
+    assert used, "no pulumi_aws service found: the pattern no longer matches the program's imports"
+    missing = sorted(
+        f"pulumi_aws.{service}"
+        for service in used
+        if not {f"pulumi_aws.{service}", f"pulumi_aws.{service}.*"} <= followed
+    )
+    assert not missing, f"add to the followed pulumi_aws modules in pyproject.toml ([[tool.mypy.overrides]]): {missing}"
