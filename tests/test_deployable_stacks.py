@@ -16,7 +16,7 @@ import yaml
 
 from components.local import LOCAL_SERVICES
 from stackmodel.config import ConfigError, parse
-from tests.components.harness import REPO, run_program, stack_config
+from tests.components.harness import REPO, prod_run, run_program, stack_config
 
 WORKFLOWS = REPO / ".github" / "workflows"
 NOT_DEPLOYABLE = {"local"}
@@ -79,7 +79,7 @@ def test_local_stack_points_every_provider_at_the_emulator() -> None:
 
 
 def test_prod_providers_carry_no_local_endpoint() -> None:
-    run = run_program(stack_config("prod"))
+    run = prod_run(preview=True)
     for provider in run.of_type("pulumi:providers:aws"):
         assert "endpoints" not in provider.inputs and "s3UsePathStyle" not in provider.inputs
         assert provider.inputs["skipCredentialsValidation"] == "false"  # the provider's default: checks stay on

@@ -9,6 +9,8 @@ real first ``pulumi preview``.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import json
 import runpy
 from collections.abc import Callable, Mapping
@@ -197,3 +199,14 @@ def run_program(
     if error is not None:
         raise error
     return run
+
+
+@functools.cache
+def _prod_run(preview: bool) -> Run:
+    return run_program(stack_config("prod"), preview=preview)
+
+
+def prod_run(*, preview: bool) -> Run:
+    """The prod stack's registrations, run once per test process and mode (about 3 s each; a dozen modules read
+    them); each caller gets its own copy. Tests that observe the run itself (its warnings) call ``run_program``."""
+    return copy.deepcopy(_prod_run(preview))

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from components.backup_estate import FRAMEWORK_CONTROLS, MAX_CONTROLS_PER_REGION
-from tests.components.harness import ACCOUNT_ID, REPO, Run, run_capturing, run_program, stack_config
+from tests.components.harness import ACCOUNT_ID, REPO, Run, prod_run, run_capturing, run_program, stack_config
 
 PROD = stack_config("prod")
 
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(PROD, preview=True)
+    return prod_run(preview=True)
 
 
 def one(run: Run, type_token: str) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.components.harness import Run, run_program, stack_config
+from tests.components.harness import Run, prod_run, stack_config
 
 MANAGED = json.loads((Path(__file__).parent.parent / "fidelity" / "aws_managed_backup_policies.json").read_text())
 PROD = stack_config("prod")
@@ -37,7 +37,7 @@ ROLE_SERVICES = {
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(PROD, preview=True)
+    return prod_run(preview=True)
 
 
 def granted_actions(run: Run, role: str) -> set[str]:

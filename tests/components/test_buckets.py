@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from stackmodel import tiers
-from tests.components.harness import ACCOUNT_ID, REPO, UNKNOWN, Registration, Run, run_program, stack_config
+from tests.components.harness import ACCOUNT_ID, REPO, UNKNOWN, Registration, Run, prod_run
 
 S3 = "aws:s3/"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -26,12 +26,12 @@ TAGGABLE = {
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(stack_config("prod"), preview=True)
+    return prod_run(preview=True)
 
 
 @pytest.fixture(scope="module")
 def prod_up() -> Run:
-    return run_program(stack_config("prod"), preview=False)
+    return prod_run(preview=False)
 
 
 def component(run: Run, name: str) -> Registration:

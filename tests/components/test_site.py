@@ -16,7 +16,7 @@ from stackmodel.site import (
     RUN_SECONDS,
     SWITCH_FUNCTION_TIMEOUT_SECONDS,
 )
-from tests.components.harness import Registration, Run, run_program, run_program_capturing, stack_config
+from tests.components.harness import Registration, Run, prod_run, run_program, run_program_capturing, stack_config
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
@@ -51,13 +51,13 @@ def provider_region(run: Run, registration: Registration) -> str:
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(stack_config("prod"))
+    return prod_run(preview=True)
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Run:
     """Outputs resolved (``pulumi up``): the JSON documents built from ids and ARNs are complete."""
-    return run_program(stack_config("prod"), preview=False)
+    return prod_run(preview=False)
 
 
 @pytest.fixture(scope="module")

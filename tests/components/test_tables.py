@@ -20,6 +20,7 @@ from tests.components.harness import (
     UNKNOWN,
     Registration,
     Run,
+    prod_run,
     run_capturing,
     run_program,
     stack_config,
@@ -39,12 +40,12 @@ ISOLATED_VAULT = "arn:aws:backup:us-west-2:345678901234:backup-vault:distronatio
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(PROD, preview=True)
+    return prod_run(preview=True)
 
 
 @pytest.fixture(scope="module")
 def prod_up() -> Run:
-    return run_program(PROD, preview=False)
+    return prod_run(preview=False)
 
 
 def provider_regions(run: Run) -> dict[str, str]:

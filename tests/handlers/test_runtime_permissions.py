@@ -28,7 +28,7 @@ from botocore.client import BaseClient
 from handlers import aws, rpo_age
 from handlers.drills.bucket import replication_to
 from handlers.s3 import auto_restore
-from tests.components.harness import ACCOUNT_ID, Registration, Run, run_program, stack_config
+from tests.components.harness import ACCOUNT_ID, Registration, Run, prod_run
 
 BUCKET_REGIONS: dict[str, str] = {}  # filled by the ``uploads`` fixture: which Region a bucket (and its key) is in
 BUCKET_LEVEL_ACTIONS: dict[str, str] = {
@@ -117,7 +117,7 @@ def allows(statements: list[dict[str, Any]], need: Need) -> bool:
 
 @pytest.fixture(scope="module")
 def prod() -> Run:
-    return run_program(stack_config("prod"), preview=True)
+    return prod_run(preview=True)
 
 
 @dataclass(frozen=True)

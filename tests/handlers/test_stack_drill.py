@@ -227,9 +227,9 @@ def test_a_failing_secondary_means_no_failover_and_a_failed_drill(moto_endpoint:
 
 
 def test_the_local_descriptor_is_the_one_the_component_writes() -> None:
-    from tests.components.harness import run_program, stack_config
+    from tests.components.harness import prod_run
 
-    run = run_program(stack_config("prod"), preview=False)
+    run = prod_run(preview=False)
     [parameter] = [r for r in run.of_type("aws:ssm/parameter:Parameter") if r.name == "site-api-descriptor"]
     written = json.loads(parameter.inputs["insecureValue"])
     settings = drill_stack.stack_settings(REPO, "prod")
