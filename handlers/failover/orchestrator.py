@@ -115,6 +115,7 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     actions: dict[str, Any] = field(default_factory=dict)  # what this round (or a dry run) did or would do
     timings: dict[str, float] = field(default_factory=dict)
+    round_seconds: float | None = None  # how long the round took (set by ``run_rounds``)
     dns_confirmed: bool | None = None
     phase: str | None = None
     done: list[str] = field(default_factory=list)
@@ -596,11 +597,14 @@ def run_rounds(
     first: Callable[[], Decision] | None = None,
     release: bool = True,
 ) -> list[Decision]:
-    """Rounds for ``seconds``; a round starts only while ``seconds`` have not passed, so the run ends within
-    ``seconds + round_budget``. Stops early on ``stop`` or when ``until(decision)``. Releases the lock on the way
-    out, so the next run continues at once instead of after the lease."""
+    """Rounds for ``seconds``; a round starts only while ``seconds`` have not passed and the slowest round of this
+    run would still end within ``seconds + round_budget`` (a slow AWS, or a loaded emulator, makes rounds longer
+    than the budget assumes), so the run ends within that. Stops early on ``stop`` or when ``until(decision)``.
+    Each decision's ``round_seconds`` is its duration. Releases the lock on the way out, so the next run
+    continues at once instead of after the lease."""
     started = clock()
     decisions: list[Decision] = []
+    slowest = 0.0
     store = SiteStore(clients.dynamodb, site.lock_table)
     try:
         while True:
@@ -611,13 +615,15 @@ def run_rounds(
                 decision = run_once(
                     site, clients, probe, now(), owner=owner, deadline=round_started + round_budget, clock=clock
                 )
+            decision.round_seconds = round(clock() - round_started, 6)
+            slowest = max(slowest, decision.round_seconds)
             decisions.append(decision)
             if until(decision) or (stop is not None and stop.is_set()):
                 return decisions
             next_round = (
                 clock() if decision.outcome in CONTINUE_AT_ONCE else round_started + pause_after(decision, site)
             )
-            if next_round - started > seconds:
+            if next_round - started > seconds or next_round - started + slowest > seconds + round_budget:
                 return decisions
             delay = max(0.0, next_round - clock())
             if stop is not None:
@@ -823,6 +829,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "rounds": len(decisions),
         "outcome": last.outcome,
         "outcomes": [d.outcome for d in decisions],
+        "round_seconds": [d.round_seconds for d in decisions],
         "decision": last.as_dict(),
     }
 

@@ -122,6 +122,55 @@ def test_a_run_that_died_holding_the_lock_is_taken_over_after_its_lease(
     assert decisions[-1].outcome == orchestrator.FAILED_OVER_NOW and invariants(world) == []
 
 
+def test_a_round_slower_than_its_budget_stops_the_run_before_a_round_could_outlive_it(world: PhaseWorld) -> None:
+    """The run may take ``seconds + round_budget``; once a round took 3 s of a 1 s budget (a slow AWS, a loaded
+    emulator), no round starts later than 3 s before that end. Rounds that fit the budget change nothing."""
+    clock = [0.0]
+    starts: list[float] = []
+
+    def slow_first() -> orchestrator.Decision:
+        starts.append(clock[0])
+        clock[0] += 3.0
+        return orchestrator.Decision(orchestrator.HEALTHY, world.site.name)
+
+    def now() -> datetime:
+        starts.append(clock[0])
+        return datetime.now(UTC)
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    decisions = run_rounds(
+        world.site,
+        world.clients(),
+        world.probe,
+        owner="t",
+        seconds=5.0,
+        round_budget=1.0,
+        clock=lambda: clock[0],
+        now=now,
+        sleep=sleep,
+        first=slow_first,
+    )
+    assert decisions[0].round_seconds == 3.0 and all(d.round_seconds == 0.0 for d in decisions[1:])
+    # the next round was due at 1 s, so it starts at once; one at 4 s (the 1 s probe interval) could end at 7 s
+    assert starts == [0.0, 3.0]
+
+    clock[0], starts[:] = 0.0, []
+    decisions = run_rounds(
+        world.site,
+        world.clients(),
+        world.probe,
+        owner="t",
+        seconds=5.0,
+        round_budget=1.0,
+        clock=lambda: clock[0],
+        now=now,
+        sleep=sleep,
+    )
+    assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
 def test_one_partitioned_vantage_point_never_fails_the_site_over(world: PhaseWorld) -> None:
     """The recovery region cannot reach the primary, but Route 53's checkers can (probe.<record> answers the
     primary): a partition between two regions, not a regional failure."""
