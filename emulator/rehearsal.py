@@ -395,6 +395,13 @@ class Rehearsal:
             "max_duration_seconds_scaled_back": self.profile.stack(
                 max((r.duration_seconds for _, r in chosen), default=0)
             ),
+            # the orchestrator's own measure of its rounds (a killed invocation returns none)
+            "slowest_round_seconds_scaled_back": self.profile.stack(
+                max(
+                    (s for _, r in chosen if isinstance(r.payload, dict) for s in r.payload.get("round_seconds") or ()),
+                    default=0,
+                )
+            ),
             "timeout_seconds": ORCHESTRATOR_TIMEOUT_SECONDS,
         }
 

@@ -83,7 +83,7 @@ def _of(index: StackIndex, tokens: frozenset[str]) -> list[PolicyResource]:
 
 def check_isolated_copies(index: StackIndex, config: Config) -> Iterator[tuple[str, str]]:
     tiers = config["tiers"]
-    plans = {lookup(p.props, "name"): p for p in _of(index, types.BACKUP_PLAN)}
+    plans = {name: p for p in _of(index, types.BACKUP_PLAN) if isinstance(name := lookup(p.props, "name"), str)}
     verdicts: dict[str, Any] = {}
 
     def isolated(plan: PolicyResource) -> Any:

@@ -80,3 +80,12 @@ def test_an_isolated_vault_needs_a_compliance_lock() -> None:
     ]
     stack.props("account-vault-lock")["changeableForDays"] = 3
     assert run_stack(LOCK, stack) == []
+
+
+def test_a_plan_whose_name_is_not_a_string_is_no_plan_of_the_tables_never_a_crash() -> None:
+    """Found by tests/policies/test_fuzz.py: a plan name that is an object was used as a dict key."""
+    stack = compliant_stack()
+    stack.props("tables-plan")["name"] = {"not": "a name"}
+    assert [where for where, _ in run_stack(COPY, stack)] == [
+        urn("aws:dynamodb/table:Table", "orders"),
+    ]
