@@ -29,10 +29,11 @@ test: lint typecheck
 	$(RUN) pytest -n $(PYTEST_WORKERS) -q -m "not slow"
 
 # The end-to-end runs marked slow (real-clock rehearsals, subprocess CLIs, whole-stack drills), one at a time: the
-# rehearsals judge measured times against the stack's targets, so nothing else may load the cores meanwhile.
-# `.ci/run` runs them after `make test`; about 6 minutes on 2 cores.
+# rehearsals judge measured times against the stack's targets, so nothing else may load the cores meanwhile. Then
+# the property tests again with all their examples (tests/properties.py). `.ci/run` runs it after `make test`.
 test-slow: install
 	$(RUN) pytest -p no:xdist -q -m slow
+	DR_THOROUGH=1 $(RUN) pytest -n $(PYTEST_WORKERS) -q -m property
 
 demo: install
 	$(RUN) python -m demo

@@ -99,6 +99,7 @@ def test_remaining_time_counts_down_on_the_real_clock(runner: FunctionRunner) ->
     assert 2000 < first <= 3000 and 400 <= first - after < 400 + SLACK * 1000
 
 
+@pytest.mark.slow
 def test_a_step_that_outlives_the_timeout_is_killed(runner: FunctionRunner, tmp_path: Path) -> None:
     marker = tmp_path / "finished"
     runner.prewarm(f"{HERE}:outlive")

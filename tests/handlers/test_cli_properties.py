@@ -25,6 +25,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from handlers.cli import load_commands
+from tests.properties import examples
+
+pytestmark = pytest.mark.property  # again at full examples in `make test-slow`
 
 COMMAND = typer.main.get_command(load_commands())
 # Valid values for required arguments, so that only the argument under test varies.
@@ -177,7 +180,7 @@ def test_every_command_is_covered() -> None:
 
 
 @pytest.mark.parametrize(("command_name", "param_name"), cases())
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=ODD_TEXT, as_json=st.booleans())
 def test_any_text_in_any_argument_has_a_clean_outcome(
     moto_server: str, command_name: str, param_name: str, text: str, as_json: bool

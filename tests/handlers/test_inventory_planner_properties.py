@@ -22,6 +22,9 @@ from handlers.s3.inventory import ROWS_PER_RANGE, DuckDBEngine, InventoryPlanner
 from handlers.s3.inventory_files import InventoryReport, inventory_schema, journal_schema, write_parquet
 from handlers.s3.plan import KeyHistory, RestoreOptions, Version
 from handlers.s3.restore import BucketProtection, plan_key
+from tests.properties import examples
+
+pytestmark = pytest.mark.property  # again at full examples in `make test-slow`
 
 BUCKET = "property-bucket"
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -155,8 +158,8 @@ def _plans_of_both(
     return sql, _listing_plans(histories, options, protection)
 
 
-# Random on every run (0.15 to 1 s an example here, with the load): 50 examples keep the file well under a minute.
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Random on every run (0.15 to 1 s an example here, with the load): 50 examples under `make test-slow`.
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     operations=history_strategy,
     report_step=st.integers(min_value=0, max_value=30),

@@ -52,9 +52,12 @@ from tests.policies.support import (
     run_resource,
     run_stack,
 )
+from tests.properties import examples
+
+pytestmark = pytest.mark.property  # again at full examples in `make test-slow`
 
 FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 
 UNKNOWNS = [UNKNOWN_STR, UNKNOWN_BOOL, UNKNOWN_NUM, UNKNOWN_LIST, UNKNOWN_OBJ]

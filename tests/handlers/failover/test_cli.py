@@ -119,6 +119,7 @@ def test_failback_before_a_failover_exits_1(world: PhaseWorld) -> None:
     assert code == 1 and result["outcome"] == orchestrator.NOT_FAILED_OVER
 
 
+@pytest.mark.slow
 def test_failback_waits_for_the_healthy_time_then_runs_every_step(world: PhaseWorld) -> None:
     code, _ = drctl("failover")
     assert code == 0

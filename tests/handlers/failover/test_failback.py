@@ -116,6 +116,7 @@ def test_a_failed_reconcile_moves_neither_settings_nor_switch(
     assert settings(world)["region"] == RECOVERY and invariants(world) == []
 
 
+@pytest.mark.slow
 def test_a_probe_round_and_a_second_probers_vote_during_the_reconcile_change_nothing(
     world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,6 +157,7 @@ def test_a_probe_round_and_a_second_probers_vote_during_the_reconcile_change_not
     assert settings(world)["region"] == PRIMARY_REGION and switch_metric(world) == 0.0
 
 
+@pytest.mark.slow
 def test_rounds_on_threads_throughout_a_failback_always_agree(world: PhaseWorld) -> None:
     """A failback driven by one run while two others round continuously on their own threads (the scheduled
     invocations), the primary flapping under them: every state they read agrees, and so does the end."""

@@ -102,6 +102,7 @@ def test_already_failed_over_is_never_said_while_an_action_is_pending(world: Pha
     assert invariants(world) == []
 
 
+@pytest.mark.slow
 def test_a_run_that_died_holding_the_lock_is_taken_over_after_its_lease(
     world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,6 +172,7 @@ def test_a_round_slower_than_its_budget_stops_the_run_before_a_round_could_outli
     assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 
 
+@pytest.mark.slow
 def test_one_partitioned_vantage_point_never_fails_the_site_over(world: PhaseWorld) -> None:
     """The recovery region cannot reach the primary, but Route 53's checkers can (probe.<record> answers the
     primary): a partition between two regions, not a regional failure."""
@@ -186,6 +188,7 @@ def test_one_partitioned_vantage_point_never_fails_the_site_over(world: PhaseWor
     assert settings(world)["region"] is None and switch_metric(world) == 0.0
 
 
+@pytest.mark.slow
 def test_dns_that_never_moves_is_recorded_unconfirmed_and_alerted(world: PhaseWorld) -> None:
     world.zone.frozen = "api-use1.distronation.example"
     world.primary.mode = "failing"
@@ -473,6 +476,7 @@ def test_dns_reads_ask_the_authoritative_servers_without_recursion(world: PhaseW
         recursive.stop()
 
 
+@pytest.mark.slow
 def test_an_unready_standby_is_alerted_once_and_nothing_moves(
     world: PhaseWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
