@@ -83,6 +83,9 @@ class Profile:
     checker_regions: tuple[str, ...]
     canary_interval_seconds: float  # wall seconds between canaries
     pre_fault_seconds: float  # stack seconds of normal operation before the fault
+    # From the restore on: the failback judges lost writes, not time, and its reconcile's work per write is not
+    # scaled (moto answers in wall time), so the scaled profile writes a canary every 40 s of stack time there.
+    failback_canary_interval_seconds: float
 
     @property
     def basis_label(self) -> str:
@@ -106,6 +109,7 @@ SCALED = Profile(
     checker_regions=DEFAULT_CHECKER_REGIONS[:3],
     canary_interval_seconds=0.5,  # a canary every 10 s of stack time: the RTO's resolution
     pre_fault_seconds=120.0,
+    failback_canary_interval_seconds=2.0,
 )
 REAL = Profile(
     "real",
@@ -113,6 +117,7 @@ REAL = Profile(
     checker_regions=DEFAULT_CHECKER_REGIONS,
     canary_interval_seconds=1.0,
     pre_fault_seconds=180.0,
+    failback_canary_interval_seconds=1.0,
 )
 
 
@@ -125,6 +130,7 @@ def profile_for(time_scale: float) -> Profile:
         checker_regions=SCALED.checker_regions,
         canary_interval_seconds=SCALED.canary_interval_seconds,
         pre_fault_seconds=SCALED.pre_fault_seconds,
+        failback_canary_interval_seconds=SCALED.failback_canary_interval_seconds,
     )
 
 
@@ -509,6 +515,7 @@ class Rehearsal:
             return [not_run(name, result.target, reason), not_run(race.scenario, race.target, reason)]
         restored_at = time.time()
         self.stack.emulator.restore_region(self.primary)
+        self.workload.set_interval(self.profile.failback_canary_interval_seconds)
         self.progress(
             f"{name}: {self.primary} restored; failback after "
             f"{self.descriptor['healthyMinutesBeforeFailback']} min healthy "

@@ -121,6 +121,12 @@ class Workload:
 
     # running ---------------------------------------------------------------------------------------------------
 
+    def set_interval(self, seconds: float) -> None:
+        """Write a canary every ``seconds`` from the next one on."""
+        if seconds <= 0:
+            raise ValueError(f"interval_seconds must be > 0, not {seconds:g}")
+        self._interval = seconds
+
     def start(self) -> Workload:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="workload", daemon=True)

@@ -56,6 +56,12 @@ def test_profiles_label_their_basis_and_scale_back() -> None:
     assert SCALED.basis_label == "measured (emulated AWS, time ×1/20)"  # noqa: RUF001 (the label's sign)
     assert profile_for(1).basis_label == "measured (emulated AWS, real clock)"
     assert (SCALED.wall(60), SCALED.stack(7.2)) == (3.0, 144.0)
+    # a canary every 10 s of stack time until the restore (the RTO's resolution), every 40 s during the failback
+    assert (SCALED.stack(SCALED.canary_interval_seconds), SCALED.stack(SCALED.failback_canary_interval_seconds)) == (
+        10.0,
+        40.0,
+    )
+    assert profile_for(10).failback_canary_interval_seconds == SCALED.failback_canary_interval_seconds
 
 
 def test_zone_is_the_records_parent_domain() -> None:

@@ -218,3 +218,23 @@ def test_descriptor_keys_are_checked(stack: dict[str, Any]) -> None:
             clients=stack["emulator"].client,
             config_refresh_seconds=1,
         )
+
+
+def test_the_interval_can_change_while_writing_and_must_stay_positive(stack: dict[str, Any]) -> None:
+    workload = Workload(
+        _descriptor(),
+        resolve=Answers().resolve,
+        connect=stack["hosts"].__getitem__,
+        clients=stack["emulator"].client,
+        config_refresh_seconds=1,
+        interval_seconds=0.05,
+    )
+    with pytest.raises(ValueError, match="interval_seconds must be > 0"):
+        workload.set_interval(0)
+    with workload:
+        time.sleep(0.5)
+        workload.set_interval(10)
+        time.sleep(0.2)  # the canary already scheduled may still go
+        written = workload.records()
+        time.sleep(0.6)
+        assert len(workload.records()) == len(written) and len({r.sequence for r in written}) >= 4
