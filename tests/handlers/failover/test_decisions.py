@@ -967,25 +967,22 @@ def test_the_probe_counts_failed_rounds_and_route53_must_agree_at_the_threshold(
     """Route 53's checkers apply their own failure threshold, so their verdict is read as it stands when the
     probe's count is reached, not counted again round by round (that added one detection time to the other's)."""
     assert runtime.round(T0) == orchestrator.Decision(orchestrator.HEALTHY, "api", 0, phase=PRIMARY)
-    runtime.primary_down(route53_sees_it=False)  # a partition between the regions: Route 53 still sees it
-    suspect = runtime.round(T0)
-    assert (suspect.outcome, suspect.failures) == (orchestrator.SUSPECT, 0)  # a healthy vantage point resets
-    runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: the probe's failure counts
+    runtime.primary_down(route53_sees_it=False)  # Route 53 still says healthy: its checkers have not decided yet
     first = runtime.round(T0)
     assert first == orchestrator.Decision(
-        orchestrator.SUSPECT, "api", 1, ["primary probe: 503", "route53 checkers: unknown"], phase=PRIMARY
+        orchestrator.SUSPECT, "api", 1, ["primary probe: 503", "route53 checkers: healthy"], phase=PRIMARY
     )
-    runtime.primary_down()
+    runtime.primary_down(route53_sees_it=None)  # no answer from the name servers: the probe's failure counts
     assert runtime.round(T0 + timedelta(seconds=10)).failures == 2
-    runtime.primary_down(route53_sees_it=None)
+    runtime.primary_down(route53_sees_it=False)
     held = runtime.round(T0 + timedelta(seconds=20))  # the threshold, but one vantage point only: no failover
     assert (held.outcome, held.failures) == (orchestrator.SUSPECT, 3)
     assert held.reasons[-1] == "Route 53's checkers do not see the primary fail (yet): no failover on one vantage point"
     state = runtime.store.read()
     assert state.first_failure_at == T0.timestamp() and state.failures == 3
-    assert state.votes["recovery-probe"]["healthy"] is False and "route53-checkers" not in state.votes
+    assert state.votes["recovery-probe"]["healthy"] is False and state.votes["route53-checkers"]["healthy"] is True
     runtime.primary_down()
-    started = runtime.round(T0 + timedelta(seconds=30))  # Route 53 agrees now: the failover starts
+    started = runtime.round(T0 + timedelta(seconds=30))  # Route 53's threshold reached too: the failover starts
     assert started.outcome == orchestrator.STARTED and started.failures == 4
     assert started.reasons == [
         "the recovery Region's probe saw the primary fail 4 rounds in a row (503) and Route 53's checkers see it "
@@ -1035,17 +1032,19 @@ def test_without_a_resolver_the_probe_alone_decides(dynamodb: Any) -> None:
     }
 
 
-def test_one_healthy_vote_resets_the_count(runtime: Runtime) -> None:
+def test_only_a_healthy_probe_resets_the_count(runtime: Runtime) -> None:
+    """Route 53's "healthy" neither resets nor stops the count: it is what its checkers answer until their own
+    threshold (a partition looks the same and is held at the threshold, see above)."""
     runtime.primary_down()
     runtime.round(T0)
     runtime.zone.answers[f"probe.{RECORD}"] = PRIMARY_HOST  # Route 53's checkers see it healthy
-    reset = runtime.round(T0 + timedelta(seconds=10))
-    assert (reset.outcome, reset.failures) == (orchestrator.SUSPECT, 0)
-    assert runtime.store.read().first_failure_at is None
+    counted = runtime.round(T0 + timedelta(seconds=10))
+    assert (counted.outcome, counted.failures) == (orchestrator.SUSPECT, 2)
+    assert runtime.store.read().first_failure_at == T0.timestamp()
     runtime.primary_down()
     runtime.health.healthy["http://primary/health"] = True
     assert runtime.round(T0 + timedelta(seconds=20)).outcome == orchestrator.HEALTHY
-    assert runtime.store.read().failures == 0
+    assert runtime.store.read().failures == 0 and runtime.store.read().first_failure_at is None
 
 
 def test_without_a_resolver_the_recovery_probe_decides_alone(runtime: Runtime) -> None:

@@ -180,7 +180,7 @@ def test_one_partitioned_vantage_point_never_fails_the_site_over(world: PhaseWor
     world.zone.checkers = True
     decisions = run_rounds(world.site, world.clients(), world.probe, owner="t", seconds=4.5)
     assert {d.outcome for d in decisions} == {orchestrator.SUSPECT}
-    assert world.store().read().failures == 0 and world.store().read().phase == PRIMARY
+    assert world.store().read().failures >= 3 and world.store().read().phase == PRIMARY  # counted, held
     # The other way round: the checkers say unhealthy, the recovery region's probe passes.
     world.primary.mode, world.zone.checkers = "healthy", False
     decisions = run_rounds(world.site, world.clients(), world.probe, owner="t", seconds=3.5)
