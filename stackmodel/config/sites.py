@@ -39,7 +39,7 @@ DEFAULT_HEALTHY_MINUTES_BEFORE_FAILBACK = 30
 # twice the queries reaching Route 53 ($0.40 per million standard queries): docs/costs.md, "Failover sites".
 DEFAULT_TTL_SECONDS = 30
 # Reserved concurrency: the stack's sum per Region is checked in stackmodel/config/concurrency.py.
-DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY = 2  # a run may overlap the next one-minute tick (timeout 90 s)
+DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY = 2  # a run may overlap the next one-minute tick (timeout 110 s)
 DEFAULT_SWITCH_RESERVED_CONCURRENCY = 10  # checkers send a few requests a second; each answer takes milliseconds
 # The descriptor (stackmodel/site.py describe_site) is an Advanced SSM parameter: at most 8 KB (Systems Manager User
 # Guide, "Managing parameter tiers"). Its size, measured with describe_site and the longest names the stack allows

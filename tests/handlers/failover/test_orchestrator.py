@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import stackmodel.config.sites
 import stackmodel.site
 from emulator.functions import FunctionRunner
 from handlers.failover import actions, orchestrator
@@ -55,6 +56,9 @@ def test_the_round_constants_are_the_stack_models(world: PhaseWorld) -> None:
     assert orchestrator.RUN_SECONDS == stackmodel.site.RUN_SECONDS
     assert orchestrator.ROUND_BUDGET_SECONDS == stackmodel.site.ROUND_BUDGET_SECONDS
     assert stackmodel.site.ORCHESTRATOR_TIMEOUT_SECONDS >= orchestrator.RUN_SECONDS + orchestrator.ROUND_BUDGET_SECONDS
+    # invocations start every SCHEDULE_SECONDS: at most two run at once, what the default reserved concurrency allows
+    concurrent = -(-stackmodel.site.ORCHESTRATOR_TIMEOUT_SECONDS // stackmodel.site.SCHEDULE_SECONDS)
+    assert concurrent <= stackmodel.config.sites.DEFAULT_ORCHESTRATOR_RESERVED_CONCURRENCY == 2
     assert orchestrator.LEASE_SECONDS < 120  # shorter than the prod RTO budget
 
 
