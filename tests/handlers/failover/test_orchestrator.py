@@ -145,34 +145,26 @@ def test_a_round_slower_than_its_budget_stops_the_run_before_a_round_could_outli
     def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    decisions = run_rounds(
-        world.site,
-        world.clients(),
-        world.probe,
-        owner="t",
-        seconds=5.0,
-        round_budget=1.0,
-        clock=lambda: clock[0],
-        now=now,
-        sleep=sleep,
-        first=slow_first,
-    )
+    def run(**first: Any) -> list[orchestrator.Decision]:
+        clock[0], starts[:] = 0.0, []
+        return run_rounds(
+            world.site,
+            world.clients(),
+            world.probe,
+            owner="t",
+            seconds=5.0,
+            round_budget=1.0,
+            clock=lambda: clock[0],
+            now=now,
+            sleep=sleep,
+            **first,
+        )
+
+    decisions = run(first=slow_first)
     assert decisions[0].round_seconds == 3.0 and all(d.round_seconds == 0.0 for d in decisions[1:])
     # the next round was due at 1 s, so it starts at once; one at 4 s (the 1 s probe interval) could end at 7 s
     assert starts == [0.0, 3.0]
-
-    clock[0], starts[:] = 0.0, []
-    decisions = run_rounds(
-        world.site,
-        world.clients(),
-        world.probe,
-        owner="t",
-        seconds=5.0,
-        round_budget=1.0,
-        clock=lambda: clock[0],
-        now=now,
-        sleep=sleep,
-    )
+    run()
     assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 
 
