@@ -222,7 +222,7 @@ def _watch_primary(
     reasons = [f"primary probe: {direct.detail}", f"route53 checkers: {_say(route53)}"]
     if not store.track(state, failures=failures, first_failure_at=first, votes=votes):
         return Decision(CONTENDED, site.name, state.failures, reasons, phase=state.phase)
-    if failures == 0 and direct.healthy:
+    if direct.healthy:  # the count is 0 exactly then
         return Decision(HEALTHY, site.name, 0, phase=state.phase)
     if failures < site.failure_threshold or not route53_unhealthy:
         if failures >= site.failure_threshold:
