@@ -91,7 +91,9 @@ def target(rpo_minutes: float | None = 15) -> BucketTarget:
     )
 
 
-def measure(fis_client: Any, bucket: BucketTarget) -> Any:
+def measure(
+    fis_client: Any, bucket: BucketTarget, timing: fis.FisTiming = TIMING, guard: fis.AlarmGuard | None = None
+) -> Any:
     return fis.measure_regional_rpo(
         primary_s3=boto3.client("s3", region_name="us-east-1"),
         replica_s3=boto3.client("s3", region_name="us-west-2"),
@@ -101,7 +103,8 @@ def measure(fis_client: Any, bucket: BucketTarget) -> Any:
         drill_id="test",
         prefix=PREFIX,
         scenario="regional-rpo-fis",
-        timing=TIMING,
+        timing=timing,
+        guard=guard,
     )
 
 
@@ -169,18 +172,7 @@ def test_the_lag_guard_in_alarm_ends_the_hold_early_and_says_why(buckets: Replic
     )
     started = time.monotonic()
     with stubber:
-        result = fis.measure_regional_rpo(
-            primary_s3=boto3.client("s3", region_name="us-east-1"),
-            replica_s3=boto3.client("s3", region_name="us-west-2"),
-            fis=client,
-            bucket=target(),
-            template_id=TEMPLATE,
-            drill_id="test",
-            prefix=PREFIX,
-            scenario="regional-rpo-fis",
-            timing=long_hold,
-            guard=fis.AlarmGuard(cloudwatch, "dr-drill-lag-drill-primary"),
-        )
+        result = measure(client, target(), long_hold, fis.AlarmGuard(cloudwatch, "dr-drill-lag-drill-primary"))
         stubber.assert_no_pending_responses()  # stopped, as after a full hold
     assert time.monotonic() - started < 30, "the 60 s hold ended at the guard"
     assert any("dr-drill-lag-drill-primary in ALARM (lag 900 s)" in note for note in result.notes)
@@ -191,18 +183,7 @@ def test_a_missing_lag_guard_is_reported_and_the_hold_runs_its_course(buckets: R
     client, stubber = stubbed_fis(buckets, ["running", "running"], stop=True)
     guard = fis.AlarmGuard(boto3.client("cloudwatch", region_name="us-west-2"), "dr-drill-lag-absent")
     with stubber:
-        result = fis.measure_regional_rpo(
-            primary_s3=boto3.client("s3", region_name="us-east-1"),
-            replica_s3=boto3.client("s3", region_name="us-west-2"),
-            fis=client,
-            bucket=target(),
-            template_id=TEMPLATE,
-            drill_id="test",
-            prefix=PREFIX,
-            scenario="regional-rpo-fis",
-            timing=TIMING,
-            guard=guard,
-        )
+        result = measure(client, target(), TIMING, guard)
     assert result.status is Status.passed and result.rpo_seconds_measured >= TIMING.hold_seconds
     assert "guard dr-drill-lag-absent does not exist: the FIS duration bounds the pause" in result.notes
 
@@ -215,17 +196,7 @@ def test_without_working_replication_no_experiment_starts(mock_aws: None) -> Non
     client = boto3.client("fis", region_name="us-east-1")
     quick = fis.FisTiming(hold_seconds=0, baseline_timeout_seconds=0.5, poll_seconds=0.05, canary_rate=10)
     with Stubber(client) as stubber:  # any FIS call would fail: nothing is queued
-        result = fis.measure_regional_rpo(
-            primary_s3=boto3.client("s3", region_name="us-east-1"),
-            replica_s3=boto3.client("s3", region_name="us-west-2"),
-            fis=client,
-            bucket=target(),
-            template_id=TEMPLATE,
-            drill_id="test",
-            prefix=PREFIX,
-            scenario="regional-rpo-fis",
-            timing=quick,
-        )
+        result = measure(client, target(), quick)
         stubber.assert_no_pending_responses()
     assert result.status is Status.failed and result.checks["experiment_id"] is None
     assert any("replication is not working" in note for note in result.notes)
